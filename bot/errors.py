@@ -1,0 +1,38 @@
+"""One exception tree for mailflow.
+
+    MailflowError
+    ├── InputError          input we cannot read at all (unreadable file, wrong type)
+    ├── KnowledgeError      knowledge/ is missing, malformed or incomplete
+    └── ProbeError          a network probe could not run (refused target, timeout, ...)
+        ├── TargetRefused   the guard refused an address (loopback, private, metadata, ...)
+        └── ProbeTimeout    one step ran past its timeout; the message names the step
+
+Third-party errors (dnspython, ssl, aiohttp, redis) are translated where they enter, so callers
+catch ``MailflowError`` and show its message.
+"""
+
+from __future__ import annotations
+
+
+class MailflowError(Exception):
+    """Base of every error mailflow raises on purpose."""
+
+
+class InputError(MailflowError):
+    """The input could not be read."""
+
+
+class KnowledgeError(MailflowError):
+    """The knowledge base is missing, malformed or incomplete."""
+
+
+class ProbeError(MailflowError):
+    """A network probe could not run."""
+
+
+class TargetRefused(ProbeError):
+    """The target resolves to an address the guard refuses."""
+
+
+class ProbeTimeout(ProbeError):
+    """A probe step ran past its timeout."""

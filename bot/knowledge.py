@@ -1,0 +1,358 @@
+"""The knowledge base: what each status code means, why it happens, what to do.
+
+The data lives in the top-level ``knowledge/`` package (see its README for the layout):
+``catalog/*.toml`` holds the language-neutral facts (which codes exist, their cause and
+checklist ids, the probes that confirm each cause) and ``<lang>/*.toml`` the words. Files are
+read once per language, validated, and frozen; anything missing or unexpected raises
+``KnowledgeError`` naming the file and key, so a broken translation stops start-up rather than
+showing an empty section to a user in the middle of an incident.
+
+Lookup order for a code is exact, then detail range, then registry ``X.Y.Z``, then class and
+subject: the most specific explanation we have wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib.resources
+import re
+import sys
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.errors import KnowledgeError
+
+LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ja", "nl", "ko")
+DEFAULT_LANGUAGE = "en"
+PROBES = frozenset(
+    {
+        "mx",
+        "address",
+        "authoritative",
+        "rdap",
+        "tcp",
+        "banner",
+        "ehlo",
+        "starttls",
+        "certificate",
+        "tls_version",
+        "mta_sts",
+        "tls_rpt",
+        "dane",
+        "m365_ranges",
+    }
+)
+CONNECTOR_CODES: tuple[str, ...] = ("4.4.312", "4.4.315", "4.4.316", "4.4.317", "4.4.318", "4.7.320")
+CONNECTOR_OTHER = "connector-other"
+
+_EXACT = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
+_RANGE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})-(\d{1,3})$")
+_REGISTRY = re.compile(r"^X\.\d{1,3}\.\d{1,3}$")
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_UI_KEYS = (
+    "what_happened",
+    "causes",
+    "checklist",
+    "facts",
+    "recipient",
+    "remote_server",
+    "remote_ip",
+    "reporting_server",
+    "codes",
+    "not_a_bounce",
+    "unknown_code",
+    "truncated",
+    "language",
+    "reason",
+    "probes",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    id: str
+    text: str
+    probes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One explanation, in one language."""
+
+    key: str  # the catalog key that matched: "4.4.316", "5.7.606-649", "X.1.1", "class 5 / X.7"
+    group: str
+    title: str
+    summary: str
+    causes: tuple[Cause, ...]
+    checklist: tuple[Step, ...]
+    informational: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """Every explanation we have in one language, ready for lookups."""
+
+    language: str
+    exact: Mapping[str, Entry]
+    ranges: tuple[tuple[int, int, int, int, Entry], ...]  # class, subject, low, high
+    registry: Mapping[str, Entry]  # "1.1" -> X.1.1
+    classes: Mapping[str, Entry]
+    subjects: Mapping[str, Entry]
+    replies: Mapping[str, Entry]
+    ui: Mapping[str, str]
+
+    def explain_status(self, status: str) -> Entry | None:
+        """The most specific entry for an enhanced status code, or None for a malformed one."""
+        parts = status.split(".")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            return None
+        if status in self.exact:
+            return self.exact[status]
+        klass, subject, detail = int(parts[0]), int(parts[1]), int(parts[2])
+        for c, s, low, high, entry in self.ranges:
+            if c == klass and s == subject and low <= detail <= high:
+                return entry
+        registry = self.registry.get(f"{subject}.{detail}")
+        if registry is not None:
+            return registry
+        return self._class_subject(parts[0], str(subject))
+
+    def explain_reply(self, reply_code: str) -> Entry | None:
+        return self.replies.get(reply_code)
+
+    def _class_subject(self, klass: str, subject: str) -> Entry | None:
+        class_entry = self.classes.get(klass)
+        subject_entry = self.subjects.get(f"X.{subject}")
+        if class_entry is None:
+            return None
+        if subject_entry is None:
+            return class_entry
+        return Entry(
+            key=f"{klass}.{subject}.x",
+            group=class_entry.group,
+            title=f"{class_entry.title}: {subject_entry.title}",
+            summary=f"{class_entry.summary}\n{subject_entry.summary}",
+            causes=(),
+            checklist=subject_entry.checklist or class_entry.checklist,
+        )
+
+    @property
+    def connector_other(self) -> Entry:
+        return self.exact[CONNECTOR_OTHER]
+
+
+def _read(relative: str) -> dict[str, Any]:
+    resource = importlib.resources.files("knowledge").joinpath(relative)
+    try:
+        with resource.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise KnowledgeError(f"knowledge/{relative}: file missing") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise KnowledgeError(f"knowledge/{relative}: {exc}") from exc
+
+
+def _groups() -> list[str]:
+    catalog = importlib.resources.files("knowledge").joinpath("catalog")
+    return sorted(p.name[:-5] for p in catalog.iterdir() if p.name.endswith(".toml"))
+
+
+def _table(where: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise KnowledgeError(f"{where}: expected a table")
+    return value
+
+
+def _text(where: str, value: object, *, limit: int | None = None) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise KnowledgeError(f"{where}: expected non-empty text")
+    text = value.strip()
+    if limit is not None and len(text) > limit:
+        raise KnowledgeError(f"{where}: longer than {limit} characters")
+    return text
+
+
+def _check_key(where: str, key: str) -> None:
+    if key == CONNECTOR_OTHER or _EXACT.match(key) or _REGISTRY.match(key):
+        return
+    m = _RANGE.match(key)
+    if m and int(m.group(3)) < int(m.group(4)):
+        return
+    raise KnowledgeError(f"{where}: {key!r} is not a code, a range or an X.Y.Z registry code")
+
+
+def _ids(where: str, items: object) -> list[str]:
+    if not isinstance(items, list):
+        raise KnowledgeError(f"{where}: expected a list")
+    ids: list[str] = []
+    for item in items:
+        ident = item.get("id") if isinstance(item, dict) else item
+        if not isinstance(ident, str) or not _ID.match(ident):
+            raise KnowledgeError(f"{where}: bad id {ident!r}")
+        if ident in ids:
+            raise KnowledgeError(f"{where}: id {ident!r} listed twice")
+        ids.append(ident)
+    return ids
+
+
+def _words(where: str, table: dict[str, Any], ids: list[str]) -> dict[str, str]:
+    extra = sorted(set(table) - set(ids))
+    if extra:
+        raise KnowledgeError(f"{where}: ids not in the catalog: {', '.join(extra)}")
+    return {i: _text(f"{where}.{i}", table.get(i)) for i in ids}
+
+
+def _entry(group: str, section: str, key: str, facts: dict[str, Any], *, words: object, where: str) -> Entry:
+    words = _table(where, words)
+    informational = bool(facts.get("informational", False))
+    cause_facts = facts.get("causes", [])
+    cause_ids = _ids(f"catalog/{group}.toml {section}.{key}.causes", cause_facts)
+    step_ids = _ids(f"catalog/{group}.toml {section}.{key}.checklist", facts.get("checklist", []))
+    if section == "codes" and not informational:
+        if not step_ids:
+            raise KnowledgeError(f"catalog/{group}.toml codes.{key}: empty checklist")
+        if group.startswith(("connector", "exchange")) and not cause_ids:
+            raise KnowledgeError(f"catalog/{group}.toml codes.{key}: no causes")
+    probes_by_cause: dict[str, tuple[str, ...]] = {}
+    for item in cause_facts:
+        probes = tuple(item.get("probes", ())) if isinstance(item, dict) else ()
+        unknown = sorted(set(probes) - PROBES)
+        if unknown:
+            raise KnowledgeError(f"catalog/{group}.toml {section}.{key}: unknown probes {unknown}")
+        probes_by_cause[item["id"] if isinstance(item, dict) else item] = probes
+    cause_words = _words(f"{where}.causes", _table(f"{where}.causes", words.get("causes", {})), cause_ids)
+    step_words = _words(f"{where}.checklist", _table(f"{where}.checklist", words.get("checklist", {})), step_ids)
+    unknown_fields = sorted(set(words) - {"title", "summary", "causes", "checklist"})
+    if unknown_fields:
+        raise KnowledgeError(f"{where}: unknown fields {unknown_fields}")
+    return Entry(
+        key=key,
+        group=group,
+        title=_text(f"{where}.title", words.get("title"), limit=120),
+        summary=_text(f"{where}.summary", words.get("summary")),
+        causes=tuple(Cause(i, cause_words[i], probes_by_cause[i]) for i in cause_ids),
+        checklist=tuple(Step(i, step_words[i]) for i in step_ids),
+        informational=informational,
+    )
+
+
+def _sections(group: str, catalog: dict[str, Any], text: dict[str, Any], lang: str) -> Iterator[tuple[str, str, Entry]]:
+    for section in ("codes", "classes", "subjects", "replies"):
+        facts_table = _table(f"catalog/{group}.toml {section}", catalog.get(section, {}))
+        words_table = _table(f"{lang}/{group}.toml {section}", text.get(section, {}))
+        missing = sorted(set(facts_table) - set(words_table))
+        extra = sorted(set(words_table) - set(facts_table))
+        if missing:
+            raise KnowledgeError(f"knowledge/{lang}/{group}.toml: {section} missing {', '.join(missing)}")
+        if extra:
+            raise KnowledgeError(f"knowledge/{lang}/{group}.toml: {section} not in catalog: {', '.join(extra)}")
+        for key, facts in facts_table.items():
+            where = f"knowledge/{lang}/{group}.toml {section}.{key}"
+            if section == "codes":
+                _check_key(f"catalog/{group}.toml", key)
+            yield section, key, _entry(group, section, key, _table(where, facts), words=words_table[key], where=where)
+
+
+@functools.cache
+def load(language: str = DEFAULT_LANGUAGE) -> Knowledge:
+    """Load and validate one language. Cached: the files are read once per process."""
+    if language not in LANGUAGES:
+        raise KnowledgeError(f"unsupported language {language!r}; choose one of {', '.join(LANGUAGES)}")
+    exact: dict[str, Entry] = {}
+    ranges: list[tuple[int, int, int, int, Entry]] = []
+    registry: dict[str, Entry] = {}
+    by_section: dict[str, dict[str, Entry]] = {"classes": {}, "subjects": {}, "replies": {}}
+    for group in _groups():
+        catalog = _read(f"catalog/{group}.toml")
+        text = _read(f"{language}/{group}.toml")
+        for section, key, entry in _sections(group, catalog, text, language):
+            target: dict[str, Entry]
+            slot = key
+            if section != "codes":
+                target = by_section[section]
+            elif key.startswith("X."):
+                target, slot = registry, key[2:]
+            elif m := _RANGE.match(key):
+                ranges.append((int(m[1]), int(m[2]), int(m[3]), int(m[4]), entry))
+                continue
+            else:
+                target = exact
+            if slot in target:
+                raise KnowledgeError(f"knowledge/{language}/{group}.toml: {section}.{key} defined twice")
+            target[slot] = entry
+    for code in (*CONNECTOR_CODES, CONNECTOR_OTHER):
+        if code not in exact:
+            raise KnowledgeError(f"knowledge/{language}: connector code {code} missing")
+    ui_table = _read(f"{language}/ui.toml")
+    ui = {k: _text(f"knowledge/{language}/ui.toml {k}", ui_table.get(k)) for k in _UI_KEYS}
+    return Knowledge(
+        language=language,
+        exact=exact,
+        ranges=tuple(ranges),
+        registry=registry,
+        classes=by_section["classes"],
+        subjects=by_section["subjects"],
+        replies=by_section["replies"],
+        ui=ui,
+    )
+
+
+def check_all() -> list[str]:
+    """Validate every language; return the problems found (empty when all is well)."""
+    problems = []
+    for language in LANGUAGES:
+        try:
+            load(language)
+        except KnowledgeError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def check_group(group: str) -> list[str]:
+    """Validate one group's catalog against each language's file (for editing one group)."""
+    problems = []
+    for language in LANGUAGES:
+        try:
+            catalog = _read(f"catalog/{group}.toml")
+            text = _read(f"{language}/{group}.toml")
+            for _ in _sections(group, catalog, text, language):
+                pass
+        except KnowledgeError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.knowledge", description="Validate knowledge/.")
+    parser.add_argument("--check", action="store_true", help="validate every language and report")
+    parser.add_argument("--group", help="validate only this group (catalog/GROUP.toml and its twins)")
+    args = parser.parse_args(argv)
+    if args.group:
+        problems = check_group(args.group)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print("ok" if not problems else f"{len(problems)} problem(s)")
+        return 1 if problems else 0
+    problems = check_all()
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        counts = load(DEFAULT_LANGUAGE)
+        print(
+            f"ok: {len(LANGUAGES)} languages, {len(counts.exact)} codes, {len(counts.ranges)} ranges, "
+            f"{len(counts.registry)} registry codes, {len(counts.replies)} reply codes"
+        )
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
