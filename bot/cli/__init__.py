@@ -1,0 +1,43 @@
+"""The ``mailflow`` command line.
+
+mailflow explain [FILE|DIR ...|-]      read bounces and explain them      (bot/cli/explain.py)
+mailflow diagnose TARGET               probe the destination now          (bot/cli/diagnose.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bot import __version__
+from bot.cli import diagnose, explain
+from bot.errors import MailflowError
+
+EXIT_INTERNAL = 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailflow",
+        description="Explain mail bounces and queue errors, and probe for their cause, in en es fr ja nl ko.",
+    )
+    parser.add_argument("--version", action="version", version=f"mailflow {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    explain.add_parser(sub)
+    diagnose.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args, sys.stdout, sys.stderr, sys.stdin.buffer))
+    except MailflowError as exc:
+        print(f"mailflow: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

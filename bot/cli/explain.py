@@ -1,0 +1,162 @@
+"""``mailflow explain``: read bounces and explain them.
+
+Exit codes: 0 a bounce was recognised, 2 none was (a one-line reason on stderr), 1 an input
+could not be read. Argument errors exit 2, as argparse does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+from bot import knowledge
+from bot.explain import explain_bounce, explain_code, normalise_code
+from bot.parse import Bounce, parse_bounce
+from bot.parse.source import MAX_BYTES
+from bot.render import bounce_record, render_code, render_text
+
+EXIT_OK, EXIT_ERROR, EXIT_NONE = 0, 1, 2
+MAX_FILES = 100_000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Input:
+    name: str
+    data: bytes | None
+    size: int = 0
+    error: str | None = None
+
+
+def default_language(environ: dict[str, str] | None = None) -> str:
+    """``MAILFLOW_LANG``, else the locale (``ja_JP.UTF-8`` -> ``ja``), else English."""
+    env = os.environ if environ is None else environ
+    for var in ("MAILFLOW_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var, "")
+        code = value.split(".")[0].split("_")[0].split("-")[0].lower()
+        if code in knowledge.LANGUAGES:
+            return code
+    return knowledge.DEFAULT_LANGUAGE
+
+
+def _read_bounded(fh: IO[bytes]) -> tuple[bytes, int]:
+    """At most MAX_BYTES are kept; the rest is counted, not stored."""
+    data = fh.read(MAX_BYTES)
+    size = len(data)
+    while chunk := fh.read(1 << 20):
+        size += len(chunk)
+    return data, size
+
+
+def iter_inputs(paths: Sequence[str], stdin: IO[bytes]) -> Iterator[Input]:
+    """Files, directories (expanded, sorted, recursively) and ``-`` for standard input."""
+    for raw in paths or ["-"]:
+        if raw == "-":
+            data, size = _read_bounded(stdin)
+            yield Input("-", data, size)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            if not files:
+                yield Input(raw, None, error=f"{raw}: directory holds no files")
+            for file in files[:MAX_FILES]:
+                yield _read_file(file)
+        else:
+            yield _read_file(path)
+
+
+def _read_file(path: Path) -> Input:
+    try:
+        with path.open("rb") as fh:
+            data, size = _read_bounded(fh)
+    except FileNotFoundError:
+        return Input(str(path), None, error=f"{path}: no such file")
+    except IsADirectoryError:
+        return Input(str(path), None, error=f"{path}: is a directory")
+    except PermissionError:
+        return Input(str(path), None, error=f"{path}: permission denied")
+    except OSError as exc:
+        return Input(str(path), None, error=f"{path}: cannot read ({exc.strerror or exc})")
+    return Input(str(path), data, size)
+
+
+def analyse(item: Input) -> Bounce:
+    assert item.data is not None
+    bounce = parse_bounce(item.data)
+    if item.size > MAX_BYTES and not bounce.truncated:
+        note = f"input is {item.size} bytes; only the first {MAX_BYTES} were analysed"
+        bounce = dataclasses.replace(bounce, truncated=True, notes=(*bounce.notes, note))
+    return bounce
+
+
+def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
+    language = args.lang or default_language()
+    ui = knowledge.load(language).ui
+    color = args.color == "always" or (args.color == "auto" and stdout.isatty() and "NO_COLOR" not in os.environ)
+    if args.code:
+        code = normalise_code(args.code)
+        explanation = explain_code(code, language) if code else None
+        if explanation is None:
+            print(f"mailflow: {args.code!r} is not a known SMTP reply or enhanced status code", file=stderr)
+            return EXIT_NONE
+        if args.format == "text":
+            stdout.write(render_code(explanation, ui, color=color))
+        else:
+            stdout.write(json.dumps(dataclasses.asdict(explanation), ensure_ascii=False) + "\n")
+        return EXIT_OK
+    if not args.inputs and stdin.isatty():
+        print(
+            "mailflow: give a file, a directory, or - to read standard input (see mailflow explain --help)", file=stderr
+        )
+        return EXIT_NONE
+    recognised = unreadable = 0
+    many = len(args.inputs) > 1 or any(Path(p).is_dir() for p in args.inputs)
+    records = []
+    for item in iter_inputs(args.inputs, stdin):
+        if item.error:
+            unreadable += 1
+            print(f"mailflow: {item.error}", file=stderr)
+            continue
+        bounce = analyse(item)
+        explanation = explain_bounce(bounce, language) if bounce.is_ndr else None
+        recognised += bounce.is_ndr
+        if not bounce.is_ndr:
+            print(f"mailflow: {item.name}: not a bounce: {bounce.why_not}", file=stderr)
+        for note in bounce.notes:
+            print(f"mailflow: {item.name}: {note}", file=stderr)
+        if args.format == "text":
+            if bounce.is_ndr:
+                stdout.write(render_text(bounce, explanation, ui, color=color, file=item.name if many else None))
+        elif args.format == "jsonl":
+            stdout.write(json.dumps(bounce_record(bounce, explanation, item.name), ensure_ascii=False) + "\n")
+        else:
+            records.append(bounce_record(bounce, explanation, item.name))
+    if args.format == "json" and records:
+        payload = records[0] if len(records) == 1 else records
+        stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    if unreadable:
+        return EXIT_ERROR
+    return EXIT_OK if recognised else EXIT_NONE
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    explain = sub.add_parser(
+        "explain",
+        help="explain bounce messages, pasted NDR text or queue errors",
+        description="Read bounces (.eml files, pasted text, queue errors) and explain the root cause.",
+    )
+    explain.add_argument(
+        "inputs", nargs="*", metavar="FILE|DIR|-", help="inputs; directories are expanded; - or none reads stdin"
+    )
+    explain.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    explain.add_argument(
+        "--lang", choices=knowledge.LANGUAGES, help="language of the explanation (default: from the locale)"
+    )
+    explain.add_argument("--code", help="explain one code instead of reading input, e.g. 4.4.316 or 550")
+    explain.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    explain.set_defaults(handler=cmd_explain)

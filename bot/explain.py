@@ -1,0 +1,82 @@
+"""From a parsed bounce (or a bare code) to the explanation a reader acts on.
+
+The knowledge base answers for one code; this module decides which code to ask about: the
+bounce's primary code, or its reply code when no enhanced code was given. A connector-style
+queue error (nested in Exchange's wrapper, or naming the attempted server) whose code has no
+entry of its own gets the general connector advice instead of a registry definition, because the
+admin's next step is the same: read the destination server in the error and fix that side.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot import knowledge
+from bot.knowledge import Cause, Entry, Step
+from bot.parse import Bounce
+
+_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
+_REPLY = re.compile(r"^[245][0-5]\d$")
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    code: str  # what was explained: "4.4.316", "550"
+    key: str  # the knowledge entry that answered: "4.4.316", "X.1.1", "5.7.x", "connector-other"
+    language: str
+    title: str
+    summary: str
+    causes: tuple[Cause, ...]
+    checklist: tuple[Step, ...]
+    specific: bool  # False when only the class and subject were known
+
+
+def _from_entry(code: str, entry: Entry, language: str) -> Explanation:
+    success = code.startswith("2")  # 2.x.x and 2xx report success: nothing to remediate
+    return Explanation(
+        code=code,
+        key=entry.key,
+        language=language,
+        title=entry.title,
+        summary=entry.summary,
+        causes=() if success else entry.causes,
+        checklist=() if success else entry.checklist,
+        specific=not entry.key.endswith(".x") and entry.key not in ("2", "4", "5"),
+    )
+
+
+def normalise_code(text: str) -> str | None:
+    """``"#5.1.1"``, ``" 550 "`` -> the code; None when it is neither an enhanced nor a reply code."""
+    code = text.strip().lstrip("#").rstrip(".,;:")
+    if _STATUS.match(code) or _REPLY.match(code):
+        return code
+    return None
+
+
+def explain_code(code: str, language: str = knowledge.DEFAULT_LANGUAGE) -> Explanation | None:
+    """Explain one status (``4.4.316``) or reply code (``550``); None when we know nothing of it."""
+    kb = knowledge.load(language)
+    entry = kb.explain_status(code) if "." in code else kb.explain_reply(code)
+    return _from_entry(code, entry, language) if entry else None
+
+
+def explain_bounce(bounce: Bounce, language: str = knowledge.DEFAULT_LANGUAGE) -> Explanation | None:
+    """Explain the bounce's primary code, in ``language``."""
+    primary = bounce.primary
+    if primary is None:
+        return None
+    kb = knowledge.load(language)
+    if primary.status:
+        entry = kb.explain_status(primary.status)
+        connector_like = primary.depth > 0 or "LastAttempted" in primary.text or bounce.remote_ip is not None
+        documented = entry is not None and entry.group.startswith(("connector", "exchange"))
+        if connector_like and primary.status.split(".")[1] == "4" and not documented:
+            entry = kb.connector_other
+        if entry is not None:
+            return _from_entry(primary.status, entry, language)
+    if primary.reply_code:
+        entry = kb.explain_reply(primary.reply_code)
+        if entry is not None:
+            return _from_entry(primary.reply_code, entry, language)
+    return None

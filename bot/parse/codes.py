@@ -1,0 +1,159 @@
+"""Find SMTP replies in text, and pick the one a human should act on.
+
+A reply is a basic code (RFC 5321 section 4.2: ``[245][0-5][0-9]``) optionally followed by an
+enhanced status code (RFC 3463 section 2: ``class.subject.detail``), or an enhanced code alone.
+Bare numbers are not replies: a basic code counts only where an MTA would put one (start of a
+line, after ``said:``, ``returned '``, ``<<<``, ``#``, ``=``, ``[``...). This keeps "550 people
+joined" out while keeping ``host x[1.2.3.4] said: 550 ...``.
+
+Exchange nests the real cause inside the expiry wrapper:
+``550 4.4.7 QUEUE.Expired; message expired [{LED=450 4.4.316 Connection refused [Message=...]}]``.
+``depth`` counts the brackets around a reply; ``choose_primary`` ranks the candidates:
+connector errors first, then any specific enhanced code, then generic X.0.0 codes, then bare
+reply codes; queue-expiry wrappers only when nothing else is there.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.parse.model import Code
+
+# Enhanced status code: class 2/4/5, subject and detail 1-3 digits; not part of an IP or version.
+_STATUS = r"[245]\.\d{1,3}\.\d{1,3}"
+# One pass finds all three shapes: a basic reply followed by an enhanced code ("550 5.1.1",
+# "550-5.7.1", "550 #5.1.0"), a bare basic reply (kept only where ``_reply_context`` agrees), and
+# an enhanced code alone. The pattern opens with the digit class and checks the character before
+# it with a lookbehind placed after that digit: a leading lookbehind (or a leading alternation)
+# would stop the engine from skipping ahead to a 2/4/5.
+_ANY_CODE = re.compile(
+    r"([245])(?:"
+    r"(?<![\w.\-/:][245])([0-5]\d)"
+    r"(?:(?:[ \-]+#?|\s*\(#?|\s*#)(" + _STATUS + r")(?!\d)(?!\.\d)|(?=[ \-][^\d]|[ \t]*$|-\S))"
+    r"|(?<![\w.\-/][245])(\.\d{1,3}\.\d{1,3})(?![\w]|\.\d))",
+    re.M,
+)  # the shared first digit is factored out so the engine can scan for it quickly
+# A bare reply code counts only where an MTA would write one: at the start of a line, or after
+# one of ``_REPLY_LEADS`` (checked on the text just before the candidate, spaces skipped).
+_REPLY_LEADS = (
+    "'",
+    '"',
+    "=",
+    "[",
+    "(",
+    "said:",
+    "said)",
+    "returned",
+    "returned:",
+    "<<<",
+    ">>>",
+    "#",
+    "error:",
+    "reply:",
+    "response:",
+    "answer:",
+    "]:",
+)
+MAX_MATCHES = 2000  # candidates examined per pattern: repeated junk cannot make the scan quadratic
+WRAPPERS = frozenset({"4.4.7", "5.4.7", "5.4.300", "4.4.300", "5.4.316"})
+CONNECTOR = frozenset({"4.4.312", "4.4.315", "4.4.316", "4.4.317", "4.4.318", "4.7.320"})
+MAX_CODES = 64
+_TEXT_LEN = 300
+
+
+_DEPTH_WINDOW = 4000
+
+
+def _depth(text: str, pos: int) -> int:
+    """Brackets still open at ``pos``, counted over the preceding window: C-speed counts, so the
+    cost is bounded per code (at most ``MAX_CODES`` of them) whatever the input."""
+    start = max(0, pos - _DEPTH_WINDOW)
+    square = text.count("[", start, pos) - text.count("]", start, pos)
+    curly = text.count("{", start, pos) - text.count("}", start, pos)
+    return max(0, square) + max(0, curly)
+
+
+def _tail(text: str, end: int) -> str:
+    line = text[end : end + _TEXT_LEN]
+    cut = len(line)
+    for stop in ("\n\n", "[{", "};"):
+        i = line.find(stop)
+        if i != -1:
+            cut = min(cut, i)
+    return " ".join(line[:cut].split()).strip(" '\"")
+
+
+def _reply_context(text: str, start: int) -> bool:
+    """Is the reply code at ``start`` where an MTA would write one?"""
+    before = text[max(0, start - 12) : start].rstrip(" \t")
+    if not before or before.endswith("\n"):
+        return True
+    return before.lower().endswith(_REPLY_LEADS)
+
+
+def find_codes(text: str) -> tuple[Code, ...]:
+    """Every reply in ``text``, in order of appearance, deduplicated on (status, reply)."""
+    found: list[Code] = []
+    seen: set[tuple[str | None, str | None]] = set()
+    for n, m in enumerate(_ANY_CODE.finditer(text)):
+        if n >= MAX_MATCHES or len(found) >= MAX_CODES:
+            break
+        first, rest, status, alone = m.group(1, 2, 3, 4)
+        reply = first + rest if rest else None
+        if alone:
+            status = first + alone
+        elif status is None and not _reply_context(text, m.start()):
+            continue
+        key = (status, reply)
+        if key in seen:
+            continue
+        seen.add(key)
+        if status and not _valid_status(status):
+            continue
+        found.append(Code(status, reply, _tail(text, m.end()), _depth(text, m.start())))
+    return tuple(found)
+
+
+def _valid_status(status: str) -> bool:
+    klass, subject, detail = status.split(".")
+    # RFC 3463 subjects are 0-7; 9 is used by some vendors for "other". Details above 999 are noise.
+    if klass == "2" and subject == "0" and detail == "0":
+        return False
+    return klass in "245" and int(subject) <= 9 and len(detail) <= 3
+
+
+def rank(code: Code) -> tuple[int, int]:
+    """Higher is better: what a human should act on first (RFC 3463 section 3: X.0.0 and X.Y.0
+    say only "other or undefined", so a specific detail code beats them)."""
+    status = code.status
+    if status in CONNECTOR:
+        score = 7
+    elif status is None:
+        score = 1
+    elif status in WRAPPERS:
+        score = 0
+    elif status.endswith(".0.0"):
+        score = 2
+    elif status[2:].startswith("0.") or status.endswith(".0"):
+        score = 3
+    else:
+        score = 5 + (1 if code.depth else 0)
+    return score, code.depth
+
+
+def choose_primary(codes: tuple[Code, ...]) -> Code | None:
+    """The code that explains the failure; for a tie, the first one written."""
+    best: Code | None = None
+    best_rank = (-1, -1)
+    for code in codes:
+        if code.status and code.status.startswith("2."):
+            continue
+        r = rank(code)
+        if r > best_rank:
+            best, best_rank = code, r
+    if best is not None and best.reply_code is None and best.status is not None:
+        # Borrow the basic code that travels with this status elsewhere in the text.
+        for code in codes:
+            if code.status == best.status and code.reply_code:
+                return Code(best.status, code.reply_code, best.text, best.depth)
+    return best

@@ -1,0 +1,203 @@
+"""Pull recipients, diagnostics and hosts out of a report's text and DSN fields.
+
+Two paths feed one list of deliveries:
+- the RFC 3464 delivery-status blocks (section 2.3: Final-Recipient, Action, Status,
+  Remote-MTA, Diagnostic-Code), when the report has them;
+- otherwise the human-readable text, which every MTA lays out as "recipient, then what the
+  remote side said". We find each failed address in the text and take the lines after it up to
+  the next address or blank line as its diagnostic; MTA-specific shapes (Exchange's
+  ``Remote Server returned '...'``, Postfix's ``host X[ip] said:``, qmail's ``<addr>:`` blocks,
+  Sendmail's ``<<<`` transcript, Exim's indented ``host X [ip]:``) are recognised by the
+  patterns in ``_DIAGNOSTIC_LINES``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
+# For scanning long texts: anchor on each "@" (found with str.find) rather than trying the
+# local-part class at every position, which costs up to 64 steps per character.
+_LOCAL_TAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}\Z")
+_DOMAIN_HEAD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
+_HEADERISH = re.compile(r"\s*(?:from|reply-to|sender|return-path|message-id|in-reply-to|references|errors-to)\s*:")
+MAX_AT_SIGNS = 2000
+_DAEMON = re.compile(
+    r"^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon|maildaemon|root|bounce|bounces|noreply|no-reply|"
+    r"microsoftexchange[0-9a-f]*|devnull|nobody|double-bounce)(?:[+\-][^@]*)?@",
+    re.I,
+)
+# Remote host shapes: (pattern, host group, ip group)
+_H = r"[A-Za-z0-9][\w.\-]*\.[A-Za-z]{2,}"  # a host name
+_IP = r"(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F:]+"
+# Where MTAs name the remote server: (needle, pattern). The needle is a literal the pattern
+# needs, checked with ``in`` first (far cheaper than a search); groups are (host, ip), either
+# may be absent. Earlier entries are more reliable and win.
+_HOST_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (needle, re.compile(pattern, flags))
+    for needle, pattern, flags in (
+        # Exchange: [LastAttemptedServerName=...] [LastAttemptedIP=...:25]
+        (
+            "LastAttemptedServerName=",
+            r"LastAttemptedServerName=([\w.\-]+)\][^\n]*?(?:LastAttemptedIP=(" + _IP + r")(?::\d+)?\])?",
+            0,
+        ),
+        ("{FQDN=", r"\{FQDN=([\w.\-]+)\};\{IP=(" + _IP + r")?\}", 0),
+        # Postfix: host mx.example.net[192.0.2.1] said: / connect to mx.example.net[192.0.2.1]:25:
+        ("host ", r"host (?<!\whost )(" + _H + r")\s?\[(" + _IP + r")\]", 0),
+        ("connect to ", r"connect to (" + _H + r")\[(" + _IP + r")\]", 0),
+        # Exchange NDR: the remote host alone on the line above the quoted reply, in any language
+        ("'", r"^(" + _H + r")[ \t]*\n[^\n]{0,80}'[245]\d\d[ \-]", re.M),
+        # Gmail: [mail.example.net. 192.0.2.1: timed out]
+        (": ", r"\[(" + _H + r")\.? (" + _IP + r")(?::\d+)?: ", 0),
+        ("emote ", r"(?:Remote server|Remote host|remote server):? \[?(" + _H + r")\]? ?\(?(" + _IP + r")?", 0),
+        ("host ", r"host (?<!\whost )(?<!at host )(" + _H + r")\b", 0),
+        ("while talking to ", r"while talking to (" + _H + r")\.?:", 0),
+        ("refused by ", r"[Cc]onnection refused by (" + _H + r")", 0),
+        # qmail names the remote by address only
+        ("onnected to ", r"Connected to (" + _IP + r") but", re.I),
+        ("does not like ", r"(?<![\d.])((?:\d{1,3}\.){3}\d{1,3}) does not like", 0),
+        ("emoteMta", r"\"remoteMta(?:Ip)?\"\s*:\s*\"(?:dns; ?)?([\w.\-:]+)\"", 0),
+        ("mx", r"\bmx\s*=\s*(" + _H + r")", re.I),
+    )
+)
+_IP_ONLY = re.compile(r"LastAttemptedIP=((?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F:]*:[0-9a-fA-F:]+?)(?::\d+)?\]")
+_REPORTING = re.compile(
+    r"(?:Generating server|Servidor de generación|Serveur de génération|Servidor gerador|"
+    r"Genererende server|Server voor genereren|Generierender Server|Erstellender Server|"
+    r"生成サーバー|생성 서버|Server di generazione)".lower()
+    + r"\s*[:：]\s*([\w.\-]+)",
+)  # searched in lower-cased text
+_MAIL_SYSTEM_AT = re.compile(  # searched in lower-cased text
+    r"(?:this is the mail system at host|this is the qmail-send program at|\"reportingmta\"\s*:\s*\"dsn;) ?"
+    r"([\w.\-]+)"
+)
+_DSN_HOST = re.compile(r"^\s*(?:dns|dns;|smtp|x-[\w-]+)?\s*;?\s*\[?([\w.\-:]+?)\]?(?:\s*\(|\s*$|\s)", re.I)
+IPV4 = re.compile(r"\b((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})\b")
+
+
+@dataclass(slots=True)
+class Found:
+    recipient: str | None
+    diagnostic: str
+    action: str | None = None
+    status: str | None = None
+    remote_host: str | None = None
+    diagnostic_type: str = "SMTP"
+    command: str | None = None  # the SMTP command the server answered, when already known
+
+
+def clean_address(value: str | None) -> str | None:
+    """``rfc822; <User@Example.COM>`` -> ``user@example.com``."""
+    if not value:
+        return None
+    m = ADDRESS.search(value.replace("\\", ""))
+    if not m:
+        return None
+    return m.group(0).strip(".'`").lower()
+
+
+def dsn_host(value: str | None) -> str | None:
+    """``dns; mx.example.net`` or ``mx.example.net [192.0.2.1]`` -> the host name."""
+    if not value:
+        return None
+    m = _DSN_HOST.match(value.split(";", 1)[-1] if ";" in value else value)
+    if not m:
+        return None
+    host = m.group(1).strip(".[]").lower()
+    return host or None
+
+
+def find_remote(text: str) -> tuple[str | None, str | None]:
+    """(remote host, remote ip) as the text names them."""
+    host: str | None = None
+    ip: str | None = None
+    for needle, pattern in _HOST_SHAPES:
+        if needle not in text:
+            continue
+        m = pattern.search(text)
+        if not m:
+            continue
+        groups = [g for g in m.groups() if g]
+        if not groups:
+            continue
+        first = groups[0]
+        if IPV4.fullmatch(first):
+            ip = ip or first
+            continue
+        host = host or first.lower().rstrip(".")
+        if len(groups) > 1 and groups[1]:
+            ip = ip or groups[1]
+        if host and ip:
+            break
+    if ip is None:
+        m2 = _IP_ONLY.search(text)
+        if m2:
+            ip = m2.group(1)
+    return host, ip
+
+
+def find_reporting(text: str) -> str | None:
+    lowered = text.lower()
+    m = _REPORTING.search(lowered) or _MAIL_SYSTEM_AT.search(lowered)
+    return m.group(1).rstrip(".").lower() if m else None
+
+
+def addresses_in(text: str, exclude: set[str]) -> list[tuple[int, str]]:
+    """Addresses in order of first appearance, minus the bounce's own parties and daemons."""
+    out: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for start, raw in iter_addresses(text):
+        addr = raw.strip(".'`").lower()
+        if addr in seen or addr in exclude or _DAEMON.match(addr):
+            continue
+        line_start = text.rfind("\n", 0, start) + 1
+        prefix = text[line_start:start].lower()
+        # Header-ish lines name the sender or the message, not a failed recipient.
+        if _HEADERISH.match(prefix):
+            continue
+        if "message-id" in prefix or prefix.rstrip().endswith(("mailto:", "http://", "https://")):
+            continue
+        seen.add(addr)
+        out.append((start, addr))
+        if len(out) >= 100:
+            break
+    return out
+
+
+def iter_addresses(text: str) -> list[tuple[int, str]]:
+    """(offset, address) for every address in ``text``, in order (bounded)."""
+    out: list[tuple[int, str]] = []
+    at = text.find("@")
+    seen_at = 0
+    while at != -1 and seen_at < MAX_AT_SIGNS:
+        seen_at += 1
+        local = _LOCAL_TAIL.search(text, max(0, at - 64), at)
+        domain = _DOMAIN_HEAD.match(text, at + 1) if local else None
+        if local and domain:
+            out.append((local.start(), text[local.start() : domain.end()]))
+            at = text.find("@", domain.end())
+        else:
+            at = text.find("@", at + 1)
+    return out
+
+
+def blocks_for(text: str, spots: list[tuple[int, str]]) -> list[Found]:
+    """One Found per address: the text after it until the next address (bounded)."""
+    found: list[Found] = []
+    lowered = text.lower()
+    for i, (pos, addr) in enumerate(spots):
+        end = spots[i + 1][0] if i + 1 < len(spots) else len(text)
+        end = min(end, pos + 3000)
+        # A report that repeats itself (two languages, two sections) names the other recipients
+        # again: the block ends where any of them reappears.
+        for _, other in spots:
+            if other != addr:
+                again = lowered.find(other, pos, end)
+                if again != -1:
+                    cut = lowered.rfind("\n", pos, again) + 1
+                    end = min(end, cut if cut > pos else again)
+        line_start = text.rfind("\n", 0, pos) + 1
+        found.append(Found(recipient=addr, diagnostic=text[line_start:end]))
+    return found

@@ -1,0 +1,174 @@
+"""Which language a bounce's human-readable text is written in.
+
+Order of evidence: a ``Content-Language`` header (Exchange sets it on localised NDRs), then the
+script (kana means Japanese, Hangul Korean), then the labels of localised NDRs, then common words.
+Returns an ISO 639-1 code, or None when the text is too short to say.
+"""
+
+from __future__ import annotations
+
+import re
+
+SUPPORTED = ("en", "es", "fr", "ja", "nl", "ko", "de", "it", "pt")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+# Labels that localised Exchange NDRs and common MTAs print, and frequent short words.
+_WORDS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "the",
+        "was",
+        "could",
+        "not",
+        "delivered",
+        "message",
+        "your",
+        "to",
+        "following",
+        "recipient",
+        "returned",
+        "diagnostic information",
+        "generating server",
+        "remote server",
+        "delivery",
+        "failed",
+        "has",
+        "this",
+        "of",
+        "address",
+        "error",
+        "connection",
+        "refused",
+        "unknown",
+        "user",
+        "mailbox",
+        "rejected",
+        "denied",
+        "expired",
+        "failed",
+        "timed",
+        "out",
+    ),
+    "es": (
+        "el",
+        "la",
+        "de",
+        "que",
+        "no",
+        "se",
+        "su",
+        "mensaje",
+        "destinatario",
+        "servidor",
+        "entregar",
+        "devolvió",
+        "información de diagnóstico",
+        "para",
+        "los",
+        "pudo",
+        "correo",
+    ),
+    "fr": (
+        "le",
+        "la",
+        "les",
+        "de",
+        "des",
+        "votre",
+        "message",
+        "destinataire",
+        "serveur",
+        "n'a pas",
+        "distant",
+        "a retourné",
+        "informations de diagnostic",
+        "pas",
+        "être",
+        "est",
+        "remis",
+    ),
+    "nl": (
+        "de",
+        "het",
+        "een",
+        "niet",
+        "uw",
+        "bericht",
+        "ontvanger",
+        "server",
+        "kan",
+        "worden",
+        "geretourneerd",
+        "diagnostische gegevens",
+        "afgeleverd",
+        "bezorgd",
+        "van",
+        "is",
+    ),
+    "de": (
+        "der",
+        "die",
+        "das",
+        "nicht",
+        "ihre",
+        "nachricht",
+        "empfänger",
+        "server",
+        "konnte",
+        "wurde",
+        "zurückgegeben",
+        "diagnoseinformationen",
+        "zugestellt",
+        "und",
+        "ist",
+        "an",
+    ),
+    "it": ("il", "di", "che", "non", "messaggio", "destinatario", "consegnato", "server", "è", "stato"),
+    "pt": ("o", "de", "não", "mensagem", "destinatário", "servidor", "entregue", "foi", "para", "você"),
+}
+# Latin letters only (the word lists are Latin-script); explicit ranges are about twice as fast
+# as Unicode classes.
+_TOKEN = re.compile(r"[a-z\u00c0-\u024f]+(?:'[a-z\u00c0-\u024f]+)?")
+_PHRASE_LANG = tuple((w, lang) for lang, words in _WORDS.items() for w in words if " " in w or "'" in w)
+_SINGLE = {lang: frozenset(w for w in words if " " not in w and "'" not in w) for lang, words in _WORDS.items()}
+# word -> the languages it counts for, so each token is looked up once
+_BY_WORD: dict[str, tuple[str, ...]] = {}
+for _lang, _singles in _SINGLE.items():
+    for _word in _singles:
+        _BY_WORD[_word] = (*_BY_WORD.get(_word, ()), _lang)
+
+
+def detect(text: str, content_language: str | None = None) -> str | None:
+    if content_language:
+        code = content_language.strip().split(",")[0].split("-")[0].lower()
+        if code in SUPPORTED:
+            return code
+    sample = text[:800]
+    if sample.isascii():
+        return _by_words(sample)
+    kana = len(_KANA.findall(sample))
+    hangul = len(_HANGUL.findall(sample))
+    if hangul >= 4 and hangul >= kana:
+        return "ko"
+    if kana >= 4 or len(_HAN.findall(sample)) >= 8:
+        return "ja"
+    return _by_words(sample)
+
+
+def _by_words(sample: str) -> str | None:
+    lowered = sample.lower()
+    tokens = _TOKEN.findall(lowered)
+    if len(tokens) < 3:
+        return None
+    scores: dict[str, int] = dict.fromkeys(_SINGLE, 0)
+    by_word = _BY_WORD
+    for token in tokens:
+        langs = by_word.get(token)
+        if langs:
+            for lang in langs:
+                scores[lang] += 1
+    for phrase, lang in _PHRASE_LANG:
+        if phrase in lowered:
+            scores[lang] += 5
+    best = max(scores, key=scores.__getitem__)
+    return best if scores[best] >= 2 else None

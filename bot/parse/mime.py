@@ -1,0 +1,267 @@
+"""A small, bounded MIME reader: bytes in, a tree of ``Part`` out (RFC 5322, RFC 2045/2046).
+
+Why not ``email.feedparser``: it is general and line-by-line, and dominated the parser's cost.
+A bounce needs much less: header fields, multipart boundaries (RFC 2046 section 5.1.1), nested
+``message/*`` parts, and the two transfer encodings (base64, quoted-printable; RFC 2045
+section 6). Strategy: normalise line ends once, split the header block at the first empty line,
+unfold continuation lines (RFC 5322 section 2.2.3), and find boundaries with ``bytes.find``.
+Bounded: at most ``MAX_DEPTH`` levels and ``MAX_PARTS`` parts; anything deeper stays an opaque
+body. Tolerant where real bounces are sloppy: a boundary line may be indented, a closing
+boundary may be missing, base64 may lack padding.
+
+``from_email`` adapts a stdlib ``email.message.Message`` to the same tree; ``source.py`` uses it
+as the fallback when this reader fails.
+"""
+
+from __future__ import annotations
+
+import binascii
+import email.message
+import re
+from dataclasses import dataclass, field
+
+MAX_DEPTH = 12
+MAX_PARTS = 64
+MAX_HEADERS = 400
+
+_MULTIPART = b"multipart/"
+_NESTED = frozenset({"message/rfc822", "message/global", "message/delivery-status", "message/global-delivery-status"})
+
+
+@dataclass(slots=True)
+class Part:
+    """One MIME entity. ``headers`` keeps (lower-case name, unfolded value) in order."""
+
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    ctype: str = "text/plain"
+    params: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    children: list[Part] = field(default_factory=list)
+    encoding: str = ""
+    raw: bytes | None = None  # set on a returned original whose body was not parsed
+
+    def get(self, name: str, default: str = "") -> str:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def payload(self) -> bytes:
+        """The body with its transfer encoding undone."""
+        if self.encoding == "base64":
+            return decode_base64(self.body)
+        if self.encoding == "quoted-printable":
+            return binascii.a2b_qp(self.body)
+        return self.body
+
+    @property
+    def charset(self) -> str | None:
+        value = self.params.get("charset")
+        return value.lower() if value else None
+
+
+def decode_base64(data: bytes) -> bytes:
+    """Tolerant base64: non-alphabet bytes are skipped, missing padding is supplied."""
+    try:
+        return binascii.a2b_base64(data)
+    except binascii.Error:
+        clean = bytes(b for b in data if b in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+        clean = clean[: len(clean) - len(clean) % 4] if len(clean) % 4 == 1 else clean + b"=" * (-len(clean) % 4)
+        try:
+            return binascii.a2b_base64(clean)
+        except binascii.Error:
+            return b""
+
+
+def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
+    """(header block, body) at the first empty line; no empty line means no body."""
+    if raw.startswith(b"\n"):
+        return b"", raw[1:]
+    cut = raw.find(b"\n\n")
+    if cut == -1:
+        return raw, b""
+    return raw[:cut], raw[cut + 2 :]
+
+
+# Trace and signature fields, often most of a header block, that nothing here reads: skipped
+# before any string work (compared as usually spelled).
+_NEVER_READ = frozenset(
+    {
+        "Received",
+        "DKIM-Signature",
+        "X-Google-DKIM-Signature",
+        "ARC-Seal",
+        "ARC-Message-Signature",
+        "ARC-Authentication-Results",
+        "Authentication-Results",
+        "X-Received",
+        "X-Google-Smtp-Source",
+        "X-Gm-Message-State",
+        "X-MS-Exchange-Organization-SCL",
+        "X-Forefront-Antispam-Report",
+        "X-Microsoft-Antispam",
+        "X-Microsoft-Antispam-Message-Info",
+        "X-MS-Exchange-CrossTenant-Id",
+        "Received-SPF",
+        "X-MS-Office365-Filtering-Correlation-Id",
+        "X-MS-TrafficTypeDiagnostic",
+    }
+)
+
+
+# The fields of a returned original that a bounce reader uses (who sent it, to whom, what).
+ORIGINAL_FIELDS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "return-path",
+        "sender",
+        "reply-to",
+        "envelope-to",
+        "subject",
+        "date",
+        "message-id",
+        "content-type",
+        "content-transfer-encoding",
+    }
+)
+
+
+def parse_headers(block: bytes, wanted: frozenset[str] | None = None) -> list[tuple[str, str]]:
+    """Unfold and split ``Name: value`` lines (RFC 5322 sections 2.2 and 2.2.3); undecodable
+    bytes survive as surrogates. Lines that are not fields (an mbox ``From `` line) are skipped."""
+    text = block.decode("utf-8", "surrogateescape")
+    if "\n " in text or "\n\t" in text:
+        text = text.replace("\n ", " ").replace("\n\t", " ")  # unfold: CRLF WSP -> WSP
+    out: list[tuple[str, str]] = []
+    for line in text.split("\n"):
+        name, sep, value = line.partition(":")
+        if name in _NEVER_READ:
+            continue
+        if sep and name and len(name) <= 76 and name[0] not in " \t" and " " not in name.rstrip():
+            key = name.rstrip().lower()
+            if wanted is not None and key not in wanted:
+                continue
+            out.append((key, value.strip()))
+            if len(out) >= MAX_HEADERS:
+                break
+    return out
+
+
+_PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+
+
+def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
+    """``text/plain; charset="x"`` -> ("text/plain", {"charset": "x"}) (RFC 2045 section 5.1)."""
+    head, sep, rest = value.partition(";")
+    ctype = head.strip().lower() or "text/plain"
+    if "/" not in ctype:
+        ctype = "text/plain"
+    params: dict[str, str] = {}
+    if sep:
+        for name, val in _PARAM.findall(sep + rest):
+            params.setdefault(name.lower(), val.strip().strip('"'))
+    return ctype, params
+
+
+def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
+    """Parse one entity (``raw`` must use LF line ends). Never raises on malformed input."""
+    budget = budget if budget is not None else [MAX_PARTS]
+    budget[0] -= 1
+    block, body = split_header_block(raw)
+    part = Part(headers=parse_headers(block), body=body)
+    part.ctype, part.params = parse_content_type(part.get("content-type"))
+    part.encoding = part.get("content-transfer-encoding").strip().lower()
+    if depth >= MAX_DEPTH or budget[0] <= 0:
+        return part
+    if part.ctype.startswith("multipart/"):
+        declared = part.params.get("boundary", "").encode("utf-8", "surrogateescape")
+        chunks = split_multipart(body, declared) if declared else []
+        if not chunks:
+            # A missing or wrong boundary parameter: use the first "--token" line of the body.
+            guessed = guess_boundary(body)
+            chunks = split_multipart(body, guessed) if guessed and guessed != declared else []
+        if not chunks:
+            part.ctype = "text/plain"  # unreadable structure: keep the body as text
+        for chunk in chunks:
+            if budget[0] <= 0:
+                break
+            part.children.append(parse(chunk, depth + 1, budget))
+    elif depth == 0 and not part.get("content-type") and body.startswith(b"This is a MIME"):
+        # MIME parts with no MIME headers on the message itself (seen from old Sendmail).
+        guessed = guess_boundary(body)
+        chunks = split_multipart(body, guessed) if guessed else []
+        if len(chunks) >= 2:
+            part.ctype = "multipart/mixed"
+            part.children = [parse(chunk, depth + 1, budget) for chunk in chunks]
+    elif part.ctype in ("message/rfc822", "message/global"):
+        # The returned original: only its headers matter to a bounce, so its body is kept
+        # unparsed (``parse(child.raw)`` reads it fully when a caller needs it).
+        inner = (part.payload() if part.encoding in ("base64", "quoted-printable") else body).lstrip(b"\n")
+        block, rest = split_header_block(inner)
+        child = Part(headers=parse_headers(block, ORIGINAL_FIELDS), body=rest, raw=inner)
+        child.ctype, child.params = parse_content_type(child.get("content-type"))
+        child.encoding = child.get("content-transfer-encoding").strip().lower()
+        part.children.append(child)
+    return part
+
+
+def guess_boundary(body: bytes) -> bytes | None:
+    """The token of the first line that looks like a boundary (``--token``), if any."""
+    pos = 0 if body.startswith(b"--") else body.find(b"\n--")
+    if pos == -1:
+        return None
+    start = pos + (2 if pos == 0 else 3)
+    eol = body.find(b"\n", start)
+    token = body[start : eol if eol != -1 else len(body)].strip()
+    if token.endswith(b"--"):
+        token = token[:-2]
+    return token if 1 <= len(token) <= 200 and b" " not in token else None
+
+
+def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
+    """The parts between ``--boundary`` lines (RFC 2046 section 5.1.1), tolerating indentation."""
+    marker = b"--" + boundary
+    chunks: list[bytes] = []
+    start = -1
+    pos = 0
+    while len(chunks) < MAX_PARTS:
+        hit = body.find(marker, pos)
+        if hit == -1:
+            break
+        line_start = body.rfind(b"\n", 0, hit) + 1
+        after = hit + len(marker)
+        if body[line_start:hit].strip(b" \t") or (after < len(body) and body[after : after + 1] not in b"-\n \t\r"):
+            pos = after  # not at the start of a line: part of the content
+            continue
+        if start != -1:
+            chunks.append(body[start : max(start, line_start - 1)])
+        if body[after : after + 2] == b"--":
+            return chunks
+        eol = body.find(b"\n", after)
+        if eol == -1:
+            return chunks
+        start = pos = eol + 1
+    if start != -1 and len(chunks) < MAX_PARTS:
+        chunks.append(body[start:])  # no closing boundary: take the rest
+    return chunks
+
+
+def from_email(msg: email.message.Message, depth: int = 0) -> Part:
+    """Adapt a stdlib message (the fallback parser's output) to a ``Part`` tree."""
+    part = Part(headers=[(k.lower(), " ".join(str(v).split())) for k, v in msg.items()[:MAX_HEADERS]])
+    part.ctype = msg.get_content_type()
+    part.params = {k.lower(): str(v) for k, v in (msg.get_params() or [])[1:]}
+    payload = msg.get_payload()
+    if isinstance(payload, list):
+        if depth < MAX_DEPTH:
+            parts = [p for p in payload[:MAX_PARTS] if isinstance(p, email.message.Message)]
+            part.children = [from_email(p, depth + 1) for p in parts]
+        if part.ctype in ("message/delivery-status", "message/global-delivery-status"):
+            part.body = b"\n\n".join(p.as_bytes() for p in payload if isinstance(p, email.message.Message))
+            part.children = []
+    else:
+        raw = msg.get_payload(decode=True)
+        part.body = raw if isinstance(raw, bytes) else str(payload).encode("utf-8", "surrogateescape")
+    return part

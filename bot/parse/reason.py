@@ -1,0 +1,344 @@
+"""Classify a failure into a reason, in Sisimai's vocabulary (userunknown, mailboxfull, ...).
+
+Evidence, all of it data: the enhanced status code (RFC 3463) through ``STATUS_NAME``; the
+phrases of ``phrases.py``, found in one pass; the SMTP command the server was answering
+(``command.py``); the basic reply code (RFC 5321); and whether the delivery is only delayed.
+
+Strategy (the order Sisimai's decision procedure uses, because its labels are our benchmark):
+1. ``FIRST_PASS`` is tried in order; each reason has a small rule in ``_PROBES`` that combines
+   the status-derived reason with the phrases and the command (e.g. a "user unknown" phrase is
+   ``filtered`` when the server spoke after DATA, ``userunknown`` at RCPT).
+2. Otherwise the status-derived reason stands unless it is a vague one (``RETRY``); vague or
+   missing ones are refined by the phrases of ``SECOND_PASS``, then by the status subject
+   (X.6 content, X.7 security), a syntax-error reply code, the delivery being delayed, a refusal
+   right after HELO/EHLO.
+3. Whatever is still undecided is ``onhold`` when there was a diagnostic, else ``undefined``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.parse.command import BEFORE_DATA
+from bot.parse.phrases import BY_RECIPIENT_DOMAIN, reasons_in
+
+# RFC 3463 / IANA enhanced status codes whose meaning settles or suggests a reason.
+STATUS_NAME: dict[str, str] = {
+    "4.1.6": "hasmoved",
+    "4.1.7": "rejected",
+    "4.1.8": "rejected",
+    "4.1.9": "systemerror",
+    "4.2.1": "blocked",
+    "4.2.2": "mailboxfull",
+    "4.2.3": "exceedlimit",
+    "4.2.4": "filtered",
+    "4.3.1": "systemfull",
+    "4.3.2": "notaccept",
+    "4.3.3": "systemerror",
+    "4.3.5": "systemerror",
+    "4.4.1": "expired",
+    "4.4.2": "networkerror",
+    "4.4.3": "systemerror",
+    "4.4.4": "networkerror",
+    "4.4.5": "systemfull",
+    "4.4.6": "networkerror",
+    "4.4.7": "expired",
+    "4.4.8": "networkerror",
+    "4.5.3": "systemerror",
+    "4.5.5": "systemerror",
+    "4.6.0": "contenterror",
+    "4.6.2": "contenterror",
+    "4.6.5": "contenterror",
+    "4.7.1": "blocked",
+    "4.7.2": "blocked",
+    "4.7.5": "securityerror",
+    "4.7.6": "securityerror",
+    "4.7.7": "securityerror",
+    "4.7.12": "securityerror",
+    "4.7.15": "securityerror",
+    "4.7.16": "mesgtoobig",
+    "4.7.24": "authfailure",
+    "4.7.25": "requireptr",
+    "4.7.26": "authfailure",
+    "5.1.0": "userunknown",
+    "5.1.1": "userunknown",
+    "5.1.2": "hostunknown",
+    "5.1.3": "userunknown",
+    "5.1.4": "filtered",
+    "5.1.6": "hasmoved",
+    "5.1.7": "rejected",
+    "5.1.8": "rejected",
+    "5.1.9": "systemerror",
+    "5.1.10": "userunknown",
+    "5.2.0": "filtered",
+    "5.2.1": "filtered",
+    "5.2.2": "mailboxfull",
+    "5.2.3": "exceedlimit",
+    "5.2.4": "filtered",
+    "5.3.0": "systemerror",
+    "5.3.1": "systemfull",
+    "5.3.2": "notaccept",
+    "5.3.3": "systemerror",
+    "5.3.4": "mesgtoobig",
+    "5.3.5": "systemerror",
+    "5.4.0": "networkerror",
+    "5.4.3": "systemerror",
+    "5.4.4": "hostunknown",
+    "5.5.2": "syntaxerror",
+    "5.5.3": "toomanyconn",
+    "5.5.4": "systemerror",
+    "5.5.5": "systemerror",
+    "5.5.6": "syntaxerror",
+    "5.6.0": "contenterror",
+    "5.6.1": "contenterror",
+    "5.6.2": "contenterror",
+    "5.6.3": "contenterror",
+    "5.6.5": "contenterror",
+    "5.6.6": "contenterror",
+    "5.6.7": "contenterror",
+    "5.6.8": "contenterror",
+    "5.6.9": "contenterror",
+    "5.7.0": "securityerror",
+    "5.7.1": "securityerror",
+    "5.7.2": "securityerror",
+    "5.7.3": "securityerror",
+    "5.7.4": "securityerror",
+    "5.7.5": "securityerror",
+    "5.7.6": "securityerror",
+    "5.7.7": "securityerror",
+    "5.7.8": "securityerror",
+    "5.7.9": "securityerror",
+    "5.7.10": "securityerror",
+    "5.7.11": "securityerror",
+    "5.7.13": "suspend",
+    "5.7.14": "securityerror",
+    "5.7.15": "securityerror",
+    "5.7.16": "mesgtoobig",
+    "5.7.17": "hasmoved",
+    "5.7.18": "hasmoved",
+    "5.7.19": "securityerror",
+    "5.7.20": "authfailure",
+    "5.7.21": "authfailure",
+    "5.7.22": "authfailure",
+    "5.7.23": "authfailure",
+    "5.7.24": "authfailure",
+    "5.7.25": "requireptr",
+    "5.7.26": "authfailure",
+    "5.7.27": "notaccept",
+    "5.7.28": "spamdetected",
+    "5.7.29": "authfailure",
+    "5.7.30": "securityerror",
+    # Exchange Online / on-premises extended codes (Microsoft's NDR reference).
+    "4.4.312": "networkerror",
+    "4.4.315": "networkerror",
+    "4.4.316": "networkerror",
+    "4.4.317": "networkerror",
+    "4.4.318": "networkerror",
+    "4.7.320": "securityerror",
+    "5.4.300": "expired",
+    "5.4.316": "expired",
+    "5.7.509": "authfailure",
+    "5.7.606": "blocked",
+    "5.7.511": "blocked",
+    "5.7.750": "blocked",
+}
+# Reasons too vague to stand on their own: phrases may refine them.
+RETRY = frozenset(
+    {"", "undefined", "onhold", "systemerror", "securityerror", "networkerror", "hostunknown", "userunknown"}
+)
+FIRST_PASS = (
+    "mailboxfull",
+    "mesgtoobig",
+    "exceedlimit",
+    "suspend",
+    "hasmoved",
+    "norelaying",
+    "authfailure",
+    "userunknown",
+    "filtered",
+    "requireptr",
+    "notcompliantrfc",
+    "badreputation",
+    "contenterror",
+    "rejected",
+    "hostunknown",
+    "spamdetected",
+    "speeding",
+    "toomanyconn",
+    "blocked",
+)
+SECOND_PASS = (
+    "mailboxfull",
+    "authfailure",
+    "badreputation",
+    "speeding",
+    "spamdetected",
+    "virusdetected",
+    "policyviolation",
+    "norelaying",
+    "systemerror",
+    "networkerror",
+    "suspend",
+    "contenterror",
+    "systemfull",
+    "notaccept",
+    "expired",
+    "securityerror",
+    "mailererror",
+)
+_EXPLICIT_STATUS = frozenset(
+    {"mailboxfull", "mesgtoobig", "exceedlimit", "authfailure", "requireptr", "toomanyconn", "blocked"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What one delivery offers the classifier."""
+
+    by_status: str  # reason the status code names, "" when none
+    found: frozenset[str]  # reasons whose phrases occur in the diagnostic
+    command: str | None
+    reply_code: str | None
+    has_status: bool
+
+
+def _userunknown(e: Evidence) -> bool:
+    if e.by_status == "userunknown":
+        # 5.1.1 says "no such user" unless the text says relaying, blocking, a full box ...
+        return not (e.found & {"norelaying", "blocked", "mailboxfull", "hasmoved", "notaccept"} or _rejected_text(e))
+    # An unknown command counts as RCPT when the status names nothing else: that is where
+    # nearly every "no such user" is said (Sisimai's MTA modules usually know the command).
+    return (e.command == "RCPT" or (e.command is None and not e.by_status)) and "userunknown" in e.found
+
+
+def _filtered(e: Evidence) -> bool:
+    if e.by_status == "filtered":
+        return bool(e.found & {"userunknown", "filtered"})
+    if e.command in BEFORE_DATA:
+        return False
+    return "filtered" in e.found or (e.command is not None and "userunknown" in e.found)
+
+
+def _rejected_text(e: Evidence) -> bool:
+    return "rejected" in e.found and "rejected_not" not in e.found
+
+
+def _rejected(e: Evidence) -> bool:
+    if e.by_status == "rejected":
+        return True
+    if e.command == "MAIL" or (e.command == "DATA" and e.by_status != "userunknown"):
+        return _rejected_text(e)
+    if e.by_status in ("", "undefined", "onhold", "securityerror", "systemerror"):
+        return _rejected_text(e)
+    return False
+
+
+def _hostunknown(e: Evidence) -> bool:
+    if e.by_status == "hostunknown":
+        return "networkerror" not in e.found
+    return "hostunknown" in e.found
+
+
+def _mesgtoobig(e: Evidence) -> bool:
+    # RFC 3463 X.2.3 is the per-mailbox limit: "exceedlimit", whatever the wording.
+    return e.by_status == "mesgtoobig" or (e.by_status != "exceedlimit" and "mesgtoobig" in e.found)
+
+
+def _spam(e: Evidence) -> bool:
+    if not e.has_status:
+        return False
+    if e.by_status == "spamdetected":
+        return True
+    return e.command not in BEFORE_DATA and "spamdetected" in e.found
+
+
+def _by_status_or_text(reason: str) -> Callable[[Evidence], bool]:
+    return lambda e: e.by_status == reason or reason in e.found
+
+
+def _by_text(reason: str) -> Callable[[Evidence], bool]:
+    return lambda e: reason in e.found
+
+
+_PROBES: dict[str, Callable[[Evidence], bool]] = {
+    **{r: _by_status_or_text(r) for r in _EXPLICIT_STATUS},
+    **{r: _by_text(r) for r in ("hasmoved", "notcompliantrfc", "badreputation", "speeding")},
+    "mesgtoobig": _mesgtoobig,
+    "suspend": lambda e: e.reply_code == "525" or "suspend" in e.found,
+    "norelaying": lambda e: e.command not in ("CONN", "EHLO", "HELO") and "norelaying" in e.found,
+    "userunknown": _userunknown,
+    "filtered": _filtered,
+    "contenterror": lambda e: not _spam(e) and (e.by_status == "contenterror" or "contenterror" in e.found),
+    "rejected": _rejected,
+    "hostunknown": _hostunknown,
+    "spamdetected": _spam,
+}
+
+
+def status_name(status: str | None) -> str:
+    return STATUS_NAME.get(status or "", "")
+
+
+def classify(
+    status: str | None,
+    text: str | None,
+    *,
+    delayed: bool = False,
+    reply_code: str | None = None,
+    command: str | None = None,
+    diagnostic_type: str = "SMTP",
+    recipient: str | None = None,
+    found: frozenset[str] | None = None,
+) -> str:
+    """The reason for one delivery. ``found`` may pass ``reasons_in(text.lower())`` when the
+    caller already has it."""
+    by_status = status_name(status)
+    if status and status.startswith("2."):
+        return "delivered"
+    domain = recipient.rpartition("@")[2] if recipient else ""
+    if domain in BY_RECIPIENT_DOMAIN:
+        return BY_RECIPIENT_DOMAIN[domain]
+    lowered = (text or "").lower()
+    if found is None:
+        found = reasons_in(lowered) if lowered else frozenset()
+    # "expired" is the queue's verdict, weaker than what went wrong on each attempt.
+    explicit = min((r[1:] for r in found if r[0] == "!"), key=lambda r: (r == "expired", r), default="")
+    if explicit and explicit not in RETRY and explicit != "expired":
+        return explicit
+    e = Evidence(by_status, found, command, reply_code, bool(status))
+    if not diagnostic_type.startswith("X-UNIX"):
+        for name in FIRST_PASS:
+            if _PROBES[name](e):
+                return name
+    if explicit:
+        return explicit  # a vague reason the MTA's own words named: still better than the status
+    if by_status in RETRY or diagnostic_type != "SMTP":
+        for name in SECOND_PASS:
+            if name in found:
+                return name
+        if not by_status:
+            by_status = _fallback(e, status, delayed, diagnostic_type)
+    if by_status and by_status != "undefined":
+        return by_status
+    if delayed:
+        return "expired"
+    return "onhold" if lowered.strip() else "undefined"
+
+
+def _fallback(e: Evidence, status: str | None, delayed: bool, diagnostic_type: str) -> str:
+    subject = (status or "")[:3]
+    if subject in ("5.6", "4.6"):
+        return "contenterror"
+    if subject in ("5.7", "4.7"):
+        return "securityerror"
+    if diagnostic_type.upper().startswith(("X-UNIX", "X-POSTFIX")):
+        return "mailererror"
+    code = int(e.reply_code) if e.reply_code and e.reply_code.isdigit() else 0
+    if 400 < code < 408 or 500 < code < 508:
+        return "syntaxerror"
+    if delayed:
+        return "expired"
+    if e.command in ("EHLO", "HELO"):
+        return "blocked"
+    return ""

@@ -1,0 +1,320 @@
+"""Turn raw input (a whole message, or text pasted into chat) into a bounded, decoded view.
+
+Strategy: decide first whether the input is an RFC 5322 message (headers, blank line, body) or
+free text. Messages go through our bounded MIME reader (``mime.py``; the standard library's
+parser is the fallback);
+we keep the top headers, the human-readable text of the report (never the returned original,
+which would lend its codes and addresses to the bounce), the RFC 3464 delivery-status blocks,
+and the headers of the returned original. Free text is un-escaped from Slack's markup.
+
+Everything is bounded: the input is cut to ``MAX_BYTES`` before parsing, MIME is walked to
+``mime.MAX_DEPTH`` and ``MAX_PARTS``, decoded text is cut to ``MAX_TEXT``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.errors
+import email.header
+import email.policy
+import re
+from dataclasses import dataclass, field
+
+from bot.parse import mime
+from bot.parse.mime import MAX_PARTS, Part
+
+MAX_BYTES = 1 << 20  # analyse at most the first MiB of any input
+MAX_TEXT = 256 * 1024
+
+# A run of header fields (with their continuation lines) at the start of the input.
+_HEADER_BLOCK = re.compile(rb"(?:(?:From |[!-9;-~]{1,76}:)[^\n]*\n(?:[ \t][^\n]*\n)*)+")
+_SLACK_LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|\s]{1,512})\|([^<>]{0,512})>")
+_SLACK_BARE = re.compile(r"<((?:mailto:|https?://)[^<>|\s]{1,512})>")
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{0,2000}>", re.S | re.I)
+_ENTITY = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&nbsp;": " ", "&amp;": "&"}
+_ENTITY_RE = re.compile("|".join(map(re.escape, _ENTITY)))
+# Where a non-MIME bounce starts quoting the original message (qmail, Exim, Sendmail, ...): one
+# of these phrases, preceded on its line only by dashes and spaces. Searched in lower-cased text.
+_ORIGINAL_MARKERS = re.compile(
+    r"this is a copy of the message|below this line is a copy of the message|original message follows|"
+    r"original message headers|the original message was(?! received)|undelivered message headers|unsent message below|"
+    r"copy of the original|-+\s*original message\s*-+|content-type: (?:message/rfc822|text/rfc822-headers)"
+)
+
+
+def _original_marker(text: str) -> int | None:
+    """Offset of the line where the quoted original starts, or None."""
+    lowered = text.lower()
+    for m in _ORIGINAL_MARKERS.finditer(lowered):
+        line_start = lowered.rfind("\n", 0, m.start()) + 1
+        if not lowered[line_start : m.start()].strip(" \t-"):
+            return line_start
+    return None
+
+
+@dataclass(slots=True)
+class Source:
+    """The parts of an input the extractors read."""
+
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case name -> first value (decoded)
+    text: str = ""  # human-readable report text, without the returned original
+    dsn_message: dict[str, str] = field(default_factory=dict)  # per-message DSN fields
+    dsn_recipients: list[dict[str, str]] = field(default_factory=list)  # per-recipient DSN fields
+    original: dict[str, str] = field(default_factory=dict)  # headers of the returned original
+    is_message: bool = False
+    truncated: bool = False
+    content_type: str = ""
+    report_type: str = ""
+    attached: Part | None = None  # an attached message (a forwarded bounce)
+
+
+def slack_unescape(text: str) -> str:
+    """Undo Slack's message formatting: ``<mailto:a@b|a@b>``, ``<http://h|h>``, ``&lt;``..."""
+    if "<" in text:
+        text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
+        text = _SLACK_BARE.sub(lambda m: m.group(1).split(":", 1)[-1].removeprefix("//"), text)
+    if "&" in text:
+        text = _ENTITY_RE.sub(lambda m: _ENTITY[m.group(0)], text)
+    return text.replace("```", "\n")
+
+
+def html_to_text(html: str) -> str:
+    html = re.sub(r"<(?:br|/p|/div|/tr|/li|/h\d)\b[^>]*>", "\n", html, flags=re.I)
+    return _ENTITY_RE.sub(lambda m: _ENTITY[m.group(0)], _TAG.sub(" ", html))
+
+
+def looks_like_message(data: bytes) -> bool:
+    """True when the input opens with RFC 5322 header lines: at least two followed by a blank
+    line, or at least four (a message whose body was cut off)."""
+    head = data.lstrip(b"\r\n")[:8192]
+    if b"\r" in head:
+        head = head.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    m = _HEADER_BLOCK.match(head)
+    if not m:
+        return False
+    block = m.group(0)
+    fields = block.count(b"\n") - block.count(b"\n ") - block.count(b"\n\t")
+    rest = head[m.end() :]
+    return fields >= 2 if rest[:1] == b"\n" or not rest else fields >= 4
+
+
+def decode_header(value: str) -> str:
+    if "=?" not in value:
+        return value
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+        return value
+
+
+# Names seen in real mail that Python's codecs lack, or supersets that decode more of it.
+_CHARSET_ALIASES = {
+    "x-sjis": "shift_jis",
+    "sjis": "shift_jis",
+    "shift-jis": "shift_jis",
+    "x-euc-jp": "euc_jp",
+    "ks_c_5601-1987": "cp949",
+    "unicode-1-1-utf-7": "utf-7",
+    "iso-8859-8-i": "iso-8859-8",
+    "us-ascii": "utf-8",
+    "ascii": "utf-8",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "iso-2022-jp": "iso2022_jp_ext",
+}
+
+
+def _decode_bytes(payload: bytes, charset: str | None) -> str:
+    """Decode with the declared charset (ISO-2022-JP, Shift_JIS, EUC-KR ... via Python's codecs),
+    else UTF-8, else a detected charset for undeclared 8-bit text, else Latin-1."""
+    if b"\x1b$" in payload and (not charset or charset in ("us-ascii", "ascii", "utf-8")):
+        charset = "iso-2022-jp"  # 7-bit JIS escapes in text declared as ASCII (or not at all)
+    if charset:
+        codec = _CHARSET_ALIASES.get(charset, charset)
+        try:
+            return payload.decode(codec)
+        except UnicodeDecodeError:
+            try:
+                return payload.decode("utf-8")
+            except UnicodeDecodeError:
+                return payload.decode(codec, "replace")
+        except LookupError:
+            pass
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if b"\x1b$" in payload:  # ISO-2022-JP escape sequences in undeclared text
+        try:
+            return payload.decode("iso2022_jp_ext")
+        except UnicodeDecodeError:
+            pass
+    try:
+        from charset_normalizer import from_bytes  # noqa: PLC0415 - only for undeclared 8-bit text
+
+        best = from_bytes(payload[:65536]).best()
+        if best is not None:
+            return str(best)
+    except Exception:
+        pass
+    return payload.decode("latin-1")
+
+
+def _part_text(part: Part) -> str:
+    return _decode_bytes(part.payload()[:MAX_TEXT], part.charset)
+
+
+def _delivery_status(part: Part, source: Source) -> None:
+    """Read an RFC 3464 message/delivery-status part (section 2.1: blocks separated by blank lines).
+    Some MTAs send it base64- or QP-encoded, or with no blank line between blocks."""
+    text = _decode_bytes(part.payload()[:MAX_TEXT], part.charset)
+    for block in parse_field_blocks(text.replace("\r\n", "\n")):
+        if "final-recipient" in block or "original-recipient" in block or "x-actual-recipient" in block:
+            source.dsn_recipients.append(block)
+        else:
+            for key, value in block.items():
+                source.dsn_message.setdefault(key, value)
+
+
+_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,40}):[ \t]*(.*)$")
+
+
+def parse_field_blocks(text: str) -> list[dict[str, str]]:
+    """Split ``Name: value`` lines into blocks; a new Final-Recipient also starts a block."""
+    blocks: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    last = ""
+    for line in text.splitlines()[:4000]:
+        if not line.strip():
+            if current:
+                blocks.append(current)
+                current, last = {}, ""
+            continue
+        if line[:1] in " \t" and last:
+            current[last] += " " + line.strip()
+            continue
+        m = _FIELD.match(line)
+        if not m:
+            continue
+        key = m.group(1).lower()
+        if key == "final-recipient" and "final-recipient" in current:
+            blocks.append(current)
+            current = {}
+        if key not in current:
+            current[key] = m.group(2).strip()
+            last = key
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _walk(msg: Part, source: Source, texts: list[str], htmls: list[Part]) -> int:
+    """Collect report text and DSN blocks; returns the number of parts seen (bounded)."""
+    seen = 0
+    stack: list[tuple[Part, int]] = [(msg, 0)]
+    while stack and seen < MAX_PARTS:
+        part, level = stack.pop()
+        seen += 1
+        ctype = part.ctype
+        if ctype in ("message/delivery-status", "message/global-delivery-status"):
+            _delivery_status(part, source)
+        elif ctype in ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers"):
+            _original(part, source)
+        elif ctype.startswith("multipart/"):
+            stack.extend((p, level + 1) for p in reversed(part.children))
+        elif ctype == "text/html":
+            htmls.append(part)
+        elif ctype.startswith("text/") or (ctype == "application/octet-stream" and level == 0):
+            texts.append(_part_text(part))
+    return seen
+
+
+def _headers_of(part: Part) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in part.headers[:200]:
+        if key not in out:
+            out[key] = decode_header(value)
+    return out
+
+
+def _original(part: Part, source: Source) -> None:
+    if source.original:
+        return
+    if part.children:
+        inner = part.children[0]
+        if part.ctype == "message/rfc822":
+            source.attached = inner
+    else:
+        block, _ = mime.split_header_block(part.payload()[:65536].replace(b"\r\n", b"\n").lstrip(b"\n"))
+        inner = Part(headers=mime.parse_headers(block, mime.ORIGINAL_FIELDS))
+    source.original = _headers_of(inner)
+
+
+def _inline_dsn(text: str, source: Source) -> None:
+    """RFC 3464 fields pasted inline (a report whose MIME structure was lost in transit)."""
+    lowered = text.lower()
+    start = lowered.find("reporting-mta:")
+    if start == -1 or start > lowered.find("final-recipient:"):
+        start = lowered.find("final-recipient:")
+    start = lowered.rfind("\n", 0, start) + 1
+    for block in parse_field_blocks(text[start:]):
+        if "final-recipient" in block or "original-recipient" in block:
+            source.dsn_recipients.append(block)
+        elif not source.dsn_recipients:
+            for key, value in block.items():
+                source.dsn_message.setdefault(key, value)
+        else:
+            break
+
+
+def _parse_mime(raw: bytes) -> Part:
+    raw = raw.lstrip(b"\r\n")
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    try:
+        return mime.parse(raw)
+    except Exception:
+        return mime.from_email(email.message_from_bytes(raw, policy=email.policy.compat32))
+
+
+def read(data: bytes | str | Part) -> Source:
+    """Decode ``data`` into a Source. Never raises on malformed input."""
+    if isinstance(data, Part):
+        source = Source()
+        _read_message(mime.parse(data.raw) if data.raw is not None else data, source)
+        return source
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    source = Source(truncated=len(raw) > MAX_BYTES)
+    raw = raw[:MAX_BYTES]
+    if looks_like_message(raw):
+        _read_message(_parse_mime(raw), source)
+    else:
+        text = _decode_bytes(raw, None) if isinstance(data, bytes) else str(data)[:MAX_BYTES]
+        source.text = slack_unescape(text.replace("\r\n", "\n").replace("\r", "\n"))[:MAX_TEXT]
+    return source
+
+
+def _read_message(msg: Part, source: Source) -> None:
+    source.is_message = True
+    for name, value in msg.headers[:400]:
+        if name not in source.headers:
+            source.headers[name] = decode_header(value)
+    source.content_type = msg.ctype
+    source.report_type = msg.params.get("report-type", "").lower()
+    texts: list[str] = []
+    htmls: list[Part] = []
+    _walk(msg, source, texts, htmls)
+    # HTML is read only when there is no plain text (an HTML-only report).
+    text = "\n".join(texts) if any(t.strip() for t in texts) else "\n".join(html_to_text(_part_text(p)) for p in htmls)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT]
+    if not source.dsn_recipients and "final-recipient:" in text.lower():
+        _inline_dsn(text, source)
+    if not source.original:
+        cut = _original_marker(text)
+        if cut is not None:
+            eol = text.find("\n", cut)
+            tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
+            block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
+            source.original = _headers_of(Part(headers=mime.parse_headers(block, mime.ORIGINAL_FIELDS)))
+            text = text[:cut]
+    source.text = text
