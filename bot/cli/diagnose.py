@@ -1,0 +1,147 @@
+"""``mailflow diagnose``: probe a domain or smart host now and say which connector error applies.
+
+Progress goes to stderr as each probe finishes; the result (text or JSON) to stdout.
+Exit codes: 0 healthy, 3 a failure was found, 2 bad arguments or a refused target, 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+from typing import IO
+
+from bot import knowledge
+from bot.cli.explain import default_language
+from bot.errors import ProbeError, TargetRefused
+from bot.explain import normalise_code
+from bot.probes.config import ProbeConfig, Timeouts
+from bot.probes.guard import parse_ip
+from bot.probes.result import ProbeResult
+
+EXIT_HEALTHY, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
+_NAME = re.compile(
+    r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9_](?:[a-z0-9-]{0,61}[a-z0-9])?\.?$", re.I
+)
+
+
+class UsageError(Exception):
+    pass
+
+
+def _resolver(value: str) -> tuple[str, int]:
+    host, port = value, 53
+    if value.startswith("["):  # [::1]:5353
+        host, _, rest = value[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else 53
+    elif value.count(":") == 1:
+        host, raw_port = value.split(":")
+        port = int(raw_port)
+    if parse_ip(host) is None or not 0 < port < 65536:
+        raise UsageError(f"--resolver wants IP[:PORT], got {value!r}")
+    return host, port
+
+
+def _target(value: str) -> str:
+    domain = value.strip().rsplit("@", 1)[-1]
+    if parse_ip(domain) is None and not _NAME.match(domain):
+        raise UsageError(f"{value!r} is not a domain, host name, address or IP")
+    return value.strip()
+
+
+def config_from_args(args: argparse.Namespace) -> ProbeConfig:
+    timeouts = Timeouts()
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            raise UsageError("--timeout must be a positive number of seconds")
+        cap = args.timeout
+        timeouts = Timeouts(
+            dns=min(timeouts.dns, cap),
+            connect=min(timeouts.connect, cap),
+            banner=min(timeouts.banner, cap),
+            command=min(timeouts.command, cap),
+            tls=min(timeouts.tls, cap),
+            http=min(timeouts.http, cap),
+            overall=cap,
+        )
+    if args.port is not None and not 0 < args.port < 65536:
+        raise UsageError("--port must be between 1 and 65535")
+    return ProbeConfig(
+        resolver=_resolver(args.resolver) if args.resolver else None,
+        smtp_port=args.port or 25,
+        timeouts=timeouts,
+        ca_file=args.ca_file,
+        ehlo_name=args.ehlo_name,
+        allow=tuple(args.allow or ()),
+    )
+
+
+def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
+    # The probe stack (dnspython, aiohttp, ssl) loads only for this command: explain stays quick.
+    from bot.diagnose import DiagnoseRequest, diagnose  # noqa: PLC0415
+    from bot.render.diagnosis import diagnosis_record, progress_line, render_diagnosis_text  # noqa: PLC0415
+
+    del stdin
+    language = args.lang or default_language()
+    ui = knowledge.load(language).ui
+    try:
+        config = config_from_args(args)
+        code = None
+        if args.code:
+            code = normalise_code(args.code)
+            if code is None or "." not in code:
+                raise UsageError(f"--code wants an enhanced status code such as 4.4.316, got {args.code!r}")
+        request = DiagnoseRequest(
+            target=_target(args.target),
+            smart_host=_target(args.smart_host) if args.smart_host else None,
+            code=code,
+            require_tls=args.require_tls,
+            tls_domain=args.tls_domain,
+        )
+    except UsageError as exc:
+        print(f"mailflow diagnose: {exc}", file=stderr)
+        return EXIT_USAGE
+
+    def progress(result: ProbeResult) -> None:
+        print(progress_line(result), file=stderr, flush=True)
+
+    try:
+        diagnosis = asyncio.run(diagnose(request, config, on_result=progress, language=language))
+    except TargetRefused as exc:
+        print(f"mailflow diagnose: {exc}", file=stderr)
+        return EXIT_USAGE
+    except ProbeError as exc:
+        print(f"mailflow diagnose: {exc}", file=stderr)
+        return EXIT_INTERNAL
+    if args.format == "json":
+        stdout.write(json.dumps(diagnosis_record(diagnosis, ui), ensure_ascii=False, indent=2, default=str) + "\n")
+    else:
+        stdout.write(render_diagnosis_text(diagnosis, ui))
+    return EXIT_HEALTHY if diagnosis.verdict.code is None else EXIT_FAILURE
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "diagnose",
+        help="probe a domain or smart host now and find which connector error applies",
+        description="Probe DNS, TCP 25, SMTP, STARTTLS and certificates now, and decide which connector error applies.",
+    )
+    parser.add_argument("target", help="recipient domain (or address, host name, IP)")
+    parser.add_argument("--smart-host", help="probe this connector smart host instead of the domain's MX")
+    parser.add_argument("--code", help="the code from the NDR (e.g. 4.4.316): say whether it is confirmed now")
+    parser.add_argument(
+        "--require-tls", action="store_true", help="the connector requires TLS (and validates certificates)"
+    )
+    parser.add_argument(
+        "--tls-domain", help="the connector's TlsDomain: match the certificate against it (wildcards allowed)"
+    )
+    parser.add_argument("--resolver", help="DNS resolver IP[:PORT] (default: the system's)")
+    parser.add_argument("--port", type=int, help="SMTP port (default 25; for labs and tests)")
+    parser.add_argument("--allow", action="append", metavar="CIDR|HOST", help="allow a private target (repeatable)")
+    parser.add_argument("--ca-file", help="PEM bundle to trust instead of the system store")
+    parser.add_argument("--timeout", type=float, help="overall deadline in seconds; also caps each step's timeout")
+    parser.add_argument("--ehlo-name", default=ProbeConfig().ehlo_name, help="name sent in EHLO")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--lang", choices=knowledge.LANGUAGES)
+    parser.set_defaults(handler=cmd_diagnose)

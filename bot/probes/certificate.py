@@ -1,0 +1,293 @@
+"""Certificate checks on the STARTTLS handshake: the "certificate" step of the SMTP path.
+
+Strategy: the SMTP step upgrades with a verifying context (``ctx.ssl_context()``: the system
+store or --ca-file, host name checked). This module judges what that handshake produced:
+
+- it succeeded: parse the certificate (``cryptography`` reads the DER) and, when the connector
+  names a TLS domain (DomainValidation, ``-TlsDomain``, may be ``*.contoso.com``), match the
+  certificate's names against that domain instead of the host (probing notes: the TLS domain
+  decides, not the MX name, so the handshake then skips OpenSSL's host check);
+- it failed with ``ssl.SSLCertVerificationError``: read ``verify_code`` (10 expired, 9 not yet
+  valid, 62 host name mismatch, 18/19 self-signed, 20/21 unknown CA or incomplete chain), then
+  reconnect once with a non-verifying context through the injected ``Handshake`` to read the
+  certificate itself, so the evidence names its subject, SANs, issuer and dates
+  ("certificate for mail.contoso.com expired on 2026-10-01").
+
+Every failure maps to 4.7.320; ``verdict`` downgrades it to a warning when the connector does
+not validate TLS. Name matching is pure (``name_covers``, ``tls_domain_matches``): RFC 6125
+§6.4.3 wildcards, the ``*`` only as the whole left-most label, standing for exactly one label.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from bot.errors import ProbeError
+from bot.probes.context import ProbeContext
+from bot.probes.result import ProbeResult
+from bot.probes.tcp import Target, elapsed_ms
+
+CERTIFICATE_FAILED = "4.7.320"
+
+# OpenSSL verify codes (X509_V_ERR_*) -> the 4.7.320 cause id in knowledge/catalog/connector.toml.
+_CAUSES = {
+    10: "expired",  # CERT_HAS_EXPIRED
+    62: "name-mismatch",  # HOSTNAME_MISMATCH
+    2: "untrusted-chain",  # UNABLE_TO_GET_ISSUER_CERT
+    18: "untrusted-chain",  # DEPTH_ZERO_SELF_SIGNED_CERT
+    19: "untrusted-chain",  # SELF_SIGNED_CERT_IN_CHAIN
+    20: "untrusted-chain",  # UNABLE_TO_GET_ISSUER_CERT_LOCALLY: unknown CA or missing intermediate
+    21: "untrusted-chain",  # UNABLE_TO_VERIFY_LEAF_SIGNATURE: incomplete chain
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TlsInfo:
+    """What one completed TLS handshake negotiated, and the server's certificate (DER)."""
+
+    version: str | None
+    cipher: str | None
+    der: bytes | None
+
+
+# Opens a new connection to the same target, runs banner, EHLO and STARTTLS, upgrades with the
+# given context and returns what was negotiated; raises ProbeError when any of that fails.
+Handshake = Callable[[ssl.SSLContext], Awaitable[TlsInfo]]
+
+
+class CertificateRejected(ProbeError):
+    """The server's certificate failed verification."""
+
+    def __init__(self, message: str, *, verify_code: int, verify_message: str) -> None:
+        super().__init__(message)
+        self.verify_code = verify_code
+        self.verify_message = verify_message
+
+    @classmethod
+    def from_ssl(cls, exc: ssl.SSLCertVerificationError) -> CertificateRejected:
+        code = int(exc.verify_code or 0)
+        message = str(exc.verify_message or exc.reason or exc)
+        return cls(
+            f"certificate verification failed: {message} (verify code {code})", verify_code=code, verify_message=message
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateInfo:
+    subject: str
+    common_name: str | None
+    issuer: str
+    dns_names: tuple[str, ...]
+    ip_names: tuple[str, ...]
+    not_before: datetime
+    not_after: datetime
+    self_issued: bool
+    sha256: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names a host is checked against: DNS SANs, or the CN when there are none (legacy)."""
+        if self.dns_names:
+            return self.dns_names
+        return (self.common_name,) if self.common_name else ()
+
+    def facts(self, now: datetime) -> dict[str, object]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "sans": list(self.dns_names),
+            "ip_sans": list(self.ip_names),
+            "not_before": self.not_before.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "days_left": (self.not_after - now).days,
+            "self_issued": self.self_issued,
+            "sha256": self.sha256,
+        }
+
+
+def parse_certificate(der: bytes) -> CertificateInfo | None:
+    """The fields the evidence needs, or None when the DER does not parse."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            dns_names = tuple(san.get_values_for_type(x509.DNSName))
+            ip_names = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
+        except x509.ExtensionNotFound:
+            dns_names, ip_names = (), ()
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        common_name = str(cns[0].value) if cns else None
+        return CertificateInfo(
+            subject=cert.subject.rfc4514_string(),
+            common_name=common_name,
+            issuer=cert.issuer.rfc4514_string(),
+            dns_names=dns_names,
+            ip_names=ip_names,
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            self_issued=cert.issuer == cert.subject,
+            sha256=hashlib.sha256(der).hexdigest(),
+        )
+    except ValueError:
+        return None
+
+
+def _labels(name: str) -> list[str]:
+    return name.strip().lower().rstrip(".").split(".")
+
+
+def name_covers(pattern: str, name: str) -> bool:
+    """True when the certificate name ``pattern`` covers the host ``name``.
+
+    RFC 6125 §6.4.3: case-insensitive; a wildcard only as the entire left-most label, matching
+    exactly one non-empty label, and never with fewer than two labels after it (``*.com``).
+    """
+    want, have = _labels(pattern), _labels(name)
+    if len(want) != len(have) or "" in have:
+        return False
+    if want[0] == "*":
+        return len(want) >= 3 and have[0] != "*" and want[1:] == have[1:]
+    return want == have
+
+
+def tls_domain_matches(tls_domain: str, names: Iterable[str]) -> bool:
+    """DomainValidation: does any certificate name satisfy the connector's TLS domain?
+
+    ``mail.contoso.com`` is satisfied by that name or by ``*.contoso.com``; ``*.contoso.com``
+    by that same wildcard or by any one-label subdomain (``mail.contoso.com``). A wildcard
+    inside a label (``m*.contoso.com``) is never honoured.
+    """
+    domain = ".".join(_labels(tls_domain))
+    for name in names:
+        have = ".".join(_labels(name))
+        if have == domain:
+            return True
+        if domain.startswith("*.") and name_covers(domain, have):
+            return True
+        if not domain.startswith("*.") and name_covers(have, domain):
+            return True
+    return False
+
+
+def host_matches(info: CertificateInfo, host: str) -> bool:
+    if host in info.ip_names:
+        return True
+    return any(name_covers(name, host) for name in info.names)
+
+
+def verifying_context(ctx: ProbeContext, tls_domain: str | None) -> ssl.SSLContext:
+    """The context the STARTTLS step uses: chain and dates always, host name unless a TLS domain decides."""
+    context = ctx.ssl_context()
+    if tls_domain:
+        context.check_hostname = False  # the names are matched against tls_domain after the handshake
+    return context
+
+
+def inspecting_context() -> ssl.SSLContext:
+    """No verification at all: only to read a certificate that failed verification."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _day(moment: datetime) -> str:
+    return moment.date().isoformat()
+
+
+def _names(info: CertificateInfo) -> str:
+    return ", ".join(info.names) or "no DNS names"
+
+
+def describe_rejection(exc: CertificateRejected, host: str, info: CertificateInfo | None) -> tuple[str, str | None]:
+    """(detail, cause id) for a failed verification, with the certificate's own fields when known."""
+    code, cert = exc.verify_code, f"certificate for {host}"
+    if info is not None:
+        if code == 10:
+            return f"{cert} expired on {_day(info.not_after)}", _CAUSES[code]
+        if code == 9:
+            return f"{cert} is not valid before {_day(info.not_before)}", None
+        if code == 62:
+            return f"{cert} is issued to {_names(info)}, not to {host}", _CAUSES[code]
+        if code == 18 or (code in (19, 20, 21) and info.self_issued):
+            return f"{cert} is self-signed ({info.subject})", "untrusted-chain"
+        if code == 19:
+            return f"{cert} chains to a self-signed root that is not trusted (issuer {info.issuer})", "untrusted-chain"
+        if code in (2, 20, 21):
+            return (
+                f"{cert} is issued by {info.issuer}, which is not trusted: an unknown CA, "
+                "or the server does not send its intermediate certificate",
+                "untrusted-chain",
+            )
+    return f"{cert} failed verification: {exc.verify_message} (verify code {code})", _CAUSES.get(code)
+
+
+async def probe_certificate(
+    target: Target,
+    outcome: TlsInfo | CertificateRejected,
+    handshake: Handshake,
+    *,
+    tls_domain: str | None,
+) -> tuple[ProbeResult, TlsInfo | None]:
+    """The "certificate" step, and the handshake it read the certificate from (for tls_version).
+
+    ``outcome`` is what the verifying STARTTLS handshake gave: its TlsInfo, or the rejection,
+    in which case one more connection (``handshake``) reads the certificate unverified.
+    """
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    facts: dict[str, object] = {**target.facts(), "tls_domain": tls_domain}
+    rejection = outcome if isinstance(outcome, CertificateRejected) else None
+    tls: TlsInfo | None = outcome if isinstance(outcome, TlsInfo) else None
+    if rejection is not None:
+        facts |= {"verified": False, "verify_code": rejection.verify_code, "verify_message": rejection.verify_message}
+        try:
+            tls = await handshake(inspecting_context())
+        except ProbeError as exc:
+            facts["reconnect_error"] = str(exc)
+    else:
+        facts["verified"] = True
+    info = parse_certificate(tls.der) if tls is not None and tls.der else None
+    if tls is not None:
+        facts |= {"tls_version": tls.version, "cipher": tls.cipher}
+    if info is not None:
+        facts |= info.facts(now)
+        facts["host_matches"] = host_matches(info, target.host)
+    domain_ok = tls_domain_matches(tls_domain, info.names) if tls_domain and info is not None else None
+    if tls_domain:
+        facts["tls_domain_matches"] = domain_ok
+
+    def result(ok: bool, detail: str, cause: str | None) -> tuple[ProbeResult, TlsInfo | None]:
+        code = None if ok else CERTIFICATE_FAILED
+        if cause:
+            facts["cause"] = cause
+        return ProbeResult("certificate", target.label, ok, detail, code, elapsed_ms(started), facts), tls
+
+    if rejection is not None:
+        detail, cause = describe_rejection(rejection, target.host, info)
+        if tls_domain and info is not None and not domain_ok:
+            detail += f"; its names ({_names(info)}) do not match the TLS domain {tls_domain}"
+        return result(False, detail, cause)
+    if info is None:
+        return result(True, f"certificate for {target.host} verified (not parsed)", None)
+    if tls_domain and not domain_ok:
+        detail = (
+            f"certificate for {target.host} names {_names(info)}, which does not match the connector's "
+            f"TLS domain {tls_domain}"
+        )
+        return result(False, detail, "name-mismatch")
+    checked = f"the TLS domain {tls_domain}" if tls_domain else target.host
+    detail = (
+        f"certificate for {checked} verified: issued by {info.issuer}, valid until {_day(info.not_after)}"
+        f" ({(info.not_after - now).days} days left)"
+    )
+    return result(True, detail, None)

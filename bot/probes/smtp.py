@@ -1,0 +1,438 @@
+"""The SMTP path to one address, as Exchange Online walks it: the ``probe_smtp_host`` entry.
+
+    tcp -> banner -> ehlo -> starttls -> certificate -> tls_version        (then QUIT, always)
+
+Never MAIL, RCPT or DATA. Every step reports one ProbeResult (``skipped`` when not reached)
+and has its own timeout; a ProbeTimeout names the step and the seconds. The strategy follows
+dnspython's ``_Resolution``: ``_Path`` holds the logic of the steps, ``probe_smtp_host`` drives
+it; reply parsing is pure (``parse_reply_line``, ``looks_masked``). Errors from asyncio, ssl
+and the OS are translated where they enter (``SmtpSession``) into ProbeError subclasses.
+
+Signatures (probing notes) and the code each step reports:
+
+    greeting 421/554 (or any refusal), a greeting that is not SMTP          4.4.317
+    STARTTLS not offered (or refused) while the connector requires TLS       4.4.317
+    close or reset after the greeting, after EHLO, during STARTTLS           4.4.318
+    accepted, never greets within timeouts.banner ("server not answering")   4.4.318
+    Cisco ASA/PIX inspection (``220 ****``, EHLO answered 500 or ``XXXX``,
+    STARTTLS stripped): flagged ``masked`` in facts; 4.4.317 when TLS is required, 4.4.318
+    when the session breaks, a warning otherwise
+    certificate failures (certificate.py)                                    4.7.320
+    TLS below 1.2, proven by a permissive handshake (tls_version.py)         4.4.318
+
+A silent peer maps to 4.4.318 rather than 4.4.315: the TCP connect succeeded, so this is a
+server (or a middlebox) that took the connection and stalled, which Exchange reports as a
+session that ended abruptly; the detail says "sent no greeting" so the two are not confused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bot.errors import ProbeError, ProbeTimeout
+from bot.probes.certificate import CertificateRejected, TlsInfo, probe_certificate, verifying_context
+from bot.probes.context import ProbeContext
+from bot.probes.result import ProbeResult
+from bot.probes.tcp import (
+    MAX_LINE_BYTES,
+    Connection,
+    ConnectionLost,
+    Target,
+    connect,
+    describe_oserror,
+    elapsed_ms,
+    lost,
+    probe_tcp,
+)
+from bot.probes.tls_version import judge_version, prove_old_tls
+
+UNAVAILABLE = "4.4.317"
+BROKEN = "4.4.318"
+STEPS = ("tcp", "banner", "ehlo", "starttls", "certificate", "tls_version")
+
+MAX_REPLY_LINES = 64  # a reply longer than this is not an SMTP server talking
+MAX_REPLY_BYTES = 16 * 1024
+QUIT_SECONDS = 5.0  # QUIT is a courtesy: never wait the full command timeout for it
+_MASKED_KEYWORD = re.compile(r"X{4,}A?")  # Cisco rewrites "STARTTLS" in EHLO replies to "XXXXXXXA"
+
+
+class ProtocolViolation(ProbeError):
+    """The peer's answer is not an SMTP reply."""
+
+
+class TlsFailed(ProbeError):
+    """The TLS handshake failed for a reason other than the certificate."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    code: int
+    lines: tuple[str, ...]  # the text of each line, after the code and its separator
+
+    @property
+    def keywords(self) -> frozenset[str]:
+        """EHLO extension keywords (RFC 5321 §4.1.1.1): the first word of every line but the first."""
+        return frozenset(line.split(" ", 1)[0].upper() for line in self.lines[1:] if line.strip())
+
+    def summary(self) -> str:
+        first = f"{self.code} {self.lines[0]}".strip() if self.lines else str(self.code)
+        first = first if len(first) <= 160 else first[:157] + "..."
+        return first + (f" (+{len(self.lines) - 1} lines)" if len(self.lines) > 1 else "")
+
+
+def parse_reply_line(raw: bytes) -> tuple[int, bool, str]:
+    """(code, is last line, text) of one reply line: three digits, then '-' (more lines
+    follow) or ' ' or nothing (the last line), RFC 5321 §4.2.1."""
+    text = raw.rstrip(b"\r\n").decode("utf-8", "replace")
+    head = text[:3]
+    if len(head) < 3 or not (head.isascii() and head.isdigit()) or (len(text) > 3 and text[3] not in " -"):
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ProtocolViolation(f"not an SMTP reply: {shown!r}")
+    return int(head), len(text) == 3 or text[3] == " ", text[4:]
+
+
+def looks_masked(text: str) -> bool:
+    """Cisco ASA/PIX ESMTP inspection replaces the greeting's text with asterisks, keeping a few
+    characters ("220 ****************2**0*****0***"): mostly stars, and a good many of them."""
+    visible = [c for c in text if not c.isspace()]
+    stars = sum(c == "*" for c in visible)
+    return stars >= 8 and stars * 2 >= len(visible)
+
+
+class SmtpSession:
+    """One SMTP connection with bounded, timed reads; errors leave it as ProbeError subclasses."""
+
+    def __init__(self, conn: Connection, ctx: ProbeContext) -> None:
+        self.conn = conn
+        self.timeouts = ctx.config.timeouts
+        self.ehlo_name = ctx.config.ehlo_name
+        self.usable = True  # False once the connection broke: no QUIT then
+
+    async def read_reply(self, step: str, seconds: float, during: str) -> Reply:
+        lines: list[str] = []
+        size = 0
+        try:
+            async with asyncio.timeout(seconds):
+                while True:
+                    raw = await self.conn.reader.readuntil(b"\n")
+                    size += len(raw)
+                    if size > MAX_REPLY_BYTES or len(lines) >= MAX_REPLY_LINES:
+                        limits = f"{MAX_REPLY_LINES} lines or {MAX_REPLY_BYTES} bytes"
+                        raise ProtocolViolation(f"{step}: a reply longer than {limits}")
+                    code, last, text = parse_reply_line(raw)
+                    lines.append(text)
+                    if last:
+                        return Reply(code, tuple(lines))
+        except TimeoutError:
+            self.usable = False
+            what = "no complete greeting" if step == "banner" else "no complete reply"
+            raise ProbeTimeout(f"{step}: {what} within {seconds:g} s") from None
+        except asyncio.LimitOverrunError:
+            self.usable = False
+            raise ProtocolViolation(f"{step}: a reply line longer than {MAX_LINE_BYTES} bytes") from None
+        except ProtocolViolation:
+            self.usable = False
+            raise
+        except (asyncio.IncompleteReadError, OSError) as exc:
+            self.usable = False
+            raise lost(exc, during) from None
+
+    async def command(self, step: str, line: str) -> Reply:
+        try:
+            self.conn.writer.write(f"{line}\r\n".encode("ascii", "replace"))
+            await self.conn.writer.drain()
+        except OSError as exc:
+            self.usable = False
+            raise lost(exc, f"when the probe sent {line.split(' ', 1)[0]}") from None
+        return await self.read_reply(step, self.timeouts.command, f"after {line.split(' ', 1)[0]}")
+
+    async def ehlo(self, step: str) -> Reply:
+        return await self.command(step, f"EHLO {self.ehlo_name}")
+
+    async def upgrade(self, context: ssl.SSLContext, host: str) -> TlsInfo:
+        """The TLS handshake after a 220 to STARTTLS (RFC 3207), SNI and name check for ``host``."""
+        seconds = self.timeouts.tls
+        try:
+            async with asyncio.timeout(seconds):
+                await self.conn.writer.start_tls(context, server_hostname=host)
+        except ssl.SSLCertVerificationError as exc:
+            self.usable = False
+            raise CertificateRejected.from_ssl(exc) from None
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
+            self.usable = False
+            raise lost(exc, "during the TLS handshake") from None
+        except ssl.SSLError as exc:
+            self.usable = False
+            raise TlsFailed(f"the TLS handshake failed: {exc.reason or exc}") from None
+        except TimeoutError:
+            self.usable = False
+            raise ProbeTimeout(f"starttls: the TLS handshake did not complete within {seconds:g} s") from None
+        except OSError as exc:
+            self.usable = False
+            raise lost(exc, "during the TLS handshake") from None
+        tls: Any = self.conn.writer.get_extra_info("ssl_object")
+        cipher = tls.cipher()
+        return TlsInfo(tls.version(), cipher[0] if cipher else None, tls.getpeercert(binary_form=True))
+
+    async def quit(self) -> None:
+        """QUIT, best effort (RFC 5321 §4.1.1.10): a peer that does not answer is not waited for."""
+        if not self.usable:
+            return
+        try:
+            async with asyncio.timeout(min(self.timeouts.command, QUIT_SECONDS)):
+                await self.command("quit", "QUIT")
+        except (ProbeError, TimeoutError, OSError):
+            pass
+
+    async def close(self) -> None:
+        """Close politely when QUIT was answered, otherwise abort; on cancellation always abort."""
+        writer = self.conn.writer
+        if not self.usable or writer.transport.is_closing():
+            self.conn.abort()
+            return
+        try:
+            writer.close()
+            async with asyncio.timeout(min(self.timeouts.command, QUIT_SECONDS)):
+                await writer.wait_closed()
+        except (TimeoutError, OSError):
+            self.conn.abort()
+        except BaseException:
+            self.conn.abort()
+            raise
+
+
+def _broke(exc: ProbeError) -> dict[str, Any]:
+    """The facts of a step that ended on ``exc``: how the connection was lost, or that it timed out."""
+    if isinstance(exc, ConnectionLost):
+        return {"lost": exc.how}
+    if isinstance(exc, ProbeTimeout):
+        return {"timeout": True}
+    return {"error": type(exc).__name__}
+
+
+class _Path:
+    """The steps for one target, their results by name, and what the TLS steps need."""
+
+    def __init__(self, ctx: ProbeContext, target: Target, *, require_tls: bool, tls_domain: str | None) -> None:
+        self.ctx = ctx
+        self.target = target
+        self.require_tls = require_tls
+        self.tls_domain = tls_domain
+        self.results: dict[str, ProbeResult] = {}
+        self.masked = False
+        self.tls: TlsInfo | CertificateRejected | None = None  # what the verifying handshake gave
+        self.tls_failure: str | None = None  # why the default handshake broke, if it did
+
+    def record(self, name: str, started: float, ok: bool, detail: str, code: str | None = None, **facts: Any) -> None:
+        all_facts = {**self.target.facts(), **{k: v for k, v in facts.items() if v is not None}}
+        if self.masked:
+            all_facts["masked"] = True
+        self.results[name] = ProbeResult(name, self.target.label, ok, detail, code, elapsed_ms(started), all_facts)
+
+    def ordered(self, reason: str) -> list[ProbeResult]:
+        """One result per step; steps not reached are ``skipped`` and say why."""
+        label, facts = self.target.label, self.target.facts
+        return [
+            self.results.get(name) or ProbeResult(name, label, False, f"not run: {reason}", facts=facts(), skipped=True)
+            for name in STEPS
+        ]
+
+    async def run(self) -> list[ProbeResult]:
+        result, conn = await probe_tcp(self.ctx, self.target)
+        self.results["tcp"] = result
+        if conn is None:
+            return self.ordered("the TCP connect failed")
+        session = SmtpSession(conn, self.ctx)
+        try:
+            reason = await self._conversation(session)
+            await session.quit()
+        except BaseException:
+            conn.abort()
+            raise
+        await session.close()
+        if isinstance(self.tls, CertificateRejected | TlsInfo):
+            cert, seen = await probe_certificate(self.target, self.tls, self._handshake, tls_domain=self.tls_domain)
+            self.results["certificate"] = cert
+            if seen is not None:
+                self.results["tls_version"] = judge_version(self.target, seen)
+            else:
+                reason = "no handshake completed to read the version from (see certificate)"
+        elif self.tls_failure is not None:
+            proof = await prove_old_tls(self.target, self.tls_failure, self._handshake)
+            self.results["tls_version"] = proof
+            if proof.code is not None:  # the reset at STARTTLS was the TLS version all along
+                self.results["starttls"].facts["cause"] = proof.facts["cause"]
+        return self.ordered(reason)
+
+    async def _conversation(self, session: SmtpSession) -> str:
+        """Banner, EHLO, STARTTLS on the open session; the reason later steps were not reached."""
+        if not await self._banner(session):
+            return "the greeting failed"
+        keywords = await self._ehlo(session)
+        if keywords is None:
+            return "EHLO failed"
+        return await self._starttls(session, keywords)
+
+    async def _banner(self, session: SmtpSession) -> bool:
+        started = time.perf_counter()
+        seconds = self.ctx.config.timeouts.banner
+        try:
+            reply = await session.read_reply("banner", seconds, "before its greeting was complete")
+        except ProbeTimeout as exc:
+            detail = f"connected, but the server sent no greeting ({exc}): server not answering"
+            self.record("banner", started, False, detail, BROKEN, timeout=True, cause="server-unhealthy")
+            return False
+        except ConnectionLost as exc:
+            self.record("banner", started, False, str(exc), BROKEN, lost=exc.how, cause="server-unhealthy")
+            return False
+        except ProtocolViolation as exc:
+            self.record("banner", started, False, f"the server does not speak SMTP: {exc}", UNAVAILABLE, error=True)
+            return False
+        facts = {"reply_code": reply.code, "banner": list(reply.lines)}
+        if reply.code != 220:
+            detail = f"the server refuses service in its greeting: {reply.summary()}"
+            self.record("banner", started, False, detail, UNAVAILABLE, **facts, cause="service-unavailable")
+            return False
+        self.masked = looks_masked(" ".join(reply.lines))
+        if self.masked:
+            detail = (
+                f"greeting masked with asterisks ({reply.summary()}): an SMTP inspection device "
+                "(Cisco ASA/PIX ESMTP inspection) rewrites this session"
+            )
+            self.record("banner", started, False, detail, None, **facts, cause="smtp-inspection")
+        else:
+            self.record("banner", started, True, f"greeting {reply.summary()}", None, **facts)
+        return True
+
+    async def _ehlo(self, session: SmtpSession) -> frozenset[str] | None:
+        """EHLO, and HELO after a 5xx (RFC 5321 §3.2, as Exchange does): the extensions, or None
+        when the session cannot go on."""
+        started = time.perf_counter()
+        helo: Reply | None = None
+        try:
+            reply = await session.ehlo("ehlo")
+            if 500 <= reply.code < 600:
+                self.masked = self.masked or "XXXX" in " ".join(reply.lines)
+                helo = await session.command("ehlo", f"HELO {session.ehlo_name}")
+        except (ProbeTimeout, ConnectionLost, ProtocolViolation) as exc:
+            cause = "smtp-inspection" if self.masked else "server-unhealthy"
+            self.record("ehlo", started, False, str(exc), BROKEN, **_broke(exc), cause=cause)
+            return None
+        facts: dict[str, Any] = {"reply_code": reply.code, "ehlo": list(reply.lines)}
+        inspection = "smtp-inspection" if self.masked else None
+        if helo is not None:
+            facts["helo"] = helo.summary()
+            note = ": an SMTP inspection device masks the session" if self.masked else ""
+            detail = f"EHLO answered {reply.summary()}{note}; HELO answered {helo.summary()}"
+            if helo.code != 250:
+                self.record("ehlo", started, False, detail, UNAVAILABLE, **facts, cause=inspection)
+                return None
+            self.record("ehlo", started, False, detail, None, **facts, cause=inspection)
+            return frozenset()
+        if reply.code != 250:
+            detail = f"EHLO answered {reply.summary()}: the server does not take mail now"
+            self.record("ehlo", started, False, detail, UNAVAILABLE, **facts, cause="service-unavailable")
+            return None
+        hidden = sorted(k for k in reply.keywords if _MASKED_KEYWORD.fullmatch(k))
+        self.masked = self.masked or bool(hidden)
+        facts |= {"extensions": sorted(reply.keywords), "starttls_offered": "STARTTLS" in reply.keywords}
+        if hidden:
+            detail = f"EHLO lists masked extensions ({', '.join(hidden)}): an SMTP inspection device strips STARTTLS"
+            self.record("ehlo", started, False, detail, None, **facts, cause="smtp-inspection")
+        else:
+            listed = ", ".join(sorted(reply.keywords)) or "no extensions"
+            self.record("ehlo", started, not self.masked, f"EHLO accepted: {listed}", None, **facts, cause=inspection)
+        return reply.keywords
+
+    async def _starttls(self, session: SmtpSession, keywords: frozenset[str]) -> str:
+        started = time.perf_counter()
+        code = UNAVAILABLE if self.require_tls else None
+        inspected = " (an SMTP inspection device strips it)" if self.masked else ""
+        if "STARTTLS" not in keywords:
+            if self.require_tls:
+                detail = f"STARTTLS not offered{inspected}, and the connector requires TLS"
+            else:
+                detail = f"STARTTLS not offered{inspected}: mail to this server travels unencrypted"
+            cause = "smtp-inspection" if self.masked else "no-starttls"
+            self.record("starttls", started, False, detail, code, offered=False, cause=cause)
+            return "the server does not offer STARTTLS"
+        try:
+            reply = await session.command("starttls", "STARTTLS")
+        except (ProbeTimeout, ConnectionLost, ProtocolViolation) as exc:
+            self.record(
+                "starttls", started, False, str(exc), BROKEN, offered=True, **_broke(exc), cause="server-unhealthy"
+            )
+            return "the connection broke at STARTTLS"
+        if reply.code != 220:
+            detail = f"STARTTLS offered, but answered {reply.summary()}"
+            self.record("starttls", started, False, detail, code, offered=True, reply_code=reply.code)
+            return "the server refused STARTTLS"
+        context = verifying_context(self.ctx, self.tls_domain)
+        try:
+            tls = await session.upgrade(context, self.target.host)
+        except CertificateRejected as exc:
+            self.tls = exc
+            detail = "STARTTLS accepted; the handshake stopped at certificate verification (see certificate)"
+            self.record("starttls", started, True, detail, None, offered=True)
+            return ""
+        except (ProbeTimeout, ConnectionLost, TlsFailed) as exc:
+            self.tls_failure = str(exc)
+            self.record(
+                "starttls", started, False, str(exc), BROKEN, offered=True, **_broke(exc), cause="server-unhealthy"
+            )
+            return "the TLS handshake did not complete"
+        self.tls = tls
+        facts: dict[str, Any] = {"offered": True, "tls_version": tls.version, "cipher": tls.cipher}
+        try:
+            again = await session.ehlo("starttls")
+        except (ProbeTimeout, ConnectionLost, ProtocolViolation) as exc:
+            detail = f"{tls.version} negotiated, then EHLO over TLS failed: {exc}"
+            self.record("starttls", started, False, detail, BROKEN, **facts, **_broke(exc), cause="server-unhealthy")
+            return ""
+        facts |= {"ehlo_after_tls": again.code, "extensions_after_tls": sorted(again.keywords)}
+        detail = f"STARTTLS accepted, {tls.version} negotiated; EHLO over TLS answered {again.code}"
+        self.record("starttls", started, True, detail, None, **facts)
+        return ""
+
+    async def _handshake(self, context: ssl.SSLContext) -> TlsInfo:
+        """A fresh connection up to the TLS handshake with ``context`` (for the TLS steps)."""
+        try:
+            conn = await connect(self.ctx, self.target)
+        except OSError as exc:
+            raise ConnectionLost(f"the reconnect failed: {describe_oserror(exc)}", how="connect") from None
+        session = SmtpSession(conn, self.ctx)
+        try:
+            banner = await session.read_reply("banner", self.ctx.config.timeouts.banner, "before its greeting")
+            if banner.code != 220:
+                raise ProtocolViolation(f"on reconnect the greeting was {banner.summary()}")
+            await session.ehlo("ehlo")
+            reply = await session.command("starttls", "STARTTLS")
+            if reply.code != 220:
+                raise ProtocolViolation(f"on reconnect STARTTLS was answered {reply.summary()}")
+            tls = await session.upgrade(context, self.target.host)
+            await session.quit()
+        except BaseException:
+            conn.abort()
+            raise
+        await session.close()
+        return tls
+
+
+async def probe_smtp_host(
+    ctx: ProbeContext, host: str, ip: str, *, require_tls: bool = False, tls_domain: str | None = None
+) -> list[ProbeResult]:
+    """Walk the SMTP path to ``ip`` (an address of ``host``) as Exchange Online would.
+
+    Returns one ProbeResult per step of ``STEPS``, in that order, each with target
+    ``"host (ip:port)"`` and ``facts["address"] == ip``. Raises TargetRefused when the guard
+    refuses ``ip``; every other failure is a result. ``require_tls``: the connector requires
+    TLS; ``tls_domain``: DomainValidation's TLS domain (``*.contoso.com`` allowed).
+    """
+    checked = ctx.guard.check(ip, host=host)
+    target = Target(host.strip().rstrip(".") or str(checked), str(checked), ctx.config.smtp_port)
+    return await _Path(ctx, target, require_tls=require_tls, tls_domain=tls_domain).run()
