@@ -1,0 +1,70 @@
+"""Shared state for the bot: probe cache, single-flight, rate limits, history, delivery dedup.
+
+``open_store(url)`` picks the store: with a Redis URL (``os.environ.get("REDIS_URL")``), a
+``ResilientStore`` over ``RedisStore`` that answers from an in-process ``MemoryStore`` while
+Redis is down; without one, a ``MemoryStore`` alone (the CLI, a single bot process). Neither
+touches the network when created.
+
+Key layout (every key has an expiry; parts are lower-cased and quoted, and any part holding
+an ``@`` is replaced by ``#`` + 24 hex digits of its SHA-256, see ``keys.key_part``):
+
+    mailflow:v1:probe:<probe>:<target>:<options digest>   JSON {"at", "results"}; 10 min ok, 1 min failed
+    mailflow:v1:lock:probe:<probe>:<target>:<digest>      single-flight lock token; 120 s
+    mailflow:v1:rate:user:<user id>                       fixed-window counter; the window (60 s)
+    mailflow:v1:rate:channel:<channel id>                 fixed-window counter; the window (60 s)
+    mailflow:v1:history:<domain>                          list of JSON {"at", "code", "summary"},
+                                                          newest first, capped at 20; 30 days
+    mailflow:v1:dedup:<event id>                          "1"; 10 min
+    mailflow:v1:checklist:<message id>                    hash item -> JSON tick state (``hset``);
+                                                          expiry chosen by its writer
+
+Modules: ``base`` (the ``Store`` protocol), ``memory``, ``redis_store``, ``resilient``,
+``keys``, ``errors``; and on top of ``Store``: ``cache`` (``ProbeCache``), ``flight``
+(``SingleFlight``), ``limits`` (``RateLimiter``), ``history`` (``DomainHistory``), ``dedup``
+(``first_delivery``).
+"""
+
+from __future__ import annotations
+
+from bot.store.base import Store, Window
+from bot.store.cache import CachedResults, ProbeCache
+from bot.store.dedup import first_delivery
+from bot.store.errors import StoreError, StoreUnavailable
+from bot.store.flight import SingleFlight
+from bot.store.history import DomainHistory, HistoryEntry
+from bot.store.keys import key, key_part
+from bot.store.limits import Limit, RateDecision, RateLimiter
+from bot.store.memory import MemoryStore
+from bot.store.redis_store import RedisStore, RedisTimeouts
+from bot.store.resilient import Health, ResilientStore
+
+__all__ = [
+    "CachedResults",
+    "DomainHistory",
+    "Health",
+    "HistoryEntry",
+    "Limit",
+    "MemoryStore",
+    "ProbeCache",
+    "RateDecision",
+    "RateLimiter",
+    "RedisStore",
+    "RedisTimeouts",
+    "ResilientStore",
+    "SingleFlight",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "Window",
+    "first_delivery",
+    "key",
+    "key_part",
+    "open_store",
+]
+
+
+def open_store(url: str | None, *, timeouts: RedisTimeouts | None = None, health: Health | None = None) -> Store:
+    """The store for ``url``: Redis with an in-process fallback, or in-process only when None/empty."""
+    if not url:
+        return MemoryStore()
+    return ResilientStore(RedisStore.from_url(url, timeouts=timeouts), MemoryStore, health=health)
