@@ -1,0 +1,134 @@
+"""``mailflow explain`` end to end, as a user runs it: a real subprocess, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+QUEUE_ERROR = (
+    "450 4.4.316 Connection refused [Message=Socket error code 10061] "
+    "[LastAttemptedServerName=mail.contoso.com] [LastAttemptedIP=203.0.113.25:25]\n"
+)
+CHAT = "550 people joined, version 5.1.1 ships Tuesday\n"
+
+
+def run(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **(env or {})},
+        check=False,
+    )
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+
+
+def test_console_script_is_installed() -> None:
+    script = shutil.which("mailflow", path=str(Path(sys.executable).parent))
+    assert script, "the mailflow console script is not installed next to this interpreter"
+    out = subprocess.run([script, "--version"], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.startswith("mailflow ")
+
+
+def test_text_from_stdin_explains_the_queue_error() -> None:
+    result = run("explain", "--color", "never", stdin=QUEUE_ERROR.encode())
+    assert result.returncode == 0, result.stderr
+    assert "4.4.316" in result.stdout
+    assert "mail.contoso.com" in result.stdout and "203.0.113.25" in result.stdout
+    assert "[ ] 1." in result.stdout  # the checklist
+
+
+def test_json_shape() -> None:
+    result = run("explain", "--format", "json", "-", stdin=QUEUE_ERROR.encode())
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["is_ndr"] is True
+    assert record["primary"]["status"] == "4.4.316" and record["primary"]["reply_code"] == "450"
+    assert record["remote_host"] == "mail.contoso.com" and record["remote_ip"] == "203.0.113.25"
+    assert {"file", "language", "codes", "recipients", "reporting_server", "deliveries"} <= set(record)
+    explanation = record["explanation"]
+    assert explanation["title"] and explanation["summary"]
+    assert explanation["causes"] and explanation["checklist"]
+
+
+@pytest.mark.parametrize("lang", ["es", "fr", "ja", "nl", "ko"])
+def test_lang_changes_the_explanation(lang: str) -> None:
+    en = json.loads(run("explain", "--format", "json", stdin=QUEUE_ERROR.encode()).stdout)
+    other = json.loads(run("explain", "--format", "json", "--lang", lang, stdin=QUEUE_ERROR.encode()).stdout)
+    assert other["explanation"]["language"] == lang
+    assert other["explanation"]["title"] != en["explanation"]["title"]
+
+
+def test_locale_picks_the_language() -> None:
+    result = run("explain", "--format", "json", stdin=QUEUE_ERROR.encode(), env={"LANG": "fr_FR.UTF-8"})
+    assert json.loads(result.stdout)["explanation"]["language"] == "fr"
+
+
+def test_not_a_bounce_exits_2_with_a_reason() -> None:
+    result = run("explain", stdin=CHAT.encode())
+    assert result.returncode == 2
+    assert "not a bounce" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreadable_input_exits_1_without_traceback(tmp_path: Path) -> None:
+    result = run("explain", str(tmp_path / "missing.eml"))
+    assert result.returncode == 1
+    assert "no such file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_jsonl_over_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(QUEUE_ERROR)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text(CHAT)
+    result = run("explain", "--format", "jsonl", str(tmp_path))
+    assert result.returncode == 0
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(r["file"]).name for r in lines] == ["a.txt", "b.txt"]
+    assert [r["is_ndr"] for r in lines] == [True, False]
+    assert lines[1]["primary"] is None and lines[1]["explanation"] is None
+
+
+def test_binary_garbage_is_not_a_bounce(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.bin"
+    path.write_bytes(bytes(range(256)) * 100)
+    result = run("explain", str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_huge_input_is_cut_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "huge.txt"
+    path.write_bytes(QUEUE_ERROR.encode() * 150_000)  # about 20 MB
+    result = run("explain", "--format", "json", str(path))
+    assert result.returncode == 0
+    record = json.loads(result.stdout)
+    assert record["truncated"] is True
+    assert "only the first" in result.stderr
+
+
+@pytest.mark.parametrize(("code", "word"), [("4.4.316", "Set-AcceptedDomain"), ("5.7.620", ""), ("550", "")])
+def test_explain_one_code(code: str, word: str) -> None:
+    result = run("explain", "--code", code, "--color", "never")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(code)
+    assert word in result.stdout
+
+
+def test_unknown_code_exits_2() -> None:
+    result = run("explain", "--code", "banana")
+    assert result.returncode == 2
+    assert "not a known" in result.stderr
+
+
+def test_bad_arguments_exit_2() -> None:
+    result = run("explain", "--format", "xml")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr

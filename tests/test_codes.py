@@ -1,0 +1,64 @@
+"""Code extraction and the choice of the primary code, as (text, expected) tables."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.parse.codes import choose_primary, find_codes
+
+PRIMARY = [
+    # (text, primary status, primary reply)
+    ("450 4.4.316 Connection refused [Message=Socket error code 10061]", "4.4.316", "450"),
+    (
+        "550 4.4.7 QUEUE.Expired; message expired [{LED=450 4.4.316 Connection refused "
+        "[Message=Socket error code 10061] [LastAttemptedServerName=mail.contoso.com] "
+        "[LastAttemptedIP=203.0.113.25:25]};{MSG=};{FQDN=mail.contoso.com};{IP=203.0.113.25};{LRT=}]",
+        "4.4.316",
+        "450",
+    ),
+    (
+        "450 4.4.317 Cannot connect to remote server [Message=451 5.7.3 STARTTLS is required to send mail]",
+        "4.4.317",
+        "450",
+    ),
+    ("550 5.1.1 RESOLVER.ADR.RecipNotFound; not found", "5.1.1", "550"),
+    ("#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##rfc822;user@example.com", "5.1.1", "550"),
+    ("host mx.example.net[198.51.100.7] said: 550 5.7.1 <a@example.net>: Relay access denied", "5.7.1", "550"),
+    ("Remote host said: 554 delivery error: dd This user doesn't have an account", None, "554"),
+    ("Status: 5.0.0\nDiagnostic-Code: smtp; 550 5.1.1 user unknown", "5.1.1", "550"),
+    ("421 4.4.2 mx.example.net Error: timeout exceeded", "4.4.2", "421"),
+    ("550-5.1.1 The email account that you tried to reach does not exist.", "5.1.1", "550"),
+    ("554 (#5.1.1) Sorry, no mailbox here by that name", "5.1.1", "554"),
+]
+
+
+@pytest.mark.parametrize(("text", "status", "reply"), PRIMARY)
+def test_primary(text: str, status: str | None, reply: str | None) -> None:
+    primary = choose_primary(find_codes(text))
+    assert primary is not None
+    assert (primary.status, primary.reply_code) == (status, reply)
+
+
+NESTED = [
+    ("550 4.4.7 QUEUE.Expired; message expired [{LED=450 4.4.316 Connection refused}]", {"4.4.7": 0, "4.4.316": 2}),
+    ("450 4.4.317 Cannot connect [Message=451 5.7.3 STARTTLS is required]", {"4.4.317": 0, "5.7.3": 1}),
+]
+
+
+@pytest.mark.parametrize(("text", "depths"), NESTED)
+def test_nested_codes_have_depth(text: str, depths: dict[str, int]) -> None:
+    found = {c.status: c.depth for c in find_codes(text) if c.status}
+    assert found == depths
+
+
+NOT_CODES = [
+    "we moved 4.4 million rows",
+    "version 10.5.1.2 is out",
+    "the server at 192.0.2.5 was rebooted",
+    "call 550-1234",
+]
+
+
+@pytest.mark.parametrize("text", NOT_CODES)
+def test_no_codes(text: str) -> None:
+    assert all(c.status is None for c in find_codes(text))
