@@ -7,6 +7,10 @@ path pays for the JSON of a full diagnosis. Through ``ProbeCache.get_or_run``:
     uncached   --misses (100) lookups, each for a new target: miss, run, write
     cached     --hits (2000) lookups of one warmed target: one GET and the JSON decoding
     flight     200 concurrent lookups of one new target: how many runs (must be 1), wall time
+    service    the real pipeline: ``DiagnosisService.diagnose`` of 127.0.0.1 against a local SMTP
+               peer that greets after ``--delay`` ms (TCP, banner, M365 ranges from a local HTTP
+               server, verdict, explanation); uncached runs are re-runs (``fresh=True``), cached
+               ones are concluded again from the stored results
 
 p50 and p99 of each are printed, with the ratio uncached p50 / cached p50; the same cached
 figures on the in-process MemoryStore are given for reference. Redis is ``REDIS_URL`` or
@@ -31,8 +35,13 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.diagnose import DiagnoseRequest
+from bot.probes.config import ProbeConfig
 from bot.probes.result import ProbeResult
+from bot.service import DiagnosisService
 from bot.store import MemoryStore, ProbeCache, RedisStore, SingleFlight, Store
+from tests.fixtures.http_server import HttpServer
+from tests.fixtures.smtp_peers import TEST_TIMEOUTS, greet_421, scripted_peer
 
 CONCURRENT = 200
 
@@ -109,6 +118,39 @@ async def measure(store: Store, prefix: str, delay_s: float, misses: int, hits: 
     }
 
 
+async def measure_service(store: Store, delay_s: float, misses: int, hits: int) -> dict[str, object]:
+    async def slow_421(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(delay_s)
+        await greet_421(reader, writer)
+
+    http = HttpServer()
+    await http.start()
+    try:
+        async with scripted_peer("slow_421", slow_421) as peer:
+            config = ProbeConfig(
+                smtp_port=peer.port,
+                allow=("127.0.0.0/8",),
+                timeouts=TEST_TIMEOUTS,
+                resolver=("127.0.0.1", 9),  # nothing answers there: no lookup can leave the machine
+                endpoints=http.endpoints(),
+            )
+            service = DiagnosisService(store, config)
+            request = DiagnoseRequest("127.0.0.1")
+            uncached = [await timed(service.diagnose(request, fresh=True)) for _ in range(misses)]
+            cached = [await timed(service.diagnose(request)) for _ in range(hits)]
+            answer = await service.diagnose(request)
+            assert answer.from_cache and answer.diagnosis.verdict.code == "4.4.317", answer
+            runs = peer.accepted
+    finally:
+        await http.close()
+    return {
+        "uncached": percentiles(uncached),
+        "cached": percentiles(cached),
+        "ratio_p50": round(statistics.median(uncached) / statistics.median(cached), 1),
+        "probe_runs": runs,
+    }
+
+
 async def bench(url: str, delay_s: float, misses: int, hits: int) -> dict[str, object]:
     redis = RedisStore.from_url(url)
     try:
@@ -116,10 +158,16 @@ async def bench(url: str, delay_s: float, misses: int, hits: int) -> dict[str, o
             raise SystemExit(f"bench: no Redis answers at {url} (start redis-server or set REDIS_URL)")
         prefix = f"bench-{os.getpid()}"
         on_redis = await measure(redis, prefix, delay_s, misses, hits)
+        service = await measure_service(redis, delay_s, min(misses, 50), min(hits, 500))
     finally:
         await redis.close()
     on_memory = await measure(MemoryStore(), prefix, delay_s, min(misses, 20), hits)
-    return {"delay_ms": delay_s * 1000, "redis": on_redis, "memory": {"cached": on_memory["cached"]}}
+    return {
+        "delay_ms": delay_s * 1000,
+        "redis": on_redis,
+        "memory": {"cached": on_memory["cached"]},
+        "service": service,
+    }
 
 
 def main() -> int:
@@ -151,6 +199,13 @@ def main() -> int:
     flight = redis["flight"]
     requests, runs, wall = flight["requests"], flight["runs"], flight["wall_ms"]
     print(f"  {requests} concurrent requests for one target: {runs} probe run(s), {wall} ms")
+    service = result["service"]
+    assert isinstance(service, dict)
+    print("  the real pipeline (DiagnosisService, SMTP peer on 127.0.0.1, Redis):")
+    for name in ("uncached", "cached"):
+        fig = service[name]
+        print(f"    {name:<14} p50 {fig['p50_ms']:>8.3f} ms  p99 {fig['p99_ms']:>8.3f} ms  (n={fig['n']})")
+    print(f"    ratio uncached / cached p50: {service['ratio_p50']}x; {service['probe_runs']} SMTP connections")
     return 0 if flight["runs"] == 1 else 1
 
 
