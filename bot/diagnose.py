@@ -2,14 +2,22 @@
 
 The plan is fixed by what depends on what, and everything independent runs at once:
 
-    policy lookups (MTA-STS, TLS-RPT, authoritative MX, RDAP, M365 ranges)   -- start at once
-    MX (or the smart host)  ->  per host: A/AAAA, DANE  ->  per address: TCP, SMTP, TLS
+    policy lookups (TLS-RPT, authoritative MX, RDAP, M365 ranges)       -- start at once
+    MX (or the smart host)  ->  MTA-STS (against those MX hosts)
+                            ->  per host: A/AAAA, DANE  ->  per address: the SMTP path
+
+Every connection, HTTP included, goes through the context's address guard: the context is
+built first and the HTTP session comes from ``probes.http.open_session(ctx)``.
 
 Each probe reports through ``on_result`` as soon as it finishes (the CLI prints progress, the
-Slack bot edits its message). One overall deadline bounds the run; what has not finished by
-then is reported as such, never silently dropped. Results are returned in a stable order
+Slack bot edits its message); an SMTP path reports step by step. One overall deadline bounds
+the run; what has not finished by then is reported as ``skipped`` results with
+``facts["unfinished"]``, never silently dropped. Results are returned in a stable order
 (policy, then hosts by MX preference, then addresses, then steps), which ``verdict.decide``
 relies on to name the most preferred address.
+
+``conclude`` is the pure half: results in, ``Diagnosis`` out. ``diagnose`` runs the probes and
+calls it; a cache can store the results and call it again (another language, say).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import aiohttp
 
@@ -30,16 +39,28 @@ from bot.probes.config import ProbeConfig
 from bot.probes.context import ProbeContext
 from bot.probes.dane import probe_dane
 from bot.probes.guard import parse_ip
+from bot.probes.http import open_session
+from bot.probes.m365_ranges import STEP as M365_STEP
+from bot.probes.m365_ranges import TARGET as M365_TARGET
 from bot.probes.m365_ranges import probe_m365_ranges
 from bot.probes.mta_sts import probe_mta_sts
 from bot.probes.mx import MxHost, probe_mx
 from bot.probes.rdap import probe_rdap
 from bot.probes.result import ProbeResult
+from bot.probes.smtp import STEPS as SMTP_STEPS
 from bot.probes.smtp import probe_smtp_host
+from bot.probes.tcp import Target
 from bot.probes.tls_rpt import probe_tls_rpt
-from bot.verdict import Verdict, decide
+from bot.verdict import FAILURE_KNOWLEDGE, INCOMPLETE, UNFINISHED, Verdict, decide, is_unfinished
 
 OnResult = Callable[[ProbeResult], None]
+Slot = tuple[int, ...]
+T = TypeVar("T")
+Work = Callable[[], Awaitable[Sequence[ProbeResult]]]
+
+# Slots order the results: policy lookups, then the MX, then each host (address, DANE, paths).
+_POLICY, _MX, _HOSTS = 0, 1, 2
+_MTA_STS = (_POLICY, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,109 +88,211 @@ class Diagnosis:
 
     @property
     def confirmed(self) -> bool | None:
-        """With --code: True when the probes reproduce it now, False when they do not."""
-        if self.request.code is None:
+        """With --code: True when the probes reproduce it now, False when they do not; None
+        without --code, or when the deadline cut the probes that would tell."""
+        if self.request.code is None or self.verdict.failure == INCOMPLETE:
             return None
         return self.verdict.code == self.request.code
 
 
-class _Run:
-    """The state of one diagnosis: results collected by slot, so the order is stable."""
+def conclude(
+    request: DiagnoseRequest, results: Sequence[ProbeResult], *, elapsed_ms: float, language: str
+) -> Diagnosis:
+    """Pure: the diagnosis the observations ``results`` (cut ones included) support.
 
-    def __init__(self, on_result: OnResult | None) -> None:
-        self.slots: dict[tuple[int, ...], list[ProbeResult]] = {}
-        self.pending: dict[tuple[int, ...], str] = {}
-        self.on_result = on_result
+    The verdict comes from ``verdict.decide``; the explanation is the knowledge entry for the
+    verdict's code, for its failure when it is no connector error (null MX), or for
+    ``request.code`` when nothing failed; ``incomplete`` names the results the deadline cut.
+    """
+    verdict = decide(results, validate_tls=request.require_tls or bool(request.tls_domain))
+    explained = verdict.code or FAILURE_KNOWLEDGE.get(verdict.failure or "") or request.code
+    return Diagnosis(
+        request=request,
+        verdict=verdict,
+        results=tuple(results),
+        explanation=explain_code(explained, language) if explained else None,
+        elapsed_ms=elapsed_ms,
+        incomplete=tuple(f"{r.name} {r.target}" for r in results if is_unfinished(r)),
+    )
 
-    def add(self, slot: tuple[int, ...], results: Sequence[ProbeResult]) -> None:
-        self.slots.setdefault(slot, []).extend(results)
-        self.pending.pop(slot, None)
-        if self.on_result:
-            for result in results:
-                self.on_result(result)
 
-    def ordered(self) -> list[ProbeResult]:
-        return [r for slot in sorted(self.slots) for r in self.slots[slot]]
+def refused_target(results: Sequence[ProbeResult]) -> str | None:
+    """The guard's refusal when it kept every connection from happening; None otherwise."""
+    refused = [r for r in results if r.facts.get("refused") is True and not r.ok]
+    if refused and not any(r.name == "tcp" and not r.skipped for r in results):
+        return refused[0].detail
+    return None
 
 
-async def _guarded(run: _Run, slot: tuple[int, ...], label: str, work: Awaitable[Sequence[ProbeResult]]) -> None:
-    run.pending[slot] = label
-    started = time.perf_counter()
-    try:
-        results = await work
-    except TargetRefused as exc:
-        results = [
-            ProbeResult(label.split(" ", maxsplit=1)[0], label, False, str(exc), elapsed_ms=_ms(started), facts={"refused": True})
-        ]
-    except Exception as exc:
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        results = [ProbeResult(label.split(" ", maxsplit=1)[0], label, False, f"probe failed: {detail}", elapsed_ms=_ms(started))]
-    run.add(slot, results)
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One unit of work: where its results go, and what it probes (kept apart, never re-parsed)."""
+
+    slot: Slot
+    name: str
+    target: str
 
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-async def _one(work: Awaitable[ProbeResult]) -> Sequence[ProbeResult]:
+class _Run:
+    """One diagnosis: the plan (methods), and its results collected by slot so the order is stable."""
+
+    def __init__(self, ctx: ProbeContext, request: DiagnoseRequest, on_result: OnResult | None) -> None:
+        self.ctx = ctx
+        self.request = request
+        self.on_result = on_result
+        self.limit = asyncio.Semaphore(ctx.config.per_target_concurrency)
+        self.slots: dict[Slot, list[ProbeResult]] = {}
+        self.pending: dict[Slot, _Step] = {}
+        self.paths: dict[Slot, Target] = {}  # SMTP paths under way, for the deadline's report
+        self.reported: set[int] = set()  # ids of results already given to on_result
+
+    def report(self, result: ProbeResult) -> None:
+        if id(result) not in self.reported:
+            self.reported.add(id(result))
+            if self.on_result is not None:
+                self.on_result(result)
+
+    def add(self, step: _Step, results: Sequence[ProbeResult]) -> None:
+        self.slots.setdefault(step.slot, []).extend(results)
+        self.pending.pop(step.slot, None)
+        self.paths.pop(step.slot, None)
+        for result in results:
+            self.report(result)
+
+    async def run(self, step: _Step, work: Work) -> None:
+        """Run ``work()``; whatever it raises becomes a failed result of ``step``, never a crash.
+
+        ``work`` is a factory, so a step cancelled before it starts leaves no coroutine unawaited."""
+        self.pending[step.slot] = step
+        started = time.perf_counter()
+        try:
+            results = list(await work())
+        except TargetRefused as exc:
+            facts = {"refused": True}
+            results = [ProbeResult(step.name, step.target, False, str(exc), elapsed_ms=_ms(started), facts=facts)]
+        except Exception as exc:  # a probe bug must not sink the diagnosis; it is reported instead
+            detail = f"probe failed: {type(exc).__name__}: {exc}" if str(exc) else f"probe failed: {type(exc).__name__}"
+            results = [ProbeResult(step.name, step.target, False, detail, elapsed_ms=_ms(started))]
+        self.add(step, results)
+
+    def ordered(self) -> list[ProbeResult]:
+        return [r for slot in sorted(self.slots) for r in self.slots[slot]]
+
+    def cut(self, seconds: float) -> None:
+        """The deadline passed: each pending step gets a skipped result in its slot (an SMTP
+        path: its first unfinished step, and the steps after it)."""
+        detail = f"not finished within the overall deadline of {seconds:g} s"
+        for slot, step in sorted(self.pending.items()):
+            target = self.paths.get(slot)
+            if target is None:
+                cut = [ProbeResult(step.name, step.target, False, detail, skipped=True, facts={UNFINISHED: True})]
+            else:
+                done = {r.name for r in self.slots.get(slot, [])}
+                todo = [name for name in SMTP_STEPS if name not in done]
+                later = "not run: the deadline cut an earlier step"
+                cut = [
+                    ProbeResult(
+                        name,
+                        target.label,
+                        False,
+                        later if n else detail,
+                        skipped=True,
+                        facts=target.facts() if n else {**target.facts(), UNFINISHED: True},
+                    )
+                    for n, name in enumerate(todo)
+                ]
+            self.add(step, cut)
+
+    # The plan.
+
+    async def lookups(self, domain: str) -> None:
+        """The policy lookups that need nothing but the domain."""
+        ctx = self.ctx
+        work: list[tuple[str, Work]] = [
+            ("tls_rpt", lambda: _one(probe_tls_rpt(ctx, domain))),
+            ("authoritative", lambda: _one(probe_authoritative(ctx, domain))),
+            ("rdap", lambda: _one(probe_rdap(ctx, domain))),
+        ]
+        async with asyncio.TaskGroup() as group:
+            for n, (name, make) in enumerate(work, start=1):
+                group.create_task(self.run(_Step((_POLICY, n), name, domain), make))
+
+    async def m365_ranges(self) -> None:
+        step = _Step((_POLICY, 9), M365_STEP, M365_TARGET)
+        await self.run(step, lambda: _one(probe_m365_ranges(self.ctx)))
+
+    async def delivery_path(self, domain: str, *, is_ip: bool) -> None:
+        """MX (or the smart host, or the IP), then every host at once."""
+        request = self.request
+        if request.smart_host:
+            hosts = [MxHost(0, request.smart_host.strip().rstrip(".").lower())]
+        elif is_ip:
+            hosts = [MxHost(0, domain)]
+        else:
+            found: list[MxHost] = []
+            await self.run(_Step((_MX,), "mx", domain), lambda: _collect(probe_mx(self.ctx, domain), found))
+            hosts = found
+        async with asyncio.TaskGroup() as group:
+            if not is_ip:
+                # RFC 8461 section 4.1: the policy is judged against the MX hosts found here;
+                # for a smart host, or when the MX lookup failed, the probe looks them up itself.
+                mx_hosts = [h.host for h in hosts] if hosts and not request.smart_host else None
+                sts = _Step(_MTA_STS, "mta_sts", domain)
+                group.create_task(self.run(sts, lambda: _one(probe_mta_sts(self.ctx, domain, mx_hosts))))
+            for index, host in enumerate(hosts[: self.ctx.config.max_mx]):
+                group.create_task(self.host(index, host.host))
+
+    async def host(self, index: int, host: str) -> None:
+        """The addresses of one host, then DANE and the SMTP path of each address, concurrently."""
+        addresses: list[str] = []
+        resolve = _Step((_HOSTS, index), "address", host)
+        await self.run(resolve, lambda: _collect(probe_address(self.ctx, host), addresses))
+        async with asyncio.TaskGroup() as group:
+            if parse_ip(host) is None:
+                dane = _Step((_HOSTS, index, 0), "dane", host)
+                group.create_task(self.run(dane, lambda: _one(probe_dane(self.ctx, host))))
+            for n, address in enumerate(addresses):
+                group.create_task(self.smtp_path((_HOSTS, index, 1, n), host, address))
+
+    async def smtp_path(self, slot: Slot, host: str, address: str) -> None:
+        target = Target(host, address, self.ctx.config.smtp_port)
+        step = _Step(slot, "tcp", target.label)
+        self.pending[slot] = step
+        self.paths[slot] = target
+        async with self.limit:
+            await self.run(step, lambda: self._walk(slot, host, address))
+
+    async def _walk(self, slot: Slot, host: str, address: str) -> list[ProbeResult]:
+        def step_done(result: ProbeResult) -> None:
+            self.slots.setdefault(slot, []).append(result)
+            self.report(result)
+
+        request = self.request
+        results = await probe_smtp_host(
+            self.ctx,
+            host,
+            address,
+            require_tls=request.require_tls,
+            tls_domain=request.tls_domain,
+            on_step=step_done,
+        )
+        self.slots.pop(slot, None)  # the steps come back complete, in order: keep that list
+        return results
+
+
+async def _one(work: Awaitable[ProbeResult]) -> list[ProbeResult]:
     return [await work]
 
 
-async def _host(
-    ctx: ProbeContext, run: _Run, request: DiagnoseRequest, index: int, host: MxHost, limit: asyncio.Semaphore
-) -> None:
-    """Addresses of one host, then the SMTP path of each address, concurrently."""
-    slot = (2, index)
-    run.pending[slot] = f"address {host.host}"
-    ip = parse_ip(host.host)
-    if ip is not None:
-        ctx.guard.check(str(ip))
-        addresses = [str(ip)]
-    else:
-        result, addresses = await probe_address(ctx, host.host)
-        run.add(slot, [result])
-    run.pending.pop(slot, None)
-
-    async def path(n: int, address: str) -> None:
-        async with limit:
-            await _guarded(
-                run,
-                (2, index, 1, n),
-                f"tcp {host.host} ({address})",
-                probe_smtp_host(
-                    ctx, host.host, address, require_tls=request.require_tls, tls_domain=request.tls_domain
-                ),
-            )
-
-    async with asyncio.TaskGroup() as group:
-        if ip is None:
-            group.create_task(_guarded(run, (2, index, 0), f"dane {host.host}", _one(probe_dane(ctx, host.host))))
-        for n, address in enumerate(addresses):
-            group.create_task(path(n, address))
-
-
-async def _delivery_path(ctx: ProbeContext, run: _Run, request: DiagnoseRequest) -> None:
-    limit = asyncio.Semaphore(ctx.config.per_target_concurrency)
-    if request.smart_host:
-        hosts = [MxHost(0, request.smart_host.strip().rstrip(".").lower())]
-    elif parse_ip(request.domain) is not None:
-        hosts = [MxHost(0, request.domain)]
-    else:
-        run.pending[(1,)] = f"mx {request.domain}"
-        result, hosts = await probe_mx(ctx, request.domain)
-        run.add((1,), [result])
-    async with asyncio.TaskGroup() as group:
-        for index, host in enumerate(hosts[: ctx.config.max_mx]):
-            group.create_task(
-                _guarded(run, (2, index), f"address {host.host}", _host_results(ctx, run, request, index, host, limit))
-            )
-
-
-async def _host_results(
-    ctx: ProbeContext, run: _Run, request: DiagnoseRequest, index: int, host: MxHost, limit: asyncio.Semaphore
-) -> Sequence[ProbeResult]:
-    await _host(ctx, run, request, index, host, limit)
-    return []
+async def _collect(work: Awaitable[tuple[ProbeResult, list[T]]], into: list[T]) -> list[ProbeResult]:
+    """A probe that returns (result, items): the result for the run, the items into ``into``."""
+    result, items = await work
+    into.extend(items)
+    return [result]
 
 
 async def diagnose(
@@ -180,58 +303,32 @@ async def diagnose(
     on_result: OnResult | None = None,
     language: str = knowledge.DEFAULT_LANGUAGE,
 ) -> Diagnosis:
-    """Probe ``request.target`` now and decide which connector error applies."""
+    """Probe ``request.target`` now and decide which connector error applies.
+
+    ``http``: a session from ``open_session`` for the same guard, or None to open one here.
+    Raises TargetRefused, before anything is sent, when the guard refuses the target."""
     started = time.perf_counter()
-    run = _Run(on_result)
     domain = request.domain
     is_ip = parse_ip(domain) is not None
-    owns_session = http is None
-    session = http or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=config.timeouts.http))
-    ctx = ProbeContext.create(config, http=session)
+    ctx = ProbeContext.create(config)
+    if is_ip:
+        ctx.guard.check(domain)  # refuse before anything is sent
+    run = _Run(ctx, request, on_result)
+    session = http if http is not None else open_session(ctx)
+    ctx.http = session
     try:
-        if is_ip:
-            ctx.guard.check(domain)  # refuse before anything is sent
-        try:
-            async with asyncio.timeout(config.timeouts.overall), asyncio.TaskGroup() as group:
-                group.create_task(_delivery_path(ctx, run, request))
-                if not is_ip:
-                    lookups: list[tuple[str, Callable[[], Awaitable[ProbeResult]]]] = [
-                        ("mta_sts", lambda: probe_mta_sts(ctx, domain)),
-                        ("tls_rpt", lambda: probe_tls_rpt(ctx, domain)),
-                        ("authoritative", lambda: probe_authoritative(ctx, domain)),
-                        ("rdap", lambda: probe_rdap(ctx, domain)),
-                    ]
-                    for n, (name, make) in enumerate(lookups):
-                        group.create_task(_guarded(run, (0, n), f"{name} {domain}", _one(make())))
-                group.create_task(_guarded(run, (0, 9), "m365_ranges", _one(probe_m365_ranges(ctx))))
-        except TimeoutError:
-            pass
+        async with asyncio.timeout(config.timeouts.overall), asyncio.TaskGroup() as group:
+            group.create_task(run.delivery_path(domain, is_ip=is_ip))
+            if not is_ip:
+                group.create_task(run.lookups(domain))
+            group.create_task(run.m365_ranges())
+    except TimeoutError:
+        pass  # what did not finish is reported below
     finally:
-        if owns_session:
+        if http is None:
             await session.close()
-    incomplete = tuple(sorted(run.pending.values()))
+    run.cut(config.timeouts.overall)
     results = run.ordered()
-    results += [
-        ProbeResult(
-            label.split(" ")[0],
-            label.split(" ", 1)[-1],
-            False,
-            f"not finished within the overall deadline of {config.timeouts.overall:g} s",
-            skipped=True,
-        )
-        for label in incomplete
-    ]
-    refused = [r for r in results if r.facts.get("refused") is True and not r.ok]
-    if refused and not any(r.name == "tcp" for r in results):
-        raise TargetRefused(refused[0].detail)
-    verdict = decide(results, validate_tls=request.require_tls or bool(request.tls_domain))
-    explained = verdict.code or request.code
-    explanation = explain_code(explained, language) if explained else None
-    return Diagnosis(
-        request=request,
-        verdict=verdict,
-        results=tuple(results),
-        explanation=explanation,
-        elapsed_ms=_ms(started),
-        incomplete=incomplete,
-    )
+    if (refusal := refused_target(results)) is not None:
+        raise TargetRefused(refusal)
+    return conclude(request, results, elapsed_ms=_ms(started), language=language)

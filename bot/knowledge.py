@@ -68,6 +68,14 @@ _UI_KEYS = (
     "language",
     "reason",
     "probes",
+    "observed",
+    "allow_ranges",
+    "healthy",
+    "verdict",
+    "confirmed",
+    "not_confirmed",
+    "warnings",
+    "incomplete",
 )
 
 
@@ -262,6 +270,22 @@ def _sections(group: str, catalog: dict[str, Any], text: dict[str, Any], lang: s
             yield section, key, _entry(group, section, key, _table(where, facts), words=words_table[key], where=where)
 
 
+def _ui(language: str) -> dict[str, str]:
+    """Every label in ``<lang>/ui.toml``: the ones the renderers need, and the same keys as English."""
+    table = _read(f"{language}/ui.toml")
+    ui = {k: _text(f"knowledge/{language}/ui.toml {k}", v) for k, v in table.items()}
+    if language == DEFAULT_LANGUAGE:
+        missing, extra = sorted(set(_UI_KEYS) - set(ui)), []
+    else:
+        english = set(_ui(DEFAULT_LANGUAGE))
+        missing, extra = sorted(english - set(ui)), sorted(set(ui) - english)
+    if missing:
+        raise KnowledgeError(f"knowledge/{language}/ui.toml: missing {', '.join(missing)}")
+    if extra:
+        raise KnowledgeError(f"knowledge/{language}/ui.toml: not in en/ui.toml: {', '.join(extra)}")
+    return ui
+
+
 @functools.cache
 def load(language: str = DEFAULT_LANGUAGE) -> Knowledge:
     """Load and validate one language. Cached: the files are read once per process."""
@@ -292,8 +316,7 @@ def load(language: str = DEFAULT_LANGUAGE) -> Knowledge:
     for code in (*CONNECTOR_CODES, CONNECTOR_OTHER):
         if code not in exact:
             raise KnowledgeError(f"knowledge/{language}: connector code {code} missing")
-    ui_table = _read(f"{language}/ui.toml")
-    ui = {k: _text(f"knowledge/{language}/ui.toml {k}", ui_table.get(k)) for k in _UI_KEYS}
+    ui = _ui(language)
     return Knowledge(
         language=language,
         exact=exact,

@@ -34,14 +34,14 @@ class Answer:
     from_cache: bool  # True: no probe ran for this request
 
 
-def history_summary(diagnosis: Diagnosis) -> str:
-    """One language-neutral line for the domain's history: the evidence that decided the verdict."""
+def history_entry(diagnosis: Diagnosis) -> tuple[str | None, str]:
+    """(code, summary) for the domain's history: the connector code or the failure ("null-mx",
+    "incomplete"), None when healthy; and the evidence that decided it, in no one's language."""
     verdict = diagnosis.verdict
-    if verdict.evidence:
-        return verdict.evidence[0].detail
-    if verdict.code is None:
-        return f"{verdict.reachable} of {verdict.attempted} addresses accept mail"
-    return verdict.code
+    if verdict.healthy:
+        return None, f"{verdict.reachable} of {verdict.attempted} addresses accept mail"
+    code = verdict.code or verdict.failure
+    return code, verdict.evidence[0].detail if verdict.evidence else str(code)
 
 
 class DiagnosisService:
@@ -82,9 +82,8 @@ class DiagnosisService:
 
         async def run() -> Sequence[ProbeResult]:
             diagnosis = await diagnose(request, self.config, on_result=on_result, language=language)
-            await self.history_log.record(
-                request.domain, diagnosis.verdict.code, time.time(), history_summary(diagnosis)
-            )
+            code, summary = history_entry(diagnosis)
+            await self.history_log.record(request.domain, code, time.time(), summary)
             return diagnosis.results
 
         started = time.perf_counter()

@@ -40,6 +40,13 @@ REFUSED = [
     ("64:ff9b::a9fe:a9fe", "metadata"),  # NAT64 of 169.254.169.254
     ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
     ("2002:c0a8:101::1", "private"),  # 6to4 of 192.168.1.1
+    ("::a9fe:a9fe", "metadata"),  # IPv4-compatible ::169.254.169.254 (deprecated)
+    ("::7f00:1", "loopback"),  # IPv4-compatible ::127.0.0.1
+    ("::a00:1", "private"),  # IPv4-compatible ::10.0.0.1
+    ("::101:101", "deprecated IPv4-compatible"),  # ::1.1.1.1: public inside, still not routed
+    ("::ffff:0:a9fe:a9fe", "metadata"),  # IPv4-translated (SIIT) ::ffff:0:169.254.169.254
+    ("::ffff:0:101:101", "deprecated IPv4-translated"),
+    ("fec0::1", "site-local"),  # deprecated; Python's is_global says True
 ]
 
 

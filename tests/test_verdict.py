@@ -65,3 +65,68 @@ def test_same_failure_everywhere_is_all_evidence() -> None:
     verdict = decide(path("192.0.2.1", "tcp", "4.4.316") + path("192.0.2.2", "tcp", "4.4.316"), validate_tls=False)
     assert verdict.code == "4.4.316"
     assert len(verdict.evidence) == 2
+
+
+# -- failures that are no connector error ---------------------------------------------------------
+
+NULL_MX = ProbeResult(
+    "mx", "contoso.test", False, "contoso.test publishes a null MX", facts={"mx": [{"preference": 0, "host": "."}]}
+)
+NULL_MX_BESIDE_REAL = ProbeResult(
+    "mx",
+    "contoso.test",
+    False,
+    "MX for contoso.test: 10 mx; it also publishes a null MX",
+    facts={"mx": [{"preference": 0, "host": "."}, {"preference": 10, "host": "mx"}], "null_mx": True},
+)
+
+
+def cut(name: str, target: str, address: str | None = None) -> ProbeResult:
+    facts: dict[str, object] = {"unfinished": True}
+    if address:
+        facts["address"] = address
+    return ProbeResult(name, target, False, "not finished within the overall deadline", skipped=True, facts=facts)
+
+
+def cut_after_tcp(address: str) -> list[ProbeResult]:
+    return [step("tcp", address), cut("banner", f"mx ({address}:25)", address)]
+
+
+FAILURES = [
+    ("null MX alone", [NULL_MX], None, "null-mx"),
+    ("null MX beside a real MX: the real one decides", [NULL_MX_BESIDE_REAL, *path("192.0.2.1")], None, None),
+    ("MX lookup cut by the deadline", [cut("mx", "contoso.test")], None, "incomplete"),
+    ("address lookup cut", [cut("address", "mx.contoso.test")], None, "incomplete"),
+    ("most preferred path cut", cut_after_tcp("192.0.2.1") + path("192.0.2.2", "tcp", "4.4.316"), None, "incomplete"),
+    ("a cut path, another healthy", cut_after_tcp("192.0.2.1") + path("192.0.2.2"), None, None),
+    (
+        "second path cut, first refused",
+        path("192.0.2.1", "tcp", "4.4.316") + cut_after_tcp("192.0.2.2"),
+        "4.4.316",
+        None,
+    ),
+    (
+        "a failure decided before the cut",
+        [*path("192.0.2.1", "banner", "4.4.317"), cut("rdap", "contoso.test")],
+        "4.4.317",
+        None,
+    ),
+    ("policy lookups cut, path healthy", [*path("192.0.2.1"), cut("rdap", "contoso.test")], None, None),
+]
+
+
+@pytest.mark.parametrize(("name", "results", "code", "failure"), FAILURES, ids=[c[0] for c in FAILURES])
+def test_failures_without_a_connector_code(
+    name: str, results: list[ProbeResult], code: str | None, failure: str | None
+) -> None:
+    verdict = decide(results, validate_tls=False)
+    assert (verdict.code, verdict.failure) == (code, failure)
+    assert verdict.healthy is (code is None and failure is None)
+    if failure:
+        assert verdict.evidence, "the observation behind the failure is named"
+
+
+def test_null_mx_beside_real_mx_is_a_warning() -> None:
+    verdict = decide([NULL_MX_BESIDE_REAL, *path("192.0.2.1")], validate_tls=False)
+    assert verdict.healthy
+    assert NULL_MX_BESIDE_REAL in verdict.warnings

@@ -1,7 +1,8 @@
 """``mailflow diagnose``: probe a domain or smart host now and say which connector error applies.
 
 Progress goes to stderr as each probe finishes; the result (text or JSON) to stdout.
-Exit codes: 0 healthy, 3 a failure was found, 2 bad arguments or a refused target, 1 internal error.
+Exit codes: 0 healthy, 3 a failure was found (a connector error, a null MX, or the deadline cut
+the probes that decide), 2 bad arguments or a refused target, 1 internal error.
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     if args.timeout is not None:
         if args.timeout <= 0:
             raise UsageError("--timeout must be a positive number of seconds")
-        cap = args.timeout
+        # Each step gets at most half the deadline: the SMTP path starts only after the MX and
+        # address lookups, and a step that times out must be reported as such (4.4.315, a silent
+        # greeting), not cut by the deadline as "not finished".
+        cap = args.timeout / 2
         timeouts = Timeouts(
             dns=min(timeouts.dns, cap),
             connect=min(timeouts.connect, cap),
@@ -63,7 +67,7 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
             command=min(timeouts.command, cap),
             tls=min(timeouts.tls, cap),
             http=min(timeouts.http, cap),
-            overall=cap,
+            overall=args.timeout,
         )
     if args.port is not None and not 0 < args.port < 65536:
         raise UsageError("--port must be between 1 and 65535")
@@ -80,11 +84,16 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
 def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
     # The probe stack (dnspython, aiohttp, ssl) loads only for this command: explain stays quick.
     from bot.diagnose import DiagnoseRequest, diagnose  # noqa: PLC0415
-    from bot.render.diagnosis import diagnosis_record, progress_line, render_diagnosis_text  # noqa: PLC0415
+    from bot.render.diagnosis import (  # noqa: PLC0415
+        diagnosis_record,
+        diagnosis_ui,
+        progress_line,
+        render_diagnosis_text,
+    )
 
     del stdin
     language = args.lang or default_language()
-    ui = knowledge.load(language).ui
+    ui = diagnosis_ui(language)
     try:
         config = config_from_args(args)
         code = None
@@ -118,7 +127,7 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
         stdout.write(json.dumps(diagnosis_record(diagnosis, ui), ensure_ascii=False, indent=2, default=str) + "\n")
     else:
         stdout.write(render_diagnosis_text(diagnosis, ui))
-    return EXIT_HEALTHY if diagnosis.verdict.code is None else EXIT_FAILURE
+    return EXIT_HEALTHY if diagnosis.verdict.healthy else EXIT_FAILURE
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -140,7 +149,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--port", type=int, help="SMTP port (default 25; for labs and tests)")
     parser.add_argument("--allow", action="append", metavar="CIDR|HOST", help="allow a private target (repeatable)")
     parser.add_argument("--ca-file", help="PEM bundle to trust instead of the system store")
-    parser.add_argument("--timeout", type=float, help="overall deadline in seconds; also caps each step's timeout")
+    parser.add_argument(
+        "--timeout", type=float, help="overall deadline in seconds; each step's timeout is capped at half of it"
+    )
     parser.add_argument("--ehlo-name", default=ProbeConfig().ehlo_name, help="name sent in EHLO")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--lang", choices=knowledge.LANGUAGES)

@@ -6,8 +6,9 @@ Rules (first match names the refusal): unspecified, loopback, the cloud metadata
 private, documentation, benchmarking, multicast (Python's ``is_global`` says True for 224.0.0.1,
 so it is checked on its own), reserved, and IPv6 forms that embed an IPv4 address: IPv4-mapped
 ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16`` and Teredo ``2001::/32`` are
-unwrapped and the inner address checked. Anything else that Python does not call global is
-refused as "not globally routable".
+unwrapped and the inner address checked; the deprecated IPv4-compatible ``::a.b.c.d`` and
+IPv4-translated ``::ffff:0:a.b.c.d`` forms, and site-local ``fec0::/10``, are refused outright.
+Anything else that Python does not call global is refused as "not globally routable".
 
 The operator's allowlist (CIDRs, or host names with an optional ``*.`` wildcard) is the only
 way in. Resolution happens once; callers connect to the checked address itself (no DNS
@@ -51,10 +52,17 @@ _V6_RULES: tuple[tuple[str, str], ...] = (
     ("ff00::/8", "multicast address"),
     ("2001:db8::/32", "documentation address"),
     ("100::/64", "discard-only address"),
+    ("fec0::/10", "site-local address (deprecated, RFC 3879)"),  # Python calls it global
 )
 _V4 = tuple((ipaddress.IPv4Network(net), why) for net, why in _V4_RULES)
 _V6 = tuple((ipaddress.IPv6Network(net), why) for net, why in _V6_RULES)
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Deprecated forms that embed an IPv4 address and that nothing routes on the internet: refused
+# whatever the inner address, named after it when it is itself refused.
+_LEGACY = (
+    (ipaddress.IPv6Network("::/96"), "IPv4-compatible"),  # RFC 4291 section 2.5.5.1
+    (ipaddress.IPv6Network("::ffff:0:0:0/96"), "IPv4-translated"),  # RFC 2765 (SIIT)
+)
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
@@ -95,6 +103,13 @@ class Allowlist:
 def refusal(ip: IPAddress) -> str | None:
     """Why ``ip`` must not be probed, or None when it is a public address."""
     if isinstance(ip, ipaddress.IPv6Address):
+        for net6, form in _LEGACY:
+            if ip in net6 and int(ip) > 1:  # :: and ::1 have rules of their own
+                legacy = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+                why = refusal(legacy)
+                return (
+                    f"{why} ({ip} embeds {legacy})" if why else f"deprecated {form} IPv6 address ({ip} embeds {legacy})"
+                )
         inner = _embedded_v4(ip)
         if inner is not None:
             why = refusal(inner)

@@ -31,6 +31,7 @@ import asyncio
 import re
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,8 +219,17 @@ def _broke(exc: ProbeError) -> dict[str, Any]:
 class _Path:
     """The steps for one target, their results by name, and what the TLS steps need."""
 
-    def __init__(self, ctx: ProbeContext, target: Target, *, require_tls: bool, tls_domain: str | None) -> None:
+    def __init__(
+        self,
+        ctx: ProbeContext,
+        target: Target,
+        *,
+        require_tls: bool,
+        tls_domain: str | None,
+        on_step: Callable[[ProbeResult], None] | None = None,
+    ) -> None:
         self.ctx = ctx
+        self.on_step = on_step
         self.target = target
         self.require_tls = require_tls
         self.tls_domain = tls_domain
@@ -232,7 +242,13 @@ class _Path:
         all_facts = {**self.target.facts(), **{k: v for k, v in facts.items() if v is not None}}
         if self.masked:
             all_facts["masked"] = True
-        self.results[name] = ProbeResult(name, self.target.label, ok, detail, code, elapsed_ms(started), all_facts)
+        self.keep(ProbeResult(name, self.target.label, ok, detail, code, elapsed_ms(started), all_facts))
+
+    def keep(self, result: ProbeResult) -> None:
+        """Record a finished step, and tell ``on_step`` at once (the caller may be cut off later)."""
+        self.results[result.name] = result
+        if self.on_step is not None:
+            self.on_step(result)
 
     def ordered(self, reason: str) -> list[ProbeResult]:
         """One result per step; steps not reached are ``skipped`` and say why."""
@@ -244,7 +260,7 @@ class _Path:
 
     async def run(self) -> list[ProbeResult]:
         result, conn = await probe_tcp(self.ctx, self.target)
-        self.results["tcp"] = result
+        self.keep(result)
         if conn is None:
             return self.ordered("the TCP connect failed")
         session = SmtpSession(conn, self.ctx)
@@ -257,14 +273,14 @@ class _Path:
         await session.close()
         if isinstance(self.tls, CertificateRejected | TlsInfo):
             cert, seen = await probe_certificate(self.target, self.tls, self._handshake, tls_domain=self.tls_domain)
-            self.results["certificate"] = cert
+            self.keep(cert)
             if seen is not None:
-                self.results["tls_version"] = judge_version(self.target, seen)
+                self.keep(judge_version(self.target, seen))
             else:
                 reason = "no handshake completed to read the version from (see certificate)"
         elif self.tls_failure is not None:
             proof = await prove_old_tls(self.target, self.tls_failure, self._handshake)
-            self.results["tls_version"] = proof
+            self.keep(proof)
             if proof.code is not None:  # the reset at STARTTLS was the TLS version all along
                 self.results["starttls"].facts["cause"] = proof.facts["cause"]
         return self.ordered(reason)
@@ -424,15 +440,23 @@ class _Path:
 
 
 async def probe_smtp_host(
-    ctx: ProbeContext, host: str, ip: str, *, require_tls: bool = False, tls_domain: str | None = None
+    ctx: ProbeContext,
+    host: str,
+    ip: str,
+    *,
+    require_tls: bool = False,
+    tls_domain: str | None = None,
+    on_step: Callable[[ProbeResult], None] | None = None,
 ) -> list[ProbeResult]:
     """Walk the SMTP path to ``ip`` (an address of ``host``) as Exchange Online would.
 
     Returns one ProbeResult per step of ``STEPS``, in that order, each with target
     ``"host (ip:port)"`` and ``facts["address"] == ip``. Raises TargetRefused when the guard
     refuses ``ip``; every other failure is a result. ``require_tls``: the connector requires
-    TLS; ``tls_domain``: DomainValidation's TLS domain (``*.contoso.com`` allowed).
+    TLS; ``tls_domain``: DomainValidation's TLS domain (``*.contoso.com`` allowed);
+    ``on_step`` is called with each step's result as soon as it is known (progress, and what a
+    caller cut off by its deadline still learnt).
     """
     checked = ctx.guard.check(ip, host=host)
     target = Target(host.strip().rstrip(".") or str(checked), str(checked), ctx.config.smtp_port)
-    return await _Path(ctx, target, require_tls=require_tls, tls_domain=tls_domain).run()
+    return await _Path(ctx, target, require_tls=require_tls, tls_domain=tls_domain, on_step=on_step).run()

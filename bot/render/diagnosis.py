@@ -10,12 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot import knowledge
 from bot.diagnose import Diagnosis
 from bot.probes.result import ProbeResult
 from bot.render.record import explanation_record
+from bot.verdict import FAILURE_KNOWLEDGE
 
 _FIREWALL_CODES = ("4.4.315", "4.4.316")
 _MAX_RANGES = 40
+
+
+def diagnosis_ui(language: str) -> Mapping[str, str]:
+    """The UI labels for rendering a diagnosis in ``language``."""
+    return knowledge.load(language).ui
 
 
 def _ranges(diagnosis: Diagnosis) -> list[str]:
@@ -35,7 +42,7 @@ def filled_checklist(diagnosis: Diagnosis, ui: Mapping[str, str]) -> list[dict[s
     if verdict.code in _FIREWALL_CODES and ranges:
         shown = ", ".join(ranges[:_MAX_RANGES]) + (" ..." if len(ranges) > _MAX_RANGES else "")
         steps.append({"id": "allow-m365-ranges-now", "text": f"{ui['allow_ranges']}: {shown}", "observed": True})
-    if verdict.code and diagnosis.explanation is not None:
+    if not verdict.healthy and diagnosis.explanation is not None:
         steps += [{"id": s.id, "text": s.text, "observed": False} for s in diagnosis.explanation.checklist]
     return steps
 
@@ -60,6 +67,8 @@ def diagnosis_record(diagnosis: Diagnosis, ui: Mapping[str, str]) -> dict[str, A
         "smart_host": request.smart_host,
         "code": request.code,
         "verdict": diagnosis.verdict.code,
+        "healthy": diagnosis.verdict.healthy,
+        "failure": diagnosis.verdict.failure,  # "null-mx", "incomplete": failures with no connector code
         "confirmed": diagnosis.confirmed,
         "reachable_addresses": diagnosis.verdict.reachable,
         "attempted_addresses": diagnosis.verdict.attempted,
@@ -82,17 +91,21 @@ def render_diagnosis_text(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str:
     verdict = diagnosis.verdict
     request = diagnosis.request
     lines: list[str] = []
-    if verdict.code is None:
+    title = diagnosis.explanation.title if diagnosis.explanation else ""
+    if verdict.healthy:
         lines.append(ui["healthy"])
-    else:
-        title = diagnosis.explanation.title if diagnosis.explanation else ""
+    elif verdict.code is not None:
         lines.append(f"{ui['verdict']}: {verdict.code}  {title}".rstrip())
-    if request.code:
+    elif verdict.failure in FAILURE_KNOWLEDGE:  # no connector code: say what failed in the KB's words
+        lines.append(f"{ui['verdict']}: {title or verdict.failure}")
+    else:  # the deadline cut the deciding path
+        lines.append(f"{ui['verdict']}: {ui['incomplete']}")
+    if request.code and diagnosis.confirmed is not None:  # None: the deadline cut what would tell
         key = "confirmed" if diagnosis.confirmed else "not_confirmed"
         lines.append(ui[key].format(code=request.code))
     lines += ["", ui["probes"]]
     lines += ["  " + progress_line(r) for r in diagnosis.results]
-    if verdict.warnings and verdict.code is None:
+    if verdict.warnings and verdict.healthy:
         lines += ["", ui["warnings"]]
         lines += [f"  - {r.name} {r.target}: {r.detail}" for r in verdict.warnings]
     steps = filled_checklist(diagnosis, ui)

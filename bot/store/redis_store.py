@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -159,7 +159,7 @@ class RedisStore:
         if n < 1:
             return []
         with self._translate("LRANGE"):
-            return cast("list[bytes]", await self._client.lrange(key, 0, n - 1))
+            return await cast("Awaitable[list[bytes]]", self._client.lrange(key, 0, n - 1))
 
     async def hset(self, key: str, mapping: Mapping[str, bytes], ttl: float) -> None:
         ms = _ms(ttl)
@@ -173,7 +173,7 @@ class RedisStore:
 
     async def hgetall(self, key: str) -> dict[str, bytes]:
         with self._translate("HGETALL"):
-            fields = cast("dict[bytes, bytes]", await self._client.hgetall(key))
+            fields = await cast("Awaitable[dict[bytes, bytes]]", self._client.hgetall(key))
         return {k.decode(): v for k, v in fields.items()}
 
     async def ping(self) -> bool:

@@ -19,6 +19,7 @@ from bot.errors import ProbeError, TargetRefused
 from bot.probes.certificate import name_covers, tls_domain_matches
 from bot.probes.config import Timeouts
 from bot.probes.context import ProbeContext
+from bot.probes.result import ProbeResult
 from bot.probes.smtp import STEPS, looks_masked, parse_reply_line, probe_smtp_host
 from bot.probes.tcp import Target
 from tests.fixtures import smtp_peers
@@ -244,9 +245,14 @@ async def test_smtp_path(case: Case, start_peer: StartPeer, pki: Pki) -> None:
     peer = await start_peer(case.peer)
     ctx = ProbeContext.create(probe_config(peer.port, pki, timeouts=case.timeouts))
 
-    results = await probe_smtp_host(ctx, HOST, LOOPBACK, require_tls=case.require_tls, tls_domain=case.tls_domain)
+    streamed: list[ProbeResult] = []
+    results = await probe_smtp_host(
+        ctx, HOST, LOOPBACK, require_tls=case.require_tls, tls_domain=case.tls_domain, on_step=streamed.append
+    )
 
     assert [r.name for r in results] == list(STEPS)
+    # on_step saw every step that ran, as it finished, and the very results returned
+    assert [id(r) for r in streamed] == [id(r) for r in results if not r.skipped]
     for result, want in zip(results, case.steps, strict=True):
         where = f"{case.id}: {result.name}: {result.detail!r} {result.facts}"
         assert result.target == f"{HOST} ({LOOPBACK}:{peer.port})", where
