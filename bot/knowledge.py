@@ -76,6 +76,8 @@ _UI_KEYS = (
     "not_confirmed",
     "warnings",
     "incomplete",
+    "cached",
+    "rerun_cli",
 )
 
 

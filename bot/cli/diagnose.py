@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from bot import knowledge
 from bot.cli.explain import default_language
@@ -20,6 +21,9 @@ from bot.explain import normalise_code
 from bot.probes.config import ProbeConfig, Timeouts
 from bot.probes.guard import parse_ip
 from bot.probes.result import ProbeResult
+
+if TYPE_CHECKING:
+    from bot.service import Answer
 
 EXIT_HEALTHY, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 _NAME = re.compile(
@@ -83,13 +87,16 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
 
 def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
     # The probe stack (dnspython, aiohttp, ssl) loads only for this command: explain stays quick.
-    from bot.diagnose import DiagnoseRequest, diagnose  # noqa: PLC0415
+    from bot.diagnose import DiagnoseRequest  # noqa: PLC0415
     from bot.render.diagnosis import (  # noqa: PLC0415
+        ago,
         diagnosis_record,
         diagnosis_ui,
         progress_line,
         render_diagnosis_text,
     )
+    from bot.service import DiagnosisService  # noqa: PLC0415
+    from bot.store import open_store  # noqa: PLC0415
 
     del stdin
     language = args.lang or default_language()
@@ -115,18 +122,31 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
     def progress(result: ProbeResult) -> None:
         print(progress_line(result), file=stderr, flush=True)
 
+    async def run() -> Answer:
+        store = open_store(os.environ.get("REDIS_URL"))
+        try:
+            service = DiagnosisService(store, config)
+            return await service.diagnose(request, fresh=args.fresh, on_result=progress, language=language)
+        finally:
+            await store.close()
+
     try:
-        diagnosis = asyncio.run(diagnose(request, config, on_result=progress, language=language))
+        answer = asyncio.run(run())
     except TargetRefused as exc:
         print(f"mailflow diagnose: {exc}", file=stderr)
         return EXIT_USAGE
     except ProbeError as exc:
         print(f"mailflow diagnose: {exc}", file=stderr)
         return EXIT_INTERNAL
+    diagnosis = answer.diagnosis
     if args.format == "json":
-        stdout.write(json.dumps(diagnosis_record(diagnosis, ui), ensure_ascii=False, indent=2, default=str) + "\n")
+        cache = {"hit": answer.from_cache, "age_s": round(answer.age_s, 1)}
+        record = diagnosis_record(diagnosis, ui) | {"cache": cache}
+        stdout.write(json.dumps(record, ensure_ascii=False, indent=2, default=str) + "\n")
     else:
         stdout.write(render_diagnosis_text(diagnosis, ui))
+        if answer.from_cache:
+            stdout.write(f"\n{ui['cached'].format(age=ago(answer.age_s))} {ui['rerun_cli']}\n")
     return EXIT_HEALTHY if diagnosis.verdict.healthy else EXIT_FAILURE
 
 
@@ -153,6 +173,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--timeout", type=float, help="overall deadline in seconds; each step's timeout is capped at half of it"
     )
     parser.add_argument("--ehlo-name", default=ProbeConfig().ehlo_name, help="name sent in EHLO")
+    parser.add_argument(
+        "--fresh", action="store_true", help="probe now even if results for this target are cached (REDIS_URL)"
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--lang", choices=knowledge.LANGUAGES)
     parser.set_defaults(handler=cmd_diagnose)

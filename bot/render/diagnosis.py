@@ -81,6 +81,18 @@ def diagnosis_record(diagnosis: Diagnosis, ui: Mapping[str, str]) -> dict[str, A
     }
 
 
+def ago(seconds: float) -> str:
+    """A short age: ``12 s``, ``4 min``, ``3 h``, ``2 d``."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 86400:.0f} d"
+
+
 def progress_line(result: ProbeResult) -> str:
     mark = "skip" if result.skipped else ("ok" if result.ok else "FAIL")
     code = f" [{result.code}]" if result.code else ""

@@ -8,10 +8,13 @@ local HTTP server. Each test checks what the peer saw, so a cache that does not 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import redis.asyncio as aioredis
 
+import bot.cli
 from bot.diagnose import DiagnoseRequest
 from bot.probes.config import ProbeConfig
 from bot.service import DiagnosisService
@@ -43,8 +46,6 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[], S
         shared = MemoryStore()
         yield lambda: shared
         return
-    import redis.asyncio as aioredis  # noqa: PLC0415
-
     url = request.getfixturevalue("redis_url")
     raw = aioredis.Redis.from_url(url)
     await clean(raw)
@@ -127,3 +128,33 @@ async def test_each_run_is_recorded_in_the_domains_history(
     assert [e.code for e in entries] == ["4.4.317", "4.4.317"]
     assert "421" in entries[0].summary
     assert peer.accepted == 2
+
+
+async def test_the_cli_shares_results_through_redis_and_fresh_probes_again(
+    redis_url: str, peer: Peer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = aioredis.Redis.from_url(redis_url)
+    await clean(raw)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    args = ["diagnose", TARGET, "--port", str(peer.port), "--allow", "127.0.0.0/8", "--resolver", "127.0.0.1:9"]
+    args += ["--timeout", "2"]
+
+    async def run(*extra: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = await asyncio.to_thread(bot.cli.main, [*args, *extra])
+        return code, capsys.readouterr().out
+
+    try:
+        code, out = await run("--format", "json")
+        assert code == 3 and json.loads(out)["cache"] == {"hit": False, "age_s": 0.0}
+        code, out = await run("--format", "json")
+        assert code == 3 and json.loads(out)["cache"]["hit"] is True
+        assert json.loads(out)["verdict"] == "4.4.317"
+        code, out = await run()
+        assert "(cached)" in out and "--fresh" in out
+        code, out = await run("--fresh", "--format", "json")
+        assert json.loads(out)["cache"]["hit"] is False
+        assert peer.accepted == 2
+    finally:
+        await clean(raw)
+        await raw.aclose()
