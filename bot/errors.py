@@ -1,11 +1,14 @@
 """One exception tree for mailflow.
 
     MailflowError
+    ├── ConfigError         a setting (environment variable or .env) is missing or invalid
     ├── InputError          input we cannot read at all (unreadable file, wrong type)
     ├── KnowledgeError      knowledge/ is missing, malformed or incomplete
-    └── ProbeError          a network probe could not run (refused target, timeout, ...)
-        ├── TargetRefused   the guard refused an address (loopback, private, metadata, ...)
-        └── ProbeTimeout    one step ran past its timeout; the message names the step
+    ├── ProbeError          a network probe could not run (refused target, timeout, ...)
+    │   ├── TargetRefused   the guard refused an address (loopback, private, metadata, ...)
+    │   └── ProbeTimeout    one step ran past its timeout; the message names the step
+    └── StoreError          the shared store refused an operation (bot/store/errors.py)
+        └── StoreUnavailable  the store cannot answer now (down, timed out, loading)
 
 Third-party errors (dnspython, ssl, aiohttp, redis) are translated where they enter, so callers
 catch ``MailflowError`` and show its message.
@@ -16,6 +19,10 @@ from __future__ import annotations
 
 class MailflowError(Exception):
     """Base of every error mailflow raises on purpose."""
+
+
+class ConfigError(MailflowError):
+    """A setting is invalid; the message names its environment variable and says why."""
 
 
 class InputError(MailflowError):
