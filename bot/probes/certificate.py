@@ -185,15 +185,13 @@ def host_matches(info: CertificateInfo, host: str) -> bool:
 
 def verifying_context(ctx: ProbeContext, tls_domain: str | None) -> ssl.SSLContext:
     """The context the STARTTLS step uses: chain and dates always, host name unless a TLS domain decides."""
-    context = ctx.ssl_context()
-    if tls_domain:
-        context.check_hostname = False  # the names are matched against tls_domain after the handshake
-    return context
+    # With a TLS domain the names are matched against it after the handshake, not against the host.
+    return ctx.ssl_context(check_hostname=not tls_domain)
 
 
 def inspecting_context() -> ssl.SSLContext:
     """No verification at all: only to read a certificate that failed verification."""
-    context = ssl.create_default_context()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no trust store to load: nothing is verified
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     context.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -7,6 +7,8 @@ differently, and nothing else changes.
 
 from __future__ import annotations
 
+import functools
+import os
 import ssl
 from dataclasses import dataclass, field
 
@@ -31,10 +33,21 @@ def make_resolver(config: ProbeConfig) -> dns.asyncresolver.Resolver:
     return resolver
 
 
-def make_ssl_context(config: ProbeConfig) -> ssl.SSLContext:
-    """A verifying client context: the system trust store (``SSL_CERT_FILE`` honoured) or --ca-file."""
-    context = ssl.create_default_context(cafile=config.ca_file)
+def make_ssl_context(config: ProbeConfig, *, check_hostname: bool = True) -> ssl.SSLContext:
+    """A verifying client context: the system trust store (``SSL_CERT_FILE`` honoured) or --ca-file.
+
+    Shared, never to be modified: loading a trust store costs about 30 ms of CPU, most of a
+    diagnosis's, so one context per (trust store, host name check) serves every connection.
+    """
+    trust = (config.ca_file, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    return _client_context(trust, check_hostname)
+
+
+@functools.lru_cache(maxsize=8)
+def _client_context(trust: tuple[str | None, str | None, str | None], check_hostname: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=trust[0])
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = check_hostname
     return context
 
 
@@ -55,5 +68,5 @@ class ProbeContext:
             http=http,
         )
 
-    def ssl_context(self) -> ssl.SSLContext:
-        return make_ssl_context(self.config)
+    def ssl_context(self, *, check_hostname: bool = True) -> ssl.SSLContext:
+        return make_ssl_context(self.config, check_hostname=check_hostname)
