@@ -125,3 +125,13 @@ def test_lookup_order(code: str, key: str) -> None:
 def test_unknown_language_is_a_clear_error() -> None:
     with pytest.raises(knowledge.KnowledgeError, match="unsupported language"):
         knowledge.load("xx")
+
+
+@pytest.mark.parametrize("lang", [lang for lang in LANGS if lang != "en"])
+def test_ui_labels_keep_the_english_placeholders_and_markup(lang: str) -> None:
+    english, other = knowledge.load("en").ui, knowledge.load(lang).ui
+    assert set(other) == set(english)
+    placeholder = re.compile(r"\{(\w*)\}")
+    for name, text in english.items():
+        assert sorted(placeholder.findall(other[name])) == sorted(placeholder.findall(text)), name
+        assert other[name].count("`") == text.count("`"), name
