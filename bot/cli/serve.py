@@ -1,0 +1,153 @@
+"""``mailflow serve``: the Slack bot, until SIGTERM or SIGINT.
+
+Socket Mode when ``SLACK_APP_TOKEN`` is set (no public URL needed), otherwise HTTP mode: an
+aiohttp server on ``MAILFLOW_HOST``:``MAILFLOW_PORT`` (``--port`` wins) taking Slack's requests
+on ``POST /slack/events``. Either way the same server answers ``/healthz``, ``/readyz`` and
+``/metrics`` (bot/observability.py). The Web API base is ``SLACK_API_URL``, so the bot can run
+against a local stand-in. Without its Slack credentials the command stops at once, naming the
+missing variables and pointing to the app manifest. Exit codes: 0 stopped by a signal, 2 bad or
+missing settings, 1 the bot could not start (Slack refused the token, the port is taken, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the bot stack (bolt, aiohttp, redis) loads only for this command
+    from bot.settings import Settings
+
+EXIT_STOPPED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MANIFEST = "deploy/slack-app-manifest.yml"
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="run the Slack bot (HTTP mode, or Socket Mode with SLACK_APP_TOKEN)",
+        description="Run the Slack bot: /mailflow, pasted bounces, the message shortcut, App Home.",
+    )
+    parser.add_argument("--port", type=int, help="HTTP port (default MAILFLOW_PORT, 3000)")
+    parser.add_argument("--host", help="listen address (default MAILFLOW_HOST, 127.0.0.1)")
+    parser.add_argument("--env-file", default=".env", help="settings file read after the environment (default .env)")
+    parser.set_defaults(handler=cmd_serve)
+
+
+def missing_credentials(settings: Settings) -> list[str]:
+    """The Slack variables the chosen mode needs and does not have."""
+    missing = []
+    if settings.slack_bot_token is None:
+        missing.append("SLACK_BOT_TOKEN")
+    if settings.slack_signing_secret is None and settings.slack_app_token is None:
+        missing.append("SLACK_SIGNING_SECRET")  # HTTP mode verifies every request with it
+    return missing
+
+
+def cmd_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
+    from bot.errors import ConfigError  # noqa: PLC0415
+    from bot.settings import load_settings  # noqa: PLC0415
+
+    del stdin
+    overrides: dict[str, Any] = {}
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.host is not None:
+        overrides["host"] = args.host
+    try:
+        settings = load_settings(args.env_file, **overrides)
+    except ConfigError as exc:
+        print(f"mailflow serve: {exc}", file=stderr)
+        return EXIT_USAGE
+    missing = missing_credentials(settings)
+    if missing:
+        print(
+            f"mailflow serve: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set. Create the "
+            f"Slack app from {MANIFEST} (api.slack.com/apps > Create New App > From a manifest), install it, "
+            "and set the bot token (OAuth & Permissions) and signing secret (Basic Information); "
+            "README.md, 'Slack bot', walks through it.",
+            file=stderr,
+        )
+        return EXIT_USAGE
+    from bot.observability import configure_logging  # noqa: PLC0415
+
+    configure_logging(settings)
+    try:
+        asyncio.run(serve(settings, stdout))
+    except StartError as exc:
+        print(f"mailflow serve: {exc}", file=stderr)
+        return EXIT_FAILED
+    return EXIT_STOPPED
+
+
+class StartError(Exception):
+    """The bot could not start; the message says why."""
+
+
+async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | None = None) -> None:
+    """Run the bot until ``stop`` is set (or SIGTERM / SIGINT)."""
+    from aiohttp import web  # noqa: PLC0415
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler  # noqa: PLC0415
+    from slack_sdk.errors import SlackApiError, SlackClientError  # noqa: PLC0415
+
+    from bot.observability import Metrics, request_id_middleware, routes  # noqa: PLC0415
+    from bot.service import DiagnosisService  # noqa: PLC0415
+    from bot.store import open_store  # noqa: PLC0415
+    from handlers import SlackConfig, build_app, build_web_app  # noqa: PLC0415
+
+    assert settings.slack_bot_token is not None
+    secret = settings.slack_signing_secret
+    config = SlackConfig(
+        bot_token=settings.slack_bot_token.get_secret_value(),
+        signing_secret=secret.get_secret_value() if secret else "",
+        api_url=settings.slack_api_url,
+        upload_max_bytes=settings.upload_max_bytes,
+    )
+    store = open_store(settings.redis_dsn)
+    metrics = Metrics()
+    slack = build_app(config, store, DiagnosisService(store, settings.probe_config()), metrics=metrics)
+    try:
+        identity = await slack.app.client.auth_test()
+    except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+        await store.close()
+        detail = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        raise StartError(f"Slack refused the bot token at {settings.slack_api_url} ({detail})") from None
+
+    socket: AsyncSocketModeHandler | None = None
+    if settings.slack_app_token is not None:
+        socket = AsyncSocketModeHandler(slack.app, settings.slack_app_token.get_secret_value())
+
+    async def connected() -> bool:
+        return True if socket is None else bool(await socket.client.is_connected())
+
+    web_app = build_web_app(slack, routes(store=store, slack_connected=connected, metrics=metrics))
+    web_app.middlewares.append(request_id_middleware)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        await store.close()
+        raise StartError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        where = f"http://{settings.host}:{settings.port}"
+        if socket is not None:
+            await socket.connect_async()  # type: ignore[no-untyped-call]
+            print(f"mailflow serve: Socket Mode as {identity.get('user')}; health on {where}/healthz", file=stdout)
+        else:
+            print(f"mailflow serve: HTTP mode as {identity.get('user')} on {where}/slack/events", file=stdout)
+        stdout.flush()
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        if socket is not None:
+            await socket.close_async()  # type: ignore[no-untyped-call]
+        await runner.cleanup()  # drains the work started by listeners (build_web_app's on_shutdown)
+        await store.close()

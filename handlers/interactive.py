@@ -1,0 +1,173 @@
+"""Interactivity: checklist ticks, the run / re-run buttons, and the "Explain this bounce" shortcut.
+
+Each is acknowledged at once; the work runs in the background, once per ``trigger_id``.
+
+- ``tick``: the step's state goes to the store (``mailflow:v1:checklist:<channel>:<ts>``, one
+  hash field per step), then the message is redrawn from the blocks Slack sent back, with every
+  step's checkbox showing who ticked it.
+- ``run_probes`` (on an explanation): a new "diagnosing…" reply in the same thread.
+  ``rerun_probes`` (on a diagnosis): the same message, probes run again bypassing the cache.
+- the message shortcut reads the message (its text, its ``.eml``/``.txt`` files) and answers in
+  its thread; "not a bounce" is said only to the user who asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+
+from bot.diagnose import DiagnoseRequest
+from bot.parse import parse_bounce
+from bot.render.blocks import (
+    ACTION_RERUN,
+    ACTION_RUN,
+    ACTION_TICK,
+    STEP_PREFIX,
+    ProbeTarget,
+    apply_ticks,
+    escape,
+    notice_message,
+)
+from bot.store import first_delivery
+from handlers.bot import FallbackReply, SlackBot, log, ui_for
+from handlers.events import bounces_in
+from handlers.io import ResponseReply, SlackSendError, ThreadReply, call
+
+SHORTCUT = "explain_bounce"
+
+
+def _ids(body: dict[str, Any]) -> tuple[str, str, str, str | None]:
+    """(user, channel, message ts, thread ts) of an action or shortcut payload."""
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    user = str((body.get("user") or {}).get("id", ""))
+    channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+    ts = str(message.get("ts") or container.get("message_ts") or body.get("message_ts") or "")
+    thread_ts = message.get("thread_ts") or container.get("thread_ts")
+    return user, channel, ts, str(thread_ts) if thread_ts else None
+
+
+async def _once(bot: SlackBot, body: dict[str, Any]) -> bool:
+    request_id = str(body.get("trigger_id") or "")
+    if request_id and not await first_delivery(bot.store, f"interaction:{request_id}"):
+        log.info("interaction %s delivered again: ignored", request_id)
+        return False
+    return True
+
+
+async def on_tick(bot: SlackBot, body: dict[str, Any]) -> None:
+    respond = bot.response_url(body)
+    if not await _once(bot, body):
+        return
+    user, channel, ts, _ = _ids(body)
+    action = (body.get("actions") or [{}])[0]
+    block_id = str(action.get("block_id", ""))
+    if not block_id.startswith(STEP_PREFIX) or not channel or not ts:
+        return
+    step = block_id[len(STEP_PREFIX) :]
+    done = bool(action.get("selected_options"))
+    ticks = await bot.tick(channel=channel, ts=ts, step=step, done=done, user=user)
+    message = body.get("message") or {}
+    lang = await bot.language(user)
+    blocks = apply_ticks(message.get("blocks") or [], ticks, ui_for(lang))
+    text = str(message.get("text") or " ")
+    try:
+        await call("chat.update", bot.client.chat_update(channel=channel, ts=ts, blocks=blocks, text=text))
+    except SlackSendError as exc:
+        log.info("%s: redrawing the checklist through response_url", exc)
+        await respond.post({"text": text, "blocks": blocks, "replace_original": True})
+
+
+async def on_probe_button(bot: SlackBot, body: dict[str, Any], *, fresh: bool) -> None:
+    respond = bot.response_url(body)
+    if not await _once(bot, body):
+        return
+    user, channel, ts, thread_ts = _ids(body)
+    action = (body.get("actions") or [{}])[0]
+    target = ProbeTarget.decode(str(action.get("value", "")))
+    if target is None:
+        log.warning("probe button with an unreadable value: %r", str(action.get("value", ""))[:200])
+        return
+    lang = await bot.language(user, target.language)
+    refusal = await bot.allowed(user, channel, lang)
+    if refusal is not None:
+        await ResponseReply(respond, in_channel=False).send(refusal)
+        return
+    fallback = ResponseReply(respond, in_channel=True, replace=fresh)
+    if fresh:  # the diagnosis message itself is redrawn
+        reply = FallbackReply(ThreadReply(bot.client, channel, thread_ts, ts=ts), fallback)
+    else:  # a new reply in the explanation's thread
+        reply = FallbackReply(ThreadReply(bot.client, channel, thread_ts or ts), fallback)
+    request = DiagnoseRequest(target.target, target.smart_host, target.code, target.require_tls, target.tls_domain)
+    team = (body.get("team") or {}).get("id")
+    await bot.diagnose_into(
+        reply,
+        request,
+        lang=lang,
+        forced=target.language is not None,
+        fresh=fresh,
+        channel=channel,
+        user=user,
+        team=team,
+    )
+
+
+async def on_shortcut(bot: SlackBot, body: dict[str, Any]) -> None:
+    respond = bot.response_url(body)
+    if not await _once(bot, body):
+        return
+    user, channel, ts, thread_ts = _ids(body)
+    lang = await bot.language(user)
+    ui = ui_for(lang)
+    private = ResponseReply(respond, in_channel=False)
+    notes: list[str] = []
+    bounces = await bounces_in(bot, body.get("message") or {}, notes, ui)
+    for note in notes:
+        await private.send(notice_message(note))
+    if not bounces:
+        why = parse_bounce(str((body.get("message") or {}).get("text") or "")).why_not or ""
+        await private.send(notice_message(f"{escape(ui['not_a_bounce'])}: {escape(why)}"))
+        return
+    refusal = await bot.allowed(user, channel, lang)
+    if refusal is not None:
+        await private.send(refusal)
+        return
+    for bounce in bounces:
+        reply = FallbackReply(
+            ThreadReply(bot.client, channel, thread_ts or ts), ResponseReply(respond, in_channel=False)
+        )
+        await bot.answer_bounce(reply, bounce, lang, forced=False)
+
+
+def attach(app: AsyncApp, bot: SlackBot) -> None:
+    def teller(body: dict[str, Any]) -> Any:
+        async def tell(error_id: str) -> None:
+            await ResponseReply(bot.response_url(body), in_channel=False).send(bot.error_message(error_id))
+
+        return tell
+
+    @app.action(ACTION_TICK)
+    async def on_tick_action(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        bot.count("action")
+        bot.spawn(on_tick(bot, body), what="checklist tick", on_error=teller(body))
+
+    @app.action(ACTION_RUN)
+    async def on_run_action(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        bot.count("action")
+        bot.spawn(on_probe_button(bot, body, fresh=False), what="run probes", on_error=teller(body))
+
+    @app.action(ACTION_RERUN)
+    async def on_rerun_action(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        bot.count("action")
+        bot.spawn(on_probe_button(bot, body, fresh=True), what="re-run probes", on_error=teller(body))
+
+    @app.shortcut(SHORTCUT)
+    async def on_shortcut_action(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        bot.count("shortcut")
+        bot.spawn(on_shortcut(bot, body), what="explain shortcut", on_error=teller(body))

@@ -1,0 +1,105 @@
+"""Checklist ticks and the "Explain this bounce" message shortcut, as block_actions / message_action payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.store import key
+from tests.fixtures.slack_api import Call
+from tests.slack.conftest import Harness
+
+pytestmark = pytest.mark.timeout(30)
+
+QUEUE_ERROR = (
+    "450 4.4.316 Connection refused [Message=Socket error code 10061] "
+    "[LastAttemptedServerName=mail.contoso.com] [LastAttemptedIP=203.0.113.25:25]"
+)
+
+
+def steps(call: Call) -> list[dict[str, Any]]:
+    return [b for b in call.blocks if str(b.get("block_id", "")).startswith("step:")]
+
+
+async def tick(h: Harness, answer: Call, ts: str, block: dict[str, Any], user: str, *, done: bool) -> None:
+    option = block["accessory"]["options"][0]
+    await h.interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "channel": {"id": "C1"},
+            "container": {"type": "message", "message_ts": ts, "channel_id": "C1"},
+            "message": {"ts": ts, "thread_ts": answer.params["thread_ts"], "blocks": answer.blocks, "text": "x"},
+            "actions": [
+                {
+                    "action_id": "tick",
+                    "block_id": block["block_id"],
+                    "type": "checkboxes",
+                    "selected_options": [option] if done else [],
+                }
+            ],
+        }
+    )
+    await h.settle()
+
+
+async def test_ticks_are_stored_and_the_message_shows_who_ticked_what(harness: Harness) -> None:
+    await harness.message(QUEUE_ERROR)
+    await harness.settle()
+    (answer,) = harness.api.calls_to("chat.postMessage")
+    ts = "1700000000.000001"
+    first, second = steps(answer)[:2]
+    await tick(harness, answer, ts, first, "U1", done=True)
+    await tick(harness, answer, ts, second, "U2", done=True)
+    redraw = harness.api.calls_to("chat.update")[-1]
+    assert redraw.params["ts"] == ts
+    drawn = {b["block_id"]: b["accessory"] for b in steps(redraw)}
+    assert drawn[first["block_id"]]["initial_options"][0]["value"] == first["block_id"][5:]
+    assert "<@U1>" in drawn[first["block_id"]]["options"][0]["description"]["text"]
+    assert "<@U2>" in drawn[second["block_id"]]["options"][0]["description"]["text"]
+    stored = await harness.store.hgetall(key("checklist", "C1", ts))
+    assert set(stored) == {first["block_id"][5:], second["block_id"][5:]}
+    # Unticked: no longer checked, and who unticked it is shown.
+    await tick(harness, answer, ts, first, "U3", done=False)
+    drawn = {b["block_id"]: b["accessory"] for b in steps(harness.api.calls_to("chat.update")[-1])}
+    assert "initial_options" not in drawn[first["block_id"]]
+    assert "<@U3>" in drawn[first["block_id"]]["options"][0]["description"]["text"]
+    assert "initial_options" in drawn[second["block_id"]]
+    assert not harness.api.rejected
+
+
+def shortcut(text: str, **message: Any) -> dict[str, Any]:
+    return {
+        "type": "message_action",
+        "callback_id": "explain_bounce",
+        "user": {"id": "U1"},
+        "channel": {"id": "C1"},
+        "message_ts": "1690000000.000042",
+        "message": {"type": "message", "user": "U4", "text": text, "ts": "1690000000.000042", **message},
+    }
+
+
+async def test_the_shortcut_explains_a_message_in_its_thread(harness: Harness) -> None:
+    status, body = await harness.interaction(shortcut(QUEUE_ERROR))
+    assert (status, body) == (200, "")
+    await harness.settle()
+    (reply,) = harness.api.calls_to("chat.postMessage")
+    assert reply.params["thread_ts"] == "1690000000.000042"
+    assert "4.4.316" in reply.blocks[0]["text"]["text"]
+
+
+async def test_the_shortcut_on_chat_says_so_only_to_the_user(harness: Harness) -> None:
+    await harness.interaction(shortcut("lunch at noon? 550 people are coming"))
+    await harness.settle()
+    assert not harness.api.calls_to("chat.postMessage")
+    (reply,) = harness.api.calls_to("response_url")
+    assert reply.params["response_type"] == "ephemeral" and "Not a bounce" in reply.all_text
+
+
+async def test_the_shortcut_reads_an_attached_bounce_file(harness: Harness) -> None:
+    file = harness.api.add_file("ndr.txt", QUEUE_ERROR.encode())
+    await harness.interaction(shortcut("see attached", files=[file]))
+    await harness.settle()
+    (reply,) = harness.api.calls_to("chat.postMessage")
+    assert "4.4.316" in reply.blocks[0]["text"]["text"]

@@ -1,0 +1,119 @@
+"""``mailflow serve`` as a user runs it: a real process on 127.0.0.1, Slack's API a local stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import sys
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from tests.fixtures.slack_api import SlackApi
+from tests.slack.conftest import SECRET, TOKEN, signed_headers
+from tests.store.redis_server import free_port
+
+pytestmark = pytest.mark.timeout(60)
+QUEUE = "450 4.4.316 Connection refused [LastAttemptedServerName=mail.contoso.com] [LastAttemptedIP=203.0.113.25:25]"
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "MAILFLOW_LOG_FORMAT": "json"}
+    return base | extra
+
+
+async def run(*args: str, cwd: Path, environ: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "serve", *args, cwd=cwd, env=environ,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def test_without_credentials_it_names_them_and_points_to_the_manifest(tmp_path: Path) -> None:
+    proc = await run(cwd=tmp_path, environ=env())
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2, err
+    message = err.decode()
+    assert "SLACK_BOT_TOKEN" in message and "SLACK_SIGNING_SECRET" in message
+    assert "deploy/slack-app-manifest.yml" in message
+
+
+async def test_a_rejected_token_stops_it_with_a_message(tmp_path: Path, slack_api: SlackApi) -> None:
+    environ = env(SLACK_BOT_TOKEN="xoxb-wrong", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_api.base_url)
+    proc = await run("--port", str(free_port()), cwd=tmp_path, environ=environ)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    assert "invalid_auth" in err.decode() and "xoxb-wrong" not in err.decode()
+
+
+async def test_http_mode_answers_a_signed_command_and_stops_on_sigterm(tmp_path: Path, slack_api: SlackApi) -> None:
+    port = free_port()
+    environ = env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_api.base_url)
+    proc = await run("--port", str(port), cwd=tmp_path, environ=environ)
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert f"http://127.0.0.1:{port}/slack/events" in line.decode()
+        fields = {"team_id": "T0TEST", "channel_id": "C1", "user_id": "U1", "command": "/mailflow", "text": "5.7.1"}
+        form = urlencode(fields | {"response_url": slack_api.response_url("r"), "trigger_id": "t1"})
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_headers(form)}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"http://127.0.0.1:{port}/slack/events", data=form, headers=headers) as resp:
+                assert resp.status == 200
+            async with session.post(f"http://127.0.0.1:{port}/slack/events", data=form) as resp:
+                assert resp.status == 401  # unsigned
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                assert resp.status == 200
+        replies = await slack_api.wait_for("chat.postMessage", 2, timeout=20)
+        assert replies[1].params["thread_ts"] == "1700000000.000001"
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert TOKEN not in err.decode() and SECRET not in err.decode()
+
+
+async def test_socket_mode_answers_and_ignores_a_redelivered_event(slack_api: SlackApi) -> None:
+    from bot.cli.serve import serve  # noqa: PLC0415
+    from bot.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings(
+        None,
+        slack_bot_token=TOKEN,
+        slack_app_token=slack_api.app_token,
+        slack_api_url=slack_api.base_url,
+        port=free_port(),
+    )
+    out = io.StringIO()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, out, stop=stop))
+    try:
+        async with asyncio.timeout(20):
+            while not slack_api.sockets:
+                await asyncio.sleep(0.02)
+        assert "Socket Mode" in out.getvalue()
+        command = {"team_id": "T0TEST", "channel_id": "C1", "user_id": "U1", "command": "/mailflow", "text": "4.4.316"}
+        command |= {"response_url": slack_api.response_url("s"), "trigger_id": "t-socket"}
+        await slack_api.push("slash_commands", command, envelope_id="env-1")
+        event = {
+            "type": "event_callback",
+            "team_id": "T0TEST",
+            "event_id": "EvSOCKET",
+            "event": {"type": "message", "channel": "C2", "user": "U1", "ts": "1690000000.000777", "text": QUEUE},
+        }
+        await slack_api.push("events_api", event, envelope_id="env-2")
+        await slack_api.push("events_api", event, envelope_id="env-3", retry_attempt=1)
+        acks = await slack_api.wait_for("socket_ack", 3, timeout=10)
+        assert {a.params["envelope_id"] for a in acks} == {"env-1", "env-2", "env-3"}
+        posted = await slack_api.wait_for("chat.postMessage", 3, timeout=10)
+        await asyncio.sleep(0.5)  # a second answer to the redelivered event would have come by now
+        assert len(slack_api.calls_to("chat.postMessage")) == 3
+        assert sorted(c.params["channel"] for c in posted) == ["C1", "C1", "C2"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
