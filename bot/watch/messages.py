@@ -1,46 +1,23 @@
 """What watches say, in the reader's language: the change messages and the command replies.
 
-The words come from ``knowledge/<lang>/ui.toml`` (keys ``watch_*``); ``LABELS`` holds the English
-text, used for any key a language does not have yet. Times are Slack date tokens, so each
+The words come from ``knowledge/<lang>/ui.toml`` (keys ``watch_*``). Times are Slack date tokens, so each
 reader sees them in their own time zone (the fallback after ``|`` is UTC).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Final
 
 from bot import knowledge
 from bot.diagnose import Diagnosis
-from bot.errors import KnowledgeError
 from bot.settings import format_duration
 from bot.watch.model import HEALTHY, Watch, verdict_key
 
-LABELS: Final[Mapping[str, str]] = {
-    "watch_recovered": "Recovered at {time}: {domain} accepts mail again ({detail}).",
-    "watch_failing": "Changed at {time}: {domain} now fails with {verdict}: {title} ({detail}).",
-    "watch_reachable": "{reachable} of {attempted} addresses accept mail",
-    "watch_started": "Watching {domain} every {every} until {until}. I will post here when the verdict changes.",
-    "watch_exists": "{domain} is already watched in this channel, until {until}.",
-    "watch_full": "This channel already has {limit} watches. Stop one first with /mailflow unwatch DOMAIN.",
-    "watch_stopped": "Stopped watching {domain}.",
-    "watch_not_found": "{domain} is not watched in this channel.",
-    "watch_none": "No watches in this channel.",
-    "watch_item": "{domain}: every {every} until {until}, verdict {verdict}",
-    "watch_not_checked": "not checked yet",
-}
 
-
-@functools.cache
 def labels(language: str) -> Mapping[str, str]:
-    """The ``watch_*`` labels in ``language``, English for any it lacks."""
-    try:
-        ui = knowledge.load(language).ui
-    except KnowledgeError:
-        ui = {}
-    return {name: ui.get(name) or text for name, text in LABELS.items()}
+    """The UI labels (``watch_*`` among them) in ``language``; English for a language we lack."""
+    return knowledge.load(language if language in knowledge.LANGUAGES else knowledge.DEFAULT_LANGUAGE).ui
 
 
 def slack_time(epoch: float) -> str:

@@ -36,7 +36,7 @@ from bot.watch import (
     verdict_key,
 )
 from bot.watch.book import QUEUE, arq_redis
-from bot.watch.messages import LABELS, change_text, slack_time
+from bot.watch.messages import change_text, labels, slack_time
 
 pytestmark = pytest.mark.timeout(30)
 CHANNEL = "C0INCIDENT"
@@ -129,7 +129,7 @@ def test_change_messages() -> None:
         f"Changed at {slack_time(at)}: contoso.com now fails with 4.4.316: {title.title} "
         "(203.0.113.25:25 refused the connection)."
     )
-    assert set(LABELS) >= {"watch_recovered", "watch_failing", "watch_started"}
+    assert set(labels("en")) >= {"watch_recovered", "watch_failing", "watch_started"}
 
 
 def _watch() -> object:
