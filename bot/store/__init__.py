@@ -14,9 +14,13 @@ an ``@`` is replaced by ``#`` + 24 hex digits of its SHA-256, see ``keys.key_par
     mailflow:v1:rate:channel:<channel id>                 fixed-window counter; the window (60 s)
     mailflow:v1:history:<domain>                          list of JSON {"at", "code", "summary"},
                                                           newest first, capped at 20; 30 days
-    mailflow:v1:dedup:<event id>                          "1"; 10 min
-    mailflow:v1:checklist:<message id>                    hash item -> JSON tick state (``hset``);
+    mailflow:v1:dedup:<kind>:<id>                         "1"; 10 min (kind: event, command, interaction)
+    mailflow:v1:checklist:<channel>:<message ts>          hash step -> JSON tick state (``hset``);
                                                           expiry chosen by its writer
+    mailflow:v1:locale:<user id>                          the user's Slack locale; 1 day
+    mailflow:v1:paste:<channel>:<bounce fingerprint>      the thread that answered a pasted bounce; 10 min
+    mailflow:v1:recent:<team id>                          recent diagnoses for App Home, capped at 20; 30 days
+    mailflow:v1:watch:...                                 incident watches (see bot/watch/book.py)
 
 Modules: ``base`` (the ``Store`` protocol), ``memory``, ``redis_store``, ``resilient``,
 ``keys``, ``errors``; and on top of ``Store``: ``cache`` (``ProbeCache``), ``flight``
