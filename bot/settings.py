@@ -22,7 +22,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
-from bot.probes.config import ProbeConfig, Timeouts
+from bot.probes.config import ProbeConfig, Timeouts, parse_resolver
 
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -225,27 +225,7 @@ class Settings(BaseSettings):
     def _resolver(cls, value: Any) -> tuple[str, int] | None:
         if value is None or isinstance(value, tuple):
             return value
-        text = str(value).strip()
-        port = 53
-        host = text
-        if text.startswith("["):  # [IPv6]:port
-            host, _, rest = text[1:].partition("]")
-            if rest:
-                if not rest.startswith(":") or not rest[1:].isdigit():
-                    raise ValueError(f"must be IP or IP:PORT ([IPv6]:PORT), not {text!r}")
-                port = int(rest[1:])
-        elif text.count(":") == 1:  # IPv4:port
-            host, _, digits = text.partition(":")
-            if not digits.isdigit():
-                raise ValueError(f"must be IP or IP:PORT, not {text!r}")
-            port = int(digits)
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            raise ValueError(f"must be an IP address (optionally :PORT), not {text!r}") from None
-        if not 1 <= port <= 65535:
-            raise ValueError(f"port must be from 1 to 65535, not {port}")
-        return (str(address), port)
+        return parse_resolver(str(value))
 
     @field_validator("allow", mode="before")
     @classmethod
@@ -290,18 +270,8 @@ class Settings(BaseSettings):
     # -- derived values --------------------------------------------------------------------
 
     def probe_config(self) -> ProbeConfig:
-        """The probe settings: step timeouts never exceed the overall ``MAILFLOW_PROBE_TIMEOUT``."""
-        overall = self.probe_timeout
-        defaults = Timeouts()
-        timeouts = Timeouts(
-            dns=min(defaults.dns, overall),
-            connect=min(defaults.connect, overall),
-            banner=min(defaults.banner, overall),
-            command=min(defaults.command, overall),
-            tls=min(defaults.tls, overall),
-            http=min(defaults.http, overall),
-            overall=overall,
-        )
+        """The probe settings: each step's timeout at most half of ``MAILFLOW_PROBE_TIMEOUT``."""
+        timeouts = Timeouts.within(self.probe_timeout)
         return ProbeConfig(
             resolver=self.resolver,
             smtp_port=self.smtp_port,

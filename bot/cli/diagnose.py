@@ -18,7 +18,7 @@ from bot import knowledge
 from bot.cli.explain import default_language
 from bot.errors import ProbeError, TargetRefused
 from bot.explain import normalise_code
-from bot.probes.config import ProbeConfig, Timeouts
+from bot.probes.config import ProbeConfig, Timeouts, parse_resolver
 from bot.probes.guard import parse_ip
 from bot.probes.result import ProbeResult
 
@@ -36,16 +36,10 @@ class UsageError(Exception):
 
 
 def _resolver(value: str) -> tuple[str, int]:
-    host, port = value, 53
-    if value.startswith("["):  # [::1]:5353
-        host, _, rest = value[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") else 53
-    elif value.count(":") == 1:
-        host, raw_port = value.split(":")
-        port = int(raw_port)
-    if parse_ip(host) is None or not 0 < port < 65536:
-        raise UsageError(f"--resolver wants IP[:PORT], got {value!r}")
-    return host, port
+    try:
+        return parse_resolver(value)
+    except ValueError as exc:
+        raise UsageError(f"--resolver {exc}") from None
 
 
 def _target(value: str) -> str:
@@ -60,19 +54,7 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     if args.timeout is not None:
         if args.timeout <= 0:
             raise UsageError("--timeout must be a positive number of seconds")
-        # Each step gets at most half the deadline: the SMTP path starts only after the MX and
-        # address lookups, and a step that times out must be reported as such (4.4.315, a silent
-        # greeting), not cut by the deadline as "not finished".
-        cap = args.timeout / 2
-        timeouts = Timeouts(
-            dns=min(timeouts.dns, cap),
-            connect=min(timeouts.connect, cap),
-            banner=min(timeouts.banner, cap),
-            command=min(timeouts.command, cap),
-            tls=min(timeouts.tls, cap),
-            http=min(timeouts.http, cap),
-            overall=args.timeout,
-        )
+        timeouts = Timeouts.within(args.timeout)
     if args.port is not None and not 0 < args.port < 65536:
         raise UsageError("--port must be between 1 and 65535")
     return ProbeConfig(

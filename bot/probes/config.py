@@ -6,6 +6,7 @@ greeting delays of 6-15 s are normal), SMTP commands 30 s. Tests pass short ones
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 
@@ -18,6 +19,22 @@ class Timeouts:
     tls: float = 15.0  # one TLS handshake
     http: float = 10.0  # one HTTP request (MTA-STS, RDAP, endpoints)
     overall: float = 90.0  # the whole diagnosis
+
+    @classmethod
+    def within(cls, overall: float) -> Timeouts:
+        """The default step timeouts, each capped at half of ``overall``: the SMTP path starts only
+        after the MX and address lookups, and a step that times out must be reported as such
+        (4.4.315, a silent greeting), not cut by the deadline as "not finished"."""
+        defaults, cap = cls(), overall / 2
+        return cls(
+            dns=min(defaults.dns, cap),
+            connect=min(defaults.connect, cap),
+            banner=min(defaults.banner, cap),
+            command=min(defaults.command, cap),
+            tls=min(defaults.tls, cap),
+            http=min(defaults.http, cap),
+            overall=overall,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +60,27 @@ class ProbeConfig:
     max_addresses: int = 8  # addresses probed per host (MX hosts can have many)
     max_mx: int = 5  # MX hosts probed per domain
     dns_port: int = 53  # port of the authoritative name servers asked directly (tests: the local server's)
+
+
+def parse_resolver(text: str) -> tuple[str, int]:
+    """``IP``, ``IP:PORT`` or ``[IPv6]:PORT`` as (ip, port); ValueError says what is wrong."""
+    text = text.strip()
+    host, port = text, 53
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                raise ValueError(f"must be IP or IP:PORT ([IPv6]:PORT), not {text!r}")
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, _, digits = text.partition(":")
+        if not digits.isdigit():
+            raise ValueError(f"must be IP or IP:PORT, not {text!r}")
+        port = int(digits)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"must be an IP address (optionally :PORT), not {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port must be from 1 to 65535, not {port}")
+    return str(address), port

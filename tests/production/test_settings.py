@@ -193,7 +193,7 @@ def test_probe_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         str(ca),
         "probe.test",
     )
-    assert config.timeouts == Timeouts(dns=3, connect=3, banner=3, command=3, tls=3, http=3, overall=3)
+    assert config.timeouts == Timeouts(dns=1.5, connect=1.5, banner=1.5, command=1.5, tls=1.5, http=1.5, overall=3)
 
 
 @pytest.mark.parametrize(
