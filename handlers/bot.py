@@ -39,7 +39,6 @@ from bot.render.blocks import (
     notice_message,
     progress_message,
 )
-from bot.render.diagnosis import diagnosis_ui
 from bot.store import RateLimiter, Store, StoreError, key
 from bot.store.keys import dumps
 from handlers.config import SlackConfig
@@ -63,7 +62,7 @@ log = logging.getLogger("mailflow.slack")
 
 def ui_for(lang: str) -> dict[str, str]:
     """Every UI label in ``lang`` the renderers use (knowledge ui.toml, diagnosis labels included)."""
-    return dict(diagnosis_ui(lang))
+    return dict(knowledge.load(lang).ui)
 
 
 OnError = Callable[[str], Awaitable[None]]

@@ -26,12 +26,13 @@ import pytest
 
 import bot.cli
 import bot.probes.http
+from bot import knowledge
 from bot.cli.diagnose import EXIT_FAILURE, EXIT_HEALTHY, EXIT_USAGE
 from bot.diagnose import DiagnoseRequest, Diagnosis, conclude, diagnose
 from bot.errors import TargetRefused
 from bot.probes.config import ProbeConfig, Timeouts
 from bot.probes.result import ProbeResult
-from bot.render.diagnosis import diagnosis_record, diagnosis_ui, render_diagnosis_text
+from bot.render.diagnosis import diagnosis_record, render_diagnosis_text
 from bot.verdict import INCOMPLETE, NULL_MX
 from tests.fixtures import smtp_peers
 from tests.fixtures.dns_server import DnsServer, Zone, dns_server  # noqa: F401
@@ -212,7 +213,7 @@ async def test_diagnose_api(
         pattern = evidence_pattern(case, port)
         assert any(re.search(pattern, e.detail) for e in diagnosis.verdict.evidence), diagnosis.verdict.evidence
         assert diagnosis.explanation is not None
-    check_diagnosis_record(diagnosis_record(diagnosis, diagnosis_ui("en")), case, port)
+    check_diagnosis_record(diagnosis_record(diagnosis, knowledge.load("en").ui), case, port)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -379,7 +380,7 @@ async def test_deadline_cuts_a_silent_peer(
     assert "overall deadline of 1.5 s" in by_name["banner"].detail and by_name["banner"].skipped
     assert all(by_name[n].skipped for n in ("ehlo", "starttls", "certificate", "tls_version"))
     await asyncio.wait_for(peer.closed.wait(), 2)  # the connection was dropped, not left hanging
-    text = render_diagnosis_text(diagnosis, diagnosis_ui("en"))
+    text = render_diagnosis_text(diagnosis, knowledge.load("en").ui)
     assert f"Not finished within the deadline: banner {label}" in text
     assert "Confirmed" not in text and "Not reproduced" not in text
 

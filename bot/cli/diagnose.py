@@ -73,7 +73,6 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
     from bot.render.diagnosis import (  # noqa: PLC0415
         ago,
         diagnosis_record,
-        diagnosis_ui,
         progress_line,
         render_diagnosis_text,
     )
@@ -82,7 +81,7 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
 
     del stdin
     language = args.lang or default_language()
-    ui = diagnosis_ui(language)
+    ui = knowledge.load(language).ui
     try:
         config = config_from_args(args)
         code = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot import knowledge
 from bot.diagnose import Diagnosis
 from bot.probes.result import ProbeResult
 from bot.render.record import explanation_record
@@ -18,11 +17,6 @@ from bot.verdict import FAILURE_KNOWLEDGE
 
 _FIREWALL_CODES = ("4.4.315", "4.4.316")
 _MAX_RANGES = 40
-
-
-def diagnosis_ui(language: str) -> Mapping[str, str]:
-    """The UI labels for rendering a diagnosis in ``language``."""
-    return knowledge.load(language).ui
 
 
 def _ranges(diagnosis: Diagnosis) -> list[str]:

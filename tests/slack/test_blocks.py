@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot import knowledge
 from bot.diagnose import DiagnoseRequest, conclude
 from bot.explain import explain_bounce, explain_code
 from bot.knowledge import Step
@@ -34,12 +35,11 @@ from bot.render.blocks import (
     shorten,
     split_text,
 )
-from bot.render.diagnosis import diagnosis_ui
 from bot.store import HistoryEntry
 from handlers.commands import usages
 from tests.fixtures.slack_api import VIEW_BLOCKS, block_errors
 
-UI = dict(diagnosis_ui("en"))
+UI = dict(knowledge.load("en").ui)
 QUEUE_ERROR = (
     "450 4.4.316 Connection refused [Message=Socket error code 10061] "
     "[LastAttemptedServerName=mail.contoso.com] [LastAttemptedIP=203.0.113.25:25]"
