@@ -2,8 +2,10 @@
 
 Strategy: one ``OrderedDict`` of entries in least-recently-used order, each with an absolute
 expiry on an injectable monotonic clock. Expired entries are dropped when they are touched;
-the size is bounded by ``max_entries``, evicting the least recently used entry first, so a
-busy bot cannot grow it without limit. Semantics follow Redis (a list is capped on push, a
+the size is bounded by ``max_entries``: when full, expired entries go first, then the least
+recently used, so a busy bot cannot grow it without limit. The bound is large (100,000: ten
+minutes of delivery ids at over 150 events a second) because an evicted dedup key is a reply
+sent twice. Semantics follow Redis (a list is capped on push, a
 hash's expiry covers the whole hash, a counter's window opens at its first hit), so the
 contract tests run unchanged against both stores. Nothing here awaits: every call completes
 at once, which is also why concurrent callers cannot interleave inside one.
@@ -34,12 +36,13 @@ class _Entry:
 class MemoryStore:
     """An in-process ``Store`` with expiry and LRU eviction."""
 
-    def __init__(self, *, max_entries: int = 10_000, clock: Clock = time.monotonic) -> None:
+    def __init__(self, *, max_entries: int = 100_000, clock: Clock = time.monotonic) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._next_sweep = 0.0
 
     def keys(self) -> list[str]:
         """The live keys, least recently used first (for inspection and tests)."""
@@ -72,6 +75,11 @@ class MemoryStore:
     def _put(self, key: str, value: _Value, ttl: float) -> None:
         self._entries[key] = _Entry(value, self._clock() + check_ttl(ttl))
         self._entries.move_to_end(key)
+        now = self._clock()
+        if len(self._entries) > self.max_entries and now >= self._next_sweep:
+            self._next_sweep = now + 1.0  # a full scan at most once a second
+            for stale in [k for k, e in self._entries.items() if e.expires_at <= now]:
+                del self._entries[stale]
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
