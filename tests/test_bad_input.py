@@ -59,6 +59,17 @@ CASES: list[tuple[str, Callable[[], bytes | str]]] = [
         ),
     ),
     ("many addresses", lambda: (" ".join(f"u{n}@example.com" for n in range(50_000))).encode()),
+    (
+        "1 MB of trace tables",  # each dash line starts a table whose rows run to the end of the input
+        lambda: (
+            b"said: 550 5.1.1 <x@example.net>\n"
+            + b"Sender Status\n------ ------\nalerts@example.com Pending\n" * 25_000
+        ),
+    ),
+    (
+        "1 MB of mailq entries",
+        lambda: b"4F2C11A0B7*  2145 Tue Jun 11 08:14:22  a@b.example\n (connect to x[1.2.3.4]:25)\n" * 12_000,
+    ),
 ]
 
 

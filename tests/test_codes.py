@@ -42,6 +42,9 @@ def test_primary(text: str, status: str | None, reply: str | None) -> None:
 NESTED = [
     ("550 4.4.7 QUEUE.Expired; message expired [{LED=450 4.4.316 Connection refused}]", {"4.4.7": 0, "4.4.316": 2}),
     ("450 4.4.317 Cannot connect [Message=451 5.7.3 STARTTLS is required]", {"4.4.317": 0, "5.7.3": 1}),
+    # Exchange on-premises queues write the underlying cause after an arrow
+    ("451 4.4.397 Error communicating with target host. -> 421 4.4.2 Connection dropped", {"4.4.397": 0, "4.4.2": 1}),
+    ("451 4.4.397 Error -> 421 4.4.2 Dropped\n451 4.4.0 DNS query failed", {"4.4.397": 0, "4.4.2": 1, "4.4.0": 0}),
 ]
 
 

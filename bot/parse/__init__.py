@@ -29,7 +29,9 @@ from bot.parse.extract import (
     dsn_host,
     find_remote,
     find_reporting,
+    ip_after_host,
 )
+from bot.parse.listing import not_failed
 from bot.parse.model import Bounce, Code, Delivery
 from bot.parse.phrases import reasons_in
 from bot.parse.source import MAX_BYTES, Source, read
@@ -86,14 +88,19 @@ _AUTOREPLY = re.compile(r"auto-replied|auto-generated", re.I)
 
 def parse_bounce(data: bytes | str) -> Bounce:
     """Parse one bounce, queue error or pasted NDR. Bad input gives ``is_ndr=False``."""
-    if not data or not (data.strip() if isinstance(data, str | bytes) else None):
+    # Only the analysed prefix is looked at: a copy of the whole input (strip) would make the
+    # memory peak grow with it.
+    if not data or not (data[:MAX_BYTES].strip() if isinstance(data, str | bytes) else None):
         return Bounce(is_ndr=False, why_not="empty input")
     size = len(data)
     source = read(data)
     bounce = _parse(source)
-    if not bounce.is_ndr and source.attached is not None:
+    if source.attached is not None and (not bounce.is_ndr or not (bounce.codes or bounce.primary)):
+        # A forwarded bounce, or a report that only wraps the real one (its own text names no
+        # code): the attached message speaks for itself when it is a bounce with a code.
         inner = _parse(read(source.attached))
-        if inner.is_ndr:
+        named = all(d.recipient for d in inner.deliveries)
+        if inner.is_ndr and (not bounce.is_ndr or (inner.codes and named)):
             bounce = inner
     if size > MAX_BYTES:
         note = f"input is {size} bytes; only the first {MAX_BYTES} were analysed"
@@ -118,6 +125,8 @@ def _parse(source: Source) -> Bounce:
         remote_host = remote_host or dsn_host(remote_mta)
         ip = _IPV4.search(remote_mta) if remote_ip is None else None
         remote_ip = ip.group(0) if ip else remote_ip
+    if remote_host and remote_ip is None:
+        remote_ip = ip_after_host(text, remote_host)
     reporting = find_reporting(text) or dsn_host(source.dsn_message.get("reporting-mta"))
     primary = choose_primary(codes)
     if primary is None and deliveries and deliveries[0].status:
@@ -138,6 +147,37 @@ def _parse(source: Source) -> Bounce:
     )
 
 
+class _Shapes:
+    """The report's bounce words (``_MARKERS``) and structure (``_STRUCTURAL``): each a scan of
+    the whole text, so each is searched for only when a decision needs it."""
+
+    __slots__ = ("_lowered", "_markers", "_structural", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._lowered: str | None = None
+        self._markers: bool | None = None
+        self._structural: bool | None = None
+
+    @property
+    def lowered(self) -> str:
+        if self._lowered is None:
+            self._lowered = self.text.lower()
+        return self._lowered
+
+    @property
+    def markers(self) -> bool:
+        if self._markers is None:
+            self._markers = _MARKERS.search(self.lowered) is not None
+        return self._markers
+
+    @property
+    def structural(self) -> bool:
+        if self._structural is None:
+            self._structural = _STRUCTURAL.search(self.lowered) is not None
+        return self._structural
+
+
 def _why_not(source: Source, codes: tuple[Code, ...]) -> str | None:
     """None when the input is a bounce; otherwise a one-line reason why it is not."""
     if not source.text.strip() and not source.dsn_recipients:
@@ -149,30 +189,26 @@ def _why_not(source: Source, codes: tuple[Code, ...]) -> str | None:
         if actions and actions <= {"delivered", "relayed", "expanded"}:
             return "a delivery receipt: every recipient was delivered"
         return None
-    lowered = source.text.lower()
-    markers = _MARKERS.search(lowered) is not None
-    structural = _STRUCTURAL.search(lowered) is not None
+    shapes = _Shapes(source.text)
     strong = any(c.status and (c.reply_code or c.depth) for c in codes)
     if source.is_message:
-        return _why_not_message(source, codes, markers=markers, structural=structural, strong=strong)
+        return _why_not_message(source, codes, shapes, strong=strong)
     # Pasted text: a full reply ("550 5.1.1", a nested code) settles it; a bare status needs the
     # report's own words and an address, or people asking about "5.7.1" would count.
-    if strong or (markers and codes and "@" in source.text):
+    if strong or (codes and "@" in source.text and shapes.markers):
         return None
-    if markers and structural and "@" in source.text:
+    if "@" in source.text and shapes.markers and shapes.structural:
         return None  # e.g. a mail queue listing: "connect to host[ip]:25: Connection refused"
-    if markers:
+    if shapes.markers:
         return "talks about a delivery failure but quotes no report"
     return "no SMTP status code in a bounce context" if codes else "no SMTP status code found"
 
 
-def _why_not_message(
-    source: Source, codes: tuple[Code, ...], *, markers: bool, structural: bool, strong: bool
-) -> str | None:
+def _why_not_message(source: Source, codes: tuple[Code, ...], shapes: _Shapes, *, strong: bool) -> str | None:
     headers = source.headers
     subject = headers.get("subject", "")
     from_daemon = _DAEMON_FROM.search(headers.get("from", "")) is not None
-    if _AUTOREPLY.search(headers.get("auto-submitted", "")) and not (markers or codes) and not from_daemon:
+    if _AUTOREPLY.search(headers.get("auto-submitted", "")) and not (codes or shapes.markers) and not from_daemon:
         return "an automatic reply, not a bounce"
     if not from_daemon and (
         "list-unsubscribe" in headers or headers.get("precedence", "").lower().strip() in ("bulk", "list", "junk")
@@ -182,15 +218,15 @@ def _why_not_message(
         not from_daemon
         and "auto-submitted" not in headers
         and ("in-reply-to" in headers or _CONVERSATION.match(subject))
-        and not structural
+        and not shapes.structural
     ):
         # People write to each other about bounces; a forwarded NDR still carries its own
         # structure (labels, "said:", DSN fields), which is what we require here.
         return "a conversation about a delivery problem, not a report"
     bounce_headers = bool(_SUBJECT.search(subject)) or from_daemon or "x-failed-recipients" in headers
-    if bounce_headers and (codes or markers or "x-failed-recipients" in headers or reasons_in(source.text.lower())):
+    if bounce_headers and (codes or "x-failed-recipients" in headers or shapes.markers or reasons_in(shapes.lowered)):
         return None
-    if markers and (strong or reasons_in(source.text.lower())):
+    if shapes.markers and (strong or reasons_in(shapes.lowered)):
         return None
     return "no delivery failure found in the message"
 
@@ -222,14 +258,19 @@ def _deliveries(source: Source, codes: tuple[Code, ...]) -> list[Delivery]:
         diagnostic = " ".join(item.diagnostic.split())[:1000] if item.diagnostic else None
         delayed = (item.action or "").lower().startswith("delay") or bool(status and status.startswith("4"))
         context = diagnostic or head
-        phrases = reasons_in(diagnostic.lower()) if diagnostic else phrases_of_report()
+        if diagnostic:
+            phrases = reasons_in(diagnostic.lower())
+        elif reason.status_name(status) not in reason.RETRY:
+            phrases = frozenset()  # nothing said about this recipient: its status speaks
+        else:
+            phrases = phrases_of_report()
         if diagnostic and not local and not phrases:
             # The lines after the address say nothing (the reason sits above it, or in a
             # section of its own): classify on the whole report.
             context = diagnostic + "\n" + head
             phrases = phrases_of_report()
         command = item.command if item.command is not None else find_command(item.diagnostic or "")
-        if command is None:
+        if not command:  # "" from _from_dsn: searched there, nothing found
             if not text_commands:
                 text_commands.append(find_command(source.text[:4000]))
             command = text_commands[0]
@@ -242,6 +283,8 @@ def _deliveries(source: Source, codes: tuple[Code, ...]) -> list[Delivery]:
             diagnostic_type=item.diagnostic_type,
             recipient=item.recipient,
             found=phrases,
+            still_queued=(item.action or "").lower().startswith("delay"),
+            diagnosed=item.own and _says_something(diagnostic, item.recipient),
         )
         out.append(
             Delivery(
@@ -257,6 +300,16 @@ def _deliveries(source: Source, codes: tuple[Code, ...]) -> list[Delivery]:
     return out
 
 
+def _says_something(diagnostic: str | None, recipient: str | None) -> bool:
+    """Does the diagnostic say anything beyond naming the recipient (``* user@example.org``)?"""
+    if not diagnostic:
+        return False
+    rest = diagnostic.lower().replace(recipient, " ") if recipient else diagnostic
+    return any(ch.isalnum() for ch in rest)
+
+
+_STATUS_FIELD = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
+_PARTY = re.compile(r"[^\s<>,;\"']+@[^\s<>,;\"']+")
 _TRANSCRIPT_CODE = re.compile(r"^[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} ?)?")
 
 
@@ -294,7 +347,7 @@ def _from_dsn(source: Source) -> list[Found]:
         if action in ("delivered", "relayed", "expanded"):
             continue
         status = block.get("status", "").strip().split(" ")[0] or None
-        if status and not re.fullmatch(r"[245]\.\d{1,3}\.\d{1,3}", status):
+        if status and not _STATUS_FIELD.fullmatch(status):
             status = None
         diagnostic = block.get("diagnostic-code", "")
         diagnostic_type = "SMTP"
@@ -311,7 +364,7 @@ def _from_dsn(source: Source) -> list[Found]:
         if command is None and extra:
             command = find_command(extra)
         remote = dsn_host(block.get("remote-mta"))
-        found.append(Found(recipient, diagnostic, action, status, remote, diagnostic_type, command=command))
+        found.append(Found(recipient, diagnostic, action, status, remote, diagnostic_type, command=command or ""))
     return found
 
 
@@ -327,14 +380,14 @@ def _parties(source: Source) -> set[str]:
         source.original.get("sender"),
         source.original.get("reply-to"),
     ):
-        for addr in re.findall(r"[^\s<>,;\"']+@[^\s<>,;\"']+", value or ""):
-            out.add(addr.strip(".").lower())
+        if value and "@" in value:
+            out.update(addr.strip(".").lower() for addr in _PARTY.findall(value))
     return out
 
 
 def _from_text(source: Source) -> list[Found]:
     failed = source.headers.get("x-failed-recipients")
-    spots = addresses_in(source.text, _parties(source))
+    spots = addresses_in(source.text, _parties(source) | not_failed(source.text))
     if failed:
         wanted = [a.strip().lower() for a in failed.split(",") if "@" in a]
         picked = [(p, a) for p, a in spots if a in wanted]
@@ -344,5 +397,5 @@ def _from_text(source: Source) -> list[Found]:
             return [Found(a, source.text) for a in wanted]
     if not spots:
         to = clean_address(source.original.get("to") or source.original.get("envelope-to"))
-        return [Found(to, source.text)]
+        return [Found(to, source.text, own=False)]
     return blocks_for(source.text, spots)

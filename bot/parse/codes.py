@@ -66,11 +66,14 @@ _DEPTH_WINDOW = 4000
 
 def _depth(text: str, pos: int) -> int:
     """Brackets still open at ``pos``, counted over the preceding window: C-speed counts, so the
-    cost is bounded per code (at most ``MAX_CODES`` of them) whatever the input."""
+    cost is bounded per code (at most ``MAX_CODES`` of them) whatever the input. An arrow earlier
+    on the same line (Exchange's ``451 4.4.397 Error communicating ... -> 421 4.4.2 ...``) also
+    nests: what follows it is the underlying cause."""
     start = max(0, pos - _DEPTH_WINDOW)
     square = text.count("[", start, pos) - text.count("]", start, pos)
     curly = text.count("{", start, pos) - text.count("}", start, pos)
-    return max(0, square) + max(0, curly)
+    arrows = text.count("-> ", text.rfind("\n", start, pos) + 1, pos)
+    return max(0, square) + max(0, curly) + arrows
 
 
 def _tail(text: str, end: int) -> str:

@@ -35,7 +35,9 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (" talking", r"(?:while|when) (?:sending|talking)[^\n]{0,40}?\b(rcpt to|mail from|data|helo|ehlo)\b"),
         (" sending", r"(?:while|when) (?:sending|talking)[^\n]{0,40}?\b(rcpt to|mail from|data|helo|ehlo)\b"),
         ("during ", r"during (rcpt to|mail from|data|connect|connection|helo|ehlo|starttls)\b"),
-        ("at ", r"\bat (rcpt to|mail from|data|connect|connection|helo|ehlo|starttls)\b"),
+        # "at" as a word; the boundary is checked after the first letter, so that the literal
+        # still leads the pattern and the engine can skip ahead to it
+        ("at ", r"a(?<![\w]a)t (rcpt to|mail from|data|connect|connection|helo|ehlo|starttls)\b"),
         ("does not like ", r"does not like (recipient|sender)\b"),
         ("_", r"\[(rcpt_to|mail_from)\]"),
         ("[data]", r"\[(data)\]"),
@@ -91,6 +93,9 @@ def find_command(text: str) -> str | None:
             return _NORMAL.get(word, word.upper()[:8])
     last = None
     for m2 in _BARE.finditer(text):
-        if m2.start() == 0 or text[m2.start() - 1] not in _WORDISH:
+        before = text[m2.start() - 1] if m2.start() else ""
+        if before == "(" and m2.group(1) in ("EHLO", "HELO"):
+            continue  # "from host (EHLO name)": a Received field quoted in the report (RFC 5321 4.4)
+        if before not in _WORDISH:
             last = m2.group(1)
     return last.split(" ")[0] if last else None

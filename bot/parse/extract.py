@@ -19,10 +19,19 @@ from dataclasses import dataclass
 ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
 # For scanning long texts: anchor on each "@" (found with str.find) rather than trying the
 # local-part class at every position, which costs up to 64 steps per character.
-_LOCAL_TAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}\Z")
+# The local part is found backwards from the "@": a greedy ``.*`` makes the engine back up from
+# the end of the window to the last character that cannot be in a local part, at C speed.
+_LAST_NOT_LOCAL = re.compile(r"(?s:.*)[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]")
 _DOMAIN_HEAD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
 _HEADERISH = re.compile(r"\s*(?:from|reply-to|sender|return-path|message-id|in-reply-to|references|errors-to)\s*:")
+# A label right before the address that makes it the sender: "MAIL FROM:<a@b>", "SenderAddress : a@b",
+# "from=<a@b>" (Postfix logs), "-SenderAddress a@b" (a PowerShell parameter). Searched in the
+# lower-cased text before the address, on its line.
+_SENDER_LABEL = re.compile(
+    r"(?:mail from:?|\bfrom[ \t]*[:=]|sender(?:[ _-]?address)?[ \t]*[:=]|-sender(?:address)?)[ \t]*<?$"
+)
 MAX_AT_SIGNS = 2000
+_MAX_PREFIX = 4000
 _DAEMON = re.compile(
     r"^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon|maildaemon|root|bounce|bounces|noreply|no-reply|"
     r"microsoftexchange[0-9a-f]*|devnull|nobody|double-bounce)(?:[+\-][^@]*)?@",
@@ -51,17 +60,29 @@ _HOST_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("'", r"^(" + _H + r")[ \t]*\n[^\n]{0,80}'[245]\d\d[ \-]", re.M),
         # Gmail: [mail.example.net. 192.0.2.1: timed out]
         (": ", r"\[(" + _H + r")\.? (" + _IP + r")(?::\d+)?: ", 0),
-        ("emote ", r"(?:Remote server|Remote host|remote server):? \[?(" + _H + r")\]? ?\(?(" + _IP + r")?", 0),
+        (
+            "emote ",
+            r"(?:Remote server|Remote host|remote server):?[ \t]*\[?(" + _H + r")\]?[ \t]*[\[(]?(" + _IP + r")?",
+            0,
+        ),
         ("host ", r"host (?<!\whost )(?<!at host )(" + _H + r")\b", 0),
         ("while talking to ", r"while talking to (" + _H + r")\.?:", 0),
         ("refused by ", r"[Cc]onnection refused by (" + _H + r")", 0),
         # qmail names the remote by address only
         ("onnected to ", r"Connected to (" + _IP + r") but", re.I),
         ("does not like ", r"(?<![\d.])((?:\d{1,3}\.){3}\d{1,3}) does not like", 0),
+        (" failed after I sent", r"(?<![\d.])((?:\d{1,3}\.){3}\d{1,3}) failed after I sent", 0),
+        # Exchange on-premises queues: "The last endpoint attempted was 192.0.2.1:25"
+        ("endpoint attempted was ", r"endpoint attempted was ((?:\d{1,3}\.){3}\d{1,3})", 0),
         ("emoteMta", r"\"remoteMta(?:Ip)?\"\s*:\s*\"(?:dns; ?)?([\w.\-:]+)\"", 0),
-        ("mx", r"\bmx\s*=\s*(" + _H + r")", re.I),
+        # "mx=host" in any case; the word start is checked after the first letter, so that the
+        # pattern opens with a character set the engine can skip ahead to
+        ("=", r"[mM](?<![\w][mM])[xX]\s*=\s*(" + _H + r")", 0),
+        # application logs: "host=smtp.example.com:587"
+        ("host=", r"\bhost=(" + _H + r")", 0),
     )
 )
+_IP_AFTER_HOST = re.compile(r"\.?[ \t]{0,3}[\[(][ \t]?(" + _IP + r")(?::\d+)?[ \t]?[\])]")
 _IP_ONLY = re.compile(r"LastAttemptedIP=((?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F:]*:[0-9a-fA-F:]+?)(?::\d+)?\]")
 _REPORTING = re.compile(
     r"(?:Generating server|Servidor de generación|Serveur de génération|Servidor gerador|"
@@ -73,7 +94,8 @@ _MAIL_SYSTEM_AT = re.compile(  # searched in lower-cased text
     r"(?:this is the mail system at host|this is the qmail-send program at|\"reportingmta\"\s*:\s*\"dsn;) ?"
     r"([\w.\-]+)"
 )
-_DSN_HOST = re.compile(r"^\s*(?:dns|dns;|smtp|x-[\w-]+)?\s*;?\s*\[?([\w.\-:]+?)\]?(?:\s*\(|\s*$|\s)", re.I)
+# The address type ("dns;", RFC 3464 section 2.1.2) is optional; "smtp.example.org" is a name, not a type.
+_DSN_HOST = re.compile(r"^\s*(?:(?:dns|smtp|x-[\w-]+)\s*;)?\s*\[?([\w.\-:]+?)\]?(?:\s*\(|\s*$|\s)", re.I)
 IPV4 = re.compile(r"\b((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})\b")
 
 
@@ -85,7 +107,8 @@ class Found:
     status: str | None = None
     remote_host: str | None = None
     diagnostic_type: str = "SMTP"
-    command: str | None = None  # the SMTP command the server answered, when already known
+    command: str | None = None  # the SMTP command the server answered; "" when searched for and absent
+    own: bool = True  # False when ``diagnostic`` is the whole report, not text about this recipient
 
 
 def clean_address(value: str | None) -> str | None:
@@ -138,9 +161,32 @@ def find_remote(text: str) -> tuple[str | None, str | None]:
     return host, ip
 
 
+def ip_after_host(text: str, host: str) -> str | None:
+    """The address written right after ``host`` (``mx.example.net (192.0.2.1)``,
+    ``mx.example.net [192.0.2.1]``): how most reports pair a name found elsewhere with its IP."""
+    lowered = text.lower()
+    pos = lowered.find(host)
+    for _ in range(20):
+        if pos == -1:
+            return None
+        m = _IP_AFTER_HOST.match(lowered, pos + len(host))
+        if m:
+            return m.group(1)
+        pos = lowered.find(host, pos + len(host))
+    return None
+
+
+# Literals every label of ``_REPORTING`` contains (and of ``_MAIL_SYSTEM_AT``): checked with
+# ``in`` before the regex scans, which most reports would make for nothing.
+_REPORTING_NEEDLES = ("genera", "génér", "gerador", "generer", "generier", "erstellender", "生成", "생성")
+_MAIL_SYSTEM_NEEDLES = ("this is the ", "reportingmta")
+
+
 def find_reporting(text: str) -> str | None:
     lowered = text.lower()
-    m = _REPORTING.search(lowered) or _MAIL_SYSTEM_AT.search(lowered)
+    m = _REPORTING.search(lowered) if any(n in lowered for n in _REPORTING_NEEDLES) else None
+    if m is None and any(n in lowered for n in _MAIL_SYSTEM_NEEDLES):
+        m = _MAIL_SYSTEM_AT.search(lowered)
     return m.group(1).rstrip(".").lower() if m else None
 
 
@@ -152,13 +198,17 @@ def addresses_in(text: str, exclude: set[str]) -> list[tuple[int, str]]:
         addr = raw.strip(".'`").lower()
         if addr in seen or addr in exclude or _DAEMON.match(addr):
             continue
-        line_start = text.rfind("\n", 0, start) + 1
+        window = max(0, start - _MAX_PREFIX)  # a very long line is read from this far back only
+        line_start = max(window, text.rfind("\n", window, start) + 1)
         prefix = text[line_start:start].lower()
         # Header-ish lines name the sender or the message, not a failed recipient.
         if _HEADERISH.match(prefix):
             continue
-        if "message-id" in prefix or prefix.rstrip().endswith(("mailto:", "http://", "https://")):
+        near = prefix[-80:]  # labels sit right before the address; long lines cost no more
+        if near.rstrip().endswith(("mailto:", "http://", "https://")) or _SENDER_LABEL.search(near):
             continue
+        if "id" in near and "messageid" in near.replace("-", "").replace(" ", "").replace("_", ""):
+            continue  # Message-ID, MessageId, "Message ID": names the message, not a recipient
         seen.add(addr)
         out.append((start, addr))
         if len(out) >= 100:
@@ -173,10 +223,12 @@ def iter_addresses(text: str) -> list[tuple[int, str]]:
     seen_at = 0
     while at != -1 and seen_at < MAX_AT_SIGNS:
         seen_at += 1
-        local = _LOCAL_TAIL.search(text, max(0, at - 64), at)
-        domain = _DOMAIN_HEAD.match(text, at + 1) if local else None
-        if local and domain:
-            out.append((local.start(), text[local.start() : domain.end()]))
+        window = max(0, at - 64)
+        cut = _LAST_NOT_LOCAL.match(text, window, at)
+        start = cut.end() if cut else window
+        domain = _DOMAIN_HEAD.match(text, at + 1) if start < at else None
+        if domain:
+            out.append((start, text[start : domain.end()]))
             at = text.find("@", domain.end())
         else:
             at = text.find("@", at + 1)

@@ -135,6 +135,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "destination server rejected recipients",
         "email address does not exist",
         "email address could not be found",
+        "the address couldn't be found",
         "invalid address",
         "invalid mailbox",
         "invalid recipient",
@@ -168,6 +169,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "not email addresses",
         "recipient address rejected. (in reply to rcpt to command)",
         "recipient address rejected: access denied",
+        "recipient address rejected.",
         "recipient address rejected: invalid user",
         "recipient address rejected: invalid-recipient",
         "recipient address rejected: unknown user",
@@ -331,6 +333,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "you are sending to/from an address that has been blacklisted",
         "your access to submit messages to this e-mail system has been rejected",
         "your email address has been blacklisted",
+        "blocked senders",
     ),
     "hostunknown": (
         "domain does not exist",
@@ -469,11 +472,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "client host rejected: abus detecte gu_eib_04",
         "client host rejected: may not be mail exchanger",
         "client host rejected: was not authenticated",
+        "client host blocked",
         "confirm this mail server",
-        "connection dropped",
-        "connection refused by",
-        "connection reset by peer",
-        "connection was dropped by remote host",
         "connections not accepted from ip addresses on spamhaus xbl",
         "currently sending spam see: ",
         "domain does not exist:",
@@ -500,7 +500,6 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "rejecting open proxy",
         "sender ip address rejected",
         "server access forbidden by your ip ",
-        "service not available, closing transmission channel",
         "smtp error from remote mail server after initial connection:",
         "sorry, that domain isn't in my list of allowed rcpthosts",
         "sorry, your remotehost looks suspiciously like spammer",
@@ -515,6 +514,16 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "your network is temporary blacklisted",
         "your server requires confirmation",
         "traffic not accepted from this ip",
+    ),
+    # A refused, dropped or closed connection: a block of the client when nothing else is known,
+    # but only a network trouble when the status says so or the queue is still retrying
+    # (``reason.py`` decides). Not a reason of its own.
+    "blocked_connection": (
+        "connection dropped",
+        "connection refused by",
+        "connection reset by peer",
+        "connection was dropped by remote host",
+        "service not available, closing transmission channel",
     ),
     "policyviolation": (
         "an illegal attachment on your message",
@@ -811,6 +820,8 @@ ALIGNED: dict[str, tuple[tuple[str, ...], ...]] = {
         ("user ", " is not authorized to perform ses:sendrawemail on resource"),
     ),
     "systemerror": (("unable to connect ", "daemon"),),
+    # Postfix: "connect to mx.example.net[192.0.2.1]:25: Connection refused" (TCP, before any SMTP)
+    "networkerror": (("connect to ", ": connection refused"),),
     "expired": (("could not be delivered for", " days"), ("delivery failed ", " attempts")),
 }
 
@@ -820,7 +831,8 @@ _Trie = dict[str, "_Trie"]
 
 def _trie_pattern(words: list[str]) -> str:
     """A regex equivalent to ``word1|word2|...`` but branching per character, so the engine
-    rejects a position after one or two comparisons instead of trying every phrase."""
+    rejects a position after one or two comparisons instead of trying every phrase. Runs without
+    a branch are emitted as one literal (built at import: keep it cheap)."""
     root: _Trie = {}
     for word in words:
         node = root
@@ -829,7 +841,15 @@ def _trie_pattern(words: list[str]) -> str:
         node[""] = {}
 
     def emit(node: _Trie) -> str:
-        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        alts = []
+        for ch, child in sorted(node.items()):
+            if not ch:
+                continue
+            run, rest = [ch], child
+            while len(rest) == 1 and "" not in rest:
+                ((nxt, rest),) = rest.items()
+                run.append(nxt)
+            alts.append(re.escape("".join(run)) + emit(rest))
         if not alts:
             return ""
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
@@ -854,11 +874,14 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Entry]]:
             starters.setdefault(frags[0], []).append((reason, frags[1:]))
     vocabulary = sorted(set(owners) | set(starters))
     # What a match of ``word`` implies: the reasons of every phrase that is a prefix of it (the
-    # engine reports only the longest phrase starting at a position), and the aligned tuples to check.
+    # engine reports only the longest phrase starting at a position), and the aligned tuples to
+    # check. Each word's prefixes are looked up (len(word) dict probes) rather than every phrase
+    # tested against every word: this table is built at import, on the CLI's start-up path.
     table: dict[str, _Entry] = {}
     for word in vocabulary:
-        reasons = frozenset(r for w, rs in owners.items() if word.startswith(w) for r in rs)
-        pending = tuple(item for w, items in starters.items() if word.startswith(w) for item in items)
+        prefixes = [word[:n] for n in range(1, len(word) + 1)]
+        reasons = frozenset(r for w in prefixes if w in owners for r in owners[w])
+        pending = tuple(item for w in prefixes if w in starters for item in starters[w])
         table[word] = (reasons, pending)
     # Phrases that open with a letter or digit are tried only where a word starts: the
     # lookbehind rejects the other positions at once, which roughly halves the scan.

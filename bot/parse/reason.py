@@ -187,9 +187,7 @@ SECOND_PASS = (
     "securityerror",
     "mailererror",
 )
-_EXPLICIT_STATUS = frozenset(
-    {"mailboxfull", "mesgtoobig", "exceedlimit", "authfailure", "requireptr", "toomanyconn", "blocked"}
-)
+_EXPLICIT_STATUS = frozenset({"mailboxfull", "mesgtoobig", "exceedlimit", "authfailure", "requireptr", "toomanyconn"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +199,16 @@ class Evidence:
     command: str | None
     reply_code: str | None
     has_status: bool
+    still_queued: bool = False  # a delay warning (RFC 3464 "Action: delayed"): the MTA keeps trying
 
 
 def _userunknown(e: Evidence) -> bool:
     if e.by_status == "userunknown":
         # 5.1.1 says "no such user" unless the text says relaying, blocking, a full box ...
-        return not (e.found & {"norelaying", "blocked", "mailboxfull", "hasmoved", "notaccept"} or _rejected_text(e))
+        return not (
+            e.found & {"norelaying", "blocked", "blocked_connection", "mailboxfull", "hasmoved", "notaccept"}
+            or _rejected_text(e)
+        )
     # An unknown command counts as RCPT when the status names nothing else: that is where
     # nearly every "no such user" is said (Sisimai's MTA modules usually know the command).
     return (e.command == "RCPT" or (e.command is None and not e.by_status)) and "userunknown" in e.found
@@ -253,6 +255,14 @@ def _spam(e: Evidence) -> bool:
     return e.command not in BEFORE_DATA and "spamdetected" in e.found
 
 
+def _blocked(e: Evidence) -> bool:
+    if e.by_status == "blocked" or "blocked" in e.found:
+        return True
+    # A refused or dropped connection: the client was turned away, unless the status names a
+    # network fault (4.4.x: RFC 3463 "network and routing status") or the queue is still retrying.
+    return "blocked_connection" in e.found and e.by_status != "networkerror" and not e.still_queued
+
+
 def _by_status_or_text(reason: str) -> Callable[[Evidence], bool]:
     return lambda e: e.by_status == reason or reason in e.found
 
@@ -263,6 +273,7 @@ def _by_text(reason: str) -> Callable[[Evidence], bool]:
 
 _PROBES: dict[str, Callable[[Evidence], bool]] = {
     **{r: _by_status_or_text(r) for r in _EXPLICIT_STATUS},
+    "blocked": _blocked,
     **{r: _by_text(r) for r in ("hasmoved", "notcompliantrfc", "badreputation", "speeding")},
     "mesgtoobig": _mesgtoobig,
     "suspend": lambda e: e.reply_code == "525" or "suspend" in e.found,
@@ -290,6 +301,8 @@ def classify(
     diagnostic_type: str = "SMTP",
     recipient: str | None = None,
     found: frozenset[str] | None = None,
+    still_queued: bool = False,
+    diagnosed: bool = True,
 ) -> str:
     """The reason for one delivery. ``found`` may pass ``reasons_in(text.lower())`` when the
     caller already has it."""
@@ -306,7 +319,7 @@ def classify(
     explicit = min((r[1:] for r in found if r[0] == "!"), key=lambda r: (r == "expired", r), default="")
     if explicit and explicit not in RETRY and explicit != "expired":
         return explicit
-    e = Evidence(by_status, found, command, reply_code, bool(status))
+    e = Evidence(by_status, found, command, reply_code, bool(status), still_queued)
     if not diagnostic_type.startswith("X-UNIX"):
         for name in FIRST_PASS:
             if _PROBES[name](e):
@@ -323,7 +336,9 @@ def classify(
         return by_status
     if delayed:
         return "expired"
-    return "onhold" if lowered.strip() else "undefined"
+    # Sisimai's convention: "onhold" when the remote said something nobody could classify,
+    # "undefined" when there is nothing to go on for this recipient.
+    return "onhold" if diagnosed and lowered.strip() else "undefined"
 
 
 def _fallback(e: Evidence, status: str | None, delayed: bool, diagnostic_type: str) -> str:

@@ -17,6 +17,7 @@ import email
 import email.errors
 import email.header
 import email.policy
+import html
 import re
 from dataclasses import dataclass, field
 
@@ -30,26 +31,44 @@ MAX_TEXT = 256 * 1024
 _HEADER_BLOCK = re.compile(rb"(?:(?:From |[!-9;-~]{1,76}:)[^\n]*\n(?:[ \t][^\n]*\n)*)+")
 _SLACK_LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|\s]{1,512})\|([^<>]{0,512})>")
 _SLACK_BARE = re.compile(r"<((?:mailto:|https?://)[^<>|\s]{1,512})>")
+_BLOCK_END = re.compile(r"<(?:br|/p|/div|/tr|/li|/h\d)\b[^>]*>", re.I)
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{0,2000}>", re.S | re.I)
 _ENTITY = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&nbsp;": " ", "&amp;": "&"}
 _ENTITY_RE = re.compile("|".join(map(re.escape, _ENTITY)))
 # Where a non-MIME bounce starts quoting the original message (qmail, Exim, Sendmail, ...): one
-# of these phrases, preceded on its line only by dashes and spaces. Searched in lower-cased text.
-_ORIGINAL_MARKERS = re.compile(
-    r"this is a copy of the message|below this line is a copy of the message|original message follows|"
-    r"original message headers|the original message was(?! received)|undelivered message headers|unsent message below|"
-    r"copy of the original|-+\s*original message\s*-+|content-type: (?:message/rfc822|text/rfc822-headers)"
+# of these phrases, preceded on its line only by dashes and spaces. Searched in lower-cased text,
+# one pattern per phrase: each opens with a literal, which the engine finds at C speed, where one
+# alternation of them all would be tried at every position.
+_ORIGINAL_MARKERS = tuple(
+    re.compile(p)
+    for p in (
+        r"this is a copy of the message",
+        r"below this line is a copy of the message",
+        r"original message follows",
+        r"original message headers",
+        r"the original message was(?! received)",
+        r"undelivered message headers",
+        r"unsent message below",
+        r"copy of the original",
+        r"-+\s*original message\s*-+",
+        r"content-type: (?:message/rfc822|text/rfc822-headers)",
+    )
 )
 
 
 def _original_marker(text: str) -> int | None:
     """Offset of the line where the quoted original starts, or None."""
     lowered = text.lower()
-    for m in _ORIGINAL_MARKERS.finditer(lowered):
-        line_start = lowered.rfind("\n", 0, m.start()) + 1
-        if not lowered[line_start : m.start()].strip(" \t-"):
-            return line_start
-    return None
+    best: int | None = None
+    for pattern in _ORIGINAL_MARKERS:
+        for m in pattern.finditer(lowered):
+            if best is not None and m.start() >= best:
+                break  # the earliest marker wins
+            line_start = lowered.rfind("\n", 0, m.start()) + 1
+            if not lowered[line_start : m.start()].strip(" \t-"):
+                best = line_start
+                break
+    return best
 
 
 @dataclass(slots=True)
@@ -75,12 +94,16 @@ def slack_unescape(text: str) -> str:
         text = _SLACK_BARE.sub(lambda m: m.group(1).split(":", 1)[-1].removeprefix("//"), text)
     if "&" in text:
         text = _ENTITY_RE.sub(lambda m: _ENTITY[m.group(0)], text)
+        if "<" in text:  # a link that was itself entity-escaped: "&lt;mailto:a@b|a@b&gt;"
+            text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
     return text.replace("```", "\n")
 
 
-def html_to_text(html: str) -> str:
-    html = re.sub(r"<(?:br|/p|/div|/tr|/li|/h\d)\b[^>]*>", "\n", html, flags=re.I)
-    return _ENTITY_RE.sub(lambda m: _ENTITY[m.group(0)], _TAG.sub(" ", html))
+def html_to_text(markup: str) -> str:
+    """Tags out, line breaks kept, every entity (named or numeric: ``&#8217;``) decoded; the
+    no-break space becomes a plain one, so ``550&nbsp;5.1.1`` still reads as a reply."""
+    text = _TAG.sub(" ", _BLOCK_END.sub("\n", markup))
+    return html.unescape(text).replace("\xa0", " ") if "&" in text else text
 
 
 def looks_like_message(data: bytes) -> bool:
@@ -103,7 +126,7 @@ def decode_header(value: str) -> str:
         return value
     try:
         return str(email.header.make_header(email.header.decode_header(value)))
-    except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+    except (LookupError, ValueError, email.errors.MessageError):  # CharsetError, HeaderParseError, ...
         return value
 
 
@@ -138,7 +161,10 @@ def _decode_bytes(payload: bytes, charset: str | None) -> str:
                 return payload.decode("utf-8")
             except UnicodeDecodeError:
                 return payload.decode(codec, "replace")
-        except LookupError:
+        except (LookupError, ValueError):
+            # Not a usable codec: unknown, or a name that is not one (NUL, surrogates from
+            # undecodable header bytes), or one that is not for text ("punycode", "undefined")
+            # and raises UnicodeError. The undeclared-text path below reads it instead.
             pass
     try:
         return payload.decode("utf-8")
@@ -283,7 +309,7 @@ def read(data: bytes | str | Part) -> Source:
         source = Source()
         _read_message(mime.parse(data.raw) if data.raw is not None else data, source)
         return source
-    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    raw = data[: MAX_BYTES + 1].encode("utf-8", "surrogateescape") if isinstance(data, str) else data
     source = Source(truncated=len(raw) > MAX_BYTES)
     raw = raw[:MAX_BYTES]
     if looks_like_message(raw):
@@ -296,9 +322,10 @@ def read(data: bytes | str | Part) -> Source:
 
 def _read_message(msg: Part, source: Source) -> None:
     source.is_message = True
+    headers = source.headers
     for name, value in msg.headers[:400]:
-        if name not in source.headers:
-            source.headers[name] = decode_header(value)
+        if name not in headers:
+            headers[name] = decode_header(value) if "=?" in value else value
     source.content_type = msg.ctype
     source.report_type = msg.params.get("report-type", "").lower()
     texts: list[str] = []

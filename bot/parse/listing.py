@@ -1,0 +1,87 @@
+"""Addresses that a pasted listing shows as NOT failed: senders, and recipients already delivered.
+
+People paste queue and trace listings rather than bounces: PowerShell tables
+(``Get-MessageTrace``: a header line, a line of dash groups, then rows) and Postfix ``mailq``
+(a queue-ID line naming the sender, then the recipients, indented). In both the sender sits in a
+column of its own, and a trace lists delivered messages next to the failed ones; neither is a
+failed recipient. Strategy: find the layout by its separator (the dash line, the queue-ID line),
+read the columns it defines, and return the addresses in the sender column or on a delivered row.
+Everything else is left to the general text extractor.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.parse.extract import iter_addresses
+
+# PowerShell's Format-Table separator: dash groups under each column name.
+_DASH_LINE = re.compile(r"^[ \t]*-{2,}(?:[ \t]+-{2,})+[ \t]*$", re.M)
+_DASH_GROUP = re.compile(r"-{2,}")
+# Postfix mailq (showq): "4F2C11A0B7*  2145 Tue Jun 11 08:14:22  sender@example.com"
+_MAILQ_ENTRY = re.compile(
+    r"^[0-9A-Fa-f]{5,}[*!]?[ \t]+\d+[ \t]+\w{3}[ \t]+\w{3}[ \t]+\d{1,2}[ \t]+[\d:]{5,8}[ \t]+(\S+@\S+)[ \t]*$", re.M
+)
+_SENDER_COLUMNS = ("sender", "from")
+_STATUS_COLUMNS = ("status", "event", "action")
+_NOT_FAILED = ("delivered", "expanded", "relayed", "resolved", "sent")
+MAX_ROWS = 2000  # rows read over all the tables of one input: many separators cannot multiply the work
+
+
+def not_failed(text: str) -> set[str]:
+    """Lower-case addresses that a listing in ``text`` names as senders or as delivered."""
+    out: set[str] = set()
+    if "--" in text:
+        budget = [MAX_ROWS]
+        for sep in _DASH_LINE.finditer(text):
+            _table(text, sep.start(), sep.end(), out, budget)
+            if budget[0] <= 0:
+                break
+    if "@" in text and _MAILQ_ENTRY.search(text):
+        out.update(m.group(1).strip("<>").lower() for m in _MAILQ_ENTRY.finditer(text))
+    return out
+
+
+def _table(text: str, start: int, end: int, out: set[str], budget: list[int]) -> None:
+    header_end = start - 1
+    if header_end <= 0:
+        return
+    header = text[text.rfind("\n", 0, header_end) + 1 : header_end]
+    separator = text[start:end]
+    starts = [m.start() for m in _DASH_GROUP.finditer(separator)]
+    names = [header[a:b].strip().lower() for a, b in zip(starts, [*starts[1:], len(header) + 1], strict=True)]
+    senders = [i for i, name in enumerate(names) if name.startswith(_SENDER_COLUMNS)]
+    status = next((i for i, name in enumerate(names) if name in _STATUS_COLUMNS), None)
+    if not senders and status is None:
+        return
+    pos = end + 1
+    while budget[0] > 0:
+        budget[0] -= 1
+        eol = text.find("\n", pos)
+        row = text[pos : eol if eol != -1 else len(text)]
+        if not row.strip() or (row.lstrip().startswith("--") and _DASH_LINE.fullmatch(row)):
+            break  # a blank line or the next table's separator ends this one
+        spots = iter_addresses(row)
+        if spots:
+            cell = _cell(row, starts, status) if status is not None else ""
+            delivered = cell.split(" ", 1)[0].lower() in _NOT_FAILED
+            for offset, addr in spots:
+                column = _column(starts, offset)
+                if delivered or column in senders:
+                    out.add(addr.strip(".'`").lower())
+        if eol == -1:
+            break
+        pos = eol + 1
+
+
+def _column(starts: list[int], offset: int) -> int:
+    column = 0
+    for i, begin in enumerate(starts):
+        if offset >= begin:
+            column = i
+    return column
+
+
+def _cell(row: str, starts: list[int], index: int) -> str:
+    end = starts[index + 1] if index + 1 < len(starts) else len(row)
+    return row[starts[index] : end].strip()
