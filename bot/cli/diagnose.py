@@ -8,7 +8,6 @@ the probes that decide), 2 bad arguments or a refused target, 1 internal error.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import re
@@ -68,7 +67,9 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
 
 
 def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
-    # The probe stack (dnspython, aiohttp, ssl) loads only for this command: explain stays quick.
+    # The probe stack (asyncio, dnspython, aiohttp, ssl) loads only for this command: explain stays quick.
+    import asyncio  # noqa: PLC0415
+
     from bot.diagnose import DiagnoseRequest  # noqa: PLC0415
     from bot.render.diagnosis import (  # noqa: PLC0415
         ago,

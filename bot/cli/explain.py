@@ -7,12 +7,15 @@ could not be read. Argument errors exit 2, as argparse does.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
+import functools
 import json
+import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from bot import knowledge
 from bot.explain import explain_bounce, explain_code, normalise_code
@@ -22,10 +25,14 @@ from bot.render import bounce_record, render_code, render_text
 
 EXIT_OK, EXIT_ERROR, EXIT_NONE = 0, 1, 2
 MAX_FILES = 100_000
+MAX_JOBS = 8
+PARALLEL_FROM = 200  # inputs: below this, starting workers costs more than it saves
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Input:
+    """One input: its bytes, or an error, or neither for a file still to be read (by its worker)."""
+
     name: str
     data: bytes | None
     size: int = 0
@@ -65,9 +72,9 @@ def iter_inputs(paths: Sequence[str], stdin: IO[bytes]) -> Iterator[Input]:
             if not files:
                 yield Input(raw, None, error=f"{raw}: directory holds no files")
             for file in files[:MAX_FILES]:
-                yield _read_file(file)
+                yield Input(str(file), None)  # read where it is parsed
         else:
-            yield _read_file(path)
+            yield Input(str(path), None)
 
 
 def _read_file(path: Path) -> Input:
@@ -94,6 +101,58 @@ def analyse(item: Input) -> Bounce:
     return bounce
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one input gives: text for stdout, lines for stderr, and the counts."""
+
+    output: str = ""
+    messages: tuple[str, ...] = ()
+    recognised: bool = False
+    unreadable: bool = False
+    record: dict[str, Any] | None = None  # --format json: gathered, printed at the end
+
+
+def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bool) -> Outcome:
+    """Read (when ``item`` is a path still to read), parse, explain and render one input. Pure
+    apart from reading the file, so it runs the same in this process or in a worker."""
+    if item.data is None and item.error is None:
+        item = _read_file(Path(item.name))
+    if item.error:
+        return Outcome(messages=(item.error,), unreadable=True)
+    bounce = analyse(item)
+    explanation = explain_bounce(bounce, language) if bounce.is_ndr else None
+    messages = [] if bounce.is_ndr else [f"{item.name}: not a bounce: {bounce.why_not}"]
+    messages += [f"{item.name}: {note}" for note in bounce.notes]
+    output, record = "", None
+    if fmt == "text":
+        if bounce.is_ndr:
+            ui = knowledge.load(language).ui
+            output = render_text(bounce, explanation, ui, color=color, file=item.name if many else None)
+    elif fmt == "jsonl":
+        output = json.dumps(bounce_record(bounce, explanation, item.name), ensure_ascii=False) + "\n"
+    else:
+        record = bounce_record(bounce, explanation, item.name)
+    return Outcome(output, tuple(messages), bounce.is_ndr, False, record)
+
+
+def _jobs(requested: int | None) -> int:
+    if requested is not None:
+        return max(1, requested)
+    return min(os.cpu_count() or 1, MAX_JOBS)
+
+
+def _outcomes(items: Iterable[Input], render: Callable[[Input], Outcome], *, jobs: int) -> Iterator[Outcome]:
+    """Outcomes in input order. Many files are shared among ``jobs`` worker processes (each reads
+    and parses its own files, so only paths and rendered text cross between processes)."""
+    items = list(items)
+    if jobs < 2 or len(items) < PARALLEL_FROM:
+        yield from map(render, items)
+        return
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        yield from pool.map(render, items, chunksize=max(1, min(64, len(items) // (jobs * 8))))
+
+
 def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
     language = args.lang or default_language()
     ui = knowledge.load(language).ui
@@ -116,26 +175,16 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
         return EXIT_NONE
     recognised = unreadable = 0
     many = len(args.inputs) > 1 or any(Path(p).is_dir() for p in args.inputs)
+    render = functools.partial(explain_input, language=language, fmt=args.format, color=color, many=many)
     records = []
-    for item in iter_inputs(args.inputs, stdin):
-        if item.error:
-            unreadable += 1
-            print(f"mailflow: {item.error}", file=stderr)
-            continue
-        bounce = analyse(item)
-        explanation = explain_bounce(bounce, language) if bounce.is_ndr else None
-        recognised += bounce.is_ndr
-        if not bounce.is_ndr:
-            print(f"mailflow: {item.name}: not a bounce: {bounce.why_not}", file=stderr)
-        for note in bounce.notes:
-            print(f"mailflow: {item.name}: {note}", file=stderr)
-        if args.format == "text":
-            if bounce.is_ndr:
-                stdout.write(render_text(bounce, explanation, ui, color=color, file=item.name if many else None))
-        elif args.format == "jsonl":
-            stdout.write(json.dumps(bounce_record(bounce, explanation, item.name), ensure_ascii=False) + "\n")
-        else:
-            records.append(bounce_record(bounce, explanation, item.name))
+    for outcome in _outcomes(iter_inputs(args.inputs, stdin), render, jobs=_jobs(args.jobs)):
+        unreadable += outcome.unreadable
+        recognised += outcome.recognised
+        for line in outcome.messages:
+            print(f"mailflow: {line}", file=stderr)
+        stdout.write(outcome.output)
+        if outcome.record is not None:
+            records.append(outcome.record)
     if args.format == "json" and records:
         payload = records[0] if len(records) == 1 else records
         stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
@@ -159,4 +208,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     explain.add_argument("--code", help="explain one code instead of reading input, e.g. 4.4.316 or 550")
     explain.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    explain.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help=f"worker processes for many files (default: the CPUs, at most {MAX_JOBS}; 1: none)",
+    )
     explain.set_defaults(handler=cmd_explain)

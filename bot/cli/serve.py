@@ -12,11 +12,12 @@ missing settings, 1 the bot could not start (Slack refused the token, the port i
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the bot stack (bolt, aiohttp, redis) loads only for this command
+    import asyncio
+
     from bot.settings import Settings
 
 EXIT_STOPPED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -74,6 +75,8 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin:
 
     configure_logging(settings)
     try:
+        import asyncio  # noqa: PLC0415 - the event loop loads only for this command
+
         asyncio.run(serve(settings, stdout))
     except StartError as exc:
         print(f"mailflow serve: {exc}", file=stderr)
@@ -87,6 +90,8 @@ class StartError(Exception):
 
 async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | None = None) -> None:
     """Run the bot until ``stop`` is set (or SIGTERM / SIGINT)."""
+    import asyncio  # noqa: PLC0415
+
     from aiohttp import web  # noqa: PLC0415
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler  # noqa: PLC0415
     from slack_sdk.errors import SlackApiError, SlackClientError  # noqa: PLC0415

@@ -9,7 +9,6 @@ when given (a worker has no Slack connection to check: ready means Redis answers
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the worker stack (arq, aiohttp, slack_sdk) loads only for this command
@@ -70,5 +69,7 @@ def cmd_worker(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin
         raise ConfigError("REDIS_URL: the worker needs Redis (watch jobs and their state live there)")
     configure_logging(settings)
     get_logger(__name__).info("worker starting", burst=args.burst, metrics_port=args.metrics_port)
+    import asyncio  # noqa: PLC0415 - the event loop loads only for this command
+
     asyncio.run(_main(settings, burst=args.burst, metrics_port=args.metrics_port))
     return 0
