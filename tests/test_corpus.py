@@ -60,3 +60,15 @@ def test_not_bounces(corpus_dir: Path, name: str) -> None:
     )
     assert proc.returncode == 2
     assert json.loads(proc.stdout)["is_ndr"] is False
+
+
+def test_worker_processes_give_the_same_output_in_the_same_order(corpus_dir: Path) -> None:
+    def run(jobs: str) -> subprocess.CompletedProcess[bytes]:
+        command = [sys.executable, "-m", "bot", "explain", "--format", "jsonl", "--jobs", jobs, str(corpus_dir / "bsd")]
+        return subprocess.run(command, capture_output=True, timeout=600, check=False)
+
+    alone, shared = run("1"), run("3")
+    assert alone.returncode == shared.returncode == 0
+    assert len(alone.stdout.splitlines()) > 500
+    assert shared.stdout == alone.stdout
+    assert shared.stderr == alone.stderr
