@@ -191,14 +191,18 @@ def _explain_lang(rest: str) -> tuple[str, str | None]:
     return (" " + stripped)[: m.start()], lang
 
 
+_HEAD = re.compile(r"(\S*)\s?(.*)", re.S)
+
+
 def parse_command(text: str, parsers: dict[str, Parser] | None = None) -> Invocation:
     """The invocation in ``text`` (the command's text field); UsageError when it makes no sense."""
     table = PARSERS if parsers is None else parsers
     text = unslack(text or "").strip()
-    head, _, rest = text.partition(" ")
-    if "\n" in head:
-        head, _, more = head.partition("\n")
-        rest = more + " " + rest
+    # The name ends at the first white space of any kind (a space, a tab, a CRLF): what follows
+    # is kept as typed, line breaks included, for a paste after `explain`.
+    match = _HEAD.match(text)
+    assert match is not None  # (\S*)\s?(.*) matches any text
+    head, rest = match.groups()
     name = head.lower()
     if name == "explain":
         body, lang = _explain_lang(rest)

@@ -140,7 +140,7 @@ PASTE = st.lists(
 
 
 @settings(max_examples=200, deadline=DEADLINE)
-@given(PASTE, st.sampled_from([" ", "\n", "  "]))
+@given(PASTE, st.sampled_from([" ", "\n", "  ", "\r\n", "\t", " \n"]))
 def test_explain_keeps_the_pasted_text_line_for_line(paste: str, separator: str) -> None:
     """The paste reaches the parser as typed (Slack's escaping undone): its line breaks carry
     meaning (DSN fields, replies at the start of a line) and must not be folded into spaces."""
