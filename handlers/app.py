@@ -28,7 +28,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.store import Store
-from handlers import commands, events, interactive
+from handlers import commands, events, interactive, watch
 from handlers.bot import Counters, DiagnosisRunner, SlackBot
 from handlers.config import SlackConfig
 from handlers.io import new_error_id
@@ -63,6 +63,7 @@ def build_app(
     *,
     client: AsyncWebClient | None = None,
     metrics: Counters | None = None,
+    watches: watch.Watches | None = None,
 ) -> SlackApp:
     """The bot: a bolt AsyncApp answering over HTTP or Socket Mode, with every listener attached."""
     client = client or web_client(config)
@@ -72,7 +73,7 @@ def build_app(
         name="mailflow",  # bolt's own loggers take their level from the root logger, as in any bolt app
         process_before_response=False,
     )
-    bot = SlackBot(config, store, service, client, metrics)
+    bot = SlackBot(config, store, service, client, metrics, watches=watches)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

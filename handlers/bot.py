@@ -56,6 +56,7 @@ from handlers.io import (
 if TYPE_CHECKING:
     from bot.service import Answer
     from bot.store import HistoryEntry
+    from handlers.watch import Watches
 
 log = logging.getLogger("mailflow.slack")
 
@@ -171,8 +172,11 @@ class SlackBot:
         service: DiagnosisRunner,
         client: AsyncWebClient,
         metrics: Counters | None = None,
+        *,
+        watches: Watches | None = None,
     ) -> None:
         self.config = config
+        self.watches = watches  # None: no Redis, so no watches
         self.metrics = metrics
         self.store = store
         self.service = service

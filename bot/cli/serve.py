@@ -99,7 +99,7 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
     from bot.observability import Metrics, request_id_middleware, routes  # noqa: PLC0415
     from bot.service import DiagnosisService  # noqa: PLC0415
     from bot.store import open_store  # noqa: PLC0415
-    from handlers import SlackConfig, build_app, build_web_app  # noqa: PLC0415
+    from handlers import SlackConfig, Watches, build_app, build_web_app  # noqa: PLC0415
 
     assert settings.slack_bot_token is not None
     secret = settings.slack_signing_secret
@@ -111,11 +111,24 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
     )
     store = open_store(settings.redis_dsn)
     metrics = Metrics()
-    slack = build_app(config, store, DiagnosisService(store, settings.probe_config()), metrics=metrics)
+    watches = None
+    if settings.redis_dsn is not None:  # watches live in Redis; without it /mailflow watch says so
+        from bot.watch import WatchBook, watch_gauge  # noqa: PLC0415
+
+        watches = Watches(WatchBook.from_settings(settings), settings)
+        metrics.before_scrape(watch_gauge(watches.book, metrics))
+    service = DiagnosisService(store, settings.probe_config())
+    slack = build_app(config, store, service, metrics=metrics, watches=watches)
+
+    async def close() -> None:
+        await store.close()
+        if watches is not None:
+            await watches.book.close()
+
     try:
         identity = await slack.app.client.auth_test()
     except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
-        await store.close()
+        await close()
         detail = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
         raise StartError(f"Slack refused the bot token at {settings.slack_api_url} ({detail})") from None
 
@@ -134,7 +147,7 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
         await web.TCPSite(runner, settings.host, settings.port).start()
     except OSError as exc:
         await runner.cleanup()
-        await store.close()
+        await close()
         raise StartError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -155,4 +168,4 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
         if socket is not None:
             await socket.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()  # drains the work started by listeners (build_web_app's on_shutdown)
-        await store.close()
+        await close()

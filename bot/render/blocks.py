@@ -468,7 +468,7 @@ def history_message(domain: str, entries: Iterable[Any], ui: Mapping[str, str], 
 def help_message(ui: Mapping[str, str], usages: Sequence[tuple[str, str]]) -> Message:
     """``/mailflow help``: ``usages`` is (usage line, label key) per subcommand."""
     title = label(ui, "slack_help_title")
-    lines = [f"• `{usage}`: {label(ui, key)}" for usage, key in usages]
+    lines = [f"• `{escape(usage)}`: {label(ui, key)}" for usage, key in usages]
     lines.append(f"• {label(ui, 'slack_help_lang')}")
     blocks = [
         header(title),

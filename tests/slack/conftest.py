@@ -26,7 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.probes.config import Endpoints, ProbeConfig
 from bot.service import DiagnosisService
 from bot.store import MemoryStore, Store
-from handlers import SlackApp, SlackConfig, build_app, build_web_app
+from handlers import SlackApp, SlackConfig, Watches, build_app, build_web_app
 from handlers.bot import Counters, DiagnosisRunner
 from tests.fixtures.slack_api import TEAM, SlackApi
 from tests.fixtures.slack_api import slack_api as slack_api  # noqa: PLC0414 - the fixture
@@ -139,13 +139,14 @@ async def make_harness(slack_api: SlackApi) -> AsyncIterator[MakeHarness]:
         service: DiagnosisRunner | None = None,
         probes: ProbeConfig = OFFLINE_PROBES,
         metrics: Counters | None = None,
+        watches: Watches | None = None,
         **overrides: Any,
     ) -> Harness:
         store = store or MemoryStore()
         service = service or DiagnosisService(store, probes)
         settings: dict[str, Any] = {"progress_interval_s": 0.05} | overrides
         config = SlackConfig(bot_token=TOKEN, signing_secret=SECRET, api_url=slack_api.base_url, **settings)
-        slack = build_app(config, store, service, metrics=metrics)
+        slack = build_app(config, store, service, metrics=metrics, watches=watches)
         runner = web.AppRunner(build_web_app(slack), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, LOOPBACK, 0)
