@@ -138,7 +138,8 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
 def _jobs(requested: int | None) -> int:
     if requested is not None:
         return max(1, requested)
-    return min(os.cpu_count() or 1, MAX_JOBS)
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(usable or 1, MAX_JOBS)
 
 
 def _outcomes(items: Iterable[Input], render: Callable[[Input], Outcome], *, jobs: int) -> Iterator[Outcome]:
