@@ -3,9 +3,9 @@
 Each reason has plain substrings (matched case-insensitively against the lowered diagnostic)
 and "aligned" tuples: fragments that must appear in this order, close together. The phrases are
 facts about what real MTAs write (collected by the Sisimai project and from real bounces); the
-strategy that combines them lives in ``reason.py``. ``COMBINED`` compiles everything into a
-single alternation of zero-width lookaheads, so one ``finditer`` pass over a diagnostic yields
-every reason whose phrases occur in it.
+strategy that combines them lives in ``reason.py``. ``_build`` compiles everything into two trie
+patterns that each open with a character test (word-led phrases just after a separator, the
+others anywhere), so two C-speed scans of a diagnostic yield every reason whose phrases occur in it.
 """
 
 from __future__ import annotations
@@ -862,7 +862,7 @@ _Pending = tuple[tuple[str, tuple[str, ...]], ...]  # (reason, fragments still t
 _Entry = tuple[frozenset[str], _Pending]
 
 
-def _build() -> tuple[re.Pattern[str], dict[str, _Entry]]:
+def _build() -> tuple[tuple[re.Pattern[str], re.Pattern[str]], dict[str, _Entry]]:
     owners: dict[str, set[str]] = {}
     for prefix, source in (("", PHRASES), ("!", EXPLICIT)):
         for reason, words in source.items():
@@ -883,36 +883,53 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Entry]]:
         reasons = frozenset(r for w in prefixes if w in owners for r in owners[w])
         pending = tuple(item for w in prefixes if w in starters for item in starters[w])
         table[word] = (reasons, pending)
-    # Phrases that open with a letter or digit are tried only where a word starts: the
-    # lookbehind rejects the other positions at once, which roughly halves the scan.
-    wordy = [w for w in vocabulary if w[0].isalnum()]
-    other = [w for w in vocabulary if not w[0].isalnum()]
-    pattern = f"(?=((?<![a-z0-9]){_trie_pattern(wordy)}|{_trie_pattern(other)}))"
-    return re.compile(pattern), table
+    # Phrases that open with a letter or digit are tried only where a word starts. Each pattern
+    # opens with a character class (no leading assertion), so the engine skips at C speed to the
+    # positions worth trying instead of entering a lookahead at every character: about a third
+    # less time than one alternation of lookaheads.
+    wordy = _trie_pattern([w for w in vocabulary if w[0].isalnum()])
+    other = _trie_pattern([w for w in vocabulary if not w[0].isalnum()])
+    return (re.compile(f"[^a-z0-9](?=({wordy}))"), re.compile(other)), table
 
 
-COMBINED, _TABLE = _build()
+(_WORD_AFTER_SEPARATOR, _SEPARATOR_LED), _TABLE = _build()
 REASONS: frozenset[str] = frozenset((*PHRASES, *ALIGNED))
 
 
 def reasons_in(lowered: str) -> frozenset[str]:
     """Every reason with a phrase in ``lowered`` (already lower-cased text); reasons found through
-    ``EXPLICIT`` come back prefixed with "!". One regex pass;
-    aligned tuples are then confirmed with ``str.find`` inside a bounded window on the same line."""
+    ``EXPLICIT`` come back prefixed with "!". At each position the longest phrase starting there
+    counts: a word-led phrase where a word starts (offset 0, or after a character outside
+    ``[a-z0-9]``), any other phrase anywhere. Aligned tuples are then confirmed with ``str.find``
+    inside a bounded window on the same line. The order of the hits does not matter: the result
+    is the union of what each implies."""
     found: set[str] = set()
-    for m in COMBINED.finditer(lowered):
-        reasons, pending = _TABLE[m.group(1)]
-        found.update(reasons)
-        for reason, rest in pending:
-            if reason in found:
-                continue
-            pos = m.start() + len(m.group(1))
-            for frag in rest:
-                window_end = lowered.find("\n", pos, pos + _GAP + len(frag))  # aligned: same line
-                hit = lowered.find(frag, pos, pos + _GAP + len(frag) if window_end == -1 else window_end)
-                if hit == -1:
-                    break
-                pos = hit + len(frag)
-            else:
-                found.add(reason)
+    # A leading separator lets the text's first word be found like the others; offsets in the
+    # padded copy are one ahead, so a match's start is its word's offset in ``lowered``.
+    for m in _WORD_AFTER_SEPARATOR.finditer(" " + lowered):
+        _take(lowered, m.start(), m.group(1), found)
+    pos = 0
+    # Phrases may overlap, so each search resumes one character after the last hit: at most one
+    # search per character, as with a single pass.
+    while (led := _SEPARATOR_LED.search(lowered, pos)) is not None:
+        _take(lowered, led.start(), led.group(0), found)
+        pos = led.start() + 1
     return frozenset(found)
+
+
+def _take(lowered: str, start: int, word: str, found: set[str]) -> None:
+    """Add what the phrase ``word`` at ``start`` implies to ``found``."""
+    reasons, pending = _TABLE[word]
+    found.update(reasons)
+    for reason, rest in pending:
+        if reason in found:
+            continue
+        pos = start + len(word)
+        for frag in rest:
+            window_end = lowered.find("\n", pos, pos + _GAP + len(frag))  # aligned: same line
+            hit = lowered.find(frag, pos, pos + _GAP + len(frag) if window_end == -1 else window_end)
+            if hit == -1:
+                break
+            pos = hit + len(frag)
+        else:
+            found.add(reason)
