@@ -2,6 +2,7 @@
 
 mailflow explain [FILE|DIR ...|-]      read bounces and explain them      (bot/cli/explain.py)
 mailflow diagnose TARGET               probe the destination now          (bot/cli/diagnose.py)
+mailflow sender DOMAIN [--ip IP]       check the sender: SPF, DMARC, DKIM, blocklists (bot/cli/sender.py)
 mailflow worker                        run the watch jobs (needs Redis)   (bot/cli/worker.py)
 mailflow serve [--port N]              run the Slack bot                  (bot/cli/serve.py)
 """
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import diagnose, explain, serve, worker
+from bot.cli import diagnose, explain, sender, serve, worker
 from bot.errors import MailflowError
 
 EXIT_INTERNAL = 1
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     explain.add_parser(sub)
     diagnose.add_parser(sub)
+    sender.add_parser(sub)
     worker.add_parser(sub)
     serve.add_parser(sub)
     return parser
