@@ -69,9 +69,9 @@ class DkimReport:
             return "revoked"
         if self.problems:
             return "invalid"
-        if self.bits is not None and self.bits < WEAK_BITS:
-            return "weak"
-        if self.bits is not None and self.bits < GOOD_BITS and self.key_type == "rsa":
+        if self.key_type == "rsa" and self.bits is not None and self.bits < WEAK_BITS:
+            return "weak"  # the thresholds are RSA's: an ed25519 key is 256 bits and strong
+        if self.key_type == "rsa" and self.bits is not None and self.bits < GOOD_BITS:
             return "1024"
         return "ok"
 
