@@ -98,6 +98,10 @@ ORIGINAL_FIELDS = frozenset(
         "message-id",
         "content-type",
         "content-transfer-encoding",
+        # for the sender (bot/parse/sender.py): the first of each is the receiver's own
+        "received",
+        "authentication-results",
+        "received-spf",
     }
 )
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from bot.explain import Explanation
 from bot.parse import Bounce
+from bot.sender.offer import sender_command
 
 _WIDTH = 88
 
@@ -117,6 +118,8 @@ def render_text(
         (ui["remote_server"], bounce.remote_host),
         (ui["remote_ip"], bounce.remote_ip),
         (ui["reporting_server"], bounce.reporting_server),
+        (ui["sending_domain"], bounce.sender.domain),
+        (ui["sending_ip"], bounce.sender.ip),
         (ui["language"], bounce.language),
     ]
     shown = [(k, v) for k, v in facts if v]
@@ -131,6 +134,9 @@ def render_text(
         lines.append(f"  {ui['codes']}: " + ", ".join(dict.fromkeys(c.status or "" for c in others)))
     if explanation is not None:
         lines += _explanation(explanation, ui, style)
+    command = sender_command(bounce)
+    if command:
+        lines += ["", f"{ui['sender_hint']} {command}"]
     if bounce.truncated:
         lines += ["", style.dim(ui["truncated"])]
     return "\n".join(lines) + "\n"
