@@ -29,7 +29,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.store import Store
-from handlers import commands, events, interactive, watch
+from handlers import commands, events, interactive, sender, watch
 from handlers.bot import Counters, DiagnosisRunner, SlackBot
 from handlers.config import SlackConfig
 from handlers.io import new_error_id
@@ -86,6 +86,7 @@ def build_app(
     commands.attach(app, bot)
     events.attach(app, bot)
     interactive.attach(app, bot)
+    sender.attach(app, bot)
     return SlackApp(app, bot)
 
 

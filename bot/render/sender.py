@@ -7,8 +7,11 @@ publish.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from bot.render import blocks
+from bot.render.diagnosis import ago
 from bot.sender.check import SenderReport
 from bot.sender.knowledge import SenderKnowledge
 
@@ -82,3 +85,50 @@ def render_sender_text(report: SenderReport, words: SenderKnowledge) -> str:
     if report.incomplete:
         lines += ["", f"{labels['incomplete']}: {', '.join(report.incomplete)}"]
     return "\n".join(lines) + "\n"
+
+
+# --- Slack -------------------------------------------------------------------------------------
+
+
+def sender_progress_message(domain: str, words: SenderKnowledge) -> blocks.Message:
+    title = words.labels["checking"].format(domain=domain)
+    return blocks.Message(blocks.fit([blocks.header(title)]), blocks.shorten(title, blocks.MAX_FALLBACK))
+
+
+def sender_message(
+    report: SenderReport,
+    words: SenderKnowledge,
+    ui: Mapping[str, str],
+    *,
+    age_s: float = 0.0,
+    from_cache: bool = False,
+    ticks: Mapping[str, blocks.Tick] | None = None,
+) -> blocks.Message:
+    """A sender check in Slack: the failures, one line per check, the checklist to tick."""
+    request = report.request
+    esc = blocks.escape
+    title = f"{words.labels['title']}: {request.name}" + (f" / {request.ip}" if request.ip else "")
+    out: list[blocks.Block] = [blocks.header(title)]
+    if report.failures:
+        lines = [f"• `{esc(f.id)}` {esc(failure_title(f.id, words))}\n    _{esc(f.detail)}_" for f in report.failures]
+        text = f"*{esc(words.labels['failures'])}*\n" + "\n".join(lines)
+        out += [blocks.section(piece) for piece in blocks.split_text(text, blocks.MAX_SECTION)]
+    elif not report.incomplete:
+        out.append(blocks.section(esc(words.labels["all_good"])))
+    checks = [spf_line(report.spf, words), dmarc_line(report.dmarc, words)]
+    checks += [dkim_line(d, words) for d in report.dkim]
+    checks += [dnsbl_line(item, words) for item in report.dnsbl]
+    out += [blocks.section(piece) for piece in blocks.split_text("\n".join(esc(c) for c in checks), blocks.MAX_SECTION)]
+    if report.warnings:
+        warned = "\n".join(f"• {esc(words.warnings.get(w.id, w.id))}: {esc(w.detail)}" for w in report.warnings)
+        out += [blocks.section(p) for p in blocks.split_text(f"*{esc(words.labels['warnings'])}*\n{warned}", 3000)][:2]
+    steps = [(str(s["id"]), esc(str(s["text"]))) for s in report.checklist]
+    if steps:
+        out.append(blocks.section(f"*{esc(words.labels['checklist'])}*"))
+        out += blocks.steps_blocks(steps, ui, ticks or {}, blocks.MAX_BLOCKS - len(out) - 2)
+    age = blocks.label(ui, "cached", age=ago(age_s)) if from_cache else blocks.label(ui, "slack_fresh")
+    notes = [age, f"{report.elapsed_ms / 1000:.1f} s"]
+    if report.incomplete:
+        notes.append(f"{esc(words.labels['incomplete'])}: {esc(', '.join(report.incomplete))}")
+    out.append(blocks.context(*notes))
+    return blocks.Message(blocks.fit(out, ui=ui), blocks.shorten(title, blocks.MAX_FALLBACK))
