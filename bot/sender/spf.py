@@ -18,7 +18,6 @@ valid, how many lookups it uses and whether it includes Microsoft 365's record.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import time
 from dataclasses import dataclass, field
@@ -116,6 +115,7 @@ class _Evaluation:
         self.void = 0
         self.followed: list[str] = []
         self._validated: str | None = None
+        self.top_record: str | None = None  # the domain's own record, as read by the evaluation
 
     # Counters.
 
@@ -138,15 +138,14 @@ class _Evaluation:
 
     # check_host (section 4).
 
-    async def record_for(self, domain: str) -> Record | None:
-        records = await self.get(domain, "TXT")
-        text = select_record(list(records.values))
-        return parse_record(text) if text is not None else None
-
     async def check_host(self, domain: str, *, top: bool = False) -> _Match:
         if not valid_domain(domain):
             return _Match("none", "", domain)
-        record = await self.record_for(domain)
+        records = await self.get(domain, "TXT")
+        text = select_record(list(records.values))
+        if top:
+            self.top_record = text
+        record = parse_record(text) if text is not None else None
         if record is None:
             return _Match("none", "", domain)
         if not top:
@@ -287,10 +286,7 @@ async def check_spf(dns: SenderDns, domain: str, ip: str, *, sender: str | None 
     """check_host(ip, domain, sender) with the term that decided it."""
     evaluation = _Evaluation(dns, client_ip(ip), sender or f"postmaster@{domain}", helo or "unknown")
     report = SpfReport(domain=domain, ip=str(evaluation.ip), result=None)
-    with contextlib.suppress(PermError, TempFailure):  # check_host says the same, with the right result
-        report.record = await _own_record(dns, domain)
     try:
-        await _prepare_macros(evaluation, domain)
         match = await evaluation.check_host(domain, top=True)
         report.result, report.matched_in, report.explanation = match.result, match.domain, match.explanation
         report.mechanism = match.term or None
@@ -302,20 +298,11 @@ async def check_spf(dns: SenderDns, domain: str, ip: str, *, sender: str | None 
         report.result, report.error, report.valid = "permerror", str(exc), False
     except TempError as exc:
         report.result, report.error = "temperror", str(exc)
+    report.record = evaluation.top_record
     report.lookups, report.void_lookups = min(evaluation.lookups, MAX_LOOKUPS + 1), evaluation.void
     report.includes = list(dict.fromkeys(evaluation.followed))
     report.includes_m365 = M365_INCLUDE in report.includes
     return report
-
-
-async def _own_record(dns: SenderDns, domain: str) -> str | None:
-    return select_record(list((await dns.get(domain, "TXT")).values)) if valid_domain(domain) else None
-
-
-async def _prepare_macros(evaluation: _Evaluation, domain: str) -> None:
-    """Look up %{p} once if the domain's record uses it (an include's record: when reached)."""
-    if "%{p" in evaluation.sender.lower():
-        await evaluation.prepare_p("%{p}", domain)
 
 
 async def analyse_spf(dns: SenderDns, domain: str) -> SpfReport:
