@@ -17,7 +17,8 @@ from bot.knowledge import Cause, Entry, Step
 from bot.parse import Bounce
 
 _STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
-_REPLY = re.compile(r"^[245][0-5]\d$")
+# RFC 5321 section 4.2: the first digit is 2 to 5 (3xx included: 334 and 354 are replies too).
+_REPLY = re.compile(r"^[2-5][0-5]\d$")
 
 
 @dataclass(frozen=True, slots=True)
