@@ -13,6 +13,7 @@ import pytest
 from bot import knowledge
 from bot.explain import explain_bounce, explain_code
 from bot.parse import parse_bounce
+from tests.menu_labels import LABELS, labelled
 
 LANGS = knowledge.LANGUAGES
 FINAL_FORMS = ("5.4.312", "5.4.315", "5.4.317", "5.4.318", "5.7.320")
@@ -175,3 +176,18 @@ def test_fix_now_lowers_the_risk_and_promises_nothing() -> None:
     assert "lowers the risk" in step
     assert "keeps your organization under" not in step
     assert "prevent" not in step
+
+
+@pytest.mark.parametrize("lang", sorted(LABELS))
+def test_menu_and_button_names_carry_the_localized_label(lang: str) -> None:
+    """`Mail flow > Connectors` stays in English in backticks; Microsoft's label follows it."""
+    missing = []
+    for where, text in _all_texts(lang):
+        for english in LABELS[lang]:
+            bare = text.count(f"`{english}`")
+            if bare and text.count(labelled(lang, english)) != bare:
+                missing.append((where, english))
+    assert not missing, missing
+    kb = knowledge.load(lang)
+    step = next(s.text for s in kb.exact["4.4.312"].checklist if s.id == "fix-smart-host")
+    assert labelled(lang, "Mail flow > Connectors") in step
