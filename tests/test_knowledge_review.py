@@ -106,6 +106,27 @@ def test_final_form_beats_the_generic_expiry_wrapper() -> None:
     assert bounce.primary is not None and bounce.primary.status == "5.4.318"
 
 
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.", "5.7.139"),
+        ("550 5.7.60 SMTP; Client does not have permissions to send as this sender", "5.7.60"),
+        ("550 5.7.520 Access denied, Your organization does not allow external forwarding. AS(7555)", "5.7.520"),
+        ("454 4.7.0 Temporary authentication failure", "454"),  # 4.7.0 says only "other"
+        ("530 5.7.0 Authentication required", "530"),
+        ("535 5.7.8 Authentication credentials invalid", "X.7.8"),  # a specific registry code stands
+        ("550 5.7.0 Relaying denied", "X.7.0"),  # 550 has no entry of its own beyond the registry
+    ],
+)
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_sending_and_auth_replies_in_a_bounce(line: str, key: str, lang: str) -> None:
+    bounce = parse_bounce(
+        f"Delivery has failed to these recipients:\n\nalex@fabrikam.com\nRemote Server returned '{line}'\n".encode()
+    )
+    explanation = explain_bounce(bounce, lang)
+    assert explanation is not None and explanation.key == key, (line, explanation)
+
+
 # Words each language uses for one thing, and the variants it must not use (outside backticks).
 TERMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "en": (("organization",), ("organisation", "authorised", "recognis", "synchronis", "licences")),
