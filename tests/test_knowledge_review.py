@@ -132,9 +132,9 @@ TERMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "en": (("organization",), ("organisation", "authorised", "recognis", "synchronis", "licences")),
     "es": (("host inteligente",), ("smart host", "on-premises", "host de retransmisión")),
     "fr": (("hôte actif", "local"), ("smart host", "sur site", "sur place", "hôte intelligent", "on-premises")),
-    "ko": (("온-프레미스",), ("온프레미스", "온 프레미스")),
-    "ja": (("オンプレミス",), ("オン プレミス", "オン・プレミス")),
-    "nl": (("on-premises",), ("on premises", "onpremises")),
+    "ko": (("온-프레미스", "스마트 호스트"), ("온프레미스", "온 프레미스", "스마트호스트")),
+    "ja": (("オンプレミス", "スマート ホスト"), ("オン プレミス", "オン・プレミス", "スマートホスト")),
+    "nl": (("on-premises", "smarthost"), ("on premises", "onpremises", "smart host")),
 }
 EVERY_LANGUAGE_FORBIDS = ("Microsoft 365 Defender", "classic EAC", "classic Exchange admin center")
 
