@@ -90,3 +90,23 @@ def test_bad_arguments_exit_2(args: list[str], message: str) -> None:
     out = run(*args)
     assert out.returncode == 2
     assert message in out.stderr
+
+
+def test_explain_shows_the_sender_and_the_command() -> None:
+    sample = "tests/samples/sender/postfix-5.7.1-spamhaus-client-host.eml"
+    out = run("explain", sample)
+    assert out.returncode == 0, out.stderr
+    assert "Sending domain" in out.stdout and "contoso.com" in out.stdout
+    assert "Sending IP" in out.stdout and "203.0.113.5" in out.stdout
+    assert out.stdout.rstrip().endswith("Check it now: mailflow sender contoso.com --ip 203.0.113.5")
+    record = json.loads(run("explain", "--format", "json", sample).stdout)
+    assert record["sender"] == {"domain": "contoso.com", "ip": "203.0.113.5"}
+    assert record["sender_check"] == "mailflow sender contoso.com --ip 203.0.113.5"
+
+
+def test_explain_of_a_receiver_side_code_offers_nothing() -> None:
+    record = json.loads(
+        run("explain", "--format", "json", "tests/samples/postfix/postfix-en-5.1.1-virtual-mailbox.eml").stdout
+    )
+    assert record["sender_check"] is None
+    assert "mailflow sender" not in run("explain", "tests/samples/postfix/postfix-en-5.1.1-virtual-mailbox.eml").stdout
