@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.probes.config import ProbeConfig, Timeouts
 from bot.probes.context import ProbeContext
-from bot.sender.check import SenderRequest, blocklists_for, run_checks
+from bot.sender.check import blocklists_for, run_checks
+from bot.sender.conclude import SenderRequest
 from bot.sender.dkim import check_selector
 from bot.sender.dmarc import check_dmarc
 from bot.sender.dns import SenderDns

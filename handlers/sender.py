@@ -20,7 +20,7 @@ from bot.render.blocks import escape, notice_message
 from bot.render.sender import sender_message, sender_progress_message
 from bot.render.sender_target import ACTION_SENDER, SenderTarget
 from bot.sender import knowledge as sender_knowledge
-from bot.sender.check import SenderRequest
+from bot.sender.conclude import SenderRequest
 from bot.sender.service import SenderService
 from handlers.args import UsageError, host_name
 from handlers.bot import FallbackReply, SlackBot, log, ui_for

@@ -21,7 +21,7 @@ from bot.probes.guard import parse_ip
 from bot.probes.result import ProbeResult
 
 if TYPE_CHECKING:
-    from bot.sender.check import SenderRequest
+    from bot.sender.conclude import SenderRequest
     from bot.sender.service import SenderAnswer
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
@@ -50,7 +50,7 @@ def _selector(value: str) -> str:
 
 
 def request_from_args(args: argparse.Namespace) -> tuple[SenderRequest, ProbeConfig]:
-    from bot.sender.check import SenderRequest  # noqa: PLC0415  (the DNS stack loads only for this command)
+    from bot.sender.conclude import SenderRequest  # noqa: PLC0415  (the DNS stack loads only for this command)
 
     timeouts = Timeouts()
     if args.timeout is not None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.render import blocks
 from bot.render.diagnosis import ago
-from bot.sender.check import SenderReport
+from bot.sender.conclude import SenderReport
 from bot.sender.knowledge import SenderKnowledge
 
 

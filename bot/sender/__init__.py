@@ -5,7 +5,7 @@
                         dmarc.py    _dmarc.DOMAIN, else the organizational domain (Public Suffix List)
                         dkim.py     SELECTOR._domainkey.DOMAIN for each selector (TXT and CNAME)
                         dnsbl.py    the IP under each blocklist zone
-                  ──► conclude() (pure, in the reader's language) ──► SenderReport
+                  ──► conclude.py (pure, in the reader's language) ──► SenderReport
                         failures [{id, detail}], warnings, checklist with the records to publish
 
 Every lookup goes through ``dns.SenderDns``: the configured resolver and ``Timeouts.dns``. The

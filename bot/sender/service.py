@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from bot import knowledge
 from bot.probes.config import ProbeConfig
 from bot.probes.result import ProbeResult
-from bot.sender.check import OnResult, SenderReport, SenderRequest, conclude, run_checks
+from bot.sender.check import OnResult, run_checks
+from bot.sender.conclude import SenderReport, SenderRequest, conclude
 from bot.store import DomainHistory, ProbeCache, Store
 
 PROBE = "sender"

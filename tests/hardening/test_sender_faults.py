@@ -12,7 +12,8 @@ import time
 import pytest
 
 from bot.probes.config import ProbeConfig, Timeouts
-from bot.sender.check import SenderReport, SenderRequest, conclude, run_checks
+from bot.sender.check import run_checks
+from bot.sender.conclude import SenderReport, SenderRequest, conclude
 from tests.fixtures.dns_server import DnsServer, dns_server  # noqa: F401
 from tests.hardening.conftest import Jail
 from tests.hardening.test_faults import SLACK, dead_dns

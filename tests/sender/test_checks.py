@@ -14,7 +14,8 @@ import pytest
 
 from bot.probes.config import ProbeConfig, Timeouts
 from bot.probes.context import ProbeContext
-from bot.sender.check import SenderReport, SenderRequest, conclude, run_checks, suggested_spf
+from bot.sender.check import run_checks
+from bot.sender.conclude import FAILURE_IDS, SenderReport, SenderRequest, conclude, suggested_spf
 from bot.sender.dmarc import organizational_domain
 from bot.sender.dns import SenderDns
 from bot.sender.spf import analyse_spf
@@ -271,8 +272,6 @@ def test_sender_check(server: DnsServer, request_: SenderRequest, expected: set[
 
 def test_every_failure_id_is_covered() -> None:
     seen = {i if not i.startswith("listed:") else "listed:<zone>" for row in ROWS for i in row[2]}
-    from bot.sender.check import FAILURE_IDS  # noqa: PLC0415
-
     assert seen == set(FAILURE_IDS)
 
 
