@@ -12,7 +12,7 @@ import wcwidth
 
 from bot.explain import Explanation
 from bot.parse import Bounce
-from bot.sender.offer import sender_command
+from bot.sender.offer import code_command, sender_command
 
 _WIDTH = 88
 
@@ -148,6 +148,9 @@ def _explanation(explanation: Explanation, ui: Mapping[str, str], style: _Style)
 def render_code(explanation: Explanation, ui: Mapping[str, str], *, color: bool = False) -> str:
     style = _Style(color)
     lines = [style.title(f"{explanation.code}  {explanation.title}"), *_explanation(explanation, ui, style)]
+    command = code_command(explanation.code)
+    if command:
+        lines += ["", f"{ui['sender_hint']} {command}"]
     return "\n".join(lines) + "\n"
 
 

@@ -28,3 +28,11 @@ def sender_command(bounce: Bounce) -> str | None:
         return None
     command = f"mailflow sender {bounce.sender.domain or 'DOMAIN'}"
     return command + (f" --ip {bounce.sender.ip}" if bounce.sender.ip else "")
+
+
+def code_command(status: str | None) -> str | None:
+    """For a code alone (``mailflow explain --code 5.7.509``): the command with the domain and IP
+    left for the reader, when the code is a sender-side one; None otherwise."""
+    if not sender_knowledge.load().offers(status):
+        return None
+    return "mailflow sender DOMAIN [--ip IP]"

@@ -110,3 +110,12 @@ def test_explain_of_a_receiver_side_code_offers_nothing() -> None:
     )
     assert record["sender_check"] is None
     assert "mailflow sender" not in run("explain", "tests/samples/postfix/postfix-en-5.1.1-virtual-mailbox.eml").stdout
+
+
+@pytest.mark.parametrize(
+    ("code", "offered"), [("5.7.509", True), ("5.7.606", True), ("5.7.26", True), ("5.1.1", False)]
+)
+def test_explain_code_names_the_command_for_sender_side_codes(code: str, offered: bool) -> None:
+    out = run("explain", "--code", code)
+    assert out.returncode == 0
+    assert ("mailflow sender DOMAIN [--ip IP]" in out.stdout) is offered

@@ -99,6 +99,7 @@ def test_marker_flood_stays_linear() -> None:
         ("550 5.7.1 Delivery not authorized, message refused by the group's settings", False),
         ("550 5.1.1 User unknown", False),
         ("421 4.7.28 Our system has detected an unusual rate of unsolicited mail", True),
+        ("550 5.7.1 Unfortunately, messages from [192.0.2.1] weren't sent: their network is on our block list", True),
     ],
 )
 def test_which_bounces_offer_the_check(text: str, offered: bool) -> None:
