@@ -39,7 +39,7 @@ from bot.parse import Bounce
 from bot.probes.result import ProbeResult
 from bot.render.diagnosis import ago, filled_checklist
 from bot.render.sender_target import ACTION_SENDER, SenderTarget
-from bot.sender.offer import sender_command
+from bot.sender.offer import code_command, sender_command
 from bot.verdict import FAILURE_KNOWLEDGE
 
 Block = dict[str, Any]
@@ -397,6 +397,9 @@ def code_message(code: str, explanation: Explanation | None, ui: Mapping[str, st
         blocks += [section(p) for p in split_text(f"*{escape(ui['checklist'])}*\n{steps}", MAX_SECTION)]
     if not explanation.specific:
         blocks.append(context(escape(ui["unknown_code"])))
+    command = code_command(explanation.code)
+    if command:
+        blocks.append(context(f"{escape(ui['sender_hint'])} `{escape('/mailflow sender <domain> [--ip IP]')}`"))
     return Message(fit(blocks, ui=ui), shorten(f"{title}: {explanation.summary}", MAX_FALLBACK))
 
 

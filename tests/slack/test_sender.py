@@ -128,3 +128,11 @@ async def test_help_lists_the_sender_command(harness: Harness) -> None:
     responses = [c for c in harness.api.calls if c.method == "response_url"]
     assert "/mailflow sender &lt;domain&gt; [--ip IP]" in responses[-1].all_text
     assert "check a sending domain" in responses[-1].all_text
+
+
+async def test_a_sender_side_code_names_the_slash_command(harness: Harness) -> None:
+    await harness.command("5.7.509")
+    await harness.settle()
+    answer = harness.api.calls_to("chat.postMessage")[-1]
+    assert "/mailflow sender &lt;domain&gt; [--ip IP]" in answer.all_text
+    assert not harness.api.rejected
