@@ -7,7 +7,8 @@ The IP, first found wins:
     "with ip: [IP]"                            (Gmail's 5.7.26 / 5.7.27 texts)
     "messages from [IP]"                       (Outlook.com's S3150 texts)
     "client-ip=IP"                             (Received-SPF)
-    the returned message's top Received line:  "from host (host [IP]) by ...", the receiver's own
+    the returned message's top Received line, when the receiving side added it (its ``by`` host
+    is in a recipient's domain or the remote server's): "from helo (host [IP]) by mx.fabrikam..."
 An internal address (RFC 1918, loopback, link-local, CGNAT, unique-local) is never the sending
 IP: a marker followed by one is skipped. Only bracketed addresses are taken from Received, so
 Exchange's internal hops (``from AM0PR... (2603:10a6:...)``) never are.
@@ -22,7 +23,7 @@ character by character: linear, no regular expression sees the input.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 _IP_MARKERS = (
@@ -97,24 +98,52 @@ def _ip_after(lowered: str, marker: str) -> str | None:
     return None
 
 
-def _received_ip(received: str) -> str | None:
-    """The bracketed address in the ``from`` part of a Received line (before `` by ``)."""
+def receiving_domains(recipients: Iterable[str], remote_host: str | None) -> tuple[str, ...]:
+    """The names that belong to the receiving side: the recipients' domains, and the remote
+    server with its parent domain (``mx1.fabrikam.example`` -> ``fabrikam.example``)."""
+    names = [r.rsplit("@", 1)[-1].strip().rstrip(".").lower() for r in recipients if "@" in r]
+    if remote_host and external_ip(remote_host) is None and not remote_host.strip("[]").count(":"):
+        host = remote_host.strip().rstrip(".").lower()
+        names.append(host)
+        parent = host.split(".", 1)[1] if host.count(".") >= 2 else ""
+        if parent:
+            names.append(parent)
+    return tuple(dict.fromkeys(n for n in names if "." in n))
+
+
+def _within(host: str, names: Iterable[str]) -> bool:
+    return bool(host) and any(host == n or host.endswith("." + n) for n in names)
+
+
+def _received_ip(received: str, receivers: Iterable[str]) -> str | None:
+    """The client address of a Received line the receiving side added (its ``by`` host is one
+    of ``receivers`` or below one): the sender's own hops are never taken. The address is the
+    first bracketed one inside the parenthesised TCP-info (``from helo (rdns [IP])``,
+    ``from host ([IP] helo=...)``), else the first bracketed one of the ``from`` part."""
     lowered = received.lower()
-    head = lowered.split(" by ", 1)[0] if " by " in lowered else lowered
-    if not head.lstrip().startswith("from "):
+    head, sep, tail = lowered.partition(" by ")
+    if not sep or not head.lstrip().startswith("from "):
         return None
-    close = len(head)
-    for _ in range(_MAX_MATCHES):
-        close = head.rfind("]", 0, close)
-        if close == -1:
-            return None
-        opened = head.rfind("[", 0, close)
-        if opened == -1:
-            return None
-        ip = external_ip(head[opened + 1 : close].removeprefix("ipv6:"))
-        if ip:
-            return ip
-        close = opened
+    by = _token(tail.lstrip(), 0, _NAME_CHARS, 253).rstrip(".")
+    if not _within(by, receivers):
+        return None
+    client = _token(head.lstrip()[5:].lstrip(), 0, _NAME_CHARS, 253).rstrip(".")
+    if _within(client, receivers):
+        return None  # a hop inside the receiving side (its own relay), not the sender
+    opened = head.find("(")
+    for start in (opened, 0) if opened != -1 else (0,):
+        at = start
+        for _ in range(_MAX_MATCHES):
+            bracket = head.find("[", at)
+            if bracket == -1:
+                break
+            close = head.find("]", bracket)
+            if close == -1:
+                break
+            ip = external_ip(head[bracket + 1 : close].removeprefix("ipv6:"))
+            if ip:
+                return ip
+            at = close
     return None
 
 
@@ -154,8 +183,9 @@ def _named_domain(lowered: str) -> str | None:
     return None
 
 
-def find_sender(text: str, original: Mapping[str, str]) -> Sender:
-    """The sender as the report ``text`` and the returned message's headers ``original`` show it."""
+def find_sender(text: str, original: Mapping[str, str], receivers: Iterable[str] = ()) -> Sender:
+    """The sender as the report ``text`` and the returned message's headers ``original`` show it;
+    ``receivers`` are the receiving side's names (``receiving_domains``), for the Received line."""
     lowered = text.lower()
     auth = " ".join(original.get(k, "") for k in ("authentication-results", "received-spf")).lower()
     ip = None
@@ -164,7 +194,7 @@ def find_sender(text: str, original: Mapping[str, str]) -> Sender:
         if ip:
             break
     if ip is None and original.get("received"):
-        ip = _received_ip(original["received"])
+        ip = _received_ip(original["received"], receivers)
     domain = (
         _named_domain(lowered)
         or _named_domain(auth)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.parse import parse_bounce
-from bot.parse.sender import Sender, external_ip, find_sender
+from bot.parse.sender import Sender, external_ip, find_sender, receiving_domains
 from bot.sender.offer import offers_sender_check, sender_command
 from tests.conftest import SAMPLES, load_cases
 
@@ -55,14 +55,26 @@ def test_sample_sender(case: dict[str, Any]) -> None:
         ("550 5.7.1", {"received": "from a.example (a.example [172.16.0.9]) by mx.b.example"}, Sender()),
         ("550 5.7.1", {"received": "from AM0PR01 (2603:10a6:20b:e4::12) by AM0PR02 with HTTPS"}, Sender()),
         ("550 5.7.1", {"received": "by mx.b.example [192.0.2.1]"}, Sender()),
-        ("550 5.7.1", {"received": "from x (x [IPv6:2001:db8::9]) by y"}, Sender(None, "2001:db8::9")),
+        ("550 5.7.1", {"received": "from x (x [IPv6:2001:db8::9]) by mx.b.example"}, Sender(None, "2001:db8::9")),
+        ("550 5.7.1", {"received": "from a.example (a.example [192.0.2.1]) by mail.a.example"}, Sender()),
+        ("550 5.7.1", {"received": "from relay.b.example (relay.b.example [192.0.2.7]) by mx.b.example"}, Sender()),
+        (
+            "550 5.7.1",
+            {"received": "from [10.0.0.1] (h.a.example [192.0.2.3]) by mx.b.example"},
+            Sender(None, "192.0.2.3"),
+        ),
+        (
+            "550 5.7.1",
+            {"received": "from h ([192.0.2.4] helo=[192.0.2.99]) by mx.b.example"},
+            Sender(None, "192.0.2.4"),
+        ),
         ("sender IP is ::ffff:192.168.0.1", {}, Sender()),
         ("client-ip=198.51.100.200; envelope-from=x@y.example", {}, Sender(None, "198.51.100.200")),
         ("sending domain [1.2.3.4] does not pass", {}, Sender(None, None)),
     ],
 )
 def test_find_sender(text: str, original: dict[str, str], expected: Sender) -> None:
-    assert find_sender(text, original) == expected
+    assert find_sender(text, original, ("b.example",)) == expected
 
 
 @pytest.mark.parametrize(
@@ -108,3 +120,16 @@ def test_which_bounces_offer_the_check(text: str, offered: bool) -> None:
     )
     assert bounce.is_ndr
     assert offers_sender_check(bounce) is offered
+
+
+def test_receiving_domains() -> None:
+    assert receiving_domains(["pat@fabrikam.example", "x@fabrikam.example"], "mx1.fabrikam.example") == (
+        "fabrikam.example",
+        "mx1.fabrikam.example",
+    )
+    assert receiving_domains([], "fabrikam-com.mail.protection.outlook.com") == (
+        "fabrikam-com.mail.protection.outlook.com",
+        "mail.protection.outlook.com",
+    )
+    assert receiving_domains(["nobody"], None) == ()
+    assert receiving_domains([], "192.0.2.7") == ()
