@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import knowledge
+from bot.parse.sender import external_ip
 from bot.probes.result import ProbeResult
 from bot.sender import knowledge as sender_knowledge
 from bot.sender.dkim import dashed
@@ -163,6 +164,8 @@ class _Conclusion:
             if result.skipped or result.facts.get(UNFINISHED) or result.facts.get(BROKEN):
                 self.incomplete.append(f"{result.name} {result.target}")
                 self.warn("incomplete", f"{result.name} {result.target}: {result.detail}")
+        if self.request.ip and external_ip(self.request.ip) is None:
+            self.warn("ip-internal", f"{self.request.ip} is an internal address (RFC 1918, loopback, CGNAT ...)")
         if self.spf is not None:
             self.check_spf(self.spf)
         if self.dmarc is not None:

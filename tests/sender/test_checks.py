@@ -355,3 +355,9 @@ def test_organizational_domain(domain: str, organizational: str) -> None:
 )
 def test_suggested_spf(current: str | None, ip: str | None, expected: str) -> None:
     assert suggested_spf(current, ip) == expected
+
+
+def test_an_internal_ip_gets_a_warning(server: DnsServer) -> None:
+    report = check(server, SenderRequest("soft.test", "10.1.2.3", dnsbl=("bl.test",)))
+    assert "ip-internal" in warning_ids(report)
+    assert "ip-internal" not in warning_ids(check(server, SenderRequest("soft.test", IP, dnsbl=("bl.test",))))
