@@ -160,7 +160,7 @@ def _clean_domain(text: str) -> str | None:
     labels = name.split(".")
     if len(labels) < 2 or not all(labels) or any(len(label) > 63 for label in labels):
         return None
-    if external_ip(name) is not None or all(part.isdigit() for part in labels):
+    if all(part.isdigit() for part in labels):  # an IPv4 address, not a name
         return None
     if not any(c.isalpha() for c in labels[-1]):
         return None
@@ -187,18 +187,22 @@ def find_sender(text: str, original: Mapping[str, str], receivers: Iterable[str]
     """The sender as the report ``text`` and the returned message's headers ``original`` show it;
     ``receivers`` are the receiving side's names (``receiving_domains``), for the Received line."""
     lowered = text.lower()
-    auth = " ".join(original.get(k, "") for k in ("authentication-results", "received-spf")).lower()
+    auth = " ".join(v for k in ("authentication-results", "received-spf") if (v := original.get(k))).lower()
+    sources = (lowered, auth) if auth else (lowered,)
     ip = None
     for marker in _IP_MARKERS:
-        ip = _ip_after(lowered, marker) or _ip_after(auth, marker)
+        for source in sources:
+            ip = _ip_after(source, marker)
+            if ip:
+                break
         if ip:
             break
     if ip is None and original.get("received"):
         ip = _received_ip(original["received"], receivers)
-    domain = (
-        _named_domain(lowered)
-        or _named_domain(auth)
-        or domain_of(original.get("from"))
-        or domain_of(original.get("return-path"))
-    )
+    domain = None
+    for source in sources:
+        domain = _named_domain(source)
+        if domain:
+            break
+    domain = domain or domain_of(original.get("from")) or domain_of(original.get("return-path"))
     return Sender(domain=domain, ip=ip)
