@@ -136,3 +136,44 @@ async def test_a_sender_side_code_names_the_slash_command(harness: Harness) -> N
     answer = harness.api.calls_to("chat.postMessage")[-1]
     assert "/mailflow sender &lt;domain&gt; [--ip IP]" in answer.all_text
     assert not harness.api.rejected
+
+
+def test_a_large_sender_check_fits_slack_limits() -> None:
+    from bot.knowledge import LANGUAGES  # noqa: PLC0415
+    from bot.probes.result import ProbeResult  # noqa: PLC0415
+    from bot.render.sender import sender_message  # noqa: PLC0415
+    from bot.sender import knowledge as sender_knowledge  # noqa: PLC0415
+    from bot.sender.conclude import SenderRequest, conclude  # noqa: PLC0415
+    from handlers.bot import ui_for  # noqa: PLC0415
+    from tests.fixtures.slack_api import block_errors  # noqa: PLC0415
+
+    zones = [f"list{n}.{'z' * 40}.example" for n in range(40)]
+    record = "v=spf1 " + " ".join(f"include:_spf{n}.{'s' * 30}.example" for n in range(9)) + " -all"
+    results = [
+        ProbeResult(
+            "spf", "big.example", False, "SPF fail", facts={"result": "fail", "mechanism": "-all", "record": record}
+        ),
+        ProbeResult("dmarc", "big.example", False, "DMARC", facts={"found": False, "org_domain": "big.example"}),
+        *(
+            ProbeResult(
+                "dnsbl",
+                zone,
+                False,
+                "listed",
+                facts={
+                    "zone": zone,
+                    "status": "listed",
+                    "answers": ["127.0.0.2"],
+                    "reason": "r" * 900,
+                    "delist": "https://d.example/",
+                },
+            )
+            for zone in zones
+        ),
+    ]
+    request = SenderRequest("big.example", IP, dnsbl=tuple(zones))
+    for language in LANGUAGES:
+        report = conclude(request, results, elapsed_ms=1.0, language=language)
+        assert len(report.failures) == 42
+        message = sender_message(report, sender_knowledge.load(language), ui_for(language))
+        assert block_errors(message.blocks) == [], language
