@@ -6,7 +6,7 @@ Strategy: ``_Evaluation`` is ``check_host()`` (section 4) as a plain class over 
     - 10 terms that query the DNS (include, a, mx, ptr, exists, redirect), counted when they are
       reached, the 11th is a permerror (section 4.6.4); the A/AAAA lookups an "mx" or "ptr" makes
       for its names are limits of their own (more than 10 MX names: permerror; PTR names past the
-      10th: ignored);
+      10th: ignored), and are asked at once;
     - 2 void lookups (NXDOMAIN or no records) by those terms; the 3rd is a permerror;
     - a name with two SPF records is a permerror (section 4.5).
 
@@ -18,6 +18,7 @@ valid, how many lookups it uses and whether it includes Microsoft 365's record.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass, field
@@ -138,7 +139,8 @@ class _Evaluation:
 
     # check_host (section 4).
 
-    async def check_host(self, domain: str, *, top: bool = False) -> _Match:
+    async def check_host(self, domain: str, *, top: bool = False, explain: bool = True) -> _Match:
+        """``explain``: look up the exp= text on fail (not for an include: section 6.2)."""
         if not valid_domain(domain):
             return _Match("none", "", domain)
         records = await self.get(domain, "TXT")
@@ -155,13 +157,13 @@ class _Evaluation:
                 self.count_lookup(term.text)
             if await self.matches(term, domain):
                 result = QUALIFIERS[term.qualifier]
-                explanation = await self.explain(record, domain) if result == "fail" else None
+                explanation = await self.explain(record, domain) if result == "fail" and explain else None
                 return _Match(result, term.text, domain, explanation)
         if record.redirect is not None and not record.has_all:
             self.count_lookup(f"redirect={record.redirect}")
             await self.prepare_p(record.redirect, domain)
             target = expand(record.redirect, self.values(domain))
-            found = await self.check_host(target)
+            found = await self.check_host(target, explain=explain)
             if found.result == "none":
                 raise PermError(f"redirect={target}: {target} has no SPF record")
             return found
@@ -180,7 +182,7 @@ class _Evaluation:
         await self.prepare_p(term.spec, domain)
         target = expand(term.spec, self.values(domain)) if term.spec else domain
         if name == "include":
-            found = await self.check_host(target)  # its errors propagate: temperror and permerror
+            found = await self.check_host(target, explain=False)  # its errors propagate: temperror, permerror
             if found.result == "none":
                 raise PermError(f"{term.text}: {target} has no SPF record")
             return found.result == "pass"
@@ -216,9 +218,13 @@ class _Evaluation:
         hosts = [h for h in records.values if h not in ("", ".")]  # a null MX names no host (RFC 7505)
         if len(hosts) > MAX_MX_NAMES:
             raise PermError(f"{term.text}: {target} has {len(hosts)} MX names; SPF allows {MAX_MX_NAMES}")
-        for host in hosts:
-            if self.in_any((await self.addresses(host)).values, term):
-                return True
+        # The names' addresses are asked at once: an mx term costs one round trip more, not ten.
+        answers = await asyncio.gather(*(self.addresses(host) for host in hosts), return_exceptions=True)
+        if any(isinstance(a, Records) and self.in_any(a.values, term) for a in answers):
+            return True
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer  # TempError: no match, and one name could not be read
         return False
 
     async def validated_names(self, target: str, *, term: Term | None = None) -> list[str]:
@@ -232,13 +238,15 @@ class _Evaluation:
             self.count_void(records, term.text)
         names = list(records.values)[:MAX_PTR_NAMES]
         preferred = sorted(names, key=lambda n: not (n == target or n.endswith("." + target)))
+        rdtype = "A" if self.ip.version == 4 else "AAAA"
+        answers = await asyncio.gather(*(self.dns.get(n, rdtype) for n in preferred), return_exceptions=True)
         validated = []
-        for name in preferred:
-            try:
-                addresses = await self.dns.get(name, "A" if self.ip.version == 4 else "AAAA")
-            except TempFailure:
-                continue
-            if any(ipaddress.ip_address(a) == self.ip for a in addresses.values):
+        for name, answer in zip(preferred, answers, strict=True):
+            if isinstance(answer, TempFailure):
+                continue  # a name that cannot be checked is not validated
+            if isinstance(answer, BaseException):
+                raise answer
+            if any(ipaddress.ip_address(a) == self.ip for a in answer.values):
                 validated.append(name)
         return validated
 
