@@ -330,6 +330,9 @@ class SlackBot:
         ui = ui_for(lang)
         explanation = explain_bounce(bounce, lang)
         await reply.send(explanation_message(bounce, explanation, ui, language=lang if forced else None))
+        from handlers.summary import record_bounce  # noqa: PLC0415 - handlers.summary imports this module
+
+        await record_bounce(self, reply, bounce)
 
     async def diagnose_into(
         self,
@@ -373,6 +376,9 @@ class SlackBot:
         )
         await reply.send(message)
         await self.remember(team, request.domain, answer, user)
+        from handlers.summary import record_diagnosis  # noqa: PLC0415
+
+        await record_diagnosis(self, channel, request.domain, answer)
 
     async def remember(self, team: str | None, domain: str, answer: Answer, user: str) -> None:
         """The workspace's recent diagnoses, for the App Home tab."""

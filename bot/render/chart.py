@@ -2,8 +2,9 @@
 
 matplotlib is an optional extra (``pip install 'mailflow[chart]'``: it brings numpy and about
 60 MB); ``require_matplotlib`` says so in one line when it is missing. The figure is drawn on
-the Agg canvas directly (``Figure`` + ``FigureCanvasAgg``, no pyplot), so no global state,
-display or GUI toolkit is touched and several charts can be drawn in one process.
+the Agg canvas directly (``Figure`` + ``FigureCanvasAgg``, no pyplot), so no display or GUI
+toolkit is touched; the bot draws in a worker thread, one chart at a time (the font settings
+are matplotlib's global state).
 
 Readable in Slack's preview: 1200 x 675 px, large type, the top ``TOP_CODES`` codes labelled
 "code title" in the reader's language and the rest summed as one grey "other" band, the legend
@@ -17,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import threading
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,6 +40,7 @@ CJK_FONTS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 _COLOURS: Final = ("#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 _OTHER_COLOUR: Final = "#b0b0b0"
+_DRAWING = threading.Lock()  # rc_context changes matplotlib's global settings: one chart at a time
 
 
 class ChartUnavailable(MailflowError):
@@ -58,12 +61,24 @@ def require_matplotlib() -> None:
 @functools.cache
 def cjk_font(language: str) -> str | None:
     """The family to draw ``language`` with: None for Latin-script languages (the default font
-    has them), the first installed of ``CJK_FONTS``, or "" when none is installed."""
+    has them), the first installed of ``CJK_FONTS``, or "" when none is installed. Fonts
+    installed after matplotlib built its font cache are found on disk and added."""
     wanted = CJK_FONTS.get(language)
     if not wanted:
         return None
     from matplotlib import font_manager  # noqa: PLC0415
 
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    found = next((name for name in wanted if name in installed), None)
+    if found is not None:
+        return found
+    for path in font_manager.findSystemFonts():
+        stem = Path(path).name.replace("-", "").replace("_", "").lower()
+        if stem.startswith(("notosanscjk", "ipag", "ipaexg", "nanumgothic", "notosansjp", "notosanskr")):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
     installed = {font.name for font in font_manager.fontManager.ttflist}
     return next((name for name in wanted if name in installed), "")
 
@@ -95,11 +110,13 @@ def chart_png(summary: Summary, *, language: str = knowledge.DEFAULT_LANGUAGE) -
         language = knowledge.DEFAULT_LANGUAGE
     ui = knowledge.load(language).ui
     rc: dict[str, Any] = {"font.size": 15, "axes.titlesize": 20, "legend.fontsize": 14}
+    weight = "bold"
     if font:
         rc["font.family"] = [font, "DejaVu Sans"]
+        weight = "normal"  # the CJK families here come in one weight: no "bold" to look for
     import matplotlib  # noqa: PLC0415
 
-    with matplotlib.rc_context(cast("Any", rc)):
+    with _DRAWING, matplotlib.rc_context(cast("Any", rc)):
         fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
@@ -108,10 +125,10 @@ def chart_png(summary: Summary, *, language: str = knowledge.DEFAULT_LANGUAGE) -
         if not line.starts:
             ax.set_axis_off()
             ax.text(0.5, 0.5, ui["summary_none"], ha="center", va="center", fontsize=22, transform=ax.transAxes)
-            ax.set_title(title, loc="left", fontweight="bold")
+            ax.set_title(title, loc="left", fontweight=weight)
         else:
             _bars(ax, summary, ui, language)
-            ax.set_title(title, loc="left", fontweight="bold")
+            ax.set_title(title, loc="left", fontweight=weight)
             ax.set_ylabel(ui["summary_chart_axis"])
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(axis="y", alpha=0.3)
