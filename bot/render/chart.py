@@ -1,8 +1,8 @@
 """The war-room chart: bounces per time bucket, stacked by primary code, as a PNG.
 
-matplotlib is an optional extra (``pip install 'mailflow[chart]'``: it brings numpy and about
-60 MB); ``require_matplotlib`` says so in one line when it is missing. The figure is drawn on
-the Agg canvas directly (``Figure`` + ``FigureCanvasAgg``, no pyplot), so no display or GUI
+matplotlib is an optional extra (``pip install 'mailflow[chart]'``: with numpy and Pillow, about
+170 MB installed); ``require_matplotlib`` says so in one line when it is missing. The figure is
+drawn on the Agg canvas directly (``Figure`` + ``FigureCanvasAgg``, no pyplot), so no display or GUI
 toolkit is touched; the bot draws in a worker thread, one chart at a time (the font settings
 are matplotlib's global state).
 
