@@ -130,6 +130,7 @@ def chart_png(summary: Summary, *, language: str = knowledge.DEFAULT_LANGUAGE) -
             _bars(ax, summary, ui, language)
             ax.set_title(title, loc="left", fontweight=weight)
             ax.set_ylabel(ui["summary_chart_axis"])
+            ax.set_xlabel("UTC", loc="right", fontsize=12, color="#555555")
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(axis="y", alpha=0.3)
             ax.spines[["top", "right"]].set_visible(False)
