@@ -20,6 +20,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from bot import knowledge
@@ -324,3 +326,39 @@ def test_events_round_trip_without_addresses() -> None:
     assert b"@" not in raw
     assert Event.loads(raw) == event
     assert Event.loads(b"{not json") is None and Event.loads(b'{"at": 1}') is None
+
+
+_events = st.lists(
+    st.builds(
+        Event,
+        kind=st.sampled_from(["bounce", "bounce", "diagnosis"]),
+        at=st.one_of(st.none(), st.floats(1.6e9, 1.7e9)),
+        code=st.one_of(st.none(), st.sampled_from(["4.4.316", "5.1.1", "550", "4.7.320"])),
+        domains=st.lists(st.sampled_from(["a.test", "b.test", "c.test"]), max_size=3, unique=True).map(tuple),
+        recipients=st.lists(st.sampled_from(["r1", "r2", "r3", "r4"]), max_size=3).map(tuple),
+        reason=st.one_of(st.none(), st.sampled_from(["expired", "userunknown"])),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_events, st.one_of(st.none(), st.floats(1.6e9, 1.7e9)))
+def test_the_tables_add_up(events: list[Event], since: float | None) -> None:
+    summary = summarise(events, since=since)
+    bounces = [e for e in events if e.kind == "bounce" and (since is None or (e.at is not None and e.at >= since))]
+    assert summary.bounces == len(bounces) == sum(g.count for g in summary.by_code)
+    assert summary.bounces == sum(g.count for g in summary.by_reason)
+    assert summary.left_out == sum(1 for e in events if e.kind == "bounce") - len(bounces)
+    dated = [e for e in bounces if e.at is not None]
+    assert sum(sum(c.values()) for c in summary.timeline.counts) == len(dated)
+    assert len(summary.timeline.starts) <= MAX_BUCKETS or summary.timeline.bucket_s == BUCKETS[-1]
+    assert summary.recipients == len({r for e in bounces for r in e.recipients})
+    if dated:
+        assert summary.first == min(e.at for e in dated if e.at is not None)
+        starts = summary.timeline.starts
+        assert (
+            starts[0] <= summary.first
+            and summary.last is not None
+            and summary.last < starts[-1] + summary.timeline.bucket_s
+        )
