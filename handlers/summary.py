@@ -151,7 +151,11 @@ async def run_summary(ctx: CommandContext, args: SummaryArgs) -> None:
     summary = summarise(events, since=now - args.since_s, since_s=args.since_s)
     window = format_duration(args.since_s)
     png, notes = await draw_chart(summary, ctx.lang)
-    chart_note = label(ctx.ui, "summary_chart_missing") if "missing" in notes else None
+    chart_note = None
+    if "missing" in notes:
+        chart_note = label(ctx.ui, "summary_chart_missing")
+    elif notes:  # the chart's labels fell back to English (no font for the reader's script)
+        chart_note = label(ctx.ui, "summary_chart_english")
     reply = await ctx.thread()
     await reply.send(summary_message(summary, ctx.ui, language=ctx.lang, window=window, chart_note=chart_note))
     if png is None or reply.using_fallback:  # outside the channel, the bot cannot share a file there

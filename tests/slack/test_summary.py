@@ -185,3 +185,22 @@ async def test_threads_are_used(make_harness: MakeHarness) -> None:
     await h.settle()
     thread_ts, _ = _summary_answer(h)
     assert thread_replies(h.api, thread_ts)
+
+
+async def test_a_chart_without_a_font_for_the_language_says_its_labels_are_english(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.render import chart  # noqa: PLC0415
+
+    h = await make_harness(service=HealthyService())
+    await _incident(h)
+    monkeypatch.setattr(chart, "cjk_font", lambda language: "" if language in ("ja", "ko") else None)
+    await h.command("summary --lang ja")
+    await h.settle()
+    _, text = _summary_answer(h)
+    assert knowledge.load("ja").ui["summary_chart_english"] in text
+    assert len(h.api.shared_files()) == 1  # the chart still comes, in English
+    await h.command("summary --lang fr")
+    await h.settle()
+    _, text = _summary_answer(h)
+    assert knowledge.load("fr").ui["summary_chart_english"] not in text
