@@ -45,6 +45,7 @@ from handlers.config import SlackConfig
 from handlers.io import (
     NOT_MEMBER,
     Reply,
+    ResponseBudget,
     ResponseReply,
     ResponseUrl,
     SlackSendError,
@@ -119,6 +120,20 @@ class FallbackReply:
         assert self.fallback is not None
         await self.fallback.send(message)
 
+    async def send_progress(self, message: Message) -> bool:
+        """An in-between state; through the response_url only while its budget allows (else skipped)."""
+        if not self.using_fallback:
+            try:
+                await self.primary.send(message)
+                return True
+            except SlackSendError as exc:
+                if self.fallback is None or exc.error not in NOT_MEMBER:
+                    raise
+                log.info("%s: answering through response_url", exc)
+                self.using_fallback = True
+        assert self.fallback is not None
+        return await self.fallback.send_progress(message)
+
 
 class Progress:
     """Redraws the "diagnosing…" message as results arrive, at most once per ``interval_s``."""
@@ -130,6 +145,7 @@ class Progress:
         self.interval_s = interval_s
         self.results: list[ProbeResult] = []
         self.updates = 0
+        self.skipped = 0  # updates left out to save the response_url's posts for the verdict
         self._dirty = asyncio.Event()
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -148,8 +164,10 @@ class Progress:
                 return
             self._dirty.clear()
             try:
-                await self.reply.send(progress_message(escape(self.target), list(self.results), self.ui))
-                self.updates += 1
+                if await self.reply.send_progress(progress_message(escape(self.target), list(self.results), self.ui)):
+                    self.updates += 1
+                else:
+                    self.skipped += 1
             except SlackSendError as exc:
                 log.warning("progress update not sent: %s", exc)
             with contextlib.suppress(TimeoutError):
@@ -190,6 +208,7 @@ class SlackBot:
         self._reopen: asyncio.TimerHandle | None = None
         self._working = asyncio.Semaphore(config.background_limit)
         self._locales: dict[str, asyncio.Future[str]] = {}  # users.info lookups in flight
+        self.response_budget = ResponseBudget()  # Slack's 5 posts per response_url
 
     # -- acks first ----------------------------------------------------------------------------
 
@@ -263,7 +282,9 @@ class SlackBot:
 
     def response_url(self, body: Mapping[str, Any]) -> ResponseUrl:
         url = body.get("response_url")
-        return ResponseUrl(lambda: self.session, str(url) if url else None, self.config.http_timeout_s)
+        return ResponseUrl(
+            lambda: self.session, str(url) if url else None, self.config.http_timeout_s, self.response_budget
+        )
 
     async def close(self) -> None:
         await self.drain()

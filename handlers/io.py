@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -71,6 +72,9 @@ class Reply(Protocol):
     async def send(self, message: Message) -> None:
         """Post ``message`` the first time, replace it afterwards."""
 
+    async def send_progress(self, message: Message) -> bool:
+        """Like ``send``, for an in-between state that may be skipped; False when it was."""
+
 
 class ThreadReply:
     """A message in a thread (``thread_ts`` None: at the channel's top level)."""
@@ -98,18 +102,69 @@ class ThreadReply:
         else:
             await call("chat.update", self.client.chat_update(channel=self.channel, ts=self.ts, **message.as_kwargs()))
 
+    async def send_progress(self, message: Message) -> bool:
+        await self.send(message)
+        return True
+
+
+class ResponseBudget:
+    """Posts left on each ``response_url``: Slack takes ``posts`` per URL within ``window_s``.
+
+    Counted in this process: a response_url arrives with one delivery, handled by one process.
+    Progress may use a URL only while more than ``reserve`` posts are left, so the verdict and
+    an error notice always get through.
+    """
+
+    def __init__(self, posts: int = 5, window_s: float = 1800.0, reserve: int = 2, max_urls: int = 10_000) -> None:
+        self.posts = posts
+        self.window_s = window_s
+        self.reserve = reserve
+        self.max_urls = max_urls
+        self._used: dict[str, tuple[float, int]] = {}  # url -> (first post, posts so far)
+
+    def left(self, url: str) -> int:
+        first, used = self._used.get(url, (0.0, 0))
+        if used and time.monotonic() - first > self.window_s:
+            del self._used[url]
+            return self.posts
+        return self.posts - used
+
+    def spend(self, url: str) -> None:
+        if url not in self._used and len(self._used) >= self.max_urls:
+            now = time.monotonic()
+            for stale in [u for u, (at, _) in self._used.items() if now - at > self.window_s]:
+                del self._used[stale]
+            if len(self._used) >= self.max_urls:  # still full: forget the oldest
+                del self._used[next(iter(self._used))]
+        first, used = self._used.get(url, (time.monotonic(), 0))
+        self._used[url] = (first, used + 1)
+
 
 class ResponseUrl:
     """A command's, action's or shortcut's ``response_url``: JSON posted on the bot's shared session."""
 
-    def __init__(self, session: Callable[[], aiohttp.ClientSession], url: str | None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        session: Callable[[], aiohttp.ClientSession],
+        url: str | None,
+        timeout_s: float = 10.0,
+        budget: ResponseBudget | None = None,
+    ) -> None:
         self.session = session
         self.url = url
         self.timeout_s = timeout_s
+        self.budget = budget or ResponseBudget()
+
+    def can_post_progress(self) -> bool:
+        """Whether a skippable post still leaves the reserve (verdict, error notice) untouched."""
+        return bool(self.url) and self.budget.left(str(self.url)) > self.budget.reserve
 
     async def post(self, payload: dict[str, Any]) -> None:
         if not self.url:
             raise SlackSendError("response_url", "no response_url in the payload")
+        if self.budget.left(self.url) <= 0:
+            raise SlackSendError("response_url", f"used_url: Slack takes {self.budget.posts} posts per response_url")
+        self.budget.spend(self.url)
         try:
             async with self.session().post(
                 self.url, json=payload, timeout=aiohttp.ClientTimeout(total=self.timeout_s), allow_redirects=False
@@ -138,6 +193,12 @@ class ResponseReply:
         }
         await self.url.post(payload)
         self.sent = True
+
+    async def send_progress(self, message: Message) -> bool:
+        if not self.url.can_post_progress():
+            return False
+        await self.send(message)
+        return True
 
 
 async def ephemeral(
