@@ -7,7 +7,9 @@
 The client talks to ``config.api_url`` (a local stand-in in tests), retries Slack's 429s after
 their Retry-After (``AsyncRateLimitErrorRetryHandler``) and dropped connections once. Requests
 with a bad signature or a timestamp older than five minutes get 401 from bolt's request
-verification, before any listener runs. A listener that raises is logged with an error id by
+verification, before any listener runs. Requests are authorized from the bot's identity
+(``handlers.identity``: auth.test at start-up, refreshed on a schedule), never by an auth.test
+of their own. A listener that raises is logged with an error id by
 ``on_error`` (bolt's error hook), so no failure is silent.
 """
 
@@ -32,6 +34,7 @@ from bot.store import Store
 from handlers import commands, events, interactive, watch
 from handlers.bot import Counters, DiagnosisRunner, SlackBot
 from handlers.config import SlackConfig
+from handlers.identity import BotIdentity
 from handlers.io import new_error_id
 
 EVENTS_PATH = "/slack/events"
@@ -42,6 +45,7 @@ log = logging.getLogger("mailflow.slack")
 class SlackApp:
     app: AsyncApp
     bot: SlackBot
+    identity: BotIdentity
 
 
 def web_client(config: SlackConfig) -> AsyncWebClient:
@@ -69,8 +73,10 @@ def build_app(
 ) -> SlackApp:
     """The bot: a bolt AsyncApp answering over HTTP or Socket Mode, with every listener attached."""
     client = client or web_client(config)
+    identity = BotIdentity(client, config.bot_token, refresh_s=config.identity_refresh_s)
     app = AsyncApp(
         client=client,
+        authorize=identity.authorize_function(),  # the start-up auth.test, so no request waits on another
         signing_secret=config.signing_secret,
         name="mailflow",  # bolt's own loggers take their level from the root logger, as in any bolt app
         process_before_response=False,
@@ -86,7 +92,7 @@ def build_app(
     commands.attach(app, bot)
     events.attach(app, bot)
     interactive.attach(app, bot)
-    return SlackApp(app, bot)
+    return SlackApp(app, bot, identity)
 
 
 def build_web_app(slack: SlackApp, routes: Iterable[web.RouteDef] = (), *, path: str = EVENTS_PATH) -> web.Application:
@@ -101,6 +107,7 @@ def build_web_app(slack: SlackApp, routes: Iterable[web.RouteDef] = (), *, path:
         assert slack.bot.session is not None  # the Web API client shares it from now on
 
     async def drain(_: web.Application) -> None:
+        await slack.identity.close()
         await slack.bot.close()
 
     web_app = web.Application(client_max_size=2 * 1024 * 1024)

@@ -26,3 +26,4 @@ class SlackConfig:
     ack_priority_s: float = 1.0  # under a burst, answers wait up to this for the acks to go out
     ack_quiet_s: float = 0.05  # ... that is, until no request has been waiting for this long
     background_limit: int = 32  # answers worked on at once (the rest queue)
+    identity_refresh_s: float = 3600.0  # auth.test is asked again this often, in the background

@@ -6,19 +6,23 @@ on ``POST /slack/events``. Either way the same server answers ``/healthz``, ``/r
 ``/metrics`` (bot/observability.py). The Web API base is ``SLACK_API_URL``, so the bot can run
 against a local stand-in. Without its Slack credentials the command stops at once, naming the
 missing variables and pointing to the app manifest. Exit codes: 0 stopped by a signal, 2 bad or
-missing settings, 1 the bot could not start (Slack refused the token, the port is taken, ...).
+missing settings (Slack refused the bot token, too), 1 the bot could not start (Slack stayed
+unreachable for ``RETRY_FOR_S`` while auth.test was retried with backoff, the port is taken, ...).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
+from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the bot stack (bolt, aiohttp, redis) loads only for this command
     import asyncio
 
     from bot.settings import Settings
+    from handlers.identity import BotIdentity
 
 EXIT_STOPPED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MANIFEST = "deploy/slack-app-manifest.yml"
@@ -78,6 +82,9 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin:
         import asyncio  # noqa: PLC0415 - the event loop loads only for this command
 
         asyncio.run(serve(settings, stdout))
+    except TokenRefusedError as exc:
+        print(f"mailflow serve: {exc}", file=stderr)
+        return EXIT_USAGE
     except StartError as exc:
         print(f"mailflow serve: {exc}", file=stderr)
         return EXIT_FAILED
@@ -88,13 +95,64 @@ class StartError(Exception):
     """The bot could not start; the message says why."""
 
 
-async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | None = None) -> None:
-    """Run the bot until ``stop`` is set (or SIGTERM / SIGINT)."""
+class TokenRefusedError(StartError):
+    """Slack refused the bot token: a settings problem (exit 2)."""
+
+
+RETRY_FOR_S = 300.0  # how long start-up waits for an unreachable Slack before giving up
+RETRY_MAX_S = 30.0
+
+
+async def _identity(
+    identity: BotIdentity, api_url: str, stop: asyncio.Event | None, first_s: float, for_s: float
+) -> Mapping[str, Any] | None:
+    """auth.test until it answers; None when ``stop`` is set first. Raises ``StartError``."""
+    import asyncio  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from handlers.identity import SlackUnreachable, TokenRefused  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + for_s
+    delay = first_s
+    while True:
+        try:
+            return await identity.load()
+        except TokenRefused as exc:
+            raise TokenRefusedError(f"Slack refused the bot token at {api_url} ({exc})") from None
+        except SlackUnreachable as exc:
+            if loop.time() + delay > deadline:
+                raise StartError(f"Slack was unreachable at {api_url} for {for_s:g} s ({exc})") from None
+            print(f"mailflow serve: Slack unreachable at {api_url} ({exc}); retrying in {delay:g} s", file=sys.stderr)
+            sys.stderr.flush()
+        if stop is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                return None
+        else:
+            await asyncio.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX_S)
+
+
+async def serve(
+    settings: Settings,
+    stdout: IO[str],
+    *,
+    stop: asyncio.Event | None = None,
+    retry_first_s: float = 1.0,
+    retry_for_s: float = RETRY_FOR_S,
+) -> None:
+    """Run the bot until ``stop`` is set (or SIGTERM / SIGINT).
+
+    At start-up auth.test says who the bot is. A refused token raises ``TokenRefused`` (bad
+    settings); while Slack is unreachable, auth.test is asked again after ``retry_first_s``,
+    doubling up to 30 s, for at most ``retry_for_s`` (then ``StartError``).
+    """
     import asyncio  # noqa: PLC0415
 
     from aiohttp import web  # noqa: PLC0415
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler  # noqa: PLC0415
-    from slack_sdk.errors import SlackApiError, SlackClientError  # noqa: PLC0415
 
     from bot.observability import Metrics, request_id_middleware, routes  # noqa: PLC0415
     from bot.service import DiagnosisService  # noqa: PLC0415
@@ -126,11 +184,14 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
             await watches.book.close()
 
     try:
-        identity = await slack.app.client.auth_test()
-    except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+        identity = await _identity(slack.identity, settings.slack_api_url, stop, retry_first_s, retry_for_s)
+    except BaseException:
         await close()
-        detail = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-        raise StartError(f"Slack refused the bot token at {settings.slack_api_url} ({detail})") from None
+        raise
+    if identity is None:  # stopped while Slack was unreachable
+        await close()
+        return
+    slack.identity.start_refresh()
 
     socket: AsyncSocketModeHandler | None = None
     if settings.slack_app_token is not None:
