@@ -43,6 +43,7 @@ from handlers.args import (
     Parser,
     UsageError,
     parse_command,
+    slack_unescape,
 )
 from handlers.bot import FallbackReply, SlackBot, log, ui_for
 from handlers.io import NOT_MEMBER, ResponseReply, ResponseUrl, SlackSendError, ThreadReply
@@ -185,7 +186,8 @@ async def handle(bot: SlackBot, body: dict[str, Any]) -> None:
         await ResponseReply(respond, in_channel=False).send(notice_message(usage_text(str(exc), ui_for(lang))))
         return
     lang = await bot.language(user, invocation.language)
-    ctx = CommandContext(bot, user, channel, body.get("team_id"), text, respond, lang, invocation.language is not None)
+    shown = slack_unescape(text)  # Slack sent &, < and > escaped; the request line escapes them once
+    ctx = CommandContext(bot, user, channel, body.get("team_id"), shown, respond, lang, invocation.language is not None)
     if invocation.name != "help":
         refusal = await bot.allowed(user, channel, lang)
         if refusal is not None:

@@ -132,3 +132,17 @@ async def test_a_channel_the_bot_is_not_in_is_answered_through_response_url(harn
     (reply,) = harness.api.calls_to("response_url")
     assert reply.params["response_type"] == "in_channel"
     assert "4.4.316" in reply.blocks[0]["text"]["text"]
+
+
+async def test_what_slack_escaped_in_the_command_is_shown_escaped_once(harness: Harness) -> None:
+    # As Slack sends it: &, < and > of the typed text arrive escaped (the user typed "&quot;" literally).
+    typed = "explain 550 5.1.1 <bob@contoso.com>: Recipient address rejected & &quot;unknown&quot;"
+    sent = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    status, _ = await harness.command(sent)
+    assert status == 200
+    await harness.settle()
+    parent, answer = harness.api.calls_to("chat.postMessage")
+    line = parent.blocks[0]["text"]["text"]
+    assert "&lt;bob@contoso.com&gt;" in line and "rejected &amp; &amp;quot;unknown&amp;quot;" in line
+    assert "&amp;lt;" not in parent.all_text and "&amp;amp;" not in parent.all_text  # never twice
+    assert "bob@contoso.com" in answer.all_text  # the bounce itself was read as typed
