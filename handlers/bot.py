@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,9 +36,11 @@ from bot.render.blocks import (
     diagnosis_message,
     escape,
     explanation_message,
+    has_steps,
     label,
     notice_message,
     progress_message,
+    tag_answer,
 )
 from bot.store import RateLimiter, Store, StoreError, key
 from bot.store.keys import dumps
@@ -350,7 +353,40 @@ class SlackBot:
     async def answer_bounce(self, reply: Reply, bounce: Bounce, lang: str, *, forced: bool) -> None:
         ui = ui_for(lang)
         explanation = explain_bounce(bounce, lang)
-        await reply.send(explanation_message(bounce, explanation, ui, language=lang if forced else None))
+        message = explanation_message(bounce, explanation, ui, language=lang if forced else None)
+        await reply.send(await self.keep_answer(message))
+
+    async def keep_answer(self, message: Message) -> Message:
+        """``message`` tagged with a new answer id, and a copy kept under it when it has a checklist.
+
+        A tick on an answer Slack does not send back with the action (an ephemeral answer) is
+        redrawn from this copy, never from nothing.
+        """
+        if not has_steps(message):
+            return message
+        answer_id = secrets.token_hex(8)
+        tagged = tag_answer(message, answer_id)
+        try:
+            kept = dumps({"text": tagged.text, "blocks": tagged.blocks})
+            await self.store.set(key("answer", answer_id), kept, self.config.checklist_ttl_s)
+        except StoreError as exc:
+            log.warning("answer %s not kept for redraws: %s", answer_id, exc)
+        return tagged
+
+    async def kept_answer(self, answer_id: str) -> Message | None:
+        """The copy ``keep_answer`` kept under ``answer_id`` (None: unknown or expired)."""
+        try:
+            raw = await self.store.get(key("answer", answer_id))
+        except StoreError as exc:
+            log.warning("kept answer %s not read: %s", answer_id, exc)
+            return None
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            return Message(list(data["blocks"]), str(data["text"]))
+        except (ValueError, TypeError, KeyError):
+            return None
 
     async def diagnose_into(
         self,
@@ -392,7 +428,7 @@ class SlackBot:
             ticks=ticks,
             language=lang if forced else None,
         )
-        await reply.send(message)
+        await reply.send(await self.keep_answer(message))
         await self.remember(team, request.domain, answer, user)
 
     async def remember(self, team: str | None, domain: str, answer: Answer, user: str) -> None:
