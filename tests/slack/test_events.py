@@ -127,6 +127,28 @@ async def test_an_uploaded_eml_is_fetched_with_the_token_and_explained(harness: 
     assert "4.4.316" in reply.blocks[0]["text"]["text"]
 
 
+async def test_a_file_shared_as_a_stub_is_looked_up_then_read(harness: Harness) -> None:
+    data = (SAMPLES / "exchange-online" / "eo-en-queue-expired-4.4.316.eml").read_bytes()
+    stub = harness.api.add_file("bounce.eml", data, stub=True)
+    photo = harness.api.add_file("holiday.png", b"\x89PNG", stub=True)
+    assert set(stub) == {"id", "file_access"}
+    await harness.message("", subtype="file_share", files=[photo, stub])
+    await harness.settle()
+    infos = [c.params["file"] for c in harness.api.calls_to("files.info")]
+    assert infos == [photo["id"], stub["id"]]  # looked up first, then filtered on name and type
+    (download,) = harness.api.calls_to("file_download")  # the photo is not downloaded
+    assert str(download.params["path"]).endswith("/bounce.eml")
+    (reply,) = harness.api.calls_to("chat.postMessage")
+    assert "4.4.316" in reply.blocks[0]["text"]["text"]
+
+
+async def test_a_stub_that_files_info_cannot_find_is_said_unreadable(harness: Harness) -> None:
+    await harness.message("", subtype="file_share", files=[{"id": "F404", "file_access": "check_file_info"}])
+    await harness.settle()
+    (reply,) = harness.api.calls_to("chat.postMessage")
+    assert "Could not read F404" in reply.all_text
+
+
 async def test_a_file_over_the_size_cap_is_not_read(make_harness: object) -> None:
     h: Harness = await make_harness(upload_max_bytes=1000)  # type: ignore[operator]
     data = (SAMPLES / "exchange-online" / "eo-en-queue-expired-4.4.316.eml").read_bytes()
