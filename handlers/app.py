@@ -5,7 +5,9 @@
                                           (the /healthz, /readyz, /metrics of bot/observability.py)
 
 The client talks to ``config.api_url`` (a local stand-in in tests), retries Slack's 429s after
-their Retry-After (``AsyncRateLimitErrorRetryHandler``) and dropped connections once. Requests
+their Retry-After (``AsyncRateLimitErrorRetryHandler``), and 5xx answers and dropped
+connections once, except chat.postMessage (``NOT_RETRIED_BLINDLY``: ThreadReply looks in the
+channel before posting again). Requests
 with a bad signature or a timestamp older than five minutes get 401 from bolt's request
 verification, before any listener runs. Requests are authorized from the bot's identity
 (``handlers.identity``: auth.test at start-up, refreshed on a schedule), never by an auth.test
@@ -28,6 +30,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.store import Store
@@ -48,6 +53,47 @@ class SlackApp:
     identity: BotIdentity
 
 
+# A post that failed with a 5xx or a dropped connection may have gone through: ThreadReply looks
+# in the channel before posting again, so the client never retries these blindly.
+NOT_RETRIED_BLINDLY = ("chat.postMessage",)
+
+
+def _blind_retry_allowed(request: HttpRequest) -> bool:
+    return not request.url.rstrip("/").endswith(NOT_RETRIED_BLINDLY)
+
+
+class ServerErrorRetry(AsyncServerErrorRetryHandler):
+    """A 500 / 503 from Slack: once more after a pause, except for posts (see ``NOT_RETRIED_BLINDLY``)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return _blind_retry_allowed(request) and await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
+class ConnectionErrorRetry(AsyncConnectionErrorRetryHandler):
+    """A dropped connection: once more, except for posts (see ``NOT_RETRIED_BLINDLY``)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return _blind_retry_allowed(request) and await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def web_client(config: SlackConfig) -> AsyncWebClient:
     return AsyncWebClient(
         token=config.bot_token,
@@ -55,9 +101,9 @@ def web_client(config: SlackConfig) -> AsyncWebClient:
         timeout=max(1, round(config.http_timeout_s)),
         logger=logging.getLogger("mailflow.slack.web"),
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            ConnectionErrorRetry(max_retry_count=1),
             AsyncRateLimitErrorRetryHandler(max_retry_count=config.rate_limit_retries),
-            AsyncServerErrorRetryHandler(max_retry_count=1),  # a 500 / 503 from Slack: once more, after a pause
+            ServerErrorRetry(max_retry_count=1),
         ],
     )
 

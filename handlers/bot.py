@@ -98,6 +98,11 @@ class Counters(Protocol):
     def observe_probe(self, result: ProbeResult) -> None: ...
 
 
+def use_fallback(exc: SlackSendError) -> bool:
+    """Whether a failed post goes to the response_url instead: not in the channel, or Slack failing (5xx)."""
+    return exc.error in NOT_MEMBER or exc.transient
+
+
 class FallbackReply:
     """``primary`` (a thread message), or ``fallback`` (the response_url) once the bot cannot post there."""
 
@@ -116,7 +121,7 @@ class FallbackReply:
                 await self.primary.send(message)
                 return
             except SlackSendError as exc:
-                if self.fallback is None or exc.error not in NOT_MEMBER:
+                if self.fallback is None or not use_fallback(exc):
                     raise
                 log.info("%s: answering through response_url", exc)
                 self.using_fallback = True
@@ -130,7 +135,7 @@ class FallbackReply:
                 await self.primary.send(message)
                 return True
             except SlackSendError as exc:
-                if self.fallback is None or exc.error not in NOT_MEMBER:
+                if self.fallback is None or not use_fallback(exc):
                     raise
                 log.info("%s: answering through response_url", exc)
                 self.using_fallback = True

@@ -45,8 +45,8 @@ from handlers.args import (
     parse_command,
     slack_unescape,
 )
-from handlers.bot import FallbackReply, SlackBot, log, ui_for
-from handlers.io import NOT_MEMBER, ResponseReply, ResponseUrl, SlackSendError, ThreadReply
+from handlers.bot import FallbackReply, SlackBot, log, ui_for, use_fallback
+from handlers.io import ResponseReply, ResponseUrl, SlackSendError, ThreadReply
 
 COMMAND = "/mailflow"
 
@@ -76,8 +76,9 @@ class CommandContext:
         try:
             await parent.send(request_message(self.user, f"{COMMAND} {self.text}", self.ui))
         except SlackSendError as exc:
-            if exc.error not in NOT_MEMBER:
+            if not use_fallback(exc):
                 raise
+            log.info("%s: answering through response_url", exc)
             reply = FallbackReply(ThreadReply(self.bot.client, self.channel, None), fallback)
             reply.using_fallback = True
             return reply

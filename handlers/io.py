@@ -29,16 +29,22 @@ from bot.store import Store, StoreError, key
 
 log = logging.getLogger("mailflow.slack")
 NOT_MEMBER = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+POSTED_SLACK_S = 60.0  # a post that failed is looked for among messages from this long before it
 SLACK_FILE_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")
 
 
 class SlackSendError(MailflowError):
-    """Slack refused a call (or could not be reached); ``error`` is Slack's code (``not_in_channel``)."""
+    """Slack refused a call (or could not be reached); ``error`` is Slack's code (``not_in_channel``).
 
-    def __init__(self, method: str, error: str) -> None:
+    ``transient``: an HTTP 5xx or a transport failure, after which the call may or may not have
+    taken effect (a message may have been posted all the same).
+    """
+
+    def __init__(self, method: str, error: str, *, transient: bool = False) -> None:
         super().__init__(f"{method}: {error}")
         self.method = method
         self.error = error
+        self.transient = transient
 
 
 class DownloadError(MailflowError):
@@ -56,8 +62,12 @@ def new_error_id() -> str:
 
 def slack_error(method: str, exc: Exception) -> SlackSendError:
     if isinstance(exc, SlackApiError):
-        return SlackSendError(method, str(exc.response.get("error", "unknown_error")))
-    return SlackSendError(method, type(exc).__name__)
+        status = int(getattr(exc.response, "status_code", 200) or 200)
+        error = str(exc.response.get("error", "") or "")
+        if status >= 500:
+            return SlackSendError(method, error or f"http_{status}", transient=True)
+        return SlackSendError(method, error or "unknown_error")
+    return SlackSendError(method, type(exc).__name__, transient=True)
 
 
 async def call(method: str, coro: Any) -> Any:
@@ -85,20 +95,55 @@ class ThreadReply:
         self.thread_ts = thread_ts
         self.ts = ts
 
+    async def _post(self, message: Message) -> None:
+        response = await call(
+            "chat.postMessage",
+            self.client.chat_postMessage(
+                channel=self.channel,
+                thread_ts=self.thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+                **message.as_kwargs(),
+            ),
+        )
+        self.ts = str(response["ts"])
+        self.channel = str(response.get("channel") or self.channel)
+
+    async def _posted_already(self, message: Message, since: float) -> str | None:
+        """The ts of ``message`` if a failed post went through all the same (a bot message, same text, since then)."""
+        oldest = f"{since - POSTED_SLACK_S:.6f}"
+        if self.thread_ts is not None:
+            coro = self.client.conversations_replies(channel=self.channel, ts=self.thread_ts, oldest=oldest, limit=100)
+            found = await call("conversations.replies", coro)
+        else:
+            coro = self.client.conversations_history(channel=self.channel, oldest=oldest, limit=100)
+            found = await call("conversations.history", coro)
+        for posted in found.get("messages") or []:
+            if posted.get("bot_id") and posted.get("text") == message.text and posted.get("ts") != self.thread_ts:
+                return str(posted["ts"])
+        return None
+
     async def send(self, message: Message) -> None:
         if self.ts is None:
-            response = await call(
-                "chat.postMessage",
-                self.client.chat_postMessage(
-                    channel=self.channel,
-                    thread_ts=self.thread_ts,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                    **message.as_kwargs(),
-                ),
-            )
-            self.ts = str(response["ts"])
-            self.channel = str(response.get("channel") or self.channel)
+            since = time.time()
+            try:
+                await self._post(message)
+            except SlackSendError as exc:
+                if not exc.transient:
+                    raise
+                # A 5xx or a dropped connection: Slack may have posted it anyway. Look before
+                # posting again (never twice); when even the look fails, give up on this path.
+                log.warning("%s: looking in the channel before posting again", exc)
+                try:
+                    posted = await self._posted_already(message, since)
+                except SlackSendError as lookup:
+                    log.warning("%s: not posting again", lookup)
+                    raise exc from None
+                if posted is not None:
+                    log.info("the message went through despite %s", exc)
+                    self.ts = posted
+                    return
+                await self._post(message)
         else:
             await call("chat.update", self.client.chat_update(channel=self.channel, ts=self.ts, **message.as_kwargs()))
 
