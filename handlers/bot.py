@@ -296,6 +296,8 @@ class SlackBot:
 
     async def close(self) -> None:
         await self.drain()
+        for pending in list(self._locales.values()):  # lookups an answer stopped waiting for
+            pending.cancel()
         if self._session is not None:
             await self._session.close()
 
@@ -315,15 +317,31 @@ class SlackBot:
         return on_result
 
     async def language(self, user: str, forced: str | None = None) -> str:
-        """``forced`` (--lang), else the user's Slack locale; concurrent asks for one user share one lookup."""
+        """``forced`` (--lang), else the user's Slack locale; concurrent asks for one user share one lookup.
+
+        An answer waits at most ``locale_wait_s`` for users.info: past that it goes out in English,
+        and the lookup, left running, caches the language for the user's next message.
+        """
         if forced:
             return forced
         pending = self._locales.get(user)
         if pending is None:
-            pending = asyncio.ensure_future(user_language(self.client, self.store, user, self.config.locale_ttl_s))
+            pending = asyncio.ensure_future(
+                user_language(
+                    self.client,
+                    self.store,
+                    user,
+                    self.config.locale_ttl_s,
+                    refused_ttl_s=self.config.locale_refused_ttl_s,
+                )
+            )
             self._locales[user] = pending
             pending.add_done_callback(lambda _: self._locales.pop(user, None))
-        return await asyncio.shield(pending)
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending), self.config.locale_wait_s)
+        except TimeoutError:
+            log.info("locale of %s not known within %g s: answering in English", user, self.config.locale_wait_s)
+            return knowledge.DEFAULT_LANGUAGE
 
     async def allowed(self, user: str, channel: str | None, lang: str) -> Message | None:
         """None when the user may go on; else the friendly "slow down" message."""

@@ -19,6 +19,8 @@ class SlackConfig:
     per_channel: Limit = CHANNEL_LIMIT
     paste_window_s: float = 600.0  # the same bounce pasted again within this gets a link to the first answer
     locale_ttl_s: float = 86400.0  # a user's Slack locale is asked again after this
+    locale_wait_s: float = 1.5  # an answer waits this long for users.info, then goes out in English
+    locale_refused_ttl_s: float = 3600.0  # users.info refused (missing_scope ...): not asked again for this long
     progress_interval_s: float = 1.0  # at most one "diagnosing…" update per this
     checklist_ttl_s: float = 30 * 86400.0  # checklist ticks are kept this long after the last tick
     recent_cap: int = 20  # diagnoses listed on the App Home tab

@@ -265,20 +265,38 @@ def locale_language(locale: str | None) -> str:
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
-async def user_language(client: AsyncWebClient, store: Store, user: str, ttl_s: float) -> str:
-    """The user's Slack locale as one of our languages (users.info, cached in the store)."""
+LOCALE_REFUSED = frozenset({"missing_scope", "not_allowed_token_type", "no_permission", "user_not_found"})
+LOOKUPS_OFF = "-"  # the value kept when users.info refused: English, until it expires
+
+
+async def user_language(
+    client: AsyncWebClient, store: Store, user: str, ttl_s: float, *, refused_ttl_s: float = 3600.0
+) -> str:
+    """The user's Slack locale as one of our languages (users.info, cached in the store).
+
+    A refusal that asking again would not change (``missing_scope``: the app lacks ``users:read``)
+    is cached too, app-wide for the scope errors, so each message does not ask again.
+    """
     cache_key = key("locale", user)
+    app_key = key("locale-refused")
     try:
-        cached = await store.get(cache_key)
+        cached = await store.get(cache_key) or await store.get(app_key)
     except StoreError as exc:
         log.warning("locale cache unavailable: %s", exc)
         cached = None
     if cached:
-        return locale_language(cached.decode())
+        value = cached.decode()
+        return DEFAULT_LANGUAGE if value == LOOKUPS_OFF else locale_language(value)
     try:
         response = await call("users.info", client.users_info(user=user, include_locale=True))
     except SlackSendError as exc:
         log.warning("locale of %s unknown (%s): answering in English", user, exc.error)
+        if exc.error in LOCALE_REFUSED:
+            refused_key = cache_key if exc.error == "user_not_found" else app_key
+            try:
+                await store.set(refused_key, LOOKUPS_OFF.encode(), refused_ttl_s)
+            except StoreError as store_exc:
+                log.warning("locale refusal not cached: %s", store_exc)
         return DEFAULT_LANGUAGE
     user_data = response.get("user") or {}
     locale = str(user_data.get("locale") or DEFAULT_LANGUAGE)
