@@ -25,6 +25,8 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -108,6 +110,20 @@ def web_client(config: SlackConfig) -> AsyncWebClient:
     )
 
 
+def describe_unhandled(body: dict[str, Any]) -> str:
+    """What an unhandled request was, for the log: its type and action, callback or event type."""
+    kind = str(body.get("type") or ("command" if body.get("command") else "request"))
+    actions = body.get("actions") or []
+    what = (
+        (actions[0].get("action_id") if actions and isinstance(actions[0], dict) else None)
+        or body.get("callback_id")
+        or (body.get("event") or {}).get("type")
+        or body.get("command")
+        or ""
+    )
+    return f"{kind} {str(what)[:100]!r}"
+
+
 def build_app(
     config: SlackConfig,
     store: Store,
@@ -126,14 +142,21 @@ def build_app(
         signing_secret=config.signing_secret,
         name="mailflow",  # bolt's own loggers take their level from the root logger, as in any bolt app
         process_before_response=False,
+        raise_error_for_unhandled_request=True,  # so on_error acks it instead of bolt's 404
     )
     bot = SlackBot(config, store, service, client, metrics, watches=watches)
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        if isinstance(error, BoltUnhandledRequestError):
+            # A button or event nothing here listens to (an old message's, a newer app version's):
+            # acknowledged, so Slack neither shows the user an error nor retries it, and logged.
+            log.warning("no listener for %s: acknowledged and ignored", describe_unhandled(body))
+            return BoltResponse(status=200, body="")
         error_id = new_error_id()
         kind = body.get("type") or (body.get("event") or {}).get("type") or body.get("command")
         log.error("listener failed on %s [error id %s]", kind, error_id, exc_info=error)
+        return None
 
     commands.attach(app, bot)
     events.attach(app, bot)

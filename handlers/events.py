@@ -8,7 +8,8 @@ the event id: Slack's retries and Socket Mode redeliveries, also across processe
 
 The same bounce pasted again in a channel within ``paste_window_s`` gets a one-line reply
 pointing at the first answer: ``SET NX mailflow:v1:paste:<channel>:<fingerprint>`` holds the
-first thread's ts. The fingerprint is the bounce's primary code, its text, recipients and remote
+first thread's ts, recorded once the answer is posted (a thread holding only an error id is
+never linked to). The fingerprint is the bounce's primary code, its text, recipients and remote
 server, so the same NDR copied with other line breaks or quoting is still the same.
 """
 
@@ -151,7 +152,8 @@ async def on_message(bot: SlackBot, body: dict[str, Any], event: dict[str, Any])
         await ephemeral(bot.client, channel, user, refusal, thread_ts)
         return
     for bounce in bounces:
-        first = await _first_paste(bot, channel, bounce, thread_ts)
+        paste_key = key("paste", channel, fingerprint(bounce))
+        first = await _first_paste(bot, paste_key, thread_ts)
         if first is not None:
             link = await _permalink(bot, channel, first)
             await ThreadReply(bot.client, channel, thread_ts).send(
@@ -159,21 +161,27 @@ async def on_message(bot: SlackBot, body: dict[str, Any], event: dict[str, Any])
             )
             continue
         await bot.answer_bounce(ThreadReply(bot.client, channel, thread_ts), bounce, lang, forced=False)
+        await _answered(bot, paste_key, thread_ts)  # only now: a failed answer leaves no link to its thread
 
 
-async def _first_paste(bot: SlackBot, channel: str, bounce: Bounce, thread_ts: str) -> str | None:
-    """None when this bounce is new in ``channel``; else the ts of the thread that answered it."""
-    paste_key = key("paste", channel, fingerprint(bounce))
+async def _first_paste(bot: SlackBot, paste_key: str, thread_ts: str) -> str | None:
+    """None when this bounce has no answer in the channel yet; else the ts of the thread that has one."""
     try:
-        if await bot.store.set_nx(paste_key, thread_ts.encode(), bot.config.paste_window_s):
-            return None
         first = await bot.store.get(paste_key)
     except StoreError as exc:
         log.warning("paste dedup unavailable: %s", exc)
         return None
     if first is None or first.decode() == thread_ts:
-        return None  # expired meanwhile, or the same thread: answer again
+        return None  # new, expired meanwhile, or the same thread: answer again
     return first.decode()
+
+
+async def _answered(bot: SlackBot, paste_key: str, thread_ts: str) -> None:
+    """Record the thread that answered the bounce (the first one stays when two answered at once)."""
+    try:
+        await bot.store.set_nx(paste_key, thread_ts.encode(), bot.config.paste_window_s)
+    except StoreError as exc:
+        log.warning("answered paste not recorded: %s", exc)
 
 
 async def _permalink(bot: SlackBot, channel: str, ts: str) -> str:

@@ -177,3 +177,19 @@ async def test_app_home_shows_usage_and_recent_diagnoses(harness: Harness) -> No
     assert publish.params["user_id"] == "U1"
     assert "/mailflow diagnose" in str(publish.params["view"]) and "No diagnoses yet" in str(publish.params["view"])
     assert not harness.api.rejected
+
+
+async def test_the_duplicate_link_never_points_at_a_thread_without_an_answer(harness: Harness) -> None:
+    harness.api.fail_next("chat.postMessage", "invalid_blocks")  # the first answer fails: an error id instead
+    await harness.message(QUEUE_ERROR)
+    await harness.settle()
+    (failed_thread,) = {c.params["thread_ts"] for c in harness.api.calls_to("chat.postMessage")}
+    assert "error id" in harness.api.calls_to("chat.postMessage")[-1].all_text
+    await harness.message(QUEUE_ERROR)  # pasted again: answered in full, not linked to the failed thread
+    await harness.settle()
+    answer = harness.api.calls_to("chat.postMessage")[-1]
+    assert answer.blocks[0]["type"] == "header" and answer.params["thread_ts"] != failed_thread
+    await harness.message(QUEUE_ERROR)  # and a third time: a link to the thread that has the answer
+    await harness.settle()
+    (permalink,) = harness.api.calls_to("chat.getPermalink")
+    assert permalink.params["message_ts"] == answer.params["thread_ts"]

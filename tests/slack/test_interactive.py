@@ -173,3 +173,23 @@ async def test_a_tick_without_the_message_and_without_a_kept_copy_redraws_nothin
     await harness.settle()
     assert not harness.api.calls_to("response_url") and not harness.api.calls_to("chat.update")
     assert await harness.store.hgetall(key("checklist", "C1", "1690000000.000098"))  # the tick itself is kept
+
+
+async def test_an_unknown_action_is_acknowledged_and_logged(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    status, body = await harness.interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": "U2"},
+            "channel": {"id": "C1"},
+            "container": {"type": "message", "message_ts": "1690000000.000097", "channel_id": "C1"},
+            "actions": [{"action_id": "retired_button_v0", "block_id": "x", "type": "button", "value": "1"}],
+        }
+    )
+    assert (status, body) == (200, "")  # not bolt's 404, which Slack shows the user as an error
+    status, _ = await harness.event({"type": "reaction_added", "user": "U2", "reaction": "eyes"})
+    assert status == 200
+    await harness.settle()
+    logged = [r.getMessage() for r in caplog.records if r.name == "mailflow.slack"]
+    assert any("block_actions 'retired_button_v0'" in m for m in logged)
+    assert any("'reaction_added'" in m for m in logged)
+    assert not harness.api.calls_to("chat.postMessage") and not harness.api.calls_to("response_url")
