@@ -328,13 +328,23 @@ def _explanation_body(explanation: Explanation, ui: Mapping[str, str]) -> list[B
     return blocks
 
 
+SHOWN_RECIPIENTS = 5  # in an answer's facts; the count of the rest follows
+
+
+def recipients_more(recipients: Sequence[str], shown: int, ui: Mapping[str, str]) -> str:
+    """What a capped recipient list leaves out: "… and 295 more (300 recipients in all)"."""
+    return label(ui, "recipients_more", n=len(recipients) - shown, count=len(recipients))
+
+
 def _facts(bounce: Bounce, ui: Mapping[str, str]) -> list[Block]:
     pairs: list[tuple[str, str]] = []
     recipients = bounce.recipients
     if recipients:
-        shown = ", ".join(escape(r) for r in recipients[:5])
-        more = f" (+{len(recipients) - 5})" if len(recipients) > 5 else ""
-        pairs.append((ui["recipient"], shorten(shown + more, MAX_FIELD - 100)))
+        shown = ", ".join(escape(r) for r in recipients[:SHOWN_RECIPIENTS])
+        more = ""
+        if len(recipients) > SHOWN_RECIPIENTS:
+            more = " " + escape(recipients_more(recipients, SHOWN_RECIPIENTS, ui))
+        pairs.append((ui["recipient"], shorten(shown, MAX_FIELD - 100 - len(more)) + more))
     if bounce.remote_host:
         pairs.append((ui["remote_server"], shorten(escape(bounce.remote_host), MAX_FIELD - 100)))
     if bounce.remote_ip:

@@ -193,3 +193,16 @@ async def test_the_duplicate_link_never_points_at_a_thread_without_an_answer(har
     await harness.settle()
     (permalink,) = harness.api.calls_to("chat.getPermalink")
     assert permalink.params["message_ts"] == answer.params["thread_ts"]
+
+
+async def test_a_bounce_to_300_recipients_shows_five_and_says_how_many(harness: Harness) -> None:
+    from tests.test_many_recipients import postfix_bounce  # noqa: PLC0415
+
+    harness.api.locales["U6"] = "nl-NL"
+    await harness.message(postfix_bounce(300), user="U6")
+    await harness.settle()
+    (answer,) = harness.api.calls_to("chat.postMessage")
+    field = next(f["text"] for b in answer.blocks for f in b.get("fields", []) if "user0@fabrikam.com" in f["text"])
+    assert "user4@fabrikam.com" in field and "user5@fabrikam.com" not in field
+    assert knowledge.load("nl").ui["recipients_more"].format(n=295, count=300) in field
+    assert not harness.api.rejected
