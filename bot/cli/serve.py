@@ -15,13 +15,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the bot stack (bolt, aiohttp, redis) loads only for this command
     import asyncio
 
+    from bot.observability import Metrics
     from bot.settings import Settings
+    from handlers import SlackApp
     from handlers.identity import BotIdentity
 
 EXIT_STOPPED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -104,7 +106,7 @@ RETRY_MAX_S = 30.0
 
 
 async def _identity(
-    identity: BotIdentity, api_url: str, stop: asyncio.Event | None, first_s: float, for_s: float
+    identity: BotIdentity, api_url: str, stop: asyncio.Event, first_s: float, for_s: float
 ) -> Mapping[str, Any] | None:
     """auth.test until it answers; None when ``stop`` is set first. Raises ``StartError``."""
     import asyncio  # noqa: PLC0415
@@ -125,13 +127,10 @@ async def _identity(
                 raise StartError(f"Slack was unreachable at {api_url} for {for_s:g} s ({exc})") from None
             print(f"mailflow serve: Slack unreachable at {api_url} ({exc}); retrying in {delay:g} s", file=sys.stderr)
             sys.stderr.flush()
-        if stop is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            if stop.is_set():
-                return None
-        else:
-            await asyncio.sleep(delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        if stop.is_set():
+            return None
         delay = min(delay * 2, RETRY_MAX_S)
 
 
@@ -151,13 +150,10 @@ async def serve(
     """
     import asyncio  # noqa: PLC0415
 
-    from aiohttp import web  # noqa: PLC0415
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler  # noqa: PLC0415
-
-    from bot.observability import Metrics, request_id_middleware, routes  # noqa: PLC0415
+    from bot.observability import Metrics  # noqa: PLC0415
     from bot.service import DiagnosisService  # noqa: PLC0415
     from bot.store import open_store  # noqa: PLC0415
-    from handlers import SlackConfig, Watches, build_app, build_web_app  # noqa: PLC0415
+    from handlers import SlackConfig, Watches, build_app  # noqa: PLC0415
 
     assert settings.slack_bot_token is not None
     secret = settings.slack_signing_secret
@@ -183,6 +179,44 @@ async def serve(
         if watches is not None:
             await watches.book.close()
 
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # from here on, also while Slack is being waited for
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await _serve(
+            slack,
+            settings,
+            stdout,
+            stop=stop,
+            close=close,
+            metrics=metrics,
+            retry_first_s=retry_first_s,
+            retry_for_s=retry_for_s,
+        )
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _serve(
+    slack: SlackApp,
+    settings: Settings,
+    stdout: IO[str],
+    *,
+    stop: asyncio.Event,
+    close: Callable[[], Awaitable[None]],
+    metrics: Metrics,
+    retry_first_s: float,
+    retry_for_s: float,
+) -> None:
+    """``serve`` once the app is built: who the bot is, then the server (and the socket) until ``stop``."""
+    from aiohttp import web  # noqa: PLC0415
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler  # noqa: PLC0415
+
+    from bot.observability import request_id_middleware, routes  # noqa: PLC0415
+    from handlers import build_web_app  # noqa: PLC0415
+
     try:
         identity = await _identity(slack.identity, settings.slack_api_url, stop, retry_first_s, retry_for_s)
     except BaseException:
@@ -200,7 +234,7 @@ async def serve(
     async def connected() -> bool:
         return True if socket is None else bool(await socket.client.is_connected())
 
-    web_app = build_web_app(slack, routes(store=store, slack_connected=connected, metrics=metrics))
+    web_app = build_web_app(slack, routes(store=slack.bot.store, slack_connected=connected, metrics=metrics))
     web_app.middlewares.append(request_id_middleware)
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
@@ -210,10 +244,6 @@ async def serve(
         await runner.cleanup()
         await close()
         raise StartError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
         where = f"http://{settings.host}:{settings.port}"
         if socket is not None:
@@ -224,8 +254,6 @@ async def serve(
         stdout.flush()
         await stop.wait()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
         if socket is not None:
             await socket.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()  # drains the work started by listeners (build_web_app's on_shutdown)

@@ -153,3 +153,17 @@ async def test_socket_mode_answers_and_ignores_a_redelivered_event(slack_api: Sl
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)
+
+
+async def test_sigterm_while_slack_is_unreachable_stops_it_cleanly(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    environ = env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=dead)
+    proc = await run("--port", str(free_port()), cwd=tmp_path, environ=environ)
+    assert proc.stderr is not None
+    async with asyncio.timeout(30):
+        while b"Slack unreachable" not in (line := await proc.stderr.readline()):
+            assert line, "stderr closed before saying Slack was unreachable"
+    assert b"retrying in" in line and dead.encode() in line
+    proc.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
