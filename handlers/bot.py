@@ -391,7 +391,7 @@ class SlackBot:
         tagged = tag_answer(message, answer_id)
         try:
             kept = dumps({"text": tagged.text, "blocks": tagged.blocks})
-            await self.store.set(key("answer", answer_id), kept, self.config.checklist_ttl_s)
+            await self.store.set(key("answer", answer_id), kept, self.config.answer_copy_ttl_s)
         except StoreError as exc:
             log.warning("answer %s not kept for redraws: %s", answer_id, exc)
         return tagged

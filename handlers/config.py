@@ -23,6 +23,9 @@ class SlackConfig:
     locale_refused_ttl_s: float = 3600.0  # users.info refused (missing_scope ...): not asked again for this long
     progress_interval_s: float = 1.0  # at most one "diagnosing…" update per this
     checklist_ttl_s: float = 30 * 86400.0  # checklist ticks are kept this long after the last tick
+    # A copy of each answer with a checklist, to redraw a tick Slack sends without the message: that
+    # happens on ephemeral answers, which Slack drops on reload, so a day is plenty.
+    answer_copy_ttl_s: float = 86400.0
     recent_cap: int = 20  # diagnoses listed on the App Home tab
     rate_limit_retries: int = 2  # Slack 429s retried (after Retry-After) before giving up
     ack_priority_s: float = 1.0  # under a burst, answers wait up to this for the acks to go out
