@@ -144,13 +144,21 @@ class FallbackReply:
 
 
 class Progress:
-    """Redraws the "diagnosing…" message as results arrive, at most once per ``interval_s``."""
+    """Redraws the "diagnosing…" message as results arrive, at most once per ``interval_s``.
 
-    def __init__(self, reply: Reply, target: str, ui: Mapping[str, str], interval_s: float) -> None:
+    Through a response_url (``FallbackReply.using_fallback``) updates are at least
+    ``fallback_gap_s`` apart: the few posts the budget leaves for progress are spread over the
+    diagnosis, each showing the results gathered since, instead of going out with the first ones.
+    """
+
+    def __init__(
+        self, reply: FallbackReply, target: str, ui: Mapping[str, str], interval_s: float, fallback_gap_s: float = 0.0
+    ) -> None:
         self.reply = reply
         self.target = target
         self.ui = ui
         self.interval_s = interval_s
+        self.fallback_gap_s = fallback_gap_s
         self.results: list[ProbeResult] = []
         self.updates = 0
         self.skipped = 0  # updates left out to save the response_url's posts for the verdict
@@ -178,8 +186,9 @@ class Progress:
                     self.skipped += 1
             except SlackSendError as exc:
                 log.warning("progress update not sent: %s", exc)
+            gap = max(self.interval_s, self.fallback_gap_s) if self.reply.using_fallback else self.interval_s
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.interval_s)
+                await asyncio.wait_for(self._closing.wait(), gap)
 
     async def stop(self) -> None:
         """Stop updating; an update on its way is finished first (never cut in the middle)."""
@@ -424,7 +433,9 @@ class SlackBot:
         team: str | None,
     ) -> None:
         ui = ui_for(lang)
-        progress = Progress(reply, request.target, ui, self.config.progress_interval_s)
+        progress = Progress(
+            reply, request.target, ui, self.config.progress_interval_s, self.config.response_progress_gap_s
+        )
         await reply.send(progress_message(escape(request.target), [], ui))
         progress.start()
         try:

@@ -22,6 +22,7 @@ class SlackConfig:
     locale_wait_s: float = 1.5  # an answer waits this long for users.info, then goes out in English
     locale_refused_ttl_s: float = 3600.0  # users.info refused (missing_scope ...): not asked again for this long
     progress_interval_s: float = 1.0  # at most one "diagnosing…" update per this
+    response_progress_gap_s: float = 5.0  # ... and per this through a response_url (5 posts in all)
     checklist_ttl_s: float = 30 * 86400.0  # checklist ticks are kept this long after the last tick
     # A copy of each answer with a checklist, to redraw a tick Slack sends without the message: that
     # happens on ephemeral answers, which Slack drops on reload, so a day is plenty.

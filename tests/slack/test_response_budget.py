@@ -103,3 +103,18 @@ async def test_the_rerun_button_outside_the_bots_channels_keeps_its_verdict(make
     assert 2 <= len(sent) <= RESPONSE_URL_POSTS - 1
     assert all(p.params["replace_original"] for p in sent)
     assert "Diagnosing" not in sent[-1].all_text and "contoso.com" in sent[-1].blocks[0]["text"]["text"]
+
+
+async def test_progress_through_a_response_url_is_spread_over_the_diagnosis(make_harness: MakeHarness) -> None:
+    service = PacedService(n=8, gap_s=0.06)
+    h = await make_harness(service=service, progress_interval_s=0.01, response_progress_gap_s=0.25)
+    h.api.fail_next("chat.postMessage", "not_in_channel")
+    await h.command("diagnose contoso.com")
+    await h.settle()
+    sent = posts(h)
+    progress = [p for p in sent[1:-1] if "Diagnosing" in p.all_text]
+    assert progress, [p.all_text[:80] for p in sent]
+    # The last progress post came a gap after the first, with the results gathered meanwhile;
+    # without the gap both would have gone out with the first one or two results.
+    assert progress[-1].all_text.count("refused the connection") >= 3
+    assert len(sent) <= RESPONSE_URL_POSTS - 1 and not h.api.rejected
