@@ -17,8 +17,9 @@ of their own. A listener that raises is logged with an error id by
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -110,6 +112,32 @@ def web_client(config: SlackConfig) -> AsyncWebClient:
     )
 
 
+class _DropMessages(logging.Filter):
+    def __init__(self, messages: frozenset[str]) -> None:
+        super().__init__()
+        self.messages = messages
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.messages
+
+
+@contextlib.contextmanager
+def _quiet_bolt_notices() -> Iterator[None]:
+    """Leave out the two warnings bolt gives for this set-up on purpose, at every start.
+
+    The client carries the token and ``authorize`` answers from the start-up identity, so bolt
+    says the token (and SLACK_BOT_TOKEN) "will be ignored": true, intended, and alarming in an
+    operator's log. Only these two exact messages are dropped, only while the app is built.
+    """
+    logger = logging.getLogger(f"slack_bolt.{AsyncApp.__name__}")
+    quiet = _DropMessages(frozenset({warning_token_skipped(), warning_client_prioritized_and_token_skipped()}))
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
 def describe_unhandled(body: dict[str, Any]) -> str:
     """What an unhandled request was, for the log: its type and action, callback or event type."""
     kind = str(body.get("type") or ("command" if body.get("command") else "request"))
@@ -136,14 +164,15 @@ def build_app(
     """The bot: a bolt AsyncApp answering over HTTP or Socket Mode, with every listener attached."""
     client = client or web_client(config)
     identity = BotIdentity(client, config.bot_token, refresh_s=config.identity_refresh_s)
-    app = AsyncApp(
-        client=client,
-        authorize=identity.authorize_function(),  # the start-up auth.test, so no request waits on another
-        signing_secret=config.signing_secret,
-        name="mailflow",  # bolt's own loggers take their level from the root logger, as in any bolt app
-        process_before_response=False,
-        raise_error_for_unhandled_request=True,  # so on_error acks it instead of bolt's 404
-    )
+    with _quiet_bolt_notices():
+        app = AsyncApp(
+            client=client,
+            authorize=identity.authorize_function(),  # the start-up auth.test, so no request waits on another
+            signing_secret=config.signing_secret,
+            name="mailflow",  # bolt's own loggers take their level from the root logger, as in any bolt app
+            process_before_response=False,
+            raise_error_for_unhandled_request=True,  # so on_error acks it instead of bolt's 404
+        )
     bot = SlackBot(config, store, service, client, metrics, watches=watches)
 
     @app.error

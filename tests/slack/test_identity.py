@@ -9,6 +9,7 @@ the paste are answered all the same, with no second auth.test on their way.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
@@ -57,3 +58,14 @@ async def test_the_identity_is_refreshed_on_schedule_and_a_failed_refresh_keeps_
     calls = len(h.api.calls_to("auth.test"))
     await asyncio.sleep(0.2)
     assert len(h.api.calls_to("auth.test")) == calls  # closed: no refresh after shutdown
+
+
+async def test_building_the_app_logs_no_token_warnings(
+    make_harness: MakeHarness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")  # as in production
+    with caplog.at_level(logging.WARNING):
+        await make_harness()
+    assert not [r.getMessage() for r in caplog.records if "token" in r.getMessage()]
+    logging.getLogger("slack_bolt.AsyncApp").warning("other warnings still get through")
+    assert "other warnings still get through" in caplog.text
