@@ -436,7 +436,7 @@ class SlackBot:
         progress = Progress(
             reply, request.target, ui, self.config.progress_interval_s, self.config.response_progress_gap_s
         )
-        await reply.send(progress_message(escape(request.target), [], ui))
+        await reply.send_progress(progress_message(escape(request.target), [], ui))
         progress.start()
         try:
             answer = await self.service.diagnose(request, fresh=fresh, on_result=self._observe(progress), language=lang)

@@ -108,7 +108,9 @@ async def on_probe_button(bot: SlackBot, body: dict[str, Any], *, fresh: bool) -
     if refusal is not None:
         await ResponseReply(respond, in_channel=False).send(refusal)
         return
-    fallback = ResponseReply(respond, in_channel=True, replace=fresh)
+    # Re-run: the diagnosis the button is on is redrawn in place. Run: a new message, which this
+    # response_url could not update afterwards (it would replace the explanation instead).
+    fallback = ResponseReply(respond, in_channel=True, replace=fresh, own_updates=fresh)
     if fresh:  # the diagnosis message itself is redrawn
         reply = FallbackReply(ThreadReply(bot.client, channel, thread_ts, ts=ts), fallback)
     else:  # a new reply in the explanation's thread

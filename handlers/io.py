@@ -222,25 +222,34 @@ class ResponseUrl:
 
 
 class ResponseReply:
-    """A reply through a ``response_url``: in the channel, or ephemeral (only the user sees it)."""
+    """A reply through a ``response_url``: in the channel, or ephemeral (only the user sees it).
 
-    def __init__(self, url: ResponseUrl, *, in_channel: bool = True, replace: bool = False) -> None:
+    ``replace``: the first post replaces the message the action came from (the re-run button's
+    diagnosis). ``own_updates`` False: a later post cannot replace this reply's own first one
+    (an action's response_url replaces the action's message, not a new one), so in-between
+    states are skipped and every post is a new message.
+    """
+
+    def __init__(
+        self, url: ResponseUrl, *, in_channel: bool = True, replace: bool = False, own_updates: bool = True
+    ) -> None:
         self.url = url
         self.in_channel = in_channel
         self.sent = replace
+        self.own_updates = own_updates
 
     async def send(self, message: Message) -> None:
         payload = {
             "text": message.text,
             "blocks": message.blocks,
             "response_type": "in_channel" if self.in_channel else "ephemeral",
-            "replace_original": self.sent,
+            "replace_original": self.sent and self.own_updates,
         }
         await self.url.post(payload)
         self.sent = True
 
     async def send_progress(self, message: Message) -> bool:
-        if not self.url.can_post_progress():
+        if not self.own_updates or not self.url.can_post_progress():
             return False
         await self.send(message)
         return True

@@ -118,3 +118,33 @@ async def test_progress_through_a_response_url_is_spread_over_the_diagnosis(make
     # without the gap both would have gone out with the first one or two results.
     assert progress[-1].all_text.count("refused the connection") >= 3
     assert len(sent) <= RESPONSE_URL_POSTS - 1 and not h.api.rejected
+
+
+async def test_the_run_button_outside_the_bots_channels_posts_the_verdict_as_a_new_message(
+    make_harness: MakeHarness,
+) -> None:
+    h = await make_harness(service=PacedService(n=8), progress_interval_s=0.01)
+    await h.message(
+        "450 4.4.316 Connection refused [LastAttemptedServerName=mail.contoso.com] "
+        "[LastAttemptedIP=203.0.113.25:25] to alex@fabrikam.com"
+    )
+    await h.settle()
+    (answer,) = h.api.calls_to("chat.postMessage")
+    (button,) = [e for b in answer.blocks for e in b.get("elements", []) if e.get("action_id") == "run_probes"]
+    h.api.fail_next("chat.postMessage", "not_in_channel")  # removed from the channel meanwhile
+    await h.interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": "U3"},
+            "channel": {"id": "C1"},
+            "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "C1"},
+            "message": {"ts": "1700000000.000001", "thread_ts": answer.params["thread_ts"], "blocks": answer.blocks},
+            "actions": [{"action_id": "run_probes", "block_id": "probe", "value": button["value"], "type": "button"}],
+        }
+    )
+    await h.settle()
+    # This response_url would replace the explanation, not a "Diagnosing…" it posted: so only
+    # the verdict goes, as a new message, and the explanation stays.
+    (verdict,) = posts(h)
+    assert verdict.params["replace_original"] is False and verdict.params["response_type"] == "in_channel"
+    assert "Diagnosing" not in verdict.all_text and "fabrikam.com" in verdict.blocks[0]["text"]["text"]
