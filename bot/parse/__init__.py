@@ -20,6 +20,7 @@ import re
 from bot.parse import language, reason
 from bot.parse.codes import choose_primary, find_codes
 from bot.parse.command import find_command
+from bot.parse.dates import report_date
 from bot.parse.extract import IPV4 as _IPV4
 from bot.parse.extract import (
     Found,
@@ -150,6 +151,7 @@ def _parse(source: Source) -> Bounce:
             source.original,
             receiving_domains((d.recipient or "" for d in deliveries), remote_host),
         ),
+        date=report_date(source.headers, source.dsn_message, source.dsn_recipients),
     )
 
 

@@ -53,6 +53,7 @@ class Bounce:
     truncated: bool = False
     notes: tuple[str, ...] = field(default=())
     sender: Sender = field(default=Sender())  # who sent the refused mail (domain, IP), as far as shown
+    date: str | None = None  # the report's own date, ISO 8601 UTC (``parse/dates.py``)
 
     @property
     def recipients(self) -> tuple[str, ...]:
