@@ -123,10 +123,11 @@ class FallbackReply:
 class Progress:
     """Redraws the "diagnosing…" message as results arrive, at most once per ``interval_s``."""
 
-    def __init__(self, reply: Reply, target: str, ui: Mapping[str, str], interval_s: float) -> None:
+    def __init__(self, reply: Reply, target: str, ui: Mapping[str, str], interval_s: float, language: str) -> None:
         self.reply = reply
         self.target = target
         self.ui = ui
+        self.language = language
         self.interval_s = interval_s
         self.results: list[ProbeResult] = []
         self.updates = 0
@@ -148,7 +149,7 @@ class Progress:
                 return
             self._dirty.clear()
             try:
-                await self.reply.send(progress_message(escape(self.target), list(self.results), self.ui))
+                await self.reply.send(progress_message(escape(self.target), list(self.results), self.ui, self.language))
                 self.updates += 1
             except SlackSendError as exc:
                 log.warning("progress update not sent: %s", exc)
@@ -344,8 +345,8 @@ class SlackBot:
         team: str | None,
     ) -> None:
         ui = ui_for(lang)
-        progress = Progress(reply, request.target, ui, self.config.progress_interval_s)
-        await reply.send(progress_message(escape(request.target), [], ui))
+        progress = Progress(reply, request.target, ui, self.config.progress_interval_s, lang)
+        await reply.send(progress_message(escape(request.target), [], ui, lang))
         progress.start()
         try:
             answer = await self.service.diagnose(request, fresh=fresh, on_result=self._observe(progress), language=lang)

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Mapping
 
 from bot.explain import Explanation
+from bot.fill import has_placeholders
 from bot.parse import Bounce
 
 _WIDTH = 88
@@ -83,6 +84,8 @@ def _explanation(explanation: Explanation, ui: Mapping[str, str], style: _Style)
         lines += ["", style.heading(ui["causes"]), *_numbered([c.text for c in explanation.causes], "")]
     if explanation.checklist:
         lines += ["", style.heading(ui["checklist"]), *_numbered([s.text for s in explanation.checklist], "[ ] ")]
+        if has_placeholders(explanation.checklist):
+            lines += ["", *_para(style.dim(ui["placeholder_note"]))]
     return lines
 
 
