@@ -101,6 +101,7 @@ _UI_KEYS = (
     "assumed_tls",
     "assumed_nothing",
     "resolver_unreachable",
+    "resolver_unreachable_help",
     "placeholder_note",
 )
 

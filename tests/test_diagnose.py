@@ -14,13 +14,10 @@ explicitly (``--allow 127.0.0.0/8``) except where the test shows the guard refus
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
-import socket
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,7 +36,7 @@ from bot.render.diagnosis import diagnosis_record, render_diagnosis_text
 from bot.texts import Text
 from bot.verdict import INCOMPLETE, NULL_MX, RESOLVER_UNREACHABLE
 from tests.fixtures import smtp_peers
-from tests.fixtures.dns_server import DnsServer, Zone, dns_server  # noqa: F401
+from tests.fixtures.dns_server import DnsServer, Zone, dns_server, swallowing_resolver  # noqa: F401
 from tests.fixtures.http_server import HttpServer, Policy, http_server  # noqa: F401
 from tests.fixtures.smtp_peers import HOST, LOOPBACK, Peer, Pki
 
@@ -567,29 +564,6 @@ async def test_code_says_what_it_assumed_in_the_readers_language(
 # -- mailflow's own resolver down is not the destination's 4.4.312 ---------------------------------
 
 
-@contextlib.contextmanager
-def swallowing_resolver() -> Iterator[int]:
-    """A resolver address on 127.0.0.1 that reads every query and drops it: it never answers."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((LOOPBACK, 0))
-    sock.settimeout(0.1)
-    stop = threading.Event()
-
-    def swallow() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError, OSError):
-                sock.recvfrom(4096)
-
-    reader = threading.Thread(target=swallow, daemon=True)
-    reader.start()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        stop.set()
-        reader.join()
-        sock.close()
-
-
 async def test_a_silent_resolver_is_resolver_unreachable_not_4_4_312(
     pki: Pki, start_peer: StartPeer, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -603,7 +577,7 @@ async def test_a_silent_resolver_is_resolver_unreachable_not_4_4_312(
     record = as_json.json()
     assert (record["verdict"], record["failure"], record["healthy"]) == (None, RESOLVER_UNREACHABLE, False)
     assert record["confirmed"] is None, "a silent resolver says nothing about the NDR's code"
-    assert record["failure_text"] == knowledge.load("en").ui["resolver_unreachable"]
+    assert record["failure_text"] == knowledge.load("en").ui["resolver_unreachable_help"]
     mx = next(p for p in record["probes"] if p["name"] == "mx")
     assert mx["code"] is None and mx["facts"]["resolver_unreachable"] is True
     assert f"{LOOPBACK}:{port}" in mx["detail"]
@@ -611,6 +585,7 @@ async def test_a_silent_resolver_is_resolver_unreachable_not_4_4_312(
     assert as_text.code == EXIT_INTERNAL
     first = as_text.out.splitlines()[0]
     assert knowledge.load("fr").ui["resolver_unreachable"] in first and "4.4.312" not in first
+    assert knowledge.load("fr").ui["resolver_unreachable_help"] in as_text.out
     assert "ne répond pas" in as_text.out  # the evidence, in French
     assert peer.accepted == 0
 

@@ -39,7 +39,14 @@ from bot.explain import Explanation
 from bot.fill import has_placeholders
 from bot.parse import Bounce
 from bot.probes.result import ProbeResult
-from bot.render.diagnosis import ago, assumed_line, filled_checklist, outcome_line, placeholder_note
+from bot.render.diagnosis import (
+    ago,
+    assumed_line,
+    failure_help,
+    filled_checklist,
+    outcome_line,
+    placeholder_note,
+)
 from bot.verdict import FAILURE_KNOWLEDGE, RESOLVER_UNREACHABLE
 
 Block = dict[str, Any]
@@ -427,7 +434,9 @@ def diagnosis_message(
     request = diagnosis.request
     title = _verdict_title(diagnosis, ui)
     blocks: list[Block] = [header(title)]
-    said = [line for line in (outcome_line(diagnosis, ui), assumed_line(diagnosis, ui)) if line]
+    said = [
+        line for line in (failure_help(diagnosis, ui), outcome_line(diagnosis, ui), assumed_line(diagnosis, ui)) if line
+    ]
     if said:
         blocks.append(section("\n".join(escape(line) for line in said)))
     if diagnosis.explanation is not None and not diagnosis.verdict.healthy:

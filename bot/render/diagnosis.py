@@ -59,6 +59,11 @@ def assumed_line(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str | None:
     return ui[assumed.key].format(code=assumed.code) if assumed is not None else None
 
 
+def failure_help(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str | None:
+    """What to do about a failure that has no knowledge-base entry (mailflow's own resolver)."""
+    return ui["resolver_unreachable_help"] if diagnosis.verdict.failure == RESOLVER_UNREACHABLE else None
+
+
 def outcome_line(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str | None:
     """ "Confirmed" or "Not reproduced" for --code; None when the probes cannot tell."""
     request = diagnosis.request
@@ -109,7 +114,7 @@ def diagnosis_record(diagnosis: Diagnosis, ui: Mapping[str, str]) -> dict[str, A
         "healthy": diagnosis.verdict.healthy,
         # "null-mx", "incomplete", "resolver-unreachable": failures with no connector code
         "failure": diagnosis.verdict.failure,
-        "failure_text": ui["resolver_unreachable"] if diagnosis.verdict.failure == RESOLVER_UNREACHABLE else None,
+        "failure_text": failure_help(diagnosis, ui),
         "confirmed": diagnosis.confirmed,
         "confirmed_text": outcome_line(diagnosis, ui),
         "reachable_addresses": diagnosis.verdict.reachable,
@@ -160,7 +165,8 @@ def render_diagnosis_text(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str:
     verdict = diagnosis.verdict
     language = diagnosis.language
     lines: list[str] = [verdict_line(diagnosis, ui)]
-    lines += [line for line in (assumed_line(diagnosis, ui), outcome_line(diagnosis, ui)) if line]
+    said = (failure_help(diagnosis, ui), assumed_line(diagnosis, ui), outcome_line(diagnosis, ui))
+    lines += [line for line in said if line]
     lines += ["", ui["probes"]]
     lines += ["  " + progress_line(r, language) for r in diagnosis.results]
     if verdict.warnings and verdict.healthy:

@@ -14,6 +14,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from bot.probes.result import ProbeResult
 from bot.service import Answer
 from bot.store import HistoryEntry
 from tests.fixtures import smtp_peers
-from tests.fixtures.dns_server import DnsServer, dns_server  # noqa: F401
+from tests.fixtures.dns_server import DnsServer, dns_server, swallowing_resolver  # noqa: F401
 from tests.fixtures.http_server import HttpServer, http_server  # noqa: F401
 from tests.fixtures.smtp_peers import HOST, LOOPBACK, Peer, Pki
 from tests.slack.conftest import Harness, MakeHarness
@@ -339,3 +340,19 @@ async def test_code_command_marks_its_examples(harness: Harness) -> None:
     posted = harness.api.calls_to("chat.postMessage")[-1]
     assert "Test-NetConnection &lt;mail.contoso.com&gt; -Port 25" in posted.all_text
     assert knowledge.load("en").ui["placeholder_note"].replace("<", "&lt;").replace(">", "&gt;") in posted.all_text
+
+
+async def test_a_silent_resolver_is_said_as_such_in_slack(
+    make_harness: MakeHarness, dns_server: DnsServer, http_server: HttpServer, pki: Pki
+) -> None:
+    with swallowing_resolver() as port:
+        config = replace(lab(dns_server, http_server, pki, 25), resolver=(LOOPBACK, port))
+        h = await make_harness(probes=config)
+        await h.command(f"diagnose {DOMAIN} --lang ko")
+        await h.settle()
+    final = final_update(h)
+    ko = knowledge.load("ko").ui
+    assert final.blocks[0]["text"]["text"] == f"{DOMAIN}: {ko['resolver_unreachable']}"
+    assert ko["resolver_unreachable_help"] in final.all_text
+    assert "4.4.312" not in final.blocks[0]["text"]["text"]
+    assert not h.api.rejected
