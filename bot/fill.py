@@ -34,6 +34,7 @@ EXAMPLES: Mapping[str, str] = {
     "smart_host": "mail.contoso.com",
     "sender": "user@contoso.com",
     "sender_domain": "contoso.com",
+    "ehlo_name": "test.contoso.com",
 }
 
 

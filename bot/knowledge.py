@@ -68,6 +68,7 @@ CHECKLIST_FIELDS = frozenset(
         "smart_host",  # the smart host the connector should use: never known, always an example
         "sender",  # the sender's address: not in the bounce's facts, an example
         "sender_domain",  # the sender's domain: an example
+        "ehlo_name",  # the name to give in a hand-typed EHLO: any name of the reader's, an example
     }
 )
 UI_FILE = "ui"
