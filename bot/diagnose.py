@@ -189,11 +189,12 @@ def conclude(
     )
 
 
-def refused_target(results: Sequence[ProbeResult]) -> str | None:
+def refused_target(results: Sequence[ProbeResult]) -> TargetRefused | None:
     """The guard's refusal when it kept every connection from happening; None otherwise."""
     refused = [r for r in results if r.facts.get("refused") is True and not r.ok]
     if refused and not any(r.name == "tcp" and not r.skipped for r in results):
-        return refused[0].detail
+        first = refused[0]
+        return TargetRefused(first.detail, text=first.texts[0] if len(first.texts) == 1 else None)
     return None
 
 
@@ -405,5 +406,5 @@ async def diagnose(
     run.cut(config.timeouts.overall)
     results = run.ordered()
     if (refusal := refused_target(results)) is not None:
-        raise TargetRefused(refusal)
+        raise refusal
     return conclude(request, results, elapsed_ms=_ms(started), language=language)

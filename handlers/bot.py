@@ -44,6 +44,7 @@ from bot.render.blocks import (
 )
 from bot.store import RateLimiter, Store, StoreError, key
 from bot.store.keys import dumps
+from bot.texts import of_error
 from handlers.config import SlackConfig
 from handlers.io import (
     NOT_MEMBER,
@@ -454,7 +455,7 @@ class SlackBot:
             answer = await self.service.diagnose(request, fresh=fresh, on_result=self._observe(progress), language=lang)
         except ProbeError as exc:  # a refused target (private address, ...): said in place of "diagnosing…"
             await progress.stop()
-            await reply.send(notice_message(f"{escape(request.target)}: {escape(str(exc))}"))
+            await reply.send(notice_message(f"{escape(request.target)}: {escape(of_error(exc).render(lang))}"))
             return
         except Exception:
             # Never leave "diagnosing…" standing: it becomes the error, with an id to find the log line.

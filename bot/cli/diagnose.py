@@ -21,6 +21,7 @@ from bot.explain import normalise_code
 from bot.probes.config import ProbeConfig, Timeouts, parse_resolver
 from bot.probes.guard import parse_ip
 from bot.probes.result import ProbeResult
+from bot.texts import of_error
 from bot.verdict import RESOLVER_UNREACHABLE
 
 if TYPE_CHECKING:
@@ -117,10 +118,10 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
     try:
         answer = asyncio.run(run())
     except TargetRefused as exc:
-        print(f"mailflow diagnose: {exc}", file=stderr)
+        print(f"mailflow diagnose: {of_error(exc).render(language)}", file=stderr)
         return EXIT_USAGE
     except ProbeError as exc:
-        print(f"mailflow diagnose: {exc}", file=stderr)
+        print(f"mailflow diagnose: {of_error(exc).render(language)}", file=stderr)
         return EXIT_INTERNAL
     diagnosis = answer.diagnosis
     if args.format == "json":

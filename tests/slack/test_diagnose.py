@@ -359,3 +359,10 @@ async def test_a_silent_resolver_is_said_as_such_in_slack(
     assert ko["resolver_unreachable_help"] in final.all_text
     assert "4.4.312" not in final.blocks[0]["text"]["text"]
     assert not h.api.rejected
+
+
+async def test_a_refused_target_is_said_in_the_readers_language(harness: Harness) -> None:
+    await harness.command("diagnose 10.1.2.3 --lang fr")
+    await harness.settle()
+    said = harness.api.calls_to("chat.update")[-1].all_text
+    assert "vérification de 10.1.2.3 refusée" in said and "--allow" in said, said
