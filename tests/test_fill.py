@@ -97,3 +97,20 @@ def test_every_text_the_code_names_exists() -> None:
     assert len(named) > 60
     texts = knowledge.load("en").texts
     assert sorted(n for n in named if n not in texts) == []
+
+
+def test_evidence_texts_survive_the_probe_cache() -> None:
+    """Cached results are concluded again in each reader's language: their texts must round-trip."""
+    from bot.probes.result import observed  # noqa: PLC0415
+    from bot.store.cache import decode, encode  # noqa: PLC0415
+    from bot.texts import text  # noqa: PLC0415
+
+    servers = (text("dns.server_said", rcode="SERVFAIL", server="192.0.2.53:53"),)
+    said = [text("dns.failed", name="contoso.com", rdtype="MX", error=servers), text("dns.nxdomain_cached", ttl=300)]
+    result = observed("mx", "contoso.com", False, said, "4.4.312", 1.5, {"rcode": "SERVFAIL"})
+    decoded = decode(encode([result], 1700000000.0))
+    assert decoded is not None
+    (back,), _ = decoded
+    assert back == result
+    assert back.says("ja") == result.says("ja") != result.detail
+    assert "SERVFAIL from 192.0.2.53:53" in back.detail
