@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.knowledge import FIELD, Step
+from bot.texts import substitute
 
 if TYPE_CHECKING:
     from bot.explain import Explanation
@@ -51,7 +52,7 @@ def fill_step(step: Step, known: Mapping[str, str]) -> Step:
     filled = {n: known[n] for n in names if known.get(n)}
     placeholders = {n: EXAMPLES.get(n, n) for n in names if n not in filled}
     values = filled | {n: mark(v) for n, v in placeholders.items()}
-    text = FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), step.text)
+    text = substitute(step.text, values)
     return replace(step, text=text, filled=tuple(filled.items()), placeholders=tuple(placeholders.items()))
 
 

@@ -29,11 +29,6 @@ from bot.knowledge import FIELD
 E = TypeVar("E", bound=ProbeError)
 
 
-def fields_of(template: str) -> frozenset[str]:
-    """The named fields a template uses."""
-    return frozenset(FIELD.findall(template))
-
-
 def substitute(template: str, values: Mapping[str, str]) -> str:
     """``template`` with each ``{name}`` replaced by ``values[name]``; unknown names stay as written."""
     return FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), template)
