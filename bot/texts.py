@@ -97,6 +97,11 @@ def text(key: str, /, **fields: Value) -> Text:
     return Text(key, tuple(fields.items()))
 
 
+def say(language: str, key: str, /, **fields: Value) -> str:
+    """``text(key, **fields)`` said in ``language``: a label or line a renderer shows."""
+    return Text(key, tuple(fields.items())).render(language)
+
+
 def render_all(texts: Iterable[Text], language: str = knowledge.DEFAULT_LANGUAGE) -> str:
     """Several texts as one line, joined the way ``language`` joins clauses."""
     rendered = [t.render(language) for t in texts]

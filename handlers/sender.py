@@ -19,7 +19,6 @@ from bot.probes.guard import parse_ip
 from bot.render.blocks import escape, notice_message
 from bot.render.sender import sender_message, sender_progress_message
 from bot.render.sender_target import ACTION_SENDER, SenderTarget
-from bot.sender import knowledge as sender_knowledge
 from bot.sender.conclude import SenderRequest
 from bot.sender.service import SenderService
 from handlers.args import UsageError, host_name
@@ -76,8 +75,7 @@ def service_for(bot: SlackBot) -> SenderService:
 
 
 async def check_into(bot: SlackBot, reply: FallbackReply, request: SenderRequest, *, lang: str, channel: str) -> None:
-    words = sender_knowledge.load(lang)
-    await reply.send(sender_progress_message(escape(request.name), words))
+    await reply.send(sender_progress_message(escape(request.name), lang))
     try:
         answer = await service_for(bot).check(request, language=lang)
     except Exception:
@@ -87,9 +85,7 @@ async def check_into(bot: SlackBot, reply: FallbackReply, request: SenderRequest
         await reply.send(bot.error_message(error_id, lang))
         return
     ticks = await bot.ticks(channel, reply.ts)
-    message = sender_message(
-        answer.report, words, ui_for(lang), age_s=answer.age_s, from_cache=answer.from_cache, ticks=ticks
-    )
+    message = sender_message(answer.report, ui_for(lang), age_s=answer.age_s, from_cache=answer.from_cache, ticks=ticks)
     await reply.send(message)
 
 

@@ -73,13 +73,12 @@ def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin
 
     from bot.render.diagnosis import ago, progress_line  # noqa: PLC0415
     from bot.render.sender import render_sender_text  # noqa: PLC0415
-    from bot.sender import knowledge as sender_knowledge  # noqa: PLC0415
     from bot.sender.service import SenderService  # noqa: PLC0415
     from bot.store import open_store  # noqa: PLC0415
 
     del stdin
     language = args.lang or default_language()
-    words = sender_knowledge.load(language)
+    ui = knowledge.load(language).ui
     try:
         request, config = request_from_args(args)
     except UsageError as exc:
@@ -87,7 +86,7 @@ def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin
         return EXIT_USAGE
 
     def progress(result: ProbeResult) -> None:
-        print(progress_line(result), file=stderr, flush=True)
+        print(progress_line(result, language), file=stderr, flush=True)
 
     async def run() -> SenderAnswer:
         store = open_store(os.environ.get("REDIS_URL"))
@@ -107,10 +106,9 @@ def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin
         cache = {"hit": answer.from_cache, "age_s": round(answer.age_s, 1)}
         stdout.write(json.dumps(report.record() | {"cache": cache}, ensure_ascii=False, indent=2) + "\n")
     else:
-        stdout.write(render_sender_text(report, words))
+        stdout.write(render_sender_text(report, ui))
         if answer.from_cache:
-            ui = knowledge.load(language).ui
-            stdout.write(f"\n{words.labels['cached'].format(age=ago(answer.age_s))} {ui['rerun_cli']}\n")
+            stdout.write(f"\n{ui['cached'].format(age=ago(answer.age_s))} {ui['rerun_cli']}\n")
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.diagnose import Diagnosis
-from bot.fill import has_placeholders
+from bot.fill import has_placeholders, step_record
 from bot.knowledge import DEFAULT_LANGUAGE
 from bot.probes.result import ProbeResult
-from bot.render.record import explanation_record, step_record
+from bot.render.record import explanation_record
 from bot.verdict import FAILURE_KNOWLEDGE, RESOLVER_UNREACHABLE
 
 _FIREWALL_CODES = ("4.4.315", "4.4.316")

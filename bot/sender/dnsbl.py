@@ -6,7 +6,7 @@ an A record through the configured resolver: NXDOMAIN means "not listed", an add
 
 Some answers are not listings: Spamhaus answers 127.255.255.252 for a query to a wrong zone,
 .254 for a query through a public resolver and .255 for too many queries; the catalog
-(``knowledge/catalog/sender.toml``) names each list's error answers. Those, a DNS failure, and
+(``knowledge/facts/sender.toml``) names each list's error answers. Those, a DNS failure, and
 an answer outside 127.0.0.0/8 (a resolver that rewrites NXDOMAIN to an advertising page) are
 "unknown", never "listed". All lists are asked at once.
 """

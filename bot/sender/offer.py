@@ -1,7 +1,7 @@
 """From a bounce to the sender check: does the bounce call for it, and with which command.
 
 A bounce calls for it when its primary code (or a recipient's) is one the catalog lists as
-sender-side (``knowledge/catalog/sender.toml [offer]``: the 5.7.x authentication and
+sender-side (``knowledge/facts/sender.toml [offer]``: the 5.7.x authentication and
 reputation codes), or is any X.7.x code whose text names SPF, DKIM, DMARC or a blocklist.
 Pure, and light: no DNS stack is loaded here (``mailflow explain`` uses it).
 """

@@ -53,7 +53,8 @@ def test_failures_exit_3_with_json_shape(server: DnsServer) -> None:
     assert record["spf"]["result"] == "fail" and record["spf"]["mechanism"] == "-all"
     assert [d["selector"] for d in record["dkim"]] == ["selector1", "selector2"]
     assert record["dnsbl"][0]["zone"] == "bl.test" and record["dnsbl"][-1]["zone"] == "microsoft"
-    assert all(set(step) == {"id", "text", "observed"} for step in record["checklist"])
+    assert all(set(step) == {"id", "text", "observed", "filled", "placeholders"} for step in record["checklist"])
+    assert all(set(f) == {"id", "detail", "text"} for f in record["failures"] + record["warnings"])
     assert record["cache"] == {"hit": False, "age_s": 0.0}
 
 

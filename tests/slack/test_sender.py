@@ -142,7 +142,6 @@ def test_a_large_sender_check_fits_slack_limits() -> None:
     from bot.knowledge import LANGUAGES  # noqa: PLC0415
     from bot.probes.result import ProbeResult  # noqa: PLC0415
     from bot.render.sender import sender_message  # noqa: PLC0415
-    from bot.sender import knowledge as sender_knowledge  # noqa: PLC0415
     from bot.sender.conclude import SenderRequest, conclude  # noqa: PLC0415
     from handlers.bot import ui_for  # noqa: PLC0415
     from tests.fixtures.slack_api import block_errors  # noqa: PLC0415
@@ -175,5 +174,5 @@ def test_a_large_sender_check_fits_slack_limits() -> None:
     for language in LANGUAGES:
         report = conclude(request, results, elapsed_ms=1.0, language=language)
         assert len(report.failures) == 42
-        message = sender_message(report, sender_knowledge.load(language), ui_for(language))
+        message = sender_message(report, ui_for(language))
         assert block_errors(message.blocks) == [], language
