@@ -13,7 +13,7 @@ import wcwidth
 from bot.explain import Explanation
 from bot.fill import has_placeholders
 from bot.parse import Bounce
-from bot.sender.offer import code_command, sender_command
+from bot.sender.offer import code_command, has_placeholder, sender_command
 
 _WIDTH = 88
 
@@ -163,10 +163,20 @@ def _recipients(recipients: tuple[str, ...], ui: Mapping[str, str]) -> str:
 def render_code(explanation: Explanation, ui: Mapping[str, str], *, color: bool = False) -> str:
     style = _Style(color)
     lines = [style.title(f"{explanation.code}  {explanation.title}"), *_explanation(explanation, ui, style)]
-    command = code_command(explanation.code)
-    if command:
-        lines += ["", f"{ui['sender_hint']} {command}"]
+    lines += _sender_hint(code_command(explanation.code), explanation, ui, style)
     return "\n".join(lines) + "\n"
+
+
+def _sender_hint(
+    command: str | None, explanation: Explanation | None, ui: Mapping[str, str], style: _Style
+) -> list[str]:
+    """The hint to check the sender, with the placeholder note when only the hint has examples."""
+    if not command:
+        return []
+    lines = ["", *wrap_paragraphs(ui["sender_hint"]), f"  {command}"]  # the command on its own line
+    if has_placeholder(command) and not (explanation is not None and has_placeholders(explanation.checklist)):
+        lines += wrap_paragraphs(ui["placeholder_note"], paint=style.dim)
+    return lines
 
 
 def render_text(
@@ -209,9 +219,7 @@ def render_text(
         lines.append(f"  {ui['codes']}: " + ", ".join(dict.fromkeys(c.status or "" for c in others)))
     if explanation is not None:
         lines += _explanation(explanation, ui, style)
-    command = sender_command(bounce)
-    if command:
-        lines += ["", f"{ui['sender_hint']} {command}"]
+    lines += _sender_hint(sender_command(bounce), explanation, ui, style)
     if bounce.truncated:
         lines += ["", style.dim(ui["truncated"])]
     return "\n".join(lines) + "\n"

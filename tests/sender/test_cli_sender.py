@@ -99,7 +99,7 @@ def test_explain_shows_the_sender_and_the_command() -> None:
     assert out.returncode == 0, out.stderr
     assert "Sending domain" in out.stdout and "contoso.com" in out.stdout
     assert "Sending IP" in out.stdout and "203.0.113.5" in out.stdout
-    assert out.stdout.rstrip().endswith("Check it now: mailflow sender contoso.com --ip 203.0.113.5")
+    assert out.stdout.rstrip().endswith("Check it now:\n  mailflow sender contoso.com --ip 203.0.113.5")
     record = json.loads(run("explain", "--format", "json", sample).stdout)
     assert record["sender"] == {"domain": "contoso.com", "ip": "203.0.113.5"}
     assert record["sender_check"] == "mailflow sender contoso.com --ip 203.0.113.5"
@@ -119,4 +119,6 @@ def test_explain_of_a_receiver_side_code_offers_nothing() -> None:
 def test_explain_code_names_the_command_for_sender_side_codes(code: str, offered: bool) -> None:
     out = run("explain", "--code", code)
     assert out.returncode == 0
-    assert ("mailflow sender DOMAIN [--ip IP]" in out.stdout) is offered
+    assert ("mailflow sender <contoso.com> [--ip <203.0.113.25>]" in out.stdout) is offered
+    if offered:  # the examples are marked, and said to be examples
+        assert "Values in <angle brackets> are examples" in out.stdout

@@ -134,7 +134,8 @@ async def test_a_sender_side_code_names_the_slash_command(harness: Harness) -> N
     await harness.command("5.7.509")
     await harness.settle()
     answer = harness.api.calls_to("chat.postMessage")[-1]
-    assert "/mailflow sender &lt;domain&gt; [--ip IP]" in answer.all_text
+    assert "/mailflow sender &lt;contoso.com&gt; [--ip &lt;203.0.113.25&gt;]" in answer.all_text
+    assert "&lt;angle brackets&gt;" in answer.all_text  # the placeholder note
     assert not harness.api.rejected
 
 
