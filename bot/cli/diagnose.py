@@ -12,7 +12,8 @@ import argparse
 import json
 import os
 import re
-from typing import IO, TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from bot import knowledge
 from bot.cli.explain import default_language
@@ -26,6 +27,9 @@ from bot.verdict import RESOLVER_UNREACHABLE
 
 if TYPE_CHECKING:
     from bot.service import Answer
+    from bot.store import Store
+
+T = TypeVar("T")
 
 EXIT_HEALTHY, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 _NAME = re.compile(
@@ -69,19 +73,40 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     )
 
 
+def run_with_store(work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run ``work`` on the store ``REDIS_URL`` names (none: in memory), closed afterwards: the
+    cache and history of ``diagnose`` and ``sender``."""
+    import asyncio  # noqa: PLC0415  (the probe stack loads only for the commands that probe)
+
+    from bot.store import open_store  # noqa: PLC0415
+
+    async def run() -> T:
+        store = open_store(os.environ.get("REDIS_URL"))
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def cache_record(from_cache: bool, age_s: float) -> dict[str, object]:
+    """The JSON ``cache`` of a cached answer."""
+    return {"hit": from_cache, "age_s": round(age_s, 1)}
+
+
+def cached_note(ui: Mapping[str, str], from_cache: bool, age_s: float) -> str:
+    """The line under a cached text answer ("Checked 2 min ago (cached). Run again with --fresh"), or nothing."""
+    from bot.render.diagnosis import ago  # noqa: PLC0415
+
+    return f"\n{ui['cached'].format(age=ago(age_s))} {ui['rerun_cli']}\n" if from_cache else ""
+
+
 def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
     # The probe stack (asyncio, dnspython, aiohttp, ssl) loads only for this command: explain stays quick.
-    import asyncio  # noqa: PLC0415
-
     from bot.diagnose import DiagnoseRequest  # noqa: PLC0415
-    from bot.render.diagnosis import (  # noqa: PLC0415
-        ago,
-        diagnosis_record,
-        progress_line,
-        render_diagnosis_text,
-    )
+    from bot.render.diagnosis import diagnosis_record, progress_line, render_diagnosis_text  # noqa: PLC0415
     from bot.service import DiagnosisService  # noqa: PLC0415
-    from bot.store import open_store  # noqa: PLC0415
 
     del stdin
     language = args.lang or default_language()
@@ -107,16 +132,12 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
     def progress(result: ProbeResult) -> None:
         print(progress_line(result, language), file=stderr, flush=True)
 
-    async def run() -> Answer:
-        store = open_store(os.environ.get("REDIS_URL"))
-        try:
-            service = DiagnosisService(store, config)
-            return await service.diagnose(request, fresh=args.fresh, on_result=progress, language=language)
-        finally:
-            await store.close()
+    async def run(store: Store) -> Answer:
+        service = DiagnosisService(store, config)
+        return await service.diagnose(request, fresh=args.fresh, on_result=progress, language=language)
 
     try:
-        answer = asyncio.run(run())
+        answer = run_with_store(run)
     except TargetRefused as exc:
         print(f"mailflow diagnose: {of_error(exc).render(language)}", file=stderr)
         return EXIT_USAGE
@@ -125,13 +146,10 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
         return EXIT_INTERNAL
     diagnosis = answer.diagnosis
     if args.format == "json":
-        cache = {"hit": answer.from_cache, "age_s": round(answer.age_s, 1)}
-        record = diagnosis_record(diagnosis, ui) | {"cache": cache}
+        record = diagnosis_record(diagnosis, ui) | {"cache": cache_record(answer.from_cache, answer.age_s)}
         stdout.write(json.dumps(record, ensure_ascii=False, indent=2, default=str) + "\n")
     else:
-        stdout.write(render_diagnosis_text(diagnosis, ui))
-        if answer.from_cache:
-            stdout.write(f"\n{ui['cached'].format(age=ago(answer.age_s))} {ui['rerun_cli']}\n")
+        stdout.write(render_diagnosis_text(diagnosis, ui) + cached_note(ui, answer.from_cache, answer.age_s))
     if diagnosis.verdict.failure == RESOLVER_UNREACHABLE:  # nothing is known of the target
         return EXIT_INTERNAL
     return EXIT_HEALTHY if diagnosis.verdict.healthy else EXIT_FAILURE

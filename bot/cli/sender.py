@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import IO, TYPE_CHECKING
 
 from bot import knowledge
-from bot.cli.diagnose import _NAME, UsageError, _resolver
+from bot.cli.diagnose import _NAME, UsageError, _resolver, cache_record, cached_note, run_with_store
 from bot.cli.explain import default_language
 from bot.errors import ProbeError
 from bot.probes.config import ProbeConfig, Timeouts
@@ -23,6 +22,7 @@ from bot.probes.result import ProbeResult
 if TYPE_CHECKING:
     from bot.sender.conclude import SenderRequest
     from bot.sender.service import SenderAnswer
+    from bot.store import Store
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 _SELECTOR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -69,12 +69,9 @@ def request_from_args(args: argparse.Namespace) -> tuple[SenderRequest, ProbeCon
 
 
 def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
-    import asyncio  # noqa: PLC0415
-
-    from bot.render.diagnosis import ago, progress_line  # noqa: PLC0415
+    from bot.render.diagnosis import progress_line  # noqa: PLC0415
     from bot.render.sender import render_sender_text  # noqa: PLC0415
     from bot.sender.service import SenderService  # noqa: PLC0415
-    from bot.store import open_store  # noqa: PLC0415
 
     del stdin
     language = args.lang or default_language()
@@ -88,27 +85,21 @@ def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin
     def progress(result: ProbeResult) -> None:
         print(progress_line(result, language), file=stderr, flush=True)
 
-    async def run() -> SenderAnswer:
-        store = open_store(os.environ.get("REDIS_URL"))
-        try:
-            service = SenderService(store, config)
-            return await service.check(request, fresh=args.fresh, on_result=progress, language=language)
-        finally:
-            await store.close()
+    async def run(store: Store) -> SenderAnswer:
+        service = SenderService(store, config)
+        return await service.check(request, fresh=args.fresh, on_result=progress, language=language)
 
     try:
-        answer = asyncio.run(run())
+        answer = run_with_store(run)
     except ProbeError as exc:
         print(f"mailflow sender: {exc}", file=stderr)
         return EXIT_INTERNAL
     report = answer.report
     if args.format == "json":
-        cache = {"hit": answer.from_cache, "age_s": round(answer.age_s, 1)}
-        stdout.write(json.dumps(report.record() | {"cache": cache}, ensure_ascii=False, indent=2) + "\n")
+        record = report.record() | {"cache": cache_record(answer.from_cache, answer.age_s)}
+        stdout.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
     else:
-        stdout.write(render_sender_text(report, ui))
-        if answer.from_cache:
-            stdout.write(f"\n{ui['cached'].format(age=ago(answer.age_s))} {ui['rerun_cli']}\n")
+        stdout.write(render_sender_text(report, ui) + cached_note(ui, answer.from_cache, answer.age_s))
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
