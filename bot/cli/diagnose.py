@@ -22,7 +22,7 @@ from bot.explain import normalise_code
 from bot.probes.config import ProbeConfig, Timeouts, parse_resolver
 from bot.probes.guard import parse_ip
 from bot.probes.result import ProbeResult
-from bot.texts import of_error
+from bot.texts import of_error, text
 from bot.verdict import RESOLVER_UNREACHABLE
 
 if TYPE_CHECKING:
@@ -38,20 +38,27 @@ _NAME = re.compile(
 
 
 class UsageError(Exception):
-    pass
+    """Wrong arguments (exit 2): ``text`` says how, in the reader's language (``knowledge/<lang>/usage.toml``)."""
+
+    def __init__(self, key: str, /, **fields: str) -> None:
+        self.text = text(f"usage.{key}", **fields)
+        super().__init__(self.text.render())
+
+    def says(self, language: str) -> str:
+        return self.text.render(language)
 
 
 def _resolver(value: str) -> tuple[str, int]:
     try:
         return parse_resolver(value)
     except ValueError as exc:
-        raise UsageError(f"--resolver {exc}") from None
+        raise UsageError("resolver", reason=str(exc)) from None
 
 
 def _target(value: str) -> str:
     domain = value.strip().rsplit("@", 1)[-1]
     if parse_ip(domain) is None and not _NAME.match(domain):
-        raise UsageError(f"{value!r} is not a domain, host name, address or IP")
+        raise UsageError("target", value=repr(value))
     return value.strip()
 
 
@@ -59,10 +66,10 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     timeouts = Timeouts()
     if args.timeout is not None:
         if args.timeout <= 0:
-            raise UsageError("--timeout must be a positive number of seconds")
+            raise UsageError("timeout")
         timeouts = Timeouts.within(args.timeout)
     if args.port is not None and not 0 < args.port < 65536:
-        raise UsageError("--port must be between 1 and 65535")
+        raise UsageError("port")
     return ProbeConfig(
         resolver=_resolver(args.resolver) if args.resolver else None,
         smtp_port=args.port or 25,
@@ -117,7 +124,7 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
         if args.code:
             code = normalise_code(args.code)
             if code is None or "." not in code:
-                raise UsageError(f"--code wants an enhanced status code such as 4.4.316, got {args.code!r}")
+                raise UsageError("code", value=repr(args.code))
         request = DiagnoseRequest(
             target=_target(args.target),
             smart_host=_target(args.smart_host) if args.smart_host else None,
@@ -126,7 +133,7 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
             tls_domain=args.tls_domain,
         )
     except UsageError as exc:
-        print(f"mailflow diagnose: {exc}", file=stderr)
+        print(f"mailflow diagnose: {exc.says(language)}", file=stderr)
         return EXIT_USAGE
 
     def progress(result: ProbeResult) -> None:

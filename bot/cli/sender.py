@@ -18,6 +18,7 @@ from bot.errors import ProbeError
 from bot.probes.config import ProbeConfig, Timeouts
 from bot.probes.guard import parse_ip
 from bot.probes.result import ProbeResult
+from bot.texts import of_error
 
 if TYPE_CHECKING:
     from bot.sender.conclude import SenderRequest
@@ -31,21 +32,21 @@ _SELECTOR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 def _domain(value: str, what: str) -> str:
     text = value.strip().rstrip(".").lower()
     if not text or parse_ip(text) is not None or "." not in text or not _NAME.match(text):
-        raise UsageError(f"{what} {value!r} is not a domain name")
+        raise UsageError("domain", option=what, value=repr(value))
     return text
 
 
 def _ip(value: str) -> str:
     address = parse_ip(value)
     if address is None:
-        raise UsageError(f"--ip {value!r} is not an IPv4 or IPv6 address")
+        raise UsageError("ip", value=repr(value))
     return str(address)
 
 
 def _selector(value: str) -> str:
     text = value.strip().lower()
     if not text or len(text) > 63 or not set(text) <= _SELECTOR_CHARS or text.startswith((".", "-")):
-        raise UsageError(f"--selector {value!r} is not a DKIM selector")
+        raise UsageError("selector", value=repr(value))
     return text
 
 
@@ -55,7 +56,7 @@ def request_from_args(args: argparse.Namespace) -> tuple[SenderRequest, ProbeCon
     timeouts = Timeouts()
     if args.timeout is not None:
         if args.timeout <= 0:
-            raise UsageError("--timeout must be a positive number of seconds")
+            raise UsageError("timeout")
         timeouts = Timeouts.within(args.timeout)
     config = ProbeConfig(resolver=_resolver(args.resolver) if args.resolver else None, timeouts=timeouts)
     request = SenderRequest(
@@ -79,7 +80,7 @@ def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin
     try:
         request, config = request_from_args(args)
     except UsageError as exc:
-        print(f"mailflow sender: {exc}", file=stderr)
+        print(f"mailflow sender: {exc.says(language)}", file=stderr)
         return EXIT_USAGE
 
     def progress(result: ProbeResult) -> None:
@@ -92,7 +93,7 @@ def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin
     try:
         answer = run_with_store(run)
     except ProbeError as exc:
-        print(f"mailflow sender: {exc}", file=stderr)
+        print(f"mailflow sender: {of_error(exc).render(language)}", file=stderr)
         return EXIT_INTERNAL
     report = answer.report
     if args.format == "json":

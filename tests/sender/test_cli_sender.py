@@ -93,6 +93,27 @@ def test_bad_arguments_exit_2(args: list[str], message: str) -> None:
     assert message in out.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["sender", "ok.test", "--ip", "999.1.1.1", "--lang", "fr"],
+            "--ip '999.1.1.1' n'est pas une adresse IPv4 ou IPv6",
+        ),
+        (
+            ["sender", "ok.test", "--selector", "a b", "--lang", "ja"],
+            "--selector 'a b' は DKIM セレクターではありません",
+        ),
+        (["diagnose", "contoso.test", "--code", "abc", "--lang", "ko"], "--code에는 4.4.316 같은 확장 상태 코드를"),
+        (["diagnose", "contoso.test", "--port", "0", "--lang", "nl"], "--port moet tussen 1 en 65535 liggen"),
+    ],
+)
+def test_bad_arguments_are_said_in_the_readers_language(args: list[str], message: str) -> None:
+    out = run(*args)
+    assert out.returncode == 2
+    assert message in out.stderr, out.stderr
+
+
 def test_explain_shows_the_sender_and_the_command() -> None:
     sample = "tests/samples/sender/postfix-5.7.1-spamhaus-client-host.eml"
     out = run("explain", sample)
