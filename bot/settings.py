@@ -90,11 +90,14 @@ def _host_or_network(item: str) -> str:
 
 
 def _without_password(url: str) -> str:
+    """``url`` with the password masked; the last ``@`` ends the credentials (``redis://:p@ss@host``)."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if "@" not in parts.netloc:
         return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    userinfo, hostport = parts.netloc.rsplit("@", 1)
+    if ":" not in userinfo:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}"))
 
 
 class Settings(BaseSettings):
@@ -178,6 +181,10 @@ class Settings(BaseSettings):
             raise ValueError(f"must start with redis://, rediss:// or unix://, not {_without_password(url)!r}")
         if scheme != "unix" and not urlsplit(url).hostname:
             raise ValueError(f"names no host: {_without_password(url)!r}")
+        try:
+            urlsplit(url).port  # noqa: B018 - the property raises for a port that is no number or out of range
+        except ValueError:
+            raise ValueError(f"the port must be a number from 1 to 65535: {_without_password(url)!r}") from None
         return SecretStr(url)
 
     @field_validator("port", "smtp_port")
