@@ -65,7 +65,7 @@ def assert_one_quiet_line(caplog: pytest.LogCaptureFixture) -> None:
 @pytest.mark.parametrize(("name", "body", "content_type"), HOSTILE_BODIES, ids=IDS)
 @pytest.mark.parametrize("signature", ["none", "wrong"])
 async def test_an_unsigned_hostile_body_gets_401_and_is_never_parsed(
-    harness: Harness, caplog: pytest.LogCaptureFixture, name: str, body: bytes, content_type: str, signature: str
+    harness: Harness, caplog: pytest.LogCaptureFixture, *, name: str, body: bytes, content_type: str, signature: str
 ) -> None:
     timestamp = str(int(time.time()))
     headers = {"X-Slack-Request-Timestamp": timestamp}
