@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 3000
     upload_max_bytes: Annotated[int, NoDecode] = 5 * 10**6
+    http_head_timeout: Annotated[float, NoDecode] = 10.0  # a request head must arrive within this
+    http_body_timeout: Annotated[float, NoDecode] = 10.0  # ... and its body within this after it
+    http_max_connections: int = 256  # open at once; more are answered 503 and closed
 
     # Logging
     log_format: LogFormat = "auto"
@@ -209,7 +212,16 @@ class Settings(BaseSettings):
     def _size(cls, value: Any) -> int:
         return parse_size(value)
 
-    @field_validator("probe_timeout", "watch_every", "watch_for", "watch_min_every", "watch_max_for", mode="before")
+    @field_validator(
+        "probe_timeout",
+        "watch_every",
+        "watch_for",
+        "watch_min_every",
+        "watch_max_for",
+        "http_head_timeout",
+        "http_body_timeout",
+        mode="before",
+    )
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)
@@ -252,6 +264,13 @@ class Settings(BaseSettings):
     def _ehlo_name(cls, value: str) -> str:
         # RFC 5321 section 4.1.1.1: EHLO takes a domain (address literals are not offered here).
         return _host_name(value)
+
+    @field_validator("http_max_connections")
+    @classmethod
+    def _connections(cls, value: int) -> int:
+        if not 1 <= value <= 100_000:
+            raise ValueError(f"must be from 1 to 100000, not {value}")
+        return value
 
     @field_validator("watch_max_per_channel")
     @classmethod

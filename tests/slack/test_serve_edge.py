@@ -1,0 +1,168 @@
+"""``mailflow serve``'s own HTTP edge (bot/http_edge.py) against slow clients, over real sockets
+on 127.0.0.1: a head or body sent a byte at a time is cut off at its deadline, connections past
+the cap are answered 503 and closed, and normal requests keep working throughout.
+
+The deadlines are set short (MAILFLOW_HTTP_HEAD_TIMEOUT and _BODY_TIMEOUT, 0.5 s) so the slow
+clients below trickle for at most ``TRICKLE_S``; the assertion is that the server closed the
+connection while the client was still sending, not how fast."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+
+from tests.fixtures.slack_api import SlackApi
+from tests.slack.conftest import SECRET, TOKEN, signed_headers
+from tests.store.redis_server import free_port
+
+pytestmark = pytest.mark.timeout(60)
+LOOPBACK = "127.0.0.1"
+TRICKLE_S = 15.0  # a slow client gives up after this; the deadlines are 0.5 s
+STEP_S = 0.1
+
+
+@contextlib.asynccontextmanager
+async def serving(slack_api: SlackApi, **limits: Any) -> AsyncIterator[int]:
+    """``serve()`` exactly as ``mailflow serve`` runs it, in HTTP mode on a free loopback port."""
+    from bot.cli.serve import serve  # noqa: PLC0415
+    from bot.settings import load_settings  # noqa: PLC0415
+
+    port = free_port()
+    settings = load_settings(
+        None,
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=slack_api.base_url,
+        port=port,
+        **limits,
+    )
+    out = io.StringIO()
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(settings, out, stop=stop))
+    try:
+        async with asyncio.timeout(20):
+            while "HTTP mode" not in out.getvalue():
+                assert not task.done(), task
+                await asyncio.sleep(0.02)
+        yield port
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+async def healthy(port: int) -> bool:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+        async with session.get(f"http://{LOOPBACK}:{port}/healthz") as response:
+            return response.status == 200
+
+
+async def signed_command(port: int, slack_api: SlackApi) -> int:
+    fields = {"team_id": "T0TEST", "channel_id": "C1", "user_id": "U1", "command": "/mailflow", "text": "5.7.1"}
+    form = urlencode(fields | {"response_url": slack_api.response_url("edge"), "trigger_id": "t-edge"})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_headers(form)}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+        async with session.post(f"http://{LOOPBACK}:{port}/slack/events", data=form, headers=headers) as response:
+            return response.status
+
+
+async def trickle(port: int, head: bytes, drip: bytes) -> tuple[bool, bytes, float]:
+    """Send ``head``, then ``drip`` every STEP_S until the server closes or TRICKLE_S pass.
+
+    Returns (closed by the server, what it answered, seconds the client kept sending)."""
+    reader, writer = await asyncio.open_connection(LOOPBACK, port)
+    started = time.monotonic()
+    answer = b""
+    closed = False
+    try:
+        writer.write(head)
+        while time.monotonic() - started < TRICKLE_S:
+            try:
+                chunk = await asyncio.wait_for(reader.read(4096), STEP_S)
+            except TimeoutError:
+                writer.write(drip)
+                try:
+                    await writer.drain()
+                except ConnectionError:
+                    closed = True
+                    break
+                continue
+            except ConnectionError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            answer += chunk
+        return closed, answer, time.monotonic() - started
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+SLOW_CLIENTS = {
+    "header lines one at a time": (b"POST /slack/events HTTP/1.1\r\nHost: bot\r\n", b"X-Pad: y\r\n"),
+    "a header a byte at a time": (b"GET /healthz HTTP/1.1\r\nHost: b", b"o"),
+    "nothing after connecting": (b"", b""),
+    "a body a byte at a time": (
+        b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+        b"[",
+    ),
+}
+
+
+@pytest.mark.parametrize("client", list(SLOW_CLIENTS))
+async def test_a_slow_client_is_cut_off_and_others_are_still_served(slack_api: SlackApi, client: str) -> None:
+    head, drip = SLOW_CLIENTS[client]
+    async with serving(slack_api, http_head_timeout="500ms", http_body_timeout="500ms") as port:
+        slow = asyncio.create_task(trickle(port, head, drip))
+        assert await healthy(port)  # served while the slow client holds its connection
+        closed, answer, sent_for = await slow
+        assert closed, f"still open after {sent_for:.1f} s of trickling"
+        assert sent_for < TRICKLE_S
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:80]
+        assert await healthy(port)
+        assert await signed_command(port, slack_api) == 200
+
+
+async def test_connections_past_the_cap_get_503_and_the_rest_are_served(slack_api: SlackApi) -> None:
+    cap = 4
+    async with serving(slack_api, http_head_timeout="2s", http_max_connections=cap) as port:
+        idle = [await asyncio.open_connection(LOOPBACK, port) for _ in range(cap - 1)]
+        assert await healthy(port)  # the last free slot still serves
+        idle.append(await asyncio.open_connection(LOOPBACK, port))
+        await asyncio.sleep(0.2)  # the server has accepted all four
+        refused = []
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection(LOOPBACK, port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n")
+            refused.append(await asyncio.wait_for(reader.read(), 10))  # read() to EOF: it was closed
+            writer.close()
+        assert all(r.startswith(b"HTTP/1.1 503") for r in refused), refused
+        # The idle ones reach their head deadline and are closed; then there is room again.
+        for reader, writer in idle:
+            assert await asyncio.wait_for(reader.read(), 10) == b""
+            writer.close()
+        await asyncio.sleep(0.1)
+        assert await healthy(port)
+        assert await signed_command(port, slack_api) == 200
+
+
+async def test_a_kept_alive_connection_serves_requests_until_it_idles_past_the_deadline(slack_api: SlackApi) -> None:
+    async with serving(slack_api, http_head_timeout="500ms") as port:
+        reader, writer = await asyncio.open_connection(LOOPBACK, port)
+        for _ in range(3):  # three requests on one connection, each well within the deadline
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n")
+            status = await asyncio.wait_for(reader.readline(), 10)
+            assert status.startswith(b"HTTP/1.1 200"), status
+            await asyncio.wait_for(reader.readuntil(b'{"alive": true}'), 10)
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # then idle: closed
+        writer.close()
