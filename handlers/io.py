@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+from yarl import URL
 
 from bot.errors import MailflowError
 from bot.knowledge import DEFAULT_LANGUAGE, LANGUAGES
@@ -29,6 +30,7 @@ from bot.store import Store, StoreError, key
 log = logging.getLogger("mailflow.slack")
 NOT_MEMBER = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 SLACK_FILE_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")
+RESPONSE_URL_HOST = "hooks.slack.com"  # where Slack's response_urls point (api.slack.com/interactivity/handling)
 
 
 class SlackSendError(MailflowError):
@@ -99,20 +101,50 @@ class ThreadReply:
             await call("chat.update", self.client.chat_update(channel=self.channel, ts=self.ts, **message.as_kwargs()))
 
 
-class ResponseUrl:
-    """A command's, action's or shortcut's ``response_url``: JSON posted on the bot's shared session."""
+def response_url_allowed(url: URL, api_url: str) -> bool:
+    """Whether the bot may post to ``url``: Slack's ``https://hooks.slack.com/``, or the origin of
+    the configured Web API base (a local stand-in in tests). Parsed with yarl, as aiohttp connects."""
+    if url.user is not None or url.password is not None:
+        return False
+    api = URL(api_url)
+    if (url.scheme, url.host, url.port) == (api.scheme, api.host, api.port):
+        return True
+    return (url.scheme, url.host, url.port) == ("https", RESPONSE_URL_HOST, 443)
 
-    def __init__(self, session: Callable[[], aiohttp.ClientSession], url: str | None, timeout_s: float = 10.0) -> None:
+
+class ResponseUrl:
+    """A command's, action's or shortcut's ``response_url``: JSON posted on the bot's shared session.
+
+    Only to Slack (``response_url_allowed``): a payload naming another address, such as a cloud
+    metadata service, is refused and logged before any connection."""
+
+    def __init__(
+        self,
+        session: Callable[[], aiohttp.ClientSession],
+        url: str | None,
+        timeout_s: float = 10.0,
+        *,
+        api_url: str = "https://slack.com/api/",
+    ) -> None:
         self.session = session
         self.url = url
         self.timeout_s = timeout_s
+        self.api_url = api_url
 
     async def post(self, payload: dict[str, Any]) -> None:
         if not self.url:
             raise SlackSendError("response_url", "no response_url in the payload")
         try:
+            target = URL(self.url)
+        except (ValueError, TypeError):
+            target = None
+        if target is None or not response_url_allowed(target, self.api_url):
+            shown = f"{target.scheme}://{target.host}" if target is not None else "an unreadable URL"
+            log.warning("refused to post to response_url at %s: not a Slack address", shown)
+            raise SlackSendError("response_url", "not_a_slack_response_url")
+        try:
             async with self.session().post(
-                self.url, json=payload, timeout=aiohttp.ClientTimeout(total=self.timeout_s), allow_redirects=False
+                target, json=payload, timeout=aiohttp.ClientTimeout(total=self.timeout_s), allow_redirects=False
             ) as response:
                 body = await response.text()
         except (aiohttp.ClientError, TimeoutError) as exc:

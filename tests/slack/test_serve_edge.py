@@ -59,18 +59,22 @@ async def serving(slack_api: SlackApi, **limits: Any) -> AsyncIterator[int]:
 
 
 async def healthy(port: int) -> bool:
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
-        async with session.get(f"http://{LOOPBACK}:{port}/healthz") as response:
-            return response.status == 200
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session,
+        session.get(f"http://{LOOPBACK}:{port}/healthz") as response,
+    ):
+        return response.status == 200
 
 
 async def signed_command(port: int, slack_api: SlackApi) -> int:
     fields = {"team_id": "T0TEST", "channel_id": "C1", "user_id": "U1", "command": "/mailflow", "text": "5.7.1"}
     form = urlencode(fields | {"response_url": slack_api.response_url("edge"), "trigger_id": "t-edge"})
     headers = {"Content-Type": "application/x-www-form-urlencoded", **signed_headers(form)}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
-        async with session.post(f"http://{LOOPBACK}:{port}/slack/events", data=form, headers=headers) as response:
-            return response.status
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session,
+        session.post(f"http://{LOOPBACK}:{port}/slack/events", data=form, headers=headers) as response,
+    ):
+        return response.status
 
 
 async def trickle(port: int, head: bytes, drip: bytes) -> tuple[bool, bytes, float]:

@@ -6,11 +6,13 @@ Everything goes over real HTTP to the bot served on 127.0.0.1 (``harness``)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -51,6 +53,14 @@ async def send(harness: Harness, body: bytes, content_type: str, headers: dict[s
         return r.status, await r.text()
 
 
+@contextlib.contextmanager
+def listening(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every line at DEBUG and up. bolt sets the "mailflow" logger's level from the root logger's
+    when an app is built (an earlier test may have built one while the root was at WARNING)."""
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="mailflow"):
+        yield
+
+
 def lines_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.levelno >= logging.INFO]
 
@@ -71,7 +81,7 @@ async def test_an_unsigned_hostile_body_gets_401_and_is_never_parsed(
     headers = {"X-Slack-Request-Timestamp": timestamp}
     if signature == "wrong":
         headers["X-Slack-Signature"] = sign(body, timestamp, secret="not-the-secret")
-    with caplog.at_level(logging.DEBUG):
+    with listening(caplog):
         status, _ = await send(harness, body, content_type, headers)
         await harness.settle()
     assert status == 401
@@ -86,7 +96,7 @@ async def test_a_signed_unreadable_body_gets_400(
 ) -> None:
     timestamp = str(int(time.time()))
     headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": sign(body, timestamp)}
-    with caplog.at_level(logging.DEBUG):
+    with listening(caplog):
         status, _ = await send(harness, body, content_type, headers)
         await harness.settle()
     assert status == 400
@@ -104,7 +114,7 @@ async def test_a_timestamp_that_is_no_recent_whole_number_gets_401(
     """Signed with the right secret over that timestamp, so only the timestamp check stands in the way."""
     body = EVENT.encode()
     headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": sign(body, timestamp)}
-    with caplog.at_level(logging.DEBUG):
+    with listening(caplog):
         status, _ = await send(harness, body, JSON, headers)
         await harness.settle()
     assert status == 401
@@ -122,7 +132,7 @@ async def test_missing_or_odd_signature_headers_get_401(
 ) -> None:
     if headers.get("X-Slack-Signature") in ("v0=ü€", ""):
         headers = {"X-Slack-Request-Timestamp": str(int(time.time())), **headers}
-    with caplog.at_level(logging.DEBUG):
+    with listening(caplog):
         status, _ = await send(harness, EVENT.encode(), JSON, headers)
     assert status == 401
     assert_one_quiet_line(caplog)
