@@ -24,7 +24,16 @@ from bot.render.blocks import escape, home_view, label, notice_message
 from bot.store import StoreError, first_delivery, key
 from handlers.bot import SlackBot, log, ui_for
 from handlers.commands import usages
-from handlers.io import DownloadError, FileTooLarge, SlackSendError, ThreadReply, call, download, ephemeral
+from handlers.io import (
+    DownloadError,
+    FileTooLarge,
+    SlackSendError,
+    ThreadReply,
+    call,
+    download,
+    ephemeral,
+    text_field,
+)
 
 ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 FILE_SUFFIXES = (".eml", ".txt", ".msg.txt", ".log")
@@ -53,8 +62,10 @@ def wanted_file(file: dict[str, Any]) -> bool:
 
 async def _file_bytes(bot: SlackBot, file: dict[str, Any]) -> bytes:
     if not file.get("url_private") and file.get("id"):
-        info = await call("files.info", bot.client.files_info(file=str(file["id"])))
-        file = dict(info.get("file") or {})
+        info = (await call("files.info", bot.client.files_info(file=str(file["id"])))).get("file")
+        if not isinstance(info, dict):
+            raise DownloadError("files.info answered no file")
+        file = info
     size = file.get("size")
     if isinstance(size, int) and size > bot.config.upload_max_bytes:
         raise FileTooLarge(f"{size} bytes")
@@ -153,7 +164,10 @@ async def _first_paste(bot: SlackBot, channel: str, bounce: Bounce, thread_ts: s
 async def _permalink(bot: SlackBot, channel: str, ts: str) -> str:
     try:
         response = await call("chat.getPermalink", bot.client.chat_getPermalink(channel=channel, message_ts=ts))
-        return f"<{response['permalink']}>"
+        permalink = text_field(response, "permalink")
+        if permalink is None:
+            raise KeyError("permalink")
+        return f"<{permalink}>"
     except (SlackSendError, KeyError) as exc:
         log.warning("no permalink for %s: %s", ts, exc)
         return f"`{ts}`"

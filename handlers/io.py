@@ -25,6 +25,7 @@ from yarl import URL
 from bot.errors import MailflowError
 from bot.knowledge import DEFAULT_LANGUAGE, LANGUAGES
 from bot.render.blocks import Message
+from bot.slack_answers import SDK_BODY_ERRORS, UNREADABLE, api_error_code
 from bot.store import Store, StoreError, key
 
 log = logging.getLogger("mailflow.slack")
@@ -57,16 +58,28 @@ def new_error_id() -> str:
 
 def slack_error(method: str, exc: Exception) -> SlackSendError:
     if isinstance(exc, SlackApiError):
-        return SlackSendError(method, str(exc.response.get("error", "unknown_error")))
+        return SlackSendError(method, api_error_code(exc.response))
     return SlackSendError(method, type(exc).__name__)
 
 
 async def call(method: str, coro: Any) -> Any:
-    """Await one Web API call; Slack and transport errors become ``SlackSendError``."""
+    """Await one Web API call; Slack and transport errors, and any answer that is not a JSON
+    object (HTML error pages, plain text, empty or truncated bodies), become ``SlackSendError``."""
     try:
-        return await coro
+        response = await coro
     except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
         raise slack_error(method, exc) from None
+    except SDK_BODY_ERRORS:  # slack_sdk reading .get() off a body that is no object
+        raise SlackSendError(method, UNREADABLE) from None
+    if not isinstance(getattr(response, "data", None), dict):
+        raise SlackSendError(method, UNREADABLE)
+    return response
+
+
+def text_field(response: Any, name: str) -> str | None:
+    """``response[name]`` when it is a non-empty string (Slack's answers are not trusted to be)."""
+    value = response.get(name)
+    return value if isinstance(value, str) and value else None
 
 
 class Reply(Protocol):
@@ -95,8 +108,11 @@ class ThreadReply:
                     **message.as_kwargs(),
                 ),
             )
-            self.ts = str(response["ts"])
-            self.channel = str(response.get("channel") or self.channel)
+            ts = text_field(response, "ts")
+            if ts is None:
+                raise SlackSendError("chat.postMessage", "no_ts_in_answer")
+            self.ts = ts
+            self.channel = text_field(response, "channel") or self.channel
         else:
             await call("chat.update", self.client.chat_update(channel=self.channel, ts=self.ts, **message.as_kwargs()))
 
@@ -206,8 +222,8 @@ async def user_language(client: AsyncWebClient, store: Store, user: str, ttl_s: 
     except SlackSendError as exc:
         log.warning("locale of %s unknown (%s): answering in English", user, exc.error)
         return DEFAULT_LANGUAGE
-    user_data = response.get("user") or {}
-    locale = str(user_data.get("locale") or DEFAULT_LANGUAGE)
+    user_data = response.get("user")
+    locale = (text_field(user_data, "locale") if isinstance(user_data, dict) else None) or DEFAULT_LANGUAGE
     try:
         await store.set(cache_key, locale.encode(), ttl_s)
     except StoreError as exc:

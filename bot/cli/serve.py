@@ -96,13 +96,13 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
 
     from aiohttp import web  # noqa: PLC0415
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler  # noqa: PLC0415
-    from slack_sdk.errors import SlackApiError, SlackClientError  # noqa: PLC0415
 
     from bot.http_edge import Edge, EdgeLimits, EdgeSite  # noqa: PLC0415
     from bot.observability import Metrics, request_id_middleware, routes  # noqa: PLC0415
     from bot.service import DiagnosisService  # noqa: PLC0415
     from bot.store import open_store  # noqa: PLC0415
     from handlers import SlackConfig, Watches, build_app, build_web_app  # noqa: PLC0415
+    from handlers.io import SlackSendError, call  # noqa: PLC0415
 
     assert settings.slack_bot_token is not None
     secret = settings.slack_signing_secret
@@ -129,10 +129,10 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
             await watches.book.close()
 
     try:
-        identity = await slack.app.client.auth_test()
-    except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+        identity = await call("auth.test", slack.app.client.auth_test())
+    except (SlackSendError, OSError) as exc:  # any answer: an error, an HTML page, nothing at all
         await close()
-        detail = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
+        detail = exc.error if isinstance(exc, SlackSendError) else type(exc).__name__
         raise StartError(f"Slack refused the bot token at {settings.slack_api_url} ({detail})") from None
 
     socket: AsyncSocketModeHandler | None = None

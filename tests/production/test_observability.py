@@ -114,24 +114,28 @@ HOSTILE_SHAPES = {
 
 @pytest.mark.parametrize("shape", list(HOSTILE_SHAPES), ids=list(HOSTILE_SHAPES))
 def test_masking_time_grows_linearly(shape: str) -> None:
-    """4x the input takes at most 6x the time (best of 5 runs each), for every hostile shape."""
+    """4x the input takes at most 6x the time (best of 5 interleaved runs), for every hostile shape."""
     build = HOSTILE_SHAPES[shape]
 
-    def best(text: str) -> float:
-        times = []
-        for _ in range(5):
-            started = time.perf_counter()
-            redact_text(text)
-            times.append(time.perf_counter() - started)
-        return min(times)
+    def once(text: str) -> float:
+        started = time.perf_counter()
+        redact_text(text)
+        return time.perf_counter() - started
 
     n = 10_000
-    small = best(build(n))
-    while small < 0.005 and n < 1_000_000:  # large enough that scheduling noise is small beside it
+    while min(once(build(n)) for _ in range(3)) < 0.02 and n < 2_000_000:  # noise small beside it, caches full
         n *= 2
-        small = best(build(n))
-    large = best(build(4 * n))
-    assert large <= 6 * small, f"{shape}: {small * 1000:.1f} ms at n={n}, {large * 1000:.1f} ms at 4n"
+    small_text, large_text = build(n), build(4 * n)
+    ratios = []
+    for _ in range(3):  # noise on a shared machine can pass 6x once; quadratic time (16x) fails every time
+        smalls, larges = [], []
+        for _ in range(5):  # interleaved, so both sizes see the same load
+            smalls.append(once(small_text))
+            larges.append(once(large_text))
+        ratios.append(min(larges) / min(smalls))
+        if ratios[-1] <= 6:
+            break
+    assert min(ratios) <= 6, f"{shape}: 4x the input took {', '.join(f'{r:.1f}' for r in ratios)}x the time (n={n})"
 
 
 def test_registered_secret_is_masked() -> None:

@@ -50,6 +50,18 @@ async def test_a_rejected_token_stops_it_with_a_message(tmp_path: Path, slack_ap
     assert "invalid_auth" in err.decode() and "xoxb-wrong" not in err.decode()
 
 
+@pytest.mark.parametrize("kind", ["HTML 502", "truncated JSON", "405 text", "empty 200"])
+async def test_an_unreadable_auth_test_answer_stops_it_with_a_message(
+    tmp_path: Path, slack_api: SlackApi, kind: str
+) -> None:
+    slack_api.fault("auth.test", kind)
+    environ = env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_api.base_url)
+    proc = await run("--port", str(free_port()), cwd=tmp_path, environ=environ)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1, err.decode()
+    assert "Slack refused the bot token" in err.decode() and "Traceback" not in err.decode()
+
+
 async def test_http_mode_answers_a_signed_command_and_stops_on_sigterm(tmp_path: Path, slack_api: SlackApi) -> None:
     port = free_port()
     environ = env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_api.base_url)
