@@ -14,9 +14,12 @@ the connection when no complete request head arrived within ``head_timeout_s``: 
 the connection's start, and again from the end of each response (so an idle kept-alive
 connection is closed after as long). The middleware runs once aiohttp has parsed a head: it
 stops that clock, then reads the whole body within ``body_timeout_s`` (else 408 and close;
-handlers read the cached body). Past ``max_connections`` open connections a new one gets a
-bare 503 and is closed before aiohttp sees it. Refusals are logged at info, at most one line
-per ``LOG_EVERY_S`` with the count since the last.
+handlers read the cached body). At ``max_connections`` open connections, a new one pushes out
+the connection that has waited longest for its head or body (the slowest client: a normal one
+sends its request within milliseconds), so slow clients cannot hold every slot until their
+deadline; only when every connection is inside a handler does a new one get a bare 503 and is
+closed before aiohttp sees it. Each kind of refusal is logged at info, at most one line per
+``LOG_EVERY_S`` with the count since the last.
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ class Edge:
             f"closed a connection with no complete request head within {self.limits.head_timeout_s:g} s"
         )
         self.slow_bodies = _Tally(f"closed a connection whose request body took over {self.limits.body_timeout_s:g} s")
-        self.busy = _Tally(f"refused a connection: {self.limits.max_connections} are open (HTTP 503)")
+        self.busy = _Tally(f"refused a connection: {self.limits.max_connections} are open and busy (HTTP 503)")
+        self.pushed_out = _Tally(f"closed the slowest connection to make room: {self.limits.max_connections} were open")
 
     @property
     def open_connections(self) -> int:
@@ -92,6 +96,8 @@ class Edge:
                 except TimeoutError:
                     self.slow_bodies.add()
                     raise web.HTTPRequestTimeout(headers={"Connection": "close"}) from None
+            if watched is not None:
+                watched.waiting_since = None  # in a handler now: not pushed out for a newcomer
             return await handler(request)
         finally:
             if watched is not None:
@@ -107,22 +113,35 @@ class _Watched(asyncio.Protocol):
         self.inner: asyncio.Protocol | None = None
         self.transport: asyncio.Transport | None = None
         self.deadline: asyncio.TimerHandle | None = None
+        self.waiting_since: float | None = None  # for its head or body; None inside a handler
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         if len(self.edge.watched) >= self.edge.limits.max_connections:
-            self.edge.busy.add()
-            transport.write(_BUSY)
-            transport.close()
-            return
+            waiting = [w for w in self.edge.watched.values() if w.waiting_since is not None]
+            if not waiting:
+                self.edge.busy.add()
+                transport.write(_BUSY)
+                transport.close()
+                return
+            min(waiting, key=lambda w: w.waiting_since or 0.0).push_out()
         self.edge.watched[transport] = self
         self.inner = self.make_inner()
         self.inner.connection_made(transport)
         self.await_head()
 
+    def push_out(self) -> None:
+        """Close this connection now to make room for a new one."""
+        self.head_done()
+        if self.transport is not None:
+            self.edge.watched.pop(self.transport, None)
+            self.edge.pushed_out.add()
+            self.transport.abort()
+
     def await_head(self) -> None:
         self.head_done()
+        self.waiting_since = time.monotonic()
         if self.transport is not None and not self.transport.is_closing():
             loop = asyncio.get_running_loop()
             self.deadline = loop.call_later(self.edge.limits.head_timeout_s, self._too_slow)

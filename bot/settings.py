@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     upload_max_bytes: Annotated[int, NoDecode] = 5 * 10**6
     http_head_timeout: Annotated[float, NoDecode] = 10.0  # a request head must arrive within this
     http_body_timeout: Annotated[float, NoDecode] = 10.0  # ... and its body within this after it
-    http_max_connections: int = 256  # open at once; more are answered 503 and closed
+    http_max_connections: int = 256  # open at once; past it the slowest is pushed out (503 if all are busy)
 
     # Logging
     log_format: LogFormat = "auto"
