@@ -193,7 +193,11 @@ class EdgeSite(web.TCPSite):
         assert server is not None
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            self.edge.protocol_factory(server), self._host, self._port, backlog=self._backlog
+            self.edge.protocol_factory(server),
+            self._host,
+            self._port,
+            # a burst of up to the cap waits in the kernel's queue rather than retrying its SYN a second later
+            backlog=max(self._backlog, self.edge.limits.max_connections),
         )
         if self._server.sockets:
             self._bound_port = self._server.sockets[0].getsockname()[1]
