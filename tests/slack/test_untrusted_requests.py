@@ -87,7 +87,7 @@ async def test_an_unsigned_hostile_body_gets_401_and_is_never_parsed(
     assert status == 401
     assert_one_quiet_line(caplog)
     assert "signature" in lines_logged(caplog)[0].getMessage().lower()
-    assert [c.method for c in harness.api.calls] == []
+    assert [c.method for c in harness.api.calls if c.method != "auth.test"] == []  # auth.test: at start-up
 
 
 @pytest.mark.parametrize(("name", "body", "content_type"), HOSTILE_BODIES, ids=IDS)
@@ -101,7 +101,7 @@ async def test_a_signed_unreadable_body_gets_400(
         await harness.settle()
     assert status == 400
     assert_one_quiet_line(caplog)
-    assert [c.method for c in harness.api.calls] == []
+    assert [c.method for c in harness.api.calls if c.method != "auth.test"] == []  # auth.test: at start-up
 
 
 BAD_TIMESTAMPS = ["", "abc", "1e9", "12.5", "-5", " 1700000000", "1700000000 ", "0x65", "١٧٠٠٠٠٠٠٠٠", "9" * 40, "0"]
