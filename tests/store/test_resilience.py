@@ -21,7 +21,6 @@ from bot.store import (
     RedisStore,
     RedisTimeouts,
     ResilientStore,
-    StoreError,
     StoreUnavailable,
     first_delivery,
     key,
