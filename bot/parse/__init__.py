@@ -82,6 +82,12 @@ _STRUCTURAL = re.compile(
     r"host [\w.-]+\[[\d.:a-f]+\]|connect to [\w.-]+\[|the following address(?:es)? failed|"
     r"permanent fatal errors|undeliverable message headers|recipient address rejected"
 )
+# What challenge-response and whitelist systems write: they hold a message until the sender
+# proves to be a person, which is not a failed delivery. Searched in lower-cased text.
+_CHALLENGE = re.compile(
+    r"challenge[- ]response|confirm that you are (?:a person|a human|not a robot)|verify (?:your|that you)|"
+    r"approved senders? list|whitelist(?:ed)?\b|awaiting (?:your )?verification|allow ?list|safe senders? list"
+)
 _CONVERSATION = re.compile(r"\s*(?:re|aw|sv|vs|antw|rv|r|wg|tr)\s*:", re.I)
 _AUTOREPLY = re.compile(r"auto-replied|auto-generated", re.I)
 
@@ -129,9 +135,13 @@ def _parse(source: Source) -> Bounce:
         remote_ip = ip_after_host(text, remote_host)
     reporting = find_reporting(text) or dsn_host(source.dsn_message.get("reporting-mta"))
     primary = choose_primary(codes)
-    if primary is None and deliveries and deliveries[0].status:
-        first = deliveries[0]
+    first = deliveries[0] if deliveries else None
+    if first is not None and first.status and (primary is None or primary.status is None):
+        # No enhanced code in the text: the first recipient's status, with the reply its
+        # diagnostic ends on (the final answer, not an earlier line of the transcript).
         primary = Code(first.status, first.reply_code, first.diagnostic or "")
+    elif first is not None and primary is not None and primary.reply_code is None and first.status == primary.status:
+        primary = dataclasses.replace(primary, reply_code=first.reply_code)
     lang = language.detect(text, source.headers.get("content-language"))
     return Bounce(
         is_ndr=True,
@@ -208,17 +218,24 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], shapes: _Shapes, *
     headers = source.headers
     subject = headers.get("subject", "")
     from_daemon = _DAEMON_FROM.search(headers.get("from", "")) is not None
+    # Precedence, List-Id and Auto-Submitted describe how a message was sent, and real reports
+    # carry them too: they decide only for a message that has no report shape of its own.
+    reported = strong or shapes.structural or "x-failed-recipients" in headers
+    if not reported and _CHALLENGE.search(shapes.lowered):
+        return "a challenge-response or whitelist notice (it asks the sender to confirm), not a bounce"
     if _AUTOREPLY.search(headers.get("auto-submitted", "")) and not (codes or shapes.markers) and not from_daemon:
         return "an automatic reply, not a bounce"
-    if not from_daemon and (
-        "list-unsubscribe" in headers or headers.get("precedence", "").lower().strip() in ("bulk", "list", "junk")
+    if (
+        not from_daemon
+        and not reported
+        and ("list-unsubscribe" in headers or headers.get("precedence", "").lower().strip() in ("bulk", "list", "junk"))
     ):
         return "a list or bulk message, not a bounce"
     if (
         not from_daemon
         and "auto-submitted" not in headers
         and ("in-reply-to" in headers or _CONVERSATION.match(subject))
-        and not shapes.structural
+        and not _STRUCTURAL.search(_unquoted(shapes.lowered))
     ):
         # People write to each other about bounces; a forwarded NDR still carries its own
         # structure (labels, "said:", DSN fields), which is what we require here.
@@ -229,6 +246,13 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], shapes: _Shapes, *
     if shapes.markers and (strong or reasons_in(shapes.lowered)):
         return None
     return "no delivery failure found in the message"
+
+
+def _unquoted(text: str) -> str:
+    """``text`` without its quoted lines (``> ...``): what a reply says in its own words."""
+    if "\n>" not in text and not text.startswith(">"):
+        return text
+    return "\n".join(line for line in text.split("\n") if not line.startswith(">"))
 
 
 def _deliveries(source: Source, codes: tuple[Code, ...]) -> list[Delivery]:
@@ -314,11 +338,16 @@ _TRANSCRIPT_CODE = re.compile(r"^[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} ?)?")
 
 
 def _transcript(text: str) -> str:
-    """The remote server's reply as a Sendmail transcript quotes it (``<<< 550-5.7.1 ...`` lines),
-    joined into one line without the repeated codes."""
+    """The remote server's last reply as a Sendmail transcript quotes it (``<<< 550-5.7.1 ...``
+    lines after the last ``>>>`` command), joined into one line without the repeated codes."""
     if "<<< " not in text:
         return ""
-    lines = [line[4:].strip() for line in text.split("\n") if line.startswith("<<< ")][:20]
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith(">>> "):
+            lines = []  # a new command: the replies to the earlier ones are not the final answer
+        elif line.startswith("<<< ") and len(lines) < 20:
+            lines.append(line[4:].strip())
     first = lines[0] if lines else ""
     code = _TRANSCRIPT_CODE.match(first)
     joined = " ".join(_TRANSCRIPT_CODE.sub("", line) for line in lines)
@@ -339,10 +368,13 @@ def _from_dsn(source: Source) -> list[Found]:
             text_blocks.setdefault(None, "")
         return text_blocks.get(recipient, "")
 
+    taken: set[str] = set()
     for block in source.dsn_recipients:
-        recipient = clean_address(
-            block.get("final-recipient") or block.get("original-recipient") or block.get("x-actual-recipient")
-        )
+        recipient, bare = _dsn_recipient(block)
+        if recipient is None:
+            recipient = _implied(bare, source) or _named_in_text(source, bare, taken)
+        if recipient:
+            taken.add(recipient)
         action = (block.get("action") or "").lower().split(" ")[0] or None
         if action in ("delivered", "relayed", "expanded"):
             continue
@@ -368,26 +400,89 @@ def _from_dsn(source: Source) -> list[Found]:
     return found
 
 
+_RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
+
+
+def _dsn_recipient(block: dict[str, str]) -> tuple[str | None, str]:
+    """The failed address a DSN block names (RFC 3464 section 2.3.2: ``type; address``, the
+    type and the field names in any case), and a bare local part when that is all it gives.
+    A Final-Recipient of another address type (``x400;``, ``x-local;``) gives way to an
+    Original-Recipient (section 2.3.1) that is an address."""
+    bare = ""
+    for key in _RECIPIENT_FIELDS:
+        value = block.get(key)
+        if not value:
+            continue
+        kind, sep, rest = value.partition(";")
+        if not sep:
+            kind, rest = "rfc822", kind
+        address = clean_address(rest)
+        if address:
+            return address, bare
+        rest = rest.strip(" <>\t")
+        if not bare and kind.strip().lower() == "rfc822" and _LOCAL_PART.fullmatch(rest):
+            bare = rest
+    return None, bare
+
+
+def _implied(local: str, source: Source) -> str | None:
+    """A bare local part (AOL's screen names) at the domain of the report's sender, which is
+    the domain the name belongs to: ``SkaterDude1987`` from MAILER-DAEMON@aol.com."""
+    if not local:
+        return None
+    sender = clean_address(source.headers.get("from"))
+    if not sender:
+        return None
+    labels = sender.rpartition("@")[2].split(".")
+    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and len(labels[-2]) <= 3 else 2
+    return f"{local.lower()}@{'.'.join(labels[-keep:])}"
+
+
+def _named_in_text(source: Source, local: str, taken: set[str]) -> str | None:
+    """The failed address as the report's text names it, for a DSN block that names none."""
+    spots = addresses_in(source.text, _parties(source))
+    for _, address in spots:
+        if local and address.startswith(local.lower() + "@") and address not in taken:
+            return address
+    return next((a for _, a in spots if a not in taken), None)
+
+
 def _parties(source: Source) -> set[str]:
-    """Addresses that are not failed recipients: the bounce's own sender and receiver, the original's sender."""
+    """Addresses that are not failed recipients: the bounce's own sender and receiver, the
+    original's sender, and a mailing list's own addresses (RFC 2369 List-Post and List-Owner,
+    RFC 2919 List-Id, whose ``name.host`` is the list ``name@host``)."""
     out: set[str] = set()
+    list_id = source.headers.get("list-id", "")
+    if list_id:
+        ident = list_id.rpartition("<")[2].strip(" >").lower()
+        name, _, host = ident.partition(".")
+        if name and "." in host:
+            out.add(f"{name}@{host}")
     for value in (
         source.headers.get("from"),
         source.headers.get("to"),
         source.headers.get("return-path"),
+        source.headers.get("list-post"),
+        source.headers.get("list-owner"),
         source.original.get("from"),
         source.original.get("return-path"),
         source.original.get("sender"),
         source.original.get("reply-to"),
     ):
         if value and "@" in value:
-            out.update(addr.strip(".").lower() for addr in _PARTY.findall(value))
+            plain = value.replace("mailto:", " ").replace("MAILTO:", " ")
+            out.update(addr.strip(".").lower() for addr in _PARTY.findall(plain))
     return out
 
 
 def _from_text(source: Source) -> list[Found]:
     failed = source.headers.get("x-failed-recipients")
-    spots = addresses_in(source.text, _parties(source) | not_failed(source.text))
+    excluded = _parties(source) | not_failed(source.text)
+    named = _without_suggestions(source.text)
+    spots = addresses_in(named, excluded)
+    if not spots and "@" in named:
+        spots = addresses_in(named, excluded, daemons=True)[:1]  # a mail to postmaster@ failed
     if failed:
         wanted = [a.strip().lower() for a in failed.split(",") if "@" in a]
         picked = [(p, a) for p, a in spots if a in wanted]
@@ -396,6 +491,38 @@ def _from_text(source: Source) -> list[Found]:
         else:
             return [Found(a, source.text) for a in wanted]
     if not spots:
-        to = clean_address(source.original.get("to") or source.original.get("envelope-to"))
-        return [Found(to, source.text, own=False)]
+        # The quoted original's To and Cc name who the message was for, not who failed (a list,
+        # a Bcc, an alias): a report that names no address has no recipient. A bare name in the
+        # failed-address slot is a mailbox of the reporting domain (AOL's screen names).
+        implied = _implied(_bare_recipient(source.text), source)
+        return [Found(implied, source.text, own=False)]
     return blocks_for(source.text, spots)
+
+
+# Where a report puts a failed address that lacks its domain: Sendmail's list of failed
+# addresses, and the RCPT command of a transcript.
+_BARE_RECIPIENT = re.compile(
+    r"(?:following addresses had permanent fatal errors -+\n[ \t]{0,8}<?|rcpt to: ?<)([a-z0-9][a-z0-9._\-]{0,63})>?\s"
+)
+
+
+# Directory look-ups some servers append ("Did you mean one of these people?"): the names
+# listed there are suggestions, not failed recipients. Searched in lower-cased text.
+_SUGGESTIONS = re.compile(
+    r"did you mean|names that (?:may|might) match|similar (?:names|addresses)|suggested recipients?|"
+    r"possible (?:matches|recipients)|(?:found|matching names) in the directory"
+)
+
+
+def _without_suggestions(text: str) -> str:
+    """``text`` up to the line where a directory's list of suggestions starts."""
+    m = _SUGGESTIONS.search(text.lower())
+    return text[: text.rfind("\n", 0, m.start()) + 1] if m else text
+
+
+def _bare_recipient(text: str) -> str:
+    lowered = text.lower()
+    if "fatal errors" not in lowered and "rcpt to:" not in lowered:
+        return ""
+    m = _BARE_RECIPIENT.search(lowered)
+    return m.group(1) if m else ""

@@ -28,7 +28,7 @@ _STATUS = r"[245]\.\d{1,3}\.\d{1,3}"
 # would stop the engine from skipping ahead to a 2/4/5.
 _ANY_CODE = re.compile(
     r"([245])(?:"
-    r"(?<![\w.\-/:][245])([0-5]\d)"
+    r"(?<![\w.\-/][245])(?<![^ ]:[245])([0-5]\d)"
     r"(?:(?:[ \-]+#?|\s*\(#?|\s*#)(" + _STATUS + r")(?!\d)(?!\.\d)|(?=[ \-][^\d]|[ \t]*$|-\S))"
     r"|(?<![\w.\-/][245])(\.\d{1,3}\.\d{1,3})(?![\w]|\.\d))",
     re.M,
@@ -53,6 +53,10 @@ _REPLY_LEADS = (
     "response:",
     "answer:",
     "]:",
+    "<--",  # MDaemon's session transcript
+    "reason:",
+    "code :",  # Zoho: "ERROR CODE :550 - ..."
+    "code:",
 )
 MAX_MATCHES = 2000  # candidates examined per pattern: repeated junk cannot make the scan quadratic
 WRAPPERS = frozenset({"4.4.7", "5.4.7", "5.4.300", "4.4.300", "5.4.316"})
@@ -159,4 +163,10 @@ def choose_primary(codes: tuple[Code, ...]) -> Code | None:
         for code in codes:
             if code.status == best.status and code.reply_code:
                 return Code(best.status, code.reply_code, best.text, best.depth)
+        # Or the bare reply that carries it further on its line: qmail's
+        # "553 sorry, badrcptto (#5.7.1)".
+        for code in codes:
+            reply = code.reply_code
+            if code.status is None and reply and reply[0] == best.status[0] and best.status in code.text:
+                return Code(best.status, reply, best.text, best.depth)
     return best

@@ -111,10 +111,36 @@ class Found:
     own: bool = True  # False when ``diagnostic`` is the whole report, not text about this recipient
 
 
+# Legacy Exchange and X.400 gateway forms of an address (Microsoft's "IMCEA" encapsulation:
+# ``IMCEA<type>-<address, with "+XX" hex escapes>@<organisation domain>``):
+# - ``IMCEASMTP-jo+2Edoe+40example+2Enet@org.example`` is jo.doe@example.net;
+# - ``IMCEAEX-_O=ORG_OU=..._CN=RECIPIENTS_CN=jdoe@org.example`` is an X.500 name, whose last
+#   common name at the organisation's domain is the nearest thing to a mailbox;
+# - ``smtp=a@b``, ``SMTP:a@b``, ``dda:SMTP=a@b``: the address-type prefixes of Exchange 5.5,
+#   Exchange 2003 and X.400 gateways.
+# Each pattern opens with a literal and bounds every repeat.
+_IMCEA_SMTP = re.compile(r"IMCEASMTP-([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,300})@[A-Za-z0-9][\w.\-]{0,250}", re.I)
+_IMCEA_EX = re.compile(r"IMCEAEX-[^\s@<>]{0,1000}_CN=([A-Za-z0-9.\-]{1,64})@([A-Za-z0-9][\w.\-]{0,250})", re.I)
+_TYPE_PREFIX = re.compile(r"(?:dda:)?smtp[=:](?=[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@)", re.I)
+_HEX_ESCAPE = re.compile(r"\+([0-9A-Fa-f]{2})")
+
+
+def legacy_forms(text: str) -> str:
+    """``text`` with IMCEA-encapsulated and type-prefixed addresses written as plain addresses."""
+    if "IMCEA" in text or "imcea" in text:
+        text = _IMCEA_SMTP.sub(lambda m: _HEX_ESCAPE.sub(lambda h: chr(int(h.group(1), 16)), m.group(1)), text)
+        text = _IMCEA_EX.sub(lambda m: m.group(1) + "@" + m.group(2), text)
+    if "MTP=" in text or "MTP:" in text or "mtp=" in text or "mtp:" in text:
+        text = _TYPE_PREFIX.sub("", text)
+    return text
+
+
 def clean_address(value: str | None) -> str | None:
     """``rfc822; <User@Example.COM>`` -> ``user@example.com``."""
     if not value:
         return None
+    if "=" in value or ":" in value:
+        value = legacy_forms(value)
     m = ADDRESS.search(value.replace("\\", ""))
     if not m:
         return None
@@ -190,13 +216,14 @@ def find_reporting(text: str) -> str | None:
     return m.group(1).rstrip(".").lower() if m else None
 
 
-def addresses_in(text: str, exclude: set[str]) -> list[tuple[int, str]]:
-    """Addresses in order of first appearance, minus the bounce's own parties and daemons."""
+def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list[tuple[int, str]]:
+    """Addresses in order of first appearance, minus the bounce's own parties and (unless
+    ``daemons``) role addresses such as postmaster@ and mailer-daemon@."""
     out: list[tuple[int, str]] = []
     seen: set[str] = set()
     for start, raw in iter_addresses(text):
         addr = raw.strip(".'`").lower()
-        if addr in seen or addr in exclude or _DAEMON.match(addr):
+        if addr in seen or addr in exclude or (not daemons and _DAEMON.match(addr)):
             continue
         window = max(0, start - _MAX_PREFIX)  # a very long line is read from this far back only
         line_start = max(window, text.rfind("\n", window, start) + 1)

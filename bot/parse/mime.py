@@ -113,6 +113,9 @@ READ_FIELDS = ORIGINAL_FIELDS | frozenset(
         "list-unsubscribe",
         "precedence",
         "in-reply-to",
+        "list-id",
+        "list-post",
+        "list-owner",
     }
 )
 

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.parse import mime
+from bot.parse.extract import legacy_forms
 from bot.parse.mime import MAX_PARTS, Part
 
 MAX_BYTES = 1 << 20  # analyse at most the first MiB of any input
@@ -316,7 +317,7 @@ def read(data: bytes | str | Part) -> Source:
         _read_message(_parse_mime(raw), source)
     else:
         text = _decode_bytes(raw, None) if isinstance(data, bytes) else str(data)[:MAX_BYTES]
-        source.text = slack_unescape(text.replace("\r\n", "\n").replace("\r", "\n"))[:MAX_TEXT]
+        source.text = legacy_forms(slack_unescape(text.replace("\r\n", "\n").replace("\r", "\n"))[:MAX_TEXT])
     return source
 
 
@@ -344,4 +345,4 @@ def _read_message(msg: Part, source: Source) -> None:
             block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
             source.original = _headers_of(Part(headers=mime.parse_headers(block, mime.ORIGINAL_FIELDS)))
             text = text[:cut]
-    source.text = text
+    source.text = legacy_forms(text)
