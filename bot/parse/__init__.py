@@ -3,6 +3,9 @@
     read (source.py)          raw input -> headers, report text, DSN blocks, returned original
                               (MIME via mime.py, a bounded reader; stdlib email as fallback)
     find_codes (codes.py)     every SMTP reply in the report, with nesting depth
+    _Report (here)            the report read once: lower-cased text, its shapes, the addresses
+                              it names and the block of text after each, its opening's phrases
+                              and SMTP command, each computed on first need and shared
     is it a bounce? (here)    evidence from DSN, headers and the text; chat, threads about
                               bounces and newsletters must say no
     deliveries (here)         one per failed recipient, from DSN blocks or from the text
@@ -120,10 +123,11 @@ def _parse(source: Source) -> Bounce:
         " ".join(filter(None, (b.get("status", ""), b.get("diagnostic-code", "")))) for b in source.dsn_recipients
     )
     codes = find_codes(text + ("\n" + dsn_text if dsn_text else ""))
-    why_not = _why_not(source, codes)
+    report = _Report(source)
+    why_not = _why_not(report, codes)
     if why_not:
         return Bounce(is_ndr=False, why_not=why_not, codes=codes, truncated=source.truncated)
-    deliveries = _deliveries(source, codes)
+    deliveries = _deliveries(report, codes)
     remote_host, remote_ip = find_remote(text)
     for block in source.dsn_recipients[:1]:
         # Remote-MTA (RFC 3464 section 2.3.5) names the host; some MTAs add its address in prose.
@@ -157,17 +161,37 @@ def _parse(source: Source) -> Bounce:
     )
 
 
-class _Shapes:
-    """The report's bounce words (``_MARKERS``) and structure (``_STRUCTURAL``): each a scan of
-    the whole text, so each is searched for only when a decision needs it."""
+class _Report:
+    """One report, split once and read from there: its text (lower-cased on first need), its
+    bounce words (``_MARKERS``) and structure (``_STRUCTURAL``), the addresses it names (minus
+    its own parties, listings' senders and directory suggestions), the text block after each of
+    them, and what its opening says (phrases, SMTP command). Every piece is computed on first
+    need and kept, so no step scans the whole text twice for the same thing."""
 
-    __slots__ = ("_lowered", "_markers", "_structural", "text")
+    __slots__ = (
+        "_blocks",
+        "_command",
+        "_head_phrases",
+        "_lowered",
+        "_markers",
+        "_parties",
+        "_spots",
+        "_structural",
+        "source",
+        "text",
+    )
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.text = source.text
         self._lowered: str | None = None
         self._markers: bool | None = None
         self._structural: bool | None = None
+        self._parties: set[str] | None = None
+        self._spots: list[tuple[int, str]] | None = None
+        self._blocks: dict[str, str] | None = None
+        self._head_phrases: frozenset[str] | None = None
+        self._command: list[str | None] = []
 
     @property
     def lowered(self) -> str:
@@ -187,9 +211,49 @@ class _Shapes:
             self._structural = _STRUCTURAL.search(self.lowered) is not None
         return self._structural
 
+    @property
+    def parties(self) -> set[str]:
+        if self._parties is None:
+            self._parties = _parties(self.source)
+        return self._parties
 
-def _why_not(source: Source, codes: tuple[Code, ...]) -> str | None:
+    @property
+    def spots(self) -> list[tuple[int, str]]:
+        """(offset, address) of each address the text names as a possible failed recipient."""
+        if self._spots is None:
+            excluded = self.parties | not_failed(self.text)
+            named = _without_suggestions(self.text)
+            spots = addresses_in(named, excluded)
+            if not spots and "@" in named:
+                spots = addresses_in(named, excluded, daemons=True)[:1]  # a mail to postmaster@ failed
+            self._spots = spots
+        return self._spots
+
+    def block(self, recipient: str) -> str:
+        """The text the report writes about ``recipient``: after its address, up to the next
+        address of any kind (a sender or a quoted header ends a block as well)."""
+        if self._blocks is None:
+            every = addresses_in(self.text, set())
+            self._blocks = {f.recipient or "": f.diagnostic for f in blocks_for(self.text, every)}
+        return self._blocks.get(recipient, "")
+
+    @property
+    def head_phrases(self) -> frozenset[str]:
+        """The reasons the report's opening names (for recipients that say nothing of their own)."""
+        if self._head_phrases is None:
+            self._head_phrases = reasons_in(self.text[:1500].lower())
+        return self._head_phrases
+
+    @property
+    def command(self) -> str | None:
+        if not self._command:
+            self._command.append(find_command(self.text[:4000]))
+        return self._command[0]
+
+
+def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
     """None when the input is a bounce; otherwise a one-line reason why it is not."""
+    source = report.source
     if not source.text.strip() and not source.dsn_recipients:
         return "no readable text"
     if source.report_type == "feedback-report":
@@ -199,7 +263,7 @@ def _why_not(source: Source, codes: tuple[Code, ...]) -> str | None:
         if actions and actions <= {"delivered", "relayed", "expanded"}:
             return "a delivery receipt: every recipient was delivered"
         return None
-    shapes = _Shapes(source.text)
+    shapes = report
     strong = any(c.status and (c.reply_code or c.depth) for c in codes)
     if source.is_message:
         return _why_not_message(source, codes, shapes, strong=strong)
@@ -214,7 +278,7 @@ def _why_not(source: Source, codes: tuple[Code, ...]) -> str | None:
     return "no SMTP status code in a bounce context" if codes else "no SMTP status code found"
 
 
-def _why_not_message(source: Source, codes: tuple[Code, ...], shapes: _Shapes, *, strong: bool) -> str | None:
+def _why_not_message(source: Source, codes: tuple[Code, ...], shapes: _Report, *, strong: bool) -> str | None:
     headers = source.headers
     subject = headers.get("subject", "")
     from_daemon = _DAEMON_FROM.search(headers.get("from", "")) is not None
@@ -255,19 +319,12 @@ def _unquoted(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not line.startswith(">"))
 
 
-def _deliveries(source: Source, codes: tuple[Code, ...]) -> list[Delivery]:
-    found = _from_dsn(source) or _from_text(source)
+def _deliveries(report: _Report, codes: tuple[Code, ...]) -> list[Delivery]:
+    source = report.source
+    found = _from_dsn(report) or _from_text(report)
     fallback = choose_primary(codes)
     out: list[Delivery] = []
-    text_commands: list[str | None] = []  # the report's command, found on first need
-    text_phrases: list[frozenset[str]] = []  # the report's phrases, likewise
     head = source.text[:1500]
-
-    def phrases_of_report() -> frozenset[str]:
-        if not text_phrases:
-            text_phrases.append(reasons_in(head.lower()))
-        return text_phrases[0]
-
     for item in found:
         local = find_codes(item.diagnostic) if item.diagnostic else ()
         best = choose_primary(local)
@@ -287,17 +344,15 @@ def _deliveries(source: Source, codes: tuple[Code, ...]) -> list[Delivery]:
         elif reason.status_name(status) not in reason.RETRY:
             phrases = frozenset()  # nothing said about this recipient: its status speaks
         else:
-            phrases = phrases_of_report()
+            phrases = report.head_phrases
         if diagnostic and not local and not phrases:
             # The lines after the address say nothing (the reason sits above it, or in a
             # section of its own): classify on the whole report.
             context = diagnostic + "\n" + head
-            phrases = phrases_of_report()
+            phrases = report.head_phrases
         command = item.command if item.command is not None else find_command(item.diagnostic or "")
         if not command:  # "" from _from_dsn: searched there, nothing found
-            if not text_commands:
-                text_commands.append(find_command(source.text[:4000]))
-            command = text_commands[0]
+            command = report.command
         why = reason.classify(
             status,
             context,
@@ -354,25 +409,15 @@ def _transcript(text: str) -> str:
     return (code.group(0).replace("-", " ", 1) if code else "") + joined
 
 
-def _from_dsn(source: Source) -> list[Found]:
+def _from_dsn(report: _Report) -> list[Found]:
+    source = report.source
     found: list[Found] = []
     transcript = _transcript(source.text) if len(source.dsn_recipients) == 1 else ""
-    # The human-readable part often says more about each recipient (Postfix: "in reply to ..."),
-    # needed when the DSN field says little: computed once, on first use.
-    text_blocks: dict[str | None, str] = {}
-
-    def text_block(recipient: str) -> str:
-        if not text_blocks:
-            spots = addresses_in(source.text, set())
-            text_blocks.update((i.recipient, i.diagnostic) for i in blocks_for(source.text, spots))
-            text_blocks.setdefault(None, "")
-        return text_blocks.get(recipient, "")
-
     taken: set[str] = set()
     for block in source.dsn_recipients:
         recipient, bare = _dsn_recipient(block)
         if recipient is None:
-            recipient = _implied(bare, source) or _named_in_text(source, bare, taken)
+            recipient = _implied(bare, source) or _named_in_text(report, bare, taken)
         if recipient:
             taken.add(recipient)
         action = (block.get("action") or "").lower().split(" ")[0] or None
@@ -390,7 +435,9 @@ def _from_dsn(source: Source) -> list[Found]:
         if transcript and (not diagnostic or _TRANSCRIPT_CODE.sub("", diagnostic)[:40] in transcript):
             diagnostic = transcript
         command = find_command(diagnostic) if diagnostic else None
-        extra = text_block(recipient) if recipient and not command else ""
+        # The human-readable part often says more about the recipient (Postfix: "in reply to
+        # ..."), needed when the DSN field says little.
+        extra = report.block(recipient) if recipient and not command else ""
         if not diagnostic:
             diagnostic, extra = extra, ""
         if command is None and extra:
@@ -439,9 +486,9 @@ def _implied(local: str, source: Source) -> str | None:
     return f"{local.lower()}@{'.'.join(labels[-keep:])}"
 
 
-def _named_in_text(source: Source, local: str, taken: set[str]) -> str | None:
+def _named_in_text(report: _Report, local: str, taken: set[str]) -> str | None:
     """The failed address as the report's text names it, for a DSN block that names none."""
-    spots = addresses_in(source.text, _parties(source))
+    spots = report.spots
     for _, address in spots:
         if local and address.startswith(local.lower() + "@") and address not in taken:
             return address
@@ -476,13 +523,10 @@ def _parties(source: Source) -> set[str]:
     return out
 
 
-def _from_text(source: Source) -> list[Found]:
+def _from_text(report: _Report) -> list[Found]:
+    source = report.source
     failed = source.headers.get("x-failed-recipients")
-    excluded = _parties(source) | not_failed(source.text)
-    named = _without_suggestions(source.text)
-    spots = addresses_in(named, excluded)
-    if not spots and "@" in named:
-        spots = addresses_in(named, excluded, daemons=True)[:1]  # a mail to postmaster@ failed
+    spots = report.spots
     if failed:
         wanted = [a.strip().lower() for a in failed.split(",") if "@" in a]
         picked = [(p, a) for p, a in spots if a in wanted]
@@ -496,7 +540,7 @@ def _from_text(source: Source) -> list[Found]:
         # failed-address slot is a mailbox of the reporting domain (AOL's screen names).
         implied = _implied(_bare_recipient(source.text), source)
         return [Found(implied, source.text, own=False)]
-    return blocks_for(source.text, spots)
+    return blocks_for(source.text, spots)  # the report's blocks, one per failed address
 
 
 # Where a report puts a failed address that lacks its domain: Sendmail's list of failed
@@ -507,17 +551,27 @@ _BARE_RECIPIENT = re.compile(
 
 
 # Directory look-ups some servers append ("Did you mean one of these people?"): the names
-# listed there are suggestions, not failed recipients. Searched in lower-cased text.
-_SUGGESTIONS = re.compile(
-    r"did you mean|names that (?:may|might) match|similar (?:names|addresses)|suggested recipients?|"
-    r"possible (?:matches|recipients)|(?:found|matching names) in the directory"
+# listed there are suggestions, not failed recipients. Looked for with ``str.find`` in
+# lower-cased text.
+_SUGGESTIONS = (
+    "did you mean",
+    "names that may match",
+    "names that might match",
+    "similar names",
+    "similar addresses",
+    "suggested recipient",
+    "possible matches",
+    "possible recipients",
+    "found in the directory",
+    "matching names in the directory",
 )
 
 
 def _without_suggestions(text: str) -> str:
     """``text`` up to the line where a directory's list of suggestions starts."""
-    m = _SUGGESTIONS.search(text.lower())
-    return text[: text.rfind("\n", 0, m.start()) + 1] if m else text
+    lowered = text.lower()
+    hits = [i for i in (lowered.find(n) for n in _SUGGESTIONS) if i != -1]
+    return text[: text.rfind("\n", 0, min(hits)) + 1] if hits else text
 
 
 def _bare_recipient(text: str) -> str:
