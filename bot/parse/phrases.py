@@ -443,6 +443,9 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "mail sent from your ip address has been temporarily rate limited",
         "please try again slower",
         "receiving mail at a rate that prevents additional messages from being delivered",
+        "has sent to too many recipients this hour",
+        "sending too many messages per hour",
+        "rate limit exceeded for this sender",
     ),
     "toomanyconn": (
         "all available ips are at maximum connection limit",

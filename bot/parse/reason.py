@@ -137,6 +137,10 @@ STATUS_NAME: dict[str, str] = {
     "4.4.318": "networkerror",
     "4.7.320": "securityerror",
     "5.4.300": "expired",
+    "5.4.312": "networkerror",
+    "5.4.315": "networkerror",
+    "5.4.317": "networkerror",
+    "5.4.318": "networkerror",
     "5.4.316": "expired",
     "5.7.509": "authfailure",
     "5.7.606": "blocked",
@@ -225,7 +229,8 @@ def _userunknown(e: Evidence) -> bool:
     if e.by_status == "userunknown":
         # 5.1.1 says "no such user" unless the text says relaying, blocking, a full box ...
         return not (
-            e.found & {"norelaying", "blocked", "blocked_connection", "mailboxfull", "hasmoved", "notaccept"}
+            e.found
+            & {"norelaying", "blocked", "blocked_connection", "mailboxfull", "hasmoved", "notaccept", "speeding"}
             or _rejected_text(e)
         )
     # An unknown command counts as RCPT when the status names nothing else: that is where
@@ -259,6 +264,8 @@ def _rejected_text(e: Evidence) -> bool:
 def _rejected(e: Evidence) -> bool:
     if e.by_status == "rejected":
         return True
+    if e.command == "MAIL" and e.by_status in ("", "securityerror") and not e.found:
+        return True  # refused at MAIL FROM, with nothing more said: the sender was refused
     if e.command == "MAIL" or (e.command == "DATA" and e.by_status != "userunknown"):
         return _rejected_text(e)
     if e.by_status in ("", "undefined", "onhold", "securityerror", "systemerror"):
