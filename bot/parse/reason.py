@@ -264,8 +264,10 @@ def _rejected_text(e: Evidence) -> bool:
 def _rejected(e: Evidence) -> bool:
     if e.by_status == "rejected":
         return True
-    if e.command == "MAIL" and e.by_status in ("", "securityerror") and not e.found:
-        return True  # refused at MAIL FROM, with nothing more said: the sender was refused
+    if e.command == "MAIL" and e.by_status == "securityerror" and e.reply_code != "530" and not e.found:
+        # Refused at MAIL FROM under a bare 5.7.x, nothing more said: the sender was refused
+        # (530 is RFC 4954 "authentication required", a security error).
+        return True
     if e.command == "MAIL" or (e.command == "DATA" and e.by_status != "userunknown"):
         return _rejected_text(e)
     if e.by_status in ("", "undefined", "onhold", "securityerror", "systemerror"):
