@@ -137,7 +137,7 @@ def _parse(source: Source) -> Bounce:
         remote_ip = ip.group(0) if ip else remote_ip
     if remote_host and remote_ip is None:
         remote_ip = ip_after_host(text, remote_host)
-    reporting = find_reporting(text) or dsn_host(source.dsn_message.get("reporting-mta"))
+    reporting = find_reporting(text, report.lowered) or dsn_host(source.dsn_message.get("reporting-mta"))
     primary = choose_primary(codes)
     first = deliveries[0] if deliveries else None
     if first is not None and first.status and (primary is None or primary.status is None):

@@ -208,8 +208,9 @@ _REPORTING_NEEDLES = ("genera", "génér", "gerador", "generer", "generier", "er
 _MAIL_SYSTEM_NEEDLES = ("this is the ", "reportingmta")
 
 
-def find_reporting(text: str) -> str | None:
-    lowered = text.lower()
+def find_reporting(text: str, lowered: str | None = None) -> str | None:
+    """The reporting server the text names; ``lowered`` is ``text.lower()`` when the caller has it."""
+    lowered = text.lower() if lowered is None else lowered
     m = _REPORTING.search(lowered) if any(n in lowered for n in _REPORTING_NEEDLES) else None
     if m is None and any(n in lowered for n in _MAIL_SYSTEM_NEEDLES):
         m = _MAIL_SYSTEM_AT.search(lowered)
