@@ -88,7 +88,8 @@ _STRUCTURAL = re.compile(
 # What challenge-response and whitelist systems write: they hold a message until the sender
 # proves to be a person, which is not a failed delivery. Searched in lower-cased text.
 _CHALLENGE = re.compile(
-    r"challenge[- ]response|confirm that you are (?:a person|a human|not a robot)|verify (?:your|that you)|"
+    r"challenge[- ]response|confirm (?:that )?you are (?:a person|a human|human|not a (?:robot|spammer))|"
+    r"prove (?:that )?you are (?:a person|a human|human|not a)|verify (?:your|that you)|sender verification|"
     r"approved senders? list|whitelist(?:ed)?\b|awaiting (?:your )?verification|allow ?list|safe senders? list"
 )
 _CONVERSATION = re.compile(r"\s*(?:re|aw|sv|vs|antw|rv|r|wg|tr)\s*:", re.I)

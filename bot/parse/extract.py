@@ -139,7 +139,7 @@ def clean_address(value: str | None) -> str | None:
     """``rfc822; <User@Example.COM>`` -> ``user@example.com``."""
     if not value:
         return None
-    if "=" in value or ":" in value:
+    if "=" in value or ":" in value or "IMCEA" in value or "imcea" in value:
         value = legacy_forms(value)
     m = ADDRESS.search(value.replace("\\", ""))
     if not m:
