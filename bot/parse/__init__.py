@@ -545,9 +545,11 @@ def _from_text(report: _Report) -> list[Found]:
 
 
 # Where a report puts a failed address that lacks its domain: Sendmail's list of failed
-# addresses, and the RCPT command of a transcript.
+# addresses, GroupWise's "undeliverable to the following:", and the RCPT command of a transcript.
 _BARE_RECIPIENT = re.compile(
-    r"(?:following addresses had permanent fatal errors -+\n[ \t]{0,8}<?|rcpt to: ?<)([a-z0-9][a-z0-9._\-]{0,63})>?\s"
+    r"(?:following addresses had permanent fatal errors -+\n[ \t]{0,8}<?|rcpt to: ?<|"
+    r"(?:undeliverable|not delivered|could not be delivered) to the following(?: recipients?)?:\n[ \t]{0,8}<?)"
+    r"([a-z0-9][a-z0-9._\-]{0,63})>?\s"
 )
 
 
@@ -577,7 +579,7 @@ def _without_suggestions(text: str) -> str:
 
 def _bare_recipient(text: str) -> str:
     lowered = text.lower()
-    if "fatal errors" not in lowered and "rcpt to:" not in lowered:
+    if "fatal errors" not in lowered and "rcpt to:" not in lowered and "to the following" not in lowered:
         return ""
     m = _BARE_RECIPIENT.search(lowered)
     return m.group(1) if m else ""

@@ -44,6 +44,7 @@ _ORIGINAL_MARKERS: tuple[tuple[str, str, bool, bool], ...] = (
     ("this is a copy of the message", "", True, False),
     ("below this line is a copy of the message", "", True, False),
     ("original message follows", "", True, False),
+    ("possibly truncated original message follows", "", True, False),  # GroupWise
     ("original message headers", "", True, False),
     ("the original message was", " received", False, False),
     ("undelivered message headers", "", True, False),
