@@ -30,6 +30,9 @@ _HEADERISH = re.compile(r"\s*(?:from|reply-to|sender|return-path|message-id|in-r
 _SENDER_LABEL = re.compile(
     r"(?:mail from:?|\bfrom[ \t]*[:=]|sender(?:[ _-]?address)?[ \t]*[:=]|-sender(?:address)?)[ \t]*<?$"
 )
+# A label right before the address that makes it a forwarding suggestion, not a failed
+# recipient: RFC 5321's "551 User not local; please try <forward-path>", "has been replaced by".
+_FORWARD_LABEL = re.compile(r"(?:please try|has been replaced by|new address is|forward-path is)[ \t:]*<?$")
 MAX_AT_SIGNS = 2000
 _MAX_PREFIX = 4000
 _DAEMON = re.compile(
@@ -234,6 +237,10 @@ def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list
             continue
         near = prefix[-80:]  # labels sit right before the address; long lines cost no more
         if near.rstrip().endswith(("mailto:", "http://", "https://")) or _SENDER_LABEL.search(near):
+            continue
+        if (
+            "try" in near or "replaced" in near or "new address" in near or "forward" in near
+        ) and _FORWARD_LABEL.search(near):
             continue
         if "id" in near and "messageid" in near.replace("-", "").replace(" ", "").replace("_", ""):
             continue  # Message-ID, MessageId, "Message ID": names the message, not a recipient

@@ -87,7 +87,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "account is disabled",
         "mailbox is inactive",
     ),
-    "hasmoved": (" has been replaced by ",),
+    "hasmoved": (" has been replaced by ", "user not local; please try", "user has moved; please try"),
     "norelaying": (
         "as a relay",
         "email address is not verified.",
