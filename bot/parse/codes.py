@@ -29,7 +29,7 @@ _STATUS = r"[245]\.\d{1,3}\.\d{1,3}"
 _ANY_CODE = re.compile(
     r"([245])(?:"
     r"(?<![\w.\-/][245])(?<![^ ]:[245])([0-5]\d)"
-    r"(?:(?:[ \-]+#?|\s*\(#?|\s*#)(" + _STATUS + r")(?!\d)(?!\.\d)|(?=[ \-][^\d]|[ \t]*$|-\S))"
+    r"(?:(?:[ \-]+['#]?|\s*\(#?|\s*#)(" + _STATUS + r")(?!\d)(?!\.\d)|(?=[ \-][^\d]|[ \t]*$|-\S|[,:][ \t]))"
     r"|(?<![\w.\-/][245])(\.\d{1,3}\.\d{1,3})(?![\w]|\.\d))",
     re.M,
 )  # the shared first digit is factored out so the engine can scan for it quickly
@@ -57,6 +57,10 @@ _REPLY_LEADS = (
     "reason:",
     "code :",  # Zoho: "ERROR CODE :550 - ..."
     "code:",
+    ">:",  # "<user@example.org>: 550: User unknown"
+    "responsecode",  # Zoho: "ResponseCode 421"
+    "failure:",
+    "to me:",  # "server refused to talk to me: 421 ..."
 )
 MAX_MATCHES = 2000  # candidates examined per pattern: repeated junk cannot make the scan quadratic
 WRAPPERS = frozenset({"4.4.7", "5.4.7", "5.4.300", "4.4.300", "5.4.316"})
