@@ -374,6 +374,10 @@ def classify(
             return "userunknown"
     if explicit:
         return explicit  # a vague reason the MTA's own words named: still better than the status
+    if by_status == "expired" and ("networkerror" in found or "dns query failed" in lowered):
+        # An expiry code (Exchange's 5.4.312 "Message expired, DNS query failed") whose text names
+        # what failed on each attempt: the cause says more than the queue's verdict.
+        return "networkerror"
     if by_status in RETRY or diagnostic_type != "SMTP":
         for name in SECOND_PASS:
             if name in found:
