@@ -547,7 +547,7 @@ def _from_text(report: _Report) -> list[Found]:
 # Where a report puts a failed address that lacks its domain: Sendmail's list of failed
 # addresses, GroupWise's "undeliverable to the following:", and the RCPT command of a transcript.
 _BARE_RECIPIENT = re.compile(
-    r"(?:following addresses had permanent fatal errors -+\n[ \t]{0,8}<?|rcpt to: ?<|"
+    r"(?:following addresses had permanent fatal errors -{1,80}\n[ \t]{0,8}<?|rcpt to: ?<|"
     r"(?:undeliverable|not delivered|could not be delivered) to the following(?: recipients?)?:\n[ \t]{0,8}<?)"
     r"([a-z0-9][a-z0-9._\-]{0,63})>?\s"
 )

@@ -121,18 +121,28 @@ class Found:
 #   common name at the organisation's domain is the nearest thing to a mailbox;
 # - ``smtp=a@b``, ``SMTP:a@b``, ``dda:SMTP=a@b``: the address-type prefixes of Exchange 5.5,
 #   Exchange 2003 and X.400 gateways.
-# Each pattern opens with a literal and bounds every repeat.
-_IMCEA_SMTP = re.compile(r"IMCEASMTP-([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,300})@[A-Za-z0-9][\w.\-]{0,250}", re.I)
-_IMCEA_EX = re.compile(r"IMCEAEX-[^\s@<>]{0,1000}_CN=([A-Za-z0-9.\-]{1,64})@([A-Za-z0-9][\w.\-]{0,250})", re.I)
+# An IMCEA token: the literal, then a possessive run up to the next delimiter. Matches never
+# overlap and never backtrack, so the scan is linear; ``_imcea`` reads the token.
+_IMCEA = re.compile(r"IMCEA(?:SMTP|EX)-[^\s<>\[\]()'\"]{1,1300}+", re.I)
 _TYPE_PREFIX = re.compile(r"(?:dda:)?smtp[=:](?=[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@)", re.I)
 _HEX_ESCAPE = re.compile(r"\+([0-9A-Fa-f]{2})")
+
+
+def _imcea(m: re.Match[str]) -> str:
+    token = m.group(0)
+    encoded, at, domain = token.partition("-")[2].rpartition("@")
+    if not at or not encoded or not domain:
+        return token
+    if token[5:9].upper() == "SMTP":
+        return _HEX_ESCAPE.sub(lambda h: chr(int(h.group(1), 16)), encoded)
+    cn = encoded.upper().rfind("_CN=")
+    return encoded[cn + 4 :] + "@" + domain if cn != -1 and cn + 4 < len(encoded) else token
 
 
 def legacy_forms(text: str) -> str:
     """``text`` with IMCEA-encapsulated and type-prefixed addresses written as plain addresses."""
     if "IMCEA" in text or "imcea" in text:
-        text = _IMCEA_SMTP.sub(lambda m: _HEX_ESCAPE.sub(lambda h: chr(int(h.group(1), 16)), m.group(1)), text)
-        text = _IMCEA_EX.sub(lambda m: m.group(1) + "@" + m.group(2), text)
+        text = _IMCEA.sub(_imcea, text)
     if "MTP=" in text or "MTP:" in text or "mtp=" in text or "mtp:" in text:
         text = _TYPE_PREFIX.sub("", text)
     return text
