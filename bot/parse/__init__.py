@@ -264,31 +264,30 @@ def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
         if actions and actions <= {"delivered", "relayed", "expanded"}:
             return "a delivery receipt: every recipient was delivered"
         return None
-    shapes = report
     strong = any(c.status and (c.reply_code or c.depth) for c in codes)
     if source.is_message:
-        return _why_not_message(source, codes, shapes, strong=strong)
+        return _why_not_message(source, codes, report, strong=strong)
     # Pasted text: a full reply ("550 5.1.1", a nested code) settles it; a bare status needs the
     # report's own words and an address, or people asking about "5.7.1" would count.
-    if strong or (codes and "@" in source.text and shapes.markers):
+    if strong or (codes and "@" in source.text and report.markers):
         return None
-    if "@" in source.text and shapes.markers and shapes.structural:
+    if "@" in source.text and report.markers and report.structural:
         return None  # e.g. a mail queue listing: "connect to host[ip]:25: Connection refused"
-    if shapes.markers:
+    if report.markers:
         return "talks about a delivery failure but quotes no report"
     return "no SMTP status code in a bounce context" if codes else "no SMTP status code found"
 
 
-def _why_not_message(source: Source, codes: tuple[Code, ...], shapes: _Report, *, strong: bool) -> str | None:
+def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *, strong: bool) -> str | None:
     headers = source.headers
     subject = headers.get("subject", "")
     from_daemon = _DAEMON_FROM.search(headers.get("from", "")) is not None
     # Precedence, List-Id and Auto-Submitted describe how a message was sent, and real reports
     # carry them too: they decide only for a message that has no report shape of its own.
-    reported = strong or shapes.structural or "x-failed-recipients" in headers
-    if not reported and _CHALLENGE.search(shapes.lowered):
+    reported = strong or report.structural or "x-failed-recipients" in headers
+    if not reported and _CHALLENGE.search(report.lowered):
         return "a challenge-response or whitelist notice (it asks the sender to confirm), not a bounce"
-    if _AUTOREPLY.search(headers.get("auto-submitted", "")) and not (codes or shapes.markers) and not from_daemon:
+    if _AUTOREPLY.search(headers.get("auto-submitted", "")) and not (codes or report.markers) and not from_daemon:
         return "an automatic reply, not a bounce"
     if (
         not from_daemon
@@ -300,15 +299,15 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], shapes: _Report, *
         not from_daemon
         and "auto-submitted" not in headers
         and ("in-reply-to" in headers or _CONVERSATION.match(subject))
-        and not _STRUCTURAL.search(_unquoted(shapes.lowered))
+        and not _STRUCTURAL.search(_unquoted(report.lowered))
     ):
         # People write to each other about bounces; a forwarded NDR still carries its own
         # structure (labels, "said:", DSN fields), which is what we require here.
         return "a conversation about a delivery problem, not a report"
     bounce_headers = bool(_SUBJECT.search(subject)) or from_daemon or "x-failed-recipients" in headers
-    if bounce_headers and (codes or "x-failed-recipients" in headers or shapes.markers or reasons_in(shapes.lowered)):
+    if bounce_headers and (codes or "x-failed-recipients" in headers or report.markers or reasons_in(report.lowered)):
         return None
-    if shapes.markers and (strong or reasons_in(shapes.lowered)):
+    if report.markers and (strong or reasons_in(report.lowered)):
         return None
     return "no delivery failure found in the message"
 
