@@ -144,6 +144,18 @@ def _explanation(explanation: Explanation, ui: Mapping[str, str], style: _Style)
     return lines
 
 
+SHOWN_RECIPIENTS = 10
+
+
+def _recipients(recipients: tuple[str, ...], ui: Mapping[str, str]) -> str:
+    """The first ``SHOWN_RECIPIENTS``, then how many more there are (the JSON formats list them all)."""
+    shown = ", ".join(recipients[:SHOWN_RECIPIENTS])
+    if len(recipients) <= SHOWN_RECIPIENTS:
+        return shown
+    more = ui["recipients_more"].format(n=len(recipients) - SHOWN_RECIPIENTS, count=len(recipients))
+    return f"{shown} {more}"
+
+
 def render_code(explanation: Explanation, ui: Mapping[str, str], *, color: bool = False) -> str:
     style = _Style(color)
     lines = [style.title(f"{explanation.code}  {explanation.title}"), *_explanation(explanation, ui, style)]
@@ -171,7 +183,7 @@ def render_text(
         if primary.text:
             lines.extend(wrap_paragraphs(primary.text[:300], paint=style.dim))
     facts = [
-        (ui["recipient"], ", ".join(bounce.recipients[:10]) + (" ..." if len(bounce.recipients) > 10 else "")),
+        (ui["recipient"], _recipients(bounce.recipients, ui)),
         (ui["remote_server"], bounce.remote_host),
         (ui["remote_ip"], bounce.remote_ip),
         (ui["reporting_server"], bounce.reporting_server),

@@ -17,7 +17,13 @@ an ``@`` is replaced by ``#`` + 24 hex digits of its SHA-256, see ``keys.key_par
     mailflow:v1:dedup:<kind>:<id>                         "1"; 10 min (kind: event, command, interaction)
     mailflow:v1:checklist:<channel>:<message ts>          hash step -> JSON tick state (``hset``);
                                                           expiry chosen by its writer
-    mailflow:v1:locale:<user id>                          the user's Slack locale; 1 day
+    mailflow:v1:answer:<answer id>                        JSON {"text", "blocks"}: an answer with a checklist,
+                                                          to redraw a tick Slack sends without the message
+                                                          (an ephemeral answer's); 1 day
+    mailflow:v1:locale:<user id>                          the user's Slack locale; 1 day ("-": users.info
+                                                          said user_not_found; 1 hour)
+    mailflow:v1:locale-refused                            "-": users.info refused for the app (missing_scope
+                                                          ...), so nobody's locale is asked; 1 hour
     mailflow:v1:paste:<channel>:<bounce fingerprint>      the thread that answered a pasted bounce; 10 min
     mailflow:v1:recent:<team id>                          recent diagnoses for App Home, capped at 20; 30 days
     mailflow:v1:watch:...                                 incident watches (see bot/watch/book.py)

@@ -147,6 +147,7 @@ async def make_harness(slack_api: SlackApi) -> AsyncIterator[MakeHarness]:
         settings: dict[str, Any] = {"progress_interval_s": 0.05} | overrides
         config = SlackConfig(bot_token=TOKEN, signing_secret=SECRET, api_url=slack_api.base_url, **settings)
         slack = build_app(config, store, service, metrics=metrics, watches=watches)
+        await slack.identity.load()  # as ``mailflow serve`` does before taking requests
         runner = web.AppRunner(build_web_app(slack), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, LOOPBACK, 0)
