@@ -330,7 +330,7 @@ def _deliveries(report: _Report, codes: tuple[Code, ...]) -> list[Delivery]:
         best = choose_primary(local)
         status = item.status
         reply_code = best.reply_code if best else None
-        if best and best.status and (not status or status.endswith(".0.0") or status[2:] in ("4.7", best.status[2:])):
+        if best and best.status and _diagnostic_status_wins(status, best.status):
             status = best.status
         if not status and not reply_code and fallback:
             status, reply_code = fallback.status, fallback.reply_code
@@ -377,6 +377,17 @@ def _deliveries(report: _Report, codes: tuple[Code, ...]) -> list[Delivery]:
             )
         )
     return out
+
+
+def _diagnostic_status_wins(field: str | None, said: str) -> bool:
+    """Does the status the remote server said (in Diagnostic-Code or the text after the address)
+    replace the Status field? Yes when the field is missing or vague (X.0.0), or of the same class:
+    the field is the reporting MTA's own mapping, the reply is what went wrong (a field 5.1.1
+    against "552 5.2.2 Over quota"). Also when the field is the queue's expiry wrapper (X.4.7)
+    or differs only in class (4.2.2 against 5.2.2)."""
+    if not field or field.endswith(".0.0") or field[0] == said[0]:
+        return True
+    return field[2:] in ("4.7", said[2:])
 
 
 def _says_something(diagnostic: str | None, recipient: str | None) -> bool:
