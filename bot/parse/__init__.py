@@ -227,6 +227,8 @@ class _Report:
             spots = addresses_in(named, excluded)
             if not spots and "@" in named:
                 spots = addresses_in(named, excluded, daemons=True)[:1]  # a mail to postmaster@ failed
+            if not spots and "@" in named:
+                spots = _listed_party(named, self.parties)  # a message its sender sent to itself
             self._spots = spots
         return self._spots
 
@@ -460,6 +462,22 @@ def _from_dsn(report: _Report) -> list[Found]:
 
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
 _LOCAL_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
+
+
+def _listed_party(text: str, parties: set[str]) -> list[tuple[int, str]]:
+    """A party of the report (its own receiver, the original's sender) that the text lists where
+    failed recipients go, alone on a line or as qmail's ``<addr>:``: someone who wrote to
+    themselves. Other mentions of a party (greetings, "your message from ...") do not count."""
+    for start, raw in addresses_in(text, set()):
+        address = raw.lower()
+        if address not in parties:
+            continue
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", start)
+        line = text[line_start : line_end if line_end != -1 else len(text)].strip().lower()
+        if line in (address, f"<{address}>", f"<{address}>:", f"{address}:"):
+            return [(start, address)]
+    return []
 
 
 def _dsn_recipient(block: dict[str, str]) -> tuple[str | None, str]:

@@ -149,10 +149,18 @@ def legacy_forms(text: str) -> str:
     return text
 
 
+# A quoted local part (RFC 5321 section 4.1.2, Quoted-string): ``"john..doe"@example.org``.
+_QUOTED_ADDRESS = re.compile(r'"[^"\\\r\n]{1,64}"@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}')
+
+
 def clean_address(value: str | None) -> str | None:
-    """``rfc822; <User@Example.COM>`` -> ``user@example.com``."""
+    """``rfc822; <User@Example.COM>`` -> ``user@example.com``; a quoted local part keeps its quotes."""
     if not value:
         return None
+    if '"@' in value:
+        quoted = _QUOTED_ADDRESS.search(value)
+        if quoted:
+            return quoted.group(0).lower()
     if "=" in value or ":" in value or "IMCEA" in value or "imcea" in value:
         value = legacy_forms(value)
     m = ADDRESS.search(value.replace("\\", ""))
