@@ -556,8 +556,8 @@ def _from_text(report: _Report) -> list[Found]:
     source = report.source
     failed = source.headers.get("x-failed-recipients")
     spots = report.spots
-    if failed:
-        wanted = [a.strip().lower() for a in failed.split(",") if "@" in a]
+    wanted = [a.strip().lower() for a in failed.split(",") if "@" in a] if failed else _json_bounced(source.text)
+    if wanted:
         picked = [(p, a) for p, a in spots if a in wanted]
         if picked:
             spots = picked
@@ -570,6 +570,22 @@ def _from_text(report: _Report) -> list[Found]:
         implied = _implied(_bare_recipient(source.text), source)
         return [Found(implied, source.text, own=False)]
     return blocks_for(source.text, spots)  # the report's blocks, one per failed address
+
+
+# Amazon SES's bounce notification (JSON, often pasted or mailed as text): the failed addresses
+# are the "emailAddress" values of its "bouncedRecipients" array, whatever their local part
+# (``bounce@simulator...``), and the "source" is the sender.
+_JSON_EMAIL = re.compile(r'"emailAddress"\s{0,8}:\s{0,8}"([^"\s]{3,320})"')
+
+
+def _json_bounced(text: str) -> list[str]:
+    """The bounced addresses of an SES notification, also when SNS wraps it as an escaped string."""
+    start = text.find("bouncedRecipients")
+    if start == -1:
+        return []
+    end = text.find("]", start)
+    array = text[start : end if end != -1 else len(text)].replace('\\"', '"')
+    return [a.lower() for a in _JSON_EMAIL.findall(array) if "@" in a][:1000]
 
 
 # Where a report puts a failed address that lacks its domain: Sendmail's list of failed
