@@ -700,6 +700,10 @@ EXPLICIT: dict[str, tuple[str, ...]] = {
         "(state 17)",
         "(state 18)",
         "each of the following recipients was rejected by a remote mail server",
+        # A "user unknown" with the address left out: how a recipient's own sender filter answers
+        # at some mobile carriers (au/ezweb), relayed as is by Yahoo, Gmail and others.
+        "550 : user unknown",
+        "550: : user unknown",
     ),
     "hostunknown": ("dns lookup failure: host",),
     "suspend": ("the user(s) account is disabled", "the recipient account is blocked"),
