@@ -342,7 +342,7 @@ def _deliveries(report: _Report, codes: tuple[Code, ...]) -> list[Delivery]:
         delayed = (item.action or "").lower().startswith("delay") or bool(status and status.startswith("4"))
         context = diagnostic or head
         if diagnostic:
-            phrases = reasons_in(diagnostic.lower())
+            phrases = reasons_in(_one_reply(diagnostic).lower())
         elif reason.status_name(status) not in reason.RETRY:
             phrases = frozenset()  # nothing said about this recipient: its status speaks
         else:
@@ -379,6 +379,25 @@ def _deliveries(report: _Report, codes: tuple[Code, ...]) -> list[Delivery]:
             )
         )
     return out
+
+
+# The code a multi-line reply opens with (RFC 5321 section 4.2.1: "550-5.2.1 ..." on every line
+# but the last, "550 5.2.1 ..."), to drop where it repeats so that phrases read across lines.
+_REPLY_OPENING = re.compile(r"([245]\d\d)-([245]\.\d{1,3}\.\d{1,3} )?")
+
+
+def _one_reply(diagnostic: str) -> str:
+    """A multi-line reply joined as one: ``550-5.2.1 at a rate that 550-5.2.1 prevents`` reads
+    ``550-5.2.1 at a rate that prevents``."""
+    m = _REPLY_OPENING.search(diagnostic)
+    if m is None:
+        return diagnostic
+    code, status = m.group(1), m.group(2) or ""
+    head, rest = diagnostic[: m.end()], diagnostic[m.end() :]
+    for prefix in (f" {code}-{status}", f" {code} {status}"):
+        if prefix in rest:
+            rest = rest.replace(prefix, " ")
+    return head + rest
 
 
 def _diagnostic_status_wins(field: str | None, said: str) -> bool:

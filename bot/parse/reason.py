@@ -233,6 +233,7 @@ def _userunknown(e: Evidence) -> bool:
             e.found
             & {"norelaying", "blocked", "blocked_connection", "mailboxfull", "hasmoved", "notaccept", "speeding"}
             or _rejected_text(e)
+            or ("filtered" in e.found and "userunknown" not in e.found)  # "refused due to recipient preferences"
         )
     # An unknown command counts as RCPT when the status names nothing else: that is where
     # nearly every "no such user" is said (Sisimai's MTA modules usually know the command).
