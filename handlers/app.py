@@ -40,13 +40,14 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.store import Store
-from handlers import commands, events, interactive, watch
+from handlers import commands, events, interactive, summary, watch
 from handlers.bot import Counters, DiagnosisRunner, SlackBot
 from handlers.config import SlackConfig
 from handlers.identity import BotIdentity
 from handlers.io import new_error_id
 
 EVENTS_PATH = "/slack/events"
+SUBCOMMAND_MODULES = (watch, summary)  # imported for the subcommands they register
 log = logging.getLogger("mailflow.slack")
 
 
@@ -187,7 +188,7 @@ def build_app(
         log.error("listener failed on %s [error id %s]", kind, error_id, exc_info=error)
         return None
 
-    commands.attach(app, bot)
+    commands.attach(app, bot)  # /mailflow, with the subcommands of watch.py and summary.py
     events.attach(app, bot)
     interactive.attach(app, bot)
     return SlackApp(app, bot, identity)

@@ -387,6 +387,9 @@ class SlackBot:
         explanation = explain_bounce(bounce, lang)
         message = explanation_message(bounce, explanation, ui, language=lang if forced else None)
         await reply.send(await self.keep_answer(message))
+        from handlers.summary import record_bounce  # noqa: PLC0415 - handlers.summary imports this module
+
+        await record_bounce(self, reply, bounce)
 
     async def keep_answer(self, message: Message) -> Message:
         """``message`` tagged with a new answer id, and a copy kept under it when it has a checklist.
@@ -464,6 +467,9 @@ class SlackBot:
         )
         await reply.send(await self.keep_answer(message))
         await self.remember(team, request.domain, answer, user)
+        from handlers.summary import record_diagnosis  # noqa: PLC0415
+
+        await record_diagnosis(self, channel, request.domain, answer)
 
     async def remember(self, team: str | None, domain: str, answer: Answer, user: str) -> None:
         """The workspace's recent diagnoses, for the App Home tab."""

@@ -44,6 +44,7 @@ def bounce_record(bounce: Bounce, explanation: Explanation | None, file: str | N
         "remote_host": bounce.remote_host,
         "remote_ip": bounce.remote_ip,
         "reporting_server": bounce.reporting_server,
+        "date": bounce.date,
         "deliveries": [
             {
                 "recipient": d.recipient,
