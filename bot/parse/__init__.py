@@ -263,6 +263,8 @@ def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
         return "no readable text"
     if source.report_type == "feedback-report":
         return "an abuse feedback report (ARF), not a bounce"
+    if source.report_type == "disposition-notification":
+        return "a read receipt (RFC 8098 disposition notification), not a bounce"
     if source.dsn_recipients:
         actions = {b.get("action", "").lower().split()[0] for b in source.dsn_recipients if b.get("action")}
         if actions and actions <= {"delivered", "relayed", "expanded"}:
