@@ -23,8 +23,10 @@ from bot.parse.model import Code
 # Enhanced status code: class 2/4/5, subject and detail 1-3 digits; not part of an IP or version.
 _STATUS = r"[245]\.\d{1,3}\.\d{1,3}"
 # One pass finds all three shapes: a basic reply followed by an enhanced code ("550 5.1.1",
-# "550-5.7.1", "550 #5.1.0"), a bare basic reply (kept only where ``_reply_context`` agrees), and
-# an enhanced code alone. The pattern opens with the digit class and checks the character before
+# "550-5.7.1", "550 #5.1.0", SES's "550-'5.7.1"), a bare basic reply (kept only where
+# ``_reply_context`` agrees; it may be followed by a comma or a colon: "550: User unknown",
+# Zoho's "ERROR_CODE :550,"; a colon may come before it only after a space, never in a time or an
+# IPv6 address), and an enhanced code alone. The pattern opens with the digit class and checks the character before
 # it with a lookbehind placed after that digit: a leading lookbehind (or a leading alternation)
 # would stop the engine from skipping ahead to a 2/4/5.
 _ANY_CODE = re.compile(
