@@ -365,7 +365,7 @@ def _same_fields(where: str, texts: Mapping[str, str], english: Mapping[str, str
 
 def _text_files(language: str) -> list[str]:
     """The text files of a language: every ``<lang>/*.toml`` that is no group's twin and not ui."""
-    folder = importlib.resources.files("knowledge").joinpath(language)
+    folder = _root() / language
     skip = {*_groups(), UI_FILE}
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml") and p.name[:-5] not in skip)
 
