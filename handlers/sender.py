@@ -47,20 +47,20 @@ def parse_sender(tokens: list[str], rest: str) -> SenderArgs:
             value = inline if eq else (tokens[i + 1] if i + 1 < len(tokens) else "")
             address = parse_ip(value) if value else None
             if address is None:
-                raise UsageError(f"--ip wants an IPv4 or IPv6 address, not {value!r}")
+                raise UsageError("ip", value=repr(value))
             ip = str(address)
             i += 1 if eq else 2
             continue
         if tokens[i].startswith("-"):
-            raise UsageError(f"unknown option {tokens[i]}")
+            raise UsageError("unknown_option", option=tokens[i])
         if domain is not None:
-            raise UsageError(f"one domain at a time ({tokens[i]!r} is one too many)")
+            raise UsageError("one_domain", value=repr(tokens[i]))
         domain = host_name(tokens[i]).rsplit("@", 1)[-1]
         if parse_ip(domain) is not None or "." not in domain:
-            raise UsageError(f"{tokens[i]!r} is not a domain")
+            raise UsageError("not_domain", value=repr(tokens[i]))
         i += 1
     if domain is None:
-        raise UsageError("which sending domain?")
+        raise UsageError("which_sender")
     return SenderArgs(domain, ip)
 
 
@@ -113,7 +113,7 @@ async def on_sender_button(bot: SlackBot, body: dict[str, Any]) -> None:
     try:
         request = SenderRequest(parse_sender([target.domain], "").domain, target.ip)
     except UsageError as exc:
-        await ResponseReply(respond, in_channel=False).send(notice_message(escape(str(exc))))
+        await ResponseReply(respond, in_channel=False).send(notice_message(escape(exc.says(lang))))
         return
     reply = FallbackReply(ThreadReply(bot.client, channel, thread_ts or ts), ResponseReply(respond, in_channel=True))
     await check_into(bot, reply, request, lang=lang, channel=channel)
