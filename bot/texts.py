@@ -102,6 +102,11 @@ def say(language: str, key: str, /, **fields: Value) -> str:
     return Text(key, tuple(fields.items())).render(language)
 
 
+def labelled(ui: Mapping[str, str], label: str, value: str) -> str:
+    """``label: value`` the way the language writes it (French: ``label : value``), ``ui["labelled"]``."""
+    return ui.get("labelled", "{label}: {value}").format(label=label, value=value)
+
+
 def render_all(texts: Iterable[Text], language: str = knowledge.DEFAULT_LANGUAGE) -> str:
     """Several texts as one line, joined the way ``language`` joins clauses."""
     rendered = [t.render(language) for t in texts]

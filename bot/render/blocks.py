@@ -49,6 +49,7 @@ from bot.render.diagnosis import (
 )
 from bot.render.sender_target import ACTION_SENDER, SenderTarget
 from bot.sender.offer import DOMAIN, IP, code_command, sender_command
+from bot.texts import labelled
 from bot.verdict import FAILURE_KNOWLEDGE, RESOLVER_UNREACHABLE
 
 Block = dict[str, Any]
@@ -522,7 +523,7 @@ def diagnosis_message(
     if note := placeholder_note(diagnosis, ui):
         notes.append(escape(note))
     if diagnosis.incomplete:
-        notes.append(f"{escape(ui['incomplete'])}: {escape(', '.join(diagnosis.incomplete))}")
+        notes.append(escape(labelled(ui, ui["incomplete"], ", ".join(diagnosis.incomplete))))
     blocks.append(context(*notes))
     return Message(fit(blocks, ui=ui), shorten(title, MAX_FALLBACK))
 

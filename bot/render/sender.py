@@ -14,7 +14,7 @@ from typing import Any
 from bot.render import blocks
 from bot.render.diagnosis import ago
 from bot.sender.conclude import SenderReport, failure_kind
-from bot.texts import say
+from bot.texts import labelled, say
 
 
 def _label(language: str, key: str, **fields: str) -> str:
@@ -77,9 +77,10 @@ def dnsbl_line(item: dict[str, Any], language: str) -> str:
     return f"{item.get('zone')}: {_status(language, status)}{answers}{reason}{delist}"
 
 
-def _title(report: SenderReport) -> str:
+def _title(report: SenderReport, ui: Mapping[str, str]) -> str:
     request = report.request
-    return f"{_label(report.language, 'title')}: {request.name}" + (f" / {request.ip}" if request.ip else "")
+    target = request.name + (f" / {request.ip}" if request.ip else "")
+    return labelled(ui, _label(report.language, "title"), target)
 
 
 def _check_lines(report: SenderReport) -> list[str]:
@@ -90,12 +91,12 @@ def _check_lines(report: SenderReport) -> list[str]:
 
 def render_sender_text(report: SenderReport, ui: Mapping[str, str]) -> str:
     language = report.language
-    lines = [_title(report)]
+    lines = [_title(report, ui)]
     if report.failures:
         lines += ["", _label(language, "failures")]
         for failure in report.failures:
             lines.append(f"  {failure.id}  {failure_title(failure.id, language)}")
-            lines.append(f"      {_label(language, 'observed')}: {failure.says(language)}")
+            lines.append("      " + labelled(ui, _label(language, "observed"), failure.says(language)))
     elif not report.incomplete:
         lines += ["", _label(language, "all_good")]
     lines += ["", *("  " + line for line in _check_lines(report))]
@@ -104,14 +105,14 @@ def render_sender_text(report: SenderReport, ui: Mapping[str, str]) -> str:
         lines += ["  " + dnsbl_line(item, language) for item in report.dnsbl]
     if report.warnings:
         lines += ["", ui["warnings"]]
-        lines += [f"  - {warning_title(w.id, language)}: {w.says(language)}" for w in report.warnings]
+        lines += ["  - " + labelled(ui, warning_title(w.id, language), w.says(language)) for w in report.warnings]
     if report.checklist:
         lines += ["", ui["checklist"]]
         lines += [f"  [ ] {n}. {s['text']}" for n, s in enumerate(report.checklist, 1)]
         if report.has_placeholders:
             lines += ["", ui["placeholder_note"]]
     if report.incomplete:
-        lines += ["", f"{ui['incomplete']}: {', '.join(report.incomplete)}"]
+        lines += ["", labelled(ui, ui["incomplete"], ", ".join(report.incomplete))]
     return "\n".join(lines) + "\n"
 
 
@@ -134,7 +135,7 @@ def sender_message(
     """A sender check in Slack: the failures, one line per check, the checklist to tick."""
     language = report.language
     esc = blocks.escape
-    title = _title(report)
+    title = _title(report, ui)
     out: list[blocks.Block] = [blocks.header(title)]
     if report.failures:
         lines = [
@@ -148,7 +149,9 @@ def sender_message(
     checks = [*_check_lines(report), *(dnsbl_line(item, language) for item in report.dnsbl)]
     out += [blocks.section(piece) for piece in blocks.split_text("\n".join(esc(c) for c in checks), blocks.MAX_SECTION)]
     if report.warnings:
-        warned = "\n".join(f"• {esc(warning_title(w.id, language))}: {esc(w.says(language))}" for w in report.warnings)
+        warned = "\n".join(
+            "• " + esc(labelled(ui, warning_title(w.id, language), w.says(language))) for w in report.warnings
+        )
         heading = f"*{esc(ui['warnings'])}*\n"
         out += [blocks.section(p) for p in blocks.split_text(heading + warned, 3000)][:2]
     steps = [(str(s["id"]), esc(str(s["text"]))) for s in report.checklist]
@@ -160,6 +163,6 @@ def sender_message(
     if report.has_placeholders:
         notes.append(esc(ui["placeholder_note"]))
     if report.incomplete:
-        notes.append(f"{esc(ui['incomplete'])}: {esc(', '.join(report.incomplete))}")
+        notes.append(esc(labelled(ui, ui["incomplete"], ", ".join(report.incomplete))))
     out.append(blocks.context(*notes))
     return blocks.Message(blocks.fit(out, ui=ui), blocks.shorten(title, blocks.MAX_FALLBACK))

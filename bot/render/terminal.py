@@ -14,6 +14,7 @@ from bot.explain import Explanation
 from bot.fill import has_placeholders
 from bot.parse import Bounce
 from bot.sender.offer import code_command, has_placeholder, sender_command
+from bot.texts import labelled
 
 _WIDTH = 88
 
@@ -190,7 +191,7 @@ def render_text(
     style = _Style(color)
     lines: list[str] = [style.dim(f"== {file}")] if file else []
     if not bounce.is_ndr:
-        lines.append(f"{ui['not_a_bounce']}: {bounce.why_not}")
+        lines.append(labelled(ui, ui["not_a_bounce"], str(bounce.why_not)))
         return "\n".join(lines) + "\n"
     primary = bounce.primary
     if primary is not None:
@@ -216,7 +217,7 @@ def render_text(
         c for c in bounce.codes if c is not primary and c.status and c.status != (primary.status if primary else None)
     ]
     if others:
-        lines.append(f"  {ui['codes']}: " + ", ".join(dict.fromkeys(c.status or "" for c in others)))
+        lines.append("  " + labelled(ui, ui["codes"], ", ".join(dict.fromkeys(c.status or "" for c in others))))
     if explanation is not None:
         lines += _explanation(explanation, ui, style)
     lines += _sender_hint(sender_command(bounce), explanation, ui, style)
