@@ -107,9 +107,11 @@ class SenderReport:
         }
 
 
-def suggested_spf(current: str | None, ip: str | None) -> str:
+def suggested_spf(current: str | None, ip: str | None, *, matched: str | None = None) -> str:
     """The record with the sending IP added before its ``all`` (or its redirect), or a first
-    record for Microsoft 365 and that IP."""
+    record for Microsoft 365 and that IP. ``matched``: the term of this record that failed the
+    IP; when it is not ``all`` (``-ip4:203.0.113.0/24``), the IP goes before it, or it would
+    still fail."""
     term = ""
     if ip:
         address = ipaddress.ip_address(ip)
@@ -123,7 +125,7 @@ def suggested_spf(current: str | None, ip: str | None) -> str:
         return current
     for n, part in enumerate(parts):
         bare = part.lstrip("+-~?").lower()
-        if bare == "all" or bare.startswith("redirect="):
+        if (matched and part == matched and n > 0) or bare == "all" or bare.startswith("redirect="):
             return " ".join([*parts[:n], term, *parts[n:]])
     return " ".join([*parts, term])
 
@@ -176,9 +178,10 @@ class _Conclusion:
     def check_spf(self, spf: dict[str, Any]) -> None:
         domain, ip = self.request.name, self.request.ip
         result, record = spf.get("result"), spf.get("record")
+        same_record = (spf.get("matched_in") or "").rstrip(".").lower() == domain
         fields = {
             "spf_current": record or "",
-            "spf_record": suggested_spf(record, ip),
+            "spf_record": suggested_spf(record, ip, matched=spf.get("mechanism") if same_record else None),
             "spf_error": str(spf.get("error") or ""),
         }
         spf["suggested"] = fields["spf_record"]

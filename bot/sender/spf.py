@@ -92,6 +92,11 @@ def client_ip(text: str) -> IPAddress:
     return ip
 
 
+def _canonical(name: str) -> str:
+    """Names compare without case and without a final dot (RFC 7208 section 4.3; RFC 4343)."""
+    return name.rstrip(".").lower()
+
+
 def valid_domain(domain: str) -> bool:
     """Section 4.3: a domain with an empty or over-long label, or a single label, gets "none"."""
     labels = domain.rstrip(".").split(".")
@@ -194,7 +199,8 @@ class _Evaluation:
             return await self.mx(target, term)
         if name == "ptr":
             validated = await self.validated_names(target, term=term)
-            return any(n == target.lower() or n.endswith("." + target.lower()) for n in validated)
+            wanted = _canonical(target)
+            return any(n == wanted or n.endswith("." + wanted) for n in validated)
         if name == "exists":
             records = await self.get(target, "A")  # A even for an IPv6 client (section 5.7)
             self.count_void(records, term.text)
@@ -237,7 +243,8 @@ class _Evaluation:
         if term is not None:
             self.count_void(records, term.text)
         names = list(records.values)[:MAX_PTR_NAMES]
-        preferred = sorted(names, key=lambda n: not (n == target or n.endswith("." + target)))
+        wanted = _canonical(target)
+        preferred = sorted(names, key=lambda n: not (n == wanted or n.endswith("." + wanted)))
         rdtype = "A" if self.ip.version == 4 else "AAAA"
         answers = await asyncio.gather(*(self.dns.get(n, rdtype) for n in preferred), return_exceptions=True)
         validated = []
@@ -308,7 +315,7 @@ async def check_spf(dns: SenderDns, domain: str, ip: str, *, sender: str | None 
         report.result, report.error = "temperror", str(exc)
     report.record = evaluation.top_record
     report.lookups, report.void_lookups = min(evaluation.lookups, MAX_LOOKUPS + 1), evaluation.void
-    report.includes = list(dict.fromkeys(evaluation.followed))
+    report.includes = list(dict.fromkeys(map(_canonical, evaluation.followed)))
     report.includes_m365 = M365_INCLUDE in report.includes
     return report
 
@@ -340,7 +347,7 @@ async def analyse_spf(dns: SenderDns, domain: str) -> SpfReport:
     except TempFailure as exc:
         report.error, report.result = exc.reason, "temperror"
     report.lookups, report.void_lookups = walker.lookups, walker.void
-    report.includes = list(dict.fromkeys(walker.followed))
+    report.includes = list(dict.fromkeys(map(_canonical, walker.followed)))
     report.includes_m365 = M365_INCLUDE in report.includes
     return report
 

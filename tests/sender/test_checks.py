@@ -18,7 +18,7 @@ from bot.sender.check import run_checks
 from bot.sender.conclude import FAILURE_IDS, SenderReport, SenderRequest, conclude, suggested_spf
 from bot.sender.dmarc import organizational_domain
 from bot.sender.dns import SenderDns
-from bot.sender.spf import analyse_spf
+from bot.sender.spf import analyse_spf, check_spf
 from tests.fixtures.dns_server import DnsServer, start_dns
 from tests.sender.world import IP, world
 
@@ -321,6 +321,14 @@ def test_without_ip_spf_is_analysed(server: DnsServer) -> None:
     assert loop.valid is False and loop.lookups > 10
 
 
+def test_microsoft_365_include_in_any_case_with_a_final_dot(server: DnsServer) -> None:
+    dns = SenderDns(ProbeContext.create(config_for(server)))
+    analysed = asyncio.run(analyse_spf(dns, "upper.test"))
+    evaluated = asyncio.run(check_spf(dns, "upper.test", "40.92.0.1"))
+    assert analysed.includes == evaluated.includes == ["spf.protection.outlook.com"]
+    assert analysed.includes_m365 and evaluated.includes_m365 and evaluated.result == "pass"
+
+
 def test_the_deadline_cuts_a_check_and_says_so(server: DnsServer) -> None:
     server.zone.behave("silent.test", "drop")
     report = check(server, SenderRequest("silent.test", IP, dnsbl=("bl.test",)), dns=5.0, overall=0.6)
@@ -355,6 +363,13 @@ def test_organizational_domain(domain: str, organizational: str) -> None:
 )
 def test_suggested_spf(current: str | None, ip: str | None, expected: str) -> None:
     assert suggested_spf(current, ip) == expected
+
+
+def test_suggested_spf_goes_before_the_term_that_failed() -> None:
+    current = "v=spf1 -ip4:203.0.113.0/24 ip4:192.0.2.0/24 -all"
+    expected = "v=spf1 ip4:203.0.113.5 -ip4:203.0.113.0/24 ip4:192.0.2.0/24 -all"
+    assert suggested_spf(current, IP, matched="-ip4:203.0.113.0/24") == expected
+    assert suggested_spf("v=spf1 mx -all", IP, matched="-all") == "v=spf1 mx ip4:203.0.113.5 -all"
 
 
 def test_an_internal_ip_gets_a_warning(server: DnsServer) -> None:

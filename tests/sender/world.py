@@ -71,6 +71,9 @@ def world(zone: Zone) -> None:
     zone.add(f"{REVERSED}.in-addr.arpa", "PTR", "mail.ptr.test.")
     zone.add("mail.ptr.test", "A", IP)
 
+    # Names compare without case and without the final dot.
+    zone.add("upper.test", "TXT", "v=spf1 include:SPF.Protection.Outlook.COM. -all")
+
     # DMARC.
     zone.add("_dmarc.baddmarc.test", "TXT", "v=DMARC1; p=maybe; pct=150")
     zone.add("_dmarc.twodmarc.test", "TXT", "v=DMARC1; p=none")
