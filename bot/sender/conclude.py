@@ -265,6 +265,8 @@ class _Conclusion:
             elif status == "unknown":
                 self.warn("dkim-unchecked", f"{name}: {report.get('error')}")
                 self.incomplete.append(f"dkim {name}")
+            if report.get("testing") and status in ("ok", "1024"):
+                self.warn("dkim-testing", f"{name}: t=y")
             if report.get("m365_cname") is False and self.is_m365:
                 self.warn("dkim-not-m365", f"{name} is a CNAME to {report.get('cname')}")
         if quiet_missing:

@@ -215,6 +215,12 @@ ROWS: list[tuple[str, SenderRequest, set[str], Check]] = [
         lambda r: r["dkim"][0]["problems"] == ["p= is not base64"],
     ),
     (
+        "dkim-testing-is-a-warning",
+        SenderRequest("testing.test", selectors=("s1",)),
+        {"spf-none", "dmarc-missing"},
+        lambda r: r["dkim"][0]["testing"] is True and "dkim-testing" in {w["id"] for w in r["warnings"]},
+    ),
+    (
         "dkim-ed25519",
         SenderRequest("ed.test", selectors=("s1",)),
         {"spf-none", "dmarc-missing"},

@@ -89,6 +89,7 @@ def world(zone: Zone) -> None:
     zone.add("s1._domainkey.short.test", "TXT", f"v=DKIM1; k=rsa; p={rsa_key(1024)}")
     zone.add("s1._domainkey.revoked.test", "TXT", "v=DKIM1; k=rsa; p=")
     zone.add("s1._domainkey.garbled.test", "TXT", "v=DKIM1; k=rsa; p=not*base64")
+    zone.add("s1._domainkey.testing.test", "TXT", f"v=DKIM1; t=y; k=rsa; p={rsa_key(2048)}")
     zone.add("s1._domainkey.ed.test", "TXT", "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
 
     # Blocklists.
