@@ -239,6 +239,15 @@ ROWS: list[tuple[str, SenderRequest, set[str], Check]] = [
         lambda r: "dkim-default-selectors" in {w["id"] for w in r["warnings"]},
     ),
     (
+        "dnsbl-error-answers-of-unknown-lists",
+        SenderRequest("ok.test", IP, dnsbl=("other.test", "refusing.test", ".".join(["x" * 60] * 4) + ".test")),
+        {"spf-fail"},
+        lambda r: (
+            [(d["status"], d.get("error")) for d in r["dnsbl"][:3]]
+            == [("unknown", "error-answer"), ("unknown", "error-answer"), ("unknown", "bad-name")]
+        ),
+    ),
+    (
         "dnsbl-error-answers-are-unknown",
         SenderRequest("ok.test", IP, dnsbl=("zen.spamhaus.org", "hijack.test", "failing.test", "clear.test")),
         {"spf-fail"},

@@ -98,4 +98,6 @@ def world(zone: Zone) -> None:
     zone.add("bl.test", "SOA", "ns.bl.test. hostmaster.bl.test. 1 3600 600 86400 60")
     zone.add(f"{REVERSED}.zen.spamhaus.org", "A", "127.255.255.254")
     zone.add(f"{REVERSED}.hijack.test", "A", "198.51.100.80")
+    zone.add(f"{REVERSED}.other.test", "A", "127.255.255.254")  # a list the catalog does not know
+    zone.add(f"{REVERSED}.refusing.test", "A", "127.0.0.1")
     zone.behave("failing.test", "servfail")
