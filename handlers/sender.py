@@ -21,6 +21,7 @@ from bot.render.sender import sender_message, sender_progress_message
 from bot.render.sender_target import ACTION_SENDER, SenderTarget
 from bot.sender import knowledge as sender_knowledge
 from bot.sender.conclude import SenderRequest
+from bot.sender.dns import ascii_domain, plain_ip
 from bot.sender.service import SenderService
 from handlers.args import UsageError, host_name
 from handlers.bot import FallbackReply, SlackBot, log, ui_for
@@ -46,17 +47,20 @@ def parse_sender(tokens: list[str], rest: str) -> SenderArgs:
         name, eq, inline = tokens[i].partition("=")
         if name == "--ip":
             value = inline if eq else (tokens[i + 1] if i + 1 < len(tokens) else "")
-            address = parse_ip(value) if value else None
-            if address is None:
+            ip = plain_ip(value) if value else None
+            if ip is None:
                 raise UsageError(f"--ip wants an IPv4 or IPv6 address, not {value!r}")
-            ip = str(address)
             i += 1 if eq else 2
             continue
         if tokens[i].startswith("-"):
             raise UsageError(f"unknown option {tokens[i]}")
         if domain is not None:
             raise UsageError(f"one domain at a time ({tokens[i]!r} is one too many)")
-        domain = host_name(tokens[i]).rsplit("@", 1)[-1]
+        try:
+            named = ascii_domain(tokens[i].rsplit("@", 1)[-1])
+        except ValueError:
+            raise UsageError(f"{tokens[i]!r} is not a domain") from None
+        domain = host_name(named)
         if parse_ip(domain) is not None or "." not in domain:
             raise UsageError(f"{tokens[i]!r} is not a domain")
         i += 1

@@ -110,6 +110,8 @@ def _summary(name: str, facts: dict[str, Any]) -> str:
     if name == "spf":
         return f"SPF {facts.get('result') or ('valid' if facts.get('valid') else 'checked')}"
     if name == "dmarc":
+        if facts.get("error"):
+            return "DMARC unknown (no DNS answer)"
         return f"DMARC {'p=' + str(facts.get('applied')) if facts.get('found') else 'not found'}"
     if name == "dkim":
         return f"DKIM {facts.get('selector')}: {facts.get('status')}"

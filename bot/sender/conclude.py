@@ -341,7 +341,10 @@ def checklist(failures: Sequence[Finding], words: sender_knowledge.SenderKnowled
             if key in seen:
                 continue
             seen.add(key)
-            text = words.steps[step].format_map(_Fields(failure.fields))
+            values = _Fields(failure.fields)
+            if "delist" in values and not values["delist"]:  # a list the catalog does not know
+                values["delist"] = words.labels["delist_unknown"]
+            text = words.steps[step].format_map(values)
             item = {"id": key.rstrip(":"), "text": text, "observed": failure.detail}
             if step == "recheck":
                 last = item

@@ -185,6 +185,12 @@ ROWS: list[tuple[str, SenderRequest, set[str], Check]] = [
         lambda r: r["dmarc"]["org_domain"] == "x.blogspot.com",
     ),
     (
+        "dmarc-invalid-p-with-rua-reads-as-none",
+        SenderRequest("badp.test"),
+        {"spf-none", "dmarc-invalid"},
+        lambda r: r["dmarc"]["applied"] == "none" and r["dmarc"]["np"] == "reject" and r["dmarc"]["policy"] is None,
+    ),
+    (
         "dmarc-warnings",
         SenderRequest("monitor.test"),
         {"spf-none"},

@@ -71,11 +71,15 @@ def world(zone: Zone) -> None:
     zone.add(f"{REVERSED}.in-addr.arpa", "PTR", "mail.ptr.test.")
     zone.add("mail.ptr.test", "A", IP)
 
+    zone.add("xn--bcher-kva.test", "TXT", "v=spf1 include:spf.protection.outlook.com -all")  # bücher.test
+    zone.add("_dmarc.xn--bcher-kva.test", "TXT", "v=DMARC1; p=reject")
+    m365_dkim(zone, "xn--bcher-kva.test")
     # Names compare without case and without the final dot.
     zone.add("upper.test", "TXT", "v=spf1 include:SPF.Protection.Outlook.COM. -all")
 
     # DMARC.
     zone.add("_dmarc.baddmarc.test", "TXT", "v=DMARC1; p=maybe; pct=150")
+    zone.add("_dmarc.badp.test", "TXT", "v=DMARC1; p=maybe; np=reject; rua=mailto:d@badp.test")
     zone.add("_dmarc.twodmarc.test", "TXT", "v=DMARC1; p=none")
     zone.add("_dmarc.twodmarc.test", "TXT", "v=DMARC1; p=reject")
     zone.add("_dmarc.contoso.co.uk", "TXT", "v=DMARC1; p=quarantine; sp=reject; rua=mailto:d@reports.example")
