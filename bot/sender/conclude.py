@@ -193,6 +193,8 @@ class _Conclusion:
             self.fail(f"spf-{result}", detail, **fields)
         elif result == "neutral":
             self.warn("spf-neutral", f"SPF neutral for {ip}: {spf.get('mechanism')} in the record of {domain}")
+        if spf.get("ignored"):
+            self.warn("spf-ignored", f"{record}: {' '.join(spf['ignored'])}")
         if result not in ("none", "temperror") and not spf.get("includes_m365") and self.is_m365:
             self.warn("spf-no-m365", f"{record}: no include:{M365_INCLUDE} in the tree")
 

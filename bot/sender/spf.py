@@ -11,7 +11,10 @@ Strategy: ``_Evaluation`` is ``check_host()`` (section 4) as a plain class over 
     - a name with two SPF records is a permerror (section 4.5).
 
 Without an IP, ``analyse_spf`` follows the record's includes and redirect and says whether it is
-valid, how many lookups it uses and whether it includes Microsoft 365's record.
+valid, how many lookups it uses and whether it includes Microsoft 365's record. Terms after
+``all`` are never reached (nor is a redirect beside an ``all``): they are listed as ``ignored``,
+and neither counted nor followed (``include:spf.protection.outlook.com`` after ``-all`` does
+not include Microsoft 365).
 
 ``check_spf`` and ``analyse_spf`` return an ``SpfReport`` (JSON-ready); only a bug raises.
 """
@@ -63,6 +66,7 @@ class SpfReport:
     void_lookups: int = 0
     includes: list[str] = field(default_factory=list)  # every record followed (include and redirect)
     includes_m365: bool = False
+    ignored: list[str] = field(default_factory=list)  # terms of the record no evaluation reaches
     error: str | None = None  # why permerror / temperror / none
     explanation: str | None = None  # the exp= text on fail
     suggested: str | None = None  # the record with the sending IP added (filled in by the check)
@@ -78,6 +82,7 @@ class SpfReport:
             "void_lookups": self.void_lookups,
             "includes": self.includes,
             "includes_m365": self.includes_m365,
+            "ignored": self.ignored,
             "error": self.error,
             "explanation": self.explanation,
             "suggested": self.suggested,
@@ -122,6 +127,7 @@ class _Evaluation:
         self.followed: list[str] = []
         self._validated: str | None = None
         self.top_record: str | None = None  # the domain's own record, as read by the evaluation
+        self.ignored: list[str] = []  # its terms that no evaluation reaches
 
     # Counters.
 
@@ -157,6 +163,8 @@ class _Evaluation:
             return _Match("none", "", domain)
         if not top:
             self.followed.append(domain)
+        if top:
+            self.ignored = record.ignored
         for term in record.terms:
             if term.name in DNS_TERMS:
                 self.count_lookup(term.text)
@@ -313,7 +321,7 @@ async def check_spf(dns: SenderDns, domain: str, ip: str, *, sender: str | None 
         report.result, report.error, report.valid = "permerror", str(exc), False
     except TempError as exc:
         report.result, report.error = "temperror", str(exc)
-    report.record = evaluation.top_record
+    report.record, report.ignored = evaluation.top_record, evaluation.ignored
     report.lookups, report.void_lookups = min(evaluation.lookups, MAX_LOOKUPS + 1), evaluation.void
     report.includes = list(dict.fromkeys(map(_canonical, evaluation.followed)))
     report.includes_m365 = M365_INCLUDE in report.includes
@@ -333,7 +341,7 @@ async def analyse_spf(dns: SenderDns, domain: str) -> SpfReport:
             report.valid, report.error = False, f"{domain} publishes no SPF record"
             report.result = "none"
             return report
-        report.record = record.text
+        report.record, report.ignored = record.text, record.ignored
         await walker.walk(record, domain)
         report.valid = walker.lookups <= MAX_LOOKUPS and not walker.problems
         if walker.lookups > MAX_LOOKUPS:
@@ -367,8 +375,8 @@ class _Walker:
         return parse_record(text) if text is not None else None
 
     async def walk(self, record: Record, domain: str, depth: int = 0) -> None:
-        targets: list[tuple[str, str]] = [(t.name, t.spec) for t in record.terms if t.name == "include" and t.spec]
-        self.lookups += sum(1 for t in record.terms if t.name in DNS_TERMS)
+        targets: list[tuple[str, str]] = [(t.name, t.spec) for t in record.reached if t.name == "include" and t.spec]
+        self.lookups += sum(1 for t in record.reached if t.name in DNS_TERMS)
         if record.redirect is not None and not record.has_all:
             self.lookups += 1
             targets.append(("redirect", record.redirect))

@@ -350,6 +350,17 @@ def test_microsoft_365_include_in_any_case_with_a_final_dot(server: DnsServer) -
     assert analysed.includes_m365 and evaluated.includes_m365 and evaluated.result == "pass"
 
 
+def test_terms_after_all_are_ignored_not_followed(server: DnsServer) -> None:
+    dns = SenderDns(ProbeContext.create(config_for(server)))
+    analysed = asyncio.run(analyse_spf(dns, "afterall.test"))
+    evaluated = asyncio.run(check_spf(dns, "afterall.test", "40.92.0.1"))
+    ignored = ["include:spf.protection.outlook.com", "redirect=ok.test"]
+    assert analysed.ignored == evaluated.ignored == ignored
+    assert (analysed.lookups, analysed.includes_m365, analysed.valid) == (0, False, True)
+    assert evaluated.result == "fail"
+    assert "spf-ignored" in warning_ids(check(server, SenderRequest("afterall.test")))
+
+
 def test_the_deadline_cuts_a_check_and_says_so(server: DnsServer) -> None:
     server.zone.behave("silent.test", "drop")
     report = check(server, SenderRequest("silent.test", IP, dnsbl=("bl.test",)), dns=5.0, overall=0.6)
