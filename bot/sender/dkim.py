@@ -23,7 +23,7 @@ import asyncio
 import base64
 import binascii
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -55,7 +55,7 @@ class DkimReport:
     name: str
     present: bool = False
     cname: str | None = None
-    m365: bool | None = None  # the CNAME has Microsoft 365's shape; None: no CNAME
+    m365_cname: bool | None = None  # the CNAME has Microsoft 365's shape; None: no CNAME
     record: str | None = None
     key_type: str | None = None
     bits: int | None = None
@@ -81,21 +81,7 @@ class DkimReport:
         return "ok"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "selector": self.selector,
-            "name": self.name,
-            "status": self.status,
-            "present": self.present,
-            "cname": self.cname,
-            "m365_cname": self.m365,
-            "record": self.record,
-            "key_type": self.key_type,
-            "bits": self.bits,
-            "revoked": self.revoked,
-            "testing": self.testing,
-            "problems": self.problems,
-            "error": self.error,
-        }
+        return {"status": self.status} | asdict(self)
 
 
 def read_key(report: DkimReport, text: str) -> None:
@@ -162,7 +148,7 @@ async def check_selector(dns: SenderDns, domain: str, selector: str) -> DkimRepo
     txt, alias = await asyncio.gather(dns.get(name, "TXT"), dns.get(name, "CNAME"), return_exceptions=True)
     if isinstance(alias, Records) and alias.values:
         report.cname = alias.values[0]
-        report.m365 = m365_target_shape(selector, domain, report.cname)
+        report.m365_cname = m365_target_shape(selector, domain, report.cname)
     if isinstance(txt, TempFailure):
         report.error = txt.reason
         return report

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from publicsuffixlist import PublicSuffixList
@@ -61,26 +61,10 @@ class DmarcReport:
         return self.found and not self.problems
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "found": self.found,
-            "at": self.at,
-            "org_domain": self.org_domain,
-            "inherited": self.inherited,
-            "record": self.record,
-            "valid": self.valid,
-            "policy": self.policy,
-            "subdomain_policy": self.subdomain_policy,
-            "applied": self.applied,
-            "np": self.nonexistent_policy,
-            "pct": self.pct,
-            "adkim": self.adkim,
-            "aspf": self.aspf,
-            "rua": self.rua,
-            "ruf": self.ruf,
-            "external": self.external,
-            "problems": self.problems,
-            "error": self.error,
-        }
+        """The JSON ``dmarc`` object (the domain is the answer's own field)."""
+        fields = {k: v for k, v in asdict(self).items() if k != "domain"}
+        fields["np"] = fields.pop("nonexistent_policy")
+        return fields | {"valid": self.valid}
 
 
 def select_records(texts: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.sender.dns import SenderDns, TempFailure
@@ -41,17 +41,7 @@ class DnsblReport:
     delist: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "zone": self.zone,
-            "query": self.query,
-            "status": self.status,
-            "answers": self.answers,
-            "meaning": self.meaning,
-            "reason": self.reason,
-            "error": self.error,
-            "detail": self.detail,
-            "delist": self.delist,
-        }
+        return asdict(self)
 
 
 def query_name(ip: str, zone: str) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.sender.dns import Records, SenderDns, TempFailure
@@ -72,21 +72,8 @@ class SpfReport:
     suggested: str | None = None  # the record with the sending IP added (filled in by the check)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "result": self.result,
-            "mechanism": self.mechanism,
-            "matched_in": self.matched_in,
-            "record": self.record,
-            "valid": self.valid,
-            "lookups": self.lookups,
-            "void_lookups": self.void_lookups,
-            "includes": self.includes,
-            "includes_m365": self.includes_m365,
-            "ignored": self.ignored,
-            "error": self.error,
-            "explanation": self.explanation,
-            "suggested": self.suggested,
-        }
+        """The JSON ``spf`` object (the domain and IP are the answer's own fields)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("domain", "ip")}
 
 
 def client_ip(text: str) -> IPAddress:
