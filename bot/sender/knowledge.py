@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import KnowledgeError
-from bot.knowledge import DEFAULT_LANGUAGE, LANGUAGES, _read
+from bot.knowledge import DEFAULT_LANGUAGE, LANGUAGES, _read, problems_loading
 
 GROUP = "sender"
 
@@ -171,10 +171,4 @@ def load(language: str = DEFAULT_LANGUAGE) -> SenderKnowledge:
 
 def check_all() -> list[str]:
     """Validate every language; the problems found (empty when all is well)."""
-    problems = []
-    for language in LANGUAGES:
-        try:
-            load(language)
-        except KnowledgeError as exc:
-            problems.append(str(exc))
-    return problems
+    return problems_loading(load)
