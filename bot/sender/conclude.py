@@ -200,7 +200,9 @@ class _Conclusion:
 
     def check_dmarc(self, dmarc: dict[str, Any]) -> None:
         domain = self.request.name
-        name = dmarc.get("at") or f"_dmarc.{domain}"
+        # Missing: the record to publish goes at the organizational domain, where it covers this
+        # domain and every other subdomain (RFC 7489 section 6.6.3).
+        name = dmarc.get("at") or f"_dmarc.{dmarc.get('org_domain') or domain}"
         fields = {
             "dmarc_name": name,
             "dmarc_record": suggested_dmarc(str(dmarc.get("org_domain") or domain)),

@@ -350,6 +350,12 @@ def test_microsoft_365_include_in_any_case_with_a_final_dot(server: DnsServer) -
     assert analysed.includes_m365 and evaluated.includes_m365 and evaluated.result == "pass"
 
 
+def test_a_missing_dmarc_record_is_published_at_the_organizational_domain(server: DnsServer) -> None:
+    report = check(server, SenderRequest("mail.nospf.test"))
+    step = next(s for s in report.checklist if s["id"] == "dmarc-publish")
+    assert "`_dmarc.nospf.test`" in step["text"] and "rua=mailto:dmarc-reports@nospf.test" in step["text"]
+
+
 def test_terms_after_all_are_ignored_not_followed(server: DnsServer) -> None:
     dns = SenderDns(ProbeContext.create(config_for(server)))
     analysed = asyncio.run(analyse_spf(dns, "afterall.test"))
