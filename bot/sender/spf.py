@@ -115,6 +115,7 @@ class _Evaluation:
         self._validated: str | None = None
         self.top_record: str | None = None  # the domain's own record, as read by the evaluation
         self.ignored: list[str] = []  # its terms that no evaluation reaches
+        self.chain: list[str] = []  # the records being evaluated, outermost first (for loops)
 
     # Counters.
 
@@ -141,6 +142,18 @@ class _Evaluation:
         """``explain``: look up the exp= text on fail (not for an include: section 6.2)."""
         if not valid_domain(domain):
             return _Match("none", "", domain)
+        if _canonical(domain) in self.chain:
+            # The same name with the same sender and IP evaluates the same way again: a loop,
+            # which the 10-lookup limit would end as a permerror anyway (section 4.6.4).
+            path = " -> ".join([*self.chain, _canonical(domain)])
+            raise PermError(f"a loop of includes or redirects ({path}); RFC 7208 section 4.6.4")
+        self.chain.append(_canonical(domain))
+        try:
+            return await self._check_host(domain, top=top, explain=explain)
+        finally:
+            self.chain.pop()
+
+    async def _check_host(self, domain: str, *, top: bool, explain: bool) -> _Match:
         records = await self.get(domain, "TXT")
         text = select_record(list(records.values))
         if top:
@@ -331,10 +344,10 @@ async def analyse_spf(dns: SenderDns, domain: str) -> SpfReport:
         report.record, report.ignored = record.text, record.ignored
         await walker.walk(record, domain)
         report.valid = walker.lookups <= MAX_LOOKUPS and not walker.problems
-        if walker.lookups > MAX_LOOKUPS:
-            report.error = f"the record needs {walker.lookups} DNS lookups; RFC 7208 allows {MAX_LOOKUPS}"
-        elif walker.problems:
+        if walker.problems:
             report.error = walker.problems[0]
+        elif walker.lookups > MAX_LOOKUPS:
+            report.error = f"the record needs {walker.lookups} DNS lookups; RFC 7208 allows {MAX_LOOKUPS}"
         if not report.valid:
             report.result = "permerror"
     except PermError as exc:
@@ -361,19 +374,24 @@ class _Walker:
         text = select_record(list((await self.dns.get(domain, "TXT")).values))
         return parse_record(text) if text is not None else None
 
-    async def walk(self, record: Record, domain: str, depth: int = 0) -> None:
+    async def walk(self, record: Record, domain: str, chain: tuple[str, ...] = ()) -> None:
+        chain = (*chain, _canonical(domain))
         targets: list[tuple[str, str]] = [(t.name, t.spec) for t in record.reached if t.name == "include" and t.spec]
         self.lookups += sum(1 for t in record.reached if t.name in DNS_TERMS)
         if record.redirect is not None and not record.has_all:
             self.lookups += 1
             targets.append(("redirect", record.redirect))
-        if depth > MAX_LOOKUPS or self.lookups > MAX_LOOKUPS:
+        if len(chain) > MAX_LOOKUPS or self.lookups > MAX_LOOKUPS:
             return
         for kind, spec in targets:
             if uses_ip(spec):
                 continue
             target = expand(spec, {"d": domain})
             self.followed.append(target)
+            if _canonical(target) in chain:
+                path = " -> ".join([*chain, _canonical(target)])
+                self.problems.append(f"a loop of includes or redirects ({path}); RFC 7208 section 4.6.4")
+                continue
             try:
                 found = await self.record(target)
             except PermError as exc:
@@ -383,4 +401,4 @@ class _Walker:
                 self.void += 1
                 self.problems.append(f"{kind}:{target} has no SPF record (a permerror when it is reached)")
                 continue
-            await self.walk(found, target, depth + 1)
+            await self.walk(found, target, chain)

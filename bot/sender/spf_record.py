@@ -74,7 +74,8 @@ def select_record(texts: list[str]) -> str | None:
     """The SPF record among TXT texts: None when there is none; PermError for two or more."""
     found = [t for t in texts if t[:6].lower() == "v=spf1" and (len(t) == 6 or t[6] == " ")]
     if len(found) > 1:
-        raise PermError(f"{len(found)} SPF records on one name (RFC 7208 section 4.5 allows one)")
+        shown = " and ".join(repr(t[:200]) for t in found[:3])
+        raise PermError(f"{len(found)} SPF records on one name (RFC 7208 section 4.5 allows one): {shown}")
     return found[0] if found else None
 
 
