@@ -190,6 +190,8 @@ class _Conclusion:
         elif result in ("fail", "softfail"):
             where = spf.get("matched_in") or domain
             detail = f"SPF {result} for {ip}: {spf.get('mechanism')} in the record of {where}"
+            if spf.get("explanation"):  # the exp= text receivers quote in their rejection
+                detail += f'; its explanation: "{spf["explanation"]}"'
             self.fail(f"spf-{result}", detail, **fields)
         elif result == "neutral":
             self.warn("spf-neutral", f"SPF neutral for {ip}: {spf.get('mechanism')} in the record of {domain}")

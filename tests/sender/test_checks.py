@@ -101,6 +101,14 @@ ROWS: list[tuple[str, SenderRequest, set[str], Check]] = [
         lambda r: "2 SPF records" in r["spf"]["error"] and "'v=spf1 ip4:192.0.2.0/24 -all' and" in r["spf"]["error"],
     ),
     (
+        "spf-fail-quotes-the-explanation",
+        SenderRequest("exp.test", IP),
+        {"spf-fail", "dmarc-missing"},
+        lambda r: r["failures"][0]["detail"].endswith(
+            'its explanation: "203.0.113.5 is not one of exp.test\'s servers"'
+        ),
+    ),
+    (
         "spf-include-loop",
         SenderRequest("loop.test", IP),
         {"spf-permerror", "dmarc-missing"},

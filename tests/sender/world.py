@@ -75,6 +75,8 @@ def world(zone: Zone) -> None:
     zone.add("_dmarc.xn--bcher-kva.test", "TXT", "v=DMARC1; p=reject")
     m365_dkim(zone, "xn--bcher-kva.test")
     zone.add("afterall.test", "TXT", "v=spf1 ip4:192.0.2.0/24 -all include:spf.protection.outlook.com redirect=ok.test")
+    zone.add("exp.test", "TXT", "v=spf1 ip4:192.0.2.0/24 -all exp=why.exp.test")
+    zone.add("why.exp.test", "TXT", "%{i} is not one of %{d}'s servers")
     # Names compare without case and without the final dot.
     zone.add("upper.test", "TXT", "v=spf1 include:SPF.Protection.Outlook.COM. -all")
 
