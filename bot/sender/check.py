@@ -103,7 +103,7 @@ def _healthy(name: str, facts: dict[str, Any]) -> bool:
         return bool(facts.get("found")) and not facts.get("problems") and not facts.get("error")
     if name == "dkim":
         return facts.get("status") in ("ok", "1024")
-    return facts.get("status") == "clear"
+    return facts.get("status") in ("clear", "no-ipv6")
 
 
 def _summary(name: str, facts: dict[str, Any]) -> str:

@@ -10,7 +10,9 @@ Some answers are not listings: Spamhaus answers 127.255.255.252 for a query to a
 does not know, any 127.255.255.x answer and 127.0.0.1 (which RFC 5782 section 5 reserves: no
 list holds it, lists answer it to refuse a query) are error answers too. Those, a DNS failure,
 a query name the DNS cannot carry, and an answer outside 127.0.0.0/8 (a resolver that rewrites
-NXDOMAIN to an advertising page) are "unknown", never "listed". All lists are asked at once.
+NXDOMAIN to an advertising page) are "unknown", never "listed". A list the catalog marks
+``ipv6 = false`` is not asked about an IPv6 address ("no-ipv6"): its NXDOMAIN would read as
+"not listed" when the list simply holds no IPv6 addresses. All lists are asked at once.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ ERROR_NET = ipaddress.ip_network("127.255.255.0/24")
 class DnsblReport:
     zone: str
     query: str
-    status: str  # listed, clear, unknown
+    status: str  # listed, clear, unknown, no-ipv6 (an IPv4-only list, an IPv6 address: not asked)
     answers: list[str] = field(default_factory=list)
     meaning: list[str] = field(default_factory=list)  # the list's names for the answers ("SBL", "XBL")
     reason: str | None = None  # the TXT record
@@ -67,6 +69,9 @@ def error_answer(blocklist: Blocklist, answer: str) -> str | None:
 async def check_list(dns: SenderDns, ip: str, blocklist: Blocklist) -> DnsblReport:
     name = query_name(ip, blocklist.zone)
     report = DnsblReport(zone=blocklist.zone, query=name, status="unknown", delist=blocklist.delist)
+    if not blocklist.ipv6 and ":" in ip and ipaddress.IPv6Address(ip).ipv4_mapped is None:
+        report.status = "no-ipv6"  # not asked: its "not listed" would say nothing
+        return report
     try:
         answer = await dns.get(name, "A")
     except TempFailure as exc:

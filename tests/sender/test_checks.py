@@ -365,6 +365,23 @@ def test_a_missing_dmarc_record_is_published_at_the_organizational_domain(server
     assert "`_dmarc.nospf.test`" in step["text"] and "rua=mailto:dmarc-reports@nospf.test" in step["text"]
 
 
+def test_an_ipv6_address_is_not_asked_of_ipv4_only_lists(server: DnsServer) -> None:
+    asked_before = len(server.queries)
+    report = check(server, SenderRequest("ok.test", "2001:db8::5"))
+    statuses = {d["zone"]: d["status"] for d in report.dnsbl}
+    assert statuses == {
+        "zen.spamhaus.org": "clear",
+        "bl.spamcop.net": "no-ipv6",
+        "b.barracudacentral.org": "no-ipv6",
+        "psbl.surriel.com": "no-ipv6",
+        "microsoft": "no-zone",
+    }
+    assert not any(name.endswith("spamcop.net") for name, _, _ in server.queries[asked_before:])
+    assert any(name.endswith("zen.spamhaus.org") for name, _, _ in server.queries[asked_before:])
+    mapped = check(server, SenderRequest("ok.test", "::ffff:203.0.113.5", dnsbl=("bl.spamcop.net",)))
+    assert mapped.dnsbl[0]["status"] == "clear"
+
+
 def test_terms_after_all_are_ignored_not_followed(server: DnsServer) -> None:
     dns = SenderDns(ProbeContext.create(config_for(server)))
     analysed = asyncio.run(analyse_spf(dns, "afterall.test"))
