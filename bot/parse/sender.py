@@ -18,7 +18,8 @@ The domain: the one the diagnostic names ("sending domain [X]", "SPF [X] with ip
 "Unauthenticated email from X", ``header.from=``, ``smtp.mailfrom=``, policyd-spf's
 ``s=mfrom;id=user@X``), else the returned message's From:, else its Return-Path:. A bounce
 pasted as text (no MIME structure) still quotes the original's headers after a line such as
-"Original message headers:": they are read from there (the phrase found with str.find).
+"Original message headers:": they are read from there, found by the parser's own rule for
+where a quoted original starts (``source._original_marker``, linear).
 
 Strategy: str.find on the lower-cased text for each marker, then the token after it is read
 character by character: linear, no regular expression sees the input.
@@ -31,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.parse import mime
+from bot.parse.source import _original_marker
 
 _IP_MARKERS = (
     "client host [",
@@ -198,44 +200,9 @@ def _named_domain(lowered: str) -> str | None:
     return None
 
 
-# Where a pasted report starts quoting the original's headers: one of these phrases at the start
-# of a line, after nothing but dashes and spaces ("--- Below this line is a copy of the message.").
-# "original message" alone counts only between dashes ("----- Original message -----").
-_QUOTE_PHRASES = (
-    "original message headers",
-    "undelivered message headers",
-    "this is a copy of the message",
-    "below this line is a copy of the message",
-    "original message follows",
-    "original message",
-    "content-type: message/rfc822",
-    "content-type: text/rfc822-headers",
-)
-
-
-def _quote_start(lowered: str) -> int | None:
-    """Offset of the line where the quoted original starts, or None. str.find only: linear."""
-    best: int | None = None
-    for phrase in _QUOTE_PHRASES:
-        at = 0
-        for _ in range(_MAX_MATCHES):
-            found = lowered.find(phrase, at, best)
-            if found == -1:
-                break
-            at = found + len(phrase)
-            line_start = lowered.rfind("\n", 0, found) + 1
-            if lowered[line_start:found].strip(" \t-"):
-                continue
-            if phrase == "original message" and not lowered[at : at + 8].lstrip(" \t").startswith("-"):
-                continue
-            best = line_start
-            break
-    return best
-
-
 def pasted_original(text: str) -> dict[str, str]:
     """The returned original's header fields quoted in a pasted report (first of each name)."""
-    cut = _quote_start(text.lower())
+    cut = _original_marker(text)
     if cut is None:
         return {}
     eol = text.find("\n", cut)
