@@ -104,7 +104,7 @@ def _healthy(name: str, facts: dict[str, Any]) -> bool:
         return bool(facts.get("found")) and not facts.get("problems") and not facts.get("error")
     if name == "dkim":
         return facts.get("status") in ("ok", "1024")
-    return facts.get("status") == "clear"
+    return facts.get("status") in ("clear", "no-ipv6")
 
 
 def _summary(name: str, facts: dict[str, Any]) -> Text:
@@ -114,6 +114,8 @@ def _summary(name: str, facts: dict[str, Any]) -> Text:
             return text("sender.progress.spf", result=str(facts["result"]))
         return text("sender.progress.spf-valid" if facts.get("valid") else "sender.progress.spf-checked")
     if name == "dmarc":
+        if facts.get("error"):
+            return text("sender.progress.dmarc-unknown")
         if facts.get("found"):
             return text("sender.progress.dmarc", policy=str(facts.get("applied")))
         return text("sender.progress.dmarc-none")

@@ -129,9 +129,11 @@ class SenderReport:
         return any(s.get("placeholders") for s in self.checklist)
 
 
-def suggested_spf(current: str | None, ip: str | None) -> str:
+def suggested_spf(current: str | None, ip: str | None, *, matched: str | None = None) -> str:
     """The record with the sending IP added before its ``all`` (or its redirect), or a first
-    record for Microsoft 365 and that IP."""
+    record for Microsoft 365 and that IP. ``matched``: the term of this record that failed the
+    IP; when it is not ``all`` (``-ip4:203.0.113.0/24``), the IP goes before it, or it would
+    still fail."""
     term = ""
     if ip:
         address = ipaddress.ip_address(ip)
@@ -145,7 +147,7 @@ def suggested_spf(current: str | None, ip: str | None) -> str:
         return current
     for n, part in enumerate(parts):
         bare = part.lstrip("+-~?").lower()
-        if bare == "all" or bare.startswith("redirect="):
+        if (matched and part == matched and n > 0) or bare == "all" or bare.startswith("redirect="):
             return " ".join([*parts[:n], term, *parts[n:]])
     return " ".join([*parts, term])
 
@@ -204,9 +206,10 @@ class _Conclusion:
         domain, ip = self.request.name, self.request.ip
         result, record = spf.get("result"), spf.get("record")
         error = str(spf.get("error") or "")
+        same_record = (spf.get("matched_in") or "").rstrip(".").lower() == domain
         fields = {
             "spf_current": record or "",
-            "spf_record": suggested_spf(record, ip),
+            "spf_record": suggested_spf(record, ip, matched=spf.get("mechanism") if same_record else None),
             "spf_error": error or f"SPF {result}",
         }
         spf["suggested"] = fields["spf_record"]
@@ -220,17 +223,25 @@ class _Conclusion:
             self.fail(f"spf-{result}", said, **fields)
         elif result in ("fail", "softfail", "neutral"):
             where = str(spf.get("matched_in") or domain)
-            said = _observed("spf-matched", result=result, ip=str(ip), mechanism=str(spf.get("mechanism")), where=where)
+            matched = {"result": result, "ip": str(ip), "mechanism": str(spf.get("mechanism")), "where": where}
             if result == "neutral":
-                self.warn("spf-neutral", said)
+                self.warn("spf-neutral", _observed("spf-matched", **matched))
+            elif spf.get("explanation"):  # the exp= text receivers quote in their rejection
+                self.fail(
+                    f"spf-{result}", _observed("spf-matched-exp", **matched, exp=str(spf["explanation"])), **fields
+                )
             else:
-                self.fail(f"spf-{result}", said, **fields)
+                self.fail(f"spf-{result}", _observed("spf-matched", **matched), **fields)
+        if spf.get("ignored"):
+            self.warn("spf-ignored", _observed("record", name=str(record), record=" ".join(spf["ignored"])))
         if result not in ("none", "temperror") and not spf.get("includes_m365") and self.is_m365:
             self.warn("spf-no-m365", _observed("spf-no-m365", record=str(record)))
 
     def check_dmarc(self, dmarc: dict[str, Any]) -> None:
         domain = self.request.name
-        name = str(dmarc.get("at") or f"_dmarc.{domain}")
+        # Missing: the record to publish goes at the organizational domain, where it covers this
+        # domain and every other subdomain (RFC 7489 section 6.6.3).
+        name = str(dmarc.get("at") or f"_dmarc.{dmarc.get('org_domain') or domain}")
         problems = "; ".join(dmarc.get("problems") or [])
         fields = {
             "dmarc_name": name,
@@ -310,6 +321,8 @@ class _Conclusion:
             elif status == "unknown":
                 self.warn("dkim-unchecked", _observed("record", name=name, record=str(report.get("error"))))
                 self.incomplete.append(f"dkim {name}")
+            if report.get("testing") and status in ("ok", "1024"):
+                self.warn("dkim-testing", _observed("record", name=name, record="t=y"))
             if report.get("m365_cname") is False and self.is_m365:
                 self.warn("dkim-not-m365", _observed("dkim-not-m365", name=name, cname=str(report.get("cname"))))
         if quiet_missing:
@@ -383,13 +396,12 @@ def failure_kind(ident: str) -> str:
 
 def examples(failure: Finding) -> dict[str, str]:
     """The examples, fitted to the case, for the fields a failure could not fill: the Microsoft
-    365 CNAME targets with the domain's first label as the tenant, a blocklist's own site."""
+    365 CNAME targets with the domain's first label as the tenant."""
     domain = failure.fields.get("domain", "contoso.com")
     tenant = f"{domain.split('.', 1)[0]}.onmicrosoft.com"
     return {
         "selector1_target": f"selector1-{dashed(domain)}._domainkey.{tenant}",
         "selector2_target": f"selector2-{dashed(domain)}._domainkey.{tenant}",
-        "delist": f"https://{failure.fields.get('zone') or 'dnsbl.example'}/",
     }
 
 
@@ -412,6 +424,8 @@ def checklist(failures: Sequence[Finding], language: str = knowledge.DEFAULT_LAN
             known = dict(failure.fields)
             if failure.id.startswith("listed:") and not known.get("reason"):
                 known["reason"] = _observed("no-reason", zone=known.get("zone", "")).render(language)
+            if "delist" in known and not known["delist"]:  # a list the facts do not know
+                known["delist"] = text("sender.labels.delist_unknown").render(language)
             filled = fill_step(Step(key.rstrip(":"), template), known, examples(failure))
             item = step_record(filled) | {"observed": failure.detail}
             if step == "recheck":

@@ -33,6 +33,7 @@ class Blocklist:
     errors: Mapping[str, str] = field(default_factory=dict)  # answer -> error id (not a listing)
     codes: Mapping[str, str] = field(default_factory=dict)  # answer -> the list's name for it
     default: bool = False
+    ipv6: bool = True  # False: the list holds IPv4 addresses only, an IPv6 address is not asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,7 @@ def _blocklists(facts: dict[str, Any]) -> tuple[Blocklist, ...]:
                 errors=dict(item.get("errors", {})),
                 codes=dict(item.get("codes", {})),
                 default=bool(item.get("default", False)),
+                ipv6=bool(item.get("ipv6", True)),
             )
         )
     return tuple(lists)
