@@ -12,8 +12,9 @@ the Slack bot may keep per channel (``bot/store``: ``summary:<channel>``), and t
 the same way, so both answer alike.
 
 The timeline's bucket is picked from the span of the dated events (``pick_bucket``): the
-smallest of ``BUCKETS`` giving at most ``MAX_BUCKETS`` bars, aligned on multiples of the bucket
-in UTC; empty buckets between the first and the last are kept, so a chart shows the gaps.
+smallest of ``BUCKETS`` giving at most ``MAX_BUCKETS`` bars (a multiple of the largest beyond
+it), aligned on multiples of the bucket in UTC; empty buckets between the first and the last are
+kept, so a chart shows the gaps.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
@@ -185,12 +187,22 @@ class Summary:
         return round(count / self.bounces, 4) if self.bounces else 0.0
 
 
+def _bars(first: float, last: float, size: int) -> int:
+    return int(last // size - first // size) + 1  # buckets are aligned on multiples of ``size``
+
+
 def pick_bucket(first: float, last: float) -> int:
-    span = max(0.0, last - first)
+    """The smallest of ``BUCKETS`` giving at most ``MAX_BUCKETS`` bars; beyond the largest (one
+    bounce dated 1990 among others dated today, say), a multiple of it, so the timeline and the
+    chart stay small whatever dates the bounces carry."""
+    last = max(first, last)
     for size in BUCKETS:
-        if span // size + 1 <= MAX_BUCKETS:
+        if _bars(first, last, size) <= MAX_BUCKETS:
             return size
-    return BUCKETS[-1]
+    size = BUCKETS[-1] * max(1, math.ceil((last - first) / (BUCKETS[-1] * (MAX_BUCKETS - 2))))
+    while _bars(first, last, size) > MAX_BUCKETS:
+        size += BUCKETS[-1]
+    return size
 
 
 def timeline(events: Sequence[Event]) -> Timeline:

@@ -90,8 +90,11 @@ def _label(code: str, title: str | None) -> str:
 
 def _tick(start: float, bucket_s: int, first: bool, previous: float | None) -> str:
     when = dt.datetime.fromtimestamp(start, dt.UTC)
+    if bucket_s >= 28 * 86400:
+        return when.strftime("%Y-%m")  # months or years apart: the year on every tick, no day
     if bucket_s >= 86400:
-        return when.strftime("%Y-%m-%d" if first else "%m-%d")
+        new_year = previous is None or dt.datetime.fromtimestamp(previous, dt.UTC).year != when.year
+        return when.strftime("%Y-%m-%d" if first or new_year else "%m-%d")
     new_day = previous is None or dt.datetime.fromtimestamp(previous, dt.UTC).date() != when.date()
     return when.strftime("%m-%d\n%H:%M" if first or new_day else "%H:%M")
 
