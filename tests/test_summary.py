@@ -27,6 +27,7 @@ from PIL import Image
 from bot import knowledge
 from bot.cli.summary import PROGRESS_FROM
 from bot.render.chart import HEIGHT_PX, WIDTH_PX, cjk_font
+from bot.render.terminal import display_width
 from bot.summary import BUCKETS, MAX_BUCKETS, Event, pick_bucket, summarise, timeline
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -177,6 +178,21 @@ def test_text_table_in_the_chosen_language(incident: Path, lang: str) -> None:
     ui = knowledge.load(lang).ui
     assert ui["summary_bounces"] in result.stdout and ui["summary_recipients"] in result.stdout
     assert knowledge.load(lang).exact["4.4.316"].title in result.stdout
+
+
+@pytest.mark.parametrize("lang", ["ja", "ko", "en"])
+def test_text_table_columns_line_up_by_display_width(lang: str) -> None:
+    # Japanese and Korean titles take two terminal cells a character: the count and share
+    # columns must still end in one column, on every row of every table.
+    result = run("summary", str(SAMPLES), "--lang", lang, "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    tables = result.stdout.split("\n\n")[1:4]
+    assert len(tables) == 3
+    for table in tables:
+        rows = table.splitlines()[1:]
+        ends = {display_width(row[: row.index("%") + 1]) for row in rows}
+        assert len(rows) > 3 and len(ends) == 1, (lang, table)
+    assert any(display_width(row) > len(row) for row in tables[0].splitlines()) == (lang != "en")
 
 
 def test_text_leads_with_the_grouping_asked_for(incident: Path) -> None:

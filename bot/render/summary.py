@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from collections.abc import Mapping, Sequence
 
 from bot.render.blocks import (
@@ -27,15 +26,12 @@ from bot.render.blocks import (
     shorten,
     split_text,
 )
+from bot.render.terminal import display_width as _width
 from bot.summary import NO_CODE, Group, Summary, code_title, when
 
 TOP_ROWS = 15  # rows of the leading table; the rest are summed in one line
 TOP_OTHERS = 5  # rows of the other tables
 TOP_PARTS = 3  # domains (or codes) named beside a row
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _pad(text: str, width: int, *, right: bool = False) -> str:
