@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bot import knowledge
+from bot.cli.explain import MAX_ASKED_JOBS, PARALLEL_FROM, Input, _jobs, _outcomes
 from bot.cli.summary import PROGRESS_FROM
 from bot.render.chart import HEIGHT_PX, WIDTH_PX, cjk_font
 from bot.render.terminal import display_width
@@ -155,6 +156,18 @@ def test_parallel_workers_give_the_same_summary() -> None:
     assert one.returncode == many.returncode == 0, many.stderr
     assert json.loads(one.stdout) == json.loads(many.stdout)
     assert json.loads(one.stdout)["bounces"] > 150
+
+
+def _worker_pid(item: Input) -> int:
+    return os.getpid()
+
+
+def test_a_huge_jobs_count_starts_only_a_few_workers() -> None:
+    # The fork context starts every worker at once: --jobs 100000 must not fork 100000 processes.
+    assert _jobs(100_000) == MAX_ASKED_JOBS and _jobs(0) == 1
+    items = [Input(f"in-{n}", b"") for n in range(PARALLEL_FROM)]
+    pids = set(_outcomes(items, _worker_pid, jobs=_jobs(100_000)))
+    assert os.getpid() not in pids and 2 <= len(pids) <= PARALLEL_FROM // 8
 
 
 @pytest.mark.parametrize("by", ["code", "domain", "reason"])

@@ -26,6 +26,7 @@ from bot.render import bounce_record, render_code, render_text
 EXIT_OK, EXIT_ERROR, EXIT_NONE = 0, 1, 2
 MAX_FILES = 100_000
 MAX_JOBS = 8
+MAX_ASKED_JOBS = 64  # --jobs N: a typo such as 100000 must not fork that many processes
 PARALLEL_FROM = 200  # inputs: below this, starting workers costs more than it saves
 T = TypeVar("T")
 
@@ -138,7 +139,7 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
 
 def _jobs(requested: int | None) -> int:
     if requested is not None:
-        return max(1, requested)
+        return max(1, min(requested, MAX_ASKED_JOBS))
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return min(usable or 1, MAX_JOBS)
 
@@ -150,6 +151,7 @@ def _outcomes(items: Iterable[Input], render: Callable[[Input], T], *, jobs: int
     if jobs < 2 or len(items) < PARALLEL_FROM:
         yield from map(render, items)
         return
+    jobs = min(jobs, len(items) // 8)  # the fork context starts every worker at once: a few files each
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         yield from pool.map(render, items, chunksize=max(1, min(64, len(items) // (jobs * 8))))
