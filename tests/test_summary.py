@@ -27,7 +27,7 @@ from PIL import Image
 from bot import knowledge
 from bot.cli.explain import MAX_ASKED_JOBS, PARALLEL_FROM, Input, _jobs, _outcomes
 from bot.cli.summary import PROGRESS_FROM
-from bot.render.chart import HEIGHT_PX, WIDTH_PX, cjk_font
+from bot.render.chart import HEIGHT_PX, WIDTH_PX, cjk_font, write_chart
 from bot.render.terminal import display_width
 from bot.summary import BUCKETS, MAX_BUCKETS, Event, pick_bucket, summarise, timeline
 
@@ -241,6 +241,20 @@ def test_chart_is_a_real_png_about_1200_px_wide_with_bars(incident: Path, tmp_pa
     # The two codes' colours (the first two of the palette) are drawn as bars.
     pixels = {colour for _, colour in image.getcolors(maxcolors=1 << 24) or []}
     assert (214, 39, 40) in pixels and (31, 119, 180) in pixels
+
+
+@pytest.mark.parametrize("lang", ["fr", "ja"])
+def test_long_titles_leave_the_bars_the_width_of_the_chart(tmp_path: Path, lang: str) -> None:
+    # The longest titles in the legend: cut to fit, so the bars keep most of the width (an
+    # uncut Japanese legend squeezed them into a tenth of it).
+    titles = knowledge.load(lang).exact
+    codes = sorted(titles, key=lambda c: (-len(titles[c].title), c))[:8]
+    events = [Event("bounce", 1_700_000_000 + n * 600 + i, c, c) for i, c in enumerate(codes) for n in range(i + 1)]
+    chart = tmp_path / "long.png"
+    write_chart(summarise(events), chart, language=lang)
+    image = _decode(chart)
+    red = [x for x in range(image.size[0]) for y in range(60, 470, 10) if image.getpixel((x, y)) == (214, 39, 40)]
+    assert red and max(red) - min(red) > 0.7 * image.size[0]
 
 
 def test_chart_of_nothing_says_so_and_is_still_a_png(incident: Path, tmp_path: Path) -> None:

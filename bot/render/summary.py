@@ -26,6 +26,7 @@ from bot.render.blocks import (
     shorten,
     split_text,
 )
+from bot.render.terminal import cut_to_width as _cut
 from bot.render.terminal import display_width as _width
 from bot.summary import NO_CODE, Group, Summary, code_title, when
 
@@ -37,19 +38,6 @@ TOP_PARTS = 3  # domains (or codes) named beside a row
 def _pad(text: str, width: int, *, right: bool = False) -> str:
     gap = " " * max(0, width - _width(text))
     return gap + text if right else text + gap
-
-
-def _cut(text: str, width: int) -> str:
-    if _width(text) <= width:
-        return text
-    out, used = "", 0
-    for char in text:
-        cells = _width(char)
-        if used + cells > width - 1:
-            break
-        out += char
-        used += cells
-    return out + "…"
 
 
 def _table(rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:

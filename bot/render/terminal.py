@@ -66,6 +66,20 @@ def display_width(text: str) -> int:
     return sum(max(int(wcwidth.wcwidth(c)), 0) for c in text)  # control characters count as 0
 
 
+def cut_to_width(text: str, width: int) -> str:
+    """``text`` if it fits in ``width`` cells, else as much of it as fits with "…" after it."""
+    if display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for char in text:
+        cells = display_width(char)
+        if used + cells > width - 1:
+            break
+        out.append(char)
+        used += cells
+    return "".join(out) + "…"
+
+
 def _units(text: str) -> list[str]:
     """Tokens that may be separated by a line break, with the kinsoku rules applied."""
     units: list[str] = []
