@@ -27,6 +27,8 @@ from PIL import Image
 from bot import knowledge
 from bot.cli.explain import MAX_ASKED_JOBS, PARALLEL_FROM, Input, _jobs, _outcomes
 from bot.cli.summary import PROGRESS_FROM
+from bot.parse.phrases import REASONS
+from bot.parse.reason import STATUS_NAME
 from bot.render.chart import HEIGHT_PX, WIDTH_PX, cjk_font, write_chart
 from bot.render.terminal import display_width
 from bot.summary import BUCKETS, MAX_BUCKETS, Event, pick_bucket, summarise, timeline
@@ -206,6 +208,19 @@ def test_text_table_columns_line_up_by_display_width(lang: str) -> None:
         ends = {display_width(row[: row.index("%") + 1]) for row in rows}
         assert len(rows) > 3 and len(ends) == 1, (lang, table)
     assert any(display_width(row) > len(row) for row in tables[0].splitlines()) == (lang != "en")
+
+
+def test_every_reason_the_parser_gives_is_in_words_in_every_language(incident: Path) -> None:
+    phrases_only = {"blocked_connection", "rejected_not"}  # phrase tables, not reasons
+    reasons = {*REASONS, *STATUS_NAME.values(), "onhold", "undefined", "delivered"} - phrases_only
+    for lang in knowledge.LANGUAGES:
+        ui = knowledge.load(lang).ui
+        assert not [r for r in sorted(reasons) if not ui.get(f"reason_{r}")], lang
+    table = run("summary", str(incident), "--lang", "ja", "--by", "reason").stdout.split("\n\n")[1]
+    ja = knowledge.load("ja").ui
+    assert ja["reason_userunknown"] in table and "userunknown" not in table
+    record = json.loads(run("summary", str(incident), "--lang", "ja", "--format", "json").stdout)
+    assert "userunknown" in {r["reason"] for r in record["by_reason"]}  # JSON keeps the name
 
 
 def test_text_leads_with_the_grouping_asked_for(incident: Path) -> None:

@@ -57,7 +57,8 @@ def _parts(group: Group, ui: Mapping[str, str], n: int = TOP_PARTS) -> str:
 
 def _name(group: Group, by: str, ui: Mapping[str, str]) -> str:
     if group.name is not None:
-        return group.name
+        # A reason in words (``reason_*`` in ui.toml); its Sisimai name stays in JSON and CSV.
+        return ui.get(f"reason_{group.name}", group.name) if by == "reason" else group.name
     return ui["summary_no_code"] if by == "code" else ui["summary_unknown"]
 
 
