@@ -27,11 +27,13 @@ from PIL import Image
 from bot import knowledge
 from bot.cli.explain import MAX_ASKED_JOBS, PARALLEL_FROM, Input, _jobs, _outcomes
 from bot.cli.summary import PROGRESS_FROM
+from bot.explain import explain_code
 from bot.parse.phrases import REASONS
 from bot.parse.reason import STATUS_NAME
 from bot.render.chart import HEIGHT_PX, WIDTH_PX, cjk_font, write_chart
+from bot.render.summary import summary_message
 from bot.render.terminal import display_width
-from bot.summary import BUCKETS, MAX_BUCKETS, Event, pick_bucket, summarise, timeline
+from bot.summary import BUCKETS, MAX_BUCKETS, Event, diagnosis_event, pick_bucket, summarise, timeline
 
 SAMPLES = Path(__file__).parent / "samples"
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -429,3 +431,17 @@ def test_the_tables_add_up(events: list[Event], since: float | None) -> None:
             and summary.last is not None
             and summary.last < starts[-1] + summary.timeline.bucket_s
         )
+
+
+def test_the_slack_diagnoses_line_says_a_failure_in_words() -> None:
+    events = [
+        diagnosis_event("parked.example", None, "null-mx", at=1_700_000_000),
+        diagnosis_event("slow.example", None, "incomplete", at=1_700_000_100),
+        diagnosis_event("fine.example", None, None, at=1_700_000_200),
+    ]
+    kb = knowledge.load("ja")
+    text = json.dumps(summary_message(summarise(events), kb.ui, language="ja", window="1d").blocks, ensure_ascii=False)
+    null_mx = explain_code("556", "ja")
+    assert null_mx is not None and null_mx.title in text
+    assert kb.ui["incomplete"] in text and kb.ui["summary_healthy"] in text
+    assert "null-mx" not in text and '"incomplete' not in text

@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 
+from bot.explain import explain_code
 from bot.render.blocks import (
     MAX_FALLBACK,
     MAX_SECTION,
@@ -29,6 +30,7 @@ from bot.render.blocks import (
 from bot.render.terminal import cut_to_width as _cut
 from bot.render.terminal import display_width as _width
 from bot.summary import NO_CODE, Group, Summary, code_title, when
+from bot.verdict import FAILURE_KNOWLEDGE, INCOMPLETE
 
 TOP_ROWS = 15  # rows of the leading table; the rest are summed in one line
 TOP_OTHERS = 5  # rows of the other tables
@@ -127,6 +129,16 @@ def _notes(summary: Summary, ui: Mapping[str, str]) -> list[str]:
     return notes
 
 
+def _failure_words(failure: str | None, ui: Mapping[str, str], language: str) -> str:
+    """A diagnosis without a connector code, as the diagnosis itself words it (``render/diagnosis.py``)."""
+    if failure is None:
+        return ui["summary_healthy"]
+    if failure in FAILURE_KNOWLEDGE:  # null-mx: the knowledge entry's title
+        explanation = explain_code(FAILURE_KNOWLEDGE[failure], language)
+        return explanation.title if explanation else failure
+    return ui["incomplete"] if failure == INCOMPLETE else failure
+
+
 def render_summary_text(summary: Summary, ui: Mapping[str, str], *, by: str = "code", language: str = "en") -> str:
     """``mailflow summary`` on a terminal."""
     lines = _table([[name, value] for name, value in _overview(summary, ui)], [False, False])
@@ -172,7 +184,7 @@ def summary_message(
     if summary.diagnoses:
         lines = []
         for d in summary.diagnoses[:10]:
-            verdict = f"`{escape(d.code)}`" if d.code else escape(d.failure or ui["summary_healthy"])
+            verdict = f"`{escape(d.code)}`" if d.code else escape(_failure_words(d.failure, ui, language))
             lines.append(f"• {escape(d.domain)}: {verdict} ({d.count}×, {escape(_stamp(d.at))})")
         blocks.append(section(f"*{escape(ui['summary_diagnoses'])}*\n" + "\n".join(lines)))
     notes = [escape(n) for n in _notes(summary, ui)] + ([escape(chart_note)] if chart_note else [])
