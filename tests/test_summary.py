@@ -30,6 +30,7 @@ from bot.cli.summary import PROGRESS_FROM
 from bot.explain import explain_code
 from bot.parse.phrases import REASONS
 from bot.parse.reason import STATUS_NAME
+from bot.parse.source import MAX_BYTES
 from bot.render.chart import HEIGHT_PX, WIDTH_PX, cjk_font, write_chart
 from bot.render.summary import summary_message
 from bot.render.terminal import display_width
@@ -445,3 +446,12 @@ def test_the_slack_diagnoses_line_says_a_failure_in_words() -> None:
     assert null_mx is not None and null_mx.title in text
     assert kb.ui["incomplete"] in text and kb.ui["summary_healthy"] in text
     assert "null-mx" not in text and '"incomplete' not in text
+
+
+def test_a_file_read_only_in_part_is_said_on_stderr(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text(postfix_bounce("ann@contoso.com", age_s=60) + "\n" + "x" * (MAX_BYTES + 10))
+    result = run("summary", str(big), str(SAMPLES / "postfix"))
+    assert result.returncode == 0, result.stderr
+    assert f"{big}: input is " in result.stderr and f"only the first {MAX_BYTES}" in result.stderr
+    assert result.stderr.count("mailflow: ") == 1

@@ -49,6 +49,7 @@ class Fact:
     event: Event | None = None
     error: str | None = None  # unreadable
     why_not: str | None = None  # read, but not a bounce
+    notes: tuple[str, ...] = ()  # for stderr, as explain says them (only the first MiB was read, ...)
 
 
 def summarise_input(item: Input) -> Fact:
@@ -59,10 +60,11 @@ def summarise_input(item: Input) -> Fact:
     if item.error:
         return Fact(error=item.error)
     bounce = analyse(item)
+    notes = tuple(f"{item.name}: {note}" for note in bounce.notes)
     if not bounce.is_ndr:
-        return Fact(why_not=bounce.why_not or "not a bounce")
+        return Fact(why_not=bounce.why_not or "not a bounce", notes=notes)
     explanation = explain_bounce(bounce, knowledge.DEFAULT_LANGUAGE)
-    return Fact(event_from_bounce(bounce, explanation.key if explanation else None))
+    return Fact(event_from_bounce(bounce, explanation.key if explanation else None), notes=notes)
 
 
 def cmd_summary(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
@@ -94,9 +96,10 @@ def cmd_summary(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     show = stderr.isatty() and len(items) >= PROGRESS_FROM
     facts = _outcomes(items, summarise_input, jobs=_jobs(args.jobs))
     for fact in tqdm(facts, total=len(items), file=stderr, disable=not show, unit="file", leave=False):
+        for note in (*fact.notes, *([fact.error] if fact.error else [])):
+            tqdm.write(f"mailflow: {note}", file=stderr)  # above the progress bar, not through it
         if fact.error:
             unreadable += 1
-            print(f"mailflow: {fact.error}", file=stderr)
         elif fact.event is None:
             not_bounces += 1
         else:
