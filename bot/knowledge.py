@@ -333,13 +333,15 @@ def load(language: str = DEFAULT_LANGUAGE) -> Knowledge:
 
 def check_all() -> list[str]:
     """Validate every language; return the problems found (empty when all is well)."""
+    from bot.sender.knowledge import check_all as check_sender  # noqa: PLC0415  (its own shape; it imports this)
+
     problems = []
     for language in LANGUAGES:
         try:
             load(language)
         except KnowledgeError as exc:
             problems.append(str(exc))
-    return problems
+    return problems + check_sender()
 
 
 def check_group(group: str) -> list[str]:

@@ -38,6 +38,8 @@ from bot.explain import Explanation
 from bot.parse import Bounce
 from bot.probes.result import ProbeResult
 from bot.render.diagnosis import ago, filled_checklist
+from bot.render.sender_target import ACTION_SENDER, SenderTarget
+from bot.sender.offer import code_command, sender_command
 from bot.verdict import FAILURE_KNOWLEDGE
 
 Block = dict[str, Any]
@@ -246,6 +248,9 @@ def _steps_blocks(
     return blocks
 
 
+steps_blocks = _steps_blocks  # for the other messages with a checklist (bot/render/sender.py)
+
+
 def _checkbox(step_id: str, ui: Mapping[str, str], tick: Tick | None) -> Block:
     option: Block = {
         "text": _mrkdwn(shorten(label(ui, "slack_done"), MAX_OPTION_TEXT)),
@@ -351,6 +356,10 @@ def _facts(bounce: Bounce, ui: Mapping[str, str]) -> list[Block]:
         pairs.append((ui["remote_ip"], shorten(escape(bounce.remote_ip), MAX_FIELD - 100)))
     if bounce.reporting_server:
         pairs.append((ui["reporting_server"], shorten(escape(bounce.reporting_server), MAX_FIELD - 100)))
+    if bounce.sender.domain:
+        pairs.append((ui["sending_domain"], shorten(escape(bounce.sender.domain), MAX_FIELD - 100)))
+    if bounce.sender.ip:
+        pairs.append((ui["sending_ip"], shorten(escape(bounce.sender.ip), MAX_FIELD - 100)))
     others = [c.status or c.reply_code for c in bounce.codes if c != bounce.primary and (c.status or c.reply_code)]
     if others:
         pairs.append((ui["codes"], shorten(", ".join(dict.fromkeys(str(o) for o in others)), MAX_FIELD - 100)))
@@ -392,17 +401,18 @@ def explanation_message(
     body = _explanation_body(explanation, ui)
     blocks = [header(title), *body[:1], *_facts(bounce, ui), *body[1:]]
     domain = probe_domain(bounce)
+    elements: list[Block] = []
     if domain:
         target = ProbeTarget(domain, explanation.code if "." in explanation.code else None, language=language)
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "probe",
-                "elements": [
-                    button(label(ui, "slack_run", domain=domain), ACTION_RUN, target.encode(), style="primary")
-                ],
-            }
-        )
+        elements.append(button(label(ui, "slack_run", domain=domain), ACTION_RUN, target.encode(), style="primary"))
+    command = sender_command(bounce)
+    if command and bounce.sender.domain:  # a sender-side refusal: offer the sender check
+        sender = SenderTarget(bounce.sender.domain, bounce.sender.ip, language)
+        elements.append(button(label(ui, "slack_sender_check"), ACTION_SENDER, sender.encode()))
+    if elements:
+        blocks.append({"type": "actions", "block_id": "probe", "elements": elements})
+    if command and not bounce.sender.domain:
+        blocks.append(context(f"{escape(ui['sender_hint'])} `{escape(command)}`"))
     steps = [(s.id, escape(s.text)) for s in explanation.checklist]
     if steps:
         blocks.append(section(f"*{escape(ui['checklist'])}*"))
@@ -428,6 +438,9 @@ def code_message(code: str, explanation: Explanation | None, ui: Mapping[str, st
         blocks += [section(p) for p in split_text(f"*{escape(ui['checklist'])}*\n{steps}", MAX_SECTION)]
     if not explanation.specific:
         blocks.append(context(escape(ui["unknown_code"])))
+    command = code_command(explanation.code)
+    if command:
+        blocks.append(context(f"{escape(ui['sender_hint'])} `{escape('/mailflow sender <domain> [--ip IP]')}`"))
     return Message(fit(blocks, ui=ui), shorten(f"{title}: {explanation.summary}", MAX_FALLBACK))
 
 

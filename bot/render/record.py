@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.explain import Explanation
 from bot.parse import Bounce, Code
+from bot.sender.offer import sender_command
 
 
 def _code(code: Code | None) -> dict[str, Any] | None:
@@ -44,6 +45,8 @@ def bounce_record(bounce: Bounce, explanation: Explanation | None, file: str | N
         "remote_host": bounce.remote_host,
         "remote_ip": bounce.remote_ip,
         "reporting_server": bounce.reporting_server,
+        "sender": {"domain": bounce.sender.domain, "ip": bounce.sender.ip},
+        "sender_check": sender_command(bounce),
         "date": bounce.date,
         "deliveries": [
             {

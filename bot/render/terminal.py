@@ -12,6 +12,7 @@ import wcwidth
 
 from bot.explain import Explanation
 from bot.parse import Bounce
+from bot.sender.offer import code_command, sender_command
 
 _WIDTH = 88
 
@@ -173,6 +174,9 @@ def _recipients(recipients: tuple[str, ...], ui: Mapping[str, str]) -> str:
 def render_code(explanation: Explanation, ui: Mapping[str, str], *, color: bool = False) -> str:
     style = _Style(color)
     lines = [style.title(f"{explanation.code}  {explanation.title}"), *_explanation(explanation, ui, style)]
+    command = code_command(explanation.code)
+    if command:
+        lines += ["", f"{ui['sender_hint']} {command}"]
     return "\n".join(lines) + "\n"
 
 
@@ -201,6 +205,8 @@ def render_text(
         (ui["remote_server"], bounce.remote_host),
         (ui["remote_ip"], bounce.remote_ip),
         (ui["reporting_server"], bounce.reporting_server),
+        (ui["sending_domain"], bounce.sender.domain),
+        (ui["sending_ip"], bounce.sender.ip),
         (ui["language"], bounce.language),
     ]
     shown = [(k, v) for k, v in facts if v]
@@ -214,6 +220,9 @@ def render_text(
         lines.append(f"  {ui['codes']}: " + ", ".join(dict.fromkeys(c.status or "" for c in others)))
     if explanation is not None:
         lines += _explanation(explanation, ui, style)
+    command = sender_command(bounce)
+    if command:
+        lines += ["", f"{ui['sender_hint']} {command}"]
     if bounce.truncated:
         lines += ["", style.dim(ui["truncated"])]
     return "\n".join(lines) + "\n"
