@@ -197,14 +197,24 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     return EXIT_OK if recognised else EXIT_NONE
 
 
+def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    """The inputs and ``--jobs``: what explain and summary read, and how many processes read it."""
+    parser.add_argument(
+        "inputs", nargs="*", metavar="FILE|DIR|-", help="inputs; directories are expanded; - or none reads stdin"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help=f"worker processes for many files (default: the CPUs, at most {MAX_JOBS}; 1: none)",
+    )
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     explain = sub.add_parser(
         "explain",
         help="explain bounce messages, pasted NDR text or queue errors",
         description="Read bounces (.eml files, pasted text, queue errors) and explain the root cause.",
-    )
-    explain.add_argument(
-        "inputs", nargs="*", metavar="FILE|DIR|-", help="inputs; directories are expanded; - or none reads stdin"
     )
     explain.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
     explain.add_argument(
@@ -212,10 +222,5 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     explain.add_argument("--code", help="explain one code instead of reading input, e.g. 4.4.316 or 550")
     explain.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    explain.add_argument(
-        "--jobs",
-        type=int,
-        metavar="N",
-        help=f"worker processes for many files (default: the CPUs, at most {MAX_JOBS}; 1: none)",
-    )
+    add_reading_arguments(explain)
     explain.set_defaults(handler=cmd_explain)

@@ -24,11 +24,11 @@ from bot.cli.explain import (
     EXIT_ERROR,
     EXIT_NONE,
     EXIT_OK,
-    MAX_JOBS,
     Input,
     _jobs,
     _outcomes,
     _read_file,
+    add_reading_arguments,
     analyse,
     default_language,
     iter_inputs,
@@ -136,9 +136,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Read many bounces and say how many, which codes, which destinations, since when.",
     )
     summary.add_argument(
-        "inputs", nargs="*", metavar="FILE|DIR|-", help="inputs; directories are expanded; - or none reads stdin"
-    )
-    summary.add_argument(
         "--since", metavar="DURATION", help="only bounces dated within this long before now (90m, 2h, 1d)"
     )
     summary.add_argument("--by", choices=GROUPINGS, default="code", help="the grouping the table leads with")
@@ -149,10 +146,5 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="also draw bounces over time by code into a PNG (needs the chart extra: pip install 'mailflow[chart]')",
     )
     summary.add_argument("--lang", choices=knowledge.LANGUAGES, help="language of the labels and titles")
-    summary.add_argument(
-        "--jobs",
-        type=int,
-        metavar="N",
-        help=f"worker processes for many files (default: the CPUs, at most {MAX_JOBS}; 1: none)",
-    )
+    add_reading_arguments(summary)
     summary.set_defaults(handler=cmd_summary)
