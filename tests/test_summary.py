@@ -32,7 +32,7 @@ from bot.parse.phrases import REASONS
 from bot.parse.reason import STATUS_NAME
 from bot.parse.source import MAX_BYTES
 from bot.render.chart import HEIGHT_PX, WIDTH_PX, cjk_font, write_chart
-from bot.render.summary import summary_message
+from bot.render.summary import render_summary_text, summary_message
 from bot.render.terminal import display_width
 from bot.summary import BUCKETS, MAX_BUCKETS, Event, diagnosis_event, pick_bucket, summarise, timeline
 
@@ -455,3 +455,9 @@ def test_a_file_read_only_in_part_is_said_on_stderr(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"{big}: input is " in result.stderr and f"only the first {MAX_BYTES}" in result.stderr
     assert result.stderr.count("mailflow: ") == 1
+
+
+def test_a_destination_with_control_characters_is_shown_not_obeyed() -> None:
+    events = [Event("bounce", 1_700_000_000, "4.4.316", domains=("mx\x1b]0;pwned\x07.contoso.com",))]
+    text = render_summary_text(summarise(events), knowledge.load("en").ui, by="domain")
+    assert "\x1b" not in text and "\x07" not in text and "mx\ufffd]0;pwned\ufffd.contoso.com" in text

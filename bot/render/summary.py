@@ -29,6 +29,7 @@ from bot.render.blocks import (
 )
 from bot.render.terminal import cut_to_width as _cut
 from bot.render.terminal import display_width as _width
+from bot.render.terminal import printable
 from bot.summary import NO_CODE, Group, Summary, code_title, when
 from bot.verdict import FAILURE_KNOWLEDGE, INCOMPLETE
 
@@ -43,6 +44,7 @@ def _pad(text: str, width: int, *, right: bool = False) -> str:
 
 
 def _table(rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    rows = [[printable(cell) for cell in row] for row in rows]  # domains come from the bounces
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(_pad(cell, widths[i], right=right[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
 
