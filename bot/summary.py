@@ -36,8 +36,10 @@ from bot.parse.dates import iso
 NO_CODE: Final = "unknown"  # the timeline's key (and the CSV's) for a bounce without a code
 BUCKETS: Final = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 * 86400, 28 * 86400)
 MAX_BUCKETS: Final = 48
-MAX_DOMAINS: Final = 20  # per event: a report naming more recipients counts its first 20 domains
-MAX_RECIPIENTS: Final = 50  # per event
+# Per event, in the store (``Event.dumps``): a report naming more recipients keeps its first 20
+# domains and 50 recipients there. The command line counts them all.
+MAX_DOMAINS: Final = 20
+MAX_RECIPIENTS: Final = 50
 GROUPINGS: Final = ("code", "domain", "reason")
 
 
@@ -66,7 +68,7 @@ class Event:
 
     def dumps(self) -> bytes:
         data: dict[str, Any] = {"k": self.kind, "at": self.at, "c": self.code, "y": self.key, "r": self.reason}
-        data |= {"d": list(self.domains), "h": list(self.recipients), "f": self.failure}
+        data |= {"d": list(self.domains[:MAX_DOMAINS]), "h": list(self.recipients[:MAX_RECIPIENTS]), "f": self.failure}
         return json.dumps({k: v for k, v in data.items() if v not in (None, [])}, separators=(",", ":")).encode()
 
     @classmethod
@@ -117,8 +119,8 @@ def event_from_bounce(bounce: Bounce, key: str | None, *, at: float | None = Non
         code=code,
         key=key,
         reason=reason,
-        domains=tuple(domains)[:MAX_DOMAINS],
-        recipients=tuple(hash_recipient(r) for r in recipients[:MAX_RECIPIENTS]),
+        domains=tuple(domains),
+        recipients=tuple(hash_recipient(r) for r in recipients),
     )
 
 

@@ -28,13 +28,25 @@ from bot import knowledge
 from bot.cli.explain import MAX_ASKED_JOBS, PARALLEL_FROM, Input, _jobs, _outcomes
 from bot.cli.summary import PROGRESS_FROM
 from bot.explain import explain_code
+from bot.parse import parse_bounce
 from bot.parse.phrases import REASONS
 from bot.parse.reason import STATUS_NAME
 from bot.parse.source import MAX_BYTES
 from bot.render.chart import HEIGHT_PX, WIDTH_PX, cjk_font, write_chart
 from bot.render.summary import render_summary_text, summary_message
 from bot.render.terminal import display_width
-from bot.summary import BUCKETS, MAX_BUCKETS, Event, diagnosis_event, pick_bucket, summarise, timeline
+from bot.summary import (
+    BUCKETS,
+    MAX_BUCKETS,
+    MAX_RECIPIENTS,
+    Event,
+    diagnosis_event,
+    event_from_bounce,
+    pick_bucket,
+    summarise,
+    timeline,
+)
+from tests.test_many_recipients import postfix_bounce as many_recipients
 
 SAMPLES = Path(__file__).parent / "samples"
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -461,3 +473,14 @@ def test_a_destination_with_control_characters_is_shown_not_obeyed() -> None:
     events = [Event("bounce", 1_700_000_000, "4.4.316", domains=("mx\x1b]0;pwned\x07.contoso.com",))]
     text = render_summary_text(summarise(events), knowledge.load("en").ui, by="domain")
     assert "\x1b" not in text and "\x07" not in text and "mx\ufffd]0;pwned\ufffd.contoso.com" in text
+
+
+def test_every_recipient_counts_on_the_command_line_and_the_store_keeps_a_bounded_event(tmp_path: Path) -> None:
+    (tmp_path / "many.eml").write_text(many_recipients(300))
+    record = json.loads(run("summary", str(tmp_path), "--format", "json").stdout)
+    assert record["bounces"] == 1 and record["recipients"] == 300
+    bounce = parse_bounce(many_recipients(300).encode())
+    event = event_from_bounce(bounce, None)
+    assert len(event.recipients) == 300
+    kept = Event.loads(event.dumps())
+    assert kept is not None and len(kept.recipients) == MAX_RECIPIENTS and kept.domains == ("fabrikam.com",)
