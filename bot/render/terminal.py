@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 import wcwidth
 
 from bot.explain import Explanation
+from bot.fill import has_placeholders
 from bot.parse import Bounce
 from bot.sender.offer import code_command, sender_command
 
@@ -167,6 +168,8 @@ def _explanation(explanation: Explanation, ui: Mapping[str, str], style: _Style)
         lines += ["", style.heading(ui["causes"]), *_numbered([c.text for c in explanation.causes], "")]
     if explanation.checklist:
         lines += ["", style.heading(ui["checklist"]), *_numbered([s.text for s in explanation.checklist], "[ ] ")]
+        if has_placeholders(explanation.checklist):
+            lines += ["", *wrap_paragraphs(ui["placeholder_note"], paint=style.dim)]
     return lines
 
 
