@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from bot import knowledge
+from bot.diagnose import DiagnoseRequest, conclude
 from bot.explain import explain_bounce, explain_code
 from bot.parse import parse_bounce
+from bot.probes.result import ProbeResult
+from bot.render.diagnosis import progress_line, render_diagnosis_text
 from bot.render.terminal import (
     NO_LINE_END,
     NO_LINE_START,
@@ -195,3 +198,16 @@ def test_control_characters_in_a_bounce_are_shown_not_obeyed(lang: str) -> None:
     colored = render_text(bounce, explain_bounce(bounce, lang), knowledge.load(lang).ui, color=True)
     assert {c for c in colored if ord(c) < 0x20} == {"\n", "\x1b"} and "pwned\x07" not in colored
     assert printable("a\tb\nc\x00\x7f\x85") == "a b\nc\ufffd\ufffd\ufffd"
+
+
+def test_a_servers_control_characters_in_a_diagnosis_are_shown_not_obeyed() -> None:
+    banner = "554 go away \x1b]0;pwned\x07\x1b[2J"
+    results = [
+        ProbeResult("tcp", "127.0.0.1:25", True, "accepted the connection", facts={"address": "127.0.0.1"}),
+        ProbeResult("banner", "127.0.0.1:25", False, f"greeted with {banner}", code="4.4.317"),
+    ]
+    diagnosis = conclude(DiagnoseRequest("contoso.com"), results, elapsed_ms=1.0, language="en")
+    text = render_diagnosis_text(diagnosis, knowledge.load("en").ui)
+    assert "go away" in text and "\ufffd]0;pwned\ufffd" in text
+    assert not [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+    assert "\x1b" not in "".join(progress_line(r) for r in results)
