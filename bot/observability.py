@@ -50,10 +50,13 @@ from bot.store import Store
 MASK: Final = "***"
 _TOKEN = re.compile(r"\b(xox[abposre]|xapp)-[A-Za-z0-9-]+")
 _SIGNATURE = re.compile(r"\bv0=[0-9a-fA-F]{16,}")
-_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.IGNORECASE)
+# Bounded runs where a search could start at every character of a long run ("a.a.a…" in a
+# logged value): a scheme is at most 32 characters and a local part at most 64 (RFC 5321
+# section 4.5.3.1.1), so each start costs a bounded scan and redaction stays linear.
+_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]{0,31}://[^\s:/@]*:)[^\s@/]+@", re.IGNORECASE)
 # RFC 5322 dot-atom local part; the domain is kept (it is what an admin needs to read a log).
 _EMAIL = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63})\b"
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63})\b"
 )
 _SECRET_KEYS = re.compile(r"token|secret|password|passwd|signature|authorization|cookie|api_key", re.IGNORECASE)
 _secrets: set[str] = set()
