@@ -50,6 +50,14 @@ class SlackSendError(MailflowError):
         self.transient = transient
 
 
+class ResponseUrlRefused(SlackSendError):
+    """A payload's ``response_url`` is no Slack address: refused and logged (one warning) where it
+    was met; whoever catches it adds no traceback, and tells no one through the same address."""
+
+    def __init__(self) -> None:
+        super().__init__("response_url", "not_a_slack_response_url")
+
+
 class DownloadError(MailflowError):
     """A shared file could not be fetched."""
 
@@ -252,7 +260,7 @@ class ResponseUrl:
         if target is None or not response_url_allowed(target, self.api_url):
             shown = f"{target.scheme}://{target.host}" if target is not None else "an unreadable URL"
             log.warning("refused to post to response_url at %s: not a Slack address", shown)
-            raise SlackSendError("response_url", "not_a_slack_response_url")
+            raise ResponseUrlRefused
         if self.budget.left(self.url) <= 0:
             raise SlackSendError("response_url", f"used_url: Slack takes {self.budget.posts} posts per response_url")
         self.budget.spend(self.url)
