@@ -207,3 +207,41 @@ async def test_a_kept_alive_connection_serves_requests_until_it_idles_past_the_d
             await asyncio.wait_for(reader.readuntil(b'{"alive": true}'), 10)
         assert await asyncio.wait_for(reader.read(), 10) == b""  # then idle: closed
         writer.close()
+
+
+async def test_past_the_cap_a_flood_from_one_address_pushes_out_its_own_connections(slack_api: SlackApi) -> None:
+    """Fairness per client address: a client on 127.0.0.1 that started its request first (the
+    oldest waiting connection) keeps its connection while 127.0.0.2 opens ten times the cap;
+    the flood churns its own connections, and the first client's request is then served."""
+    cap = 4
+    async with serving(slack_api, http_head_timeout="30s", http_max_connections=cap) as port:
+        reader, writer = await asyncio.open_connection(LOOPBACK, port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        flood = [await asyncio.open_connection(LOOPBACK, port, local_addr=("127.0.0.2", 0)) for _ in range(10 * cap)]
+        await asyncio.sleep(0.2)
+        writer.write(b"Connection: close\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+        writer.close()
+        still_open = 0
+        for flood_reader, flood_writer in flood:
+            try:
+                still_open += await asyncio.wait_for(flood_reader.read(), 0.05) != b""
+            except ConnectionError:
+                pass
+            except TimeoutError:
+                still_open += 1
+            flood_writer.close()
+        assert still_open == cap - 1  # the newest of the flood; the rest were pushed out in turn
+
+
+def test_an_ipv6_client_counts_by_its_64() -> None:
+    from bot.http_edge import client_key  # noqa: PLC0415
+
+    assert client_key(("2001:db8:1:2::5", 1, 0, 0)) == client_key(("2001:db8:1:2:ffff::9", 2, 0, 0))
+    assert client_key(("2001:db8:1:2::5", 1, 0, 0)) != client_key(("2001:db8:1:3::5", 1, 0, 0))
+    assert client_key(("::ffff:192.0.2.1", 1, 0, 0)) == client_key(("192.0.2.1", 1)) == "192.0.2.1"
+    assert client_key(None) == ""
