@@ -21,8 +21,14 @@ deadline. Fairness per client: the connection pushed out is one of the client ad
 holds the most open connections (an IPv6 client counts by its /64), so a flood from one
 address churns its own connections and not those of other clients. Only when every
 connection is inside a handler does a new one get a bare 503 and is closed before aiohttp
-sees it. Each kind of refusal is logged at info, at most one line per
-``LOG_EVERY_S`` with the count since the last.
+sees it. Each kind of refusal is logged at info, at most one line per ``LOG_EVERY_S`` with
+the count since the last.
+
+A request aiohttp cannot parse (a header line over 8 KiB, too many headers, a bad chunk size,
+Content-Length and Transfer-Encoding together) gets aiohttp's 400; aiohttp would also log it
+with a traceback at error level, which anyone could repeat at will. Give the runner
+``edge.server_log`` (``web.AppRunner(app, logger=edge.server_log)``): such a refusal becomes a
+count in the same kind of info line, and every other error stays as aiohttp logs it.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 log = logging.getLogger("mailflow.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -59,12 +66,12 @@ class _Tally:
         self._unlogged = 0
         self._logged_at = float("-inf")
 
-    def add(self) -> None:
+    def add(self, detail: str = "") -> None:
         self.total += 1
         self._unlogged += 1
         now = time.monotonic()
         if now - self._logged_at >= LOG_EVERY_S:
-            log.info("%s (%d since the last such line)", self.what, self._unlogged)
+            log.info("%s%s (%d since the last such line)", self.what, detail, self._unlogged)
             self._unlogged, self._logged_at = 0, now
 
 
@@ -81,6 +88,12 @@ class Edge:
         self.slow_bodies = _Tally(f"closed a connection whose request body took over {self.limits.body_timeout_s:g} s")
         self.busy = _Tally(f"refused a connection: {self.limits.max_connections} are open and busy (HTTP 503)")
         self.pushed_out = _Tally(f"closed the slowest connection to make room: {self.limits.max_connections} were open")
+        self.malformed = _Tally("refused a request that is no valid HTTP/1.1 (HTTP 400)")
+        # this edge's own logger (not in logging's registry, so not shared with another Edge),
+        # whose records go on to mailflow.http's handlers
+        self.server_log = logging.Logger("mailflow.http.server")
+        self.server_log.parent = log
+        self.server_log.addFilter(_MalformedRequests(self.malformed))
 
     @property
     def open_connections(self) -> int:
@@ -127,6 +140,21 @@ class Edge:
         finally:
             if watched is not None:
                 watched.await_head()
+
+
+class _MalformedRequests(logging.Filter):
+    """Turns aiohttp's traceback for a request it could not parse into a count in ``tally``."""
+
+    def __init__(self, tally: _Tally) -> None:
+        super().__init__()
+        self.tally = tally
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            self.tally.add(f": {type(exc).__name__}")
+            return False
+        return True
 
 
 class _Watched(asyncio.Protocol):
