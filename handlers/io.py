@@ -371,11 +371,19 @@ async def user_language(
 
 
 def token_allowed(url: str, api_url: str) -> bool:
-    """Whether ``url`` may be sent the bot token: Slack's hosts over HTTPS, or the API base's origin."""
-    parts, api = urlsplit(url), urlsplit(api_url)
-    if (parts.scheme, parts.hostname, parts.port) == (api.scheme, api.hostname, api.port):
+    """Whether ``url`` may be sent the bot token: Slack's hosts over HTTPS, or the API base's origin.
+
+    Parsed with yarl, as aiohttp connects (not urllib, which reads some URLs differently), and
+    never with userinfo in it."""
+    try:
+        parts, api = URL(url), URL(api_url)
+    except (ValueError, TypeError):
+        return False
+    if parts.user is not None or parts.password is not None or not parts.host:
+        return False
+    if (parts.scheme, parts.host, parts.port) == (api.scheme, api.host, api.port):
         return True
-    host = (parts.hostname or "").lower()
+    host = parts.host.lower()
     return parts.scheme == "https" and any(host == h or host.endswith("." + h) for h in SLACK_FILE_HOSTS)
 
 
@@ -388,7 +396,7 @@ async def download(
     headers = {"Authorization": f"Bearer {token}"}
     try:
         async with session.get(
-            url, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s), allow_redirects=False
+            URL(url), headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s), allow_redirects=False
         ) as response:
             if response.status != 200:
                 raise DownloadError(f"download answered HTTP {response.status}")

@@ -148,3 +148,24 @@ async def test_a_refused_response_url_is_one_warning_line_without_traceback(
     ]
     assert all(r.exc_info is None for r in caplog.records)
     assert jail.blocked == []
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://files.slack.com/files-pri/T0-F1/x.eml", True),
+        ("https://files.slack-edge.com/x", True),
+        ("https://files.slack.com@attacker.test/x", False),  # the host is after the @
+        ("https://user:pw@files.slack.com/x", False),  # userinfo: never with the token
+        ("https://attacker.test\\.files.slack.com/x", False),  # urllib reads it as a Slack host
+        ("https://attacker.test\\@files.slack.com/x", False),
+        ("http://files.slack.com/x", False),
+        ("https://files.slack.com.attacker.test/x", False),
+        ("https://slack.com/api/files.info", True),
+        ("not a url", False),
+    ],
+)
+def test_the_bot_token_goes_only_to_slack_file_hosts(url: str, allowed: bool) -> None:
+    from handlers.io import token_allowed  # noqa: PLC0415
+
+    assert token_allowed(url, "https://slack.com/api/") is allowed
