@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.store import RedisStore, RedisTimeouts
+from bot.summary import hash_recipient
 from tests.fixtures.dns_server import DnsServer, dns_server  # noqa: F401
 from tests.sender.world import IP
 from tests.slack.conftest import MakeHarness
@@ -81,6 +82,10 @@ async def test_no_mail_address_in_any_redis_key_or_value(
     assert any(":summary" in k or "summary:" in k for k in keys), keys  # the events were kept
     assert any("sender" in k for k in keys), keys
     assert [k for k in keys if "@" in k or IP in k or any(s in k for s in SECRETS)] == []
+    # The recipients' hashes are keyed: a list of addresses hashed plainly finds none of them.
+    summary = b"".join(v for k, v in stored.items() if b":summary:" in k)
+    assert b'"h"' in summary
+    assert hash_recipient("ann.lee@fabrikam.com").encode() not in summary
     leaks = {k: v[:200] for k, v in stored.items() if any(s.encode() in v for s in SECRETS)}
     # The one place a value holds an address: the copy of an answer with a checklist, kept
     # (24 h) to redraw it on a tick; it is the message the bot posted, recipients included.
