@@ -89,11 +89,7 @@ class Edge:
         self.busy = _Tally(f"refused a connection: {self.limits.max_connections} are open and busy (HTTP 503)")
         self.pushed_out = _Tally(f"closed the slowest connection to make room: {self.limits.max_connections} were open")
         self.malformed = _Tally("refused a request that is no valid HTTP/1.1 (HTTP 400)")
-        # this edge's own logger (not in logging's registry, so not shared with another Edge),
-        # whose records go on to mailflow.http's handlers
-        self.server_log = logging.Logger("mailflow.http.server")
-        self.server_log.parent = log
-        self.server_log.addFilter(_MalformedRequests(self.malformed))
+        self.server_log = server_log(self.malformed)
 
     @property
     def open_connections(self) -> int:
@@ -140,6 +136,17 @@ class Edge:
         finally:
             if watched is not None:
                 watched.await_head()
+
+
+def server_log(malformed: _Tally | None = None) -> logging.Logger:
+    """A logger for aiohttp's server (``web.AppRunner(app, logger=...)``) that counts requests it
+    could not parse in ``malformed`` instead of logging each with a traceback. It is a logger of
+    its own (not in logging's registry, so not shared between servers) whose records go on to
+    mailflow.http's handlers."""
+    logger = logging.Logger("mailflow.http.server")
+    logger.parent = log
+    logger.addFilter(_MalformedRequests(malformed or _Tally("refused a request that is no valid HTTP/1.1 (HTTP 400)")))
+    return logger
 
 
 class _MalformedRequests(logging.Filter):
