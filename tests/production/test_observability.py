@@ -336,7 +336,7 @@ async def test_the_workers_health_port_answers_a_malformed_request_without_trace
     port = free_port()
     runner = await _serve_health(load_settings(None), Metrics(), port)
     try:
-        with caplog.at_level(logging.DEBUG):
+        with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="mailflow"):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"GET /healthz HTTP/1.1\r\nHost: w\r\nX-A: " + b"a" * 9000 + b"\r\n\r\n")
             answer = await asyncio.wait_for(reader.read(), 10)

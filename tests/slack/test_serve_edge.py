@@ -290,7 +290,8 @@ async def exchange(port: int, data: bytes, wait_s: float = 5.0) -> bytes:
 async def test_malformed_requests_get_400_and_one_info_line_without_traceback(
     slack_api: SlackApi, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.DEBUG):
+    # bolt sets the "mailflow" logger's level when an app is built: listen there too
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="mailflow"):
         async with serving(slack_api, http_head_timeout="2s") as port:
             answers = {name: await exchange(port, data) for name, data in MALFORMED.items()}
             assert await healthy(port)
