@@ -46,7 +46,15 @@ class ProbeError(MailflowError):
 
 
 class TargetRefused(ProbeError):
-    """The target resolves to an address the guard refuses."""
+    """The target resolves to an address the guard refuses.
+
+    ``rule``: the id of the guard's rule (``loopback``, ``private``; stable English, for JSON),
+    None when the target is no address at all.
+    """
+
+    def __init__(self, *args: object, text: object = None, rule: str | None = None) -> None:
+        super().__init__(*args, text=text)
+        self.rule = rule
 
 
 class ProbeTimeout(ProbeError):

@@ -9,7 +9,9 @@ import ipaddress
 
 import pytest
 
+from bot import knowledge
 from bot.errors import TargetRefused
+from bot.probes import guard
 from bot.probes.guard import AddressGuard, Allowlist, refusal, rfc6052_ipv4
 from tests.iana_special import registry_cases
 
@@ -159,3 +161,50 @@ def test_every_special_purpose_block_that_is_not_globally_reachable_is_refused(a
     """IANA's registries entry by entry (tests/iana_special.py): first, middle and last address."""
     with pytest.raises(TargetRefused, match="refused to probe"):
         AddressGuard().check(address)
+
+
+LANGUAGES = ("en", "es", "fr", "ja", "nl", "ko")
+# An address per kind of refusal sentence: a plain rule, a rule beginning with a vowel (the
+# old English template said "it is a unspecified address"), an embedding, NAT64 local use.
+SAID = [
+    ("127.0.0.1", "loopback", ("loopback",)),
+    ("::", "unspecified", ("unspecified",)),
+    ("::ffff:127.0.0.1", "loopback", ("loopback",)),
+    ("::ffff:1.1.1.1", "ipv4-mapped", ("ipv4-mapped",)),
+    ("64:ff9b:1::a9fe:a9fe", "nat64-local", ("nat64-local", "metadata")),
+]
+
+
+def _rule_ids() -> set[str]:
+    return {rule for _, rule in guard._V4 + guard._V6} | {"reserved-ipv6", guard._NAT64_LOCAL_RULE}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_rule_has_its_own_words_in_every_language(language: str) -> None:
+    texts = knowledge.load(language).texts
+    english = knowledge.load("en").texts
+    for rule in _rule_ids():
+        key = f"guard.rule.{rule}"
+        assert texts.get(key), (language, key)
+        if language != "en" and rule not in ("srv6", "teredo", "orchid", "dummy"):
+            assert texts[key] != english[key], (language, key)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize(("address", "rule_id", "named"), SAID)
+def test_the_refusal_is_said_in_the_readers_language(
+    language: str, address: str, rule_id: str, named: tuple[str, ...]
+) -> None:
+    with pytest.raises(TargetRefused) as info:
+        AddressGuard().check(address, host="mx.contoso.test")
+    refused = info.value
+    assert refused.rule == rule_id  # the machine's id: the same whatever the language
+    said = refused.text.render(language)  # type: ignore[union-attr]
+    texts = knowledge.load(language).texts
+    for rule in named:
+        assert texts[f"guard.rule.{rule}"] in said, (language, said)
+        if language != "en":
+            assert knowledge.load("en").texts[f"guard.rule.{rule}"] not in said, (language, said)
+    assert "mx.contoso.test" in said and "--allow CIDR|HOST" in said
+    assert " a unspecified" not in said and " a IPv4" not in said and " a IETF" not in said
+    assert "{" not in said, said

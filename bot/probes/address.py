@@ -38,9 +38,9 @@ from bot.probes.dnsquery import (
     lookup_checked,
     resolver_label,
 )
-from bot.probes.guard import parse_ip, refusal
+from bot.probes.guard import addressed, listed, parse_ip, refused_rule
 from bot.probes.result import ProbeResult, observed
-from bot.texts import Text, raw, text
+from bot.texts import Text, of_error, text
 
 DNS_FAILED = "4.4.312"
 TYPES = ("A", "AAAA")
@@ -53,18 +53,28 @@ async def _ask(ctx: ProbeContext, host: str, rdtype: str) -> DnsAnswer | DnsFail
         return exc
 
 
-def _rule(address: str, exc: TargetRefused) -> str:
+def _refusal(address: str, exc: TargetRefused) -> tuple[dict[str, str], Text]:
+    """The JSON record of a refused address (English rule text, rule id) and what it says."""
     ip = parse_ip(address)
-    return (refusal(ip) if ip is not None else None) or str(exc)
+    found = refused_rule(ip) if ip is not None else None
+    said = found[1] if found else of_error(exc)
+    record = {"address": address, "rule": said.render(), "rule_id": found[0] if found else "not-ip"}
+    return record, addressed(address, said)
 
 
 def _literal(ctx: ProbeContext, host: str, started: float) -> tuple[ProbeResult, list[str]]:
     try:
         ip = ctx.guard.check(host)
     except TargetRefused as exc:
-        rule = _rule(host, exc)
-        facts = {"addresses": [], "refused": True, "rule": rule, "refusals": [{"address": host, "rule": rule}]}
-        return observed("address", host, False, raw(str(exc)), None, elapsed_ms(started), facts), []
+        record, _ = _refusal(host, exc)
+        facts = {
+            "addresses": [],
+            "refused": True,
+            "rule": record["rule"],
+            "rule_id": record["rule_id"],
+            "refusals": [record],
+        }
+        return observed("address", host, False, of_error(exc), None, elapsed_ms(started), facts), []
     address = str(ip)
     said = text("address.literal", address=address)
     return observed("address", host, True, said, None, elapsed_ms(started), {"addresses": [address]}), [address]
@@ -116,16 +126,19 @@ async def probe_address(ctx: ProbeContext, host: str) -> tuple[ProbeResult, list
 
     accepted: list[str] = []
     refusals: list[dict[str, str]] = []
+    refused_said: list[Text] = []
     for address in found:
         try:
             accepted.append(str(ctx.guard.check(address, host=name)))
         except TargetRefused as exc:
-            refusals.append({"address": address, "rule": _rule(address, exc)})
-    refused_text = ", ".join(f"{r['address']} ({r['rule']})" for r in refusals)
+            refusal_record, refusal_said = _refusal(address, exc)
+            refusals.append(refusal_record)
+            refused_said.append(refusal_said)
+    refused_text = listed(refused_said) if refused_said else ""
     if not accepted:
         refused_all = text("address.all_refused", name=name, refusals=refused_text)
-        rule = refusals[0]["rule"]
-        return result(False, refused_all, None, addresses=[], refused=True, rule=rule, refusals=refusals, ttl=ttls), []
+        why = {"rule": refusals[0]["rule"], "rule_id": refusals[0]["rule_id"], "refusals": refusals}
+        return result(False, refused_all, None, addresses=[], refused=True, ttl=ttls, **why), []
 
     kept = accepted[: ctx.config.max_addresses]
     shown = ", ".join(kept)

@@ -31,11 +31,11 @@ rebinding window), with SNI and certificate checks done against the host name.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.errors import TargetRefused
-from bot.texts import error, text
+from bot.texts import Text, error, text
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -44,55 +44,55 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # 192.0.0.9/32 and 192.0.0.10/32 (PCP and TURN anycast) are globally reachable but no mail
 # host: the whole of 192.0.0.0/24 is refused.
 _V4_RULES: tuple[tuple[str, str], ...] = (
-    ("169.254.169.254/32", "cloud metadata address"),  # AWS, GCP, Azure IMDS, OpenStack
-    ("168.63.129.16/32", "Azure platform address"),  # Azure's wire server (public space, internal use)
-    ("0.0.0.0/8", "unspecified or 'this network' address"),  # RFC 791 section 3.2; 0.0.0.0/32 RFC 1122
-    ("10.0.0.0/8", "private address"),  # RFC 1918
-    ("100.64.0.0/10", "carrier-grade NAT address"),  # RFC 6598 shared address space
-    ("127.0.0.0/8", "loopback address"),  # RFC 1122 section 3.2.1.3
-    ("169.254.0.0/16", "link-local address"),  # RFC 3927
-    ("172.16.0.0/12", "private address"),  # RFC 1918
-    ("192.0.0.0/24", "IETF protocol assignment"),  # RFC 6890; /29 RFC 7335, .8 RFC 7600, .170/.171 RFC 8880
-    ("192.0.2.0/24", "documentation address"),  # RFC 5737 TEST-NET-1
-    ("192.88.99.0/24", "deprecated 6to4 relay anycast address"),  # RFC 7526 (.2/32, 6a44, RFC 6751)
-    ("192.168.0.0/16", "private address"),  # RFC 1918
-    ("198.18.0.0/15", "benchmarking address"),  # RFC 2544
-    ("198.51.100.0/24", "documentation address"),  # RFC 5737 TEST-NET-2
-    ("203.0.113.0/24", "documentation address"),  # RFC 5737 TEST-NET-3
-    ("224.0.0.0/4", "multicast address"),  # RFC 5771; Python 3.11's is_global says True for 224.0.0.1
-    ("255.255.255.255/32", "reserved address (limited broadcast)"),  # RFC 919, RFC 8190
-    ("240.0.0.0/4", "reserved address"),  # RFC 1112 section 4
+    ("169.254.169.254/32", "metadata"),  # AWS, GCP, Azure IMDS, OpenStack
+    ("168.63.129.16/32", "azure"),  # Azure's wire server (public space, internal use)
+    ("0.0.0.0/8", "this-network"),  # RFC 791 section 3.2; 0.0.0.0/32 RFC 1122
+    ("10.0.0.0/8", "private"),  # RFC 1918
+    ("100.64.0.0/10", "cgnat"),  # RFC 6598 shared address space
+    ("127.0.0.0/8", "loopback"),  # RFC 1122 section 3.2.1.3
+    ("169.254.0.0/16", "link-local"),  # RFC 3927
+    ("172.16.0.0/12", "private"),  # RFC 1918
+    ("192.0.0.0/24", "ietf"),  # RFC 6890; /29 RFC 7335, .8 RFC 7600, .170/.171 RFC 8880
+    ("192.0.2.0/24", "documentation"),  # RFC 5737 TEST-NET-1
+    ("192.88.99.0/24", "6to4-relay"),  # RFC 7526 (.2/32, 6a44, RFC 6751)
+    ("192.168.0.0/16", "private"),  # RFC 1918
+    ("198.18.0.0/15", "benchmarking"),  # RFC 2544
+    ("198.51.100.0/24", "documentation"),  # RFC 5737 TEST-NET-2
+    ("203.0.113.0/24", "documentation"),  # RFC 5737 TEST-NET-3
+    ("224.0.0.0/4", "multicast"),  # RFC 5771; Python 3.11's is_global says True for 224.0.0.1
+    ("255.255.255.255/32", "broadcast"),  # RFC 919, RFC 8190
+    ("240.0.0.0/4", "reserved"),  # RFC 1112 section 4
 )
 # IANA IPv6 Special-Purpose Address Registry (updated 2025-04), not globally reachable, and
 # multicast. Within 2001::/23 a few blocks are globally reachable (PCP/TURN/SRP anycast, AMT,
 # AS112, ORCHIDv2, DETs), none of them a mail host: the whole /23 is refused.
 _V6_RULES: tuple[tuple[str, str], ...] = (
-    ("::/128", "unspecified address"),  # RFC 4291
-    ("::1/128", "loopback address"),  # RFC 4291
-    ("::ffff:0:0/96", "IPv4-mapped IPv6 address, not globally reachable"),  # RFC 4291 section 2.5.5.2
-    ("::ffff:0:0:0/96", "deprecated IPv4-translated IPv6 address"),  # RFC 2765 (SIIT)
-    ("::/96", "deprecated IPv4-compatible IPv6 address"),  # RFC 4291 section 2.5.5.1
-    ("64:ff9b:1::/48", "NAT64 local-use address"),  # RFC 8215; see refusal()
-    ("100::/64", "discard-only address"),  # RFC 6666
-    ("100:0:0:1::/64", "dummy IPv6 prefix"),  # RFC 9780
-    ("2001::/32", "Teredo tunnel address"),  # RFC 4380: "N/A" in the registry; nothing serves mail there
-    ("2001:2::/48", "benchmarking address"),  # RFC 5180
-    ("2001:10::/28", "deprecated ORCHID address"),  # RFC 4843
-    ("2001:db8::/32", "documentation address"),  # RFC 3849
-    ("2001::/23", "IETF protocol assignment"),  # RFC 2928
-    ("3fff::/20", "documentation address"),  # RFC 9637
-    ("5f00::/16", "SRv6 segment identifier"),  # RFC 9602
-    ("fc00::/7", "private (unique local) address"),  # RFC 4193
-    ("fe80::/10", "link-local address"),  # RFC 4291
-    ("fec0::/10", "site-local address (deprecated, RFC 3879)"),  # Python calls it global
-    ("ff00::/8", "multicast address"),  # RFC 4291 section 2.7
+    ("::/128", "unspecified"),  # RFC 4291
+    ("::1/128", "loopback"),  # RFC 4291
+    ("::ffff:0:0/96", "ipv4-mapped"),  # RFC 4291 section 2.5.5.2
+    ("::ffff:0:0:0/96", "ipv4-translated"),  # RFC 2765 (SIIT)
+    ("::/96", "ipv4-compatible"),  # RFC 4291 section 2.5.5.1
+    ("64:ff9b:1::/48", "nat64-local"),  # RFC 8215; see refusal()
+    ("100::/64", "discard"),  # RFC 6666
+    ("100:0:0:1::/64", "dummy"),  # RFC 9780
+    ("2001::/32", "teredo"),  # RFC 4380: "N/A" in the registry; nothing serves mail there
+    ("2001:2::/48", "benchmarking"),  # RFC 5180
+    ("2001:10::/28", "orchid"),  # RFC 4843
+    ("2001:db8::/32", "documentation"),  # RFC 3849
+    ("2001::/23", "ietf"),  # RFC 2928
+    ("3fff::/20", "documentation"),  # RFC 9637
+    ("5f00::/16", "srv6"),  # RFC 9602
+    ("fc00::/7", "unique-local"),  # RFC 4193
+    ("fe80::/10", "link-local"),  # RFC 4291
+    ("fec0::/10", "site-local"),  # Python calls it global
+    ("ff00::/8", "multicast"),  # RFC 4291 section 2.7
 )
 _V4 = tuple((ipaddress.IPv4Network(net), why) for net, why in _V4_RULES)
 _V6 = tuple((ipaddress.IPv6Network(net), why) for net, why in _V6_RULES)
 _GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix: global when its IPv4 is
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
-_NAT64_LOCAL_RULE = "NAT64 local-use address (64:ff9b:1::/48, RFC 8215)"
+_NAT64_LOCAL_RULE = "nat64-local"
 _IPV4_EMBEDDING = (  # RFC 4291 / RFC 2765 forms: the IPv4 address is the last 32 bits
     (ipaddress.IPv6Network("::ffff:0:0/96"), "IPv4-mapped"),
     (ipaddress.IPv6Network("::ffff:0:0:0/96"), "IPv4-translated"),
@@ -169,24 +169,57 @@ class Allowlist:
         return False
 
 
-def refusal(ip: IPAddress) -> str | None:
-    """Why ``ip`` must not be probed, or None when it is a public address."""
+def refused_rule(ip: IPAddress) -> tuple[str, Text] | None:
+    """The id of the rule that refuses ``ip`` (stable, English, for JSON) and what it says, or None.
+
+    The text is a noun phrase (``guard.rule.<id>``, with what an embedding carries): the
+    refusal sentences put it after a colon or in parentheses, so no language needs an article.
+    """
     if isinstance(ip, ipaddress.IPv4Address):
-        return next((why for net4, why in _V4 if ip in net4), None)
+        return next(((rule, _said(rule)) for net4, rule in _V4 if ip in net4), None)
     if ip in _NAT64_LOCAL:  # refused as a whole; name what it may carry (the prefix length is unknown)
-        carried = dict.fromkeys(f"{inner} ({why})" for inner in embedded_ipv4(ip) if (why := refusal(inner)))
-        return _NAT64_LOCAL_RULE + (f", which may carry {', '.join(carried)}" if carried else "")
+        carried = dict.fromkeys(str(inner) for inner in embedded_ipv4(ip))
+        named = [addressed(a, found[1]) for a in carried if (found := refused_rule(ipaddress.ip_address(a)))]
+        if not named:
+            return _NAT64_LOCAL_RULE, _said(_NAT64_LOCAL_RULE)
+        return _NAT64_LOCAL_RULE, text("guard.may_carry", rule=_said(_NAT64_LOCAL_RULE), carried=listed(named))
     for inner in embedded_ipv4(ip):  # every embedded address first: the most useful name ...
-        why = refusal(inner)
-        if why:
-            return f"{why} ({ip} embeds {inner})"
-    for net6, why in _V6:  # ... then the outer address, whatever the inner ones were
+        found = refused_rule(inner)
+        if found:
+            return found[0], text("guard.embeds", rule=found[1], ip=str(ip), inner=str(inner))
+    for net6, rule in _V6:  # ... then the outer address, whatever the inner ones were
         if ip in net6:
             wrapped = next(embedded_ipv4(ip), None)
-            return f"{why} ({ip} embeds {wrapped})" if wrapped is not None else why
+            said = _said(rule)
+            if wrapped is not None:
+                said = text("guard.embeds", rule=said, ip=str(ip), inner=str(wrapped))
+            return rule, said
     if ip not in _GLOBAL_UNICAST and ip not in _NAT64:
-        return "reserved IPv6 address (outside global unicast 2000::/3)"
+        return "reserved-ipv6", _said("reserved-ipv6")
     return None
+
+
+def refusal(ip: IPAddress) -> str | None:
+    """Why ``ip`` must not be probed, in English, or None when it is a public address."""
+    found = refused_rule(ip)
+    return found[1].render() if found else None
+
+
+def addressed(address: str, rule: Text) -> Text:
+    """``127.0.0.1 (loopback address)``: an address and the rule that refuses it."""
+    return text("guard.address_rule", address=address, rule=rule)
+
+
+def listed(items: Sequence[Text]) -> Text:
+    """Several noun phrases as one list, with the language's list separator."""
+    said = items[0]
+    for item in items[1:]:
+        said = text("guard.list", first=said, next=item)
+    return said
+
+
+def _said(rule: str) -> Text:
+    return text(f"guard.rule.{rule}")
 
 
 def parse_ip(value: str) -> IPAddress | None:
@@ -210,10 +243,13 @@ class AddressGuard:
             raise error(TargetRefused, text("guard.not_ip", address=repr(address)))
         if self.allow.allows_ip(ip) or self.allow.allows_name(host):
             return ip
-        why = refusal(ip)
-        if why:
-            named = text("guard.resolves_to", host=host, ip=str(ip)) if host and host != address else str(ip)
-            raise error(TargetRefused, text("guard.refused", target=named, rule=why))
+        found = refused_rule(ip)
+        if found:
+            if host and host != address:
+                said = text("guard.refused_host", host=host, ip=str(ip), rule=found[1])
+            else:
+                said = text("guard.refused", target=str(ip), rule=found[1])
+            raise error(TargetRefused, said, rule=found[0])
         return ip
 
     def allowed(self, address: str, *, host: str | None = None) -> bool:

@@ -243,8 +243,8 @@ async def test_mx(dns_server: DnsServer, case: Case) -> None:
             "addresses": ["192.0.2.20"],
             "refused": False,
             "refusals": [
-                {"address": "10.0.0.5", "rule": "private address"},
-                {"address": "fd00::1", "rule": "private (unique local) address"},
+                {"address": "10.0.0.5", "rule": "private address", "rule_id": "private"},
+                {"address": "fd00::1", "rule": "private (unique local) address", "rule_id": "unique-local"},
             ],
         },
         ["192.0.2.20"],
@@ -255,7 +255,7 @@ async def test_mx(dns_server: DnsServer, case: Case) -> None:
         False,
         None,
         ("refused to probe loopback.example.test", "127.0.0.1 (loopback address)", "--allow"),
-        {"refused": True, "rule": "loopback address", "addresses": []},
+        {"refused": True, "rule": "loopback address", "rule_id": "loopback", "addresses": []},
         [],
     ),
     Case(
