@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import knowledge
 from bot.texts import Text, as_texts, render_all
 
 
@@ -31,6 +32,14 @@ class ProbeResult:
     facts: dict[str, Any] = field(default_factory=dict)
     skipped: bool = False  # not run (an earlier step failed, or not applicable)
     texts: tuple[Text, ...] = ()  # the evidence as knowledge-base texts; empty: only ``detail``
+
+    def target_in(self, language: str) -> str:
+        """What was probed, as ``language`` shows it: a host or address as it is; a probe whose
+        target is a label (``target.<name>`` in the knowledge base, English as ``target``) in words."""
+        key = f"target.{self.name}"
+        if self.target != knowledge.load(knowledge.DEFAULT_LANGUAGE).texts.get(key):
+            return self.target
+        return knowledge.load(language).texts.get(key, self.target)
 
     def says(self, language: str) -> str:
         """The evidence in ``language``."""

@@ -321,7 +321,7 @@ def _probe_line(result: ProbeResult, language: str) -> str:
     mark = "⏭️" if result.skipped else ("✅" if result.ok else "❌")
     code = f" `{result.code}`" if result.code else ""
     said = escape(result.says(language))
-    return f"{mark} `{result.name}` {escape(result.target)}: {said}{code} _({result.elapsed_ms:.0f} ms)_"
+    return f"{mark} `{result.name}` {escape(result.target_in(language))}: {said}{code} _({result.elapsed_ms:.0f} ms)_"
 
 
 def probe_blocks(

@@ -145,7 +145,8 @@ def ago(seconds: float) -> str:
 def progress_line(result: ProbeResult, language: str = DEFAULT_LANGUAGE) -> str:
     mark = "skip" if result.skipped else ("ok" if result.ok else "FAIL")
     code = f" [{result.code}]" if result.code else ""
-    line = f"{mark:>4} {result.name:<13} {result.target}: {result.says(language)}{code} ({result.elapsed_ms:.0f} ms)"
+    target = result.target_in(language)
+    line = f"{mark:>4} {result.name:<13} {target}: {result.says(language)}{code} ({result.elapsed_ms:.0f} ms)"
     return printable(line)  # a server's own words (its banner, its reply) never drive the terminal
 
 
@@ -174,7 +175,7 @@ def render_diagnosis_text(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str:
     lines += ["  " + progress_line(r, language) for r in diagnosis.results]
     if verdict.warnings and verdict.healthy:
         lines += ["", ui["warnings"]]
-        lines += [f"  - {r.name} {r.target}: {r.says(language)}" for r in verdict.warnings]
+        lines += [f"  - {r.name} {r.target_in(language)}: {r.says(language)}" for r in verdict.warnings]
     steps = filled_checklist(diagnosis, ui)
     if steps:
         lines += ["", ui["checklist"]]
