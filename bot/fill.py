@@ -1,12 +1,13 @@
 """Checklist steps filled in with what this case is about: the bounce's hosts, the probes' findings.
 
-A checklist step in the knowledge base names its fields (``Test-NetConnection {host} -Port 25``,
+A checklist step in the knowledge base names its fields (``Test-NetConnection {host} -Port {port}``,
 ``-Recipients {recipient}``); ``known_from_bounce`` and ``known_from_diagnosis`` say what this
 case knows, and ``fill_explanation`` puts it in. A field nothing knows keeps an example value
 (``mail.contoso.com``) marked as a placeholder, ``<mail.contoso.com>``, the way command
 references mark what to replace, in every renderer (terminal, JSON, Slack): it cannot be run
 as it is by mistake, and ``placeholder_note`` in ui.toml says so. Each filled step lists which
-fields were filled and which are placeholders (the JSON shows both).
+fields were filled and which are placeholders (the JSON shows both). A field whose default is
+right unless the case says otherwise (``DEFAULTS``: port 25) shows it unmarked, listed as neither.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ EXAMPLES: Mapping[str, str] = {
 }
 
 
+# Fields with a value that is right unless the case says otherwise: filled, not marked. Mail
+# between servers goes to port 25; only a lab probes another (``--port``), and then says so.
+DEFAULTS: Mapping[str, str] = {"port": "25"}
+
+
 def mark(example: str) -> str:
     """How a placeholder is shown: ``<mail.contoso.com>``."""
     return f"<{example}>"
@@ -51,8 +57,9 @@ def fill_step(step: Step, known: Mapping[str, str], examples: Mapping[str, str] 
     if not names:
         return step
     filled = {n: known[n] for n in names if known.get(n)}
-    placeholders = {n: (examples or {}).get(n) or EXAMPLES.get(n, n) for n in names if n not in filled}
-    values = filled | {n: mark(v) for n, v in placeholders.items()}
+    defaults = {n: DEFAULTS[n] for n in names if n not in filled and n in DEFAULTS}  # neither filled nor marked
+    placeholders = {n: (examples or {}).get(n) or EXAMPLES.get(n, n) for n in names if n not in filled | defaults}
+    values = filled | defaults | {n: mark(v) for n, v in placeholders.items()}
     text = substitute(step.text, values)
     return replace(step, text=text, filled=tuple(filled.items()), placeholders=tuple(placeholders.items()))
 
@@ -118,12 +125,14 @@ def known_from_diagnosis(
 ) -> dict[str, str]:
     """What the probes found: the host and address that decided the verdict (else the first
     ones probed), the domain and recipient of the request, the TlsDomain the certificate
-    supports, an authoritative name server."""
+    supports, an authoritative name server, the port probed."""
     known: dict[str, str] = {}
     deciding = next((r for r in evidence if r.facts.get("address")), None)
     path = deciding or next((r for r in results if r.name == "tcp" and r.facts.get("address")), None)
     if path is not None:
         known["ip"] = str(path.facts["address"])
+        if path.facts.get("port"):
+            known["port"] = str(path.facts["port"])
         if path.facts.get("host"):
             known["host"] = str(path.facts["host"])
     if "host" not in known:
@@ -140,6 +149,10 @@ def known_from_diagnosis(
         found = address.facts.get("addresses") if address is not None else None
         if found:
             known["ip"] = str(found[0])
+    if "port" not in known:
+        tcp = _first(results, "tcp")
+        if tcp is not None and tcp.facts.get("port"):
+            known["port"] = str(tcp.facts["port"])
     if not is_ip:
         known["domain"] = domain
         known["recipient"] = target if "@" in target else f"postmaster@{domain}"  # RFC 5321 section 4.5.1

@@ -70,6 +70,7 @@ CHECKLIST_FIELDS = frozenset(
         "sender",  # the sender's address: not in the bounce's facts, an example
         "sender_domain",  # the sender's domain: an example
         "ehlo_name",  # the name to give in a hand-typed EHLO: any name of the reader's, an example
+        "port",  # the SMTP port probed (--port, for labs); 25 otherwise, never marked as an example
     }
 )
 UI_FILE = "ui"

@@ -30,6 +30,7 @@ from bot import knowledge
 from bot.cli.diagnose import EXIT_FAILURE, EXIT_HEALTHY, EXIT_INTERNAL, EXIT_USAGE
 from bot.diagnose import DiagnoseRequest, Diagnosis, conclude, diagnose
 from bot.errors import TargetRefused
+from bot.explain import explain_code
 from bot.probes.config import ProbeConfig, Timeouts
 from bot.probes.result import ProbeResult
 from bot.render.diagnosis import diagnosis_record, render_diagnosis_text
@@ -641,8 +642,8 @@ async def test_diagnose_checklist_names_the_probed_host_and_the_certificates_nam
     record = diagnosis_record(diagnosis, knowledge.load("en").ui)
     steps = {s["id"]: s for s in record["checklist"]}
     inspect = steps["inspect-certificate"]
-    assert f"-connect {HOST}:25" in inspect["text"] and f"-servername {HOST}" in inspect["text"]
-    assert inspect["filled"] == {"host": HOST} and inspect["placeholders"] == {}
+    assert f"-connect {HOST}:{peer.port}" in inspect["text"] and f"-servername {HOST}" in inspect["text"]
+    assert inspect["filled"] == {"host": HOST, "port": str(peer.port)} and inspect["placeholders"] == {}
     fix = steps["fix-connector-tls"]
     assert "-TlsDomain other.test" in fix["text"], "the name the certificate carries"
     assert fix["filled"]["tls_domain"] == "other.test"
@@ -664,8 +665,37 @@ async def test_diagnose_checklist_for_a_refusal_names_the_host_and_address(
     diagnosis = await diagnose(DiagnoseRequest(DOMAIN), api_config(dns_server, http_server, pki, peer.port))
     steps = {s.id: s for s in diagnosis.explanation.checklist} if diagnosis.explanation else {}
     test_port = steps["test-port"]
-    assert f"`Test-NetConnection {HOST} -Port 25`" in test_port.text
-    assert f"`Test-NetConnection {LOOPBACK} -Port 25`" in test_port.text
-    assert dict(test_port.filled) == {"host": HOST, "ip": LOOPBACK}
+    assert f"`Test-NetConnection {HOST} -Port {peer.port}`" in test_port.text  # the port probed (a lab's)
+    assert f"`Test-NetConnection {LOOPBACK} -Port {peer.port}`" in test_port.text
+    assert dict(test_port.filled) == {"host": HOST, "port": str(peer.port), "ip": LOOPBACK}
     assert f"-Identity {DOMAIN} -DomainType Authoritative" in steps["authoritative"].text
     assert f"-Recipients postmaster@{DOMAIN}" in steps["verify"].text
+
+
+# -- the checklist names the port probed ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", knowledge.LANGUAGES)
+async def test_the_checklist_names_the_port_probed_in_every_language(
+    lang: str, dns_server: DnsServer, http_server: HttpServer, pki: Pki, start_peer: StartPeer
+) -> None:
+    lab_zone(dns_server.zone)
+    peer = await start_peer("closed_port")
+    assert peer.port != 25
+    config = api_config(dns_server, http_server, pki, peer.port)
+    diagnosis = await diagnose(DiagnoseRequest(DOMAIN), config, language=lang)
+    record = diagnosis_record(diagnosis, knowledge.load(lang).ui)
+    steps = {s["id"]: s for s in record["checklist"]}
+    test_port = steps["test-port"]
+    assert f"Test-NetConnection {HOST} -Port {peer.port}`" in test_port["text"], test_port
+    assert test_port["filled"]["port"] == str(peer.port) and "port" not in test_port["placeholders"]
+    assert "-Port 25" not in json.dumps(record["checklist"], ensure_ascii=False)
+
+
+@pytest.mark.parametrize("lang", knowledge.LANGUAGES)
+def test_without_a_probe_the_checklist_says_port_25_unmarked(lang: str) -> None:
+    explanation = explain_code("4.4.316", language=lang)
+    assert explanation is not None
+    filled = next(s for s in explanation.checklist if s.id == "test-port")
+    assert "-Port 25`" in filled.text and "<25>" not in filled.text
+    assert "port" not in dict(filled.filled) and "port" not in dict(filled.placeholders)  # the default

@@ -320,7 +320,7 @@ async def test_diagnosis_evidence_and_checklist_in_the_readers_language(
     await h.settle()
     final = final_update(h)
     assert "weigerde de verbinding" in final.all_text and "refused the connection" not in final.all_text
-    assert f"Test-NetConnection {HOST} -Port 25" in final.all_text
+    assert f"Test-NetConnection {HOST} -Port {refused_lab.smtp_port}" in final.all_text  # the port probed
     note = knowledge.load("nl").ui["placeholder_note"].replace("<", "&lt;").replace(">", "&gt;")
     assert note in final.all_text  # the connector's name is an example
     assert "&lt;Outbound to on-premises&gt;" in final.all_text
