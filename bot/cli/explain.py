@@ -69,13 +69,39 @@ def iter_inputs(paths: Sequence[str], stdin: IO[bytes]) -> Iterator[Input]:
             continue
         path = Path(raw)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            files = _files_under(str(path))
             if not files:
                 yield Input(raw, None, error=f"{raw}: directory holds no files")
             for file in files[:MAX_FILES]:
-                yield Input(str(file), None)  # read where it is parsed
+                yield Input(file, None)  # read where it is parsed
         else:
             yield Input(str(path), None)
+
+
+def _files_under(root: str) -> list[str]:
+    """The files below ``root``, recursively, without hidden ones (a name starting with a dot),
+    sorted by their path components like ``sorted(Path(root).rglob("*"))``. Symbolic links to
+    files count; links to directories are not followed; unreadable directories are skipped.
+    One ``os.scandir`` per directory: its entries carry their type, so no file is stat'ed twice."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    stack: list[tuple[str, tuple[str, ...]]] = [(root, ())]
+    while stack:
+        directory, parts = stack.pop()
+        try:
+            entries = os.scandir(directory)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append((entry.path, (*parts, entry.name)))
+                    elif not entry.name.startswith(".") and entry.is_file():
+                        found.append(((*parts, entry.name), entry.path))
+                except OSError:
+                    continue
+    found.sort()
+    return [path if root != "." else path.removeprefix("./") for _, path in found]
 
 
 def _read_file(path: Path) -> Input:
