@@ -104,19 +104,22 @@ def _files_under(root: str) -> list[str]:
     return [path if root != "." else path.removeprefix("./") for _, path in found]
 
 
-def _read_file(path: Path) -> Input:
+def _read_file(path: str | Path) -> Input:
+    """Read one input file (bounded). ``path`` as ``iter_inputs`` gives it, already normalised:
+    a plain ``open``, no ``Path`` object per file."""
+    name = str(path)
     try:
-        with path.open("rb") as fh:
+        with open(name, "rb") as fh:
             data, size = _read_bounded(fh)
     except FileNotFoundError:
-        return Input(str(path), None, error=f"{path}: no such file")
+        return Input(name, None, error=f"{name}: no such file")
     except IsADirectoryError:
-        return Input(str(path), None, error=f"{path}: is a directory")
+        return Input(name, None, error=f"{name}: is a directory")
     except PermissionError:
-        return Input(str(path), None, error=f"{path}: permission denied")
+        return Input(name, None, error=f"{name}: permission denied")
     except OSError as exc:
-        return Input(str(path), None, error=f"{path}: cannot read ({exc.strerror or exc})")
-    return Input(str(path), data, size)
+        return Input(name, None, error=f"{name}: cannot read ({exc.strerror or exc})")
+    return Input(name, data, size)
 
 
 def analyse(item: Input) -> Bounce:
@@ -143,7 +146,7 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
     """Read (when ``item`` is a path still to read), parse, explain and render one input. Pure
     apart from reading the file, so it runs the same in this process or in a worker."""
     if item.data is None and item.error is None:
-        item = _read_file(Path(item.name))
+        item = _read_file(item.name)
     if item.error:
         return Outcome(messages=(item.error,), unreadable=True)
     bounce = analyse(item)
