@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import math
 from collections import Counter
@@ -32,6 +31,7 @@ from bot import knowledge
 from bot.explain import explain_code
 from bot.parse import Bounce
 from bot.parse.dates import iso
+from bot.store.keys import address_hash
 
 NO_CODE: Final = "unknown"  # the timeline's key (and the CSV's) for a bounce without a code
 BUCKETS: Final = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 * 86400, 28 * 86400)
@@ -44,7 +44,8 @@ GROUPINGS: Final = ("code", "domain", "reason")
 
 
 def hash_recipient(address: str) -> str:
-    return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
+    """The recipient's keyed hash (see ``bot.store.keys.address_hash``): countable, not reversible."""
+    return address_hash(address.strip().lower(), 16)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

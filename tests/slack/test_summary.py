@@ -5,7 +5,10 @@ files.completeUploadExternal (the stand-in refuses the retired files.upload)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import io
+import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -23,8 +26,9 @@ from bot.probes.result import ProbeResult
 from bot.render.chart import WIDTH_PX
 from bot.service import Answer
 from bot.store import HistoryEntry, MemoryStore, key
+from bot.store.keys import derive_hash_key
 from tests.fixtures.slack_api import SlackApi
-from tests.slack.conftest import TOKEN, Harness, MakeHarness, thread_replies
+from tests.slack.conftest import SECRET, TOKEN, Harness, MakeHarness, thread_replies
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -130,6 +134,17 @@ async def test_the_store_keeps_domains_and_hashed_recipients_only(make_harness: 
     assert b"@" not in raw and b"ann.lee" not in raw
     assert b"fabrikam.com" in raw and b"contoso.com" in raw
     assert 0 < (await store.ttl(key("summary", "C1")) or 0) <= 7 * 86400
+
+
+async def test_recipients_are_hashed_under_a_key_derived_from_the_signing_secret(make_harness: MakeHarness) -> None:
+    h = await make_harness(service=HealthyService())
+    await h.message(pasted_ndr("ann.lee@fabrikam.com"))
+    await h.settle()
+    [(_, raw)] = await h.store.events_since(key("summary", "C1"), 0, 100)
+    hashes = json.loads(raw.split(b" ", 1)[1])["h"]
+    plain = hashlib.sha256(b"ann.lee@fabrikam.com").hexdigest()[:16]
+    keyed = hmac.new(derive_hash_key(SECRET), b"ann.lee@fabrikam.com", hashlib.sha256).hexdigest()[:16]
+    assert hashes == [keyed] and plain not in hashes
 
 
 @pytest.mark.parametrize("text", ["summary --since forever", "summary --since 30d", "summary --by code"])

@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+from collections.abc import Iterator
 
 import pytest
 
-from bot.store.keys import MAX_PART, digest, key, key_part
+from bot.store import MemoryStore
+from bot.store import keys as keys_module
+from bot.store.keys import MAX_PART, digest, hash_key_in_store, key, key_part, use_hash_key
+
+KEY = b"per-deployment secret"
+
+
+@pytest.fixture(autouse=True)
+def _deployment_key() -> Iterator[None]:
+    kept = keys_module._hash_key
+    use_hash_key(KEY)
+    yield
+    use_hash_key(kept)
 
 
 def sha(text: str) -> str:
-    return "#" + hashlib.sha256(text.encode()).hexdigest()[:24]
+    return "#" + hmac.new(KEY, text.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def test_an_address_is_hashed_under_the_deployments_key_not_plain_sha256() -> None:
+    plain = "#" + hashlib.sha256(b"jane.doe@contoso.com").hexdigest()[:24]
+    assert key_part("jane.doe@contoso.com") != plain  # a list of likely addresses cannot reverse it
+    hashed = key_part("jane.doe@contoso.com")
+    use_hash_key(b"another deployment")
+    assert key_part("jane.doe@contoso.com") != hashed
+
+
+async def test_a_generated_key_is_kept_in_the_store_and_shared_by_every_replica() -> None:
+    store = MemoryStore()
+    first = await hash_key_in_store(store)
+    assert len(first) == 64
+    assert await hash_key_in_store(store) == first  # the second replica reads the first one's key
+    assert await hash_key_in_store(MemoryStore()) != first  # another deployment, another key
 
 
 @pytest.mark.parametrize(
