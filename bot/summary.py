@@ -31,7 +31,6 @@ from bot import knowledge
 from bot.explain import explain_code
 from bot.parse import Bounce
 from bot.parse.dates import iso
-from bot.store.keys import address_hash
 
 NO_CODE: Final = "unknown"  # the timeline's key (and the CSV's) for a bounce without a code
 BUCKETS: Final = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 * 86400, 28 * 86400)
@@ -45,6 +44,8 @@ GROUPINGS: Final = ("code", "domain", "reason")
 
 def hash_recipient(address: str) -> str:
     """The recipient's keyed hash (see ``bot.store.keys.address_hash``): countable, not reversible."""
+    from bot.store.keys import address_hash  # noqa: PLC0415 - bot.store imports this module
+
     return address_hash(address.strip().lower(), 16)
 
 
