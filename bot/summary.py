@@ -1,15 +1,16 @@
 """The war-room view: many bounces (and diagnoses) in, one triage table out. Pure: no I/O.
 
-    event_from_bounce(bounce, key)   one bounce -> an ``Event``: its primary code, knowledge key,
+    event_from_bounce(bounce, expl)  one bounce -> an ``Event``: the code and knowledge key its
+                                     explanation answered with (as ``explain`` shows it),
                                      reason, destination domains, hashed recipients and date
     diagnosis_event(...)             one diagnosis the bot ran -> an ``Event``
     summarise(events, ...)           -> ``Summary``: by code, by domain, by reason, a timeline
     summary_record(summary, lang)    -> the JSON shape of ``mailflow summary --format json``
 
-An ``Event`` holds no address: recipients are kept as the first 16 hex digits of the SHA-256 of
-the lower-cased address (enough to count distinct ones), destinations as domains. That is what
-the Slack bot may keep per channel (``bot/store``: ``summary:<channel>``), and the CLI counts
-the same way, so both answer alike.
+An ``Event`` holds no address: recipients are kept as the first 16 hex digits of the keyed hash
+(HMAC-SHA256, ``bot.store.keys.address_hash``) of the lower-cased address (enough to count
+distinct ones), destinations as domains. That is what the Slack bot may keep per channel
+(``bot/store``: ``summary:<channel>``), and the CLI counts the same way, so both answer alike.
 
 The timeline's bucket is picked from the span of the dated events (``pick_bucket``): the
 smallest of ``BUCKETS`` giving at most ``MAX_BUCKETS`` bars (a multiple of the largest beyond
@@ -28,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from bot import knowledge
-from bot.explain import explain_code
+from bot.explain import Explanation, explain_code
 from bot.parse import Bounce
 from bot.parse.dates import iso
 
@@ -106,10 +107,16 @@ def _epoch(date: str | None) -> float | None:
         return None
 
 
-def event_from_bounce(bounce: Bounce, key: str | None, *, at: float | None = None) -> Event:
-    """The ``Event`` for a recognised bounce; ``at`` replaces the bounce's own date when given."""
+def event_from_bounce(bounce: Bounce, explanation: Explanation | None, *, at: float | None = None) -> Event:
+    """The ``Event`` for a recognised bounce; ``at`` replaces the bounce's own date when given.
+
+    ``explanation`` is ``explain_bounce(bounce)``: the event keeps the code it answered with
+    (``454`` for ``454 4.7.0``, whose reply code says more than X.7.0) and its knowledge key, so
+    the summary's title is the one ``explain`` gives."""
     primary = bounce.primary
     code = (primary.status or primary.reply_code) if primary else None
+    if explanation is not None:
+        code = explanation.code
     recipients = bounce.recipients
     domains = dict.fromkeys(r.rsplit("@", 1)[-1].strip(".").lower() for r in recipients if "@" in r)
     if not domains and bounce.remote_host:
@@ -119,7 +126,7 @@ def event_from_bounce(bounce: Bounce, key: str | None, *, at: float | None = Non
         kind="bounce",
         at=_epoch(bounce.date) if at is None else at,
         code=code,
-        key=key,
+        key=explanation.key if explanation else None,
         reason=reason,
         domains=tuple(domains),
         recipients=tuple(hash_recipient(r) for r in recipients),

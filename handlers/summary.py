@@ -85,7 +85,7 @@ async def record_bounce(bot: SlackBot, reply: Any, bounce: Bounce) -> None:
         return
     try:
         explanation = explain_bounce(bounce)
-        event = event_from_bounce(bounce, explanation.key if explanation else None, at=time.time())
+        event = event_from_bounce(bounce, explanation, at=time.time())
         await ChannelEvents(bot.store).record(channel, event)
     except Exception:  # a lost event is logged, never the answer's failure
         log.exception("summary event not recorded")

@@ -484,3 +484,15 @@ def test_every_recipient_counts_on_the_command_line_and_the_store_keeps_a_bounde
     assert len(event.recipients) == 300
     kept = Event.loads(event.dumps())
     assert kept is not None and len(kept.recipients) == MAX_RECIPIENTS and kept.domains == ("fabrikam.com",)
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_bounce_answered_by_its_reply_code_has_explains_title(tmp_path: Path, language: str) -> None:
+    # 454 4.7.0: X.7.0 says only "other security", so explain answers with the 454 entry (SMTP AUTH).
+    bounce = postfix_bounce("ann@fabrikam.com", age_s=60, code="4.7.0").replace("550 4.7.0", "454 4.7.0")
+    (tmp_path / "auth.eml").write_text(bounce.replace("User unknown in virtual mailbox table", "Try again later"))
+    explained = json.loads(run("explain", str(tmp_path / "auth.eml"), "--format", "json", "--lang", language).stdout)
+    record = json.loads(run("summary", str(tmp_path), "--format", "json", "--lang", language).stdout)
+    [row] = record["by_code"]
+    assert explained["explanation"]["code"] == "454"
+    assert row["title"] == explained["explanation"]["title"]

@@ -60,7 +60,7 @@ def summarise_input(item: Input) -> Fact:
     if not bounce.is_ndr:
         return Fact(why_not=bounce.why_not or "not a bounce", notes=notes)
     explanation = explain_bounce(bounce, knowledge.DEFAULT_LANGUAGE)
-    return Fact(event_from_bounce(bounce, explanation.key if explanation else None), notes=notes)
+    return Fact(event_from_bounce(bounce, explanation), notes=notes)
 
 
 def cmd_summary(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
