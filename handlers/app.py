@@ -169,7 +169,9 @@ def build_app(
     client = client or web_client(config)
     if config.hash_key or config.signing_secret:
         use_hash_key(config.hash_key.encode() if config.hash_key else derive_hash_key(config.signing_secret))
-    identity = BotIdentity(client, config.bot_token, refresh_s=config.identity_refresh_s)
+    identity = BotIdentity(
+        client, config.bot_token, refresh_s=config.identity_refresh_s, retry_first_s=config.identity_retry_s
+    )
     with _quiet_bolt_notices():
         app = AsyncApp(
             client=client,

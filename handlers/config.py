@@ -36,3 +36,4 @@ class SlackConfig:
     ack_quiet_s: float = 0.05  # ... that is, until no request has been waiting for this long
     background_limit: int = 32  # answers worked on at once (the rest queue)
     identity_refresh_s: float = 3600.0  # auth.test is asked again this often, in the background
+    identity_retry_s: float = 1.0  # an identity never loaded is asked for again after this, doubling to 5 min
