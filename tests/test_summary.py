@@ -496,3 +496,24 @@ def test_a_bounce_answered_by_its_reply_code_has_explains_title(tmp_path: Path, 
     [row] = record["by_code"]
     assert explained["explanation"]["code"] == "454"
     assert row["title"] == explained["explanation"]["title"]
+
+
+@pytest.mark.parametrize(
+    ("language", "bucket_s", "words"),
+    [("en", 300, "5 min"), ("fr", 7 * 86400, "7 j"), ("ja", 3600, "1時間"), ("ko", 300, "5분"), ("nl", 7200, "2 u")],
+)
+def test_the_chart_titles_bucket_is_in_the_readers_words(language: str, bucket_s: int, words: str) -> None:
+    from bot.render.chart import chart_title  # noqa: PLC0415
+
+    title = chart_title(bucket_s, knowledge.load(language).ui)
+    assert words in title
+    assert not any(raw in title for raw in ("5m", "7d", "1h", "2h"))
+
+
+def test_every_bucket_the_chart_can_pick_has_words_in_every_language() -> None:
+    from bot.render.chart import chart_title  # noqa: PLC0415
+    from bot.summary import BUCKETS  # noqa: PLC0415
+
+    for language in knowledge.LANGUAGES:
+        for bucket_s in (*BUCKETS, 28 * 86400 * 3, 45):
+            assert "{" not in chart_title(bucket_s, knowledge.load(language).ui)
