@@ -146,6 +146,15 @@ def wrap_paragraphs(text: str, indent: str = "  ", paint: Callable[[str], str] |
     return [line[: len(line) - len(line.lstrip())] + paint(line.lstrip()) if line else line for line in lines]
 
 
+def _hint(hint: str, command: str) -> list[str]:
+    """The hint and its command on one line when it fits, else the hint wrapped and the command
+    on a line of its own, never broken, so it can be copied and pasted as it is."""
+    command = printable(command)
+    if display_width(hint) + 1 + display_width(command) <= _WIDTH:
+        return [f"{hint} {command}"]
+    return [*_wrap(hint, "", ""), f"  {command}"]
+
+
 def _facts(shown: list[tuple[str, str]]) -> list[str]:
     """Label and value columns, aligned by display width (a Japanese label is twice as wide)."""
     width = max(display_width(k) for k, _ in shown)
@@ -190,7 +199,7 @@ def render_code(explanation: Explanation, ui: Mapping[str, str], *, color: bool 
     lines = [style.title(f"{explanation.code}  {explanation.title}"), *_explanation(explanation, ui, style)]
     command = code_command(explanation.code)
     if command:
-        lines += ["", f"{ui['sender_hint']} {command}"]
+        lines += ["", *_hint(ui["sender_hint"], command)]
     return "\n".join(lines) + "\n"
 
 
@@ -236,7 +245,7 @@ def render_text(
         lines += _explanation(explanation, ui, style)
     command = sender_command(bounce)
     if command:
-        lines += ["", f"{ui['sender_hint']} {command}"]
+        lines += ["", *_hint(ui["sender_hint"], command)]
     if bounce.truncated:
         lines += ["", style.dim(ui["truncated"])]
     return "\n".join(lines) + "\n"
