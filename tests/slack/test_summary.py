@@ -26,7 +26,7 @@ from bot.probes.result import ProbeResult
 from bot.render.chart import WIDTH_PX
 from bot.service import Answer
 from bot.store import HistoryEntry, MemoryStore, key
-from bot.store.keys import derive_hash_key
+from bot.summary import recipient_key
 from tests.fixtures.slack_api import SlackApi
 from tests.slack.conftest import SECRET, TOKEN, Harness, MakeHarness, thread_replies
 
@@ -136,15 +136,16 @@ async def test_the_store_keeps_domains_and_hashed_recipients_only(make_harness: 
     assert 0 < (await store.ttl(key("summary", "C1")) or 0) <= 7 * 86400
 
 
-async def test_recipients_are_hashed_under_a_key_derived_from_the_signing_secret(make_harness: MakeHarness) -> None:
-    h = await make_harness(service=HealthyService())
+async def test_recipients_are_hashed_under_the_deployments_key(make_harness: MakeHarness) -> None:
+    h = await make_harness(service=HealthyService(), hash_key="k" * 32)
     await h.message(pasted_ndr("ann.lee@fabrikam.com"))
     await h.settle()
     [(_, raw)] = await h.store.events_since(key("summary", "C1"), 0, 100)
     hashes = json.loads(raw.split(b" ", 1)[1])["h"]
     plain = hashlib.sha256(b"ann.lee@fabrikam.com").hexdigest()[:16]
-    keyed = hmac.new(derive_hash_key(SECRET), b"ann.lee@fabrikam.com", hashlib.sha256).hexdigest()[:16]
+    keyed = hmac.new(recipient_key("k" * 32), b"ann.lee@fabrikam.com", hashlib.sha256).hexdigest()[:16]
     assert hashes == [keyed] and plain not in hashes
+    assert recipient_key("k" * 32) != recipient_key(SECRET)  # MAILFLOW_HASH_KEY, not the signing secret
 
 
 @pytest.mark.parametrize("text", ["summary --since forever", "summary --since 30d", "summary --by code"])
