@@ -4,6 +4,7 @@ bounces written here with dates relative to now; the chart decoded as a real PNG
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import email.utils
 import fcntl
 import io
@@ -517,3 +518,16 @@ def test_every_bucket_the_chart_can_pick_has_words_in_every_language() -> None:
     for language in knowledge.LANGUAGES:
         for bucket_s in (*BUCKETS, 28 * 86400 * 3, 45):
             assert "{" not in chart_title(bucket_s, knowledge.load(language).ui)
+
+
+def test_a_bounce_dated_in_the_future_is_counted_but_its_date_left_out(tmp_path: Path) -> None:
+    (tmp_path / "now.eml").write_text(postfix_bounce("ann@fabrikam.com", age_s=600))
+    (tmp_path / "ahead.eml").write_text(postfix_bounce("bob@fabrikam.com", age_s=-3 * 365 * 86400))  # a clock off
+    (tmp_path / "late.eml").write_text(postfix_bounce("cy@fabrikam.com", age_s=-3600))  # within a day: kept
+    record = json.loads(run("summary", str(tmp_path), "--format", "json").stdout)
+    assert record["bounces"] == 3 and record["future"] == 1 and record["undated"] == 0
+    last = dt.datetime.fromisoformat(record["last_seen"].replace("Z", "+00:00"))
+    assert last < dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert sum(n for bar in record["timeline"] for n in bar["counts"].values()) == 2
+    text = run("summary", str(tmp_path)).stdout
+    assert "1 bounce(s) are dated in the future" in text
