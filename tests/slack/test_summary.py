@@ -22,6 +22,7 @@ import bot.store.events
 import handlers.summary
 from bot import knowledge
 from bot.diagnose import DiagnoseRequest, OnResult, conclude
+from bot.parse import parse_bounce
 from bot.probes.result import ProbeResult
 from bot.render.chart import WIDTH_PX
 from bot.service import Answer
@@ -258,3 +259,20 @@ async def test_the_table_is_counted_and_drawn_off_the_event_loop(
     assert "4.4.316" in _summary_answer(h)[1]
     assert {name for name, _ in seen} == {"summarise", "summary_message", "decode"}
     assert not [name for name, on_loop in seen if on_loop]
+
+
+async def test_the_duplicate_paste_key_is_keyed_too(make_harness: MakeHarness) -> None:
+    # The paste key's fingerprint covers the recipients: a plain SHA-256 of a guessed bounce
+    # (a common text and a likely address) would find it in the store.
+    h = await make_harness(service=HealthyService())
+    await h.message(pasted_ndr("ann.lee@fabrikam.com"))
+    await h.settle()
+    store = h.store
+    assert isinstance(store, MemoryStore)
+    pastes = [k for k in store._entries if ":paste:" in k]
+    bounce = parse_bounce(pasted_ndr("ann.lee@fabrikam.com").encode())
+    primary = bounce.primary
+    assert primary is not None
+    parts = [primary.status, primary.reply_code, " ".join(primary.text.lower().split()), "ann.lee@fabrikam.com"]
+    plain = hashlib.sha256("\x1f".join([*(p or "" for p in parts), "", ""]).encode()).hexdigest()[:32]
+    assert len(pastes) == 1 and plain not in pastes[0]
