@@ -12,13 +12,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from bot.store.errors import StoreError
+
 if TYPE_CHECKING:
     from bot.store.base import Store
+
+log = logging.getLogger("mailflow.store")
 
 PREFIX = "mailflow"
 VERSION = "v1"
@@ -49,12 +54,17 @@ def use_hash_key(secret: bytes) -> None:
 
 
 async def hash_key_in_store(store: Store) -> bytes:
-    """The deployment's generated key: written once (first replica wins), then read by all."""
-    await store.set_nx(HASH_KEY_KEY, secrets.token_hex(32).encode(), HASH_KEY_TTL_S)
-    kept = await store.get(HASH_KEY_KEY)
-    if not kept:
-        raise RuntimeError("the store lost the address hash key just written")
-    return kept
+    """The deployment's generated key: written once (first replica wins), then read by all.
+    When the store cannot be reached, a key of this process's own (its hashes then match no
+    other replica's until a restart; set MAILFLOW_HASH_KEY to avoid that)."""
+    fresh = secrets.token_hex(32).encode()
+    try:
+        await store.set_nx(HASH_KEY_KEY, fresh, HASH_KEY_TTL_S)
+        kept = await store.get(HASH_KEY_KEY)
+    except StoreError as exc:
+        log.warning("address hash key not read from the store (%s): this process uses one of its own", exc)
+        return fresh
+    return kept or fresh
 
 
 def address_hash(text: str, digits: int = 24) -> str:

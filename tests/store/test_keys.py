@@ -76,3 +76,14 @@ def test_parts_cannot_run_into_each_other() -> None:
 def test_options_digest_ignores_order() -> None:
     assert digest({"port": 25, "tls": True}) == digest({"tls": True, "port": 25})
     assert digest({"port": 25}) != digest({"port": 587})
+
+
+async def test_a_store_that_cannot_be_reached_still_gives_a_key_of_the_process_own() -> None:
+    from bot.store.errors import StoreError  # noqa: PLC0415
+
+    class Down(MemoryStore):
+        async def set_nx(self, key: str, value: bytes, ttl: float) -> bool:
+            raise StoreError("connection refused")
+
+    first = await hash_key_in_store(Down())
+    assert len(first) == 64 and first != await hash_key_in_store(Down())
