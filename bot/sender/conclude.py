@@ -32,6 +32,7 @@ FAILURE_IDS = (
     "dmarc-missing",
     "dmarc-invalid",
     "dkim-missing",
+    "dkim-target-missing",
     "dkim-weak",
     "dkim-revoked",
     "dkim-invalid",
@@ -238,6 +239,7 @@ class _Conclusion:
                 rest = str(item["cname"]).split(".", 1)[1]
         return {
             "dkim_name": str(report.get("name")),
+            "dkim_target": str(report.get("cname") or ""),
             "selector1_name": f"selector1._domainkey.{domain}",
             "selector1_target": f"selector1-{dashed(domain)}.{rest}",
             "selector2_name": f"selector2._domainkey.{domain}",
@@ -253,7 +255,12 @@ class _Conclusion:
         for report in self.dkim:
             status, name = report.get("status"), report.get("name")
             fields = self.dkim_fields(report)
-            if status == "missing":
+            if status == "missing" and report.get("cname"):
+                # The CNAME is there, its target has no key: for Microsoft 365, signing is not
+                # created or not enabled yet (Microsoft publishes the key when it is).
+                target = str(report["cname"])
+                self.fail("dkim-target-missing", f"{name} is a CNAME to {target}, which has no DKIM key", **fields)
+            elif status == "missing":
                 if strict:
                     via = f" (CNAME to {report['cname']})" if report.get("cname") else ""
                     self.fail("dkim-missing", f"no DKIM key at {name}{via}", **fields)

@@ -247,6 +247,17 @@ ROWS: list[tuple[str, SenderRequest, set[str], Check]] = [
         lambda r: r["dkim"][0]["present"] is False and r["dkim"][0]["name"] == "s9._domainkey.ok.test",
     ),
     (
+        "dkim-target-missing",
+        SenderRequest("dangling.test"),
+        {"spf-none", "dmarc-missing", "dkim-target-missing"},
+        lambda r: (
+            [(d["present"], d["m365_cname"]) for d in r["dkim"]] == [(False, True), (False, True)]
+            and [c["id"] for c in r["checklist"] if c["id"].startswith("dkim")] == ["dkim-create"]
+            and "New-DkimSigningConfig -DomainName dangling.test" in r["checklist"][-2]["text"]
+            and "dkim-cnames" not in {c["id"] for c in r["checklist"]}
+        ),
+    ),
+    (
         "dkim-default-selectors-elsewhere-is-a-warning",
         SenderRequest("soft.test"),
         {"dmarc-missing"},

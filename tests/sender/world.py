@@ -97,6 +97,10 @@ def world(zone: Zone) -> None:
     zone.add("s1._domainkey.revoked.test", "TXT", "v=DKIM1; k=rsa; p=")
     zone.add("s1._domainkey.garbled.test", "TXT", "v=DKIM1; k=rsa; p=not*base64")
     zone.add("s1._domainkey.testing.test", "TXT", f"v=DKIM1; t=y; k=rsa; p={rsa_key(2048)}")
+    # Microsoft 365 CNAMEs published, signing not set up yet: the targets hold no key.
+    for selector in ("selector1", "selector2"):
+        target = f"{selector}-dangling-test._domainkey.contoso.onmicrosoft.com"
+        zone.add(f"{selector}._domainkey.dangling.test", "CNAME", target + ".")
     zone.add("s1._domainkey.ed.test", "TXT", "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
 
     # Blocklists.
