@@ -131,6 +131,27 @@ def suggested_spf(current: str | None, ip: str | None, *, matched: str | None = 
     return " ".join([*parts, term])
 
 
+TXT_STRING = 255  # the longest character-string in a TXT record (RFC 1035 section 3.3)
+SPF_SIZE = 450  # RFC 7208 section 3.4: keep the SPF answer within a 512-byte UDP DNS reply
+
+
+def txt_strings(record: str) -> str:
+    """The record as a TXT value: itself when it fits one string, else quoted strings of at most
+    255 characters, which receivers join with nothing between them (RFC 7208 section 3.3). Each
+    string but the last ends at a space, so the split is plain to see and the join is exact."""
+    if len(record) <= TXT_STRING:
+        return record
+    pieces: list[str] = []
+    rest = record
+    while len(rest) > TXT_STRING:
+        cut = rest.rfind(" ", 0, TXT_STRING)
+        cut = TXT_STRING if cut <= 0 else cut + 1  # keep the space with the first string
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    pieces.append(rest)
+    return " ".join(f'"{piece}"' for piece in pieces)
+
+
 def suggested_dmarc(domain: str) -> str:
     return f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}"
 
@@ -186,6 +207,10 @@ class _Conclusion:
             "spf_error": str(spf.get("error") or ""),
         }
         spf["suggested"] = fields["spf_record"]
+        fields["spf_record"] = txt_strings(fields["spf_record"])
+        publish = spf["suggested"] if result in ("none", "fail", "softfail") else record
+        if publish and len(publish.encode()) > SPF_SIZE:
+            self.warn("spf-long", f"{len(publish.encode())} bytes: {publish}")
         if result in ("none", "permerror", "temperror"):
             self.fail(f"spf-{result}", str(spf.get("error") or f"SPF {result} for {domain}"), **fields)
         elif result in ("fail", "softfail"):

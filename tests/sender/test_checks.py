@@ -15,7 +15,7 @@ import pytest
 from bot.probes.config import ProbeConfig, Timeouts
 from bot.probes.context import ProbeContext
 from bot.sender.check import run_checks
-from bot.sender.conclude import FAILURE_IDS, SenderReport, SenderRequest, conclude, suggested_spf
+from bot.sender.conclude import FAILURE_IDS, SenderReport, SenderRequest, conclude, suggested_spf, txt_strings
 from bot.sender.dmarc import organizational_domain
 from bot.sender.dns import SenderDns
 from bot.sender.spf import analyse_spf, check_spf
@@ -451,3 +451,38 @@ def test_an_internal_ip_gets_a_warning(server: DnsServer) -> None:
     report = check(server, SenderRequest("soft.test", "10.1.2.3", dnsbl=("bl.test",)))
     assert "ip-internal" in warning_ids(report)
     assert "ip-internal" not in warning_ids(check(server, SenderRequest("soft.test", IP, dnsbl=("bl.test",))))
+
+
+def _strings(value: str) -> list[str]:
+    assert value.startswith('"') and value.endswith('"')
+    return value[1:-1].split('" "')
+
+
+def test_a_suggested_spf_record_over_255_characters_is_split_into_strings(server: DnsServer) -> None:
+    report = check(server, SenderRequest("long.test", IP))
+    suggested = report.spf["suggested"] if report.spf else ""
+    assert len(suggested) > 255
+    assert "spf-long" not in warning_ids(report)
+    step = next(c for c in report.checklist if c["id"] == "spf-add")
+    quoted = step["text"].split("with `", 1)[1].rsplit("`", 1)[0]
+    strings = _strings(quoted)
+    assert len(strings) == 2 and all(len(s) <= 255 for s in strings)
+    assert "".join(strings) == suggested  # receivers join the strings with nothing between them
+
+
+def test_a_record_over_450_bytes_warns(server: DnsServer) -> None:
+    report = check(server, SenderRequest("huge.test", IP))
+    assert "spf-long" in warning_ids(report)
+    assert report.spf is not None and report.spf["result"] == "fail"
+
+
+@pytest.mark.parametrize("length", [1, 254, 255, 256, 600, 1000])
+def test_txt_strings_join_back_exactly(length: int) -> None:
+    record = ("v=spf1 " + " ".join(f"ip4:192.0.2.{n % 250}" for n in range(200)))[:length]
+    split = txt_strings(record)
+    if length <= 255:
+        assert split == record
+    else:
+        strings = _strings(split)
+        assert all(len(s) <= 255 for s in strings) and "".join(strings) == record
+    assert txt_strings("x" * 600).count('" "') == 2  # no space to cut at: cut at 255

@@ -80,6 +80,10 @@ def world(zone: Zone) -> None:
     # Names compare without case and without the final dot.
     zone.add("upper.test", "TXT", "v=spf1 include:SPF.Protection.Outlook.COM. -all")
 
+    # Long records: the suggestion passes 255 characters (one TXT string); "huge" passes 450 bytes.
+    zone.add("long.test", "TXT", "v=spf1 " + " ".join(f"ip4:198.51.100.{n}" for n in range(14)) + " -all")
+    zone.add("huge.test", "TXT", "v=spf1 " + " ".join(f"ip4:198.51.100.{n}" for n in range(30)) + " -all")
+
     # DMARC.
     zone.add("_dmarc.baddmarc.test", "TXT", "v=DMARC1; p=maybe; pct=150")
     zone.add("_dmarc.badp.test", "TXT", "v=DMARC1; p=maybe; np=reject; rua=mailto:d@badp.test")
