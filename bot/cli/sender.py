@@ -66,6 +66,7 @@ def request_from_args(args: argparse.Namespace) -> tuple[SenderRequest, ProbeCon
         helo=_domain(args.helo, "--helo") if args.helo else None,
         selectors=tuple(dict.fromkeys(_selector(s) for s in args.selector or ())),
         dnsbl=tuple(dict.fromkeys(_domain(z, "--dnsbl") for z in args.dnsbl or ())),
+        mailfrom=_domain(args.mailfrom.rsplit("@", 1)[-1], "--mailfrom") if args.mailfrom else None,
     )
     return request, config
 
@@ -123,8 +124,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Check why a receiver refused mail from this sender: SPF evaluated for the IP, DMARC, "
         "DKIM keys, and DNS blocklists, all at once.",
     )
-    parser.add_argument("domain", help="the sending domain (From: or Return-Path: of the refused mail)")
+    parser.add_argument("domain", help="the sending domain (the From: of the refused mail; DMARC is checked on it)")
     parser.add_argument("--ip", help="the sending IP: evaluate SPF for it and look it up on blocklists")
+    parser.add_argument(
+        "--mailfrom",
+        metavar="DOMAIN",
+        help="the MAIL FROM (Return-Path) domain, when an email service sends with its own: SPF is checked on it, "
+        "DMARC on DOMAIN, and their alignment shown",
+    )
     parser.add_argument("--helo", help="the HELO/EHLO name the sending server used (SPF macro %%{h})")
     parser.add_argument(
         "--selector", action="append", metavar="S", help="DKIM selector (repeatable; default selector1, selector2)"

@@ -33,6 +33,28 @@ def spf_line(spf: dict[str, Any] | None, words: SenderKnowledge) -> str:
     return f"{words.labels['spf']}: {head}, {lookups}{m365}{record}"
 
 
+def alignment_line(report: SenderReport, words: SenderKnowledge) -> str | None:
+    """SPF alignment, shown when the MAIL FROM domain is not the From: domain."""
+    alignment = report.alignment
+    if not alignment or alignment.get("mailfrom") == alignment.get("from"):
+        return None
+    said = words.labels["aligned" if alignment.get("aligned") else "not_aligned"]
+    return words.labels["alignment"].format(
+        mailfrom=alignment.get("mailfrom"), domain=alignment.get("from"), mode=alignment.get("mode"), said=said
+    )
+
+
+def spf_checks(report: SenderReport, words: SenderKnowledge) -> list[str]:
+    """The SPF line (naming the MAIL FROM domain it was checked on when that is not the From:
+    domain) and the alignment line."""
+    line = spf_line(report.spf, words)
+    mailfrom = report.request.spf_domain
+    if mailfrom != report.request.name:
+        line = line.replace(words.labels["spf"], f"{words.labels['spf']} ({mailfrom})", 1)
+    aligned = alignment_line(report, words)
+    return [line] if aligned is None else [line, aligned]
+
+
 def dmarc_line(dmarc: dict[str, Any] | None, words: SenderKnowledge) -> str:
     if dmarc is None or dmarc.get("error"):
         return f"{words.labels['dmarc']}: {words.labels['unknown']}"
@@ -71,7 +93,7 @@ def render_sender_text(report: SenderReport, words: SenderKnowledge) -> str:
             lines.append(f"      {labels['observed']}: {failure.detail}")
     elif not report.incomplete:
         lines += ["", labels["all_good"]]
-    lines += ["", "  " + spf_line(report.spf, words), "  " + dmarc_line(report.dmarc, words)]
+    lines += ["", *("  " + line for line in spf_checks(report, words)), "  " + dmarc_line(report.dmarc, words)]
     lines += ["  " + dkim_line(d, words) for d in report.dkim]
     if report.dnsbl:
         lines += ["", labels["blocklists"]]
@@ -115,7 +137,7 @@ def sender_message(
         out += [blocks.section(piece) for piece in blocks.split_text(text, blocks.MAX_SECTION)]
     elif not report.incomplete:
         out.append(blocks.section(esc(words.labels["all_good"])))
-    checks = [spf_line(report.spf, words), dmarc_line(report.dmarc, words)]
+    checks = [*spf_checks(report, words), dmarc_line(report.dmarc, words)]
     checks += [dkim_line(d, words) for d in report.dkim]
     checks += [dnsbl_line(item, words) for item in report.dnsbl]
     out += [blocks.section(piece) for piece in blocks.split_text("\n".join(esc(c) for c in checks), blocks.MAX_SECTION)]

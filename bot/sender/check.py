@@ -50,11 +50,12 @@ async def run_checks(
     domain = request.name
     selectors = request.selectors or DEFAULT_SELECTORS
     work: list[tuple[str, str, Callable[[], Awaitable[Any]]]] = []
+    spf_domain = request.spf_domain  # receivers check SPF on the MAIL FROM domain
     if request.ip:
         ip = request.ip
-        work.append(("spf", domain, lambda: check_spf(dns, domain, ip, helo=request.helo or "")))
+        work.append(("spf", spf_domain, lambda: check_spf(dns, spf_domain, ip, helo=request.helo or "")))
     else:
-        work.append(("spf", domain, lambda: analyse_spf(dns, domain)))
+        work.append(("spf", spf_domain, lambda: analyse_spf(dns, spf_domain)))
     work.append(("dmarc", domain, lambda: check_dmarc(dns, domain)))
     for selector in selectors:
         work.append(("dkim", f"{selector}._domainkey.{domain}", _bind(check_selector, dns, domain, selector)))

@@ -19,6 +19,7 @@ from bot.parse.sender import external_ip
 from bot.probes.result import ProbeResult
 from bot.sender import knowledge as sender_knowledge
 from bot.sender.dkim import dashed
+from bot.sender.dmarc import organizational_domain
 from bot.sender.spf import M365_INCLUDE
 
 UNFINISHED = "unfinished"
@@ -47,16 +48,25 @@ class SenderRequest:
     helo: str | None = None
     selectors: tuple[str, ...] = ()  # empty: Microsoft 365's selector1 and selector2
     dnsbl: tuple[str, ...] = ()  # empty: the catalog's default lists
+    mailfrom: str | None = None  # the MAIL FROM (Return-Path) domain when it is not ``domain``
 
     @property
     def name(self) -> str:
         return self.domain.strip().rstrip(".").lower()
+
+    @property
+    def spf_domain(self) -> str:
+        """The domain SPF is checked on: the envelope's (MAIL FROM), which receivers check, not
+        the From: domain; they are one unless the mail went out through an email service."""
+        return (self.mailfrom or "").strip().rstrip(".").lower() or self.name
 
     def command(self) -> str:
         """The CLI command that runs this check again."""
         parts = ["mailflow", "sender", self.name]
         if self.ip:
             parts += ["--ip", self.ip]
+        if self.spf_domain != self.name:
+            parts += ["--mailfrom", self.spf_domain]
         for selector in self.selectors:
             parts += ["--selector", selector]
         for zone in self.dnsbl:
@@ -84,6 +94,7 @@ class SenderReport:
     checklist: list[dict[str, str]]
     incomplete: list[str]
     elapsed_ms: float
+    alignment: dict[str, Any] | None = None  # DMARC SPF alignment of the MAIL FROM and From: domains
 
     @property
     def ok(self) -> bool:
@@ -95,6 +106,8 @@ class SenderReport:
             "domain": self.request.name,
             "ip": self.request.ip,
             "helo": self.request.helo,
+            "mailfrom": self.request.spf_domain,
+            "alignment": self.alignment,
             "spf": self.spf,
             "dmarc": self.dmarc,
             "dkim": self.dkim,
@@ -156,6 +169,23 @@ def suggested_dmarc(domain: str) -> str:
     return f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}"
 
 
+def spf_alignment(mailfrom: str, from_domain: str, mode: str) -> dict[str, Any]:
+    """DMARC's SPF identifier alignment (RFC 7489 section 3.1.2): strict (``aspf=s``) wants the
+    same name; relaxed (the default) the same organizational domain, found with the Public
+    Suffix List (``bounce.contoso.com`` is aligned with ``contoso.com``, ``esp.example`` not)."""
+    mode = "s" if mode == "s" else "r"
+    orgs = (organizational_domain(mailfrom), organizational_domain(from_domain))
+    aligned = mailfrom == from_domain if mode == "s" else orgs[0] == orgs[1]
+    return {
+        "mailfrom": mailfrom,
+        "from": from_domain,
+        "mode": "strict" if mode == "s" else "relaxed",
+        "mailfrom_org": orgs[0],
+        "from_org": orgs[1],
+        "aligned": aligned,
+    }
+
+
 class _Conclusion:
     """Collects findings from each check's facts."""
 
@@ -165,6 +195,7 @@ class _Conclusion:
         self.failures: list[Finding] = []
         self.warnings: list[Finding] = []
         self.incomplete: list[str] = []
+        self.alignment: dict[str, Any] | None = None
         done = [r for r in results if not r.skipped and not r.facts.get(BROKEN)]
         facts = {r.name: r.facts for r in done if r.name in ("spf", "dmarc")}
         self.spf = dict(facts["spf"]) if "spf" in facts else None  # copies: the cached facts stay as run
@@ -196,15 +227,29 @@ class _Conclusion:
             self.check_dmarc(self.dmarc)
         self.check_dkim()
         self.check_dnsbl()
+        self.check_alignment()
+
+    def check_alignment(self) -> None:
+        """SPF counts for DMARC only when the MAIL FROM domain is aligned with the From: domain."""
+        request = self.request
+        mode = str(self.dmarc.get("aspf") or "r") if self.dmarc and self.dmarc.get("found") else "r"
+        self.alignment = spf_alignment(request.spf_domain, request.name, mode)
+        if not self.alignment["aligned"]:
+            self.warn(
+                "spf-unaligned",
+                f"MAIL FROM {request.spf_domain} and From: {request.name} are not aligned "
+                f"({self.alignment['mode']}: {self.alignment['mailfrom_org']} vs {self.alignment['from_org']})",
+            )
 
     def check_spf(self, spf: dict[str, Any]) -> None:
-        domain, ip = self.request.name, self.request.ip
+        domain, ip = self.request.spf_domain, self.request.ip
         result, record = spf.get("result"), spf.get("record")
         same_record = (spf.get("matched_in") or "").rstrip(".").lower() == domain
         fields = {
             "spf_current": record or "",
             "spf_record": suggested_spf(record, ip, matched=spf.get("mechanism") if same_record else None),
             "spf_error": str(spf.get("error") or ""),
+            "domain": domain,  # the MAIL FROM domain: the record to change is that one
         }
         spf["suggested"] = fields["spf_record"]
         fields["spf_record"] = txt_strings(fields["spf_record"])
@@ -352,6 +397,7 @@ def conclude(
         checklist=checklist(run.failures, words),
         incomplete=list(dict.fromkeys(run.incomplete)),
         elapsed_ms=elapsed_ms,
+        alignment=run.alignment,
     )
 
 

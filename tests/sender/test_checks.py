@@ -486,3 +486,40 @@ def test_txt_strings_join_back_exactly(length: int) -> None:
         strings = _strings(split)
         assert all(len(s) <= 255 for s in strings) and "".join(strings) == record
     assert txt_strings("x" * 600).count('" "') == 2  # no space to cut at: cut at 255
+
+
+def test_spf_is_checked_on_the_mail_from_domain_and_alignment_shown(server: DnsServer) -> None:
+    # From: shop.test's own record does not list the email service's IP; receivers never ask it.
+    assert "spf-fail" in ids(check(server, SenderRequest("shop.test", IP)))
+    report = check(server, SenderRequest("shop.test", IP, mailfrom="bounce.esp.test"))
+    record = report.record()
+    assert "spf-fail" not in ids(report)
+    assert record["spf"]["result"] == "pass" and record["mailfrom"] == "bounce.esp.test"
+    assert record["dmarc"]["at"] == "_dmarc.shop.test"  # DMARC stays on the From: domain
+    assert record["alignment"] == {
+        "mailfrom": "bounce.esp.test",
+        "from": "shop.test",
+        "mode": "relaxed",
+        "mailfrom_org": "esp.test",
+        "from_org": "shop.test",
+        "aligned": False,
+    }
+    assert "spf-unaligned" in warning_ids(report)
+    assert report.request.command() == f"mailflow sender shop.test --ip {IP} --mailfrom bounce.esp.test"
+
+
+def test_a_custom_mail_from_under_the_domain_is_aligned_when_relaxed_only(server: DnsServer) -> None:
+    relaxed = check(server, SenderRequest("shop.test", IP, mailfrom="em.shop.test"))
+    assert relaxed.alignment is not None and relaxed.alignment["aligned"] is True
+    assert "spf-unaligned" not in warning_ids(relaxed) and not ids(relaxed) & {"spf-fail", "spf-softfail"}
+    strict = check(server, SenderRequest("strict.test", IP, mailfrom="em.strict.test"))
+    assert strict.alignment is not None and strict.alignment["mode"] == "strict"
+    assert strict.alignment["aligned"] is False and "spf-unaligned" in warning_ids(strict)
+
+
+def test_an_spf_failure_on_the_mail_from_domain_names_that_domain(server: DnsServer) -> None:
+    report = check(server, SenderRequest("ok.test", IP, mailfrom="soft.test"))
+    assert "spf-softfail" in ids(report) and "spf-fail" not in ids(report)
+    step = next(c for c in report.checklist if c["id"] == "spf-add")
+    assert "`soft.test`" in step["text"] and "`ok.test`" not in step["text"]
+    assert "--mailfrom soft.test" in report.checklist[-1]["text"]  # the re-check keeps it

@@ -129,7 +129,7 @@ def test_explain_shows_the_sender_and_the_command() -> None:
     assert "Sending IP" in out.stdout and "203.0.113.5" in out.stdout
     assert out.stdout.rstrip().endswith("Check it now: mailflow sender contoso.com --ip 203.0.113.5")
     record = json.loads(run("explain", "--format", "json", sample).stdout)
-    assert record["sender"] == {"domain": "contoso.com", "ip": "203.0.113.5"}
+    assert record["sender"] == {"domain": "contoso.com", "ip": "203.0.113.5", "mailfrom": None}
     assert record["sender_check"] == "mailflow sender contoso.com --ip 203.0.113.5"
 
 
@@ -148,3 +148,16 @@ def test_explain_code_names_the_command_for_sender_side_codes(code: str, offered
     out = run("explain", "--code", code)
     assert out.returncode == 0
     assert ("mailflow sender DOMAIN [--ip IP]" in out.stdout) is offered
+
+
+def test_mailfrom_moves_spf_and_shows_alignment(server: DnsServer) -> None:
+    out = run("sender", "shop.test", "--ip", IP, "--mailfrom", "bounce.esp.test", *lab(server))
+    assert out.returncode == 0, out.stdout + out.stderr  # only warnings: SPF passes where receivers check it
+    assert "SPF (bounce.esp.test): pass (ip4:203.0.113.0/24)" in out.stdout
+    assert "SPF alignment (DMARC): MAIL FROM bounce.esp.test / From: shop.test: not aligned" in out.stdout
+    record = json.loads(
+        run("sender", "shop.test", "--ip", IP, "--mailfrom", "bounce.esp.test", "--format", "json", *lab(server)).stdout
+    )
+    assert record["mailfrom"] == "bounce.esp.test" and record["alignment"]["aligned"] is False
+    assert "spf-unaligned" in {w["id"] for w in record["warnings"]}
+    assert run("sender", "shop.test", "--mailfrom", "not a domain", *lab(server)).returncode == 2

@@ -84,6 +84,14 @@ def world(zone: Zone) -> None:
     zone.add("long.test", "TXT", "v=spf1 " + " ".join(f"ip4:198.51.100.{n}" for n in range(14)) + " -all")
     zone.add("huge.test", "TXT", "v=spf1 " + " ".join(f"ip4:198.51.100.{n}" for n in range(30)) + " -all")
 
+    # Mail through an email service: From: shop.test, MAIL FROM bounce.esp.test (SPF passes there).
+    zone.add("shop.test", "TXT", "v=spf1 include:spf.protection.outlook.com -all")
+    zone.add("_dmarc.shop.test", "TXT", "v=DMARC1; p=reject")
+    zone.add("bounce.esp.test", "TXT", "v=spf1 ip4:203.0.113.0/24 -all")
+    zone.add("em.shop.test", "TXT", "v=spf1 ip4:203.0.113.0/24 -all")  # a custom MAIL FROM under shop.test
+    zone.add("_dmarc.strict.test", "TXT", "v=DMARC1; p=reject; aspf=s")
+    zone.add("em.strict.test", "TXT", "v=spf1 ip4:203.0.113.0/24 -all")
+
     # DMARC.
     zone.add("_dmarc.baddmarc.test", "TXT", "v=DMARC1; p=maybe; pct=150")
     zone.add("_dmarc.badp.test", "TXT", "v=DMARC1; p=maybe; np=reject; rua=mailto:d@badp.test")
