@@ -2,7 +2,7 @@
 
 Progress goes to stderr as each check finishes; the result (text or JSON) to stdout.
 Exit codes: 0 nothing fails, 3 something fails (or the deadline cut a check), 2 bad
-arguments, 1 internal error.
+arguments, 1 internal error or mailflow's own resolver does not answer (``resolver-unreachable``).
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin
     from bot.render.diagnosis import ago, progress_line  # noqa: PLC0415
     from bot.render.sender import render_sender_text  # noqa: PLC0415
     from bot.sender import knowledge as sender_knowledge  # noqa: PLC0415
+    from bot.sender.conclude import RESOLVER_UNREACHABLE  # noqa: PLC0415
     from bot.sender.service import SenderService  # noqa: PLC0415
     from bot.store import open_store  # noqa: PLC0415
 
@@ -114,6 +115,8 @@ def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin
         if answer.from_cache:
             ui = knowledge.load(language).ui
             stdout.write(f"\n{words.labels['cached'].format(age=ago(answer.age_s))} {ui['rerun_cli']}\n")
+    if any(f.id == RESOLVER_UNREACHABLE for f in report.failures):  # nothing is known of the sender
+        return EXIT_INTERNAL
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 

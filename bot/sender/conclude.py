@@ -23,6 +23,8 @@ from bot.sender.dmarc import organizational_domain
 from bot.sender.spf import M365_INCLUDE
 
 UNFINISHED = "unfinished"
+RESOLVER_UNREACHABLE = "resolver-unreachable"  # our resolver, not the domain: exit 1, like diagnose
+RESOLVER_UNREACHABLE_FACT = "resolver_unreachable"
 BROKEN = "broken"  # the check raised: a bug, reported as an incomplete check
 FAILURE_IDS = (
     "spf-none",
@@ -38,6 +40,7 @@ FAILURE_IDS = (
     "dkim-revoked",
     "dkim-invalid",
     "listed:<zone>",
+    RESOLVER_UNREACHABLE,
 )
 
 
@@ -196,6 +199,7 @@ class _Conclusion:
         self.warnings: list[Finding] = []
         self.incomplete: list[str] = []
         self.alignment: dict[str, Any] | None = None
+        self.resolver_silent = False
         done = [r for r in results if not r.skipped and not r.facts.get(BROKEN)]
         facts = {r.name: r.facts for r in done if r.name in ("spf", "dmarc")}
         self.spf = dict(facts["spf"]) if "spf" in facts else None  # copies: the cached facts stay as run
@@ -215,7 +219,13 @@ class _Conclusion:
         self.warnings.append(Finding(ident, detail))
 
     def run(self) -> None:
+        silent = next((r for r in self.results if r.facts.get(RESOLVER_UNREACHABLE_FACT)), None)
+        if silent is not None:
+            self.fail(RESOLVER_UNREACHABLE, str(silent.facts.get("said") or silent.detail), resolver=silent.target)
+        self.resolver_silent = silent is not None
         for result in self.results:
+            if result.name == "resolver":
+                continue
             if result.skipped or result.facts.get(UNFINISHED) or result.facts.get(BROKEN):
                 self.incomplete.append(f"{result.name} {result.target}")
                 self.warn("incomplete", f"{result.name} {result.target}: {result.detail}")
@@ -228,6 +238,12 @@ class _Conclusion:
         self.check_dkim()
         self.check_dnsbl()
         self.check_alignment()
+        if self.resolver_silent:
+            # No answer came from our own resolver: a temperror or an unchecked record says
+            # nothing about the domain, so it is not blamed on it (what did answer stays).
+            blind = ("spf-temperror", "dmarc-unchecked", "dkim-unchecked", "dnsbl-unknown")
+            self.failures = [f for f in self.failures if f.id not in blind]
+            self.warnings = [w for w in self.warnings if w.id not in blind]
 
     def check_alignment(self) -> None:
         """SPF counts for DMARC only when the MAIL FROM domain is aligned with the From: domain."""

@@ -20,6 +20,7 @@ from bot.sender.dmarc import organizational_domain
 from bot.sender.dns import SenderDns
 from bot.sender.spf import analyse_spf, check_spf
 from tests.fixtures.dns_server import DnsServer, start_dns
+from tests.hardening.test_faults import dead_dns
 from tests.sender.world import IP, world
 
 pytestmark = pytest.mark.timeout(30)
@@ -312,7 +313,20 @@ def test_sender_check(server: DnsServer, request_: SenderRequest, expected: set[
 
 def test_every_failure_id_is_covered() -> None:
     seen = {i if not i.startswith("listed:") else "listed:<zone>" for row in ROWS for i in row[2]}
+    seen.add("resolver-unreachable")  # no zone can serve it: test_our_dead_resolver_is_no_fault_of_the_domain
     assert seen == set(FAILURE_IDS)
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_our_dead_resolver_is_no_fault_of_the_domain(language: str) -> None:
+    with dead_dns("closed") as resolver:
+        config = ProbeConfig(resolver=resolver, timeouts=Timeouts(dns=0.3, overall=3.0))
+        request = SenderRequest("ok.test", IP, dnsbl=("bl.test",))
+        report = conclude(request, asyncio.run(run_checks(request, config)), elapsed_ms=0.0, language=language)
+    assert [f.id for f in report.failures] == ["resolver-unreachable"]
+    assert f"127.0.0.1:{resolver[1]}" in report.checklist[0]["text"]
+    assert ("ルートゾーン" in report.checklist[0]["text"]) is (language == "ja")
+    assert not ({"spf-temperror", "dnsbl-unknown", "dkim-unchecked"} & {*ids(report), *warning_ids(report)})
 
 
 def test_dnsbl_unclear_answers_say_why(server: DnsServer) -> None:

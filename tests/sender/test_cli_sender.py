@@ -10,6 +10,7 @@ import pytest
 
 from bot.cli.sender import add_parser, request_from_args
 from tests.fixtures.dns_server import DnsServer, start_dns
+from tests.hardening.test_faults import dead_dns
 from tests.sender.world import IP, world
 from tests.test_cli import run
 
@@ -161,3 +162,12 @@ def test_mailfrom_moves_spf_and_shows_alignment(server: DnsServer) -> None:
     assert record["mailfrom"] == "bounce.esp.test" and record["alignment"]["aligned"] is False
     assert "spf-unaligned" in {w["id"] for w in record["warnings"]}
     assert run("sender", "shop.test", "--mailfrom", "not a domain", *lab(server)).returncode == 2
+
+
+def test_our_dead_resolver_exits_1_and_says_so() -> None:
+    with dead_dns("closed") as (host, port):
+        out = run("sender", "ok.test", "--ip", IP, "--resolver", f"{host}:{port}", "--timeout", "3", "--format", "json")
+    assert out.returncode == 1, out.stdout + out.stderr
+    record = json.loads(out.stdout)
+    assert [f["id"] for f in record["failures"]] == ["resolver-unreachable"]
+    assert record["checklist"][0]["id"] == "resolver-check"
