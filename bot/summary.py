@@ -12,8 +12,9 @@ the Slack bot may keep per channel (``bot/store``: ``summary:<channel>``), and t
 the same way, so both answer alike.
 
 The timeline's bucket is picked from the span of the dated events (``pick_bucket``): the
-smallest of ``BUCKETS`` giving at most ``MAX_BUCKETS`` bars, aligned on multiples of the bucket
-in UTC; empty buckets between the first and the last are kept, so a chart shows the gaps.
+smallest of ``BUCKETS`` giving at most ``MAX_BUCKETS`` bars (a multiple of the largest beyond
+it), aligned on multiples of the bucket in UTC; empty buckets between the first and the last are
+kept, so a chart shows the gaps.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
@@ -34,8 +36,10 @@ from bot.parse.dates import iso
 NO_CODE: Final = "unknown"  # the timeline's key (and the CSV's) for a bounce without a code
 BUCKETS: Final = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 * 86400, 28 * 86400)
 MAX_BUCKETS: Final = 48
-MAX_DOMAINS: Final = 20  # per event: a report naming more recipients counts its first 20 domains
-MAX_RECIPIENTS: Final = 50  # per event
+# Per event, in the store (``Event.dumps``): a report naming more recipients keeps its first 20
+# domains and 50 recipients there. The command line counts them all.
+MAX_DOMAINS: Final = 20
+MAX_RECIPIENTS: Final = 50
 GROUPINGS: Final = ("code", "domain", "reason")
 
 
@@ -64,7 +68,7 @@ class Event:
 
     def dumps(self) -> bytes:
         data: dict[str, Any] = {"k": self.kind, "at": self.at, "c": self.code, "y": self.key, "r": self.reason}
-        data |= {"d": list(self.domains), "h": list(self.recipients), "f": self.failure}
+        data |= {"d": list(self.domains[:MAX_DOMAINS]), "h": list(self.recipients[:MAX_RECIPIENTS]), "f": self.failure}
         return json.dumps({k: v for k, v in data.items() if v not in (None, [])}, separators=(",", ":")).encode()
 
     @classmethod
@@ -115,8 +119,8 @@ def event_from_bounce(bounce: Bounce, key: str | None, *, at: float | None = Non
         code=code,
         key=key,
         reason=reason,
-        domains=tuple(domains)[:MAX_DOMAINS],
-        recipients=tuple(hash_recipient(r) for r in recipients[:MAX_RECIPIENTS]),
+        domains=tuple(domains),
+        recipients=tuple(hash_recipient(r) for r in recipients),
     )
 
 
@@ -185,12 +189,22 @@ class Summary:
         return round(count / self.bounces, 4) if self.bounces else 0.0
 
 
+def _bars(first: float, last: float, size: int) -> int:
+    return int(last // size - first // size) + 1  # buckets are aligned on multiples of ``size``
+
+
 def pick_bucket(first: float, last: float) -> int:
-    span = max(0.0, last - first)
+    """The smallest of ``BUCKETS`` giving at most ``MAX_BUCKETS`` bars; beyond the largest (one
+    bounce dated 1990 among others dated today, say), a multiple of it, so the timeline and the
+    chart stay small whatever dates the bounces carry."""
+    last = max(first, last)
     for size in BUCKETS:
-        if span // size + 1 <= MAX_BUCKETS:
+        if _bars(first, last, size) <= MAX_BUCKETS:
             return size
-    return BUCKETS[-1]
+    size = BUCKETS[-1] * max(1, math.ceil((last - first) / (BUCKETS[-1] * (MAX_BUCKETS - 2))))
+    while _bars(first, last, size) > MAX_BUCKETS:
+        size += BUCKETS[-1]
+    return size
 
 
 def timeline(events: Sequence[Event]) -> Timeline:
