@@ -6,10 +6,11 @@
     summarise(events, ...)           -> ``Summary``: by code, by domain, by reason, a timeline
     summary_record(summary, lang)    -> the JSON shape of ``mailflow summary --format json``
 
-An ``Event`` holds no address: recipients are kept as the first 16 hex digits of the SHA-256 of
+An ``Event`` holds no address: recipients are kept as the first 16 hex digits of a hash of
 the lower-cased address (enough to count distinct ones), destinations as domains. That is what
-the Slack bot may keep per channel (``bot/store``: ``summary:<channel>``), and the CLI counts
-the same way, so both answer alike.
+the Slack bot may keep per channel (``bot/store``: ``summary:<channel>``). The bot's hash is an
+HMAC under a key of its own (``recipient_key``), so whoever reads Redis cannot hash a list of
+addresses to find out which of them bounced; the CLI counts local files with plain SHA-256.
 
 The timeline's bucket is picked from the span of the dated events (``pick_bucket``): the
 smallest of ``BUCKETS`` giving at most ``MAX_BUCKETS`` bars (a multiple of the largest beyond
@@ -22,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import hmac
 import json
 import math
 from collections import Counter
@@ -43,8 +45,16 @@ MAX_RECIPIENTS: Final = 50
 GROUPINGS: Final = ("code", "domain", "reason")
 
 
-def hash_recipient(address: str) -> str:
-    return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
+def hash_recipient(address: str, key: bytes = b"") -> str:
+    """16 hex digits of HMAC-SHA256 under ``key``, or of SHA-256 without one."""
+    normal = address.strip().lower().encode()
+    digest = hmac.new(key, normal, hashlib.sha256) if key else hashlib.sha256(normal)
+    return digest.hexdigest()[:16]
+
+
+def recipient_key(secret: str) -> bytes:
+    """The key of the bot's recipient hashes, derived from one of its secrets (never stored)."""
+    return hmac.new(secret.encode(), b"mailflow summary recipients", hashlib.sha256).digest()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -104,8 +114,11 @@ def _epoch(date: str | None) -> float | None:
         return None
 
 
-def event_from_bounce(bounce: Bounce, key: str | None, *, at: float | None = None) -> Event:
-    """The ``Event`` for a recognised bounce; ``at`` replaces the bounce's own date when given."""
+def event_from_bounce(
+    bounce: Bounce, key: str | None, *, at: float | None = None, recipients_key: bytes = b""
+) -> Event:
+    """The ``Event`` for a recognised bounce; ``at`` replaces the bounce's own date when given;
+    ``recipients_key`` keys the recipients' hashes (``hash_recipient``)."""
     primary = bounce.primary
     code = (primary.status or primary.reply_code) if primary else None
     recipients = bounce.recipients
@@ -120,7 +133,7 @@ def event_from_bounce(bounce: Bounce, key: str | None, *, at: float | None = Non
         key=key,
         reason=reason,
         domains=tuple(domains),
-        recipients=tuple(hash_recipient(r) for r in recipients),
+        recipients=tuple(hash_recipient(r, recipients_key) for r in recipients),
     )
 
 

@@ -52,6 +52,7 @@ from handlers.io import (
     ResponseBudget,
     ResponseReply,
     ResponseUrl,
+    ResponseUrlRefused,
     SlackSendError,
     ThreadReply,
     new_error_id,
@@ -280,11 +281,15 @@ class SlackBot:
             except Exception as exc:
                 if isinstance(exc, SlackSendError) and self.metrics is not None:
                     self.metrics.count_slack_error(exc.method, exc.error)
+                if isinstance(exc, ResponseUrlRefused):
+                    return  # logged where refused; the notice would go to the same forged address
                 error_id = new_error_id()
                 log.exception("%s failed [error id %s]", what, error_id)
                 if on_error is not None:
                     try:
                         await on_error(error_id)
+                    except ResponseUrlRefused:
+                        pass  # logged where refused
                     except Exception:
                         log.exception("could not tell the user about error %s", error_id)
 

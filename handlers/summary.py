@@ -28,7 +28,7 @@ from bot.render.summary import summary_message
 from bot.settings import format_duration, parse_duration
 from bot.store import ChannelEvents
 from bot.store.events import KEEP_S
-from bot.summary import Summary, diagnosis_event, event_from_bounce, summarise
+from bot.summary import Summary, diagnosis_event, event_from_bounce, recipient_key, summarise
 from handlers.args import UsageError
 from handlers.commands import COMMAND, CommandContext, Subcommand, register
 from handlers.io import SlackSendError, call, new_error_id
@@ -85,7 +85,10 @@ async def record_bounce(bot: SlackBot, reply: Any, bounce: Bounce) -> None:
         return
     try:
         explanation = explain_bounce(bounce)
-        event = event_from_bounce(bounce, explanation.key if explanation else None, at=time.time())
+        secret = bot.config.signing_secret or bot.config.bot_token  # Socket Mode has no signing secret
+        event = event_from_bounce(
+            bounce, explanation.key if explanation else None, at=time.time(), recipients_key=recipient_key(secret)
+        )
         await ChannelEvents(bot.store).record(channel, event)
     except Exception:  # a lost event is logged, never the answer's failure
         log.exception("summary event not recorded")
