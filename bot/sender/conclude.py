@@ -284,7 +284,9 @@ class _Conclusion:
             self.warn("spf-neutral", f"SPF neutral for {ip}: {spf.get('mechanism')} in the record of {domain}")
         if spf.get("ignored"):
             self.warn("spf-ignored", f"{record}: {' '.join(spf['ignored'])}")
-        if result not in ("none", "temperror") and not spf.get("includes_m365") and self.is_m365:
+        # An email service's own MAIL FROM domain has no reason to include Microsoft 365.
+        own = domain == self.request.name
+        if own and result not in ("none", "temperror") and not spf.get("includes_m365") and self.is_m365:
             self.warn("spf-no-m365", f"{record}: no include:{M365_INCLUDE} in the tree")
 
     def check_dmarc(self, dmarc: dict[str, Any]) -> None:

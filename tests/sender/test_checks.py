@@ -537,3 +537,10 @@ def test_an_spf_failure_on_the_mail_from_domain_names_that_domain(server: DnsSer
     step = next(c for c in report.checklist if c["id"] == "spf-add")
     assert "`soft.test`" in step["text"] and "`ok.test`" not in step["text"]
     assert "--mailfrom soft.test" in report.checklist[-1]["text"]  # the re-check keeps it
+
+
+def test_an_email_services_record_is_not_asked_to_include_microsoft_365(server: DnsServer) -> None:
+    # ok.test signs with Microsoft 365 (its DKIM CNAMEs); bounce.esp.test is the service's record.
+    report = check(server, SenderRequest("ok.test", IP, mailfrom="bounce.esp.test"))
+    assert report.spf is not None and report.spf["includes_m365"] is False
+    assert "spf-no-m365" not in warning_ids(report)
