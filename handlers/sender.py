@@ -20,7 +20,6 @@ from bot.probes.guard import parse_ip
 from bot.render.blocks import escape, notice_message
 from bot.render.sender import sender_message, sender_progress_message
 from bot.render.sender_target import ACTION_SENDER, SenderTarget
-from bot.sender import knowledge as sender_knowledge
 from bot.sender.conclude import SenderRequest
 from bot.sender.dns import ascii_domain, plain_ip
 from bot.sender.service import SenderService
@@ -44,9 +43,9 @@ def _domain_arg(value: str) -> str:
     try:
         named = host_name(ascii_domain(value.rsplit("@", 1)[-1]))
     except ValueError:
-        raise UsageError(f"{value!r} is not a domain") from None
+        raise UsageError("not_domain", value=repr(value)) from None
     if parse_ip(named) is not None or "." not in named:
-        raise UsageError(f"{value!r} is not a domain")
+        raise UsageError("not_domain", value=repr(value))
     return named
 
 
@@ -61,7 +60,7 @@ def parse_sender(tokens: list[str], rest: str) -> SenderArgs:
         if name == "--mailfrom":
             value = inline if eq else (tokens[i + 1] if i + 1 < len(tokens) else "")
             if not value:
-                raise UsageError("--mailfrom wants the MAIL FROM (Return-Path) domain")
+                raise UsageError("not_domain", value=repr(value))
             mailfrom = _domain_arg(value)
             i += 1 if eq else 2
             continue
@@ -69,17 +68,17 @@ def parse_sender(tokens: list[str], rest: str) -> SenderArgs:
             value = inline if eq else (tokens[i + 1] if i + 1 < len(tokens) else "")
             ip = plain_ip(value) if value else None
             if ip is None:
-                raise UsageError(f"--ip wants an IPv4 or IPv6 address, not {value!r}")
+                raise UsageError("ip", value=repr(value))
             i += 1 if eq else 2
             continue
         if tokens[i].startswith("-"):
-            raise UsageError(f"unknown option {tokens[i]}")
+            raise UsageError("unknown_option", option=tokens[i])
         if domain is not None:
-            raise UsageError(f"one domain at a time ({tokens[i]!r} is one too many)")
+            raise UsageError("one_domain", value=repr(tokens[i]))
         domain = _domain_arg(tokens[i])
         i += 1
     if domain is None:
-        raise UsageError("which sending domain?")
+        raise UsageError("which_sender")
     return SenderArgs(domain, ip, mailfrom)
 
 
@@ -94,8 +93,7 @@ def service_for(bot: SlackBot) -> SenderService:
 
 
 async def check_into(bot: SlackBot, reply: FallbackReply, request: SenderRequest, *, lang: str, channel: str) -> None:
-    words = sender_knowledge.load(lang)
-    await reply.send(sender_progress_message(escape(request.name), words))
+    await reply.send(sender_progress_message(escape(request.name), lang))
     try:
         answer = await service_for(bot).check(request, language=lang)
     except Exception:
@@ -105,9 +103,7 @@ async def check_into(bot: SlackBot, reply: FallbackReply, request: SenderRequest
         await reply.send(bot.error_message(error_id, lang))
         return
     ticks = await bot.ticks(channel, reply.ts)
-    message = sender_message(
-        answer.report, words, ui_for(lang), age_s=answer.age_s, from_cache=answer.from_cache, ticks=ticks
-    )
+    message = sender_message(answer.report, ui_for(lang), age_s=answer.age_s, from_cache=answer.from_cache, ticks=ticks)
     await reply.send(message)
 
 
@@ -126,7 +122,7 @@ async def on_sender_button(bot: SlackBot, body: dict[str, Any]) -> None:
         args = parse_sender([press.target.domain, *mailfrom], "")
         request = SenderRequest(args.domain, press.target.ip, mailfrom=args.mailfrom)
     except UsageError as exc:
-        await ResponseReply(press.respond, in_channel=False).send(notice_message(escape(str(exc))))
+        await ResponseReply(press.respond, in_channel=False).send(notice_message(escape(exc.says(press.lang))))
         return
     thread = ThreadReply(bot.client, press.channel, press.thread_ts or press.ts)
     reply = FallbackReply(thread, ResponseReply(press.respond, in_channel=True))
