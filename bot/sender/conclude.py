@@ -280,9 +280,11 @@ class _Conclusion:
         if not self.alignment["aligned"]:
             self.warn(
                 "spf-unaligned",
-                raw(
-                    f"MAIL FROM {request.spf_domain} and From: {request.name} are not aligned "
-                    f"({self.alignment['mode']}: {self.alignment['mailfrom_org']} vs {self.alignment['from_org']})"
+                _observed(
+                    "spf-unaligned",
+                    mailfrom=request.spf_domain,
+                    domain=request.name,
+                    **{k: str(self.alignment[k]) for k in ("mode", "mailfrom_org", "from_org")},
                 ),
             )
 
@@ -301,7 +303,7 @@ class _Conclusion:
         fields["spf_record"] = txt_strings(fields["spf_record"])
         publish = spf["suggested"] if result in ("none", "fail", "softfail") else record
         if publish and len(publish.encode()) > SPF_SIZE:
-            self.warn("spf-long", raw(f"{len(publish.encode())} bytes: {publish}"))
+            self.warn("spf-long", _observed("spf-long", size=str(len(publish.encode())), record=publish))
         result = str(result)
         if result in ("none", "permerror", "temperror"):
             said = (  # "none" says it all; a permerror's or temperror's reason is the evaluator's (data)
@@ -394,7 +396,8 @@ class _Conclusion:
                 # The CNAME is there, its target has no key: for Microsoft 365, signing is not
                 # created or not enabled yet (Microsoft publishes the key when it is).
                 target = str(report["cname"])
-                self.fail("dkim-target-missing", raw(f"{name} is a CNAME to {target}, which has no DKIM key"), **fields)
+                said = _observed("dkim-target-missing", name=str(name), cname=target)
+                self.fail("dkim-target-missing", said, **fields)
             elif status == "missing":
                 if strict:
                     said = (

@@ -544,3 +544,12 @@ def test_an_email_services_record_is_not_asked_to_include_microsoft_365(server: 
     report = check(server, SenderRequest("ok.test", IP, mailfrom="bounce.esp.test"))
     assert report.spf is not None and report.spf["includes_m365"] is False
     assert "spf-no-m365" not in warning_ids(report)
+
+
+def test_the_new_evidence_is_said_in_the_readers_language(server: DnsServer) -> None:
+    dangling = check(server, SenderRequest("dangling.test"), language="ja")
+    found = next(f for f in dangling.failures if f.id == "dkim-target-missing")
+    assert "DKIM キーがありません" in found.says("ja") and "which has no DKIM key" in found.detail
+    unaligned = check(server, SenderRequest("shop.test", IP, mailfrom="bounce.esp.test"), language="fr")
+    warning = next(w for w in unaligned.warnings if w.id == "spf-unaligned")
+    assert "ne sont pas alignés" in warning.says("fr") and "esp.test" in warning.says("fr")
