@@ -12,6 +12,9 @@ from bot.store.limits import CHANNEL_LIMIT, USER_LIMIT
 class SlackConfig:
     bot_token: str
     signing_secret: str
+    # Key of the address hashes kept in the store (bot.store.keys.address_hash); empty: derived
+    # from signing_secret. Never logged.
+    hash_key: str = ""
     api_url: str = "https://slack.com/api/"  # the Web API base; tests point it at a local stand-in
     upload_max_bytes: int = 5 * 10**6  # files larger than this are not downloaded
     http_timeout_s: float = 10.0  # one Web API call or file download
@@ -33,3 +36,4 @@ class SlackConfig:
     ack_quiet_s: float = 0.05  # ... that is, until no request has been waiting for this long
     background_limit: int = 32  # answers worked on at once (the rest queue)
     identity_refresh_s: float = 3600.0  # auth.test is asked again this often, in the background
+    identity_retry_s: float = 1.0  # an identity never loaded is asked for again after this, doubling to 5 min
