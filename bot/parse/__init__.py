@@ -82,7 +82,8 @@ _STRUCTURAL = re.compile(
     r"host [\w.-]+\[[\d.:a-f]+\]|connect to [\w.-]+\[|the following address(?:es)? failed|"
     r"permanent fatal errors|undeliverable message headers|recipient address rejected"
 )
-_CONVERSATION = re.compile(r"\s*(?:re|aw|sv|vs|antw|rv|r|wg|tr)\s*:", re.I)
+# Matched on the subject without its leading white space (see ``extract._HEADERISH``).
+_CONVERSATION = re.compile(r"(?:re|aw|sv|vs|antw|rv|r|wg|tr)\s*+:", re.I)
 _AUTOREPLY = re.compile(r"auto-replied|auto-generated", re.I)
 
 
@@ -217,7 +218,7 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], shapes: _Shapes, *
     if (
         not from_daemon
         and "auto-submitted" not in headers
-        and ("in-reply-to" in headers or _CONVERSATION.match(subject))
+        and ("in-reply-to" in headers or _CONVERSATION.match(subject.lstrip()))
         and not shapes.structural
     ):
         # People write to each other about bounces; a forwarded NDR still carries its own
@@ -309,7 +310,9 @@ def _says_something(diagnostic: str | None, recipient: str | None) -> bool:
 
 
 _STATUS_FIELD = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
-_PARTY = re.compile(r"[^\s<>,;\"']+@[^\s<>,;\"']+")
+# A match can only start where a run of address characters starts (the lookbehind): a scan of a
+# long run without an "@" then reads it once instead of once from each of its characters.
+_PARTY = re.compile(r"(?<![^\s<>,;\"'])[^\s<>,;\"']+@[^\s<>,;\"']+")
 _TRANSCRIPT_CODE = re.compile(r"^[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} ?)?")
 
 
