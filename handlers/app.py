@@ -28,6 +28,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.parse_pool import ParsePool
 from bot.store import Store
 from handlers import commands, events, interactive, watch
 from handlers.bot import Counters, DiagnosisRunner, SlackBot
@@ -66,8 +67,10 @@ def build_app(
     client: AsyncWebClient | None = None,
     metrics: Counters | None = None,
     watches: watch.Watches | None = None,
+    parser: ParsePool | None = None,
 ) -> SlackApp:
-    """The bot: a bolt AsyncApp answering over HTTP or Socket Mode, with every listener attached."""
+    """The bot: a bolt AsyncApp answering over HTTP or Socket Mode, with every listener attached.
+    ``parser`` reads the bounces (default: a pool of ``config.parse_workers`` processes)."""
     client = client or web_client(config)
     app = AsyncApp(
         client=client,
@@ -75,7 +78,7 @@ def build_app(
         name="mailflow",  # bolt's own loggers take their level from the root logger, as in any bolt app
         process_before_response=False,
     )
-    bot = SlackBot(config, store, service, client, metrics, watches=watches)
+    bot = SlackBot(config, store, service, client, metrics, watches=watches, parser=parser)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:
@@ -99,6 +102,7 @@ def build_web_app(slack: SlackApp, routes: Iterable[web.RouteDef] = (), *, path:
 
     async def start(_: web.Application) -> None:
         assert slack.bot.session is not None  # the Web API client shares it from now on
+        await slack.bot.parser.start()  # workers warm before the first request
 
     async def drain(_: web.Application) -> None:
         await slack.bot.close()

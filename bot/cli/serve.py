@@ -108,6 +108,8 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
         signing_secret=secret.get_secret_value() if secret else "",
         api_url=settings.slack_api_url,
         upload_max_bytes=settings.upload_max_bytes,
+        parse_workers=settings.parse_workers,
+        parse_timeout_s=settings.parse_timeout,
     )
     store = open_store(settings.redis_dsn)
     metrics = Metrics()
