@@ -121,6 +121,7 @@ def run_apps(api_url: str, probe_delay: float, ports: Any) -> None:
         unlimited = Limit(10**9, 60.0)
         config = SlackConfig(TOKEN, SECRET, api_url, per_user=unlimited, per_channel=unlimited)
         mailflow = build_app(config, store, SleepyService(probe_delay))
+        await mailflow.identity.load()  # as mailflow serve does at start-up
         mailflow_port = await _serve(build_web_app(mailflow))
         ports.put((bare_port, mailflow_port))
         await asyncio.Event().wait()

@@ -134,6 +134,7 @@ def run_bot(api_url: str, probe_delay: float, queue: Any) -> None:
         unlimited = Limit(10**9, 60.0)
         config = SlackConfig(TOKEN, SECRET, api_url, per_user=unlimited, per_channel=unlimited)
         slack = build_app(config, MemoryStore(), StandInService(probe_delay))
+        await slack.identity.load()  # as mailflow serve does at start-up
         runner = web.AppRunner(build_web_app(slack), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, LOOPBACK, 0, backlog=1024)

@@ -17,7 +17,8 @@ from bot.knowledge import Cause, Entry, Step
 from bot.parse import Bounce
 
 _STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
-_REPLY = re.compile(r"^[245][0-5]\d$")
+# RFC 5321 section 4.2: the first digit is 2 to 5 (3xx included: 334 and 354 are replies too).
+_REPLY = re.compile(r"^[2-5][0-5]\d$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,12 @@ def explain_bounce(bounce: Bounce, language: str = knowledge.DEFAULT_LANGUAGE) -
         documented = entry is not None and entry.group.startswith(("connector", "exchange"))
         if connector_like and primary.status.split(".")[1] == "4" and not documented:
             entry = kb.connector_other
+        if primary.reply_code and primary.status.endswith(".0") and not documented:
+            # X.Y.0 says only "other or undefined" (RFC 3463 section 3); a reply code with an entry
+            # of its own outside the registry (454, 530: SMTP AUTH, RFC 4954) says more.
+            reply = kb.explain_reply(primary.reply_code)
+            if reply is not None and not reply.group.startswith("enhanced"):
+                return _from_entry(primary.reply_code, reply, language)
         if entry is not None:
             return _from_entry(primary.status, entry, language)
     if primary.reply_code:

@@ -5,37 +5,50 @@
                                           (the /healthz, /readyz, /metrics of bot/observability.py)
 
 The client talks to ``config.api_url`` (a local stand-in in tests), retries Slack's 429s after
-their Retry-After (``AsyncRateLimitErrorRetryHandler``) and dropped connections once. Requests
+their Retry-After (``AsyncRateLimitErrorRetryHandler``), and 5xx answers and dropped
+connections once, except chat.postMessage (``NOT_RETRIED_BLINDLY``: ThreadReply looks in the
+channel before posting again). Requests
 with a bad signature or a timestamp older than five minutes get 401 from bolt's request
-verification, before any listener runs. A listener that raises is logged with an error id by
+verification, before any listener runs. Requests are authorized from the bot's identity
+(``handlers.identity``: auth.test at start-up, refreshed on a schedule), never by an auth.test
+of their own. A listener that raises is logged with an error id by
 ``on_error`` (bolt's error hook), so no failure is silent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.parse_pool import ParsePool
 from bot.store import Store
-from handlers import commands, events, interactive, watch
+from handlers import commands, events, interactive, summary, watch
 from handlers.bot import Counters, DiagnosisRunner, SlackBot
 from handlers.config import SlackConfig
+from handlers.identity import BotIdentity
 from handlers.io import new_error_id
 
 EVENTS_PATH = "/slack/events"
+SUBCOMMAND_MODULES = (watch, summary)  # imported for the subcommands they register
 log = logging.getLogger("mailflow.slack")
 
 
@@ -43,6 +56,48 @@ log = logging.getLogger("mailflow.slack")
 class SlackApp:
     app: AsyncApp
     bot: SlackBot
+    identity: BotIdentity
+
+
+# A post that failed with a 5xx or a dropped connection may have gone through: ThreadReply looks
+# in the channel before posting again, so the client never retries these blindly.
+NOT_RETRIED_BLINDLY = ("chat.postMessage",)
+
+
+def _blind_retry_allowed(request: HttpRequest) -> bool:
+    return not request.url.rstrip("/").endswith(NOT_RETRIED_BLINDLY)
+
+
+class ServerErrorRetry(AsyncServerErrorRetryHandler):
+    """A 500 / 503 from Slack: once more after a pause, except for posts (see ``NOT_RETRIED_BLINDLY``)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return _blind_retry_allowed(request) and await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
+class ConnectionErrorRetry(AsyncConnectionErrorRetryHandler):
+    """A dropped connection: once more, except for posts (see ``NOT_RETRIED_BLINDLY``)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return _blind_retry_allowed(request) and await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
 
 
 def web_client(config: SlackConfig) -> AsyncWebClient:
@@ -52,11 +107,51 @@ def web_client(config: SlackConfig) -> AsyncWebClient:
         timeout=max(1, round(config.http_timeout_s)),
         logger=logging.getLogger("mailflow.slack.web"),
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            ConnectionErrorRetry(max_retry_count=1),
             AsyncRateLimitErrorRetryHandler(max_retry_count=config.rate_limit_retries),
-            AsyncServerErrorRetryHandler(max_retry_count=1),  # a 500 / 503 from Slack: once more, after a pause
+            ServerErrorRetry(max_retry_count=1),
         ],
     )
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, messages: frozenset[str]) -> None:
+        super().__init__()
+        self.messages = messages
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.messages
+
+
+@contextlib.contextmanager
+def _quiet_bolt_notices() -> Iterator[None]:
+    """Leave out the two warnings bolt gives for this set-up on purpose, at every start.
+
+    The client carries the token and ``authorize`` answers from the start-up identity, so bolt
+    says the token (and SLACK_BOT_TOKEN) "will be ignored": true, intended, and alarming in an
+    operator's log. Only these two exact messages are dropped, only while the app is built.
+    """
+    logger = logging.getLogger(f"slack_bolt.{AsyncApp.__name__}")
+    quiet = _DropMessages(frozenset({warning_token_skipped(), warning_client_prioritized_and_token_skipped()}))
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
+def describe_unhandled(body: dict[str, Any]) -> str:
+    """What an unhandled request was, for the log: its type and action, callback or event type."""
+    kind = str(body.get("type") or ("command" if body.get("command") else "request"))
+    actions = body.get("actions") or []
+    what = (
+        (actions[0].get("action_id") if actions and isinstance(actions[0], dict) else None)
+        or body.get("callback_id")
+        or (body.get("event") or {}).get("type")
+        or body.get("command")
+        or ""
+    )
+    return f"{kind} {str(what)[:100]!r}"
 
 
 def build_app(
@@ -72,24 +167,34 @@ def build_app(
     """The bot: a bolt AsyncApp answering over HTTP or Socket Mode, with every listener attached.
     ``parser`` reads the bounces (default: a pool of ``config.parse_workers`` processes)."""
     client = client or web_client(config)
-    app = AsyncApp(
-        client=client,
-        signing_secret=config.signing_secret,
-        name="mailflow",  # bolt's own loggers take their level from the root logger, as in any bolt app
-        process_before_response=False,
-    )
+    identity = BotIdentity(client, config.bot_token, refresh_s=config.identity_refresh_s)
+    with _quiet_bolt_notices():
+        app = AsyncApp(
+            client=client,
+            authorize=identity.authorize_function(),  # the start-up auth.test, so no request waits on another
+            signing_secret=config.signing_secret,
+            name="mailflow",  # bolt's own loggers take their level from the root logger, as in any bolt app
+            process_before_response=False,
+            raise_error_for_unhandled_request=True,  # so on_error acks it instead of bolt's 404
+        )
     bot = SlackBot(config, store, service, client, metrics, watches=watches, parser=parser)
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        if isinstance(error, BoltUnhandledRequestError):
+            # A button or event nothing here listens to (an old message's, a newer app version's):
+            # acknowledged, so Slack neither shows the user an error nor retries it, and logged.
+            log.warning("no listener for %s: acknowledged and ignored", describe_unhandled(body))
+            return BoltResponse(status=200, body="")
         error_id = new_error_id()
         kind = body.get("type") or (body.get("event") or {}).get("type") or body.get("command")
         log.error("listener failed on %s [error id %s]", kind, error_id, exc_info=error)
+        return None
 
-    commands.attach(app, bot)
+    commands.attach(app, bot)  # /mailflow, with the subcommands of watch.py and summary.py
     events.attach(app, bot)
     interactive.attach(app, bot)
-    return SlackApp(app, bot)
+    return SlackApp(app, bot, identity)
 
 
 def build_web_app(slack: SlackApp, routes: Iterable[web.RouteDef] = (), *, path: str = EVENTS_PATH) -> web.Application:
@@ -105,6 +210,7 @@ def build_web_app(slack: SlackApp, routes: Iterable[web.RouteDef] = (), *, path:
         await slack.bot.parser.start()  # workers warm before the first request
 
     async def drain(_: web.Application) -> None:
+        await slack.identity.close()
         await slack.bot.close()
 
     web_app = web.Application(client_max_size=2 * 1024 * 1024)

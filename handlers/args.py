@@ -76,6 +76,19 @@ _LANG_LEAD = re.compile(r"^--lang(?:=|\s++)(\S++)\s*+")
 _LANG_TAIL = re.compile(r"\s--lang(?:=|\s++)(\S++)\s*+$")
 
 
+_SLACK_ESCAPE = re.compile(r"&(amp|lt|gt);")
+_SLACK_UNESCAPED = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def slack_unescape(text: str) -> str:
+    """Undo exactly what Slack escapes in a command's text (``&``, ``<``, ``>``), nothing more.
+
+    ``&quot;`` typed by the user stays as typed; rendering escapes once more, so the text shows
+    as it was typed.
+    """
+    return _SLACK_ESCAPE.sub(lambda m: _SLACK_UNESCAPED[m.group(1)], text)
+
+
 def unslack(text: str) -> str:
     """Text as the user typed it: Slack's link wrapping and ``&amp;`` escapes undone."""
     return html.unescape(_LINK.sub(lambda m: m.group(1) or m.group(2) or "", text))

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,9 +37,11 @@ from bot.render.blocks import (
     diagnosis_message,
     escape,
     explanation_message,
+    has_steps,
     label,
     notice_message,
     progress_message,
+    tag_answer,
 )
 from bot.store import RateLimiter, Store, StoreError, key
 from bot.store.keys import dumps
@@ -46,6 +49,7 @@ from handlers.config import SlackConfig
 from handlers.io import (
     NOT_MEMBER,
     Reply,
+    ResponseBudget,
     ResponseReply,
     ResponseUrl,
     SlackSendError,
@@ -95,6 +99,11 @@ class Counters(Protocol):
     def observe_probe(self, result: ProbeResult) -> None: ...
 
 
+def use_fallback(exc: SlackSendError) -> bool:
+    """Whether a failed post goes to the response_url instead: not in the channel, or Slack failing (5xx)."""
+    return exc.error in NOT_MEMBER or exc.transient
+
+
 class FallbackReply:
     """``primary`` (a thread message), or ``fallback`` (the response_url) once the bot cannot post there."""
 
@@ -113,24 +122,47 @@ class FallbackReply:
                 await self.primary.send(message)
                 return
             except SlackSendError as exc:
-                if self.fallback is None or exc.error not in NOT_MEMBER:
+                if self.fallback is None or not use_fallback(exc):
                     raise
                 log.info("%s: answering through response_url", exc)
                 self.using_fallback = True
         assert self.fallback is not None
         await self.fallback.send(message)
 
+    async def send_progress(self, message: Message) -> bool:
+        """An in-between state; through the response_url only while its budget allows (else skipped)."""
+        if not self.using_fallback:
+            try:
+                await self.primary.send(message)
+                return True
+            except SlackSendError as exc:
+                if self.fallback is None or not use_fallback(exc):
+                    raise
+                log.info("%s: answering through response_url", exc)
+                self.using_fallback = True
+        assert self.fallback is not None
+        return await self.fallback.send_progress(message)
+
 
 class Progress:
-    """Redraws the "diagnosing…" message as results arrive, at most once per ``interval_s``."""
+    """Redraws the "diagnosing…" message as results arrive, at most once per ``interval_s``.
 
-    def __init__(self, reply: Reply, target: str, ui: Mapping[str, str], interval_s: float) -> None:
+    Through a response_url (``FallbackReply.using_fallback``) updates are at least
+    ``fallback_gap_s`` apart: the few posts the budget leaves for progress are spread over the
+    diagnosis, each showing the results gathered since, instead of going out with the first ones.
+    """
+
+    def __init__(
+        self, reply: FallbackReply, target: str, ui: Mapping[str, str], interval_s: float, fallback_gap_s: float = 0.0
+    ) -> None:
         self.reply = reply
         self.target = target
         self.ui = ui
         self.interval_s = interval_s
+        self.fallback_gap_s = fallback_gap_s
         self.results: list[ProbeResult] = []
         self.updates = 0
+        self.skipped = 0  # updates left out to save the response_url's posts for the verdict
         self._dirty = asyncio.Event()
         self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -149,12 +181,15 @@ class Progress:
                 return
             self._dirty.clear()
             try:
-                await self.reply.send(progress_message(escape(self.target), list(self.results), self.ui))
-                self.updates += 1
+                if await self.reply.send_progress(progress_message(escape(self.target), list(self.results), self.ui)):
+                    self.updates += 1
+                else:
+                    self.skipped += 1
             except SlackSendError as exc:
                 log.warning("progress update not sent: %s", exc)
+            gap = max(self.interval_s, self.fallback_gap_s) if self.reply.using_fallback else self.interval_s
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self.interval_s)
+                await asyncio.wait_for(self._closing.wait(), gap)
 
     async def stop(self) -> None:
         """Stop updating; an update on its way is finished first (never cut in the middle)."""
@@ -194,6 +229,7 @@ class SlackBot:
         self._reopen: asyncio.TimerHandle | None = None
         self._working = asyncio.Semaphore(config.background_limit)
         self._locales: dict[str, asyncio.Future[str]] = {}  # users.info lookups in flight
+        self.response_budget = ResponseBudget()  # Slack's 5 posts per response_url
 
     # -- acks first ----------------------------------------------------------------------------
 
@@ -267,11 +303,15 @@ class SlackBot:
 
     def response_url(self, body: Mapping[str, Any]) -> ResponseUrl:
         url = body.get("response_url")
-        return ResponseUrl(lambda: self.session, str(url) if url else None, self.config.http_timeout_s)
+        return ResponseUrl(
+            lambda: self.session, str(url) if url else None, self.config.http_timeout_s, self.response_budget
+        )
 
     async def close(self) -> None:
         await self.drain()
         await self.parser.close()
+        for pending in list(self._locales.values()):  # lookups an answer stopped waiting for
+            pending.cancel()
         if self._session is not None:
             await self._session.close()
 
@@ -291,15 +331,31 @@ class SlackBot:
         return on_result
 
     async def language(self, user: str, forced: str | None = None) -> str:
-        """``forced`` (--lang), else the user's Slack locale; concurrent asks for one user share one lookup."""
+        """``forced`` (--lang), else the user's Slack locale; concurrent asks for one user share one lookup.
+
+        An answer waits at most ``locale_wait_s`` for users.info: past that it goes out in English,
+        and the lookup, left running, caches the language for the user's next message.
+        """
         if forced:
             return forced
         pending = self._locales.get(user)
         if pending is None:
-            pending = asyncio.ensure_future(user_language(self.client, self.store, user, self.config.locale_ttl_s))
+            pending = asyncio.ensure_future(
+                user_language(
+                    self.client,
+                    self.store,
+                    user,
+                    self.config.locale_ttl_s,
+                    refused_ttl_s=self.config.locale_refused_ttl_s,
+                )
+            )
             self._locales[user] = pending
             pending.add_done_callback(lambda _: self._locales.pop(user, None))
-        return await asyncio.shield(pending)
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending), self.config.locale_wait_s)
+        except TimeoutError:
+            log.info("locale of %s not known within %g s: answering in English", user, self.config.locale_wait_s)
+            return knowledge.DEFAULT_LANGUAGE
 
     async def allowed(self, user: str, channel: str | None, lang: str) -> Message | None:
         """None when the user may go on; else the friendly "slow down" message."""
@@ -346,7 +402,43 @@ class SlackBot:
     async def answer_bounce(self, reply: Reply, bounce: Bounce, lang: str, *, forced: bool) -> None:
         ui = ui_for(lang)
         explanation = explain_bounce(bounce, lang)
-        await reply.send(explanation_message(bounce, explanation, ui, language=lang if forced else None))
+        message = explanation_message(bounce, explanation, ui, language=lang if forced else None)
+        await reply.send(await self.keep_answer(message))
+        from handlers.summary import record_bounce  # noqa: PLC0415 - handlers.summary imports this module
+
+        await record_bounce(self, reply, bounce)
+
+    async def keep_answer(self, message: Message) -> Message:
+        """``message`` tagged with a new answer id, and a copy kept under it when it has a checklist.
+
+        A tick on an answer Slack does not send back with the action (an ephemeral answer) is
+        redrawn from this copy, never from nothing.
+        """
+        if not has_steps(message):
+            return message
+        answer_id = secrets.token_hex(8)
+        tagged = tag_answer(message, answer_id)
+        try:
+            kept = dumps({"text": tagged.text, "blocks": tagged.blocks})
+            await self.store.set(key("answer", answer_id), kept, self.config.answer_copy_ttl_s)
+        except StoreError as exc:
+            log.warning("answer %s not kept for redraws: %s", answer_id, exc)
+        return tagged
+
+    async def kept_answer(self, answer_id: str) -> Message | None:
+        """The copy ``keep_answer`` kept under ``answer_id`` (None: unknown or expired)."""
+        try:
+            raw = await self.store.get(key("answer", answer_id))
+        except StoreError as exc:
+            log.warning("kept answer %s not read: %s", answer_id, exc)
+            return None
+        if raw is None:
+            return None
+        try:
+            data = json.loads(raw)
+            return Message(list(data["blocks"]), str(data["text"]))
+        except (ValueError, TypeError, KeyError):
+            return None
 
     async def diagnose_into(
         self,
@@ -361,8 +453,10 @@ class SlackBot:
         team: str | None,
     ) -> None:
         ui = ui_for(lang)
-        progress = Progress(reply, request.target, ui, self.config.progress_interval_s)
-        await reply.send(progress_message(escape(request.target), [], ui))
+        progress = Progress(
+            reply, request.target, ui, self.config.progress_interval_s, self.config.response_progress_gap_s
+        )
+        await reply.send_progress(progress_message(escape(request.target), [], ui))
         progress.start()
         try:
             answer = await self.service.diagnose(request, fresh=fresh, on_result=self._observe(progress), language=lang)
@@ -388,8 +482,11 @@ class SlackBot:
             ticks=ticks,
             language=lang if forced else None,
         )
-        await reply.send(message)
+        await reply.send(await self.keep_answer(message))
         await self.remember(team, request.domain, answer, user)
+        from handlers.summary import record_diagnosis  # noqa: PLC0415
+
+        await record_diagnosis(self, channel, request.domain, answer)
 
     async def remember(self, team: str | None, domain: str, answer: Answer, user: str) -> None:
         """The workspace's recent diagnoses, for the App Home tab."""

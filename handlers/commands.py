@@ -43,9 +43,10 @@ from handlers.args import (
     Parser,
     UsageError,
     parse_command,
+    slack_unescape,
 )
-from handlers.bot import FallbackReply, SlackBot, log, ui_for
-from handlers.io import NOT_MEMBER, ResponseReply, ResponseUrl, SlackSendError, ThreadReply
+from handlers.bot import FallbackReply, SlackBot, log, ui_for, use_fallback
+from handlers.io import ResponseReply, ResponseUrl, SlackSendError, ThreadReply
 
 COMMAND = "/mailflow"
 
@@ -75,8 +76,9 @@ class CommandContext:
         try:
             await parent.send(request_message(self.user, f"{COMMAND} {self.text}", self.ui))
         except SlackSendError as exc:
-            if exc.error not in NOT_MEMBER:
+            if not use_fallback(exc):
                 raise
+            log.info("%s: answering through response_url", exc)
             reply = FallbackReply(ThreadReply(self.bot.client, self.channel, None), fallback)
             reply.using_fallback = True
             return reply
@@ -189,7 +191,8 @@ async def handle(bot: SlackBot, body: dict[str, Any]) -> None:
         await ResponseReply(respond, in_channel=False).send(notice_message(usage_text(str(exc), ui_for(lang))))
         return
     lang = await bot.language(user, invocation.language)
-    ctx = CommandContext(bot, user, channel, body.get("team_id"), text, respond, lang, invocation.language is not None)
+    shown = slack_unescape(text)  # Slack sent &, < and > escaped; the request line escapes them once
+    ctx = CommandContext(bot, user, channel, body.get("team_id"), shown, respond, lang, invocation.language is not None)
     if invocation.name != "help":
         refusal = await bot.allowed(user, channel, lang)
         if refusal is not None:

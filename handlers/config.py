@@ -20,8 +20,14 @@ class SlackConfig:
     per_channel: Limit = CHANNEL_LIMIT
     paste_window_s: float = 600.0  # the same bounce pasted again within this gets a link to the first answer
     locale_ttl_s: float = 86400.0  # a user's Slack locale is asked again after this
+    locale_wait_s: float = 1.5  # an answer waits this long for users.info, then goes out in English
+    locale_refused_ttl_s: float = 3600.0  # users.info refused (missing_scope ...): not asked again for this long
     progress_interval_s: float = 1.0  # at most one "diagnosing…" update per this
+    response_progress_gap_s: float = 5.0  # ... and per this through a response_url (5 posts in all)
     checklist_ttl_s: float = 30 * 86400.0  # checklist ticks are kept this long after the last tick
+    # A copy of each answer with a checklist, to redraw a tick Slack sends without the message: that
+    # happens on ephemeral answers, which Slack drops on reload, so a day is plenty.
+    answer_copy_ttl_s: float = 86400.0
     recent_cap: int = 20  # diagnoses listed on the App Home tab
     rate_limit_retries: int = 2  # Slack 429s retried (after Retry-After) before giving up
     ack_priority_s: float = 1.0  # under a burst, answers wait up to this for the acks to go out
@@ -29,3 +35,4 @@ class SlackConfig:
     background_limit: int = 32  # answers worked on at once (the rest queue)
     parse_workers: int = field(default_factory=default_workers)  # processes that read pasted and uploaded bounces
     parse_timeout_s: float = DEFAULT_TIMEOUT_S  # an input not read within this gets "too complex to read"
+    identity_refresh_s: float = 3600.0  # auth.test is asked again this often, in the background

@@ -8,7 +8,8 @@ the event id: Slack's retries and Socket Mode redeliveries, also across processe
 
 The same bounce pasted again in a channel within ``paste_window_s`` gets a one-line reply
 pointing at the first answer: ``SET NX mailflow:v1:paste:<channel>:<fingerprint>`` holds the
-first thread's ts. The fingerprint is the bounce's primary code, its text, recipients and remote
+first thread's ts, recorded once the answer is posted (a thread holding only an error id is
+never linked to). The fingerprint is the bounce's primary code, its text, recipients and remote
 server, so the same NDR copied with other line breaks or quoting is still the same.
 """
 
@@ -30,7 +31,8 @@ from handlers.io import DownloadError, FileTooLarge, SlackSendError, ThreadReply
 ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 FILE_SUFFIXES = (".eml", ".txt", ".msg.txt", ".log")
 FILE_TYPES = frozenset({"email", "text", "eml"})
-MAX_FILES = 3
+MAX_FILES = 3  # bounce files read per message
+MAX_SHARED = 10  # files looked at per message (Slack shares at most 10): files.info calls for stubs
 
 
 def fingerprint(bounce: Bounce) -> str:
@@ -52,10 +54,27 @@ def wanted_file(file: dict[str, Any]) -> bool:
     return name.endswith(FILE_SUFFIXES) or str(file.get("filetype") or "").lower() in FILE_TYPES
 
 
+def is_stub(file: dict[str, Any]) -> bool:
+    """A file Slack shared as ``{"id": "F…", "file_access": "check_file_info"}``: files.info says the rest."""
+    if not file.get("id"):
+        return False
+    return file.get("file_access") == "check_file_info" or not (file.get("name") or file.get("url_private"))
+
+
+def maybe_wanted(file: Any) -> bool:
+    """Worth a look: a bounce-looking file, or a stub whose name is not known yet."""
+    return isinstance(file, dict) and (is_stub(file) or wanted_file(file))
+
+
+async def _file_info(bot: SlackBot, file: dict[str, Any]) -> dict[str, Any]:
+    """The whole file object: ``file`` itself, or files.info's answer for a stub (or one without its address)."""
+    if not is_stub(file) and (file.get("url_private") or not file.get("id")):
+        return file
+    info = await call("files.info", bot.client.files_info(file=str(file["id"])))
+    return dict(info.get("file") or {})
+
+
 async def _file_bytes(bot: SlackBot, file: dict[str, Any]) -> bytes:
-    if not file.get("url_private") and file.get("id"):
-        info = await call("files.info", bot.client.files_info(file=str(file["id"])))
-        file = dict(info.get("file") or {})
     size = file.get("size")
     if isinstance(size, int) and size > bot.config.upload_max_bytes:
         raise FileTooLarge(f"{size} bytes")
@@ -90,15 +109,23 @@ async def bounces_in(
     """The bounces in a message: its uploaded ``.eml``/``.txt`` files, else its text (read already,
     or now). An input not read in time adds a "too complex" line to ``notes``."""
     found: list[Bounce] = []
-    for file in [f for f in message.get("files") or [] if isinstance(f, dict) and wanted_file(f)][:MAX_FILES]:
-        name = escape(str(file.get("name") or file.get("id") or "file"))
+    read = 0
+    for shared in [f for f in message.get("files") or [] if maybe_wanted(f)][:MAX_SHARED]:
+        if read >= MAX_FILES:
+            break
+        name = escape(str(shared.get("name") or shared.get("id") or "file"))
         try:
+            file = await _file_info(bot, shared)  # a stub's name and type are known only now
+            if not wanted_file(file):
+                continue
+            read += 1
+            name = escape(str(file.get("name") or file.get("id") or "file"))
             data = await _file_bytes(bot, file)
         except FileTooLarge:
             notes.append(label(ui, "slack_file_too_large", name=name, limit=bot.config.upload_max_bytes))
             continue
         except (DownloadError, SlackSendError) as exc:
-            log.warning("file %s not read: %s", file.get("id"), exc)
+            log.warning("file %s not read: %s", shared.get("id"), exc)
             notes.append(label(ui, "slack_file_unreadable", name=name))
             continue
         try:
@@ -121,7 +148,7 @@ async def on_message(bot: SlackBot, body: dict[str, Any], event: dict[str, Any])
     # Cheap test first: most messages are chat, and a text-only message that is no bounce needs
     # neither the store nor the user's language.
     text_bounce = await read_text(bot, event)
-    files = [f for f in event.get("files") or [] if isinstance(f, dict) and wanted_file(f)]
+    files = [f for f in event.get("files") or [] if maybe_wanted(f)]
     if not files and isinstance(text_bounce, Bounce) and not text_bounce.is_ndr:
         return
     event_id = str(body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}")
@@ -145,7 +172,8 @@ async def on_message(bot: SlackBot, body: dict[str, Any], event: dict[str, Any])
         await ephemeral(bot.client, channel, user, refusal, thread_ts)
         return
     for bounce in bounces:
-        first = await _first_paste(bot, channel, bounce, thread_ts)
+        paste_key = key("paste", channel, fingerprint(bounce))
+        first = await _first_paste(bot, paste_key, thread_ts)
         if first is not None:
             link = await _permalink(bot, channel, first)
             await ThreadReply(bot.client, channel, thread_ts).send(
@@ -153,21 +181,27 @@ async def on_message(bot: SlackBot, body: dict[str, Any], event: dict[str, Any])
             )
             continue
         await bot.answer_bounce(ThreadReply(bot.client, channel, thread_ts), bounce, lang, forced=False)
+        await _answered(bot, paste_key, thread_ts)  # only now: a failed answer leaves no link to its thread
 
 
-async def _first_paste(bot: SlackBot, channel: str, bounce: Bounce, thread_ts: str) -> str | None:
-    """None when this bounce is new in ``channel``; else the ts of the thread that answered it."""
-    paste_key = key("paste", channel, fingerprint(bounce))
+async def _first_paste(bot: SlackBot, paste_key: str, thread_ts: str) -> str | None:
+    """None when this bounce has no answer in the channel yet; else the ts of the thread that has one."""
     try:
-        if await bot.store.set_nx(paste_key, thread_ts.encode(), bot.config.paste_window_s):
-            return None
         first = await bot.store.get(paste_key)
     except StoreError as exc:
         log.warning("paste dedup unavailable: %s", exc)
         return None
     if first is None or first.decode() == thread_ts:
-        return None  # expired meanwhile, or the same thread: answer again
+        return None  # new, expired meanwhile, or the same thread: answer again
     return first.decode()
+
+
+async def _answered(bot: SlackBot, paste_key: str, thread_ts: str) -> None:
+    """Record the thread that answered the bounce (the first one stays when two answered at once)."""
+    try:
+        await bot.store.set_nx(paste_key, thread_ts.encode(), bot.config.paste_window_s)
+    except StoreError as exc:
+        log.warning("answered paste not recorded: %s", exc)
 
 
 async def _permalink(bot: SlackBot, channel: str, ts: str) -> str:

@@ -4,7 +4,9 @@ Each is acknowledged at once; the work runs in the background, once per ``trigge
 
 - ``tick``: the step's state goes to the store (``mailflow:v1:checklist:<channel>:<ts>``, one
   hash field per step), then the message is redrawn from the blocks Slack sent back, with every
-  step's checkbox showing who ticked it.
+  step's checkbox showing who ticked it. An action without the message (on an ephemeral answer)
+  is redrawn from the copy kept when the answer was posted (``SlackBot.keep_answer``; the step's
+  block_id names it), through the response_url.
 - ``run_probes`` (on an explanation): a new "diagnosing…" reply in the same thread.
   ``rerun_probes`` (on a diagnosis): the same message, probes run again bypassing the cache.
 - the message shortcut reads the message (its text, its ``.eml``/``.txt`` files) and answers in
@@ -24,11 +26,11 @@ from bot.render.blocks import (
     ACTION_RERUN,
     ACTION_RUN,
     ACTION_TICK,
-    STEP_PREFIX,
     ProbeTarget,
     apply_ticks,
     escape,
     notice_message,
+    step_of,
 )
 from bot.store import first_delivery
 from handlers.bot import FallbackReply, SlackBot, log, ui_for
@@ -63,21 +65,32 @@ async def on_tick(bot: SlackBot, body: dict[str, Any]) -> None:
         return
     user, channel, ts, _ = _ids(body)
     action = (body.get("actions") or [{}])[0]
-    block_id = str(action.get("block_id", ""))
-    if not block_id.startswith(STEP_PREFIX) or not channel or not ts:
+    step = step_of(str(action.get("block_id", "")))
+    if step is None or not channel or not ts:
         return
-    step = block_id[len(STEP_PREFIX) :]
+    step_id, answer_id = step
     done = bool(action.get("selected_options"))
-    ticks = await bot.tick(channel=channel, ts=ts, step=step, done=done, user=user)
-    message = body.get("message") or {}
+    ticks = await bot.tick(channel=channel, ts=ts, step=step_id, done=done, user=user)
+    message = body.get("message")
+    if message is None:
+        # Slack sends no message with an action on an ephemeral answer (the shortcut's, for
+        # one): redraw from the copy kept when it was posted, never from nothing.
+        kept = await bot.kept_answer(answer_id) if answer_id else None
+        if kept is None:
+            log.info("tick on %s:%s recorded; no copy of the answer to redraw it from", channel, ts)
+            return
+        message = {"blocks": kept.blocks, "text": kept.text}
     lang = await bot.language(user)
     blocks = apply_ticks(message.get("blocks") or [], ticks, ui_for(lang))
     text = str(message.get("text") or " ")
-    try:
-        await call("chat.update", bot.client.chat_update(channel=channel, ts=ts, blocks=blocks, text=text))
-    except SlackSendError as exc:
-        log.info("%s: redrawing the checklist through response_url", exc)
-        await respond.post({"text": text, "blocks": blocks, "replace_original": True})
+    ephemeral = bool((body.get("container") or {}).get("is_ephemeral"))
+    if not ephemeral:
+        try:
+            await call("chat.update", bot.client.chat_update(channel=channel, ts=ts, blocks=blocks, text=text))
+            return
+        except SlackSendError as exc:
+            log.info("%s: redrawing the checklist through response_url", exc)
+    await respond.post({"text": text, "blocks": blocks, "replace_original": True})
 
 
 async def on_probe_button(bot: SlackBot, body: dict[str, Any], *, fresh: bool) -> None:
@@ -95,7 +108,9 @@ async def on_probe_button(bot: SlackBot, body: dict[str, Any], *, fresh: bool) -
     if refusal is not None:
         await ResponseReply(respond, in_channel=False).send(refusal)
         return
-    fallback = ResponseReply(respond, in_channel=True, replace=fresh)
+    # Re-run: the diagnosis the button is on is redrawn in place. Run: a new message, which this
+    # response_url could not update afterwards (it would replace the explanation instead).
+    fallback = ResponseReply(respond, in_channel=True, replace=fresh, own_updates=fresh)
     if fresh:  # the diagnosis message itself is redrawn
         reply = FallbackReply(ThreadReply(bot.client, channel, thread_ts, ts=ts), fallback)
     else:  # a new reply in the explanation's thread

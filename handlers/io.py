@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -28,16 +29,22 @@ from bot.store import Store, StoreError, key
 
 log = logging.getLogger("mailflow.slack")
 NOT_MEMBER = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+POSTED_SLACK_S = 60.0  # a post that failed is looked for among messages from this long before it
 SLACK_FILE_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")
 
 
 class SlackSendError(MailflowError):
-    """Slack refused a call (or could not be reached); ``error`` is Slack's code (``not_in_channel``)."""
+    """Slack refused a call (or could not be reached); ``error`` is Slack's code (``not_in_channel``).
 
-    def __init__(self, method: str, error: str) -> None:
+    ``transient``: an HTTP 5xx or a transport failure, after which the call may or may not have
+    taken effect (a message may have been posted all the same).
+    """
+
+    def __init__(self, method: str, error: str, *, transient: bool = False) -> None:
         super().__init__(f"{method}: {error}")
         self.method = method
         self.error = error
+        self.transient = transient
 
 
 class DownloadError(MailflowError):
@@ -55,8 +62,12 @@ def new_error_id() -> str:
 
 def slack_error(method: str, exc: Exception) -> SlackSendError:
     if isinstance(exc, SlackApiError):
-        return SlackSendError(method, str(exc.response.get("error", "unknown_error")))
-    return SlackSendError(method, type(exc).__name__)
+        status = int(getattr(exc.response, "status_code", 200) or 200)
+        error = str(exc.response.get("error", "") or "")
+        if status >= 500:
+            return SlackSendError(method, error or f"http_{status}", transient=True)
+        return SlackSendError(method, error or "unknown_error")
+    return SlackSendError(method, type(exc).__name__, transient=True)
 
 
 async def call(method: str, coro: Any) -> Any:
@@ -71,6 +82,9 @@ class Reply(Protocol):
     async def send(self, message: Message) -> None:
         """Post ``message`` the first time, replace it afterwards."""
 
+    async def send_progress(self, message: Message) -> bool:
+        """Like ``send``, for an in-between state that may be skipped; False when it was."""
+
 
 class ThreadReply:
     """A message in a thread (``thread_ts`` None: at the channel's top level)."""
@@ -81,35 +95,121 @@ class ThreadReply:
         self.thread_ts = thread_ts
         self.ts = ts
 
+    async def _post(self, message: Message) -> None:
+        response = await call(
+            "chat.postMessage",
+            self.client.chat_postMessage(
+                channel=self.channel,
+                thread_ts=self.thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+                **message.as_kwargs(),
+            ),
+        )
+        self.ts = str(response["ts"])
+        self.channel = str(response.get("channel") or self.channel)
+
+    async def _posted_already(self, message: Message, since: float) -> str | None:
+        """The ts of ``message`` if a failed post went through all the same (a bot message, same text, since then)."""
+        oldest = f"{since - POSTED_SLACK_S:.6f}"
+        if self.thread_ts is not None:
+            coro = self.client.conversations_replies(channel=self.channel, ts=self.thread_ts, oldest=oldest, limit=100)
+            found = await call("conversations.replies", coro)
+        else:
+            coro = self.client.conversations_history(channel=self.channel, oldest=oldest, limit=100)
+            found = await call("conversations.history", coro)
+        for posted in found.get("messages") or []:
+            if posted.get("bot_id") and posted.get("text") == message.text and posted.get("ts") != self.thread_ts:
+                return str(posted["ts"])
+        return None
+
     async def send(self, message: Message) -> None:
         if self.ts is None:
-            response = await call(
-                "chat.postMessage",
-                self.client.chat_postMessage(
-                    channel=self.channel,
-                    thread_ts=self.thread_ts,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                    **message.as_kwargs(),
-                ),
-            )
-            self.ts = str(response["ts"])
-            self.channel = str(response.get("channel") or self.channel)
+            since = time.time()
+            try:
+                await self._post(message)
+            except SlackSendError as exc:
+                if not exc.transient:
+                    raise
+                # A 5xx or a dropped connection: Slack may have posted it anyway. Look before
+                # posting again (never twice); when even the look fails, give up on this path.
+                log.warning("%s: looking in the channel before posting again", exc)
+                try:
+                    posted = await self._posted_already(message, since)
+                except SlackSendError as lookup:
+                    log.warning("%s: not posting again", lookup)
+                    raise exc from None
+                if posted is not None:
+                    log.info("the message went through despite %s", exc)
+                    self.ts = posted
+                    return
+                await self._post(message)
         else:
             await call("chat.update", self.client.chat_update(channel=self.channel, ts=self.ts, **message.as_kwargs()))
+
+    async def send_progress(self, message: Message) -> bool:
+        await self.send(message)
+        return True
+
+
+class ResponseBudget:
+    """Posts left on each ``response_url``: Slack takes ``posts`` per URL within ``window_s``.
+
+    Counted in this process: a response_url arrives with one delivery, handled by one process.
+    Progress may use a URL only while more than ``reserve`` posts are left, so the verdict and
+    an error notice always get through.
+    """
+
+    def __init__(self, posts: int = 5, window_s: float = 1800.0, reserve: int = 2, max_urls: int = 10_000) -> None:
+        self.posts = posts
+        self.window_s = window_s
+        self.reserve = reserve
+        self.max_urls = max_urls
+        self._used: dict[str, tuple[float, int]] = {}  # url -> (first post, posts so far)
+
+    def left(self, url: str) -> int:
+        first, used = self._used.get(url, (0.0, 0))
+        if used and time.monotonic() - first > self.window_s:
+            del self._used[url]
+            return self.posts
+        return self.posts - used
+
+    def spend(self, url: str) -> None:
+        if url not in self._used and len(self._used) >= self.max_urls:
+            now = time.monotonic()
+            for stale in [u for u, (at, _) in self._used.items() if now - at > self.window_s]:
+                del self._used[stale]
+            if len(self._used) >= self.max_urls:  # still full: forget the oldest
+                del self._used[next(iter(self._used))]
+        first, used = self._used.get(url, (time.monotonic(), 0))
+        self._used[url] = (first, used + 1)
 
 
 class ResponseUrl:
     """A command's, action's or shortcut's ``response_url``: JSON posted on the bot's shared session."""
 
-    def __init__(self, session: Callable[[], aiohttp.ClientSession], url: str | None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        session: Callable[[], aiohttp.ClientSession],
+        url: str | None,
+        timeout_s: float = 10.0,
+        budget: ResponseBudget | None = None,
+    ) -> None:
         self.session = session
         self.url = url
         self.timeout_s = timeout_s
+        self.budget = budget or ResponseBudget()
+
+    def can_post_progress(self) -> bool:
+        """Whether a skippable post still leaves the reserve (verdict, error notice) untouched."""
+        return bool(self.url) and self.budget.left(str(self.url)) > self.budget.reserve
 
     async def post(self, payload: dict[str, Any]) -> None:
         if not self.url:
             raise SlackSendError("response_url", "no response_url in the payload")
+        if self.budget.left(self.url) <= 0:
+            raise SlackSendError("response_url", f"used_url: Slack takes {self.budget.posts} posts per response_url")
+        self.budget.spend(self.url)
         try:
             async with self.session().post(
                 self.url, json=payload, timeout=aiohttp.ClientTimeout(total=self.timeout_s), allow_redirects=False
@@ -122,22 +222,37 @@ class ResponseUrl:
 
 
 class ResponseReply:
-    """A reply through a ``response_url``: in the channel, or ephemeral (only the user sees it)."""
+    """A reply through a ``response_url``: in the channel, or ephemeral (only the user sees it).
 
-    def __init__(self, url: ResponseUrl, *, in_channel: bool = True, replace: bool = False) -> None:
+    ``replace``: the first post replaces the message the action came from (the re-run button's
+    diagnosis). ``own_updates`` False: a later post cannot replace this reply's own first one
+    (an action's response_url replaces the action's message, not a new one), so in-between
+    states are skipped and every post is a new message.
+    """
+
+    def __init__(
+        self, url: ResponseUrl, *, in_channel: bool = True, replace: bool = False, own_updates: bool = True
+    ) -> None:
         self.url = url
         self.in_channel = in_channel
         self.sent = replace
+        self.own_updates = own_updates
 
     async def send(self, message: Message) -> None:
         payload = {
             "text": message.text,
             "blocks": message.blocks,
             "response_type": "in_channel" if self.in_channel else "ephemeral",
-            "replace_original": self.sent,
+            "replace_original": self.sent and self.own_updates,
         }
         await self.url.post(payload)
         self.sent = True
+
+    async def send_progress(self, message: Message) -> bool:
+        if not self.own_updates or not self.url.can_post_progress():
+            return False
+        await self.send(message)
+        return True
 
 
 async def ephemeral(
@@ -159,20 +274,38 @@ def locale_language(locale: str | None) -> str:
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
-async def user_language(client: AsyncWebClient, store: Store, user: str, ttl_s: float) -> str:
-    """The user's Slack locale as one of our languages (users.info, cached in the store)."""
+LOCALE_REFUSED = frozenset({"missing_scope", "not_allowed_token_type", "no_permission", "user_not_found"})
+LOOKUPS_OFF = "-"  # the value kept when users.info refused: English, until it expires
+
+
+async def user_language(
+    client: AsyncWebClient, store: Store, user: str, ttl_s: float, *, refused_ttl_s: float = 3600.0
+) -> str:
+    """The user's Slack locale as one of our languages (users.info, cached in the store).
+
+    A refusal that asking again would not change (``missing_scope``: the app lacks ``users:read``)
+    is cached too, app-wide for the scope errors, so each message does not ask again.
+    """
     cache_key = key("locale", user)
+    app_key = key("locale-refused")
     try:
-        cached = await store.get(cache_key)
+        cached = await store.get(cache_key) or await store.get(app_key)
     except StoreError as exc:
         log.warning("locale cache unavailable: %s", exc)
         cached = None
     if cached:
-        return locale_language(cached.decode())
+        value = cached.decode()
+        return DEFAULT_LANGUAGE if value == LOOKUPS_OFF else locale_language(value)
     try:
         response = await call("users.info", client.users_info(user=user, include_locale=True))
     except SlackSendError as exc:
         log.warning("locale of %s unknown (%s): answering in English", user, exc.error)
+        if exc.error in LOCALE_REFUSED:
+            refused_key = cache_key if exc.error == "user_not_found" else app_key
+            try:
+                await store.set(refused_key, LOOKUPS_OFF.encode(), refused_ttl_s)
+            except StoreError as store_exc:
+                log.warning("locale refusal not cached: %s", store_exc)
         return DEFAULT_LANGUAGE
     user_data = response.get("user") or {}
     locale = str(user_data.get("locale") or DEFAULT_LANGUAGE)

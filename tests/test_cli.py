@@ -114,7 +114,10 @@ def test_huge_input_is_cut_and_says_so(tmp_path: Path) -> None:
     assert "only the first" in result.stderr
 
 
-@pytest.mark.parametrize(("code", "word"), [("4.4.316", "Set-AcceptedDomain"), ("5.7.620", ""), ("550", "")])
+@pytest.mark.parametrize(
+    ("code", "word"),
+    [("4.4.316", "Set-AcceptedDomain"), ("5.7.620", ""), ("550", ""), ("354", "DATA"), ("221", ""), ("535", "")],
+)
 def test_explain_one_code(code: str, word: str) -> None:
     result = run("explain", "--code", code, "--color", "never")
     assert result.returncode == 0, result.stderr
@@ -122,10 +125,20 @@ def test_explain_one_code(code: str, word: str) -> None:
     assert word in result.stdout
 
 
-def test_unknown_code_exits_2() -> None:
-    result = run("explain", "--code", "banana")
+@pytest.mark.parametrize("code", ["banana", "154", "699", "3.1.1", "5.4", "3540"])
+def test_unknown_code_exits_2(code: str) -> None:
+    result = run("explain", "--code", code)
     assert result.returncode == 2
     assert "not a known" in result.stderr
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_explain_code_354_is_the_data_go_ahead(lang: str) -> None:
+    result = run("explain", "--code", "354", "--lang", lang, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert (record["code"], record["key"], record["language"]) == ("354", "354", lang)
+    assert record["checklist"] == []
 
 
 def test_bad_arguments_exit_2() -> None:

@@ -1,6 +1,7 @@
 """The ``mailflow`` command line.
 
 mailflow explain [FILE|DIR ...|-]      read bounces and explain them      (bot/cli/explain.py)
+mailflow summary [FILE|DIR ...|-]      count them: codes, destinations    (bot/cli/summary.py)
 mailflow diagnose TARGET               probe the destination now          (bot/cli/diagnose.py)
 mailflow worker                        run the watch jobs (needs Redis)   (bot/cli/worker.py)
 mailflow serve [--port N]              run the Slack bot                  (bot/cli/serve.py)
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import diagnose, explain, serve, worker
+from bot.cli import diagnose, explain, serve, summary, worker
 from bot.errors import MailflowError
 
 EXIT_INTERNAL = 1
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mailflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     explain.add_parser(sub)
+    summary.add_parser(sub)
     diagnose.add_parser(sub)
     worker.add_parser(sub)
     serve.add_parser(sub)

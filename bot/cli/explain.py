@@ -15,7 +15,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from bot import knowledge
 from bot.explain import explain_bounce, explain_code, normalise_code
@@ -27,6 +27,7 @@ EXIT_OK, EXIT_ERROR, EXIT_NONE = 0, 1, 2
 MAX_FILES = 100_000
 MAX_JOBS = 8
 PARALLEL_FROM = 200  # inputs: below this, starting workers costs more than it saves
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ def _jobs(requested: int | None) -> int:
     return min(usable or 1, MAX_JOBS)
 
 
-def _outcomes(items: Iterable[Input], render: Callable[[Input], Outcome], *, jobs: int) -> Iterator[Outcome]:
+def _outcomes(items: Iterable[Input], render: Callable[[Input], T], *, jobs: int) -> Iterator[T]:
     """Outcomes in input order. Many files are shared among ``jobs`` worker processes (each reads
     and parses its own files, so only paths and rendered text cross between processes)."""
     items = list(items)

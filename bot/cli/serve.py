@@ -6,19 +6,25 @@ on ``POST /slack/events``. Either way the same server answers ``/healthz``, ``/r
 ``/metrics`` (bot/observability.py). The Web API base is ``SLACK_API_URL``, so the bot can run
 against a local stand-in. Without its Slack credentials the command stops at once, naming the
 missing variables and pointing to the app manifest. Exit codes: 0 stopped by a signal, 2 bad or
-missing settings, 1 the bot could not start (Slack refused the token, the port is taken, ...).
+missing settings (Slack refused the bot token, too), 1 the bot could not start (Slack stayed
+unreachable for ``RETRY_FOR_S`` while auth.test was retried with backoff, the port is taken, ...).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
+from collections.abc import Awaitable, Callable, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the bot stack (bolt, aiohttp, redis) loads only for this command
     import asyncio
 
+    from bot.observability import Metrics
     from bot.settings import Settings
+    from handlers import SlackApp
+    from handlers.identity import BotIdentity
 
 EXIT_STOPPED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MANIFEST = "deploy/slack-app-manifest.yml"
@@ -78,6 +84,9 @@ def cmd_serve(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin:
         import asyncio  # noqa: PLC0415 - the event loop loads only for this command
 
         asyncio.run(serve(settings, stdout))
+    except TokenRefusedError as exc:
+        print(f"mailflow serve: {exc}", file=stderr)
+        return EXIT_USAGE
     except StartError as exc:
         print(f"mailflow serve: {exc}", file=stderr)
         return EXIT_FAILED
@@ -88,18 +97,63 @@ class StartError(Exception):
     """The bot could not start; the message says why."""
 
 
-async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | None = None) -> None:
-    """Run the bot until ``stop`` is set (or SIGTERM / SIGINT)."""
+class TokenRefusedError(StartError):
+    """Slack refused the bot token: a settings problem (exit 2)."""
+
+
+RETRY_FOR_S = 300.0  # how long start-up waits for an unreachable Slack before giving up
+RETRY_MAX_S = 30.0
+
+
+async def _identity(
+    identity: BotIdentity, api_url: str, stop: asyncio.Event, first_s: float, for_s: float
+) -> Mapping[str, Any] | None:
+    """auth.test until it answers; None when ``stop`` is set first. Raises ``StartError``."""
+    import asyncio  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from handlers.identity import SlackUnreachable, TokenRefused  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + for_s
+    delay = first_s
+    while True:
+        try:
+            return await identity.load()
+        except TokenRefused as exc:
+            raise TokenRefusedError(f"Slack refused the bot token at {api_url} ({exc})") from None
+        except SlackUnreachable as exc:
+            if loop.time() + delay > deadline:
+                raise StartError(f"Slack was unreachable at {api_url} for {for_s:g} s ({exc})") from None
+            print(f"mailflow serve: Slack unreachable at {api_url} ({exc}); retrying in {delay:g} s", file=sys.stderr)
+            sys.stderr.flush()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        if stop.is_set():
+            return None
+        delay = min(delay * 2, RETRY_MAX_S)
+
+
+async def serve(
+    settings: Settings,
+    stdout: IO[str],
+    *,
+    stop: asyncio.Event | None = None,
+    retry_first_s: float = 1.0,
+    retry_for_s: float = RETRY_FOR_S,
+) -> None:
+    """Run the bot until ``stop`` is set (or SIGTERM / SIGINT).
+
+    At start-up auth.test says who the bot is. A refused token raises ``TokenRefused`` (bad
+    settings); while Slack is unreachable, auth.test is asked again after ``retry_first_s``,
+    doubling up to 30 s, for at most ``retry_for_s`` (then ``StartError``).
+    """
     import asyncio  # noqa: PLC0415
 
-    from aiohttp import web  # noqa: PLC0415
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler  # noqa: PLC0415
-    from slack_sdk.errors import SlackApiError, SlackClientError  # noqa: PLC0415
-
-    from bot.observability import Metrics, request_id_middleware, routes  # noqa: PLC0415
+    from bot.observability import Metrics  # noqa: PLC0415
     from bot.service import DiagnosisService  # noqa: PLC0415
     from bot.store import open_store  # noqa: PLC0415
-    from handlers import SlackConfig, Watches, build_app, build_web_app  # noqa: PLC0415
+    from handlers import SlackConfig, Watches, build_app  # noqa: PLC0415
 
     assert settings.slack_bot_token is not None
     secret = settings.slack_signing_secret
@@ -127,12 +181,53 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
         if watches is not None:
             await watches.book.close()
 
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # from here on, also while Slack is being waited for
+        loop.add_signal_handler(sig, stop.set)
     try:
-        identity = await slack.app.client.auth_test()
-    except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+        await _serve(
+            slack,
+            settings,
+            stdout,
+            stop=stop,
+            close=close,
+            metrics=metrics,
+            retry_first_s=retry_first_s,
+            retry_for_s=retry_for_s,
+        )
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _serve(
+    slack: SlackApp,
+    settings: Settings,
+    stdout: IO[str],
+    *,
+    stop: asyncio.Event,
+    close: Callable[[], Awaitable[None]],
+    metrics: Metrics,
+    retry_first_s: float,
+    retry_for_s: float,
+) -> None:
+    """``serve`` once the app is built: who the bot is, then the server (and the socket) until ``stop``."""
+    from aiohttp import web  # noqa: PLC0415
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler  # noqa: PLC0415
+
+    from bot.observability import request_id_middleware, routes  # noqa: PLC0415
+    from handlers import build_web_app  # noqa: PLC0415
+
+    try:
+        identity = await _identity(slack.identity, settings.slack_api_url, stop, retry_first_s, retry_for_s)
+    except BaseException:
         await close()
-        detail = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
-        raise StartError(f"Slack refused the bot token at {settings.slack_api_url} ({detail})") from None
+        raise
+    if identity is None:  # stopped while Slack was unreachable
+        await close()
+        return
+    slack.identity.start_refresh()
 
     socket: AsyncSocketModeHandler | None = None
     if settings.slack_app_token is not None:
@@ -141,7 +236,7 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
     async def connected() -> bool:
         return True if socket is None else bool(await socket.client.is_connected())
 
-    web_app = build_web_app(slack, routes(store=store, slack_connected=connected, metrics=metrics))
+    web_app = build_web_app(slack, routes(store=slack.bot.store, slack_connected=connected, metrics=metrics))
     web_app.middlewares.append(request_id_middleware)
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
@@ -151,10 +246,6 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
         await runner.cleanup()
         await close()
         raise StartError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
         where = f"http://{settings.host}:{settings.port}"
         if socket is not None:
@@ -165,8 +256,6 @@ async def serve(settings: Settings, stdout: IO[str], *, stop: asyncio.Event | No
         stdout.flush()
         await stop.wait()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
         if socket is not None:
             await socket.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()  # drains the work started by listeners (build_web_app's on_shutdown)

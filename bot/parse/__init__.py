@@ -20,6 +20,7 @@ import re
 from bot.parse import language, reason
 from bot.parse.codes import choose_primary, find_codes
 from bot.parse.command import find_command
+from bot.parse.dates import report_date
 from bot.parse.extract import IPV4 as _IPV4
 from bot.parse.extract import (
     Found,
@@ -145,6 +146,7 @@ def _parse(source: Source) -> Bounce:
         reporting_server=reporting,
         kind="dsn" if source.dsn_recipients else ("message" if source.is_message else "text"),
         truncated=source.truncated,
+        date=report_date(source.headers, source.dsn_message, source.dsn_recipients),
     )
 
 

@@ -9,8 +9,9 @@ joined" out while keeping ``host x[1.2.3.4] said: 550 ...``.
 Exchange nests the real cause inside the expiry wrapper:
 ``550 4.4.7 QUEUE.Expired; message expired [{LED=450 4.4.316 Connection refused [Message=...]}]``.
 ``depth`` counts the brackets around a reply; ``choose_primary`` ranks the candidates:
-connector errors first, then any specific enhanced code, then generic X.0.0 codes, then bare
-reply codes; queue-expiry wrappers only when nothing else is there.
+connector errors first, then any specific enhanced code, then the final forms of the connector
+errors (5.4.312 ... 5.7.320), then generic X.0.0 codes, then bare reply codes; queue-expiry
+wrappers only when nothing else is there.
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ _REPLY_LEADS = (
     "]:",
 )
 MAX_MATCHES = 2000  # candidates examined per pattern: repeated junk cannot make the scan quadratic
-WRAPPERS = frozenset({"4.4.7", "5.4.7", "5.4.300", "4.4.300", "5.4.316"})
+# Final forms of the connector errors (5.4.312 ... 5.7.320) wrap them too: the sender gets them
+# when the retries run out, often with the last queue error nested inside.
+FINAL_FORMS = frozenset({"5.4.312", "5.4.315", "5.4.316", "5.4.317", "5.4.318", "5.7.320"})
+WRAPPERS = frozenset({"4.4.7", "5.4.7", "5.4.300", "4.4.300"}) | FINAL_FORMS
 CONNECTOR = frozenset({"4.4.312", "4.4.315", "4.4.316", "4.4.317", "4.4.318", "4.7.320"})
 MAX_CODES = 64
 _TEXT_LEN = 300
@@ -133,6 +137,8 @@ def rank(code: Code) -> tuple[int, int]:
         score = 7
     elif status is None:
         score = 1
+    elif status in FINAL_FORMS:
+        score = 4  # above the generic codes, below a specific cause nested inside it
     elif status in WRAPPERS:
         score = 0
     elif status.endswith(".0.0"):

@@ -14,6 +14,7 @@ Two paths feed one list of deliveries:
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
@@ -231,9 +232,7 @@ def addresses_in(text: str, exclude: set[str]) -> list[tuple[int, str]]:
         if "id" in near and "messageid" in near.replace("-", "").replace(" ", "").replace("_", ""):
             continue  # Message-ID, MessageId, "Message ID": names the message, not a recipient
         seen.add(addr)
-        out.append((start, addr))
-        if len(out) >= 100:
-            break
+        out.append((start, addr))  # every one: renderers cap what they show, never the parse
     return out
 
 
@@ -257,20 +256,28 @@ def iter_addresses(text: str) -> list[tuple[int, str]]:
 
 
 def blocks_for(text: str, spots: list[tuple[int, str]]) -> list[Found]:
-    """One Found per address: the text after it until the next address (bounded)."""
+    """One Found per address: the text after it until the next address (bounded).
+
+    A report that repeats itself (two languages, two sections) names the other recipients
+    again: a block also ends where any of them reappears. The reappearances come from one scan
+    of every address in the text (``iter_addresses``), so this stays linear however many
+    recipients there are.
+    """
     found: list[Found] = []
-    lowered = text.lower()
+    wanted = {addr for _, addr in spots}
+    again = [(at, raw.strip(".'`").lower()) for at, raw in iter_addresses(text)]
+    again = [(at, addr) for at, addr in again if addr in wanted]
+    starts = [at for at, _ in again]
     for i, (pos, addr) in enumerate(spots):
         end = spots[i + 1][0] if i + 1 < len(spots) else len(text)
         end = min(end, pos + 3000)
-        # A report that repeats itself (two languages, two sections) names the other recipients
-        # again: the block ends where any of them reappears.
-        for _, other in spots:
+        for at, other in again[bisect_right(starts, pos) :]:
+            if at >= end:
+                break
             if other != addr:
-                again = lowered.find(other, pos, end)
-                if again != -1:
-                    cut = lowered.rfind("\n", pos, again) + 1
-                    end = min(end, cut if cut > pos else again)
+                cut = text.rfind("\n", pos, at) + 1
+                end = min(end, cut if cut > pos else at)
+                break
         line_start = text.rfind("\n", 0, pos) + 1
         found.append(Found(recipient=addr, diagnostic=text[line_start:end]))
     return found

@@ -50,6 +50,7 @@ class Bounce:
     kind: str | None = None  # which shape was recognised: "dsn", "exchange", "queue", "exim", ...
     truncated: bool = False
     notes: tuple[str, ...] = field(default=())
+    date: str | None = None  # the report's own date, ISO 8601 UTC (``parse/dates.py``)
 
     @property
     def recipients(self) -> tuple[str, ...]:

@@ -65,6 +65,7 @@ ACTION_TICK = "tick"
 ACTION_RUN = "run_probes"
 ACTION_RERUN = "rerun_probes"
 STEP_PREFIX = "step:"
+ANSWER_MARK = "~"  # step:<step id>~<answer id>: the answer's kept copy (tag_answer)
 
 
 def label(ui: Mapping[str, str], name: str, /, **values: object) -> str:
@@ -258,13 +259,43 @@ def _checkbox(step_id: str, ui: Mapping[str, str], tick: Tick | None) -> Block:
     return element
 
 
+def step_of(block_id: str) -> tuple[str, str | None] | None:
+    """(step id, answer id or None) of a checklist step's ``block_id``; None for any other block."""
+    if not block_id.startswith(STEP_PREFIX):
+        return None
+    step_id, _, answer_id = block_id[len(STEP_PREFIX) :].partition(ANSWER_MARK)
+    return step_id, answer_id or None
+
+
+def tag_answer(message: Message, answer_id: str) -> Message:
+    """``message`` with ``answer_id`` in each step's block_id, so a tick names the answer it belongs to.
+
+    A tick on a message Slack does not send back (an ephemeral answer) is redrawn from the copy
+    kept under that id.
+    """
+    suffix = f"{ANSWER_MARK}{answer_id}"
+    blocks = []
+    for block in message.blocks:
+        step = step_of(str(block.get("block_id", "")))
+        if step is not None and block.get("type") == "section":
+            head = shorten(f"{STEP_PREFIX}{step[0]}", MAX_BLOCK_ID - len(suffix))
+            blocks.append({**block, "block_id": head + suffix})
+        else:
+            blocks.append(block)
+    return Message(blocks, message.text)
+
+
+def has_steps(message: Message) -> bool:
+    return any(step_of(str(b.get("block_id", ""))) is not None for b in message.blocks)
+
+
 def apply_ticks(blocks: Sequence[Block], ticks: Mapping[str, Tick], ui: Mapping[str, str]) -> list[Block]:
     """``blocks`` (as Slack returns them in an action payload) with each step's checkbox redrawn."""
     out: list[Block] = []
     for block in blocks:
-        block_id = str(block.get("block_id", ""))
-        if block.get("type") == "section" and block_id.startswith(STEP_PREFIX) and "accessory" in block:
-            step_id = block_id[len(STEP_PREFIX) :]
+        step = step_of(str(block.get("block_id", "")))
+        if block.get("type") == "section" and step is not None and "accessory" in block:
+            step_id = step[0]
             out.append({**block, "accessory": _checkbox(step_id, ui, ticks.get(step_id))})
         else:
             out.append(block)
@@ -297,13 +328,23 @@ def _explanation_body(explanation: Explanation, ui: Mapping[str, str]) -> list[B
     return blocks
 
 
+SHOWN_RECIPIENTS = 5  # in an answer's facts; the count of the rest follows
+
+
+def recipients_more(recipients: Sequence[str], shown: int, ui: Mapping[str, str]) -> str:
+    """What a capped recipient list leaves out: "… and 295 more (300 recipients in all)"."""
+    return label(ui, "recipients_more", n=len(recipients) - shown, count=len(recipients))
+
+
 def _facts(bounce: Bounce, ui: Mapping[str, str]) -> list[Block]:
     pairs: list[tuple[str, str]] = []
     recipients = bounce.recipients
     if recipients:
-        shown = ", ".join(escape(r) for r in recipients[:5])
-        more = f" (+{len(recipients) - 5})" if len(recipients) > 5 else ""
-        pairs.append((ui["recipient"], shorten(shown + more, MAX_FIELD - 100)))
+        shown = ", ".join(escape(r) for r in recipients[:SHOWN_RECIPIENTS])
+        more = ""
+        if len(recipients) > SHOWN_RECIPIENTS:
+            more = " " + escape(recipients_more(recipients, SHOWN_RECIPIENTS, ui))
+        pairs.append((ui["recipient"], shorten(shown, MAX_FIELD - 100 - len(more)) + more))
     if bounce.remote_host:
         pairs.append((ui["remote_server"], shorten(escape(bounce.remote_host), MAX_FIELD - 100)))
     if bounce.remote_ip:

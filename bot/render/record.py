@@ -40,9 +40,11 @@ def bounce_record(bounce: Bounce, explanation: Explanation | None, file: str | N
         "primary": _code(bounce.primary),
         "codes": [_code(c) for c in bounce.codes],
         "recipients": list(bounce.recipients),
+        "recipient_count": len(bounce.recipients),
         "remote_host": bounce.remote_host,
         "remote_ip": bounce.remote_ip,
         "reporting_server": bounce.reporting_server,
+        "date": bounce.date,
         "deliveries": [
             {
                 "recipient": d.recipient,

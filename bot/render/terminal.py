@@ -6,9 +6,9 @@ Colour (ANSI) only when asked for; the CLI asks when stdout is a terminal and NO
 from __future__ import annotations
 
 import re
-import textwrap
-import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+import wcwidth
 
 from bot.explain import Explanation
 from bot.parse import Bounce
@@ -33,38 +33,96 @@ class _Style:
         return self._wrap("2", text)
 
 
-# Japanese breaks between any two characters; everything else (Korean included) between words.
-_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]|[^\s\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]+|\s+")
+# Line breaking. Japanese and Chinese break between any two characters; everything else (Korean
+# included) between words. Display width, not character count, decides where a line ends: a
+# CJK character takes two terminal cells (wcwidth). Japanese and Korean typesetting (kinsoku
+# shori, JIS X 4051) never start a line with closing punctuation nor end one with an opening
+# bracket, so such characters are glued to their neighbour before lines are filled.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
+_TOKEN = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+|\\s+")
+# Never at the start of a line: closing brackets and quotes, stops and commas, iteration marks,
+# small kana, the prolonged sound mark, and the Western marks French sets after a space.
+NO_LINE_START = frozenset(
+    ")]}\u00bb\u203a,.;:!?%"
+    "\u3001\u3002\u3009\u300b\u300d\u300f\u3011\u3015\u3017\u3019\u301b\u301e\u301f"
+    "\uff09\uff3d\uff5d\uff0c\uff0e\uff1a\uff1b\uff1f\uff01\uff60\uff63"
+    "\u2019\u201d\u2026\u2025\u30fb\u30fc\u309d\u309e\u30fd\u30fe\u3005"
+    "\u3041\u3043\u3045\u3047\u3049\u3063\u3083\u3085\u3087\u308e\u3095\u3096"
+    "\u30a1\u30a3\u30a5\u30a7\u30a9\u30c3\u30e3\u30e5\u30e7\u30ee\u30f5\u30f6"
+)
+# Never at the end of a line: opening brackets and quotes.
+NO_LINE_END = frozenset(
+    "([{\u00ab\u2039\u2018\u201c"
+    "\u3008\u300a\u300c\u300e\u3010\u3014\u3016\u3018\u301a\u301d"
+    "\uff08\uff3b\uff5b\uff5f\uff62"
+)
 
 
-def _cells(char: str) -> int:
-    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+def display_width(text: str) -> int:
+    """Terminal cells ``text`` takes: 2 for wide East Asian characters, 0 for combining marks."""
+    width = wcwidth.wcswidth(text)
+    if width >= 0:
+        return int(width)
+    return sum(max(int(wcwidth.wcwidth(c)), 0) for c in text)  # control characters count as 0
+
+
+def _units(text: str) -> list[str]:
+    """Tokens that may be separated by a line break, with the kinsoku rules applied."""
+    units: list[str] = []
+    for token in _TOKEN.findall(text):
+        if units and not token.isspace():
+            if token[0] in NO_LINE_START:
+                if units[-1].isspace() and len(units) > 1:
+                    space = units.pop()  # "mot ;" or "단어 )": keep the mark with its word
+                    units[-1] += space + token
+                    continue
+                if not units[-1].isspace():
+                    units[-1] += token
+                    continue
+            elif units[-1][-1] in NO_LINE_END:
+                units[-1] += token
+                continue
+            elif units[-1].isspace() and len(units) > 1 and units[-2][-1] in NO_LINE_END:
+                space = units.pop()  # "« mot": the French opening guillemet keeps its space
+                units[-1] += space + token
+                continue
+        units.append(token)
+    return units
 
 
 def _wrap(text: str, first: str, rest: str) -> list[str]:
-    """textwrap for Latin text; for CJK, greedy filling by display width."""
-    if not any(_cells(c) == 2 for c in text):
-        return textwrap.wrap(text, _WIDTH, initial_indent=first, subsequent_indent=rest) or [first.rstrip()]
+    """Fill lines up to ``_WIDTH`` cells; a unit wider than a line gets a line of its own."""
     lines: list[str] = []
-    line, used = first, len(first)
-    for token in _TOKEN.findall(text):
-        width = sum(_cells(c) for c in token)
+    line, used = first, display_width(first)
+    for unit in _units(text):
+        width = display_width(unit)
         if used + width > _WIDTH and line.strip():
             lines.append(line.rstrip())
-            line, used = rest, len(rest)
-            if token.isspace():
+            line, used = rest, display_width(rest)
+            if unit.isspace():
                 continue
-        line += token
+        if unit.isspace() and not line.strip():
+            continue  # no blank run at the start of a line
+        line += unit
         used += width
     lines.append(line.rstrip())
     return lines
 
 
-def _para(text: str, indent: str = "  ") -> list[str]:
+def wrap_paragraphs(text: str, indent: str = "  ", paint: Callable[[str], str] | None = None) -> list[str]:
+    """Each paragraph of ``text`` wrapped to the terminal width; ``paint`` styles each line's text."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         lines.extend(_wrap(paragraph, indent, indent) if paragraph.strip() else [""])
-    return lines
+    if paint is None:
+        return lines
+    return [line[: len(line) - len(line.lstrip())] + paint(line.lstrip()) if line else line for line in lines]
+
+
+def _facts(shown: list[tuple[str, str]]) -> list[str]:
+    """Label and value columns, aligned by display width (a Japanese label is twice as wide)."""
+    width = max(display_width(k) for k, _ in shown)
+    return [f"  {k}{' ' * (width - display_width(k))}  {v}" for k, v in shown]
 
 
 def _numbered(items: list[str], marker: str) -> list[str]:
@@ -76,14 +134,26 @@ def _numbered(items: list[str], marker: str) -> list[str]:
 
 
 def _explanation(explanation: Explanation, ui: Mapping[str, str], style: _Style) -> list[str]:
-    lines = ["", style.heading(ui["what_happened"]), *_para(explanation.summary)]
+    lines = ["", style.heading(ui["what_happened"]), *wrap_paragraphs(explanation.summary)]
     if not explanation.specific:
-        lines.extend(_para(style.dim(ui["unknown_code"])))
+        lines.extend(wrap_paragraphs(ui["unknown_code"], paint=style.dim))
     if explanation.causes:
         lines += ["", style.heading(ui["causes"]), *_numbered([c.text for c in explanation.causes], "")]
     if explanation.checklist:
         lines += ["", style.heading(ui["checklist"]), *_numbered([s.text for s in explanation.checklist], "[ ] ")]
     return lines
+
+
+SHOWN_RECIPIENTS = 10
+
+
+def _recipients(recipients: tuple[str, ...], ui: Mapping[str, str]) -> str:
+    """The first ``SHOWN_RECIPIENTS``, then how many more there are (the JSON formats list them all)."""
+    shown = ", ".join(recipients[:SHOWN_RECIPIENTS])
+    if len(recipients) <= SHOWN_RECIPIENTS:
+        return shown
+    more = ui["recipients_more"].format(n=len(recipients) - SHOWN_RECIPIENTS, count=len(recipients))
+    return f"{shown} {more}"
 
 
 def render_code(explanation: Explanation, ui: Mapping[str, str], *, color: bool = False) -> str:
@@ -111,9 +181,9 @@ def render_text(
         title = explanation.title if explanation else ""
         lines.append(style.title(f"{code}  {title}".rstrip()))
         if primary.text:
-            lines.extend(_para(style.dim(primary.text[:300])))
+            lines.extend(wrap_paragraphs(primary.text[:300], paint=style.dim))
     facts = [
-        (ui["recipient"], ", ".join(bounce.recipients[:10]) + (" ..." if len(bounce.recipients) > 10 else "")),
+        (ui["recipient"], _recipients(bounce.recipients, ui)),
         (ui["remote_server"], bounce.remote_host),
         (ui["remote_ip"], bounce.remote_ip),
         (ui["reporting_server"], bounce.reporting_server),
@@ -122,8 +192,7 @@ def render_text(
     shown = [(k, v) for k, v in facts if v]
     if shown:
         lines += ["", style.heading(ui["facts"])]
-        width = max(len(k) for k, _ in shown)
-        lines += [f"  {k.ljust(width)}  {v}" for k, v in shown]
+        lines += _facts(shown)
     others = [
         c for c in bounce.codes if c is not primary and c.status and c.status != (primary.status if primary else None)
     ]

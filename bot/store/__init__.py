@@ -17,15 +17,24 @@ an ``@`` is replaced by ``#`` + 24 hex digits of its SHA-256, see ``keys.key_par
     mailflow:v1:dedup:<kind>:<id>                         "1"; 10 min (kind: event, command, interaction)
     mailflow:v1:checklist:<channel>:<message ts>          hash step -> JSON tick state (``hset``);
                                                           expiry chosen by its writer
-    mailflow:v1:locale:<user id>                          the user's Slack locale; 1 day
+    mailflow:v1:answer:<answer id>                        JSON {"text", "blocks"}: an answer with a checklist,
+                                                          to redraw a tick Slack sends without the message
+                                                          (an ephemeral answer's); 1 day
+    mailflow:v1:locale:<user id>                          the user's Slack locale; 1 day ("-": users.info
+                                                          said user_not_found; 1 hour)
+    mailflow:v1:locale-refused                            "-": users.info refused for the app (missing_scope
+                                                          ...), so nobody's locale is asked; 1 hour
     mailflow:v1:paste:<channel>:<bounce fingerprint>      the thread that answered a pasted bounce; 10 min
     mailflow:v1:recent:<team id>                          recent diagnoses for App Home, capped at 20; 30 days
+    mailflow:v1:summary:<channel>                         sorted set: bounces answered and diagnoses run in
+                                                          the channel (JSON events: domains, hashed recipients,
+                                                          no address), scored by time; 7 days, at most 5000
     mailflow:v1:watch:...                                 incident watches (see bot/watch/book.py)
 
 Modules: ``base`` (the ``Store`` protocol), ``memory``, ``redis_store``, ``resilient``,
 ``keys``, ``errors``; and on top of ``Store``: ``cache`` (``ProbeCache``), ``flight``
 (``SingleFlight``), ``limits`` (``RateLimiter``), ``history`` (``DomainHistory``), ``dedup``
-(``first_delivery``).
+(``first_delivery``), ``events`` (``ChannelEvents``, for ``/mailflow summary``).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from bot.store.base import Store, Window
 from bot.store.cache import CachedResults, ProbeCache
 from bot.store.dedup import first_delivery
 from bot.store.errors import StoreError, StoreUnavailable
+from bot.store.events import ChannelEvents
 from bot.store.flight import SingleFlight
 from bot.store.history import DomainHistory, HistoryEntry
 from bot.store.keys import key, key_part
@@ -44,6 +54,7 @@ from bot.store.resilient import Health, ResilientStore
 
 __all__ = [
     "CachedResults",
+    "ChannelEvents",
     "DomainHistory",
     "Health",
     "HistoryEntry",

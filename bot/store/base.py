@@ -55,6 +55,14 @@ class Store(Protocol):
     async def hgetall(self, key: str) -> dict[str, bytes]:
         """Every field of the hash at ``key`` (empty when missing)."""
 
+    async def add_event(self, key: str, at: float, value: bytes, *, keep_s: float, cap: int) -> None:
+        """Add ``value`` at time ``at`` (epoch seconds) to the time-ordered events at ``key``; drop
+        those older than ``at - keep_s`` and all but the newest ``cap``; the whole set expires
+        ``keep_s`` after this write. Values are a set: an equal value replaces the earlier one."""
+
+    async def events_since(self, key: str, since: float, n: int) -> list[tuple[float, bytes]]:
+        """The newest ``n`` events at ``key`` at or after ``since``, oldest first, with their times."""
+
     async def ping(self) -> bool:
         """True when the store answers now. Never raises."""
 

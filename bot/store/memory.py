@@ -13,6 +13,7 @@ at once, which is also why concurrent callers cannot interleave inside one.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -23,8 +24,19 @@ from bot.store.base import Window, check_ttl
 from bot.store.errors import StoreError
 
 Clock = Callable[[], float]
-_Value = bytes | int | list[bytes] | dict[str, bytes]
-_T = TypeVar("_T", bytes, int, list[bytes], dict[str, bytes])
+
+
+class _Events:
+    """A time-ordered set of events: (time, value) pairs sorted by time, each value once."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[tuple[float, bytes]] = []
+
+
+_Value = bytes | int | list[bytes] | dict[str, bytes] | _Events
+_T = TypeVar("_T", bytes, int, list[bytes], dict[str, bytes], _Events)
 
 
 @dataclass(slots=True)
@@ -141,6 +153,24 @@ class MemoryStore:
     async def hgetall(self, key: str) -> dict[str, bytes]:
         found = self._typed(key, dict)
         return {} if found is None else dict(found[1])
+
+    async def add_event(self, key: str, at: float, value: bytes, *, keep_s: float, cap: int) -> None:
+        check_ttl(keep_s)
+        if cap < 1:
+            raise ValueError("cap must be at least 1")
+        found = self._typed(key, _Events)
+        events = _Events() if found is None else found[1]
+        kept = [(t, v) for t, v in events.items if v != value and t >= at - keep_s]
+        bisect.insort(kept, (at, bytes(value)))
+        events.items = kept[-cap:]
+        self._put(key, events, keep_s)
+
+    async def events_since(self, key: str, since: float, n: int) -> list[tuple[float, bytes]]:
+        found = self._typed(key, _Events)
+        if found is None or n < 1:
+            return []
+        items = found[1].items
+        return items[bisect.bisect_left(items, (since, b"")) :][-n:]
 
     async def ping(self) -> bool:
         return True

@@ -176,6 +176,25 @@ class RedisStore:
             fields = await cast("Awaitable[dict[bytes, bytes]]", self._client.hgetall(key))
         return {k.decode(): v for k, v in fields.items()}
 
+    async def add_event(self, key: str, at: float, value: bytes, *, keep_s: float, cap: int) -> None:
+        if cap < 1:
+            raise ValueError("cap must be at least 1")
+        ms = _ms(keep_s)
+        with self._translate("ZADD"):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zadd(key, {value: at})
+                pipe.zremrangebyscore(key, "-inf", f"({at - keep_s!r}")
+                pipe.zremrangebyrank(key, 0, -cap - 1)
+                pipe.pexpire(key, ms)
+                await pipe.execute()
+
+    async def events_since(self, key: str, since: float, n: int) -> list[tuple[float, bytes]]:
+        if n < 1:
+            return []
+        with self._translate("ZREVRANGEBYSCORE"):
+            newest = await self._client.zrevrangebyscore(key, "+inf", repr(since), start=0, num=n, withscores=True)
+        return [(float(score), bytes(member)) for member, score in reversed(newest)]
+
     async def ping(self) -> bool:
         try:
             with self._translate("PING"):

@@ -172,6 +172,12 @@ class ResilientStore:
     async def hgetall(self, key: str) -> dict[str, bytes]:
         return await self._call(lambda s: s.hgetall(key))
 
+    async def add_event(self, key: str, at: float, value: bytes, *, keep_s: float, cap: int) -> None:
+        await self._call(lambda s: s.add_event(key, at, value, keep_s=keep_s, cap=cap))
+
+    async def events_since(self, key: str, since: float, n: int) -> list[tuple[float, bytes]]:
+        return await self._call(lambda s: s.events_since(key, since, n))
+
     async def ping(self) -> bool:
         """Whether the primary answers now (the fallback always would)."""
         return await self.primary.ping()

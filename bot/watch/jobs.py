@@ -37,6 +37,7 @@ from bot.service import DiagnosisService
 from bot.settings import Settings, load_settings
 from bot.store import open_store
 from bot.watch.book import QUEUE, WatchBook, _json_dumps, _json_loads, arq_redis
+from bot.watch.incident import incident_charter
 from bot.watch.runner import Poster, PostRequest, WatchRunner
 
 SWEEP_JOB: Final = "watch_sweep"
@@ -115,7 +116,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     make_poster: PosterFactory = ctx.get("poster_factory") or default_poster
     book = WatchBook(ctx["redis"], max_per_channel=settings.watch_max_per_channel)
     ctx["store"] = store
-    ctx["watch_runner"] = WatchRunner(book, diagnose, make_poster(settings, metrics), metrics=metrics)
+    charter = incident_charter(slack_client(settings), store)  # a recovery brings the incident's chart
+    ctx["watch_runner"] = WatchRunner(
+        book, diagnose, make_poster(settings, metrics), metrics=metrics, on_recovery=charter
+    )
     log.info("worker ready", queue=QUEUE)
 
 

@@ -37,7 +37,7 @@ from bot.errors import MailflowError, TargetRefused
 from bot.observability import Metrics, get_logger
 from bot.watch.book import WatchBook
 from bot.watch.messages import change_text, evidence
-from bot.watch.model import Outgoing, Watch, verdict_key
+from bot.watch.model import HEALTHY, Outgoing, Watch, verdict_key
 
 MAX_OUTBOX: Final = 10  # undelivered changes kept per watch (the oldest are dropped beyond)
 CAS_ATTEMPTS: Final = 8
@@ -58,6 +58,7 @@ class PostRequest:
 
 Diagnose = Callable[[DiagnoseRequest, str], Awaitable[Diagnosis]]
 Poster = Callable[[PostRequest], Awaitable[str | None]]  # None: posted; else the error
+Attach = Callable[[Watch, Outgoing], Awaitable[None]]  # after a recovery is posted (bot/watch/incident.py)
 
 
 class WatchRunner:
@@ -69,10 +70,12 @@ class WatchRunner:
         *,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        on_recovery: Attach | None = None,
     ) -> None:
         self.book = book
         self.diagnose = diagnose
         self.post = post
+        self.on_recovery = on_recovery
         self.metrics = metrics or Metrics()
         self._clock = clock
 
@@ -143,6 +146,8 @@ class WatchRunner:
                 break  # another tick is posting it: keep the order, leave the rest to it
             if claim == "claimed":
                 error = await self._post(watch, item)
+                if error is None and item.seq == watch.changes and watch.verdict == HEALTHY:
+                    await self._recovered(watch, item)  # the latest change, and it is healthy: a recovery
                 await self.book.finish_post(watch, item, posted=error is None)
                 if error is not None:
                     if error in FATAL_POST_ERRORS:
@@ -164,6 +169,14 @@ class WatchRunner:
         if error is not None:
             log.warning("watch post failed", channel=watch.channel, domain=watch.domain, error=error)
         return error
+
+    async def _recovered(self, watch: Watch, item: Outgoing) -> None:
+        if self.on_recovery is None:
+            return
+        try:
+            await self.on_recovery(watch, item)
+        except Exception as exc:  # the recovery is posted; what goes with it is best effort
+            log.warning("recovery attachment failed", channel=watch.channel, domain=watch.domain, error=str(exc))
 
     async def _drop(self, watch: Watch, seq: int) -> Watch | None:
         """Remove change ``seq`` from the stored outbox (compare-and-set, re-reading on conflict)."""

@@ -121,7 +121,7 @@ def test_dockerfile() -> None:
     assert re.search(r"^USER 10001", text, re.MULTILINE)
     assert re.search(r"^HEALTHCHECK .*\n.*/healthz", text, re.MULTILINE)
     assert 'ENTRYPOINT ["mailflow"]' in text and 'CMD ["serve"]' in text
-    assert re.search(r"pip install \.", text)
+    assert re.search(r"pip install [\"']?\.", text)
     for variable in re.findall(r"\b(MAILFLOW_[A-Z_]+)=", text):
         assert variable in SETTINGS, variable
     copied = set(re.findall(r"^COPY (\w+) ", text, re.MULTILINE))

@@ -151,6 +151,7 @@ async def make_harness(slack_api: SlackApi) -> AsyncIterator[MakeHarness]:
         settings: dict[str, Any] = {"progress_interval_s": 0.05, "parse_workers": 1} | overrides
         config = SlackConfig(bot_token=TOKEN, signing_secret=SECRET, api_url=slack_api.base_url, **settings)
         slack = build_app(config, store, service, metrics=metrics, watches=watches, parser=parser)
+        await slack.identity.load()  # as ``mailflow serve`` does before taking requests
         runner = web.AppRunner(build_web_app(slack, routes(store=store) if health else ()), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, LOOPBACK, 0)

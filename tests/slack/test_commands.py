@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot import knowledge
-from tests.slack.conftest import Harness
+from bot.store import key
+from tests.slack.conftest import Harness, MakeHarness
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -132,3 +135,49 @@ async def test_a_channel_the_bot_is_not_in_is_answered_through_response_url(harn
     (reply,) = harness.api.calls_to("response_url")
     assert reply.params["response_type"] == "in_channel"
     assert "4.4.316" in reply.blocks[0]["text"]["text"]
+
+
+async def test_what_slack_escaped_in_the_command_is_shown_escaped_once(harness: Harness) -> None:
+    # As Slack sends it: &, < and > of the typed text arrive escaped (the user typed "&quot;" literally).
+    typed = "explain 550 5.1.1 <bob@contoso.com>: Recipient address rejected & &quot;unknown&quot;"
+    sent = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    status, _ = await harness.command(sent)
+    assert status == 200
+    await harness.settle()
+    parent, answer = harness.api.calls_to("chat.postMessage")
+    line = parent.blocks[0]["text"]["text"]
+    assert "&lt;bob@contoso.com&gt;" in line and "rejected &amp; &amp;quot;unknown&amp;quot;" in line
+    assert "&amp;lt;" not in parent.all_text and "&amp;amp;" not in parent.all_text  # never twice
+    assert "bob@contoso.com" in answer.all_text  # the bounce itself was read as typed
+
+
+async def test_a_hanging_users_info_never_holds_the_answer_and_the_next_one_is_in_the_users_language(
+    make_harness: MakeHarness,
+) -> None:
+    h = await make_harness(locale_wait_s=0.2)
+    h.api.locales["U9"] = "ja-JP"
+    h.api.delay("users.info", 1.0)  # longer than the answer waits
+    await h.command("4.4.316", user="U9")
+    await h.settle()
+    first = h.api.calls_to("chat.postMessage")[1]
+    assert knowledge.load("en").exact["4.4.316"].title in first.all_text  # not held: English
+    async with asyncio.timeout(10):  # the lookup, left running, caches the language
+        while await h.store.get(key("locale", "U9")) is None:
+            await asyncio.sleep(0.05)
+    await h.command("4.4.316", user="U9")
+    await h.settle()
+    second = h.api.calls_to("chat.postMessage")[3]
+    assert knowledge.load("ja").exact["4.4.316"].title in second.all_text
+    assert len(h.api.calls_to("users.info")) == 1
+
+
+async def test_a_missing_scope_for_users_info_is_remembered(harness: Harness) -> None:
+    harness.api.fail_next("users.info", "missing_scope")
+    await harness.command("4.4.316", user="U10")
+    await harness.settle()
+    await harness.command("5.7.1", user="U10")
+    await harness.command("5.7.1", user="U11")
+    await harness.settle()
+    assert len(harness.api.calls_to("users.info")) == 1  # asked once, not on every message
+    answers = [c for c in harness.api.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    assert len(answers) == 3 and knowledge.load("en").exact["4.4.316"].title in answers[0].all_text

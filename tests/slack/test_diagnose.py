@@ -22,6 +22,7 @@ from bot import knowledge
 from bot.diagnose import DiagnoseRequest, OnResult, conclude
 from bot.probes.config import ProbeConfig, Timeouts
 from bot.probes.result import ProbeResult
+from bot.render.blocks import step_of
 from bot.service import Answer
 from bot.store import HistoryEntry
 from tests.fixtures import smtp_peers
@@ -273,5 +274,7 @@ async def test_ticks_survive_a_rerun(make_harness: MakeHarness, refused_lab: Pro
     await h.interaction(base | {"type": "block_actions", "message": message, "actions": [rerun]})
     await h.settle()
     redrawn = final_update(h)
-    same = next(b for b in redrawn.blocks if b.get("block_id") == step["block_id"])
+    wanted = step_of(step["block_id"])
+    assert wanted is not None
+    same = next(b for b in redrawn.blocks if (step_of(str(b.get("block_id", ""))) or ("",))[0] == wanted[0])
     assert same["accessory"]["initial_options"] and "<@U2>" in same["accessory"]["options"][0]["description"]["text"]

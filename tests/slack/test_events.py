@@ -127,6 +127,28 @@ async def test_an_uploaded_eml_is_fetched_with_the_token_and_explained(harness: 
     assert "4.4.316" in reply.blocks[0]["text"]["text"]
 
 
+async def test_a_file_shared_as_a_stub_is_looked_up_then_read(harness: Harness) -> None:
+    data = (SAMPLES / "exchange-online" / "eo-en-queue-expired-4.4.316.eml").read_bytes()
+    stub = harness.api.add_file("bounce.eml", data, stub=True)
+    photo = harness.api.add_file("holiday.png", b"\x89PNG", stub=True)
+    assert set(stub) == {"id", "file_access"}
+    await harness.message("", subtype="file_share", files=[photo, stub])
+    await harness.settle()
+    infos = [c.params["file"] for c in harness.api.calls_to("files.info")]
+    assert infos == [photo["id"], stub["id"]]  # looked up first, then filtered on name and type
+    (download,) = harness.api.calls_to("file_download")  # the photo is not downloaded
+    assert str(download.params["path"]).endswith("/bounce.eml")
+    (reply,) = harness.api.calls_to("chat.postMessage")
+    assert "4.4.316" in reply.blocks[0]["text"]["text"]
+
+
+async def test_a_stub_that_files_info_cannot_find_is_said_unreadable(harness: Harness) -> None:
+    await harness.message("", subtype="file_share", files=[{"id": "F404", "file_access": "check_file_info"}])
+    await harness.settle()
+    (reply,) = harness.api.calls_to("chat.postMessage")
+    assert "Could not read F404" in reply.all_text
+
+
 async def test_a_file_over_the_size_cap_is_not_read(make_harness: object) -> None:
     h: Harness = await make_harness(upload_max_bytes=1000)  # type: ignore[operator]
     data = (SAMPLES / "exchange-online" / "eo-en-queue-expired-4.4.316.eml").read_bytes()
@@ -154,4 +176,33 @@ async def test_app_home_shows_usage_and_recent_diagnoses(harness: Harness) -> No
     (publish,) = harness.api.calls_to("views.publish")
     assert publish.params["user_id"] == "U1"
     assert "/mailflow diagnose" in str(publish.params["view"]) and "No diagnoses yet" in str(publish.params["view"])
+    assert not harness.api.rejected
+
+
+async def test_the_duplicate_link_never_points_at_a_thread_without_an_answer(harness: Harness) -> None:
+    harness.api.fail_next("chat.postMessage", "invalid_blocks")  # the first answer fails: an error id instead
+    await harness.message(QUEUE_ERROR)
+    await harness.settle()
+    (failed_thread,) = {c.params["thread_ts"] for c in harness.api.calls_to("chat.postMessage")}
+    assert "error id" in harness.api.calls_to("chat.postMessage")[-1].all_text
+    await harness.message(QUEUE_ERROR)  # pasted again: answered in full, not linked to the failed thread
+    await harness.settle()
+    answer = harness.api.calls_to("chat.postMessage")[-1]
+    assert answer.blocks[0]["type"] == "header" and answer.params["thread_ts"] != failed_thread
+    await harness.message(QUEUE_ERROR)  # and a third time: a link to the thread that has the answer
+    await harness.settle()
+    (permalink,) = harness.api.calls_to("chat.getPermalink")
+    assert permalink.params["message_ts"] == answer.params["thread_ts"]
+
+
+async def test_a_bounce_to_300_recipients_shows_five_and_says_how_many(harness: Harness) -> None:
+    from tests.test_many_recipients import postfix_bounce  # noqa: PLC0415
+
+    harness.api.locales["U6"] = "nl-NL"
+    await harness.message(postfix_bounce(300), user="U6")
+    await harness.settle()
+    (answer,) = harness.api.calls_to("chat.postMessage")
+    field = next(f["text"] for b in answer.blocks for f in b.get("fields", []) if "user0@fabrikam.com" in f["text"])
+    assert "user4@fabrikam.com" in field and "user5@fabrikam.com" not in field
+    assert knowledge.load("nl").ui["recipients_more"].format(n=295, count=300) in field
     assert not harness.api.rejected

@@ -46,8 +46,44 @@ async def test_a_rejected_token_stops_it_with_a_message(tmp_path: Path, slack_ap
     environ = env(SLACK_BOT_TOKEN="xoxb-wrong", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_api.base_url)
     proc = await run("--port", str(free_port()), cwd=tmp_path, environ=environ)
     _, err = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a settings problem: retrying would not help
+    assert "Slack refused the bot token" in err.decode() and "unreachable" not in err.decode()
     assert "invalid_auth" in err.decode() and "xoxb-wrong" not in err.decode()
+
+
+async def test_an_unreachable_slack_is_said_as_such_and_gives_up_after_its_deadline() -> None:
+    from bot.cli.serve import StartError, serve  # noqa: PLC0415
+    from bot.settings import load_settings  # noqa: PLC0415
+
+    dead = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    settings = load_settings(None, slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=dead)
+    with pytest.raises(StartError) as failed:
+        await serve(settings, io.StringIO(), retry_first_s=0.05, retry_for_s=0.3)
+    assert "Slack was unreachable" in str(failed.value) and "refused the bot token" not in str(failed.value)
+
+
+async def test_start_up_retries_while_slack_answers_503_then_serves(
+    slack_api: SlackApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli.serve import serve  # noqa: PLC0415
+    from bot.settings import load_settings  # noqa: PLC0415
+
+    slack_api.server_error("auth.test", times=3, status=503)  # the client retries a 503 once itself
+    port = free_port()
+    settings = load_settings(
+        None, slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack_api.base_url, port=port
+    )
+    out, stop = io.StringIO(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, out, stop=stop, retry_first_s=0.05))
+    try:
+        async with asyncio.timeout(20):
+            while "HTTP mode" not in out.getvalue():
+                await asyncio.sleep(0.02)
+        assert "Slack unreachable" in capsys.readouterr().err
+        assert len(slack_api.calls_to("auth.test")) == 4
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
 
 
 async def test_http_mode_answers_a_signed_command_and_stops_on_sigterm(tmp_path: Path, slack_api: SlackApi) -> None:
@@ -117,3 +153,17 @@ async def test_socket_mode_answers_and_ignores_a_redelivered_event(slack_api: Sl
     finally:
         stop.set()
         await asyncio.wait_for(task, 20)
+
+
+async def test_sigterm_while_slack_is_unreachable_stops_it_cleanly(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    environ = env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=dead)
+    proc = await run("--port", str(free_port()), cwd=tmp_path, environ=environ)
+    assert proc.stderr is not None
+    async with asyncio.timeout(30):
+        while b"Slack unreachable" not in (line := await proc.stderr.readline()):
+            assert line, "stderr closed before saying Slack was unreachable"
+    assert b"retrying in" in line and dead.encode() in line
+    proc.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0

@@ -204,3 +204,60 @@ async def test_a_burst_of_concurrent_calls_all_answer(env: Env) -> None:
     await asyncio.gather(*(env.store.set(name, str(n).encode(), 60) for n, name in enumerate(names)))
     values = await asyncio.gather(*(env.store.get(name) for name in names))
     assert values == [str(n).encode() for n in range(300)]
+
+
+async def test_events_are_kept_in_time_order_and_read_by_window(env: Env) -> None:
+    await env.store.add_event(K, 100.0, b"b", keep_s=60, cap=10)
+    await env.store.add_event(K, 90.0, b"a", keep_s=60, cap=10)
+    await env.store.add_event(K, 130.0, b"c", keep_s=60, cap=10)
+    assert await env.store.events_since(K, 0, 10) == [(90.0, b"a"), (100.0, b"b"), (130.0, b"c")]
+    assert await env.store.events_since(K, 100.0, 10) == [(100.0, b"b"), (130.0, b"c")]
+    assert await env.store.events_since(K, 0, 2) == [(100.0, b"b"), (130.0, b"c")]  # the newest n
+    assert await env.store.events_since(K, 131.0, 10) == []
+    assert await env.store.events_since(key("test", "none"), 0, 10) == []
+    assert within(await env.store.ttl(K), 60)
+
+
+async def test_events_older_than_the_window_and_beyond_the_cap_are_dropped(env: Env) -> None:
+    await env.store.add_event(K, 1000.0, b"old", keep_s=60, cap=3)
+    for n in range(4):
+        await env.store.add_event(K, 1100.0 + n, f"e{n}".encode(), keep_s=60, cap=3)
+    assert [v for _, v in await env.store.events_since(K, 0, 10)] == [b"e1", b"e2", b"e3"]
+    await env.store.add_event(K, 1103.0, b"e3", keep_s=60, cap=3)  # the same value again: kept once
+    assert len(await env.store.events_since(K, 0, 10)) == 3
+
+
+async def test_events_expire_after_keep_s(env: Env) -> None:
+    await env.store.add_event(K, 5.0, b"x", keep_s=0.2, cap=5)
+    await env.advance(0.3)
+    assert await env.store.events_since(K, 0, 5) == []
+    with pytest.raises(ValueError, match="ttl"):
+        await env.store.add_event(K, 5.0, b"x", keep_s=0, cap=5)
+    await env.store.set(key("test", "plain"), b"v", 60)
+    with pytest.raises(StoreError):
+        await env.store.add_event(key("test", "plain"), 5.0, b"x", keep_s=60, cap=5)
+
+
+async def test_channel_events_keep_no_address(env: Env) -> None:
+    from bot.parse import parse_bounce  # noqa: PLC0415
+    from bot.store import ChannelEvents  # noqa: PLC0415
+    from bot.summary import event_from_bounce  # noqa: PLC0415
+
+    bounce = parse_bounce(
+        "Delivery has failed to these recipients or groups:\n\nann.lee@fabrikam.com\n\n"
+        "Remote Server returned '550 5.1.1 User unknown'\n"
+    )
+    assert bounce.is_ndr
+    events = ChannelEvents(env.store)
+    await events.record("C1", event_from_bounce(bounce, "5.1.1", at=1000.0))
+    await events.record("C1", event_from_bounce(bounce, "5.1.1", at=1001.0))
+    await events.record("C2", event_from_bounce(bounce, "5.1.1", at=1002.0))
+    (first, second) = await events.since("C1", 0)
+    assert first.domains == ("fabrikam.com",) and first.code == "5.1.1" and first.at == 1000.0
+    assert first.recipients == second.recipients and len(first.recipients[0]) == 16
+    assert [e.at for e in await events.since("C1", 1001.0)] == [1001.0]
+    for name in await env.keys():
+        assert "@" not in name
+        if env.raw is not None:
+            for member in await env.raw.zrange(name, 0, -1):
+                assert b"@" not in member and b"ann.lee" not in member

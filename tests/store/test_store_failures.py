@@ -55,6 +55,12 @@ class DownStore:
     async def hgetall(self, key: str) -> dict[str, bytes]:
         raise self._fail()
 
+    async def add_event(self, key: str, at: float, value: bytes, *, keep_s: float, cap: int) -> None:
+        raise self._fail()
+
+    async def events_since(self, key: str, since: float, n: int) -> list[tuple[float, bytes]]:
+        raise self._fail()
+
     async def ping(self) -> bool:
         return False
 

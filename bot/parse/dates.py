@@ -1,0 +1,50 @@
+"""When a bounce was written: its own ``Date`` (RFC 5322 section 3.6.1), else the delivery report's
+``Arrival-Date`` / ``Last-Attempt-Date`` (RFC 3464 sections 2.2.5 and 2.3.7). Pure.
+
+The value is read with the standard library's date parser (token splitting, no backtracking)
+after cutting it to ``MAX_VALUE`` characters. A date without a zone is taken as UTC; a date that
+cannot be read, or lies before 1990, gives None rather than a guess. The result is ISO 8601 in
+UTC (``2026-12-06T01:02:03Z``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+
+MAX_VALUE = 120
+_EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+
+
+def parse_date(value: str | None) -> dt.datetime | None:
+    """An aware UTC datetime for an RFC 5322 date, or None."""
+    if not value:
+        return None
+    text = value.strip()[:MAX_VALUE]
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+    return when if when >= _EARLIEST else None
+
+
+def iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def report_date(
+    headers: dict[str, str], dsn_message: dict[str, str], dsn_recipients: list[dict[str, str]]
+) -> str | None:
+    """The bounce's own date, ISO 8601 UTC, or None when it names none that can be read."""
+    for value in (
+        headers.get("date"),
+        dsn_message.get("arrival-date"),
+        *(block.get("last-attempt-date") for block in dsn_recipients[:4]),
+    ):
+        when = parse_date(value)
+        if when is not None:
+            return iso(when)
+    return None
