@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
@@ -74,21 +76,31 @@ class ParseWorkerLost(ParseError):
     """A parse worker died while reading the input, or none was free in time."""
 
 
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this worker when its parent ends: the fork server, which
+    ends with the bot. A bot killed with SIGKILL cannot stop its workers, and one stuck in a
+    pattern would otherwise run on until the pattern gave up."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (prctl(2))
+
+
 def _serve(conn: Connection, parse: Parse) -> None:
     """A worker: inputs in, ``(True, Bounce)`` or ``(False, error text)`` out, until the pipe closes."""
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the bot, which stops its workers
     parse(WARM_UP)
-    conn.send(_READY)
-    while True:
-        try:
+    try:
+        conn.send(_READY)
+        while True:
             data = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            reply: tuple[bool, object] = (True, parse(data))
-        except Exception as exc:  # parse_bounce never raises: a bug must still get an answer
-            reply = (False, f"{type(exc).__name__}: {exc}")
-        conn.send(reply)
+            try:
+                reply: tuple[bool, object] = (True, parse(data))
+            except Exception as exc:  # parse_bounce never raises: a bug must still get an answer
+                reply = (False, f"{type(exc).__name__}: {exc}")
+            conn.send(reply)
+    except (EOFError, OSError):  # the bot closed the pipe, or is gone
+        return
 
 
 def _context() -> BaseContext:
@@ -166,7 +178,7 @@ class ParsePool:
             parse = parse_bounce
         self._parse = parse
         self._context = _context()
-        self._idle: asyncio.Queue[_Worker] | None = None
+        self._idle: asyncio.Queue[_Worker | None] | None = None  # None: no worker could start
         self._all: set[_Worker] = set()
         self._starting: set[asyncio.Task[None]] = set()
         self._warming: list[asyncio.Task[None]] = []  # the first workers, waited for by ``start``
@@ -184,7 +196,12 @@ class ParsePool:
             await asyncio.wait(self._warming)
 
     async def _add(self) -> None:
-        worker = _Worker(self._context, self._parse)
+        try:
+            worker = _Worker(self._context, self._parse)
+        except Exception:  # no process to be had (limits, a daemonic parent, the fork server gone)
+            log.exception("a parse worker could not be started")
+            self._none_left()
+            return
         self._all.add(worker)
         try:
             async with asyncio.timeout(self.start_timeout_s):
@@ -194,12 +211,18 @@ class ParsePool:
         except (TimeoutError, EOFError, OSError, ParseWorkerLost) as exc:
             log.error("a parse worker did not start: %s", str(exc) or type(exc).__name__)
             self._discard(worker)
+            self._none_left()
             return
         except BaseException:
             self._discard(worker)
             raise
         assert self._idle is not None
         self._idle.put_nowait(worker)
+
+    def _none_left(self) -> None:
+        """With no worker left at all, wake one waiting parse to say so rather than let it wait."""
+        if not self._all and self._idle is not None:
+            self._idle.put_nowait(None)
 
     def _discard(self, worker: _Worker) -> None:
         self._all.discard(worker)
@@ -228,6 +251,8 @@ class ParsePool:
                 worker = await self._idle.get()
         except TimeoutError:
             raise ParseWorkerLost(f"no parse worker free for {self.wait_s:g} s") from None
+        if worker is None:
+            raise ParseWorkerLost("no parse worker could be started")
         try:
             async with asyncio.timeout(self.timeout_s):
                 ok, value = await worker.ask(data)

@@ -110,3 +110,12 @@ async def test_close_stops_every_worker_and_later_parses_are_refused() -> None:
 
 def test_the_default_leaves_a_core_for_the_event_loop_on_one_cpu() -> None:
     assert default_workers() in (1, 2)
+
+
+async def test_a_pool_whose_workers_cannot_start_says_so_at_once() -> None:
+    pool = ParsePool(1, 10.0, parse=lambda data: parse_bounce(data))  # noqa: PLW0108 - a lambda cannot reach a worker
+    try:
+        with pytest.raises(ParseWorkerLost, match="could be started"):
+            await asyncio.wait_for(pool.parse("550 5.1.1 <a@b.test>: x"), 10.0)  # not wait_s (60 s)
+    finally:
+        await pool.close()
