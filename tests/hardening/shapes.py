@@ -315,6 +315,7 @@ HOSTILE: dict[str, tuple[str, Callable[[int], bytes]]] = {
     "phrase-prefixes": ("regex", _text("550 5.1.1 ", "user unknow ")),
     "command-words": ("regex", _text("550 5.1.1 ", "in reply to RCPT TO ")),
     "header-lines": ("regex", lambda size: _fill(_HEAD, "X-A: b\n", size, "\n550 5.1.1 x").encode()),
+    "lt-run-in-message": ("regex", lambda size: _fill(_HEAD + "\n", "<", size).encode()),  # phrases led by "<"
     # the HTML reader
     "html-unclosed-script": ("html", _html("<script")),
     "html-unclosed-style": ("html", _html("<style ")),
@@ -342,6 +343,10 @@ HOSTILE: dict[str, tuple[str, Callable[[int], bytes]]] = {
     "no-line-breaks-words": ("long lines", _text("", "the mailbox is full ")),
     # many recipients
     "text-recipients": ("recipients", _recipients),
+    "inline-dsn-fields": (
+        "recipients",
+        lambda size: _fill(_HEAD + "\n", "Final-Recipient: rfc822; a@b.test\n", size).encode(),
+    ),
     "dsn-recipients": (
         "recipients",
         _dsn_blocks("", "Final-Recipient: rfc822; a@b.test\nAction: failed\nStatus: 5.1.1\n\n"),
