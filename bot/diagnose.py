@@ -33,6 +33,7 @@ import aiohttp
 from bot import knowledge
 from bot.errors import TargetRefused
 from bot.explain import Explanation, explain_code
+from bot.fill import known_from_diagnosis
 from bot.probes.address import probe_address
 from bot.probes.authoritative import probe_authoritative
 from bot.probes.config import ProbeConfig
@@ -46,12 +47,13 @@ from bot.probes.m365_ranges import probe_m365_ranges
 from bot.probes.mta_sts import probe_mta_sts
 from bot.probes.mx import MxHost, probe_mx
 from bot.probes.rdap import probe_rdap
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
 from bot.probes.smtp import STEPS as SMTP_STEPS
 from bot.probes.smtp import probe_smtp_host
 from bot.probes.tcp import Target
 from bot.probes.tls_rpt import probe_tls_rpt
-from bot.verdict import FAILURE_KNOWLEDGE, INCOMPLETE, UNFINISHED, Verdict, decide, is_unfinished
+from bot.texts import of_error, text
+from bot.verdict import FAILURE_KNOWLEDGE, RESOLVER_UNREACHABLE, UNDECIDED, UNFINISHED, Verdict, decide, is_unfinished
 
 OnResult = Callable[[ProbeResult], None]
 Slot = tuple[int, ...]
@@ -63,18 +65,76 @@ _POLICY, _MX, _HOSTS = 0, 1, 2
 _MTA_STS = (_POLICY, 0)
 
 
+def connector_form(code: str | None) -> str | None:
+    """The queue error an NDR's code stands for: the final forms the sender gets once the retries
+    run out (5.4.312, 5.4.315, 5.4.316, 5.4.317, 5.4.318, 5.7.320) are the same connector errors
+    as their 4.x.x queue forms. Any other code is returned as given."""
+    if code and code.startswith("5.") and f"4{code[1:]}" in knowledge.CONNECTOR_CODES:
+        return f"4{code[1:]}"
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class Assumption:
+    """What an NDR's connector code proves about the connector's TLS settings.
+
+    Exchange Online reports 4.7.320 only when the connector validates certificates
+    (``TlsSettings`` ``CertificateValidation`` or ``DomainValidation``), and 4.4.317 for a missing
+    STARTTLS only when the connector requires TLS (any ``TlsSettings`` value). The other four
+    (DNS, timeout, refusal, abrupt close) say nothing about TLS. ``key`` is the ui label that
+    says which, in the reader's language.
+    """
+
+    code: str  # as the NDR gave it: "5.7.320"
+    require_tls: bool
+    validate_certificate: bool
+
+    @property
+    def key(self) -> str:
+        if self.validate_certificate:
+            return "assumed_validation"
+        return "assumed_tls" if self.require_tls else "assumed_nothing"
+
+
+def assumption_for(code: str | None) -> Assumption | None:
+    """The settings ``code`` implies; None when it is no connector error (nothing to assume)."""
+    form = connector_form(code)
+    if code is None or form not in knowledge.CONNECTOR_CODES:
+        return None
+    if form == "4.7.320":
+        return Assumption(code, require_tls=True, validate_certificate=True)
+    return Assumption(code, require_tls=form == "4.4.317", validate_certificate=False)
+
+
 @dataclass(frozen=True, slots=True)
 class DiagnoseRequest:
     target: str  # a domain, an address user@domain, a host name or an IP literal
     smart_host: str | None = None
     code: str | None = None  # the code from an NDR, to confirm or not
-    require_tls: bool = False
-    tls_domain: str | None = None
+    require_tls: bool = False  # --require-tls: the connector requires TLS and validates certificates
+    tls_domain: str | None = None  # --tls-domain: DomainValidation against this name
 
     @property
     def domain(self) -> str:
         target = self.target.strip().rstrip(".").lower()
         return target.rsplit("@", 1)[-1]
+
+    @property
+    def assumed(self) -> Assumption | None:
+        """What the NDR's code implies about the connector (said in the output)."""
+        return assumption_for(self.code)
+
+    @property
+    def tls_required(self) -> bool:
+        """A server without STARTTLS fails (4.4.317): given, or implied by the code."""
+        assumed = self.assumed
+        return self.require_tls or bool(self.tls_domain) or (assumed is not None and assumed.require_tls)
+
+    @property
+    def validates_certificate(self) -> bool:
+        """A certificate failure fails (4.7.320) rather than being a warning: given, or implied."""
+        assumed = self.assumed
+        return self.require_tls or bool(self.tls_domain) or (assumed is not None and assumed.validate_certificate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +145,16 @@ class Diagnosis:
     explanation: Explanation | None  # the knowledge entry for the verdict (or for --code when healthy)
     elapsed_ms: float
     incomplete: tuple[str, ...] = field(default=())  # probes cut by the overall deadline
+    language: str = knowledge.DEFAULT_LANGUAGE  # the reader's: evidence and labels are said in it
 
     @property
     def confirmed(self) -> bool | None:
-        """With --code: True when the probes reproduce it now, False when they do not; None
-        without --code, or when the deadline cut the probes that would tell."""
-        if self.request.code is None or self.verdict.failure == INCOMPLETE:
+        """With --code: True when the probes reproduce it now (a final form such as 5.4.316 is
+        reproduced by its queue form 4.4.316), False when they do not; None without --code, when
+        the deadline cut the probes that would tell, or when mailflow's own resolver is down."""
+        if self.request.code is None or self.verdict.failure in UNDECIDED:
             return None
-        return self.verdict.code == self.request.code
+        return connector_form(self.verdict.code) == connector_form(self.request.code)
 
 
 def conclude(
@@ -104,23 +166,35 @@ def conclude(
     verdict's code, for its failure when it is no connector error (null MX), or for
     ``request.code`` when nothing failed; ``incomplete`` names the results the deadline cut.
     """
-    verdict = decide(results, validate_tls=request.require_tls or bool(request.tls_domain))
+    verdict = decide(results, validate_tls=request.validates_certificate)
     explained = verdict.code or FAILURE_KNOWLEDGE.get(verdict.failure or "") or request.code
+    if verdict.failure == RESOLVER_UNREACHABLE:
+        explained = None  # nothing is known of the destination: no code's advice applies
+    known = known_from_diagnosis(
+        request.target.strip().lower(),
+        request.domain,
+        is_ip=parse_ip(request.domain) is not None,
+        tls_domain=request.tls_domain,
+        evidence=verdict.evidence,
+        results=results,
+    )
     return Diagnosis(
         request=request,
         verdict=verdict,
         results=tuple(results),
-        explanation=explain_code(explained, language) if explained else None,
+        explanation=explain_code(explained, language, known) if explained else None,
         elapsed_ms=elapsed_ms,
         incomplete=tuple(f"{r.name} {r.target}" for r in results if is_unfinished(r)),
+        language=language,
     )
 
 
-def refused_target(results: Sequence[ProbeResult]) -> str | None:
+def refused_target(results: Sequence[ProbeResult]) -> TargetRefused | None:
     """The guard's refusal when it kept every connection from happening; None otherwise."""
     refused = [r for r in results if r.facts.get("refused") is True and not r.ok]
     if refused and not any(r.name == "tcp" and not r.skipped for r in results):
-        return refused[0].detail
+        first = refused[0]
+        return TargetRefused(first.detail, text=first.texts[0] if len(first.texts) == 1 else None)
     return None
 
 
@@ -173,10 +247,12 @@ class _Run:
             results = list(await work())
         except TargetRefused as exc:
             facts = {"refused": True}
-            results = [ProbeResult(step.name, step.target, False, str(exc), elapsed_ms=_ms(started), facts=facts)]
+            results = [observed(step.name, step.target, False, of_error(exc), elapsed_ms=_ms(started), facts=facts)]
         except Exception as exc:  # a probe bug must not sink the diagnosis; it is reported instead
-            detail = f"probe failed: {type(exc).__name__}: {exc}" if str(exc) else f"probe failed: {type(exc).__name__}"
-            results = [ProbeResult(step.name, step.target, False, detail, elapsed_ms=_ms(started))]
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            results = [
+                observed(step.name, step.target, False, text("probe.crashed", error=error), elapsed_ms=_ms(started))
+            ]
         self.add(step, results)
 
     def ordered(self) -> list[ProbeResult]:
@@ -185,17 +261,17 @@ class _Run:
     def cut(self, seconds: float) -> None:
         """The deadline passed: each pending step gets a skipped result in its slot (an SMTP
         path: its first unfinished step, and the steps after it)."""
-        detail = f"not finished within the overall deadline of {seconds:g} s"
+        detail = text("deadline.cut", seconds=f"{seconds:g}")
         for slot, step in sorted(self.pending.items()):
             target = self.paths.get(slot)
             if target is None:
-                cut = [ProbeResult(step.name, step.target, False, detail, skipped=True, facts={UNFINISHED: True})]
+                cut = [observed(step.name, step.target, False, detail, skipped=True, facts={UNFINISHED: True})]
             else:
                 done = {r.name for r in self.slots.get(slot, [])}
                 todo = [name for name in SMTP_STEPS if name not in done]
-                later = "not run: the deadline cut an earlier step"
+                later = text("step.not_run", reason=text("reason.deadline_earlier"))
                 cut = [
-                    ProbeResult(
+                    observed(
                         name,
                         target.label,
                         False,
@@ -276,7 +352,7 @@ class _Run:
             self.ctx,
             host,
             address,
-            require_tls=request.require_tls,
+            require_tls=request.tls_required,
             tls_domain=request.tls_domain,
             on_step=step_done,
         )
@@ -330,5 +406,5 @@ async def diagnose(
     run.cut(config.timeouts.overall)
     results = run.ordered()
     if (refusal := refused_target(results)) is not None:
-        raise TargetRefused(refusal)
+        raise refusal
     return conclude(request, results, elapsed_ms=_ms(started), language=language)

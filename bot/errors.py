@@ -34,7 +34,15 @@ class KnowledgeError(MailflowError):
 
 
 class ProbeError(MailflowError):
-    """A network probe could not run."""
+    """A network probe could not run.
+
+    ``text``: the same message as a knowledge-base text (``bot.texts.Text``), so the evidence
+    built from it is said in the reader's language; None when the message is raw data.
+    """
+
+    def __init__(self, *args: object, text: object = None) -> None:
+        super().__init__(*args)
+        self.text = text
 
 
 class TargetRefused(ProbeError):

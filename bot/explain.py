@@ -10,9 +10,11 @@ admin's next step is the same: read the destination server in the error and fix 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot import knowledge
+from bot.fill import fill_explanation, known_from_bounce
 from bot.knowledge import Cause, Entry, Step
 from bot.parse import Bounce
 
@@ -55,15 +57,25 @@ def normalise_code(text: str) -> str | None:
     return None
 
 
-def explain_code(code: str, language: str = knowledge.DEFAULT_LANGUAGE) -> Explanation | None:
-    """Explain one status (``4.4.316``) or reply code (``550``); None when we know nothing of it."""
+def explain_code(
+    code: str, language: str = knowledge.DEFAULT_LANGUAGE, known: Mapping[str, str] | None = None
+) -> Explanation | None:
+    """Explain one status (``4.4.316``) or reply code (``550``); None when we know nothing of it.
+
+    ``known``: what the case knows for the checklist's fields (bot/fill.py); without it every
+    field shows its example, marked as a placeholder."""
     kb = knowledge.load(language)
     entry = kb.explain_status(code) if "." in code else kb.explain_reply(code)
-    return _from_entry(code, entry, language) if entry else None
+    return fill_explanation(_from_entry(code, entry, language), known or {}) if entry else None
 
 
 def explain_bounce(bounce: Bounce, language: str = knowledge.DEFAULT_LANGUAGE) -> Explanation | None:
-    """Explain the bounce's primary code, in ``language``."""
+    """Explain the bounce's primary code, in ``language``, the checklist filled from the bounce."""
+    explanation = _explain_bounce(bounce, language)
+    return fill_explanation(explanation, known_from_bounce(bounce)) if explanation is not None else None
+
+
+def _explain_bounce(bounce: Bounce, language: str) -> Explanation | None:
     primary = bounce.primary
     if primary is None:
         return None

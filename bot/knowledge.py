@@ -52,6 +52,26 @@ _EXACT = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
 _RANGE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})-(\d{1,3})$")
 _REGISTRY = re.compile(r"^X\.\d{1,3}\.\d{1,3}$")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# A named field in a text: ``{host}``. Other braces (``@{Add=...}``, ``[{LED=...}]``) are literal.
+FIELD = re.compile(r"\{([a-z][a-z0-9_]{0,39})\}")
+# The fields a checklist step may name; code fills them from the bounce or the probes
+# (bot/fill.py), or shows the example value marked as a placeholder.
+CHECKLIST_FIELDS = frozenset(
+    {
+        "host",  # the destination server: LastAttemptedServerName, the remote host, the probed MX host
+        "ip",  # its address: LastAttemptedIP, the probed address
+        "domain",  # the recipient's domain
+        "recipient",  # the recipient's address (postmaster@ the domain when only the domain is known)
+        "tls_domain",  # the TlsDomain to set: --tls-domain, or a name the certificate carries
+        "nameserver",  # an authoritative name server of the domain
+        "connector",  # the outbound connector's name: never known, always an example
+        "smart_host",  # the smart host the connector should use: never known, always an example
+        "sender",  # the sender's address: not in the bounce's facts, an example
+        "sender_domain",  # the sender's domain: an example
+        "ehlo_name",  # the name to give in a hand-typed EHLO: any name of the reader's, an example
+    }
+)
+UI_FILE = "ui"
 _UI_KEYS = (
     "what_happened",
     "causes",
@@ -78,6 +98,12 @@ _UI_KEYS = (
     "incomplete",
     "cached",
     "rerun_cli",
+    "assumed_validation",
+    "assumed_tls",
+    "assumed_nothing",
+    "resolver_unreachable",
+    "resolver_unreachable_help",
+    "placeholder_note",
 )
 
 
@@ -90,8 +116,14 @@ class Cause:
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One checklist step. From the knowledge base ``text`` is a template with named fields
+    (``{host}``); once filled (bot/fill.py) it is the text to show, ``filled`` the fields given
+    by the bounce or the probes, ``placeholders`` the ones shown as marked examples."""
+
     id: str
     text: str
+    filled: tuple[tuple[str, str], ...] = ()
+    placeholders: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +151,15 @@ class Knowledge:
     subjects: Mapping[str, Entry]
     replies: Mapping[str, Entry]
     ui: Mapping[str, str]
+    texts: Mapping[str, str]  # "tcp.refused" -> its template, from the text files (bot/texts.py)
+
+    def entries(self) -> Iterator[Entry]:
+        yield from self.exact.values()
+        yield from (r[4] for r in self.ranges)
+        yield from self.registry.values()
+        yield from self.classes.values()
+        yield from self.subjects.values()
+        yield from self.replies.values()
 
     def explain_status(self, status: str) -> Entry | None:
         """The most specific entry for an enhanced status code, or None for a malformed one."""
@@ -244,6 +285,15 @@ def _entry(group: str, section: str, key: str, facts: dict[str, Any], *, words: 
     unknown_fields = sorted(set(words) - {"title", "summary", "causes", "checklist"})
     if unknown_fields:
         raise KnowledgeError(f"{where}: unknown fields {unknown_fields}")
+    for part, value in [("title", words.get("title")), ("summary", words.get("summary")), *cause_words.items()]:
+        if isinstance(value, str) and FIELD.search(value):
+            raise KnowledgeError(f"{where}.{part}: named fields are for checklist steps only")
+    for step_id, value in step_words.items():
+        unknown = sorted(set(FIELD.findall(value)) - CHECKLIST_FIELDS)
+        if unknown:
+            raise KnowledgeError(
+                f"{where}.checklist.{step_id}: unknown fields {unknown}; known: {', '.join(sorted(CHECKLIST_FIELDS))}"
+            )
     return Entry(
         key=key,
         group=group,
@@ -285,7 +335,79 @@ def _ui(language: str) -> dict[str, str]:
         raise KnowledgeError(f"knowledge/{language}/ui.toml: missing {', '.join(missing)}")
     if extra:
         raise KnowledgeError(f"knowledge/{language}/ui.toml: not in en/ui.toml: {', '.join(extra)}")
+    if language != DEFAULT_LANGUAGE:
+        _same_fields(f"knowledge/{language}/ui.toml", ui, _ui(DEFAULT_LANGUAGE), pattern=_UI_FIELD)
     return ui
+
+
+_UI_FIELD = re.compile(r"\{([a-z_]{1,40})\}")  # ui labels use str.format fields: {code}, {domain}
+
+
+def _same_fields(where: str, texts: Mapping[str, str], english: Mapping[str, str], *, pattern: re.Pattern[str]) -> None:
+    """Each text names exactly the fields its English twin names."""
+    for key, value in texts.items():
+        want, got = sorted(set(pattern.findall(english[key]))), sorted(set(pattern.findall(value)))
+        if want != got:
+            raise KnowledgeError(f"{where} {key}: fields {got}, but English has {want}")
+
+
+def _text_files(language: str) -> list[str]:
+    """The text files of a language: every ``<lang>/*.toml`` that is no group's twin and not ui."""
+    folder = importlib.resources.files("knowledge").joinpath(language)
+    skip = {*_groups(), UI_FILE}
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml") and p.name[:-5] not in skip)
+
+
+def _flatten(where: str, table: dict[str, Any], prefix: str, into: dict[str, str]) -> None:
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _flatten(where, value, f"{name}.", into)
+        elif isinstance(value, str) and value.strip():
+            if name in into:
+                raise KnowledgeError(f"{where}: text {name!r} defined twice")
+            into[name] = value.strip("\n")
+        else:
+            raise KnowledgeError(f"{where} {name}: expected non-empty text or a table")
+
+
+def _texts(language: str) -> dict[str, str]:
+    """Every text of the language's text files (``tcp.refused`` -> template), checked against English:
+    the same files, the same keys, and in each text the same named fields."""
+    texts: dict[str, str] = {}
+    files = _text_files(language)
+    for name in files:
+        _flatten(f"knowledge/{language}/{name}.toml", _read(f"{language}/{name}.toml"), "", texts)
+    if language == DEFAULT_LANGUAGE:
+        return texts
+    english = _texts(DEFAULT_LANGUAGE)
+    english_files = _text_files(DEFAULT_LANGUAGE)
+    if files != english_files:
+        raise KnowledgeError(f"knowledge/{language}: text files {files}, but English has {english_files}")
+    missing, extra = sorted(set(english) - set(texts)), sorted(set(texts) - set(english))
+    if missing:
+        raise KnowledgeError(f"knowledge/{language}: texts missing: {', '.join(missing)}")
+    if extra:
+        raise KnowledgeError(f"knowledge/{language}: texts not in English: {', '.join(extra)}")
+    _same_fields(f"knowledge/{language} text", texts, english, pattern=FIELD)
+    return texts
+
+
+def _same_step_fields(language: str, entries: Iterator[Entry], english: Knowledge) -> None:
+    """Each checklist step names exactly the fields of the same step in English."""
+    by_key = {(e.group, e.key): e for e in english.entries()}
+    for entry in entries:
+        twin = by_key.get((entry.group, entry.key))
+        if twin is None:
+            continue
+        theirs = {s.id: s.text for s in twin.checklist}
+        for step in entry.checklist:
+            want, got = sorted(set(FIELD.findall(theirs.get(step.id, "")))), sorted(set(FIELD.findall(step.text)))
+            if want != got:
+                raise KnowledgeError(
+                    f"knowledge/{language}/{entry.group}.toml {entry.key} checklist.{step.id}: "
+                    f"fields {got}, but English has {want}"
+                )
 
 
 @functools.cache
@@ -319,7 +441,7 @@ def load(language: str = DEFAULT_LANGUAGE) -> Knowledge:
         if code not in exact:
             raise KnowledgeError(f"knowledge/{language}: connector code {code} missing")
     ui = _ui(language)
-    return Knowledge(
+    kb = Knowledge(
         language=language,
         exact=exact,
         ranges=tuple(ranges),
@@ -328,18 +450,24 @@ def load(language: str = DEFAULT_LANGUAGE) -> Knowledge:
         subjects=by_section["subjects"],
         replies=by_section["replies"],
         ui=ui,
+        texts=_texts(language),
     )
+    if language != DEFAULT_LANGUAGE:
+        _same_step_fields(language, kb.entries(), load(DEFAULT_LANGUAGE))
+    return kb
 
 
 def check_all() -> list[str]:
     """Validate every language; return the problems found (empty when all is well)."""
+    from bot.sender.knowledge import check_all as check_sender  # noqa: PLC0415  (its own shape; it imports this)
+
     problems = []
     for language in LANGUAGES:
         try:
             load(language)
         except KnowledgeError as exc:
             problems.append(str(exc))
-    return problems
+    return problems + check_sender()
 
 
 def check_group(group: str) -> list[str]:

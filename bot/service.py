@@ -62,7 +62,7 @@ class DiagnosisService:
         """What changes which probes run (the NDR code and the language do not)."""
         return {
             "smart_host": (request.smart_host or "").strip().rstrip(".").lower() or None,
-            "require_tls": request.require_tls,
+            "require_tls": request.tls_required,  # as given, or implied by the NDR's code
             "tls_domain": (request.tls_domain or "").strip().lower() or None,
         }
 

@@ -26,6 +26,14 @@ them (``healthy`` is False):
                                                    the DNS steps before it) did not finish, so
                                                    nothing can be concluded; never "healthy"
 
+One more is no failure of the destination at all, so it is reported before anything else:
+
+    mailflow's own resolver does not answer      "resolver-unreachable": the MX (or address)
+    (the lookup and a control query both time     query got no answer and neither did a control
+    out: ``facts["resolver_unreachable"]``)       query for the root zone through the same
+                                                  resolver; the destination's DNS did not fail,
+                                                  so this is never 4.4.312
+
 Results cut by the overall deadline are ``skipped`` with ``facts["unfinished"] is True``.
 """
 
@@ -41,6 +49,8 @@ DNS_STEPS = ("mx", "address")
 CERTIFICATE_CODE = "4.7.320"
 NULL_MX = "null-mx"
 INCOMPLETE = "incomplete"
+RESOLVER_UNREACHABLE = "resolver-unreachable"
+UNDECIDED = (INCOMPLETE, RESOLVER_UNREACHABLE)  # failures that say nothing about the destination
 UNFINISHED = "unfinished"  # the facts key of a result cut by the overall deadline
 # The knowledge entry that explains each failure that is no connector error: RFC 7505 section
 # 4.1 has senders report a null MX with reply 556 ("Domain does not accept mail"). The
@@ -55,7 +65,7 @@ class Verdict:
     warnings: tuple[ProbeResult, ...]  # failures that did not decide it
     reachable: int  # addresses that completed the path
     attempted: int  # addresses attempted
-    failure: str | None = None  # NULL_MX or INCOMPLETE: not healthy, though no connector code applies
+    failure: str | None = None  # NULL_MX, INCOMPLETE, RESOLVER_UNREACHABLE: not healthy, no connector code
 
     @property
     def healthy(self) -> bool:
@@ -103,13 +113,21 @@ def _address_outcome(results: Sequence[ProbeResult], *, validate_tls: bool) -> _
     return _Outcome(None, [], warnings, [r for r in results if is_unfinished(r)])
 
 
+def is_resolver_unreachable(result: ProbeResult) -> bool:
+    return result.name in DNS_STEPS and result.facts.get("resolver_unreachable") is True
+
+
 def _without_paths(
     dns_failures: list[ProbeResult],
     null_mx: list[ProbeResult],
     unfinished: list[ProbeResult],
     warnings: list[ProbeResult],
 ) -> Verdict:
-    """No address was probed: DNS decides, or the null MX, or the deadline."""
+    """No address was probed: our own resolver's silence, DNS, the null MX, or the deadline decides."""
+    silent = [w for w in warnings if is_resolver_unreachable(w)]
+    if silent:
+        others = [w for w in warnings if w not in silent] + dns_failures
+        return Verdict(None, tuple(silent), tuple(others), 0, 0, failure=RESOLVER_UNREACHABLE)
     if dns_failures:
         return Verdict(dns_failures[0].code, tuple(dns_failures), tuple(warnings + null_mx), 0, 0)
     if null_mx:

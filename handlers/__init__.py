@@ -5,6 +5,7 @@
     events.py       bounces pasted or uploaded in channels; the App Home tab
     interactive.py  checklist ticks, run / re-run buttons, the "Explain this bounce" shortcut
     watch.py        /mailflow watch, unwatch, watches (the book in Redis; mailflow worker re-probes)
+    sender.py       /mailflow sender and the "Check the sender" button (bot/sender, cached like diagnoses)
     bot.py          dependencies, background work, the flows the listeners share
     io.py           replies (thread or response_url), locales, file downloads
     config.py       SlackConfig

@@ -41,7 +41,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.parse_pool import ParsePool
 from bot.store import Store
-from handlers import commands, events, interactive, summary, watch
+from handlers import commands, events, interactive, sender, summary, watch
 from handlers.bot import Counters, DiagnosisRunner, SlackBot
 from handlers.config import SlackConfig
 from handlers.identity import BotIdentity
@@ -191,9 +191,10 @@ def build_app(
         log.error("listener failed on %s [error id %s]", kind, error_id, exc_info=error)
         return None
 
-    commands.attach(app, bot)  # /mailflow, with the subcommands of watch.py and summary.py
+    commands.attach(app, bot)  # /mailflow, with the subcommands of watch.py, summary.py and sender.py
     events.attach(app, bot)
     interactive.attach(app, bot)
+    sender.attach(app, bot)
     return SlackApp(app, bot, identity)
 
 

@@ -45,6 +45,7 @@ from bot.render.blocks import (
 )
 from bot.store import RateLimiter, Store, StoreError, key
 from bot.store.keys import dumps
+from bot.texts import of_error
 from handlers.config import SlackConfig
 from handlers.io import (
     NOT_MEMBER,
@@ -150,14 +151,23 @@ class Progress:
     Through a response_url (``FallbackReply.using_fallback``) updates are at least
     ``fallback_gap_s`` apart: the few posts the budget leaves for progress are spread over the
     diagnosis, each showing the results gathered since, instead of going out with the first ones.
+    The results are said in ``language``.
     """
 
     def __init__(
-        self, reply: FallbackReply, target: str, ui: Mapping[str, str], interval_s: float, fallback_gap_s: float = 0.0
+        self,
+        reply: FallbackReply,
+        target: str,
+        ui: Mapping[str, str],
+        interval_s: float,
+        *,
+        fallback_gap_s: float = 0.0,
+        language: str = knowledge.DEFAULT_LANGUAGE,
     ) -> None:
         self.reply = reply
         self.target = target
         self.ui = ui
+        self.language = language
         self.interval_s = interval_s
         self.fallback_gap_s = fallback_gap_s
         self.results: list[ProbeResult] = []
@@ -181,7 +191,8 @@ class Progress:
                 return
             self._dirty.clear()
             try:
-                if await self.reply.send_progress(progress_message(escape(self.target), list(self.results), self.ui)):
+                message = progress_message(escape(self.target), list(self.results), self.ui, self.language)
+                if await self.reply.send_progress(message):
                     self.updates += 1
                 else:
                     self.skipped += 1
@@ -453,16 +464,15 @@ class SlackBot:
         team: str | None,
     ) -> None:
         ui = ui_for(lang)
-        progress = Progress(
-            reply, request.target, ui, self.config.progress_interval_s, self.config.response_progress_gap_s
-        )
-        await reply.send_progress(progress_message(escape(request.target), [], ui))
+        every, gap = self.config.progress_interval_s, self.config.response_progress_gap_s
+        progress = Progress(reply, request.target, ui, every, fallback_gap_s=gap, language=lang)
+        await reply.send_progress(progress_message(escape(request.target), [], ui, lang))
         progress.start()
         try:
             answer = await self.service.diagnose(request, fresh=fresh, on_result=self._observe(progress), language=lang)
         except ProbeError as exc:  # a refused target (private address, ...): said in place of "diagnosing…"
             await progress.stop()
-            await reply.send(notice_message(f"{escape(request.target)}: {escape(str(exc))}"))
+            await reply.send(notice_message(f"{escape(request.target)}: {escape(of_error(exc).render(lang))}"))
             return
         except Exception:
             # Never leave "diagnosing…" standing: it becomes the error, with an id to find the log line.

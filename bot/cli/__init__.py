@@ -3,6 +3,7 @@
 mailflow explain [FILE|DIR ...|-]      read bounces and explain them      (bot/cli/explain.py)
 mailflow summary [FILE|DIR ...|-]      count them: codes, destinations    (bot/cli/summary.py)
 mailflow diagnose TARGET               probe the destination now          (bot/cli/diagnose.py)
+mailflow sender DOMAIN [--ip IP]       check the sender: SPF, DMARC, DKIM, blocklists (bot/cli/sender.py)
 mailflow worker                        run the watch jobs (needs Redis)   (bot/cli/worker.py)
 mailflow serve [--port N]              run the Slack bot                  (bot/cli/serve.py)
 """
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import diagnose, explain, serve, summary, worker
+from bot.cli import diagnose, explain, sender, serve, summary, worker
 from bot.errors import MailflowError
 
 EXIT_INTERNAL = 1
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_parser(sub)
     summary.add_parser(sub)
     diagnose.add_parser(sub)
+    sender.add_parser(sub)
     worker.add_parser(sub)
     serve.add_parser(sub)
     return parser

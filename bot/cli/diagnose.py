@@ -2,7 +2,8 @@
 
 Progress goes to stderr as each probe finishes; the result (text or JSON) to stdout.
 Exit codes: 0 healthy, 3 a failure was found (a connector error, a null MX, or the deadline cut
-the probes that decide), 2 bad arguments or a refused target, 1 internal error.
+the probes that decide), 2 bad arguments or a refused target, 1 internal error or mailflow's own
+resolver does not answer (``resolver-unreachable``: nothing could be learnt about the target).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from bot.explain import normalise_code
 from bot.probes.config import ProbeConfig, Timeouts, parse_resolver
 from bot.probes.guard import parse_ip
 from bot.probes.result import ProbeResult
+from bot.texts import of_error
+from bot.verdict import RESOLVER_UNREACHABLE
 
 if TYPE_CHECKING:
     from bot.service import Answer
@@ -102,7 +105,7 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
         return EXIT_USAGE
 
     def progress(result: ProbeResult) -> None:
-        print(progress_line(result), file=stderr, flush=True)
+        print(progress_line(result, language), file=stderr, flush=True)
 
     async def run() -> Answer:
         store = open_store(os.environ.get("REDIS_URL"))
@@ -115,10 +118,10 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
     try:
         answer = asyncio.run(run())
     except TargetRefused as exc:
-        print(f"mailflow diagnose: {exc}", file=stderr)
+        print(f"mailflow diagnose: {of_error(exc).render(language)}", file=stderr)
         return EXIT_USAGE
     except ProbeError as exc:
-        print(f"mailflow diagnose: {exc}", file=stderr)
+        print(f"mailflow diagnose: {of_error(exc).render(language)}", file=stderr)
         return EXIT_INTERNAL
     diagnosis = answer.diagnosis
     if args.format == "json":
@@ -129,6 +132,8 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
         stdout.write(render_diagnosis_text(diagnosis, ui))
         if answer.from_cache:
             stdout.write(f"\n{ui['cached'].format(age=ago(answer.age_s))} {ui['rerun_cli']}\n")
+    if diagnosis.verdict.failure == RESOLVER_UNREACHABLE:  # nothing is known of the target
+        return EXIT_INTERNAL
     return EXIT_HEALTHY if diagnosis.verdict.healthy else EXIT_FAILURE
 
 
@@ -143,7 +148,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--code", help="the code from the NDR (e.g. 4.4.316): say whether it is confirmed now")
     parser.add_argument(
         "--require-tls", action="store_true", help="the connector requires TLS (and validates certificates)"
-    )
+    )  # --code 4.7.320 / 4.4.317 (and their 5.x.x forms) imply it: see DiagnoseRequest.assumed
     parser.add_argument(
         "--tls-domain", help="the connector's TlsDomain: match the certificate against it (wildcards allowed)"
     )

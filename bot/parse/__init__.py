@@ -35,9 +35,10 @@ from bot.parse.extract import (
 from bot.parse.listing import not_failed
 from bot.parse.model import Bounce, Code, Delivery
 from bot.parse.phrases import reasons_in
+from bot.parse.sender import Sender, find_sender, receiving_domains
 from bot.parse.source import MAX_BYTES, Source, read
 
-__all__ = ["Bounce", "Code", "Delivery", "parse_bounce"]
+__all__ = ["Bounce", "Code", "Delivery", "Sender", "parse_bounce"]
 
 _SUBJECT = re.compile(
     r"undeliver|undelivered|delivery (?:status|failure|failed|report|notification)|returned mail|"
@@ -146,6 +147,11 @@ def _parse(source: Source) -> Bounce:
         reporting_server=reporting,
         kind="dsn" if source.dsn_recipients else ("message" if source.is_message else "text"),
         truncated=source.truncated,
+        sender=find_sender(
+            text + ("\n" + dsn_text if dsn_text else ""),
+            source.original,
+            receiving_domains((d.recipient or "" for d in deliveries), remote_host),
+        ),
         date=report_date(source.headers, source.dsn_message, source.dsn_recipients),
     )
 

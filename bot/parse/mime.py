@@ -83,6 +83,9 @@ def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
     return raw[:cut], raw[cut + 2 :]
 
 
+# The returned original's trace fields, for its sender (bot/parse/sender.py): the first of each
+# is the last hop's, the receiver's own when the receiver returned the message. Read only there.
+TRACE_FIELDS = frozenset({"received", "authentication-results", "received-spf"})
 # The fields of a returned original that a bounce reader uses (who sent it, to whom, what).
 ORIGINAL_FIELDS = frozenset(
     {
@@ -98,6 +101,7 @@ ORIGINAL_FIELDS = frozenset(
         "message-id",
         "content-type",
         "content-transfer-encoding",
+        *TRACE_FIELDS,
     }
 )
 
@@ -105,7 +109,7 @@ ORIGINAL_FIELDS = frozenset(
 # The fields of a report's own headers and its parts that the parser reads (``source.py``,
 # ``__init__.py``); the rest (Received, DKIM, ARC, X-MS-..., often most of the block) is dropped
 # as soon as it is split off, before any decoding.
-READ_FIELDS = ORIGINAL_FIELDS | frozenset(
+READ_FIELDS = (ORIGINAL_FIELDS - TRACE_FIELDS) | frozenset(
     {
         "x-failed-recipients",
         "content-language",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.parse.sender import Sender
+
 
 @dataclass(frozen=True, slots=True)
 class Code:
@@ -50,6 +52,7 @@ class Bounce:
     kind: str | None = None  # which shape was recognised: "dsn", "exchange", "queue", "exim", ...
     truncated: bool = False
     notes: tuple[str, ...] = field(default=())
+    sender: Sender = field(default=Sender())  # who sent the refused mail (domain, IP), as far as shown
     date: str | None = None  # the report's own date, ISO 8601 UTC (``parse/dates.py``)
 
     @property

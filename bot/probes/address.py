@@ -28,18 +28,27 @@ import dns.rdtypes.IN.AAAA
 
 from bot.errors import TargetRefused
 from bot.probes.context import ProbeContext
-from bot.probes.dnsquery import DnsAnswer, DnsFailure, DnsTimeout, display, elapsed_ms, lookup
+from bot.probes.dnsquery import (
+    DnsAnswer,
+    DnsFailure,
+    DnsTimeout,
+    ResolverSilent,
+    display,
+    elapsed_ms,
+    lookup_checked,
+    resolver_label,
+)
 from bot.probes.guard import parse_ip, refusal
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
+from bot.texts import Text, raw, text
 
 DNS_FAILED = "4.4.312"
-ALLOWLIST_HINT = "Private or internal targets need an operator allowlist entry (--allow CIDR|HOST)."
 TYPES = ("A", "AAAA")
 
 
 async def _ask(ctx: ProbeContext, host: str, rdtype: str) -> DnsAnswer | DnsFailure | DnsTimeout:
     try:
-        return await lookup(ctx, host, rdtype, step="address")
+        return await lookup_checked(ctx, host, rdtype, step="address")
     except (DnsFailure, DnsTimeout) as exc:
         return exc
 
@@ -55,10 +64,10 @@ def _literal(ctx: ProbeContext, host: str, started: float) -> tuple[ProbeResult,
     except TargetRefused as exc:
         rule = _rule(host, exc)
         facts = {"addresses": [], "refused": True, "rule": rule, "refusals": [{"address": host, "rule": rule}]}
-        return ProbeResult("address", host, False, str(exc), None, elapsed_ms(started), facts), []
+        return observed("address", host, False, raw(str(exc)), None, elapsed_ms(started), facts), []
     address = str(ip)
-    detail = f"{address} is an IP address: no lookup needed"
-    return ProbeResult("address", host, True, detail, None, elapsed_ms(started), {"addresses": [address]}), [address]
+    said = text("address.literal", address=address)
+    return observed("address", host, True, said, None, elapsed_ms(started), {"addresses": [address]}), [address]
 
 
 async def probe_address(ctx: ProbeContext, host: str) -> tuple[ProbeResult, list[str]]:
@@ -68,8 +77,8 @@ async def probe_address(ctx: ProbeContext, host: str) -> tuple[ProbeResult, list
         return _literal(ctx, host.strip().strip("[]"), started)
     name = display(host)
 
-    def result(ok: bool, detail: str, code: str | None = None, **facts: Any) -> ProbeResult:
-        return ProbeResult("address", name, ok, detail, code, elapsed_ms(started), facts)
+    def result(ok: bool, said: Text | list[Text], code: str | None = None, **facts: Any) -> ProbeResult:
+        return observed("address", name, ok, said, code, elapsed_ms(started), facts)
 
     outcomes = dict(zip(TYPES, await asyncio.gather(*(_ask(ctx, name, t) for t in TYPES)), strict=True))
     answers = {t: o for t, o in outcomes.items() if isinstance(o, DnsAnswer)}
@@ -79,12 +88,13 @@ async def probe_address(ctx: ProbeContext, host: str) -> tuple[ProbeResult, list
 
     failures = [e for e in errors.values() if isinstance(e, DnsFailure)]
     if bad := next((e for e in failures if e.kind == "bad_name"), None):
-        return result(False, bad.reason, None, addresses=[]), []
+        return result(False, bad.said, None, addresses=[]), []
     if nx := next((e for e in failures if e.kind == "nxdomain"), None):
         # NXDOMAIN means the name has no records of any type, whichever query saw it.
-        ttl = f"; resolvers may cache that answer for {nx.negative_ttl} s" if nx.negative_ttl is not None else ""
-        detail = f"{name} does not exist (NXDOMAIN){ttl}"
-        return result(False, detail, DNS_FAILED, addresses=[], rcode="NXDOMAIN", negative_ttl=nx.negative_ttl), []
+        said = [text("dns.nxdomain", name=name)]
+        if nx.negative_ttl is not None:
+            said.append(text("dns.nxdomain_cached", ttl=nx.negative_ttl))
+        return result(False, said, DNS_FAILED, addresses=[], rcode="NXDOMAIN", negative_ttl=nx.negative_ttl), []
 
     found: list[str] = []
     for rdtype in TYPES:
@@ -96,11 +106,13 @@ async def probe_address(ctx: ProbeContext, host: str) -> tuple[ProbeResult, list
         if errors:
             first = errors.get("A") or errors["AAAA"]
             timeout = first.seconds if isinstance(first, DnsTimeout) else None
+            if isinstance(first, ResolverSilent) and all(isinstance(e, ResolverSilent) for e in errors.values()):
+                silent = {"resolver_unreachable": True, "resolver": resolver_label(ctx)}
+                return result(False, first.said, None, addresses=[], errors=error_facts, timeout=timeout, **silent), []
             return result(
-                False, first.reason, DNS_FAILED, addresses=[], errors=error_facts, ttl=ttls, timeout=timeout
+                False, first.said, DNS_FAILED, addresses=[], errors=error_facts, ttl=ttls, timeout=timeout
             ), []
-        detail = f"{name} exists but has no A or AAAA record: there is no address to deliver to"
-        return result(False, detail, DNS_FAILED, addresses=[], ttl=ttls), []
+        return result(False, text("address.none", name=name), DNS_FAILED, addresses=[], ttl=ttls), []
 
     accepted: list[str] = []
     refusals: list[dict[str, str]] = []
@@ -111,18 +123,23 @@ async def probe_address(ctx: ProbeContext, host: str) -> tuple[ProbeResult, list
             refusals.append({"address": address, "rule": _rule(address, exc)})
     refused_text = ", ".join(f"{r['address']} ({r['rule']})" for r in refusals)
     if not accepted:
-        detail = f"refused to probe {name}: every address it resolves to is refused: {refused_text}. {ALLOWLIST_HINT}"
+        refused_all = text("address.all_refused", name=name, refusals=refused_text)
         rule = refusals[0]["rule"]
-        return result(False, detail, None, addresses=[], refused=True, rule=rule, refusals=refusals, ttl=ttls), []
+        return result(False, refused_all, None, addresses=[], refused=True, rule=rule, refusals=refusals, ttl=ttls), []
 
     kept = accepted[: ctx.config.max_addresses]
-    detail = f"{name} has {len(accepted)} address{'es' if len(accepted) > 1 else ''}: {', '.join(kept)}"
+    shown = ", ".join(kept)
     if len(kept) < len(accepted):
-        detail += f" (probing the first {len(kept)})"
+        found_text = text("address.found_capped", name=name, count=len(accepted), addresses=shown, shown=len(kept))
+    elif len(accepted) > 1:
+        found_text = text("address.found_many", name=name, count=len(accepted), addresses=shown)
+    else:
+        found_text = text("address.found_one", name=name, addresses=shown)
+    texts = [found_text]
     if refusals:
-        detail += f"; refused and dropped: {refused_text}"
+        texts.append(text("address.dropped", refusals=refused_text))
     for rdtype, error in errors.items():
-        detail += f"; the {rdtype} lookup failed: {error.reason}"
+        texts.append(text("address.type_failed", rdtype=rdtype, reason=error.said))
     facts: dict[str, Any] = {
         "addresses": kept,
         "ttl": ttls,
@@ -133,4 +150,4 @@ async def probe_address(ctx: ProbeContext, host: str) -> tuple[ProbeResult, list
         facts["refusals"] = refusals
     if errors:
         facts["errors"] = error_facts
-    return result(True, detail, None, refused=False, **facts), kept
+    return result(True, texts, None, refused=False, **facts), kept

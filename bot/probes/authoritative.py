@@ -46,7 +46,8 @@ from bot.probes.dnsquery import (
     lookup,
     query_server,
 )
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
+from bot.texts import Text, raw, text
 
 DNS_FAILED = "4.4.312"
 MAX_NS = 6  # name servers asked; zones rarely have more, and each costs two queries per address
@@ -72,7 +73,14 @@ class ServerView:
     mx: tuple[str, ...] = ()  # "10 mx1.example.com", sorted
     ttl: int | None = None
     serial: int | None = None
-    note: str = ""
+    said: Text | None = None  # why it is not a plain answer; ``note`` is the same in English
+
+    @property
+    def note(self) -> str:
+        return self.said.render() if self.said is not None else ""
+
+    def says(self) -> Text:
+        return self.said if self.said is not None else raw(self.status)
 
     @property
     def label(self) -> str:
@@ -94,7 +102,11 @@ class ServerView:
 class RecursiveView:
     mx: tuple[str, ...] | None  # None: the lookup failed
     ttl: int | None
-    error: str = ""
+    said: Text | None = None  # why it failed
+
+    @property
+    def error(self) -> str:
+        return self.said.render() if self.said is not None else ""
 
 
 def mx_set(records: tuple[Any, ...]) -> tuple[str, ...]:
@@ -103,8 +115,8 @@ def mx_set(records: tuple[Any, ...]) -> tuple[str, ...]:
     )
 
 
-def _shown(mx: tuple[str, ...]) -> str:
-    return ", ".join(mx) if mx else "no MX"
+def _shown(mx: tuple[str, ...]) -> str | Text:
+    return ", ".join(mx) if mx else text("authoritative.no_mx")
 
 
 def classify(ns: str, address: str, mx: ServerReply | Exception, soa: ServerReply | Exception | None) -> ServerView:
@@ -113,73 +125,75 @@ def classify(ns: str, address: str, mx: ServerReply | Exception, soa: ServerRepl
     if isinstance(soa, ServerReply) and soa.authoritative:
         serial = next((int(r.serial) for r in soa.records if isinstance(r, dns.rdtypes.ANY.SOA.SOA)), None)
     if isinstance(mx, DnsTimeout):
-        return ServerView(ns, address, TIMEOUT, note=mx.reason)
+        return ServerView(ns, address, TIMEOUT, said=mx.said)
     if isinstance(mx, DnsFailure):
-        return ServerView(ns, address, UNREACHABLE, note=mx.reason)
+        return ServerView(ns, address, UNREACHABLE, said=mx.said)
     if isinstance(mx, Exception):
-        return ServerView(ns, address, UNREACHABLE, note=f"{type(mx).__name__}: {mx}")
+        return ServerView(ns, address, UNREACHABLE, said=raw(f"{type(mx).__name__}: {mx}"))
     if mx.rcode == "SERVFAIL":
-        return ServerView(ns, address, SERVFAIL, note="answered SERVFAIL")
+        return ServerView(ns, address, SERVFAIL, said=text("authoritative.servfail"))
     if mx.rcode == "REFUSED":
-        return ServerView(ns, address, LAME, note="answered REFUSED: it does not serve the zone")
+        return ServerView(ns, address, LAME, said=text("authoritative.refused"))
     if not mx.authoritative:
-        why = "sent a referral" if mx.referral else "answered without the AA flag"
-        return ServerView(ns, address, LAME, note=f"{why}: it does not serve the zone")
+        key = "authoritative.referral" if mx.referral else "authoritative.no_aa"
+        return ServerView(ns, address, LAME, said=text(key))
     if mx.rcode == "NXDOMAIN":
-        return ServerView(ns, address, NXDOMAIN, ttl=mx.ttl, serial=serial, note="says the domain does not exist")
+        return ServerView(ns, address, NXDOMAIN, ttl=mx.ttl, serial=serial, said=text("authoritative.says_nxdomain"))
     if mx.rcode != "NOERROR":
-        return ServerView(ns, address, UNREACHABLE, note=f"answered {mx.rcode}")
+        return ServerView(ns, address, UNREACHABLE, said=text("authoritative.rcode", rcode=mx.rcode))
     return ServerView(ns, address, ANSWERED, mx_set(mx.records), mx.ttl, serial)
 
 
-def judge(domain: str, zone: str, recursive: RecursiveView, servers: list[ServerView]) -> tuple[bool, str | None, str]:
-    """Pure: (ok, code, detail) from the recursive answer and each server's view."""
+def _server_said(servers: list[ServerView]) -> tuple[Text, ...]:
+    return tuple(text("authoritative.server_said", server=s.label, said=s.says()) for s in servers)
+
+
+def _server_says(s: ServerView) -> Text:
+    """One answering server's view, for a disagreement: its MX (or NXDOMAIN), TTL and serial."""
+    mx: str | Text = _shown(s.mx) if s.status == ANSWERED else "NXDOMAIN"
+    if s.serial is not None:
+        return text("authoritative.server_says_serial", server=s.label, mx=mx, ttl=str(s.ttl), serial=s.serial)
+    return text("authoritative.server_says", server=s.label, mx=mx, ttl=str(s.ttl))
+
+
+def judge(
+    domain: str, zone: str, recursive: RecursiveView, servers: list[ServerView]
+) -> tuple[bool, str | None, list[Text]]:
+    """Pure: (ok, code, evidence) from the recursive answer and each server's view."""
     answered = [s for s in servers if s.status in (ANSWERED, NXDOMAIN)]
     broken = [s for s in servers if s.status not in (ANSWERED, NXDOMAIN, NOT_ASKED)]
     not_asked = [s for s in servers if s.status == NOT_ASKED]
-    parts: list[str] = []
+    parts: list[Text] = []
     if not answered:
-        said = "; ".join(f"{s.label}: {s.note or s.status}" for s in servers)
         code = DNS_FAILED if broken else None  # only refusals by the guard: nothing was asked
-        return False, code, f"no name server of {zone} answered for {domain}: {said}"
+        return False, code, [text("authoritative.none_answered", zone=zone, domain=domain, said=_server_said(servers))]
     views = {s.mx if s.status == ANSWERED else ("NXDOMAIN",) for s in answered}
     if len(views) > 1:
-        said = "; ".join(
-            f"{s.label} says {_shown(s.mx) if s.status == ANSWERED else 'NXDOMAIN'}"
-            + (f" (TTL {s.ttl} s" + (f", serial {s.serial})" if s.serial is not None else ")"))
-            for s in answered
-        )
-        parts.append(
-            f"the name servers of {zone} disagree on the MX of {domain}: {said}; "
-            "a secondary has not picked up the change (compare the SOA serials)"
-        )
+        said = tuple(_server_says(s) for s in answered)
+        parts.append(text("authoritative.disagree", zone=zone, domain=domain, said=said))
     elif recursive.mx is not None:
         (zone_view,) = views
         if zone_view != recursive.mx:
-            parts.append(
-                f"the recursive resolver still answers {_shown(recursive.mx)} for {domain} "
-                f"(cached for another {recursive.ttl} s) while the name servers of {zone} say "
-                f"{_shown(zone_view) if zone_view != ('NXDOMAIN',) else 'NXDOMAIN'}: senders see the change "
-                "when their caches expire"
+            theirs: str | Text = _shown(zone_view) if zone_view != ("NXDOMAIN",) else "NXDOMAIN"
+            cached = _shown(recursive.mx)
+            stale = text(
+                "authoritative.stale", cached=cached, domain=domain, ttl=str(recursive.ttl), zone=zone, mx=theirs
             )
+            parts.append(stale)
     if broken:
-        parts.append(
-            "broken name server"
-            + ("s" if len(broken) > 1 else "")
-            + ": "
-            + "; ".join(f"{s.label} {s.note or s.status}" for s in broken)
-            + " (resolvers that ask it fail, so lookups fail now and then: 4.4.312 for some messages)"
-        )
+        key = "authoritative.broken_many" if len(broken) > 1 else "authoritative.broken_one"
+        servers_said = tuple(text("authoritative.broken_server", server=s.label, said=s.says()) for s in broken)
+        parts.append(text(key, servers=servers_said))
     if not_asked:
-        parts.append("not asked: " + "; ".join(f"{s.label}: {s.note}" for s in not_asked))
+        parts.append(text("authoritative.not_asked", servers=_server_said(not_asked)))
     if recursive.mx is None:
-        parts.append(f"the recursive lookup failed: {recursive.error}")
+        parts.append(text("authoritative.recursive_failed", reason=recursive.said or raw("")))
     if not parts or (not_asked and len(parts) == 1):
         (zone_view,) = views
-        agreed = f"{len(answered)} name server answer{'s' if len(answered) > 1 else ''} of {zone} agree"
-        detail = f"{agreed} with the recursive answer for {domain}: {_shown(zone_view)} (TTL {recursive.ttl} s)"
-        return True, None, detail + ("; " + parts[0] if parts else "")
-    return False, None, "; ".join(parts)
+        key = "authoritative.agree_many" if len(answered) > 1 else "authoritative.agree_one"
+        agreed = text(key, count=len(answered), zone=zone, domain=domain, mx=_shown(zone_view), ttl=str(recursive.ttl))
+        return True, None, [agreed, *parts]
+    return False, None, parts
 
 
 async def _find_zone(ctx: ProbeContext, domain: str) -> tuple[str, list[str]]:
@@ -196,13 +210,15 @@ async def _find_zone(ctx: ProbeContext, domain: str) -> tuple[str, list[str]]:
         names = sorted({display(r.target) for r in answer.records if isinstance(r, dns.rdtypes.ANY.NS.NS)})
         if names:
             return candidate, names
-    raise DnsFailure(f"no zone with NS records encloses {domain}", step=STEP, kind="error", name=domain, rdtype="NS")
+    said = text("authoritative.no_zone", domain=domain)
+    raise DnsFailure(said, step=STEP, kind="error", name=domain, rdtype="NS")
 
 
 async def _ask_server(ctx: ProbeContext, domain: str, zone: str, ns: str) -> list[ServerView]:
     result, addresses = await probe_address(ctx, ns)
     if not addresses:
-        return [ServerView(ns, None, NOT_ASKED if result.facts.get("refused") else UNREACHABLE, note=result.detail)]
+        status = NOT_ASKED if result.facts.get("refused") else UNREACHABLE
+        return [ServerView(ns, None, status, said=result.texts[0] if result.texts else raw(result.detail))]
 
     async def one(address: str) -> ServerView:
         mx, soa = await asyncio.gather(
@@ -225,9 +241,9 @@ async def _recursive(ctx: ProbeContext, domain: str) -> RecursiveView | DnsFailu
     except DnsFailure as exc:
         if exc.kind == "nxdomain":
             return exc
-        return RecursiveView(None, None, exc.reason)
+        return RecursiveView(None, None, exc.said)
     except DnsTimeout as exc:
-        return RecursiveView(None, None, exc.reason)
+        return RecursiveView(None, None, exc.said)
     return RecursiveView(mx_set(answer.records), answer.ttl)
 
 
@@ -236,16 +252,16 @@ async def probe_authoritative(ctx: ProbeContext, domain: str) -> ProbeResult:
     started = time.perf_counter()
     name = display(domain)
 
-    def result(ok: bool, detail: str, code: str | None = None, **facts: Any) -> ProbeResult:
-        return ProbeResult(STEP, name, ok, detail, code, elapsed_ms(started), facts)
+    def result(ok: bool, said: Text | list[Text], code: str | None = None, **facts: Any) -> ProbeResult:
+        return observed(STEP, name, ok, said, code, elapsed_ms(started), facts)
 
     try:
         zone, ns_names = await _find_zone(ctx, name)
     except DnsTimeout as exc:
-        return result(False, f"cannot find the name servers: {exc.reason}", DNS_FAILED, timeout=exc.seconds)
+        return result(False, text("authoritative.no_ns", reason=exc.said), DNS_FAILED, timeout=exc.seconds)
     except DnsFailure as exc:
         code = None if exc.kind == "bad_name" else DNS_FAILED
-        return result(False, f"cannot find the name servers: {exc.reason}", code, rcode=exc.rcode)
+        return result(False, text("authoritative.no_ns", reason=exc.said), code, rcode=exc.rcode)
     asked = ns_names[:MAX_NS]
     async with asyncio.TaskGroup() as group:
         recursive_task = group.create_task(_recursive(ctx, name))
@@ -253,11 +269,11 @@ async def probe_authoritative(ctx: ProbeContext, domain: str) -> ProbeResult:
     recursive = recursive_task.result()
     per_ns = [task.result() for task in ns_tasks]
     if isinstance(recursive, DnsFailure):
-        return result(False, recursive.reason, DNS_FAILED, zone=zone, rcode="NXDOMAIN")
+        return result(False, recursive.said, DNS_FAILED, zone=zone, rcode="NXDOMAIN")
     servers = [view for views in per_ns for view in views]
-    ok, code, detail = judge(name, zone, recursive, servers)
+    ok, code, said = judge(name, zone, recursive, servers)
     seen: dict[str, Any] = {"mx": list(recursive.mx) if recursive.mx is not None else None, "ttl": recursive.ttl}
     if recursive.error:
         seen["error"] = recursive.error
     facts = {"zone": zone, "ns": asked, "recursive": seen, "servers": [s.facts() for s in servers], "agree": ok}
-    return result(ok, detail, code, **facts)
+    return result(ok, said, code, **facts)

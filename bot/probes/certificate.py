@@ -32,8 +32,9 @@ from cryptography.x509.oid import NameOID
 
 from bot.errors import ProbeError
 from bot.probes.context import ProbeContext
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
 from bot.probes.tcp import Target, elapsed_ms
+from bot.texts import Text, text
 
 CERTIFICATE_FAILED = "4.7.320"
 
@@ -66,8 +67,8 @@ Handshake = Callable[[ssl.SSLContext], Awaitable[TlsInfo]]
 class CertificateRejected(ProbeError):
     """The server's certificate failed verification."""
 
-    def __init__(self, message: str, *, verify_code: int, verify_message: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, verify_code: int, verify_message: str, text: object = None) -> None:
+        super().__init__(message, text=text)
         self.verify_code = verify_code
         self.verify_message = verify_message
 
@@ -75,9 +76,8 @@ class CertificateRejected(ProbeError):
     def from_ssl(cls, exc: ssl.SSLCertVerificationError) -> CertificateRejected:
         code = int(exc.verify_code or 0)
         message = str(exc.verify_message or exc.reason or exc)
-        return cls(
-            f"certificate verification failed: {message} (verify code {code})", verify_code=code, verify_message=message
-        )
+        said = text("cert.verify_failed", message=message, code=code)
+        return cls(said.render(), verify_code=code, verify_message=message, text=said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,31 +202,28 @@ def _day(moment: datetime) -> str:
     return moment.date().isoformat()
 
 
-def _names(info: CertificateInfo) -> str:
-    return ", ".join(info.names) or "no DNS names"
+def _names(info: CertificateInfo) -> str | Text:
+    return ", ".join(info.names) or text("cert.no_names")
 
 
-def describe_rejection(exc: CertificateRejected, host: str, info: CertificateInfo | None) -> tuple[str, str | None]:
-    """(detail, cause id) for a failed verification, with the certificate's own fields when known."""
-    code, cert = exc.verify_code, f"certificate for {host}"
+def describe_rejection(exc: CertificateRejected, host: str, info: CertificateInfo | None) -> tuple[Text, str | None]:
+    """(evidence, cause id) for a failed verification, with the certificate's own fields when known."""
+    code = exc.verify_code
     if info is not None:
         if code == 10:
-            return f"{cert} expired on {_day(info.not_after)}", _CAUSES[code]
+            return text("cert.expired", host=host, date=_day(info.not_after)), _CAUSES[code]
         if code == 9:
-            return f"{cert} is not valid before {_day(info.not_before)}", None
+            return text("cert.not_yet_valid", host=host, date=_day(info.not_before)), None
         if code == 62:
-            return f"{cert} is issued to {_names(info)}, not to {host}", _CAUSES[code]
+            return text("cert.wrong_name", host=host, names=_names(info)), _CAUSES[code]
         if code == 18 or (code in (19, 20, 21) and info.self_issued):
-            return f"{cert} is self-signed ({info.subject})", "untrusted-chain"
+            return text("cert.self_signed", host=host, subject=info.subject), "untrusted-chain"
         if code == 19:
-            return f"{cert} chains to a self-signed root that is not trusted (issuer {info.issuer})", "untrusted-chain"
+            return text("cert.untrusted_root", host=host, issuer=info.issuer), "untrusted-chain"
         if code in (2, 20, 21):
-            return (
-                f"{cert} is issued by {info.issuer}, which is not trusted: an unknown CA, "
-                "or the server does not send its intermediate certificate",
-                "untrusted-chain",
-            )
-    return f"{cert} failed verification: {exc.verify_message} (verify code {code})", _CAUSES.get(code)
+            return text("cert.untrusted_issuer", host=host, issuer=info.issuer), "untrusted-chain"
+    said = text("cert.failed", host=host, message=exc.verify_message, code=code)
+    return said, _CAUSES.get(code)
 
 
 async def probe_certificate(
@@ -251,7 +248,7 @@ async def probe_certificate(
         try:
             tls = await handshake(inspecting_context())
         except ProbeError as exc:
-            facts["reconnect_error"] = str(exc)
+            facts["reconnect_error"] = str(exc)  # English, for JSON consumers
     else:
         facts["verified"] = True
     info = parse_certificate(tls.der) if tls is not None and tls.der else None
@@ -264,28 +261,27 @@ async def probe_certificate(
     if tls_domain:
         facts["tls_domain_matches"] = domain_ok
 
-    def result(ok: bool, detail: str, cause: str | None) -> tuple[ProbeResult, TlsInfo | None]:
+    def result(ok: bool, said: list[Text], cause: str | None) -> tuple[ProbeResult, TlsInfo | None]:
         code = None if ok else CERTIFICATE_FAILED
         if cause:
             facts["cause"] = cause
-        return ProbeResult("certificate", target.label, ok, detail, code, elapsed_ms(started), facts), tls
+        return observed("certificate", target.label, ok, said, code, elapsed_ms(started), facts), tls
 
+    host = target.host
     if rejection is not None:
-        detail, cause = describe_rejection(rejection, target.host, info)
+        said, cause = describe_rejection(rejection, host, info)
+        texts = [said]
         if tls_domain and info is not None and not domain_ok:
-            detail += f"; its names ({_names(info)}) do not match the TLS domain {tls_domain}"
-        return result(False, detail, cause)
+            texts.append(text("cert.tls_domain_too", names=_names(info), tls_domain=tls_domain))
+        return result(False, texts, cause)
     if info is None:
-        return result(True, f"certificate for {target.host} verified (not parsed)", None)
+        return result(True, [text("cert.verified_unparsed", host=host)], None)
     if tls_domain and not domain_ok:
-        detail = (
-            f"certificate for {target.host} names {_names(info)}, which does not match the connector's "
-            f"TLS domain {tls_domain}"
-        )
-        return result(False, detail, "name-mismatch")
-    checked = f"the TLS domain {tls_domain}" if tls_domain else target.host
-    detail = (
-        f"certificate for {checked} verified: issued by {info.issuer}, valid until {_day(info.not_after)}"
-        f" ({(info.not_after - now).days} days left)"
-    )
-    return result(True, detail, None)
+        said = text("cert.tls_domain_mismatch", host=host, names=_names(info), tls_domain=tls_domain)
+        return result(False, [said], "name-mismatch")
+    until, days = _day(info.not_after), (info.not_after - now).days
+    if tls_domain:
+        said = text("cert.verified_tls_domain", tls_domain=tls_domain, issuer=info.issuer, date=until, days=days)
+    else:
+        said = text("cert.verified", host=host, issuer=info.issuer, date=until, days=days)
+    return result(True, [said], None)

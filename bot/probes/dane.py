@@ -22,7 +22,8 @@ import dns.rdtypes.ANY.TLSA
 
 from bot.probes.context import ProbeContext
 from bot.probes.dnsquery import DnsAnswer, DnsFailure, DnsTimeout, display, elapsed_ms, lookup
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
+from bot.texts import Text, text
 
 STEP = "dane"
 USAGES = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}  # RFC 6698 section 2.1.1, RFC 7218
@@ -31,15 +32,19 @@ USAGES = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}  # RFC 6698 se
 @dataclass(frozen=True, slots=True)
 class TlsaReading:
     ok: bool
-    detail: str
+    said: Text
     facts: dict[str, Any]
+
+    @property
+    def detail(self) -> str:
+        return self.said.render()
 
 
 def read_tlsa(name: str, answer: DnsAnswer) -> TlsaReading:
     """Pure: the TLSA answer for ``name`` as a reading."""
     records = [r for r in answer.records if isinstance(r, dns.rdtypes.ANY.TLSA.TLSA)]
     if not records:
-        return TlsaReading(True, f"no TLSA record at {name}: no DANE for this host", {"present": False})
+        return TlsaReading(True, text("dane.none", name=name), {"present": False})
     texts = [f"{r.usage} {r.selector} {r.mtype} {r.cert.hex()}" for r in records]
     usages = sorted({USAGES.get(r.usage, str(r.usage)) for r in records})
     facts: dict[str, Any] = {
@@ -49,15 +54,13 @@ def read_tlsa(name: str, answer: DnsAnswer) -> TlsaReading:
         "authenticated": answer.authenticated,
         "ttl": answer.ttl,
     }
-    count = f"{len(records)} TLSA record{'s' if len(records) > 1 else ''} at {name} ({', '.join(usages)})"
-    if answer.authenticated:
-        detail = f"{count}, DNSSEC-validated (AD): DANE senders require a certificate that matches them"
+    shown = ", ".join(usages)
+    if len(records) == 1:
+        found = text("dane.found_one", name=name, usages=shown)
     else:
-        detail = (
-            f"{count}, but the answer was not authenticated (AD flag clear): the zone is unsigned, "
-            "so senders ignore the records, or the resolver asked does not validate DNSSEC"
-        )
-    return TlsaReading(True, detail, facts)
+        found = text("dane.found_many", count=len(records), name=name, usages=shown)
+    key = "dane.validated" if answer.authenticated else "dane.not_validated"
+    return TlsaReading(True, text(key, records=found), facts)
 
 
 async def probe_dane(ctx: ProbeContext, host: str) -> ProbeResult:
@@ -65,18 +68,16 @@ async def probe_dane(ctx: ProbeContext, host: str) -> ProbeResult:
     started = time.perf_counter()
     name = f"_25._tcp.{display(host)}"
 
-    def result(ok: bool, detail: str, **facts: Any) -> ProbeResult:
-        return ProbeResult(STEP, display(host), ok, detail, None, elapsed_ms(started), {"name": name, **facts})
+    def result(ok: bool, said: Text | list[Text], **facts: Any) -> ProbeResult:
+        return observed(STEP, display(host), ok, said, None, elapsed_ms(started), {"name": name, **facts})
 
     try:
         answer = await lookup(ctx, name, "TLSA", step=STEP, want_ad=True)
     except DnsTimeout as exc:
-        return result(
-            False, f"{exc.reason}; DANE senders defer mail when they cannot look up TLSA", timeout=exc.seconds
-        )
+        return result(False, [exc.said, text("dane.defer")], timeout=exc.seconds)
     except DnsFailure as exc:
         if exc.kind == "nxdomain":
-            return result(True, f"no TLSA record at {name}: no DANE for this host", present=False)
-        return result(False, f"{exc.reason}; DANE senders defer mail when they cannot look up TLSA", rcode=exc.rcode)
+            return result(True, text("dane.none", name=name), present=False)
+        return result(False, [exc.said, text("dane.defer")], rcode=exc.rcode)
     reading = read_tlsa(name, answer)
-    return result(reading.ok, reading.detail, **reading.facts)
+    return result(reading.ok, reading.said, **reading.facts)

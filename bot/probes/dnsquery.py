@@ -38,6 +38,7 @@ import dns.resolver
 
 from bot.errors import ProbeError, ProbeTimeout
 from bot.probes.context import ProbeContext
+from bot.texts import Text, raw, text
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ class DnsFailure(ProbeError):
 
     def __init__(
         self,
-        reason: str,
+        reason: Text | str,
         *,
         step: str,
         kind: str,
@@ -79,8 +80,10 @@ class DnsFailure(ProbeError):
         negative_ttl: int | None = None,
         servers: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(f"{step}: {reason}")
-        self.reason = reason  # the message without the step, for a ProbeResult's detail
+        said = reason if isinstance(reason, Text) else raw(reason)
+        super().__init__(f"{step}: {said.render()}", text=said)
+        self.said = said  # the message without the step, for a ProbeResult's evidence
+        self.reason = said.render()  # the same in English
         self.step = step
         self.kind = kind
         self.name = name
@@ -93,9 +96,10 @@ class DnsFailure(ProbeError):
 class DnsTimeout(ProbeTimeout):
     """No DNS answer within the timeout."""
 
-    def __init__(self, reason: str, *, step: str, name: str, rdtype: str, seconds: float) -> None:
-        super().__init__(f"{step}: {reason}")
-        self.reason = reason
+    def __init__(self, reason: Text, *, step: str, name: str, rdtype: str, seconds: float) -> None:
+        super().__init__(f"{step}: {reason.render()}", text=reason)
+        self.said = reason
+        self.reason = reason.render()
         self.step = step
         self.name = name
         self.rdtype = rdtype
@@ -115,14 +119,14 @@ def display(name: str | dns.name.Name) -> str:
 
 def to_name(name: str, *, step: str, rdtype: str) -> dns.name.Name:
     """``name`` as an absolute DNS name, or DnsFailure(kind="bad_name")."""
-    text = name.strip().rstrip(".")
+    written = name.strip().rstrip(".")
     try:
-        if not text:
+        if not written:
             raise dns.name.EmptyLabel
-        return dns.name.from_text(text)
+        return dns.name.from_text(written)
     except (dns.exception.DNSException, UnicodeError) as exc:
         raise DnsFailure(
-            f"{name!r} is not a valid DNS name ({type(exc).__name__})",
+            text("dns.bad_name", name=name, error=type(exc).__name__),
             step=step,
             kind="bad_name",
             name=name,
@@ -161,7 +165,7 @@ async def lookup(ctx: ProbeContext, name: str, rdtype: str, *, step: str, want_a
     except dns.resolver.NXDOMAIN as exc:
         responses = list((exc.kwargs.get("responses") or {}).values())
         raise DnsFailure(
-            f"{shown} does not exist (NXDOMAIN)",
+            text("dns.nxdomain", name=shown),
             step=step,
             kind="nxdomain",
             name=shown,
@@ -173,7 +177,7 @@ async def lookup(ctx: ProbeContext, name: str, rdtype: str, *, step: str, want_a
         raise _all_failed(exc, step=step, name=shown, rdtype=rdtype) from None
     except (dns.exception.Timeout, TimeoutError):
         raise DnsTimeout(
-            f"no DNS answer for {shown} {rdtype} within {seconds:g} s",
+            text("dns.timeout", name=shown, rdtype=rdtype, seconds=f"{seconds:g}"),
             step=step,
             name=shown,
             rdtype=rdtype,
@@ -181,7 +185,11 @@ async def lookup(ctx: ProbeContext, name: str, rdtype: str, *, step: str, want_a
         ) from None
     except dns.exception.DNSException as exc:
         raise DnsFailure(
-            f"the DNS query for {shown} {rdtype} failed: {exc}", step=step, kind="error", name=shown, rdtype=rdtype
+            text("dns.failed", name=shown, rdtype=rdtype, error=raw(str(exc))),
+            step=step,
+            kind="error",
+            name=shown,
+            rdtype=rdtype,
         ) from None
     rrset = answer.rrset
     records = tuple(rrset) if rrset is not None else ()
@@ -195,10 +203,75 @@ async def lookup(ctx: ProbeContext, name: str, rdtype: str, *, step: str, want_a
     )
 
 
+class ResolverSilent(DnsTimeout):
+    """Neither the lookup nor a control query through the same resolver got an answer: mailflow's
+    own resolver is down or unreachable, which says nothing about the name asked."""
+
+
+def resolver_label(ctx: ProbeContext) -> str:
+    """The resolver the probes use, as an operator would write it (``127.0.0.1:53``)."""
+    if ctx.config.resolver is not None:
+        ip, port = ctx.config.resolver
+        return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    servers = [str(n) for n in ctx.resolver.nameservers]
+    return ", ".join(servers) or "the system resolver"
+
+
+async def resolver_answers(ctx: ProbeContext) -> bool:
+    """Does the resolver answer at all? A control query (the root zone's NS, which every resolver
+    has at hand) through it: any reply counts, NXDOMAIN, SERVFAIL and REFUSED included."""
+    seconds = ctx.config.timeouts.dns
+    try:
+        async with asyncio.timeout(seconds):
+            await ctx.resolver.resolve(dns.name.root, "NS", raise_on_no_answer=False, lifetime=seconds, search=False)
+    except (dns.exception.Timeout, TimeoutError):
+        return False
+    except dns.resolver.NoNameservers as exc:  # each server failed: did any of them reply?
+        return any(isinstance(error[3], str) for error in exc.kwargs.get("errors") or [])
+    except dns.exception.DNSException:
+        return True  # NXDOMAIN, YXDOMAIN, ...: a reply
+    return True
+
+
+async def lookup_checked(ctx: ProbeContext, name: str, rdtype: str, *, step: str) -> DnsAnswer:
+    """``lookup``, telling a silent resolver apart from a silent destination.
+
+    When the lookup gets no reply (a timeout, or no server reachable), a control query through
+    the same resolver (``resolver_answers``) decides: it answered, so the lookup's own error is
+    raised; it did not either, so ``ResolverSilent``. The control starts once the lookup has
+    waited half its timeout, so both end within one and a half DNS timeouts, inside the deadline.
+    """
+    main = asyncio.ensure_future(lookup(ctx, name, rdtype, step=step))
+    control: asyncio.Future[bool] | None = None
+    try:
+        done, _ = await asyncio.wait({main}, timeout=ctx.config.timeouts.dns / 2)
+        if not done:
+            control = asyncio.ensure_future(resolver_answers(ctx))
+        try:
+            return await main
+        except (DnsTimeout, DnsFailure) as exc:
+            if isinstance(exc, DnsFailure) and (exc.kind != "unreachable" or exc.rcode is not None):
+                raise
+            if control is None:
+                control = asyncio.ensure_future(resolver_answers(ctx))
+            if await control:
+                raise
+            seconds = ctx.config.timeouts.dns
+            shown = display(name)
+            said = text(
+                "dns.resolver_silent", resolver=resolver_label(ctx), name=shown, rdtype=rdtype, seconds=f"{seconds:g}"
+            )
+            raise ResolverSilent(said, step=step, name=shown, rdtype=rdtype, seconds=seconds) from None
+    finally:
+        for task in (main, control):
+            if task is not None and not task.done():
+                task.cancel()
+
+
 def _all_failed(exc: dns.resolver.NoNameservers, *, step: str, name: str, rdtype: str) -> DnsFailure:
     """NoNameservers carries (server, tcp, port, error, response) per attempt: name what each said."""
     errors = exc.kwargs.get("errors") or []
-    said: list[str] = []
+    said: dict[Text, None] = {}
     rcodes: list[str] = []
     servers: list[str] = []
     for error in errors:
@@ -206,9 +279,11 @@ def _all_failed(exc: dns.resolver.NoNameservers, *, step: str, name: str, rdtype
         servers.append(server)
         if isinstance(what, str):
             rcodes.append(what)
-            said.append(f"{what} from {server}")
+            said[text("dns.server_said", rcode=what, server=server)] = None
+        elif str(what):
+            said[text("dns.server_said", rcode=f"{type(what).__name__} ({what})", server=server)] = None
         else:
-            said.append(f"{type(what).__name__} ({what}) from {server}" if str(what) else f"{type(what).__name__}")
+            said[raw(type(what).__name__)] = None
     rcode = rcodes[0] if rcodes else None
     if rcode == "SERVFAIL":
         kind = "servfail"
@@ -218,9 +293,9 @@ def _all_failed(exc: dns.resolver.NoNameservers, *, step: str, name: str, rdtype
         kind = "unreachable"
     else:
         kind = "error"
-    evidence = "; ".join(dict.fromkeys(said)) or "no server could answer"
+    evidence: Text | tuple[Text, ...] = tuple(said) if said else text("dns.no_server")
     return DnsFailure(
-        f"the DNS query for {name} {rdtype} failed: {evidence}",
+        text("dns.failed", name=name, rdtype=rdtype, error=evidence),
         step=step,
         kind=kind,
         name=name,
@@ -244,7 +319,7 @@ async def query_server(ctx: ProbeContext, name: str, rdtype: str, address: str, 
             response, _ = await dns.asyncquery.udp_with_fallback(query, ip, timeout=seconds, port=port)
     except (dns.exception.Timeout, TimeoutError):
         raise DnsTimeout(
-            f"{server} did not answer {display(qname)} {rdtype} within {seconds:g} s",
+            text("dns.server_timeout", server=server, name=display(qname), rdtype=rdtype, seconds=f"{seconds:g}"),
             step=step,
             name=display(qname),
             rdtype=rdtype,
@@ -252,7 +327,13 @@ async def query_server(ctx: ProbeContext, name: str, rdtype: str, address: str, 
         ) from None
     except (dns.exception.DNSException, OSError, EOFError) as exc:
         raise DnsFailure(
-            f"asking {server} for {display(qname)} {rdtype} failed: {type(exc).__name__} {exc}".rstrip(),
+            text(
+                "dns.server_failed",
+                server=server,
+                name=display(qname),
+                rdtype=rdtype,
+                error=raw(f"{type(exc).__name__} {exc}".rstrip()),
+            ),
             step=step,
             kind="unreachable" if isinstance(exc, OSError) else "error",
             name=display(qname),
@@ -286,8 +367,8 @@ def parse_tags(text: str) -> list[tuple[str, str]]:
     (RFC 8461 section 3.1) and TLS-RPT (RFC 8460 section 3). Pure; malformed parts are kept with
     an empty value so the caller can name them."""
     tags: list[tuple[str, str]] = []
-    for raw in text.split(";"):
-        part = raw.strip(" \t")
+    for piece in text.split(";"):
+        part = piece.strip(" \t")
         if not part:
             continue
         key, sep, value = part.partition("=")

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.errors import TargetRefused
+from bot.texts import error, text
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -156,16 +157,13 @@ class AddressGuard:
         """
         ip = parse_ip(address)
         if ip is None:
-            raise TargetRefused(f"{address!r} is not an IP address")
+            raise error(TargetRefused, text("guard.not_ip", address=repr(address)))
         if self.allow.allows_ip(ip) or self.allow.allows_name(host):
             return ip
         why = refusal(ip)
         if why:
-            named = f"{host} resolves to {ip}" if host and host != address else str(ip)
-            raise TargetRefused(
-                f"refused to probe {named}: it is a {why}. "
-                "Private or internal targets need an operator allowlist entry (--allow CIDR|HOST)."
-            )
+            named = text("guard.resolves_to", host=host, ip=str(ip)) if host and host != address else str(ip)
+            raise error(TargetRefused, text("guard.refused", target=named, rule=why))
         return ip
 
     def allowed(self, address: str, *, host: str | None = None) -> bool:

@@ -39,6 +39,7 @@ from bot.errors import ProbeError, ProbeTimeout, TargetRefused
 from bot.probes.address import probe_address
 from bot.probes.context import ProbeContext
 from bot.probes.guard import AddressGuard, parse_ip
+from bot.texts import error, of_error, raw, text
 
 MAX_BODY = 1024 * 1024
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -72,7 +73,8 @@ class HttpResponse:
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ProbeError(f"{step}: {self.url} did not answer valid JSON ({exc})") from None
+            said = text("http.bad_json", step=step, url=self.url, error=str(exc))
+            raise error(ProbeError, said) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +100,10 @@ class GuardedResolver(AbstractResolver):
         result, addresses = await probe_address(self.ctx, host)
         if not addresses:
             if result.facts.get("refused") is True:
-                raise TargetRefused(result.detail)
-            raise _LookupFailed(f"cannot resolve {host}: {result.detail}")
+                raise TargetRefused(result.detail, text=result.texts[0] if result.texts else None)
+            raise error(
+                _LookupFailed, text("http.cannot_resolve", host=host, reason=result.texts or raw(result.detail))
+            )
         found: list[ResolveResult] = []
         for address in addresses:
             af = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -108,7 +112,7 @@ class GuardedResolver(AbstractResolver):
                     {"hostname": host, "host": address, "port": port, "family": af, "proto": 0, "flags": _NUMERIC}
                 )
         if not found:
-            raise _LookupFailed(f"cannot resolve {host}: no accepted address of family {family.name}")
+            raise error(_LookupFailed, text("http.no_family", host=host, family=family.name))
         return found
 
     async def close(self) -> None:
@@ -161,7 +165,7 @@ async def fetch(
         if params:
             target = target.update_query(params)
     except (ValueError, TypeError) as exc:
-        raise ProbeError(f"{step}: {url!r} is not a valid URL ({exc})") from None
+        raise error(ProbeError, text("http.bad_url", step=step, url=repr(url), error=str(exc))) from None
     host = target.host or url
     try:
         async with asyncio.timeout(seconds):
@@ -170,7 +174,7 @@ async def fetch(
             async with open_session(ctx) as session:
                 return await _follow(ctx, session, target, request, redirects)
     except TimeoutError:
-        raise ProbeTimeout(f"{step}: no complete HTTP answer from {host} within {seconds:g} s") from None
+        raise error(ProbeTimeout, text("http.timeout", step=step, host=host, seconds=f"{seconds:g}")) from None
 
 
 def _is_guarded(ctx: ProbeContext) -> bool:
@@ -188,13 +192,14 @@ async def _follow(
         try:
             target = target.join(URL(response.location))
         except ValueError as exc:
-            raise ProbeError(f"{request.step}: {target} redirected to an invalid URL ({exc})") from None
+            said = text("http.bad_redirect", step=request.step, target=str(target), error=str(exc))
+            raise error(ProbeError, said) from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _check_url(ctx: ProbeContext, target: URL, step: str) -> str:
     if target.scheme not in ("http", "https") or not target.raw_host:
-        raise ProbeError(f"{step}: {target} is not an http(s) URL")
+        raise error(ProbeError, text("http.not_http", step=step, target=str(target)))
     host = target.raw_host
     if parse_ip(host) is not None:
         ctx.guard.check(host)  # aiohttp skips the resolver for literals: check here
@@ -223,37 +228,40 @@ async def _get(ctx: ProbeContext, session: aiohttp.ClientSession, target: URL, r
                 body=body,
             )
     except _LookupFailed as exc:
-        raise ProbeError(f"{step}: {exc}") from None
+        raise error(ProbeError, text("http.step", step=step, reason=of_error(exc))) from None
     except ProbeError:
         raise  # the guard's refusal (from GuardedResolver or _check_url), or the size cap
     except TimeoutError:
-        raise ProbeTimeout(f"{step}: no complete HTTP answer from {host} within {seconds:g} s") from None
+        raise error(ProbeTimeout, text("http.timeout", step=step, host=host, seconds=f"{seconds:g}")) from None
     except aiohttp.ClientConnectorCertificateError as exc:
-        raise ProbeError(
-            f"{step}: the TLS certificate of {host} failed verification: {exc.certificate_error}"
-        ) from None
+        said = text("http.certificate", step=step, host=host, error=str(exc.certificate_error))
+        raise error(ProbeError, said) from None
     except aiohttp.ClientSSLError as exc:
-        raise ProbeError(f"{step}: TLS with {host} failed: {exc}") from None
+        raise error(ProbeError, text("http.tls", step=step, host=host, error=str(exc))) from None
     except aiohttp.ClientConnectorError as exc:
-        raise ProbeError(f"{step}: cannot connect to {host} port {exc.port}: {exc.os_error.strerror or exc}") from None
+        said = text("http.connect", step=step, host=host, port=str(exc.port), error=str(exc.os_error.strerror or exc))
+        raise error(ProbeError, said) from None
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientOSError) as exc:
-        raise ProbeError(f"{step}: the connection to {host} broke: {type(exc).__name__} {exc}".rstrip()) from None
+        said = text("http.broke", step=step, host=host, error=f"{type(exc).__name__} {exc}".rstrip())
+        raise error(ProbeError, said) from None
     except aiohttp.InvalidURL as exc:
-        raise ProbeError(f"{step}: invalid URL {exc}") from None
+        raise error(ProbeError, text("http.invalid_url", step=step, error=str(exc))) from None
     except aiohttp.ClientError as exc:
-        raise ProbeError(f"{step}: the HTTP request to {host} failed: {type(exc).__name__} {exc}".rstrip()) from None
+        said = text("http.failed", step=step, host=host, error=f"{type(exc).__name__} {exc}".rstrip())
+        raise error(ProbeError, said) from None
 
 
 async def _read(resp: aiohttp.ClientResponse, step: str, host: str, max_bytes: int) -> bytes:
     """The body, refusing more than ``max_bytes`` (announced or actual)."""
-    too_big = f"{step}: {host} sent a body over the {max_bytes}-byte cap"
+    too_big = text("http.too_big", step=step, host=host, max_bytes=max_bytes)
     if resp.content_length is not None and resp.content_length > max_bytes:
-        raise ProbeError(f"{too_big} (Content-Length {resp.content_length})")
+        said = text("http.too_big_announced", step=step, host=host, max_bytes=max_bytes, length=resp.content_length)
+        raise error(ProbeError, said)
     chunks: list[bytes] = []
     size = 0
     async for chunk in resp.content.iter_chunked(_CHUNK):
         size += len(chunk)
         if size > max_bytes:
-            raise ProbeError(too_big)
+            raise error(ProbeError, too_big)
         chunks.append(chunk)
     return b"".join(chunks)

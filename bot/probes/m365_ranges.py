@@ -31,7 +31,8 @@ from bot.errors import ProbeError
 from bot.probes.context import ProbeContext
 from bot.probes.dnsquery import elapsed_ms
 from bot.probes.http import HttpResponse, fetch
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
+from bot.texts import Text, of_error, text
 
 STEP = "m365_ranges"
 TARGET = "Microsoft 365 inbound SMTP (endpoint set 10)"
@@ -135,25 +136,25 @@ async def _version(ctx: ProbeContext, cache: RangeCache) -> str | None:
     return str(latest) if latest else None
 
 
-async def _fetch_list(ctx: ProbeContext, cache: RangeCache, url: str) -> InboundSet | str:
+async def _fetch_list(ctx: ProbeContext, cache: RangeCache, url: str) -> InboundSet | Text:
     """The inbound set, or why it could not be had."""
     now = cache.clock()
     if now < cache.not_before.get(url, 0.0):
-        return f"the endpoints service asked to wait {_age(cache.not_before[url] - now)} more (Retry-After)"
+        return text("m365.retry_after", wait=_age(cache.not_before[url] - now))
     params = {"clientrequestid": cache.client_id, "ServiceAreas": "Exchange"}
     try:
         response = await fetch(ctx, url, step=STEP, params=params, accept="application/json")
     except ProbeError as exc:
-        return str(exc)
+        return of_error(exc)
     if response.status == 429:
         cache.not_before[url] = now + _retry_after(response)
-        return "the endpoints service answered 429 Too Many Requests"
+        return text("m365.too_many")
     if response.status != 200:
-        return f"the endpoints service answered HTTP {response.status} {response.reason}".rstrip()
+        return text("m365.http_status", status=f"{response.status} {response.reason}".rstrip())
     try:
         return read_inbound_set(response.json(step=STEP))
     except (ValueError, ProbeError) as exc:
-        return f"the endpoints service's answer is unusable: {exc}"
+        return text("m365.unusable", reason=of_error(exc))
 
 
 async def probe_m365_ranges(ctx: ProbeContext, *, cache: RangeCache | None = None) -> ProbeResult:
@@ -163,12 +164,18 @@ async def probe_m365_ranges(ctx: ProbeContext, *, cache: RangeCache | None = Non
     url = ctx.config.endpoints.m365_endpoints
     entry = cache.entries.get(url)
 
-    def result(entry: _Entry, source: str, note: str = "") -> ProbeResult:
+    def result(entry: _Entry, source: str, note: Text | None = None) -> ProbeResult:
         age = cache.clock() - entry.fetched
         ranges = entry.ranges
-        count = f"{len(ranges.ipv4)} IPv4 and {len(ranges.ipv6)} IPv6 ranges"
-        detail = f"Exchange Online sends from {count} (endpoint set {ranges.set_id}, TCP {ranges.tcp_ports})"
-        detail += f", fetched {_age(age)} ago" if source == "cache" else ", fetched now"
+        fetched = text("m365.fetched_ago", age=_age(age)) if source == "cache" else text("m365.fetched_now")
+        said = text(
+            "m365.ranges",
+            ipv4=len(ranges.ipv4),
+            ipv6=len(ranges.ipv6),
+            set_id=str(ranges.set_id),
+            ports=str(ranges.tcp_ports),
+            fetched=fetched,
+        )
         facts = {
             "ipv4": list(ranges.ipv4),
             "ipv6": list(ranges.ipv6),
@@ -180,10 +187,10 @@ async def probe_m365_ranges(ctx: ProbeContext, *, cache: RangeCache | None = Non
             "age_s": round(age),
             "stale": age > cache.max_age,
         }
-        if note:
-            facts["error"] = note
-            detail = f"{note}; using the last good list: {detail}"
-        return ProbeResult(STEP, TARGET, True, detail, None, elapsed_ms(started), facts)
+        if note is not None:
+            facts["error"] = note.render()  # English, for JSON consumers
+            said = text("m365.last_good", reason=note, ranges=said)
+        return observed(STEP, TARGET, True, said, None, elapsed_ms(started), facts)
 
     latest: str | None = None
     if entry is not None and cache.clock() - entry.fetched <= cache.max_age:
@@ -195,11 +202,12 @@ async def probe_m365_ranges(ctx: ProbeContext, *, cache: RangeCache | None = Non
                 entry.checked = cache.clock()
             return result(entry, "cache")
     fetched = await _fetch_list(ctx, cache, url)
-    if isinstance(fetched, str):
+    if isinstance(fetched, Text):
         if entry is not None:
             return result(entry, "cache", fetched)
-        detail = f"Microsoft 365 ranges unavailable: {fetched}; see {DOCS}"
-        return ProbeResult(STEP, TARGET, False, detail, None, elapsed_ms(started), {"source": None, "error": fetched})
+        said = text("m365.unavailable", reason=fetched, docs=DOCS)
+        facts = {"source": None, "error": fetched.render()}
+        return observed(STEP, TARGET, False, said, None, elapsed_ms(started), facts)
     now = cache.clock()
     entry = _Entry(fetched, latest or await _version(ctx, cache), now, now)
     cache.entries[url] = entry

@@ -35,7 +35,8 @@ from bot.errors import ProbeError
 from bot.probes.context import ProbeContext
 from bot.probes.dnsquery import DnsFailure, DnsTimeout, display, elapsed_ms, lookup, parse_tags, txt_texts
 from bot.probes.http import fetch
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
+from bot.texts import Text, of_error, text
 
 STEP = "mta_sts"
 MAX_POLICY_BYTES = 64 * 1024  # RFC 8461 section 3.3 suggests senders cap the policy (64 KB)
@@ -50,28 +51,28 @@ class StsPolicy:
     mode: str | None = None
     max_age: int | None = None
     mx: tuple[str, ...] = ()
-    errors: tuple[str, ...] = field(default=())
+    errors: tuple[Text, ...] = field(default=())
 
 
-def read_sts_record(texts: list[str]) -> tuple[str | None, str | None]:
+def read_sts_record(texts: list[str]) -> tuple[str | None, Text | None]:
     """Pure: (policy id, problem) from the TXT strings at ``_mta-sts.<domain>``; (None, None): none."""
     records = [t for t in texts if re.match(r"v=STSv1\s*(;|$)", t)]
     if not records:
         return None, None
     if len(records) > 1:
-        return None, f"{len(records)} v=STSv1 records: senders then assume there is no policy (RFC 8461 section 3.1)"
+        return None, text("mta_sts.several_records", count=len(records))
     tags = dict(parse_tags(records[0]))
     policy_id = tags.get("id", "")
     if not _ID.fullmatch(policy_id):
-        return None, f"the record's id {policy_id!r} is not 1 to 32 letters and digits (RFC 8461 section 3.1)"
+        return None, text("mta_sts.bad_id", id=repr(policy_id))
     return policy_id, None
 
 
-def parse_policy(text: str) -> StsPolicy:
+def parse_policy(body: str) -> StsPolicy:
     """Pure: the policy file's fields; ``errors`` names what RFC 8461 section 3.2 would reject."""
     fields: dict[str, str] = {}
     mx: list[str] = []
-    for line in text.replace("\r\n", "\n").split("\n"):
+    for line in body.replace("\r\n", "\n").split("\n"):
         key, sep, value = line.partition(":")
         if not sep:
             continue
@@ -80,19 +81,19 @@ def parse_policy(text: str) -> StsPolicy:
             mx.append(value.lower().rstrip("."))
         else:
             fields.setdefault(key, value)
-    errors: list[str] = []
+    errors: list[Text] = []
     version = fields.get("version")
     if version != "STSv1":
-        errors.append(f"version is {version!r}, not 'STSv1'")
+        errors.append(text("mta_sts.bad_version", version=repr(version)))
     mode = fields.get("mode")
     if mode not in MODES:
-        errors.append(f"mode is {mode!r}, not one of {', '.join(MODES)}")
+        errors.append(text("mta_sts.bad_mode", mode=repr(mode), modes=", ".join(MODES)))
     raw_age = fields.get("max_age", "")
     max_age = int(raw_age) if raw_age.isdigit() and len(raw_age) <= 10 else None
     if max_age is None or max_age > MAX_AGE_LIMIT:
-        errors.append(f"max_age {raw_age!r} is not a number of seconds up to {MAX_AGE_LIMIT}")
+        errors.append(text("mta_sts.bad_max_age", max_age=repr(raw_age), limit=MAX_AGE_LIMIT))
     if not mx and mode in ("enforce", "testing"):
-        errors.append("no mx: line (required unless the mode is none)")
+        errors.append(text("mta_sts.no_mx"))
     return StsPolicy(version, mode, max_age, tuple(mx), tuple(errors))
 
 
@@ -109,13 +110,13 @@ def mx_matches(host: str, patterns: Sequence[str]) -> bool:
     return False
 
 
-async def _mx_hosts(ctx: ProbeContext, domain: str) -> tuple[list[str], str]:
+async def _mx_hosts(ctx: ProbeContext, domain: str) -> tuple[list[str], Text | None]:
     try:
         answer = await lookup(ctx, domain, "MX", step=STEP)
     except (DnsFailure, DnsTimeout) as exc:
-        return [], f"the MX hosts could not be checked: {exc.reason}"
+        return [], text("mta_sts.mx_unchecked", reason=exc.said)
     hosts = [display(r.exchange) for r in answer.records if isinstance(r, dns.rdtypes.ANY.MX.MX)]
-    return [h for h in hosts if h] or [domain], ""
+    return [h for h in hosts if h] or [domain], None
 
 
 async def probe_mta_sts(ctx: ProbeContext, domain: str, mx_hosts: Sequence[str] | None = None) -> ProbeResult:
@@ -124,61 +125,56 @@ async def probe_mta_sts(ctx: ProbeContext, domain: str, mx_hosts: Sequence[str] 
     name = display(domain)
     record_name = f"_mta-sts.{name}"
 
-    def result(ok: bool, detail: str, **facts: Any) -> ProbeResult:
-        return ProbeResult(STEP, name, ok, detail, None, elapsed_ms(started), facts)
+    def result(ok: bool, said: Text | list[Text], **facts: Any) -> ProbeResult:
+        return observed(STEP, name, ok, said, None, elapsed_ms(started), facts)
 
     try:
         answer = await lookup(ctx, record_name, "TXT", step=STEP)
     except DnsTimeout as exc:
-        return result(False, exc.reason, present=None, timeout=exc.seconds)
+        return result(False, exc.said, present=None, timeout=exc.seconds)
     except DnsFailure as exc:
         if exc.kind != "nxdomain":
-            return result(False, exc.reason, present=None, rcode=exc.rcode)
+            return result(False, exc.said, present=None, rcode=exc.rcode)
         answer = None
     policy_id, problem = read_sts_record(txt_texts(answer)) if answer else (None, None)
     if problem:
-        return result(False, f"the MTA-STS record at {record_name} is unusable: {problem}", present=True)
+        return result(False, text("mta_sts.record_unusable", name=record_name, problem=problem), present=True)
     if policy_id is None:
-        return result(True, f"no MTA-STS record at {record_name}: senders do not require TLS by MTA-STS", present=False)
+        return result(True, text("mta_sts.none", name=record_name), present=False)
 
     url = ctx.config.endpoints.mta_sts_policy.format(domain=name)
     facts: dict[str, Any] = {"present": True, "id": policy_id, "policy_url": url}
     try:
         response = await fetch(ctx, url, step=STEP, accept="text/plain", max_bytes=MAX_POLICY_BYTES)
     except ProbeError as exc:
-        return result(False, f"the MTA-STS policy could not be fetched: {exc}", **facts)
+        return result(False, text("mta_sts.fetch_failed", reason=of_error(exc)), **facts)
     if 300 <= response.status < 400:
-        where = response.location or "elsewhere"
-        detail = f"the MTA-STS policy URL redirects to {where}: senders must not follow it (RFC 8461 section 3.3)"
-        return result(False, detail, status=response.status, **facts)
+        where: str | Text = response.location or text("mta_sts.elsewhere")
+        return result(False, text("mta_sts.redirect", where=where), status=response.status, **facts)
     if response.status != 200:
-        detail = f"the MTA-STS policy URL answered HTTP {response.status} {response.reason}: senders find no policy"
-        return result(False, detail, status=response.status, **facts)
+        status = f"{response.status} {response.reason}".rstrip()
+        return result(False, text("mta_sts.http_status", status=status), status=response.status, **facts)
     if response.content_type != "text/plain":
-        detail = f"the MTA-STS policy is served as {response.content_type!r}, not text/plain (RFC 8461 section 3.2)"
-        return result(False, detail, status=200, **facts)
+        said = text("mta_sts.content_type", content_type=repr(response.content_type))
+        return result(False, said, status=200, **facts)
     policy = parse_policy(response.text())
     facts |= {"version": policy.version, "mode": policy.mode, "max_age": policy.max_age, "mx": list(policy.mx)}
     if policy.errors:
-        return result(False, f"the MTA-STS policy is invalid: {'; '.join(policy.errors)}", **facts)
+        return result(False, text("mta_sts.invalid", errors=policy.errors), **facts)
 
     if policy.mode == "none":
-        detail = f"MTA-STS mode none, max_age {policy.max_age} s: the domain has withdrawn its policy"
-        return result(True, detail, **facts)
-    hosts, lookup_note = (list(mx_hosts), "") if mx_hosts is not None else await _mx_hosts(ctx, name)
+        return result(True, text("mta_sts.withdrawn", max_age=str(policy.max_age)), **facts)
+    hosts, lookup_note = (list(mx_hosts), None) if mx_hosts is not None else await _mx_hosts(ctx, name)
     matches = {host: mx_matches(host, policy.mx) for host in hosts}
     facts["matches"] = matches
     unmatched = [h for h, ok in matches.items() if not ok]
-    patterns = ", ".join(policy.mx) or "none"
-    head = f"MTA-STS mode {policy.mode}, max_age {policy.max_age} s, mx patterns {patterns}"
-    if lookup_note:
-        return result(True, f"{head}; {lookup_note}", **facts)
+    patterns: str | Text = ", ".join(policy.mx) or text("mta_sts.no_patterns")
+    head = text("mta_sts.policy", mode=str(policy.mode), max_age=str(policy.max_age), patterns=patterns)
+    if lookup_note is not None:
+        return result(True, [head, lookup_note], **facts)
     if not unmatched:
-        return result(True, f"{head}; every MX matches ({', '.join(hosts)})", **facts)
+        return result(True, [head, text("mta_sts.all_match", hosts=", ".join(hosts))], **facts)
     missing = ", ".join(unmatched)
     if policy.mode == "enforce":
-        detail = f"{head}; not covered by the policy: {missing}: senders that apply MTA-STS will not deliver there"
-        return result(False, detail, **facts)
-    return result(
-        True, f"{head}; not covered by the policy: {missing} (mode {policy.mode}: reported, not enforced)", **facts
-    )
+        return result(False, [head, text("mta_sts.not_covered", hosts=missing)], **facts)
+    return result(True, [head, text("mta_sts.not_covered_reported", hosts=missing, mode=str(policy.mode))], **facts)

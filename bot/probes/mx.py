@@ -9,7 +9,10 @@ timeout and translates dnspython's errors), then a pure reading of the answer
     null MX "0 ."               not ok, no code: the domain accepts no mail (RFC 7505 section 3)
     NXDOMAIN                    4.4.312, with the negative TTL resolvers cache it for
     SERVFAIL, REFUSED, ...      4.4.312, naming what each server said
-    no answer in time           4.4.312, naming the step and the seconds
+    no answer in time           4.4.312, naming the step and the seconds, when a control query
+                                through the same resolver is answered; when it is not either,
+                                no code: mailflow's resolver is unreachable (``facts
+                                ["resolver_unreachable"]``), the destination's DNS did not fail
 
 A null MX next to other MX records breaks RFC 7505 section 3 ("MUST NOT"): the other hosts are
 kept, so the delivery path is still probed, and the result says so.
@@ -18,14 +21,25 @@ kept, so the delivery path is still probed, and the result says so.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dns.rdtypes.ANY.MX
 
 from bot.probes.context import ProbeContext
-from bot.probes.dnsquery import DnsAnswer, DnsFailure, DnsTimeout, display, elapsed_ms, lookup
-from bot.probes.result import ProbeResult
+from bot.probes.dnsquery import (
+    DnsAnswer,
+    DnsFailure,
+    DnsTimeout,
+    ResolverSilent,
+    display,
+    elapsed_ms,
+    lookup_checked,
+    resolver_label,
+)
+from bot.probes.result import ProbeResult, observed
+from bot.texts import Text, render_all, text
 
 DNS_FAILED = "4.4.312"
 
@@ -41,9 +55,13 @@ class MxReading:
     """What an MX answer means: the hosts to try, and how to report it."""
 
     ok: bool
-    detail: str
+    said: tuple[Text, ...]
     hosts: tuple[MxHost, ...]
     facts: dict[str, Any]
+
+    @property
+    def detail(self) -> str:
+        return render_all(self.said)
 
 
 def read_mx(domain: str, answer: DnsAnswer, max_mx: int) -> MxReading:
@@ -59,7 +77,7 @@ def read_mx(domain: str, answer: DnsAnswer, max_mx: int) -> MxReading:
         # RFC 5321 section 5.1: no MX RRs, so the domain itself is the implicit MX, preference 0.
         return MxReading(
             True,
-            f"{domain} has no MX record: senders deliver to {domain} itself (implicit MX, RFC 5321 section 5.1)",
+            (text("mx.implicit", domain=domain),),
             (MxHost(0, domain),),
             {**facts, "ttl": None, "implicit": True, "negative_ttl": answer.ttl},
         )
@@ -68,21 +86,25 @@ def read_mx(domain: str, answer: DnsAnswer, max_mx: int) -> MxReading:
         if not real:
             return MxReading(
                 False,
-                f"{domain} publishes a null MX (0 .): it accepts no mail (RFC 7505); senders fail at once",
+                (text("mx.null", domain=domain),),
                 (),
                 {**facts, "null_mx": True},
             )
-        note = "; it also publishes a null MX (0 .), which RFC 7505 section 3 forbids next to other MX records"
-        ok = False
+        notes, ok = [text("mx.null_beside")], False
     else:
-        note, ok = "", True
+        notes, ok = [], True
     hosts = real[:max_mx]
     shown = ", ".join(f"{h.preference} {h.host}" for h in hosts)
-    capped = f" (the first {len(hosts)} of {len(real)})" if len(real) > len(hosts) else ""
+    if len(real) > len(hosts):
+        found = text(
+            "mx.found_capped", domain=domain, hosts=shown, shown=len(hosts), total=len(real), ttl=str(answer.ttl)
+        )
+    else:
+        found = text("mx.found", domain=domain, hosts=shown, ttl=str(answer.ttl))
     facts |= {"total": len(real), "capped": len(real) > len(hosts)}
     if not ok:
         facts["null_mx"] = True
-    return MxReading(ok, f"MX for {domain}: {shown}{capped}, TTL {answer.ttl} s{note}", tuple(hosts), facts)
+    return MxReading(ok, (found, *notes), tuple(hosts), facts)
 
 
 async def probe_mx(ctx: ProbeContext, domain: str) -> tuple[ProbeResult, list[MxHost]]:
@@ -90,19 +112,22 @@ async def probe_mx(ctx: ProbeContext, domain: str) -> tuple[ProbeResult, list[Mx
     started = time.perf_counter()
     name = display(domain)
 
-    def result(ok: bool, detail: str, code: str | None = None, **facts: Any) -> ProbeResult:
-        return ProbeResult("mx", name, ok, detail, code, elapsed_ms(started), facts)
+    def result(ok: bool, said: Text | Sequence[Text], code: str | None = None, **facts: Any) -> ProbeResult:
+        return observed("mx", name, ok, said, code, elapsed_ms(started), facts)
 
     try:
-        answer = await lookup(ctx, name, "MX", step="mx")
+        answer = await lookup_checked(ctx, name, "MX", step="mx")
+    except ResolverSilent as exc:
+        facts = {"resolver_unreachable": True, "resolver": resolver_label(ctx), "timeout": exc.seconds}
+        return result(False, exc.said, None, rcode=None, **facts), []
     except DnsTimeout as exc:
-        return result(False, exc.reason, DNS_FAILED, rcode=None, timeout=exc.seconds), []
+        return result(False, exc.said, DNS_FAILED, rcode=None, timeout=exc.seconds), []
     except DnsFailure as exc:
         if exc.kind == "bad_name":
-            return result(False, exc.reason, None, rcode=None), []
-        detail = exc.reason
+            return result(False, exc.said, None, rcode=None), []
+        said = [exc.said]
         if exc.kind == "nxdomain" and exc.negative_ttl is not None:
-            detail += f"; resolvers may cache that answer for {exc.negative_ttl} s"
-        return result(False, detail, DNS_FAILED, rcode=exc.rcode, kind=exc.kind, negative_ttl=exc.negative_ttl), []
+            said.append(text("dns.nxdomain_cached", ttl=exc.negative_ttl))
+        return result(False, said, DNS_FAILED, rcode=exc.rcode, kind=exc.kind, negative_ttl=exc.negative_ttl), []
     reading = read_mx(name, answer, ctx.config.max_mx)
-    return result(reading.ok, reading.detail, None, server=answer.server, **reading.facts), list(reading.hosts)
+    return result(reading.ok, reading.said, None, server=answer.server, **reading.facts), list(reading.hosts)

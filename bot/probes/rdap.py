@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +33,8 @@ from bot.errors import ProbeError
 from bot.probes.context import ProbeContext
 from bot.probes.dnsquery import DnsFailure, display, elapsed_ms, to_name
 from bot.probes.http import fetch
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
+from bot.texts import Text, of_error, render_all, text
 
 STEP = "rdap"
 DNS_FAILED = "4.4.312"
@@ -41,12 +42,13 @@ MAX_WALK = 3
 SOON_DAYS = 30
 ACCEPT = "application/rdap+json, application/json;q=0.9"
 # RFC 8056 section 2 statuses that take the domain out of the DNS, now or soon.
+# The RDAP statuses that keep a domain out of the DNS, and the text that says why (rdap.<key>).
 BLOCKING = {
-    "client hold": "the registrar put the domain on hold: it is not published in the DNS",
-    "server hold": "the registry put the domain on hold: it is not published in the DNS",
-    "redemption period": "the domain expired and is in its redemption period: it is not published in the DNS",
-    "pending delete": "the domain is being deleted",
-    "inactive": "the domain has no name servers delegated",
+    "client hold": "client_hold",
+    "server hold": "server_hold",
+    "redemption period": "redemption_period",
+    "pending delete": "pending_delete",
+    "inactive": "inactive",
 }
 
 Services = dict[str, tuple[str, ...]]
@@ -111,14 +113,19 @@ def normalise_status(value: str) -> str:
 class DomainReading:
     ok: bool
     code: str | None
-    detail: str
+    said: tuple[Text, ...]
     facts: dict[str, Any]
+
+    @property
+    def detail(self) -> str:
+        return render_all(self.said)
 
 
 def read_domain(name: str, data: Any, now: datetime) -> DomainReading:
     """Pure: an RDAP domain object (RFC 9083 section 5.3) as a reading."""
     if not isinstance(data, dict):
-        return DomainReading(True, None, f"registration of {name} unknown: the RDAP answer is not an object", {})
+        said = text("rdap.unknown", name=name, reason=text("rdap.not_an_object"))
+        return DomainReading(True, None, (said,), {})
     statuses = [normalise_status(s) for s in data.get("status", []) if isinstance(s, str)]
     expiration: datetime | None = None
     for event in data.get("events", []):
@@ -136,17 +143,24 @@ def read_domain(name: str, data: Any, now: datetime) -> DomainReading:
         facts["days_left"] = days
     blocking = [s for s in statuses if s in BLOCKING]
     if expiration is not None and expiration <= now:
-        why = f"the registration of {name} expired on {expiration.date().isoformat()} ({-days if days else 0} days ago)"
+        ago = -days if days else 0
+        lapsed = [text("rdap.expired", name=name, date=expiration.date().isoformat(), days=ago)]
         if blocking:
-            why += f"; status {', '.join(blocking)}"
-        return DomainReading(False, DNS_FAILED, why, {**facts, "state": "expired"})
+            lapsed.append(text("rdap.status", statuses=", ".join(blocking)))
+        return DomainReading(False, DNS_FAILED, tuple(lapsed), {**facts, "state": "expired"})
     if blocking:
-        why = "; ".join(f"{s}: {BLOCKING[s]}" for s in blocking)
-        return DomainReading(False, DNS_FAILED, f"{name} is registered but {why}", {**facts, "state": "held"})
-    when = f"expires {expiration.date().isoformat()} (in {days} days)" if expiration else "no expiry date published"
-    soon = f"; renew it: fewer than {SOON_DAYS} days left" if days is not None and days < SOON_DAYS else ""
-    shown = f"; status {', '.join(statuses)}" if statuses else ""
-    return DomainReading(True, None, f"{name} is registered, {when}{soon}{shown}", {**facts, "state": "active"})
+        why = tuple(text("rdap.blocking", status=s, why=text(f"rdap.{BLOCKING[s]}")) for s in blocking)
+        return DomainReading(False, DNS_FAILED, (text("rdap.held", name=name, why=why),), {**facts, "state": "held"})
+    if expiration is not None:
+        when = text("rdap.expires", date=expiration.date().isoformat(), days=days if days is not None else 0)
+    else:
+        when = text("rdap.no_expiry")
+    active = [text("rdap.registered", name=name, when=when)]
+    if days is not None and days < SOON_DAYS:
+        active.append(text("rdap.renew_soon", days=SOON_DAYS))
+    if statuses:
+        active.append(text("rdap.status", statuses=", ".join(statuses)))
+    return DomainReading(True, None, tuple(active), {**facts, "state": "active"})
 
 
 def _candidates(name: str, suffix: str) -> list[str]:
@@ -179,26 +193,26 @@ async def probe_rdap(
     started = time.perf_counter()
     shown = display(domain)
 
-    def result(ok: bool, detail: str, code: str | None = None, **facts: Any) -> ProbeResult:
-        return ProbeResult(STEP, shown, ok, detail, code, elapsed_ms(started), facts)
+    def result(ok: bool, said: Text | Sequence[Text], code: str | None = None, **facts: Any) -> ProbeResult:
+        return observed(STEP, shown, ok, said, code, elapsed_ms(started), facts)
 
-    def unknown(why: str, **facts: Any) -> ProbeResult:
-        return result(True, f"registration of {shown} unknown: {why}", state="unknown", **facts)
+    def unknown(why: Text, **facts: Any) -> ProbeResult:
+        return result(True, text("rdap.unknown", name=shown, reason=why), state="unknown", **facts)
 
     try:
         name = to_name(shown, step=STEP, rdtype="RDAP").to_text(omit_final_dot=True).lower()  # A-labels
     except DnsFailure as exc:
-        return unknown(exc.reason)
+        return unknown(exc.said)
     try:
         services, source = await _services(ctx, cache or BOOTSTRAP)
     except ProbeError as exc:
-        return unknown(f"the RDAP bootstrap could not be read ({exc})")
+        return unknown(text("rdap.bootstrap_unreadable", reason=of_error(exc)))
     found = find_service(name, services)
     if found is None:
-        return unknown(f"no RDAP service is listed for .{name.rsplit('.', 1)[-1]}", bootstrap=source)
+        return unknown(text("rdap.no_service", tld=name.rsplit(".", 1)[-1]), bootstrap=source)
     suffix, base = found
     if name == suffix:
-        return unknown(f"{shown} is a registry suffix, not a registered domain", bootstrap=source)
+        return unknown(text("rdap.suffix", name=shown), bootstrap=source)
     tried: list[str] = []
     for candidate in _candidates(name, suffix):
         url = f"{base}domain/{candidate}"
@@ -206,17 +220,19 @@ async def probe_rdap(
         try:
             response = await fetch(ctx, url, step=STEP, accept=ACCEPT, redirects=3)
         except ProbeError as exc:
-            return unknown(f"the RDAP server did not answer ({exc})", bootstrap=source, rdap_url=url)
+            return unknown(text("rdap.no_answer", reason=of_error(exc)), bootstrap=source, rdap_url=url)
         if response.status == 404:
             continue
         if response.status != 200:
-            why = f"the RDAP server answered HTTP {response.status} {response.reason}".rstrip()
-            return unknown(why, bootstrap=source, rdap_url=url, status=response.status)
+            status = f"{response.status} {response.reason}".rstrip()
+            return unknown(
+                text("rdap.http_status", status=status), bootstrap=source, rdap_url=url, status=response.status
+            )
         try:
             data = response.json(step=STEP)
         except ProbeError as exc:
-            return unknown(str(exc), bootstrap=source, rdap_url=url)
+            return unknown(of_error(exc), bootstrap=source, rdap_url=url)
         reading = read_domain(candidate, data, now or datetime.now(UTC))
-        return result(reading.ok, reading.detail, reading.code, bootstrap=source, rdap_url=url, **reading.facts)
-    detail = f"the registry has no record of {shown} (RDAP 404): the domain is not registered"
-    return result(False, detail, DNS_FAILED, state="unregistered", bootstrap=source, rdap_urls=tried)
+        return result(reading.ok, reading.said, reading.code, bootstrap=source, rdap_url=url, **reading.facts)
+    said = text("rdap.unregistered", name=shown)
+    return result(False, said, DNS_FAILED, state="unregistered", bootstrap=source, rdap_urls=tried)

@@ -38,7 +38,7 @@ from typing import Any
 from bot.errors import ProbeError, ProbeTimeout
 from bot.probes.certificate import CertificateRejected, TlsInfo, probe_certificate, verifying_context
 from bot.probes.context import ProbeContext
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
 from bot.probes.tcp import (
     MAX_LINE_BYTES,
     Connection,
@@ -51,6 +51,7 @@ from bot.probes.tcp import (
     probe_tcp,
 )
 from bot.probes.tls_version import judge_version, prove_old_tls
+from bot.texts import Text, error, of_error, text
 
 UNAVAILABLE = "4.4.317"
 BROKEN = "4.4.318"
@@ -60,6 +61,7 @@ MAX_REPLY_LINES = 64  # a reply longer than this is not an SMTP server talking
 MAX_REPLY_BYTES = 16 * 1024
 QUIT_SECONDS = 5.0  # QUIT is a courtesy: never wait the full command timeout for it
 _MASKED_KEYWORD = re.compile(r"X{4,}A?")  # Cisco rewrites "STARTTLS" in EHLO replies to "XXXXXXXA"
+NO_REASON = text("reason.none")  # the conversation went through STARTTLS: the TLS steps say the rest
 
 
 class ProtocolViolation(ProbeError):
@@ -86,15 +88,15 @@ class Reply:
         return first + (f" (+{len(self.lines) - 1} lines)" if len(self.lines) > 1 else "")
 
 
-def parse_reply_line(raw: bytes) -> tuple[int, bool, str]:
+def parse_reply_line(line: bytes) -> tuple[int, bool, str]:
     """(code, is last line, text) of one reply line: three digits, then '-' (more lines
     follow) or ' ' or nothing (the last line), RFC 5321 §4.2.1."""
-    text = raw.rstrip(b"\r\n").decode("utf-8", "replace")
-    head = text[:3]
-    if len(head) < 3 or not (head.isascii() and head.isdigit()) or (len(text) > 3 and text[3] not in " -"):
-        shown = text if len(text) <= 80 else text[:77] + "..."
-        raise ProtocolViolation(f"not an SMTP reply: {shown!r}")
-    return int(head), len(text) == 3 or text[3] == " ", text[4:]
+    decoded = line.rstrip(b"\r\n").decode("utf-8", "replace")
+    head = decoded[:3]
+    if len(head) < 3 or not (head.isascii() and head.isdigit()) or (len(decoded) > 3 and decoded[3] not in " -"):
+        shown = decoded if len(decoded) <= 80 else decoded[:77] + "..."
+        raise error(ProtocolViolation, text("smtp.not_smtp", line=repr(shown)))
+    return int(head), len(decoded) == 3 or decoded[3] == " ", decoded[4:]
 
 
 def looks_masked(text: str) -> bool:
@@ -114,7 +116,7 @@ class SmtpSession:
         self.ehlo_name = ctx.config.ehlo_name
         self.usable = True  # False once the connection broke: no QUIT then
 
-    async def read_reply(self, step: str, seconds: float, during: str) -> Reply:
+    async def read_reply(self, step: str, seconds: float, during: Text) -> Reply:
         lines: list[str] = []
         size = 0
         try:
@@ -123,19 +125,19 @@ class SmtpSession:
                     raw = await self.conn.reader.readuntil(b"\n")
                     size += len(raw)
                     if size > MAX_REPLY_BYTES or len(lines) >= MAX_REPLY_LINES:
-                        limits = f"{MAX_REPLY_LINES} lines or {MAX_REPLY_BYTES} bytes"
-                        raise ProtocolViolation(f"{step}: a reply longer than {limits}")
-                    code, last, text = parse_reply_line(raw)
-                    lines.append(text)
+                        said = text("smtp.reply_too_long", step=step, lines=MAX_REPLY_LINES, bytes=MAX_REPLY_BYTES)
+                        raise error(ProtocolViolation, said)
+                    code, last, line_text = parse_reply_line(raw)
+                    lines.append(line_text)
                     if last:
                         return Reply(code, tuple(lines))
         except TimeoutError:
             self.usable = False
-            what = "no complete greeting" if step == "banner" else "no complete reply"
-            raise ProbeTimeout(f"{step}: {what} within {seconds:g} s") from None
+            key = "smtp.no_greeting_within" if step == "banner" else "smtp.no_reply_within"
+            raise error(ProbeTimeout, text(key, step=step, seconds=f"{seconds:g}")) from None
         except asyncio.LimitOverrunError:
             self.usable = False
-            raise ProtocolViolation(f"{step}: a reply line longer than {MAX_LINE_BYTES} bytes") from None
+            raise error(ProtocolViolation, text("smtp.line_too_long", step=step, bytes=MAX_LINE_BYTES)) from None
         except ProtocolViolation:
             self.usable = False
             raise
@@ -149,8 +151,8 @@ class SmtpSession:
             await self.conn.writer.drain()
         except OSError as exc:
             self.usable = False
-            raise lost(exc, f"when the probe sent {line.split(' ', 1)[0]}") from None
-        return await self.read_reply(step, self.timeouts.command, f"after {line.split(' ', 1)[0]}")
+            raise lost(exc, text("during.sent", command=line.split(" ", 1)[0])) from None
+        return await self.read_reply(step, self.timeouts.command, text("during.after", command=line.split(" ", 1)[0]))
 
     async def ehlo(self, step: str) -> Reply:
         return await self.command(step, f"EHLO {self.ehlo_name}")
@@ -166,16 +168,16 @@ class SmtpSession:
             raise CertificateRejected.from_ssl(exc) from None
         except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
             self.usable = False
-            raise lost(exc, "during the TLS handshake") from None
+            raise lost(exc, text("during.handshake")) from None
         except ssl.SSLError as exc:
             self.usable = False
-            raise TlsFailed(f"the TLS handshake failed: {exc.reason or exc}") from None
+            raise error(TlsFailed, text("tls.handshake_failed", reason=str(exc.reason or exc))) from None
         except TimeoutError:
             self.usable = False
-            raise ProbeTimeout(f"starttls: the TLS handshake did not complete within {seconds:g} s") from None
+            raise error(ProbeTimeout, text("tls.handshake_timeout", step="starttls", seconds=f"{seconds:g}")) from None
         except OSError as exc:
             self.usable = False
-            raise lost(exc, "during the TLS handshake") from None
+            raise lost(exc, text("during.handshake")) from None
         tls: Any = self.conn.writer.get_extra_info("ssl_object")
         cipher = tls.cipher()
         return TlsInfo(tls.version(), cipher[0] if cipher else None, tls.getpeercert(binary_form=True))
@@ -236,13 +238,15 @@ class _Path:
         self.results: dict[str, ProbeResult] = {}
         self.masked = False
         self.tls: TlsInfo | CertificateRejected | None = None  # what the verifying handshake gave
-        self.tls_failure: str | None = None  # why the default handshake broke, if it did
+        self.tls_failure: Text | None = None  # why the default handshake broke, if it did
 
-    def record(self, name: str, started: float, ok: bool, detail: str, code: str | None = None, **facts: Any) -> None:
+    def record(
+        self, name: str, started: float, ok: bool, said: Text | list[Text], code: str | None = None, **facts: Any
+    ) -> None:
         all_facts = {**self.target.facts(), **{k: v for k, v in facts.items() if v is not None}}
         if self.masked:
             all_facts["masked"] = True
-        self.keep(ProbeResult(name, self.target.label, ok, detail, code, elapsed_ms(started), all_facts))
+        self.keep(observed(name, self.target.label, ok, said, code, elapsed_ms(started), all_facts))
 
     def keep(self, result: ProbeResult) -> None:
         """Record a finished step, and tell ``on_step`` at once (the caller may be cut off later)."""
@@ -250,11 +254,12 @@ class _Path:
         if self.on_step is not None:
             self.on_step(result)
 
-    def ordered(self, reason: str) -> list[ProbeResult]:
+    def ordered(self, reason: Text) -> list[ProbeResult]:
         """One result per step; steps not reached are ``skipped`` and say why."""
         label, facts = self.target.label, self.target.facts
+        not_run = text("step.not_run", reason=reason)
         return [
-            self.results.get(name) or ProbeResult(name, label, False, f"not run: {reason}", facts=facts(), skipped=True)
+            self.results.get(name) or observed(name, label, False, not_run, facts=facts(), skipped=True)
             for name in STEPS
         ]
 
@@ -262,7 +267,7 @@ class _Path:
         result, conn = await probe_tcp(self.ctx, self.target)
         self.keep(result)
         if conn is None:
-            return self.ordered("the TCP connect failed")
+            return self.ordered(text("reason.tcp_failed"))
         session = SmtpSession(conn, self.ctx)
         try:
             reason = await self._conversation(session)
@@ -277,7 +282,7 @@ class _Path:
             if seen is not None:
                 self.keep(judge_version(self.target, seen))
             else:
-                reason = "no handshake completed to read the version from (see certificate)"
+                reason = text("reason.no_handshake")
         elif self.tls_failure is not None:
             proof = await prove_old_tls(self.target, self.tls_failure, self._handshake)
             self.keep(proof)
@@ -285,44 +290,42 @@ class _Path:
                 self.results["starttls"].facts["cause"] = proof.facts["cause"]
         return self.ordered(reason)
 
-    async def _conversation(self, session: SmtpSession) -> str:
+    async def _conversation(self, session: SmtpSession) -> Text:
         """Banner, EHLO, STARTTLS on the open session; the reason later steps were not reached."""
         if not await self._banner(session):
-            return "the greeting failed"
+            return text("reason.greeting_failed")
         keywords = await self._ehlo(session)
         if keywords is None:
-            return "EHLO failed"
+            return text("reason.ehlo_failed")
         return await self._starttls(session, keywords)
 
     async def _banner(self, session: SmtpSession) -> bool:
         started = time.perf_counter()
         seconds = self.ctx.config.timeouts.banner
         try:
-            reply = await session.read_reply("banner", seconds, "before its greeting was complete")
+            reply = await session.read_reply("banner", seconds, text("during.greeting"))
         except ProbeTimeout as exc:
-            detail = f"connected, but the server sent no greeting ({exc}): server not answering"
-            self.record("banner", started, False, detail, BROKEN, timeout=True, cause="server-unhealthy")
+            said = text("banner.silent", reason=of_error(exc))
+            self.record("banner", started, False, said, BROKEN, timeout=True, cause="server-unhealthy")
             return False
         except ConnectionLost as exc:
-            self.record("banner", started, False, str(exc), BROKEN, lost=exc.how, cause="server-unhealthy")
+            self.record("banner", started, False, of_error(exc), BROKEN, lost=exc.how, cause="server-unhealthy")
             return False
         except ProtocolViolation as exc:
-            self.record("banner", started, False, f"the server does not speak SMTP: {exc}", UNAVAILABLE, error=True)
+            said = text("banner.not_smtp", reason=of_error(exc))
+            self.record("banner", started, False, said, UNAVAILABLE, error=True)
             return False
         facts = {"reply_code": reply.code, "banner": list(reply.lines)}
         if reply.code != 220:
-            detail = f"the server refuses service in its greeting: {reply.summary()}"
-            self.record("banner", started, False, detail, UNAVAILABLE, **facts, cause="service-unavailable")
+            said = text("banner.refused", reply=reply.summary())
+            self.record("banner", started, False, said, UNAVAILABLE, **facts, cause="service-unavailable")
             return False
         self.masked = looks_masked(" ".join(reply.lines))
         if self.masked:
-            detail = (
-                f"greeting masked with asterisks ({reply.summary()}): an SMTP inspection device "
-                "(Cisco ASA/PIX ESMTP inspection) rewrites this session"
-            )
-            self.record("banner", started, False, detail, None, **facts, cause="smtp-inspection")
+            said = text("banner.masked", reply=reply.summary())
+            self.record("banner", started, False, said, None, **facts, cause="smtp-inspection")
         else:
-            self.record("banner", started, True, f"greeting {reply.summary()}", None, **facts)
+            self.record("banner", started, True, text("banner.ok", reply=reply.summary()), None, **facts)
         return True
 
     async def _ehlo(self, session: SmtpSession) -> frozenset[str] | None:
@@ -337,99 +340,97 @@ class _Path:
                 helo = await session.command("ehlo", f"HELO {session.ehlo_name}")
         except (ProbeTimeout, ConnectionLost, ProtocolViolation) as exc:
             cause = "smtp-inspection" if self.masked else "server-unhealthy"
-            self.record("ehlo", started, False, str(exc), BROKEN, **_broke(exc), cause=cause)
+            self.record("ehlo", started, False, of_error(exc), BROKEN, **_broke(exc), cause=cause)
             return None
         facts: dict[str, Any] = {"reply_code": reply.code, "ehlo": list(reply.lines)}
         inspection = "smtp-inspection" if self.masked else None
         if helo is not None:
             facts["helo"] = helo.summary()
-            note = ": an SMTP inspection device masks the session" if self.masked else ""
-            detail = f"EHLO answered {reply.summary()}{note}; HELO answered {helo.summary()}"
+            key = "ehlo.helo_masked" if self.masked else "ehlo.helo"
+            said = text(key, reply=reply.summary(), helo=helo.summary())
             if helo.code != 250:
-                self.record("ehlo", started, False, detail, UNAVAILABLE, **facts, cause=inspection)
+                self.record("ehlo", started, False, said, UNAVAILABLE, **facts, cause=inspection)
                 return None
-            self.record("ehlo", started, False, detail, None, **facts, cause=inspection)
+            self.record("ehlo", started, False, said, None, **facts, cause=inspection)
             return frozenset()
         if reply.code != 250:
-            detail = f"EHLO answered {reply.summary()}: the server does not take mail now"
-            self.record("ehlo", started, False, detail, UNAVAILABLE, **facts, cause="service-unavailable")
+            said = text("ehlo.refused", reply=reply.summary())
+            self.record("ehlo", started, False, said, UNAVAILABLE, **facts, cause="service-unavailable")
             return None
         hidden = sorted(k for k in reply.keywords if _MASKED_KEYWORD.fullmatch(k))
         self.masked = self.masked or bool(hidden)
         facts |= {"extensions": sorted(reply.keywords), "starttls_offered": "STARTTLS" in reply.keywords}
         if hidden:
-            detail = f"EHLO lists masked extensions ({', '.join(hidden)}): an SMTP inspection device strips STARTTLS"
-            self.record("ehlo", started, False, detail, None, **facts, cause="smtp-inspection")
+            said = text("ehlo.masked", keywords=", ".join(hidden))
+            self.record("ehlo", started, False, said, None, **facts, cause="smtp-inspection")
         else:
-            listed = ", ".join(sorted(reply.keywords)) or "no extensions"
-            self.record("ehlo", started, not self.masked, f"EHLO accepted: {listed}", None, **facts, cause=inspection)
+            listed = ", ".join(sorted(reply.keywords))
+            said = text("ehlo.ok", extensions=listed) if listed else text("ehlo.ok_none")
+            self.record("ehlo", started, not self.masked, said, None, **facts, cause=inspection)
         return reply.keywords
 
-    async def _starttls(self, session: SmtpSession, keywords: frozenset[str]) -> str:
+    async def _starttls(self, session: SmtpSession, keywords: frozenset[str]) -> Text:
         started = time.perf_counter()
         code = UNAVAILABLE if self.require_tls else None
-        inspected = " (an SMTP inspection device strips it)" if self.masked else ""
         if "STARTTLS" not in keywords:
-            if self.require_tls:
-                detail = f"STARTTLS not offered{inspected}, and the connector requires TLS"
-            else:
-                detail = f"STARTTLS not offered{inspected}: mail to this server travels unencrypted"
+            key = "starttls.missing_required" if self.require_tls else "starttls.missing"
+            said = text(key + ("_masked" if self.masked else ""))
             cause = "smtp-inspection" if self.masked else "no-starttls"
-            self.record("starttls", started, False, detail, code, offered=False, cause=cause)
-            return "the server does not offer STARTTLS"
+            self.record("starttls", started, False, said, code, offered=False, cause=cause)
+            return text("reason.no_starttls")
         try:
             reply = await session.command("starttls", "STARTTLS")
         except (ProbeTimeout, ConnectionLost, ProtocolViolation) as exc:
             self.record(
-                "starttls", started, False, str(exc), BROKEN, offered=True, **_broke(exc), cause="server-unhealthy"
+                "starttls", started, False, of_error(exc), BROKEN, offered=True, **_broke(exc), cause="server-unhealthy"
             )
-            return "the connection broke at STARTTLS"
+            return text("reason.starttls_broke")
         if reply.code != 220:
-            detail = f"STARTTLS offered, but answered {reply.summary()}"
-            self.record("starttls", started, False, detail, code, offered=True, reply_code=reply.code)
-            return "the server refused STARTTLS"
+            said = text("starttls.refused", reply=reply.summary())
+            self.record("starttls", started, False, said, code, offered=True, reply_code=reply.code)
+            return text("reason.starttls_refused")
         context = verifying_context(self.ctx, self.tls_domain)
         try:
             tls = await session.upgrade(context, self.target.host)
         except CertificateRejected as exc:
             self.tls = exc
-            detail = "STARTTLS accepted; the handshake stopped at certificate verification (see certificate)"
-            self.record("starttls", started, True, detail, None, offered=True)
-            return ""
+            self.record("starttls", started, True, text("starttls.certificate_stop"), None, offered=True)
+            return NO_REASON
         except (ProbeTimeout, ConnectionLost, TlsFailed) as exc:
-            self.tls_failure = str(exc)
+            self.tls_failure = of_error(exc)
             self.record(
-                "starttls", started, False, str(exc), BROKEN, offered=True, **_broke(exc), cause="server-unhealthy"
+                "starttls", started, False, of_error(exc), BROKEN, offered=True, **_broke(exc), cause="server-unhealthy"
             )
-            return "the TLS handshake did not complete"
+            return text("reason.handshake_incomplete")
         self.tls = tls
         facts: dict[str, Any] = {"offered": True, "tls_version": tls.version, "cipher": tls.cipher}
         try:
             again = await session.ehlo("starttls")
         except (ProbeTimeout, ConnectionLost, ProtocolViolation) as exc:
-            detail = f"{tls.version} negotiated, then EHLO over TLS failed: {exc}"
-            self.record("starttls", started, False, detail, BROKEN, **facts, **_broke(exc), cause="server-unhealthy")
-            return ""
+            said = text("starttls.ehlo_failed", version=str(tls.version), reason=of_error(exc))
+            self.record("starttls", started, False, said, BROKEN, **facts, **_broke(exc), cause="server-unhealthy")
+            return NO_REASON
         facts |= {"ehlo_after_tls": again.code, "extensions_after_tls": sorted(again.keywords)}
-        detail = f"STARTTLS accepted, {tls.version} negotiated; EHLO over TLS answered {again.code}"
-        self.record("starttls", started, True, detail, None, **facts)
-        return ""
+        said = text("starttls.ok", version=str(tls.version), code=again.code)
+        self.record("starttls", started, True, said, None, **facts)
+        return NO_REASON
 
     async def _handshake(self, context: ssl.SSLContext) -> TlsInfo:
         """A fresh connection up to the TLS handshake with ``context`` (for the TLS steps)."""
         try:
             conn = await connect(self.ctx, self.target)
         except OSError as exc:
-            raise ConnectionLost(f"the reconnect failed: {describe_oserror(exc)}", how="connect") from None
+            said = text("smtp.reconnect_failed", error=describe_oserror(exc))
+            raise error(ConnectionLost, said, how="connect") from None
         session = SmtpSession(conn, self.ctx)
         try:
-            banner = await session.read_reply("banner", self.ctx.config.timeouts.banner, "before its greeting")
+            banner = await session.read_reply("banner", self.ctx.config.timeouts.banner, text("during.greeting"))
             if banner.code != 220:
-                raise ProtocolViolation(f"on reconnect the greeting was {banner.summary()}")
+                raise error(ProtocolViolation, text("smtp.reconnect_greeting", reply=banner.summary()))
             await session.ehlo("ehlo")
             reply = await session.command("starttls", "STARTTLS")
             if reply.code != 220:
-                raise ProtocolViolation(f"on reconnect STARTTLS was answered {reply.summary()}")
+                raise error(ProtocolViolation, text("smtp.reconnect_starttls", reply=reply.summary()))
             tls = await session.upgrade(context, self.target.host)
             await session.quit()
         except BaseException:

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 from bot.errors import ProbeError, ProbeTimeout
 from bot.probes.context import ProbeContext
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
+from bot.texts import Text, error, of_error, text
 
 REFUSED = "4.4.316"
 NO_ANSWER = "4.4.315"
@@ -71,8 +72,8 @@ class Connection:
 class ConnectionLost(ProbeError):
     """The peer closed or reset the connection."""
 
-    def __init__(self, message: str, *, how: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, how: str, text: object = None) -> None:
+        super().__init__(message, text=text)
         self.how = how  # "closed", "reset", or an errno name
 
 
@@ -86,15 +87,17 @@ def describe_oserror(exc: OSError) -> str:
     return f"{errno_name(exc)} ({text})" if exc.errno is not None else text
 
 
-def lost(exc: BaseException, during: str) -> ConnectionLost:
-    """Translate a broken-connection error raised by asyncio or the OS into ``ConnectionLost``."""
+def lost(exc: BaseException, during: Text) -> ConnectionLost:
+    """Translate a broken-connection error raised by asyncio or the OS into ``ConnectionLost``;
+    ``during`` says when (``during.handshake``: "during the TLS handshake")."""
     if isinstance(exc, asyncio.IncompleteReadError | ssl.SSLEOFError | ssl.SSLZeroReturnError):
-        return ConnectionLost(f"the server closed the connection {during}", how="closed")
+        return error(ConnectionLost, text("lost.closed", during=during), how="closed")
     if isinstance(exc, ConnectionResetError):
-        return ConnectionLost(f"the server reset the connection {during} (TCP RST)", how="reset")
+        return error(ConnectionLost, text("lost.reset", during=during), how="reset")
     if isinstance(exc, OSError):
-        return ConnectionLost(f"the connection broke {during}: {describe_oserror(exc)}", how=errno_name(exc))
-    return ConnectionLost(f"the connection broke {during}: {exc}", how=type(exc).__name__)
+        said = text("lost.broke", during=during, error=describe_oserror(exc))
+        return error(ConnectionLost, said, how=errno_name(exc))
+    return error(ConnectionLost, text("lost.broke", during=during, error=str(exc)), how=type(exc).__name__)
 
 
 def elapsed_ms(started: float) -> float:
@@ -111,7 +114,7 @@ async def connect(ctx: ProbeContext, target: Target) -> Connection:
                 str(ip), target.port, flags=socket.AI_NUMERICHOST, limit=MAX_LINE_BYTES
             )
     except TimeoutError:
-        raise ProbeTimeout(f"tcp: no answer to the connect within {seconds:g} s") from None
+        raise error(ProbeTimeout, text("tcp.connect_timeout", step="tcp", seconds=f"{seconds:g}")) from None
     return Connection(reader, writer)
 
 
@@ -120,18 +123,18 @@ async def probe_tcp(ctx: ProbeContext, target: Target) -> tuple[ProbeResult, Con
     started = time.perf_counter()
     facts = target.facts()
 
-    def result(ok: bool, detail: str, code: str | None = None, **more: object) -> ProbeResult:
-        return ProbeResult("tcp", target.label, ok, detail, code, elapsed_ms(started), {**facts, **more})
+    def result(ok: bool, said: Text, code: str | None = None, **more: object) -> ProbeResult:
+        return observed("tcp", target.label, ok, said, code, elapsed_ms(started), {**facts, **more})
 
+    endpoint = target.endpoint
     try:
         conn = await connect(ctx, target)
     except ProbeTimeout as exc:
-        detail = f"{target.endpoint} did not answer the TCP connect ({exc}); a firewall may drop the packets"
-        return result(False, detail, NO_ANSWER, timeout=ctx.config.timeouts.connect), None
+        said = text("tcp.no_answer", endpoint=endpoint, reason=of_error(exc))
+        return result(False, said, NO_ANSWER, timeout=ctx.config.timeouts.connect), None
     except ConnectionRefusedError:
-        detail = f"{target.endpoint} refused the connection (TCP RST): nothing listens there, or a firewall rejects"
-        return result(False, detail, REFUSED, errno="ECONNREFUSED"), None
+        return result(False, text("tcp.refused", endpoint=endpoint), REFUSED, errno="ECONNREFUSED"), None
     except OSError as exc:
-        detail = f"{target.endpoint} could not be reached: {describe_oserror(exc)}"
-        return result(False, detail, NO_ANSWER, errno=errno_name(exc)), None
-    return result(True, f"connected to {target.endpoint}"), conn
+        said = text("tcp.unreachable", endpoint=endpoint, error=describe_oserror(exc))
+        return result(False, said, NO_ANSWER, errno=errno_name(exc)), None
+    return result(True, text("tcp.connected", endpoint=endpoint)), conn

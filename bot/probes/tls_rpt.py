@@ -22,7 +22,8 @@ from typing import Any
 
 from bot.probes.context import ProbeContext
 from bot.probes.dnsquery import DnsFailure, DnsTimeout, display, elapsed_ms, lookup, parse_tags, txt_texts
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
+from bot.texts import Text, text
 
 STEP = "tls_rpt"
 VERSION = "v=TLSRPTv1"
@@ -32,31 +33,33 @@ SCHEMES = ("mailto:", "https:")
 @dataclass(frozen=True, slots=True)
 class TlsRptReading:
     ok: bool
-    detail: str
+    said: Text
     facts: dict[str, Any]
+
+    @property
+    def detail(self) -> str:
+        return self.said.render()
 
 
 def read_tls_rpt(name: str, texts: list[str]) -> TlsRptReading:
     """Pure: the TXT strings found at ``name`` (``_smtp._tls.<domain>``) as a reading."""
     records = [t for t in texts if t.startswith(VERSION)]
     if not records:
-        return TlsRptReading(
-            True, f"no TLS-RPT record at {name}: senders send no TLS failure reports", {"present": False}
-        )
+        return TlsRptReading(True, text("tls_rpt.none", name=name), {"present": False})
     if len(records) > 1:
-        detail = f"{len(records)} TLS-RPT records at {name}: RFC 8460 section 3 says senders then ignore them all"
-        return TlsRptReading(False, detail, {"present": True, "records": records, "valid": False})
+        said = text("tls_rpt.several", count=len(records), name=name)
+        return TlsRptReading(False, said, {"present": True, "records": records, "valid": False})
     record = records[0]
     tags = dict(parse_tags(record))
     rua = [uri.strip() for uri in tags.get("rua", "").split(",") if uri.strip()]
     bad = [uri for uri in rua if not uri.lower().startswith(SCHEMES)]
     facts: dict[str, Any] = {"present": True, "record": record, "rua": rua}
     if not rua:
-        return TlsRptReading(False, f"the TLS-RPT record at {name} has no rua= destination", {**facts, "valid": False})
+        return TlsRptReading(False, text("tls_rpt.no_rua", name=name), {**facts, "valid": False})
     if bad:
-        detail = f"the TLS-RPT record at {name} has rua URIs that are neither mailto: nor https: ({', '.join(bad)})"
-        return TlsRptReading(False, detail, {**facts, "valid": False})
-    return TlsRptReading(True, f"TLS-RPT reports for {name} go to {', '.join(rua)}", {**facts, "valid": True})
+        said = text("tls_rpt.bad_rua", name=name, uris=", ".join(bad))
+        return TlsRptReading(False, said, {**facts, "valid": False})
+    return TlsRptReading(True, text("tls_rpt.ok", name=name, uris=", ".join(rua)), {**facts, "valid": True})
 
 
 async def probe_tls_rpt(ctx: ProbeContext, domain: str) -> ProbeResult:
@@ -64,16 +67,16 @@ async def probe_tls_rpt(ctx: ProbeContext, domain: str) -> ProbeResult:
     started = time.perf_counter()
     name = f"_smtp._tls.{display(domain)}"
 
-    def result(ok: bool, detail: str, **facts: Any) -> ProbeResult:
-        return ProbeResult(STEP, display(domain), ok, detail, None, elapsed_ms(started), {"name": name, **facts})
+    def result(ok: bool, said: Text, **facts: Any) -> ProbeResult:
+        return observed(STEP, display(domain), ok, said, None, elapsed_ms(started), {"name": name, **facts})
 
     try:
         answer = await lookup(ctx, name, "TXT", step=STEP)
     except DnsTimeout as exc:
-        return result(False, exc.reason, timeout=exc.seconds)
+        return result(False, exc.said, timeout=exc.seconds)
     except DnsFailure as exc:
         if exc.kind == "nxdomain":
-            return result(True, f"no TLS-RPT record at {name}: senders send no TLS failure reports", present=False)
-        return result(False, exc.reason, rcode=exc.rcode)
+            return result(True, text("tls_rpt.none", name=name), present=False)
+        return result(False, exc.said, rcode=exc.rcode)
     reading = read_tls_rpt(name, txt_texts(answer))
-    return result(reading.ok, reading.detail, ttl=answer.ttl, **reading.facts)
+    return result(reading.ok, reading.said, ttl=answer.ttl, **reading.facts)

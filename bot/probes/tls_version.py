@@ -24,8 +24,9 @@ import time
 
 from bot.errors import ProbeError
 from bot.probes.certificate import Handshake, TlsInfo
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
 from bot.probes.tcp import Target, elapsed_ms
+from bot.texts import Text, of_error, text
 
 OLD_TLS = "4.4.318"
 MINIMUM_ACCEPTED = "TLSv1.2"
@@ -56,33 +57,27 @@ def _facts(target: Target, tls: TlsInfo, **more: object) -> dict[str, object]:
 def judge_version(target: Target, tls: TlsInfo, *, started: float | None = None) -> ProbeResult:
     """The step's result for a handshake that completed with the client's normal settings."""
     ms = elapsed_ms(started) if started is not None else 0.0
+    version, cipher = str(tls.version), str(tls.cipher)
     if acceptable(tls.version):
-        detail = f"{tls.version} negotiated, cipher {tls.cipher}"
-        return ProbeResult("tls_version", target.label, True, detail, None, ms, _facts(target, tls))
-    detail = f"the server negotiated {tls.version}; Exchange Online requires {MINIMUM_ACCEPTED} or later"
-    return ProbeResult("tls_version", target.label, False, detail, OLD_TLS, ms, _facts(target, tls, cause="old-tls"))
+        said = text("tls.negotiated", version=version, cipher=cipher)
+        return observed("tls_version", target.label, True, said, None, ms, _facts(target, tls))
+    said = text("tls.old", version=version, minimum=MINIMUM_ACCEPTED)
+    return observed("tls_version", target.label, False, said, OLD_TLS, ms, _facts(target, tls, cause="old-tls"))
 
 
-async def prove_old_tls(target: Target, failure: str, handshake: Handshake) -> ProbeResult:
+async def prove_old_tls(target: Target, failure: Text, handshake: Handshake) -> ProbeResult:
     """After the default handshake failed with ``failure``: does a permissive one complete?"""
     started = time.perf_counter()
     try:
         tls = await handshake(permissive_context())
     except ProbeError as exc:
-        detail = (
-            f"the TLS handshake fails even with TLS 1.0 and every cipher allowed ({exc}): not a TLS version problem"
-        )
-        facts = {**target.facts(), "default_handshake": failure, "permissive_handshake": str(exc)}
-        return ProbeResult("tls_version", target.label, False, detail, None, elapsed_ms(started), facts)
-    facts = _facts(target, tls, default_handshake=failure, permissive=True, cause="old-tls")
+        said = text("tls.not_a_version_problem", reason=of_error(exc))
+        facts = {**target.facts(), "default_handshake": failure.render(), "permissive_handshake": str(exc)}
+        return observed("tls_version", target.label, False, said, None, elapsed_ms(started), facts)
+    facts = _facts(target, tls, default_handshake=failure.render(), permissive=True, cause="old-tls")
+    version, cipher = str(tls.version), str(tls.cipher)
     if not acceptable(tls.version):
-        detail = (
-            f"old TLS only: the server completes a handshake only as {tls.version} (cipher {tls.cipher}); "
-            f"a {MINIMUM_ACCEPTED}+ handshake fails ({failure})"
-        )
+        said = text("tls.old_only", version=version, cipher=cipher, minimum=MINIMUM_ACCEPTED, failure=failure)
     else:
-        detail = (
-            f"the server completes {tls.version} only with weak settings allowed (cipher {tls.cipher}, "
-            f"security level 0); the default handshake fails ({failure})"
-        )
-    return ProbeResult("tls_version", target.label, False, detail, OLD_TLS, elapsed_ms(started), facts)
+        said = text("tls.weak_only", version=version, cipher=cipher, failure=failure)
+    return observed("tls_version", target.label, False, said, OLD_TLS, elapsed_ms(started), facts)

@@ -33,12 +33,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import knowledge
 from bot.diagnose import Diagnosis
 from bot.explain import Explanation
+from bot.fill import has_placeholders
 from bot.parse import Bounce
 from bot.probes.result import ProbeResult
-from bot.render.diagnosis import ago, filled_checklist
-from bot.verdict import FAILURE_KNOWLEDGE
+from bot.render.diagnosis import (
+    ago,
+    assumed_line,
+    failure_help,
+    filled_checklist,
+    outcome_line,
+    placeholder_note,
+)
+from bot.render.sender_target import ACTION_SENDER, SenderTarget
+from bot.sender.offer import code_command, sender_command
+from bot.verdict import FAILURE_KNOWLEDGE, RESOLVER_UNREACHABLE
 
 Block = dict[str, Any]
 
@@ -246,6 +257,9 @@ def _steps_blocks(
     return blocks
 
 
+steps_blocks = _steps_blocks  # for the other messages with a checklist (bot/render/sender.py)
+
+
 def _checkbox(step_id: str, ui: Mapping[str, str], tick: Tick | None) -> Block:
     option: Block = {
         "text": _mrkdwn(shorten(label(ui, "slack_done"), MAX_OPTION_TEXT)),
@@ -302,19 +316,20 @@ def apply_ticks(blocks: Sequence[Block], ticks: Mapping[str, Tick], ui: Mapping[
     return fit(out, ui=ui)
 
 
-def _probe_line(result: ProbeResult) -> str:
+def _probe_line(result: ProbeResult, language: str) -> str:
     mark = "⏭️" if result.skipped else ("✅" if result.ok else "❌")
     code = f" `{result.code}`" if result.code else ""
-    return (
-        f"{mark} `{result.name}` {escape(result.target)}: {escape(result.detail)}{code} _({result.elapsed_ms:.0f} ms)_"
-    )
+    said = escape(result.says(language))
+    return f"{mark} `{result.name}` {escape(result.target)}: {said}{code} _({result.elapsed_ms:.0f} ms)_"
 
 
-def probe_blocks(results: Sequence[ProbeResult], ui: Mapping[str, str]) -> list[Block]:
-    """The probe results as a compact list: one line each, pass/fail mark and evidence."""
+def probe_blocks(
+    results: Sequence[ProbeResult], ui: Mapping[str, str], language: str = knowledge.DEFAULT_LANGUAGE
+) -> list[Block]:
+    """The probe results as a compact list: one line each, pass/fail mark and evidence (in ``language``)."""
     if not results:
         return []
-    lines = "\n".join(_probe_line(r) for r in results)
+    lines = "\n".join(_probe_line(r, language) for r in results)
     return [section(piece) for piece in split_text(f"*{escape(ui['probes'])}*\n{lines}", MAX_SECTION)]
 
 
@@ -351,6 +366,10 @@ def _facts(bounce: Bounce, ui: Mapping[str, str]) -> list[Block]:
         pairs.append((ui["remote_ip"], shorten(escape(bounce.remote_ip), MAX_FIELD - 100)))
     if bounce.reporting_server:
         pairs.append((ui["reporting_server"], shorten(escape(bounce.reporting_server), MAX_FIELD - 100)))
+    if bounce.sender.domain:
+        pairs.append((ui["sending_domain"], shorten(escape(bounce.sender.domain), MAX_FIELD - 100)))
+    if bounce.sender.ip:
+        pairs.append((ui["sending_ip"], shorten(escape(bounce.sender.ip), MAX_FIELD - 100)))
     others = [c.status or c.reply_code for c in bounce.codes if c != bounce.primary and (c.status or c.reply_code)]
     if others:
         pairs.append((ui["codes"], shorten(", ".join(dict.fromkeys(str(o) for o in others)), MAX_FIELD - 100)))
@@ -392,17 +411,18 @@ def explanation_message(
     body = _explanation_body(explanation, ui)
     blocks = [header(title), *body[:1], *_facts(bounce, ui), *body[1:]]
     domain = probe_domain(bounce)
+    elements: list[Block] = []
     if domain:
         target = ProbeTarget(domain, explanation.code if "." in explanation.code else None, language=language)
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "probe",
-                "elements": [
-                    button(label(ui, "slack_run", domain=domain), ACTION_RUN, target.encode(), style="primary")
-                ],
-            }
-        )
+        elements.append(button(label(ui, "slack_run", domain=domain), ACTION_RUN, target.encode(), style="primary"))
+    command = sender_command(bounce)
+    if command and bounce.sender.domain:  # a sender-side refusal: offer the sender check
+        sender = SenderTarget(bounce.sender.domain, bounce.sender.ip, language)
+        elements.append(button(label(ui, "slack_sender_check"), ACTION_SENDER, sender.encode()))
+    if elements:
+        blocks.append({"type": "actions", "block_id": "probe", "elements": elements})
+    if command and not bounce.sender.domain:
+        blocks.append(context(f"{escape(ui['sender_hint'])} `{escape(command)}`"))
     steps = [(s.id, escape(s.text)) for s in explanation.checklist]
     if steps:
         blocks.append(section(f"*{escape(ui['checklist'])}*"))
@@ -410,6 +430,8 @@ def explanation_message(
     notes = [escape(ui["truncated"])] if bounce.truncated else []
     if not explanation.specific:
         notes.append(escape(ui["unknown_code"]))
+    if has_placeholders(explanation.checklist):
+        notes.append(escape(ui["placeholder_note"]))
     if notes:
         blocks.append(context(*notes))
     fallback = f"{title}: {explanation.summary}"
@@ -426,8 +448,14 @@ def code_message(code: str, explanation: Explanation | None, ui: Mapping[str, st
     if explanation.checklist:
         steps = "\n".join(f"{n}. {escape(s.text)}" for n, s in enumerate(explanation.checklist, 1))
         blocks += [section(p) for p in split_text(f"*{escape(ui['checklist'])}*\n{steps}", MAX_SECTION)]
-    if not explanation.specific:
-        blocks.append(context(escape(ui["unknown_code"])))
+    notes = [] if explanation.specific else [escape(ui["unknown_code"])]
+    if has_placeholders(explanation.checklist):
+        notes.append(escape(ui["placeholder_note"]))
+    if notes:
+        blocks.append(context(*notes))
+    command = code_command(explanation.code)
+    if command:
+        blocks.append(context(f"{escape(ui['sender_hint'])} `{escape('/mailflow sender <domain> [--ip IP]')}`"))
     return Message(fit(blocks, ui=ui), shorten(f"{title}: {explanation.summary}", MAX_FALLBACK))
 
 
@@ -442,6 +470,8 @@ def _verdict_title(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str:
         return f"{domain}: {verdict.code}  {title}".rstrip()
     if verdict.failure in FAILURE_KNOWLEDGE:
         return f"{domain}: {title or verdict.failure}"
+    if verdict.failure == RESOLVER_UNREACHABLE:
+        return f"{domain}: {ui['resolver_unreachable']}"
     return f"{domain}: {ui['incomplete']}"
 
 
@@ -458,12 +488,14 @@ def diagnosis_message(
     request = diagnosis.request
     title = _verdict_title(diagnosis, ui)
     blocks: list[Block] = [header(title)]
-    if request.code:
-        key = "confirmed" if diagnosis.confirmed else "not_confirmed"
-        blocks.append(section(escape(ui[key].format(code=request.code))))
+    said = [
+        line for line in (failure_help(diagnosis, ui), outcome_line(diagnosis, ui), assumed_line(diagnosis, ui)) if line
+    ]
+    if said:
+        blocks.append(section("\n".join(escape(line) for line in said)))
     if diagnosis.explanation is not None and not diagnosis.verdict.healthy:
         blocks += _explanation_body(diagnosis.explanation, ui)
-    blocks += probe_blocks(diagnosis.results, ui)
+    blocks += probe_blocks(diagnosis.results, ui, diagnosis.language)
     target = ProbeTarget(
         request.target, request.code, request.smart_host, request.require_tls, request.tls_domain, language
     )
@@ -480,16 +512,21 @@ def diagnosis_message(
         blocks += _steps_blocks(steps, ui, ticks or {}, MAX_BLOCKS - len(blocks) - 2)
     age = label(ui, "cached", age=ago(age_s)) if from_cache else label(ui, "slack_fresh")
     notes = [age, f"{diagnosis.elapsed_ms / 1000:.1f} s"]
+    if note := placeholder_note(diagnosis, ui):
+        notes.append(escape(note))
     if diagnosis.incomplete:
         notes.append(f"{escape(ui['incomplete'])}: {escape(', '.join(diagnosis.incomplete))}")
     blocks.append(context(*notes))
     return Message(fit(blocks, ui=ui), shorten(title, MAX_FALLBACK))
 
 
-def progress_message(target: str, results: Sequence[ProbeResult], ui: Mapping[str, str]) -> Message:
+def progress_message(
+    target: str, results: Sequence[ProbeResult], ui: Mapping[str, str], language: str = knowledge.DEFAULT_LANGUAGE
+) -> Message:
     """The "diagnosing…" message, redrawn as probes finish."""
     title = label(ui, "slack_diagnosing", target=target)
-    blocks = [header(title), *probe_blocks(results, ui), context(label(ui, "slack_checks_done", n=len(results)))]
+    checks = probe_blocks(results, ui, language)
+    blocks = [header(title), *checks, context(label(ui, "slack_checks_done", n=len(results)))]
     return Message(fit(blocks, ui=ui), shorten(title, MAX_FALLBACK))
 
 

@@ -8,13 +8,20 @@ from __future__ import annotations
 from typing import Any
 
 from bot.explain import Explanation
+from bot.knowledge import Step
 from bot.parse import Bounce, Code
+from bot.sender.offer import sender_command
 
 
 def _code(code: Code | None) -> dict[str, Any] | None:
     if code is None:
         return None
     return {"status": code.status, "reply_code": code.reply_code, "text": code.text or None}
+
+
+def step_record(step: Step) -> dict[str, Any]:
+    """A checklist step: its text, the fields the case filled and the ones left as marked examples."""
+    return {"id": step.id, "text": step.text, "filled": dict(step.filled), "placeholders": dict(step.placeholders)}
 
 
 def explanation_record(explanation: Explanation | None) -> dict[str, Any] | None:
@@ -27,7 +34,7 @@ def explanation_record(explanation: Explanation | None) -> dict[str, Any] | None
         "title": explanation.title,
         "summary": explanation.summary,
         "causes": [{"id": c.id, "text": c.text, "probes": list(c.probes)} for c in explanation.causes],
-        "checklist": [{"id": s.id, "text": s.text} for s in explanation.checklist],
+        "checklist": [step_record(s) for s in explanation.checklist],
     }
 
 
@@ -44,6 +51,8 @@ def bounce_record(bounce: Bounce, explanation: Explanation | None, file: str | N
         "remote_host": bounce.remote_host,
         "remote_ip": bounce.remote_ip,
         "reporting_server": bounce.reporting_server,
+        "sender": {"domain": bounce.sender.domain, "ip": bounce.sender.ip},
+        "sender_check": sender_command(bounce),
         "date": bounce.date,
         "deliveries": [
             {

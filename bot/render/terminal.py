@@ -11,7 +11,9 @@ from collections.abc import Callable, Mapping
 import wcwidth
 
 from bot.explain import Explanation
+from bot.fill import has_placeholders
 from bot.parse import Bounce
+from bot.sender.offer import code_command, sender_command
 
 _WIDTH = 88
 
@@ -141,6 +143,8 @@ def _explanation(explanation: Explanation, ui: Mapping[str, str], style: _Style)
         lines += ["", style.heading(ui["causes"]), *_numbered([c.text for c in explanation.causes], "")]
     if explanation.checklist:
         lines += ["", style.heading(ui["checklist"]), *_numbered([s.text for s in explanation.checklist], "[ ] ")]
+        if has_placeholders(explanation.checklist):
+            lines += ["", *wrap_paragraphs(ui["placeholder_note"], paint=style.dim)]
     return lines
 
 
@@ -159,6 +163,9 @@ def _recipients(recipients: tuple[str, ...], ui: Mapping[str, str]) -> str:
 def render_code(explanation: Explanation, ui: Mapping[str, str], *, color: bool = False) -> str:
     style = _Style(color)
     lines = [style.title(f"{explanation.code}  {explanation.title}"), *_explanation(explanation, ui, style)]
+    command = code_command(explanation.code)
+    if command:
+        lines += ["", f"{ui['sender_hint']} {command}"]
     return "\n".join(lines) + "\n"
 
 
@@ -187,6 +194,8 @@ def render_text(
         (ui["remote_server"], bounce.remote_host),
         (ui["remote_ip"], bounce.remote_ip),
         (ui["reporting_server"], bounce.reporting_server),
+        (ui["sending_domain"], bounce.sender.domain),
+        (ui["sending_ip"], bounce.sender.ip),
         (ui["language"], bounce.language),
     ]
     shown = [(k, v) for k, v in facts if v]
@@ -200,6 +209,9 @@ def render_text(
         lines.append(f"  {ui['codes']}: " + ", ".join(dict.fromkeys(c.status or "" for c in others)))
     if explanation is not None:
         lines += _explanation(explanation, ui, style)
+    command = sender_command(bounce)
+    if command:
+        lines += ["", f"{ui['sender_hint']} {command}"]
     if bounce.truncated:
         lines += ["", style.dim(ui["truncated"])]
     return "\n".join(lines) + "\n"

@@ -32,6 +32,7 @@ from bot.store.base import Store
 from bot.store.errors import StoreError
 from bot.store.flight import SingleFlight
 from bot.store.keys import digest, dumps, key
+from bot.texts import Text
 
 log = logging.getLogger("mailflow.store")
 Clock = Callable[[], float]
@@ -49,16 +50,22 @@ class CachedResults:
 
 def encode(results: Sequence[ProbeResult], cached_at: float) -> bytes:
     """Compact JSON of a run; TypeError when a fact is something JSON cannot hold."""
-    return dumps({"at": cached_at, "results": [{f: getattr(r, f) for f in _FIELDS} for r in results]})
+    rows = [{f: getattr(r, f) for f in _FIELDS} | {"texts": [t.as_json() for t in r.texts]} for r in results]
+    return dumps({"at": cached_at, "results": rows})
+
+
+def _result(item: Mapping[str, Any]) -> ProbeResult:
+    known = {f: item[f] for f in _FIELDS if f in item and f != "texts"}
+    return ProbeResult(**known, texts=tuple(Text.from_json(t) for t in item.get("texts") or ()))
 
 
 def decode(raw: bytes) -> tuple[tuple[ProbeResult, ...], float] | None:
     """(results, cached_at), or None for anything this version did not write."""
     try:
         data = json.loads(raw)
-        results = tuple(ProbeResult(**{f: item[f] for f in _FIELDS if f in item}) for item in data["results"])
+        results = tuple(_result(item) for item in data["results"])
         return results, float(data["at"])
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
 

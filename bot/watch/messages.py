@@ -30,7 +30,7 @@ def evidence(diagnosis: Diagnosis, language: str) -> str:
     """One line of what decided the verdict."""
     verdict = diagnosis.verdict
     if verdict.evidence:
-        return verdict.evidence[0].detail
+        return verdict.evidence[0].says(language if language in knowledge.LANGUAGES else knowledge.DEFAULT_LANGUAGE)
     if verdict_key(verdict) == HEALTHY:
         return labels(language)["watch_reachable"].format(reachable=verdict.reachable, attempted=verdict.attempted)
     return ""

@@ -14,6 +14,7 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from bot.render.blocks import step_of
 from bot.service import Answer
 from bot.store import HistoryEntry
 from tests.fixtures import smtp_peers
-from tests.fixtures.dns_server import DnsServer, dns_server  # noqa: F401
+from tests.fixtures.dns_server import DnsServer, dns_server, swallowing_resolver  # noqa: F401
 from tests.fixtures.http_server import HttpServer, http_server  # noqa: F401
 from tests.fixtures.smtp_peers import HOST, LOOPBACK, Peer, Pki
 from tests.slack.conftest import Harness, MakeHarness
@@ -278,3 +279,90 @@ async def test_ticks_survive_a_rerun(make_harness: MakeHarness, refused_lab: Pro
     assert wanted is not None
     same = next(b for b in redrawn.blocks if (step_of(str(b.get("block_id", ""))) or ("",))[0] == wanted[0])
     assert same["accessory"]["initial_options"] and "<@U2>" in same["accessory"]["options"][0]["description"]["text"]
+
+
+async def test_run_button_on_a_4_7_320_ndr_probes_with_what_the_code_proves(
+    make_harness: MakeHarness,
+    dns_server: DnsServer,
+    http_server: HttpServer,
+    pki: Pki,
+    start_peer: Callable[[str], Awaitable[Peer]],
+) -> None:
+    """The NDR's code rides in the button: the expired certificate is confirmed as 4.7.320, and
+    the answer says the connector was assumed to validate certificates (no --require-tls given)."""
+    peer = await start_peer("expired")
+    h = await make_harness(probes=lab(dns_server, http_server, pki, peer.port))
+    await h.message(
+        f"450 4.7.320 Certificate validation failed [LastAttemptedServerName={HOST}] "
+        f"[LastAttemptedIP={LOOPBACK}:25] to alex@{DOMAIN}"
+    )
+    await h.settle()
+    (answer,) = h.api.calls_to("chat.postMessage")
+    assert f"-connect {HOST}:25" in answer.all_text, "the checklist names the server from the NDR"
+    (button,) = [e for b in answer.blocks for e in b.get("elements", []) if e.get("action_id") == "run_probes"]
+    assert json.loads(button["value"])["c"] == "4.7.320"
+    thread = answer.params["thread_ts"]
+    await h.interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": "U3"},
+            "channel": {"id": "C1"},
+            "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "C1"},
+            "message": {"ts": "1700000000.000001", "thread_ts": thread, "blocks": answer.blocks},
+            "actions": [{"action_id": "run_probes", "block_id": "probe", "value": button["value"], "type": "button"}],
+        }
+    )
+    await h.settle()
+    final = final_update(h)
+    ui = knowledge.load("en").ui
+    assert final.blocks[0]["text"]["text"].startswith(f"{DOMAIN}: 4.7.320"), final.blocks[0]
+    assert ui["confirmed"].format(code="4.7.320") in final.all_text
+    assert ui["assumed_validation"].format(code="4.7.320") in final.all_text
+    assert "expired on" in final.all_text
+    assert not h.api.rejected
+
+
+async def test_diagnosis_evidence_and_checklist_in_the_readers_language(
+    make_harness: MakeHarness, refused_lab: ProbeConfig
+) -> None:
+    h = await make_harness(probes=refused_lab)
+    await h.command(f"diagnose {DOMAIN} --lang nl")
+    await h.settle()
+    final = final_update(h)
+    assert "weigerde de verbinding" in final.all_text and "refused the connection" not in final.all_text
+    assert f"Test-NetConnection {HOST} -Port 25" in final.all_text
+    note = knowledge.load("nl").ui["placeholder_note"].replace("<", "&lt;").replace(">", "&gt;")
+    assert note in final.all_text  # the connector's name is an example
+    assert "&lt;Outbound to on-premises&gt;" in final.all_text
+    assert not h.api.rejected
+
+
+async def test_code_command_marks_its_examples(harness: Harness) -> None:
+    await harness.command("4.4.316")
+    await harness.settle()
+    posted = harness.api.calls_to("chat.postMessage")[-1]
+    assert "Test-NetConnection &lt;mail.contoso.com&gt; -Port 25" in posted.all_text
+    assert knowledge.load("en").ui["placeholder_note"].replace("<", "&lt;").replace(">", "&gt;") in posted.all_text
+
+
+async def test_a_silent_resolver_is_said_as_such_in_slack(
+    make_harness: MakeHarness, dns_server: DnsServer, http_server: HttpServer, pki: Pki
+) -> None:
+    with swallowing_resolver() as port:
+        config = replace(lab(dns_server, http_server, pki, 25), resolver=(LOOPBACK, port))
+        h = await make_harness(probes=config)
+        await h.command(f"diagnose {DOMAIN} --lang ko")
+        await h.settle()
+    final = final_update(h)
+    ko = knowledge.load("ko").ui
+    assert final.blocks[0]["text"]["text"] == f"{DOMAIN}: {ko['resolver_unreachable']}"
+    assert ko["resolver_unreachable_help"] in final.all_text
+    assert "4.4.312" not in final.blocks[0]["text"]["text"]
+    assert not h.api.rejected
+
+
+async def test_a_refused_target_is_said_in_the_readers_language(harness: Harness) -> None:
+    await harness.command("diagnose 10.1.2.3 --lang fr")
+    await harness.settle()
+    said = harness.api.calls_to("chat.update")[-1].all_text
+    assert "vérification de 10.1.2.3 refusée" in said and "--allow" in said, said

@@ -98,7 +98,8 @@ async def test_cached_results_are_concluded_in_each_readers_language_and_code(
     stores: Callable[[], Store], config: ProbeConfig, peer: Peer
 ) -> None:
     service = DiagnosisService(stores(), config)
-    english = await service.diagnose(DiagnoseRequest(TARGET, code="4.4.316"), language="en")
+    # Both codes imply a connector that requires TLS, so both are answered by one probe run.
+    english = await service.diagnose(DiagnoseRequest(TARGET, code="4.7.320"), language="en")
     japanese = await service.diagnose(DiagnoseRequest(TARGET, code="4.4.317"), language="ja")
     assert peer.accepted == 1
     assert japanese.from_cache
@@ -114,6 +115,8 @@ async def test_options_that_change_the_probes_are_cached_apart(
     await service.diagnose(DiagnoseRequest(TARGET))
     await service.diagnose(DiagnoseRequest(TARGET, require_tls=True))
     await service.diagnose(DiagnoseRequest(TARGET, code="4.4.316"))  # the code changes nothing probed
+    assert peer.accepted == 2
+    await service.diagnose(DiagnoseRequest(TARGET, code="5.4.317"))  # implies TLS: as --require-tls
     assert peer.accepted == 2
 
 

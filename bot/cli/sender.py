@@ -1,0 +1,140 @@
+"""``mailflow sender``: check the sending domain (SPF, DMARC, DKIM) and IP (blocklists) now.
+
+Progress goes to stderr as each check finishes; the result (text or JSON) to stdout.
+Exit codes: 0 nothing fails, 3 something fails (or the deadline cut a check), 2 bad
+arguments, 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import IO, TYPE_CHECKING
+
+from bot import knowledge
+from bot.cli.diagnose import _NAME, UsageError, _resolver
+from bot.cli.explain import default_language
+from bot.errors import ProbeError
+from bot.probes.config import ProbeConfig, Timeouts
+from bot.probes.guard import parse_ip
+from bot.probes.result import ProbeResult
+
+if TYPE_CHECKING:
+    from bot.sender.conclude import SenderRequest
+    from bot.sender.service import SenderAnswer
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
+_SELECTOR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def _domain(value: str, what: str) -> str:
+    text = value.strip().rstrip(".").lower()
+    if not text or parse_ip(text) is not None or "." not in text or not _NAME.match(text):
+        raise UsageError(f"{what} {value!r} is not a domain name")
+    return text
+
+
+def _ip(value: str) -> str:
+    address = parse_ip(value)
+    if address is None:
+        raise UsageError(f"--ip {value!r} is not an IPv4 or IPv6 address")
+    return str(address)
+
+
+def _selector(value: str) -> str:
+    text = value.strip().lower()
+    if not text or len(text) > 63 or not set(text) <= _SELECTOR_CHARS or text.startswith((".", "-")):
+        raise UsageError(f"--selector {value!r} is not a DKIM selector")
+    return text
+
+
+def request_from_args(args: argparse.Namespace) -> tuple[SenderRequest, ProbeConfig]:
+    from bot.sender.conclude import SenderRequest  # noqa: PLC0415  (the DNS stack loads only for this command)
+
+    timeouts = Timeouts()
+    if args.timeout is not None:
+        if args.timeout <= 0:
+            raise UsageError("--timeout must be a positive number of seconds")
+        timeouts = Timeouts.within(args.timeout)
+    config = ProbeConfig(resolver=_resolver(args.resolver) if args.resolver else None, timeouts=timeouts)
+    request = SenderRequest(
+        domain=_domain(args.domain, "DOMAIN"),
+        ip=_ip(args.ip) if args.ip else None,
+        helo=_domain(args.helo, "--helo") if args.helo else None,
+        selectors=tuple(dict.fromkeys(_selector(s) for s in args.selector or ())),
+        dnsbl=tuple(dict.fromkeys(_domain(z, "--dnsbl") for z in args.dnsbl or ())),
+    )
+    return request, config
+
+
+def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from bot.render.diagnosis import ago, progress_line  # noqa: PLC0415
+    from bot.render.sender import render_sender_text  # noqa: PLC0415
+    from bot.sender import knowledge as sender_knowledge  # noqa: PLC0415
+    from bot.sender.service import SenderService  # noqa: PLC0415
+    from bot.store import open_store  # noqa: PLC0415
+
+    del stdin
+    language = args.lang or default_language()
+    words = sender_knowledge.load(language)
+    try:
+        request, config = request_from_args(args)
+    except UsageError as exc:
+        print(f"mailflow sender: {exc}", file=stderr)
+        return EXIT_USAGE
+
+    def progress(result: ProbeResult) -> None:
+        print(progress_line(result), file=stderr, flush=True)
+
+    async def run() -> SenderAnswer:
+        store = open_store(os.environ.get("REDIS_URL"))
+        try:
+            service = SenderService(store, config)
+            return await service.check(request, fresh=args.fresh, on_result=progress, language=language)
+        finally:
+            await store.close()
+
+    try:
+        answer = asyncio.run(run())
+    except ProbeError as exc:
+        print(f"mailflow sender: {exc}", file=stderr)
+        return EXIT_INTERNAL
+    report = answer.report
+    if args.format == "json":
+        cache = {"hit": answer.from_cache, "age_s": round(answer.age_s, 1)}
+        stdout.write(json.dumps(report.record() | {"cache": cache}, ensure_ascii=False, indent=2) + "\n")
+    else:
+        stdout.write(render_sender_text(report, words))
+        if answer.from_cache:
+            ui = knowledge.load(language).ui
+            stdout.write(f"\n{words.labels['cached'].format(age=ago(answer.age_s))} {ui['rerun_cli']}\n")
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "sender",
+        help="check a sending domain's SPF, DMARC and DKIM, and its IP on blocklists",
+        description="Check why a receiver refused mail from this sender: SPF evaluated for the IP, DMARC, "
+        "DKIM keys, and DNS blocklists, all at once.",
+    )
+    parser.add_argument("domain", help="the sending domain (From: or Return-Path: of the refused mail)")
+    parser.add_argument("--ip", help="the sending IP: evaluate SPF for it and look it up on blocklists")
+    parser.add_argument("--helo", help="the HELO/EHLO name the sending server used (SPF macro %%{h})")
+    parser.add_argument(
+        "--selector", action="append", metavar="S", help="DKIM selector (repeatable; default selector1, selector2)"
+    )
+    parser.add_argument(
+        "--dnsbl", action="append", metavar="ZONE", help="blocklist zone to ask (repeatable; replaces the defaults)"
+    )
+    parser.add_argument("--resolver", help="DNS resolver IP[:PORT] (default: the system's)")
+    parser.add_argument(
+        "--timeout", type=float, help="overall deadline in seconds; each DNS query's timeout is capped at half of it"
+    )
+    parser.add_argument("--fresh", action="store_true", help="check now even if results are cached (REDIS_URL)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--lang", choices=knowledge.LANGUAGES)
+    parser.set_defaults(handler=cmd_sender)

@@ -1,0 +1,208 @@
+"""Who sent the refused mail: the sending domain and IP, as far as the bounce shows them. Pure.
+
+The IP, first found wins:
+    "Client host [IP] blocked using ..."       (Postfix and others quoting a blocklist)
+    "banned sending IP [IP]"                   (Exchange Online 5.7.606-649)
+    "sender IP is IP"                          (Microsoft's Authentication-Results)
+    "with ip: [IP]"                            (Gmail's 5.7.26 / 5.7.27 texts)
+    "messages from [IP]"                       (Outlook.com's S3150 texts)
+    "client-ip=IP"                             (Received-SPF)
+    the returned message's top Received line, when the receiving side added it (its ``by`` host
+    is in a recipient's domain or the remote server's): "from helo (host [IP]) by mx.fabrikam..."
+An internal address (RFC 1918, loopback, link-local, CGNAT, unique-local) is never the sending
+IP: a marker followed by one is skipped. Only bracketed addresses are taken from Received, so
+Exchange's internal hops (``from AM0PR... (2603:10a6:...)``) never are.
+
+The domain: the one the diagnostic names ("sending domain [X]", "SPF [X] with ip",
+``header.from=``, ``smtp.mailfrom=``), else the returned message's From:, else its Return-Path:.
+
+Strategy: str.find on the lower-cased text for each marker, then the token after it is read
+character by character: linear, no regular expression sees the input.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+_IP_MARKERS = (
+    "client host [",
+    "banned sending ip [",
+    "sender ip is ",
+    "with ip: [",
+    "messages from [",
+    "client-ip=",
+)
+_DOMAIN_MARKERS = ("sending domain [", "sending domain ", "spf [", "header.from=", "smtp.mailfrom=")
+_IP_CHARS = frozenset("0123456789abcdefABCDEF:.")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
+_INTERNAL = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/127",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+    )
+)
+_MAX_MATCHES = 20  # markers examined per kind: a bounce does not repeat them hundreds of times
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    domain: str | None = None
+    ip: str | None = None
+
+
+def external_ip(token: str) -> str | None:
+    """``token`` as an address when it is one and not internal; None otherwise."""
+    try:
+        address = ipaddress.ip_address(token.strip("[]()"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address in net for net in _INTERNAL if net.version == address.version):
+        return None
+    return str(address)
+
+
+def _token(text: str, start: int, allowed: frozenset[str], limit: int = 64) -> str:
+    end = start
+    stop = min(len(text), start + limit)
+    while end < stop and text[end] in allowed:
+        end += 1
+    return text[start:end]
+
+
+def _ip_after(lowered: str, marker: str) -> str | None:
+    at = 0
+    for _ in range(_MAX_MATCHES):
+        found = lowered.find(marker, at)
+        if found == -1:
+            return None
+        at = found + len(marker)
+        ip = external_ip(_token(lowered, at, _IP_CHARS).rstrip("."))
+        if ip:
+            return ip
+    return None
+
+
+def receiving_domains(recipients: Iterable[str], remote_host: str | None) -> tuple[str, ...]:
+    """The names that belong to the receiving side: the recipients' domains, and the remote
+    server with its parent domain (``mx1.fabrikam.example`` -> ``fabrikam.example``)."""
+    names = [r.rsplit("@", 1)[-1].strip().rstrip(".").lower() for r in recipients if "@" in r]
+    if remote_host and external_ip(remote_host) is None and not remote_host.strip("[]").count(":"):
+        host = remote_host.strip().rstrip(".").lower()
+        names.append(host)
+        parent = host.split(".", 1)[1] if host.count(".") >= 2 else ""
+        if parent:
+            names.append(parent)
+    return tuple(dict.fromkeys(n for n in names if "." in n))
+
+
+def _within(host: str, names: Iterable[str]) -> bool:
+    return bool(host) and any(host == n or host.endswith("." + n) for n in names)
+
+
+def _received_ip(received: str, receivers: Iterable[str]) -> str | None:
+    """The client address of a Received line the receiving side added (its ``by`` host is one
+    of ``receivers`` or below one): the sender's own hops are never taken. The address is the
+    first bracketed one inside the parenthesised TCP-info (``from helo (rdns [IP])``,
+    ``from host ([IP] helo=...)``), else the first bracketed one of the ``from`` part."""
+    lowered = received.lower()
+    head, sep, tail = lowered.partition(" by ")
+    if not sep or not head.lstrip().startswith("from "):
+        return None
+    by = _token(tail.lstrip(), 0, _NAME_CHARS, 253).rstrip(".")
+    if not _within(by, receivers):
+        return None
+    client = _token(head.lstrip()[5:].lstrip(), 0, _NAME_CHARS, 253).rstrip(".")
+    if _within(client, receivers):
+        return None  # a hop inside the receiving side (its own relay), not the sender
+    opened = head.find("(")
+    for start in (opened, 0) if opened != -1 else (0,):
+        at = start
+        for _ in range(_MAX_MATCHES):
+            bracket = head.find("[", at)
+            if bracket == -1:
+                break
+            close = head.find("]", bracket)
+            if close == -1:
+                break
+            ip = external_ip(head[bracket + 1 : close].removeprefix("ipv6:"))
+            if ip:
+                return ip
+            at = close
+    return None
+
+
+def domain_of(value: str | None) -> str | None:
+    """The domain of an address in a header value (``"A" <a@contoso.com>`` -> contoso.com)."""
+    if not value or "@" not in value:
+        return None
+    at = value.rfind("@")
+    return _clean_domain(_token(value.lower(), at + 1, _NAME_CHARS, 253))
+
+
+def _clean_domain(text: str) -> str | None:
+    name = text.strip(".-_").lower()
+    labels = name.split(".")
+    if len(labels) < 2 or not all(labels) or any(len(label) > 63 for label in labels):
+        return None
+    if all(part.isdigit() for part in labels):  # an IPv4 address, not a name
+        return None
+    if not any(c.isalpha() for c in labels[-1]):
+        return None
+    return name
+
+
+def _named_domain(lowered: str) -> str | None:
+    for marker in _DOMAIN_MARKERS:
+        at = 0
+        for _ in range(_MAX_MATCHES):
+            found = lowered.find(marker, at)
+            if found == -1:
+                break
+            at = found + len(marker)
+            start = at + 1 if lowered[at : at + 1] in ("[", "<", '"') else at
+            value = _token(lowered, start, _NAME_CHARS | {"@"}, 253)
+            domain = _clean_domain(value.rsplit("@", 1)[-1])
+            if domain:
+                return domain
+    return None
+
+
+def find_sender(text: str, original: Mapping[str, str], receivers: Iterable[str] = ()) -> Sender:
+    """The sender as the report ``text`` and the returned message's headers ``original`` show it;
+    ``receivers`` are the receiving side's names (``receiving_domains``), for the Received line."""
+    lowered = text.lower()
+    auth = " ".join(v for k in ("authentication-results", "received-spf") if (v := original.get(k))).lower()
+    sources = (lowered, auth) if auth else (lowered,)
+    ip = None
+    for marker in _IP_MARKERS:
+        for source in sources:
+            ip = _ip_after(source, marker)
+            if ip:
+                break
+        if ip:
+            break
+    if ip is None and original.get("received"):
+        ip = _received_ip(original["received"], receivers)
+    domain = None
+    for source in sources:
+        domain = _named_domain(source)
+        if domain:
+            break
+    domain = domain or domain_of(original.get("from")) or domain_of(original.get("return-path"))
+    return Sender(domain=domain, ip=ip)

@@ -1,0 +1,28 @@
+"""What the "Check the sender" button on an explanation carries: the domain, the IP, the language."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+ACTION_SENDER = "check_sender"
+MAX_VALUE = 2000  # Slack's limit on a button value
+
+
+@dataclass(frozen=True, slots=True)
+class SenderTarget:
+    domain: str
+    ip: str | None = None
+    language: str | None = None  # set when the request named one (--lang)
+
+    def encode(self) -> str:
+        data = {"d": self.domain, "i": self.ip, "l": self.language}
+        return json.dumps({k: v for k, v in data.items() if v}, separators=(",", ":"))[:MAX_VALUE]
+
+    @classmethod
+    def decode(cls, value: str) -> SenderTarget | None:
+        try:
+            data = json.loads(value)
+            return cls(str(data["d"]), data.get("i"), data.get("l"))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None

@@ -1,0 +1,116 @@
+"""Run the sender checks concurrently under one deadline: ``run_checks``.
+
+Each check's report becomes a ``ProbeResult`` (name ``spf``, ``dmarc``, ``dkim`` or ``dnsbl``;
+facts: the report) reported as it finishes; a check still running at the deadline becomes a
+skipped result with ``facts["unfinished"]``, never a silent gap, and a check that raises (a
+bug) a failed one with ``facts["broken"]``. The deadline rules are diagnose's:
+``Timeouts.overall`` for the whole run, each DNS query at most ``Timeouts.dns`` (the CLI caps it
+at half the deadline). ``bot/sender/conclude.py`` decides what the results show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.probes.config import ProbeConfig
+from bot.probes.context import ProbeContext
+from bot.probes.result import ProbeResult
+from bot.sender import knowledge as sender_knowledge
+from bot.sender.conclude import BROKEN, UNFINISHED, SenderRequest
+from bot.sender.dkim import DEFAULT_SELECTORS, check_selector
+from bot.sender.dmarc import check_dmarc
+from bot.sender.dns import SenderDns
+from bot.sender.dnsbl import check_list
+from bot.sender.knowledge import Blocklist
+from bot.sender.spf import analyse_spf, check_spf
+
+OnResult = Callable[[ProbeResult], None]
+
+
+def blocklists_for(request: SenderRequest) -> tuple[Blocklist, ...]:
+    known = sender_knowledge.load()
+    if request.dnsbl:
+        return tuple(known.blocklist(zone) for zone in request.dnsbl)
+    return known.default_lists()
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+async def run_checks(
+    request: SenderRequest, config: ProbeConfig, *, on_result: OnResult | None = None
+) -> list[ProbeResult]:
+    """Every check at once; each result as it finishes; the deadline cuts what is left."""
+    ctx = ProbeContext.create(config)
+    dns = SenderDns(ctx)
+    domain = request.name
+    selectors = request.selectors or DEFAULT_SELECTORS
+    work: list[tuple[str, str, Callable[[], Awaitable[Any]]]] = []
+    if request.ip:
+        ip = request.ip
+        work.append(("spf", domain, lambda: check_spf(dns, domain, ip, helo=request.helo or "")))
+    else:
+        work.append(("spf", domain, lambda: analyse_spf(dns, domain)))
+    work.append(("dmarc", domain, lambda: check_dmarc(dns, domain)))
+    for selector in selectors:
+        work.append(("dkim", f"{selector}._domainkey.{domain}", _bind(check_selector, dns, domain, selector)))
+    if request.ip:
+        for blocklist in blocklists_for(request):
+            work.append(("dnsbl", blocklist.zone, _bind(check_list, dns, request.ip, blocklist)))
+
+    results: list[ProbeResult | None] = [None] * len(work)
+
+    async def one(index: int, name: str, target: str, make: Callable[[], Awaitable[Any]]) -> None:
+        started = time.perf_counter()
+        try:
+            report = await make()
+            facts = report.as_dict()
+            ok = _healthy(name, facts)
+            result = ProbeResult(name, target, ok, _summary(name, facts), elapsed_ms=_ms(started), facts=facts)
+        except Exception as exc:  # a bug in one check must not sink the others; it is reported
+            detail = f"check failed: {type(exc).__name__}: {exc}"
+            result = ProbeResult(name, target, False, detail, elapsed_ms=_ms(started), facts={BROKEN: detail})
+        results[index] = result
+        if on_result is not None:
+            on_result(result)
+
+    tasks = [asyncio.create_task(one(n, *item)) for n, item in enumerate(work)]
+    _, pending = await asyncio.wait(tasks, timeout=config.timeouts.overall)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+    cut = f"not finished within the overall deadline of {config.timeouts.overall:g} s"
+    return [
+        r if r is not None else ProbeResult(name, target, False, cut, skipped=True, facts={UNFINISHED: True})
+        for r, (name, target, _) in zip(results, work, strict=True)
+    ]
+
+
+def _bind(function: Callable[..., Awaitable[Any]], *args: Any) -> Callable[[], Awaitable[Any]]:
+    return lambda: function(*args)
+
+
+def _healthy(name: str, facts: dict[str, Any]) -> bool:
+    """Nothing wrong in this check (the cache keeps such runs longer than failing ones)."""
+    if name == "spf":
+        return facts.get("result") in ("pass", "neutral") or (facts.get("result") is None and bool(facts.get("valid")))
+    if name == "dmarc":
+        return bool(facts.get("found")) and not facts.get("problems") and not facts.get("error")
+    if name == "dkim":
+        return facts.get("status") in ("ok", "1024")
+    return facts.get("status") == "clear"
+
+
+def _summary(name: str, facts: dict[str, Any]) -> str:
+    if name == "spf":
+        return f"SPF {facts.get('result') or ('valid' if facts.get('valid') else 'checked')}"
+    if name == "dmarc":
+        return f"DMARC {'p=' + str(facts.get('applied')) if facts.get('found') else 'not found'}"
+    if name == "dkim":
+        return f"DKIM {facts.get('selector')}: {facts.get('status')}"
+    return f"{facts.get('zone')}: {facts.get('status')}"

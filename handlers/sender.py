@@ -1,0 +1,141 @@
+"""``/mailflow sender contoso.com [--ip IP]`` and the "Check the sender" button: thin.
+
+Both post "Checking the sender…" in a thread (the command's own, or the explanation's), run
+``bot.sender.service.SenderService`` (cached and single-flighted in the bot's store, kept in the
+domain's history) with the probes' settings, and replace that message with the answer.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+
+from bot.probes.config import ProbeConfig
+from bot.probes.guard import parse_ip
+from bot.render.blocks import escape, notice_message
+from bot.render.sender import sender_message, sender_progress_message
+from bot.render.sender_target import ACTION_SENDER, SenderTarget
+from bot.sender import knowledge as sender_knowledge
+from bot.sender.conclude import SenderRequest
+from bot.sender.service import SenderService
+from handlers.args import UsageError, host_name
+from handlers.bot import FallbackReply, SlackBot, log, ui_for
+from handlers.commands import COMMAND, CommandContext, Subcommand, register
+from handlers.interactive import _ids, _once
+from handlers.io import ResponseReply, ThreadReply, new_error_id
+
+_services: weakref.WeakKeyDictionary[SlackBot, SenderService] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True, slots=True)
+class SenderArgs:
+    domain: str
+    ip: str | None = None
+
+
+def parse_sender(tokens: list[str], rest: str) -> SenderArgs:
+    del rest
+    domain: str | None = None
+    ip: str | None = None
+    i = 0
+    while i < len(tokens):
+        name, eq, inline = tokens[i].partition("=")
+        if name == "--ip":
+            value = inline if eq else (tokens[i + 1] if i + 1 < len(tokens) else "")
+            address = parse_ip(value) if value else None
+            if address is None:
+                raise UsageError(f"--ip wants an IPv4 or IPv6 address, not {value!r}")
+            ip = str(address)
+            i += 1 if eq else 2
+            continue
+        if tokens[i].startswith("-"):
+            raise UsageError(f"unknown option {tokens[i]}")
+        if domain is not None:
+            raise UsageError(f"one domain at a time ({tokens[i]!r} is one too many)")
+        domain = host_name(tokens[i]).rsplit("@", 1)[-1]
+        if parse_ip(domain) is not None or "." not in domain:
+            raise UsageError(f"{tokens[i]!r} is not a domain")
+        i += 1
+    if domain is None:
+        raise UsageError("which sending domain?")
+    return SenderArgs(domain, ip)
+
+
+def service_for(bot: SlackBot) -> SenderService:
+    """One service per bot (its single-flight is shared by every request), with the probes' settings."""
+    service = _services.get(bot)
+    if service is None:
+        config = getattr(bot.service, "config", None)
+        service = SenderService(bot.store, config if isinstance(config, ProbeConfig) else ProbeConfig())
+        _services[bot] = service
+    return service
+
+
+async def check_into(bot: SlackBot, reply: FallbackReply, request: SenderRequest, *, lang: str, channel: str) -> None:
+    words = sender_knowledge.load(lang)
+    await reply.send(sender_progress_message(escape(request.name), words))
+    try:
+        answer = await service_for(bot).check(request, language=lang)
+    except Exception:
+        # Never leave "checking…" standing: it becomes the error, with an id to find the log line.
+        error_id = new_error_id()
+        log.exception("sender check of %s failed [error id %s]", request.name, error_id)
+        await reply.send(bot.error_message(error_id, lang))
+        return
+    ticks = await bot.ticks(channel, reply.ts)
+    message = sender_message(
+        answer.report, words, ui_for(lang), age_s=answer.age_s, from_cache=answer.from_cache, ticks=ticks
+    )
+    await reply.send(message)
+
+
+async def run_sender(ctx: CommandContext, args: SenderArgs) -> None:
+    reply = await ctx.thread()
+    request = SenderRequest(args.domain, args.ip)
+    await check_into(ctx.bot, reply, request, lang=ctx.lang, channel=reply.primary.channel)
+
+
+async def on_sender_button(bot: SlackBot, body: dict[str, Any]) -> None:
+    respond = bot.response_url(body)
+    if not await _once(bot, body):
+        return
+    user, channel, ts, thread_ts = _ids(body)
+    action = (body.get("actions") or [{}])[0]
+    target = SenderTarget.decode(str(action.get("value", "")))
+    if target is None:
+        log.warning("sender button with an unreadable value: %r", str(action.get("value", ""))[:200])
+        return
+    lang = await bot.language(user, target.language)
+    refusal = await bot.allowed(user, channel, lang)
+    if refusal is not None:
+        await ResponseReply(respond, in_channel=False).send(refusal)
+        return
+    try:
+        request = SenderRequest(parse_sender([target.domain], "").domain, target.ip)
+    except UsageError as exc:
+        await ResponseReply(respond, in_channel=False).send(notice_message(escape(str(exc))))
+        return
+    reply = FallbackReply(ThreadReply(bot.client, channel, thread_ts or ts), ResponseReply(respond, in_channel=True))
+    await check_into(bot, reply, request, lang=lang, channel=channel)
+
+
+register(
+    Subcommand("sender", f"{COMMAND} sender <domain> [--ip IP]", "slack_help_sender", run_sender),
+    parse_sender,
+)
+
+
+def attach(app: AsyncApp, bot: SlackBot) -> None:
+    @app.action(ACTION_SENDER)
+    async def on_sender_action(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        bot.count("action")
+
+        async def tell(error_id: str) -> None:
+            await ResponseReply(bot.response_url(body), in_channel=False).send(bot.error_message(error_id))
+
+        bot.spawn(on_sender_button(bot, body), what="check the sender", on_error=tell)

@@ -1,0 +1,71 @@
+"""The sender check under the network jail: its lookups (the default public blocklists
+included) go to the configured resolver on loopback and nowhere else, and a dead or silent
+resolver gets an answer within the deadline, never a hang and never a false "listed".
+"""
+
+# ruff: noqa: F811  (the fixtures are imported by name)
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.probes.config import ProbeConfig, Timeouts
+from bot.sender.check import run_checks
+from bot.sender.conclude import SenderReport, SenderRequest, conclude
+from tests.fixtures.dns_server import DnsServer, dns_server  # noqa: F401
+from tests.hardening.conftest import Jail
+from tests.hardening.test_faults import SLACK, dead_dns
+from tests.sender.world import IP, world
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def check(request: SenderRequest, config: ProbeConfig) -> tuple[SenderReport, float]:
+    started = time.perf_counter()
+    results = asyncio.run(run_checks(request, config))
+    return conclude(request, results, elapsed_ms=0.0), time.perf_counter() - started
+
+
+def test_every_lookup_goes_to_the_configured_resolver(dns_server: DnsServer, jail: Jail) -> None:
+    world(dns_server.zone)
+    config = ProbeConfig(resolver=dns_server.address, timeouts=Timeouts(dns=0.5, overall=5.0))
+    report, _ = check(SenderRequest("ok.test", IP), config)  # the default lists: Spamhaus, SpamCop, ...
+    assert [d["zone"] for d in report.dnsbl][:4] == [
+        "zen.spamhaus.org",
+        "bl.spamcop.net",
+        "b.barracudacentral.org",
+        "psbl.surriel.com",
+    ]
+    assert {d["status"] for d in report.dnsbl[:4]} <= {"clear", "unknown"}  # never "listed" here
+    # Every datagram went to 127.0.0.1: the queries to the fixture's port, its answers back to
+    # the client's ports (the server runs in this process, so the jail sees both); no TCP.
+    assert {h for h, _, _ in jail.connects} == {"127.0.0.1"} and jail.tcp() == []
+    assert dns_server.address in {(h, p) for h, p, _ in jail.connects}
+    assert f"{IP.split('.')[3]}.113.0.203.zen.spamhaus.org" in {n for n, _, _ in dns_server.queries}
+
+
+@pytest.mark.parametrize("kind", ["closed", "black hole"])
+def test_dead_resolver_answers_within_the_deadline(kind: str, jail: Jail) -> None:
+    with dead_dns(kind) as resolver:
+        config = ProbeConfig(resolver=resolver, timeouts=Timeouts(dns=0.5, overall=5.0))
+        report, elapsed = check(SenderRequest("ok.test", IP, dnsbl=("zen.spamhaus.org",)), config)
+    assert [f.id for f in report.failures] == ["spf-temperror"]
+    assert report.dnsbl[0]["status"] == "unknown" and report.dnsbl[0]["error"] == "dns"
+    assert {d["status"] for d in report.dkim} == {"unknown"}
+    assert "dmarc ok.test" in report.incomplete
+    assert not report.ok
+    assert elapsed < 2 * config.timeouts.dns + SLACK, f"{elapsed:.2f} s"  # the lookups ran side by side
+    assert jail.tcp() == []
+
+
+def test_a_silent_zone_is_cut_at_the_deadline(dns_server: DnsServer, jail: Jail) -> None:
+    world(dns_server.zone)
+    dns_server.zone.behave("ok.test", "drop")
+    config = ProbeConfig(resolver=dns_server.address, timeouts=Timeouts(dns=30.0, overall=1.0))
+    report, elapsed = check(SenderRequest("ok.test", IP, dnsbl=("bl.test",)), config)
+    assert "spf ok.test" in report.incomplete and "dmarc ok.test" in report.incomplete
+    assert [f.id for f in report.failures] == ["listed:bl.test"]  # what answered is reported
+    assert elapsed < config.timeouts.overall + SLACK, f"{elapsed:.2f} s"
+    del jail
