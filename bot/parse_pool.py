@@ -220,8 +220,9 @@ class ParsePool:
         self._idle.put_nowait(worker)
 
     def _none_left(self) -> None:
-        """With no worker left at all, wake one waiting parse to say so rather than let it wait."""
-        if not self._all and self._idle is not None:
+        """With no worker left at all, and none starting but the caller (a task of ``_starting``),
+        wake one waiting parse to say so rather than let it wait."""
+        if not self._all and len(self._starting) <= 1 and self._idle is not None:
             self._idle.put_nowait(None)
 
     def _discard(self, worker: _Worker) -> None:
