@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib.resources
+import importlib.util
 import re
 import sys
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bot.errors import KnowledgeError
@@ -201,8 +202,19 @@ class Knowledge:
         return self.exact[CONNECTOR_OTHER]
 
 
+@functools.cache
+def _root() -> Path:
+    """The ``knowledge`` data package's directory. Found through its import spec, which costs
+    nothing, where ``importlib.resources`` would import tempfile, shutil and random at start-up."""
+    spec = importlib.util.find_spec("knowledge")
+    locations = spec.submodule_search_locations if spec is not None else None
+    if not locations:
+        raise KnowledgeError("the knowledge data package is not installed")
+    return Path(next(iter(locations)))
+
+
 def _read(relative: str) -> dict[str, Any]:
-    resource = importlib.resources.files("knowledge").joinpath(relative)
+    resource = _root() / relative
     try:
         with resource.open("rb") as fh:
             return tomllib.load(fh)
@@ -213,7 +225,7 @@ def _read(relative: str) -> dict[str, Any]:
 
 
 def _groups() -> list[str]:
-    catalog = importlib.resources.files("knowledge").joinpath("catalog")
+    catalog = _root() / "catalog"
     return sorted(p.name[:-5] for p in catalog.iterdir() if p.name.endswith(".toml"))
 
 
@@ -353,7 +365,7 @@ def _same_fields(where: str, texts: Mapping[str, str], english: Mapping[str, str
 
 def _text_files(language: str) -> list[str]:
     """The text files of a language: every ``<lang>/*.toml`` that is no group's twin and not ui."""
-    folder = importlib.resources.files("knowledge").joinpath(language)
+    folder = _root() / language
     skip = {*_groups(), UI_FILE}
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml") and p.name[:-5] not in skip)
 

@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from typing import IO
 
-from tqdm import tqdm
-
 from bot import knowledge
 from bot.cli.explain import (
     EXIT_ERROR,
@@ -35,8 +33,6 @@ from bot.cli.explain import (
 )
 from bot.errors import MailflowError
 from bot.explain import explain_bounce
-from bot.render.summary import render_summary_csv, render_summary_text
-from bot.settings import format_duration, parse_duration
 from bot.summary import GROUPINGS, Event, event_from_bounce, summarise, summary_record
 
 PROGRESS_FROM = 100  # inputs: a progress bar on a terminal from this many on
@@ -66,6 +62,14 @@ def summarise_input(item: Input) -> Fact:
 
 
 def cmd_summary(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
+    # The table's renderer (which reaches the Slack block builders), the progress bar and the
+    # settings module (pydantic) load only for this command: every other mailflow command,
+    # explain included, starts without them.
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from bot.render.summary import render_summary_csv, render_summary_text  # noqa: PLC0415
+    from bot.settings import format_duration, parse_duration  # noqa: PLC0415 - pydantic, for --since
+
     language = args.lang or default_language()
     ui = knowledge.load(language).ui
     since_s: float | None = None

@@ -3,6 +3,9 @@
     read (source.py)          raw input -> headers, report text, DSN blocks, returned original
                               (MIME via mime.py, a bounded reader; stdlib email as fallback)
     find_codes (codes.py)     every SMTP reply in the report, with nesting depth
+    _Report (here)            the report read once: lower-cased text, its shapes, the addresses
+                              it names and the block of text after each, its opening's phrases
+                              and SMTP command, each computed on first need and shared
     is it a bounce? (here)    evidence from DSN, headers and the text; chat, threads about
                               bounces and newsletters must say no
     deliveries (here)         one per failed recipient, from DSN blocks or from the text
@@ -84,6 +87,13 @@ _STRUCTURAL = re.compile(
     r"host [\w.-]+\[[\d.:a-f]+\]|connect to [\w.-]+\[|the following address(?:es)? failed|"
     r"permanent fatal errors|undeliverable message headers|recipient address rejected"
 )
+# What challenge-response and whitelist systems write: they hold a message until the sender
+# proves to be a person, which is not a failed delivery. Searched in lower-cased text.
+_CHALLENGE = re.compile(
+    r"challenge[- ]response|confirm (?:that )?you are (?:a person|a human|human|not a (?:robot|spammer))|"
+    r"prove (?:that )?you are (?:a person|a human|human|not a)|verify (?:your|that you)|sender verification|"
+    r"approved senders? list|whitelist(?:ed)?\b|awaiting (?:your )?verification|allow ?list|safe senders? list"
+)
 # Matched on the subject without its leading white space (see ``extract._HEADERISH``).
 _CONVERSATION = re.compile(r"(?:re|aw|sv|vs|antw|rv|r|wg|tr)\s*+:", re.I)
 _AUTOREPLY = re.compile(r"auto-replied|auto-generated", re.I)
@@ -117,10 +127,11 @@ def _parse(source: Source) -> Bounce:
         " ".join(filter(None, (b.get("status", ""), b.get("diagnostic-code", "")))) for b in source.dsn_recipients
     )
     codes = find_codes(text + ("\n" + dsn_text if dsn_text else ""))
-    why_not = _why_not(source, codes)
+    report = _Report(source)
+    why_not = _why_not(report, codes)
     if why_not:
         return Bounce(is_ndr=False, why_not=why_not, codes=codes, truncated=source.truncated)
-    deliveries = _deliveries(source, codes)
+    deliveries = _deliveries(report, codes)
     remote_host, remote_ip = find_remote(text)
     for block in source.dsn_recipients[:1]:
         # Remote-MTA (RFC 3464 section 2.3.5) names the host; some MTAs add its address in prose.
@@ -130,11 +141,15 @@ def _parse(source: Source) -> Bounce:
         remote_ip = ip.group(0) if ip else remote_ip
     if remote_host and remote_ip is None:
         remote_ip = ip_after_host(text, remote_host)
-    reporting = find_reporting(text) or dsn_host(source.dsn_message.get("reporting-mta"))
+    reporting = find_reporting(text, report.lowered) or dsn_host(source.dsn_message.get("reporting-mta"))
     primary = choose_primary(codes)
-    if primary is None and deliveries and deliveries[0].status:
-        first = deliveries[0]
+    first = deliveries[0] if deliveries else None
+    if first is not None and first.status and (primary is None or primary.status is None):
+        # No enhanced code in the text: the first recipient's status, with the reply its
+        # diagnostic ends on (the final answer, not an earlier line of the transcript).
         primary = Code(first.status, first.reply_code, first.diagnostic or "")
+    elif first is not None and primary is not None and primary.reply_code is None and first.status == primary.status:
+        primary = dataclasses.replace(primary, reply_code=first.reply_code)
     lang = language.detect(text, source.headers.get("content-language"))
     return Bounce(
         is_ndr=True,
@@ -156,17 +171,37 @@ def _parse(source: Source) -> Bounce:
     )
 
 
-class _Shapes:
-    """The report's bounce words (``_MARKERS``) and structure (``_STRUCTURAL``): each a scan of
-    the whole text, so each is searched for only when a decision needs it."""
+class _Report:
+    """One report, split once and read from there: its text (lower-cased on first need), its
+    bounce words (``_MARKERS``) and structure (``_STRUCTURAL``), the addresses it names (minus
+    its own parties, listings' senders and directory suggestions), the text block after each of
+    them, and what its opening says (phrases, SMTP command). Every piece is computed on first
+    need and kept, so no step scans the whole text twice for the same thing."""
 
-    __slots__ = ("_lowered", "_markers", "_structural", "text")
+    __slots__ = (
+        "_blocks",
+        "_command",
+        "_head_phrases",
+        "_lowered",
+        "_markers",
+        "_parties",
+        "_spots",
+        "_structural",
+        "source",
+        "text",
+    )
 
-    def __init__(self, text: str) -> None:
-        self.text = text
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.text = source.text
         self._lowered: str | None = None
         self._markers: bool | None = None
         self._structural: bool | None = None
+        self._parties: set[str] | None = None
+        self._spots: list[tuple[int, str]] | None = None
+        self._blocks: dict[str, str] | None = None
+        self._head_phrases: frozenset[str] | None = None
+        self._command: list[str | None] = []
 
     @property
     def lowered(self) -> str:
@@ -186,79 +221,129 @@ class _Shapes:
             self._structural = _STRUCTURAL.search(self.lowered) is not None
         return self._structural
 
+    @property
+    def parties(self) -> set[str]:
+        if self._parties is None:
+            self._parties = _parties(self.source)
+        return self._parties
 
-def _why_not(source: Source, codes: tuple[Code, ...]) -> str | None:
+    @property
+    def spots(self) -> list[tuple[int, str]]:
+        """(offset, address) of each address the text names as a possible failed recipient."""
+        if self._spots is None:
+            excluded = self.parties | not_failed(self.text)
+            named = _without_suggestions(self.text)
+            spots = addresses_in(named, excluded)
+            if not spots and "@" in named:
+                spots = addresses_in(named, excluded, daemons=True)[:1]  # a mail to postmaster@ failed
+            if not spots and "@" in named:
+                spots = _listed_party(named, self.parties)  # a message its sender sent to itself
+            self._spots = spots
+        return self._spots
+
+    def block(self, recipient: str) -> str:
+        """The text the report writes about ``recipient``: after its address, up to the next
+        address of any kind (a sender or a quoted header ends a block as well)."""
+        if self._blocks is None:
+            every = addresses_in(self.text, set())
+            self._blocks = {f.recipient or "": f.diagnostic for f in blocks_for(self.text, every)}
+        return self._blocks.get(recipient, "")
+
+    @property
+    def head_phrases(self) -> frozenset[str]:
+        """The reasons the report's opening names (for recipients that say nothing of their own)."""
+        if self._head_phrases is None:
+            self._head_phrases = reasons_in(self.text[:1500].lower())
+        return self._head_phrases
+
+    @property
+    def command(self) -> str | None:
+        if not self._command:
+            self._command.append(find_command(self.text[:4000]))
+        return self._command[0]
+
+
+def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
     """None when the input is a bounce; otherwise a one-line reason why it is not."""
+    source = report.source
     if not source.text.strip() and not source.dsn_recipients:
         return "no readable text"
     if source.report_type == "feedback-report":
         return "an abuse feedback report (ARF), not a bounce"
+    if source.report_type == "disposition-notification":
+        return "a read receipt (RFC 8098 disposition notification), not a bounce"
     if source.dsn_recipients:
         actions = {b.get("action", "").lower().split()[0] for b in source.dsn_recipients if b.get("action")}
         if actions and actions <= {"delivered", "relayed", "expanded"}:
             return "a delivery receipt: every recipient was delivered"
         return None
-    shapes = _Shapes(source.text)
     strong = any(c.status and (c.reply_code or c.depth) for c in codes)
     if source.is_message:
-        return _why_not_message(source, codes, shapes, strong=strong)
+        return _why_not_message(source, codes, report, strong=strong)
     # Pasted text: a full reply ("550 5.1.1", a nested code) settles it; a bare status needs the
     # report's own words and an address, or people asking about "5.7.1" would count.
-    if strong or (codes and "@" in source.text and shapes.markers):
+    if strong or (codes and "@" in source.text and report.markers):
         return None
-    if "@" in source.text and shapes.markers and shapes.structural:
+    if "@" in source.text and report.markers and report.structural:
         return None  # e.g. a mail queue listing: "connect to host[ip]:25: Connection refused"
-    if shapes.markers:
+    if report.markers:
         return "talks about a delivery failure but quotes no report"
     return "no SMTP status code in a bounce context" if codes else "no SMTP status code found"
 
 
-def _why_not_message(source: Source, codes: tuple[Code, ...], shapes: _Shapes, *, strong: bool) -> str | None:
+def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *, strong: bool) -> str | None:
     headers = source.headers
     subject = headers.get("subject", "")
     from_daemon = _DAEMON_FROM.search(headers.get("from", "")) is not None
-    if _AUTOREPLY.search(headers.get("auto-submitted", "")) and not (codes or shapes.markers) and not from_daemon:
+    # Precedence, List-Id and Auto-Submitted describe how a message was sent, and real reports
+    # carry them too: they decide only for a message that has no report shape of its own.
+    reported = strong or report.structural or "x-failed-recipients" in headers
+    if not reported and _CHALLENGE.search(report.lowered):
+        return "a challenge-response or whitelist notice (it asks the sender to confirm), not a bounce"
+    if _AUTOREPLY.search(headers.get("auto-submitted", "")) and not (codes or report.markers) and not from_daemon:
         return "an automatic reply, not a bounce"
-    if not from_daemon and (
-        "list-unsubscribe" in headers or headers.get("precedence", "").lower().strip() in ("bulk", "list", "junk")
+    if (
+        not from_daemon
+        and not reported
+        and ("list-unsubscribe" in headers or headers.get("precedence", "").lower().strip() in ("bulk", "list", "junk"))
     ):
         return "a list or bulk message, not a bounce"
     if (
         not from_daemon
         and "auto-submitted" not in headers
         and ("in-reply-to" in headers or _CONVERSATION.match(subject.lstrip()))
-        and not shapes.structural
+        and not _STRUCTURAL.search(_unquoted(report.lowered))
     ):
         # People write to each other about bounces; a forwarded NDR still carries its own
         # structure (labels, "said:", DSN fields), which is what we require here.
         return "a conversation about a delivery problem, not a report"
     bounce_headers = bool(_SUBJECT.search(subject)) or from_daemon or "x-failed-recipients" in headers
-    if bounce_headers and (codes or "x-failed-recipients" in headers or shapes.markers or reasons_in(shapes.lowered)):
+    if bounce_headers and (codes or "x-failed-recipients" in headers or report.markers or reasons_in(report.lowered)):
         return None
-    if shapes.markers and (strong or reasons_in(shapes.lowered)):
+    if report.markers and (strong or reasons_in(report.lowered)):
         return None
     return "no delivery failure found in the message"
 
 
-def _deliveries(source: Source, codes: tuple[Code, ...]) -> list[Delivery]:
-    found = _from_dsn(source) or _from_text(source)
+def _unquoted(text: str) -> str:
+    """``text`` without its quoted lines (``> ...``): what a reply says in its own words."""
+    if "\n>" not in text and not text.startswith(">"):
+        return text
+    return "\n".join(line for line in text.split("\n") if not line.startswith(">"))
+
+
+def _deliveries(report: _Report, codes: tuple[Code, ...]) -> list[Delivery]:
+    source = report.source
+    found = _from_dsn(report) or _from_text(report)
     fallback = choose_primary(codes)
     out: list[Delivery] = []
-    text_commands: list[str | None] = []  # the report's command, found on first need
-    text_phrases: list[frozenset[str]] = []  # the report's phrases, likewise
     head = source.text[:1500]
-
-    def phrases_of_report() -> frozenset[str]:
-        if not text_phrases:
-            text_phrases.append(reasons_in(head.lower()))
-        return text_phrases[0]
-
     for item in found:
         local = find_codes(item.diagnostic) if item.diagnostic else ()
         best = choose_primary(local)
         status = item.status
         reply_code = best.reply_code if best else None
-        if best and best.status and (not status or status.endswith(".0.0") or status[2:] in ("4.7", best.status[2:])):
+        if best and best.status and _diagnostic_status_wins(status, best.status):
             status = best.status
         if not status and not reply_code and fallback:
             status, reply_code = fallback.status, fallback.reply_code
@@ -268,21 +353,19 @@ def _deliveries(source: Source, codes: tuple[Code, ...]) -> list[Delivery]:
         delayed = (item.action or "").lower().startswith("delay") or bool(status and status.startswith("4"))
         context = diagnostic or head
         if diagnostic:
-            phrases = reasons_in(diagnostic.lower())
+            phrases = reasons_in(_one_reply(diagnostic).lower())
         elif reason.status_name(status) not in reason.RETRY:
             phrases = frozenset()  # nothing said about this recipient: its status speaks
         else:
-            phrases = phrases_of_report()
+            phrases = report.head_phrases
         if diagnostic and not local and not phrases:
             # The lines after the address say nothing (the reason sits above it, or in a
             # section of its own): classify on the whole report.
             context = diagnostic + "\n" + head
-            phrases = phrases_of_report()
+            phrases = report.head_phrases
         command = item.command if item.command is not None else find_command(item.diagnostic or "")
         if not command:  # "" from _from_dsn: searched there, nothing found
-            if not text_commands:
-                text_commands.append(find_command(source.text[:4000]))
-            command = text_commands[0]
+            command = report.command
         why = reason.classify(
             status,
             context,
@@ -309,6 +392,36 @@ def _deliveries(source: Source, codes: tuple[Code, ...]) -> list[Delivery]:
     return out
 
 
+# The code a multi-line reply opens with (RFC 5321 section 4.2.1: "550-5.2.1 ..." on every line
+# but the last, "550 5.2.1 ..."), to drop where it repeats so that phrases read across lines.
+_REPLY_OPENING = re.compile(r"([245]\d\d)-([245]\.\d{1,3}\.\d{1,3} )?")
+
+
+def _one_reply(diagnostic: str) -> str:
+    """A multi-line reply joined as one: ``550-5.2.1 at a rate that 550-5.2.1 prevents`` reads
+    ``550-5.2.1 at a rate that prevents``."""
+    m = _REPLY_OPENING.search(diagnostic)
+    if m is None:
+        return diagnostic
+    code, status = m.group(1), m.group(2) or ""
+    head, rest = diagnostic[: m.end()], diagnostic[m.end() :]
+    for prefix in (f" {code}-{status}", f" {code} {status}"):
+        if prefix in rest:
+            rest = rest.replace(prefix, " ")
+    return head + rest
+
+
+def _diagnostic_status_wins(field: str | None, said: str) -> bool:
+    """Does the status the remote server said (in Diagnostic-Code or the text after the address)
+    replace the Status field? Yes when the field is missing or vague (X.0.0), or of the same class:
+    the field is the reporting MTA's own mapping, the reply is what went wrong (a field 5.1.1
+    against "552 5.2.2 Over quota"). Also when the field is the queue's expiry wrapper (X.4.7)
+    or differs only in class (4.2.2 against 5.2.2)."""
+    if not field or field.endswith(".0.0") or field[0] == said[0]:
+        return True
+    return field[2:] in ("4.7", said[2:])
+
+
 def _says_something(diagnostic: str | None, recipient: str | None) -> bool:
     """Does the diagnostic say anything beyond naming the recipient (``* user@example.org``)?"""
     if not diagnostic:
@@ -325,35 +438,33 @@ _TRANSCRIPT_CODE = re.compile(r"^[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} ?)?")
 
 
 def _transcript(text: str) -> str:
-    """The remote server's reply as a Sendmail transcript quotes it (``<<< 550-5.7.1 ...`` lines),
-    joined into one line without the repeated codes."""
+    """The remote server's last reply as a Sendmail transcript quotes it (``<<< 550-5.7.1 ...``
+    lines after the last ``>>>`` command), joined into one line without the repeated codes."""
     if "<<< " not in text:
         return ""
-    lines = [line[4:].strip() for line in text.split("\n") if line.startswith("<<< ")][:20]
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith(">>> "):
+            lines = []  # a new command: the replies to the earlier ones are not the final answer
+        elif line.startswith("<<< ") and len(lines) < 20:
+            lines.append(line[4:].strip())
     first = lines[0] if lines else ""
     code = _TRANSCRIPT_CODE.match(first)
     joined = " ".join(_TRANSCRIPT_CODE.sub("", line) for line in lines)
     return (code.group(0).replace("-", " ", 1) if code else "") + joined
 
 
-def _from_dsn(source: Source) -> list[Found]:
+def _from_dsn(report: _Report) -> list[Found]:
+    source = report.source
     found: list[Found] = []
     transcript = _transcript(source.text) if len(source.dsn_recipients) == 1 else ""
-    # The human-readable part often says more about each recipient (Postfix: "in reply to ..."),
-    # needed when the DSN field says little: computed once, on first use.
-    text_blocks: dict[str | None, str] = {}
-
-    def text_block(recipient: str) -> str:
-        if not text_blocks:
-            spots = addresses_in(source.text, set())
-            text_blocks.update((i.recipient, i.diagnostic) for i in blocks_for(source.text, spots))
-            text_blocks.setdefault(None, "")
-        return text_blocks.get(recipient, "")
-
+    taken: set[str] = set()
     for block in source.dsn_recipients:
-        recipient = clean_address(
-            block.get("final-recipient") or block.get("original-recipient") or block.get("x-actual-recipient")
-        )
+        recipient, bare = _dsn_recipient(block)
+        if recipient is None:
+            recipient = _implied(bare, source) or _named_in_text(report, bare, taken)
+        if recipient:
+            taken.add(recipient)
         action = (block.get("action") or "").lower().split(" ")[0] or None
         if action in ("delivered", "relayed", "expanded"):
             continue
@@ -369,7 +480,9 @@ def _from_dsn(source: Source) -> list[Found]:
         if transcript and (not diagnostic or _TRANSCRIPT_CODE.sub("", diagnostic)[:40] in transcript):
             diagnostic = transcript
         command = find_command(diagnostic) if diagnostic else None
-        extra = text_block(recipient) if recipient and not command else ""
+        # The human-readable part often says more about the recipient (Postfix: "in reply to
+        # ..."), needed when the DSN field says little.
+        extra = report.block(recipient) if recipient and not command else ""
         if not diagnostic:
             diagnostic, extra = extra, ""
         if command is None and extra:
@@ -379,34 +492,170 @@ def _from_dsn(source: Source) -> list[Found]:
     return found
 
 
+_RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
+
+
+def _listed_party(text: str, parties: set[str]) -> list[tuple[int, str]]:
+    """A party of the report (its own receiver, the original's sender) that the text lists where
+    failed recipients go, alone on a line or as qmail's ``<addr>:``: someone who wrote to
+    themselves. Other mentions of a party (greetings, "your message from ...") do not count."""
+    for start, raw in addresses_in(text, set()):
+        address = raw.lower()
+        if address not in parties:
+            continue
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", start)
+        line = text[line_start : line_end if line_end != -1 else len(text)].strip().lower()
+        if line in (address, f"<{address}>", f"<{address}>:", f"{address}:"):
+            return [(start, address)]
+    return []
+
+
+def _dsn_recipient(block: dict[str, str]) -> tuple[str | None, str]:
+    """The failed address a DSN block names (RFC 3464 section 2.3.2: ``type; address``, the
+    type and the field names in any case), and a bare local part when that is all it gives.
+    A Final-Recipient of another address type (``x400;``, ``x-local;``) gives way to an
+    Original-Recipient (section 2.3.1) that is an address."""
+    bare = ""
+    for key in _RECIPIENT_FIELDS:
+        value = block.get(key)
+        if not value:
+            continue
+        kind, sep, rest = value.partition(";")
+        if not sep:
+            kind, rest = "rfc822", kind
+        address = clean_address(rest)
+        if address:
+            return address, bare
+        rest = rest.strip(" <>\t")
+        if not bare and kind.strip().lower() == "rfc822" and _LOCAL_PART.fullmatch(rest):
+            bare = rest
+    return None, bare
+
+
+def _implied(local: str, source: Source) -> str | None:
+    """A bare local part (AOL's screen names) at the domain of the report's sender, which is
+    the domain the name belongs to: ``SkaterDude1987`` from MAILER-DAEMON@aol.com."""
+    if not local:
+        return None
+    sender = clean_address(source.headers.get("from"))
+    if not sender:
+        return None
+    labels = sender.rpartition("@")[2].split(".")
+    keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and len(labels[-2]) <= 3 else 2
+    return f"{local.lower()}@{'.'.join(labels[-keep:])}"
+
+
+def _named_in_text(report: _Report, local: str, taken: set[str]) -> str | None:
+    """The failed address as the report's text names it, for a DSN block that names none."""
+    spots = report.spots
+    for _, address in spots:
+        if local and address.startswith(local.lower() + "@") and address not in taken:
+            return address
+    return next((a for _, a in spots if a not in taken), None)
+
+
 def _parties(source: Source) -> set[str]:
-    """Addresses that are not failed recipients: the bounce's own sender and receiver, the original's sender."""
+    """Addresses that are not failed recipients: the bounce's own sender and receiver, the
+    original's sender, and a mailing list's own addresses (RFC 2369 List-Post and List-Owner,
+    RFC 2919 List-Id, whose ``name.host`` is the list ``name@host``)."""
     out: set[str] = set()
+    list_id = source.headers.get("list-id", "")
+    if list_id:
+        ident = list_id.rpartition("<")[2].strip(" >").lower()
+        name, _, host = ident.partition(".")
+        if name and "." in host:
+            out.add(f"{name}@{host}")
     for value in (
         source.headers.get("from"),
         source.headers.get("to"),
         source.headers.get("return-path"),
+        source.headers.get("list-post"),
+        source.headers.get("list-owner"),
         source.original.get("from"),
         source.original.get("return-path"),
         source.original.get("sender"),
         source.original.get("reply-to"),
     ):
         if value and "@" in value:
-            out.update(addr.strip(".").lower() for addr in _PARTY.findall(value))
+            plain = value.replace("mailto:", " ").replace("MAILTO:", " ")
+            out.update(addr.strip(".").lower() for addr in _PARTY.findall(plain))
     return out
 
 
-def _from_text(source: Source) -> list[Found]:
+def _from_text(report: _Report) -> list[Found]:
+    source = report.source
     failed = source.headers.get("x-failed-recipients")
-    spots = addresses_in(source.text, _parties(source) | not_failed(source.text))
-    if failed:
-        wanted = [a.strip().lower() for a in failed.split(",") if "@" in a]
+    spots = report.spots
+    wanted = [a.strip().lower() for a in failed.split(",") if "@" in a] if failed else _json_bounced(source.text)
+    if wanted:
         picked = [(p, a) for p, a in spots if a in wanted]
         if picked:
             spots = picked
         else:
             return [Found(a, source.text) for a in wanted]
     if not spots:
-        to = clean_address(source.original.get("to") or source.original.get("envelope-to"))
-        return [Found(to, source.text, own=False)]
-    return blocks_for(source.text, spots)
+        # The quoted original's To and Cc name who the message was for, not who failed (a list,
+        # a Bcc, an alias): a report that names no address has no recipient. A bare name in the
+        # failed-address slot is a mailbox of the reporting domain (AOL's screen names).
+        implied = _implied(_bare_recipient(source.text), source)
+        return [Found(implied, source.text, own=False)]
+    return blocks_for(source.text, spots)  # the report's blocks, one per failed address
+
+
+# Amazon SES's bounce notification (JSON, often pasted or mailed as text): the failed addresses
+# are the "emailAddress" values of its "bouncedRecipients" array, whatever their local part
+# (``bounce@simulator...``), and the "source" is the sender.
+_JSON_EMAIL = re.compile(r'"emailAddress"\s{0,8}:\s{0,8}"([^"\s]{3,320})"')
+
+
+def _json_bounced(text: str) -> list[str]:
+    """The bounced addresses of an SES notification, also when SNS wraps it as an escaped string."""
+    start = text.find("bouncedRecipients")
+    if start == -1:
+        return []
+    end = text.find("]", start)
+    array = text[start : end if end != -1 else len(text)].replace('\\"', '"')
+    return [a.lower() for a in _JSON_EMAIL.findall(array) if "@" in a][:1000]
+
+
+# Where a report puts a failed address that lacks its domain: Sendmail's list of failed
+# addresses, GroupWise's "undeliverable to the following:", and the RCPT command of a transcript.
+_BARE_RECIPIENT = re.compile(
+    r"(?:following addresses had permanent fatal errors -{1,80}\n[ \t]{0,8}<?|rcpt to: ?<|"
+    r"(?:undeliverable|not delivered|could not be delivered) to the following(?: recipients?)?:\n[ \t]{0,8}<?)"
+    r"([a-z0-9][a-z0-9._\-]{0,63})>?\s"
+)
+
+
+# Directory look-ups some servers append ("Did you mean one of these people?"): the names
+# listed there are suggestions, not failed recipients. Looked for with ``str.find`` in
+# lower-cased text.
+_SUGGESTIONS = (
+    "did you mean",
+    "names that may match",
+    "names that might match",
+    "similar names",
+    "similar addresses",
+    "suggested recipient",
+    "possible matches",
+    "possible recipients",
+    "found in the directory",
+    "matching names in the directory",
+)
+
+
+def _without_suggestions(text: str) -> str:
+    """``text`` up to the line where a directory's list of suggestions starts."""
+    lowered = text.lower()
+    hits = [i for i in (lowered.find(n) for n in _SUGGESTIONS) if i != -1]
+    return text[: text.rfind("\n", 0, min(hits)) + 1] if hits else text
+
+
+def _bare_recipient(text: str) -> str:
+    lowered = text.lower()
+    if "fatal errors" not in lowered and "rcpt to:" not in lowered and "to the following" not in lowered:
+        return ""
+    m = _BARE_RECIPIENT.search(lowered)
+    return m.group(1) if m else ""

@@ -23,14 +23,16 @@ from bot.parse.model import Code
 # Enhanced status code: class 2/4/5, subject and detail 1-3 digits; not part of an IP or version.
 _STATUS = r"[245]\.\d{1,3}\.\d{1,3}"
 # One pass finds all three shapes: a basic reply followed by an enhanced code ("550 5.1.1",
-# "550-5.7.1", "550 #5.1.0"), a bare basic reply (kept only where ``_reply_context`` agrees), and
-# an enhanced code alone. The pattern opens with the digit class and checks the character before
+# "550-5.7.1", "550 #5.1.0", SES's "550-'5.7.1"), a bare basic reply (kept only where
+# ``_reply_context`` agrees; it may be followed by a comma or a colon: "550: User unknown",
+# Zoho's "ERROR_CODE :550,"; a colon may come before it only after a space, never in a time or an
+# IPv6 address), and an enhanced code alone. The pattern opens with the digit class and checks the character before
 # it with a lookbehind placed after that digit: a leading lookbehind (or a leading alternation)
 # would stop the engine from skipping ahead to a 2/4/5.
 _ANY_CODE = re.compile(
     r"([245])(?:"
-    r"(?<![\w.\-/:][245])([0-5]\d)"
-    r"(?:(?:[ \-]+#?|\s*\(#?|\s*#)(" + _STATUS + r")(?!\d)(?!\.\d)|(?=[ \-][^\d]|[ \t]*$|-\S))"
+    r"(?<![\w.\-/][245])(?<![^ ]:[245])([0-5]\d)"
+    r"(?:(?:[ \-]+['#]?|\s*\(#?|\s*#)(" + _STATUS + r")(?!\d)(?!\.\d)|(?=[ \-][^\d]|[ \t]*$|-\S|[,:][ \t]))"
     r"|(?<![\w.\-/][245])(\.\d{1,3}\.\d{1,3})(?![\w]|\.\d))",
     re.M,
 )  # the shared first digit is factored out so the engine can scan for it quickly
@@ -54,6 +56,14 @@ _REPLY_LEADS = (
     "response:",
     "answer:",
     "]:",
+    "<--",  # MDaemon's session transcript
+    "reason:",
+    "code :",  # Zoho: "ERROR CODE :550 - ..."
+    "code:",
+    ">:",  # "<user@example.org>: 550: User unknown"
+    "responsecode",  # Zoho: "ResponseCode 421"
+    "failure:",
+    "to me:",  # "server refused to talk to me: 421 ..."
 )
 MAX_MATCHES = 2000  # candidates examined per pattern: repeated junk cannot make the scan quadratic
 # Final forms of the connector errors (5.4.312 ... 5.7.320) wrap them too: the sender gets them
@@ -165,4 +175,10 @@ def choose_primary(codes: tuple[Code, ...]) -> Code | None:
         for code in codes:
             if code.status == best.status and code.reply_code:
                 return Code(best.status, code.reply_code, best.text, best.depth)
+        # Or the bare reply that carries it further on its line: qmail's
+        # "553 sorry, badrcptto (#5.7.1)".
+        for code in codes:
+            reply = code.reply_code
+            if code.status is None and reply and reply[0] == best.status[0] and best.status in code.text:
+                return Code(best.status, reply, best.text, best.depth)
     return best

@@ -35,6 +35,9 @@ _HEADERISH = re.compile(r"(?:from|reply-to|sender|return-path|message-id|in-repl
 _SENDER_LABEL = re.compile(
     r"(?:mail from:?|\bfrom[ \t]*[:=]|sender(?:[ _-]?address)?[ \t]*[:=]|-sender(?:address)?)[ \t]*<?$"
 )
+# A label right before the address that makes it a forwarding suggestion, not a failed
+# recipient: RFC 5321's "551 User not local; please try <forward-path>", "has been replaced by".
+_FORWARD_LABEL = re.compile(r"(?:please try|has been replaced by|new address is|forward-path is)[ \t:]*<?$")
 MAX_AT_SIGNS = 2000
 _MAX_PREFIX = 4000
 _DAEMON = re.compile(
@@ -118,10 +121,54 @@ class Found:
     own: bool = True  # False when ``diagnostic`` is the whole report, not text about this recipient
 
 
+# Legacy Exchange and X.400 gateway forms of an address (Microsoft's "IMCEA" encapsulation:
+# ``IMCEA<type>-<address, with "+XX" hex escapes>@<organisation domain>``):
+# - ``IMCEASMTP-jo+2Edoe+40example+2Enet@org.example`` is jo.doe@example.net;
+# - ``IMCEAEX-_O=ORG_OU=..._CN=RECIPIENTS_CN=jdoe@org.example`` is an X.500 name, whose last
+#   common name at the organisation's domain is the nearest thing to a mailbox;
+# - ``smtp=a@b``, ``SMTP:a@b``, ``dda:SMTP=a@b``: the address-type prefixes of Exchange 5.5,
+#   Exchange 2003 and X.400 gateways.
+# An IMCEA token: the literal, then a possessive run up to the next delimiter. Matches never
+# overlap and never backtrack, so the scan is linear; ``_imcea`` reads the token.
+_IMCEA = re.compile(r"IMCEA(?:SMTP|EX)-[^\s<>\[\]()'\"]{1,1300}+", re.I)
+_TYPE_PREFIX = re.compile(r"(?:dda:)?smtp[=:](?=[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@)", re.I)
+_HEX_ESCAPE = re.compile(r"\+([0-9A-Fa-f]{2})")
+
+
+def _imcea(m: re.Match[str]) -> str:
+    token = m.group(0)
+    encoded, at, domain = token.partition("-")[2].rpartition("@")
+    if not at or not encoded or not domain:
+        return token
+    if token[5:9].upper() == "SMTP":
+        return _HEX_ESCAPE.sub(lambda h: chr(int(h.group(1), 16)), encoded)
+    cn = encoded.upper().rfind("_CN=")
+    return encoded[cn + 4 :] + "@" + domain if cn != -1 and cn + 4 < len(encoded) else token
+
+
+def legacy_forms(text: str) -> str:
+    """``text`` with IMCEA-encapsulated and type-prefixed addresses written as plain addresses."""
+    if "IMCEA" in text or "imcea" in text:
+        text = _IMCEA.sub(_imcea, text)
+    if "MTP=" in text or "MTP:" in text or "mtp=" in text or "mtp:" in text:
+        text = _TYPE_PREFIX.sub("", text)
+    return text
+
+
+# A quoted local part (RFC 5321 section 4.1.2, Quoted-string): ``"john..doe"@example.org``.
+_QUOTED_ADDRESS = re.compile(r'"[^"\\\r\n]{1,64}"@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}')
+
+
 def clean_address(value: str | None) -> str | None:
-    """``rfc822; <User@Example.COM>`` -> ``user@example.com``."""
+    """``rfc822; <User@Example.COM>`` -> ``user@example.com``; a quoted local part keeps its quotes."""
     if not value:
         return None
+    if '"@' in value:
+        quoted = _QUOTED_ADDRESS.search(value)
+        if quoted:
+            return quoted.group(0).lower()
+    if "=" in value or ":" in value or "IMCEA" in value or "imcea" in value:
+        value = legacy_forms(value)
     m = ADDRESS.search(value.replace("\\", ""))
     if not m:
         return None
@@ -204,21 +251,23 @@ _REPORTING_NEEDLES = ("genera", "génér", "gerador", "generer", "generier", "er
 _MAIL_SYSTEM_NEEDLES = ("this is the ", "reportingmta")
 
 
-def find_reporting(text: str) -> str | None:
-    lowered = text.lower()
+def find_reporting(text: str, lowered: str | None = None) -> str | None:
+    """The reporting server the text names; ``lowered`` is ``text.lower()`` when the caller has it."""
+    lowered = text.lower() if lowered is None else lowered
     m = _REPORTING.search(lowered) if any(n in lowered for n in _REPORTING_NEEDLES) else None
     if m is None and any(n in lowered for n in _MAIL_SYSTEM_NEEDLES):
         m = _MAIL_SYSTEM_AT.search(lowered)
     return m.group(1).rstrip(".").lower() if m else None
 
 
-def addresses_in(text: str, exclude: set[str]) -> list[tuple[int, str]]:
-    """Addresses in order of first appearance, minus the bounce's own parties and daemons."""
+def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list[tuple[int, str]]:
+    """Addresses in order of first appearance, minus the bounce's own parties and (unless
+    ``daemons``) role addresses such as postmaster@ and mailer-daemon@."""
     out: list[tuple[int, str]] = []
     seen: set[str] = set()
     for start, raw in iter_addresses(text):
         addr = raw.strip(".'`").lower()
-        if addr in seen or addr in exclude or _DAEMON.match(addr):
+        if addr in seen or addr in exclude or (not daemons and _DAEMON.match(addr)):
             continue
         window = max(0, start - _MAX_PREFIX)  # a very long line is read from this far back only
         line_start = max(window, text.rfind("\n", window, start) + 1)
@@ -228,6 +277,10 @@ def addresses_in(text: str, exclude: set[str]) -> list[tuple[int, str]]:
             continue
         near = prefix[-80:]  # labels sit right before the address; long lines cost no more
         if near.rstrip().endswith(("mailto:", "http://", "https://")) or _SENDER_LABEL.search(near):
+            continue
+        if (
+            "try" in near or "replaced" in near or "new address" in near or "forward" in near
+        ) and _FORWARD_LABEL.search(near):
             continue
         if "id" in near and "messageid" in near.replace("-", "").replace(" ", "").replace("_", ""):
             continue  # Message-ID, MessageId, "Message ID": names the message, not a recipient

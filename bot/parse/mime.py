@@ -117,6 +117,9 @@ READ_FIELDS = (ORIGINAL_FIELDS - TRACE_FIELDS) | frozenset(
         "list-unsubscribe",
         "precedence",
         "in-reply-to",
+        "list-id",
+        "list-post",
+        "list-owner",
     }
 )
 

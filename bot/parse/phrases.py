@@ -87,7 +87,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "account is disabled",
         "mailbox is inactive",
     ),
-    "hasmoved": (" has been replaced by ",),
+    "hasmoved": (" has been replaced by ", "user not local; please try", "user has moved; please try"),
     "norelaying": (
         "as a relay",
         "email address is not verified.",
@@ -443,6 +443,9 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "mail sent from your ip address has been temporarily rate limited",
         "please try again slower",
         "receiving mail at a rate that prevents additional messages from being delivered",
+        "has sent to too many recipients this hour",
+        "sending too many messages per hour",
+        "rate limit exceeded for this sender",
     ),
     "toomanyconn": (
         "all available ips are at maximum connection limit",
@@ -697,6 +700,10 @@ EXPLICIT: dict[str, tuple[str, ...]] = {
         "(state 17)",
         "(state 18)",
         "each of the following recipients was rejected by a remote mail server",
+        # A "user unknown" with the address left out: how a recipient's own sender filter answers
+        # at some mobile carriers (au/ezweb), relayed as is by Yahoo, Gmail and others.
+        "550 : user unknown",
+        "550: : user unknown",
     ),
     "hostunknown": ("dns lookup failure: host",),
     "suspend": ("the user(s) account is disabled", "the recipient account is blocked"),

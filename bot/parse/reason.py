@@ -192,6 +192,24 @@ SECOND_PASS = (
     "securityerror",
     "mailererror",
 )
+# Reasons more specific than a refusal "by policy": when the text names one, it stands.
+_NOT_POLICY = frozenset(
+    {
+        "spamdetected",
+        "virusdetected",
+        "policyviolation",
+        "authfailure",
+        "blocked",
+        "norelaying",
+        "mailboxfull",
+        "mesgtoobig",
+        "exceedlimit",
+        "requireptr",
+        "badreputation",
+        "hostunknown",
+        "suspend",
+    }
+)
 _EXPLICIT_STATUS = frozenset({"mailboxfull", "mesgtoobig", "exceedlimit", "authfailure", "requireptr", "toomanyconn"})
 
 
@@ -205,18 +223,32 @@ class Evidence:
     reply_code: str | None
     has_status: bool
     still_queued: bool = False  # a delay warning (RFC 3464 "Action: delayed"): the MTA keeps trying
+    policy: bool = False  # a generic status (X.0.0 or none) whose text says "policy"
 
 
 def _userunknown(e: Evidence) -> bool:
     if e.by_status == "userunknown":
         # 5.1.1 says "no such user" unless the text says relaying, blocking, a full box ...
         return not (
-            e.found & {"norelaying", "blocked", "blocked_connection", "mailboxfull", "hasmoved", "notaccept"}
+            e.found
+            & {"norelaying", "blocked", "blocked_connection", "mailboxfull", "hasmoved", "notaccept", "speeding"}
             or _rejected_text(e)
+            or ("filtered" in e.found and "userunknown" not in e.found)  # "refused due to recipient preferences"
         )
     # An unknown command counts as RCPT when the status names nothing else: that is where
     # nearly every "no such user" is said (Sisimai's MTA modules usually know the command).
+    if e.policy:
+        return False  # a refusal by policy that happens to say "recipient rejected"
     return (e.command == "RCPT" or (e.command is None and not e.by_status)) and "userunknown" in e.found
+
+
+_VAGUE = frozenset({"", "securityerror", "systemerror", "onhold", "undefined"})
+
+
+def _userunknown_vague(e: Evidence) -> bool:
+    """A "no such user" text under a status that names no reason of its own (5.7.1, 5.0.0, none)
+    and no command: the text says more than the code."""
+    return e.command is None and e.by_status in _VAGUE and "userunknown" in e.found and not e.policy
 
 
 def _filtered(e: Evidence) -> bool:
@@ -233,6 +265,10 @@ def _rejected_text(e: Evidence) -> bool:
 
 def _rejected(e: Evidence) -> bool:
     if e.by_status == "rejected":
+        return True
+    if e.command == "MAIL" and e.by_status == "securityerror" and e.reply_code != "530" and not e.found:
+        # Refused at MAIL FROM under a bare 5.7.x, nothing more said: the sender was refused
+        # (530 is RFC 4954 "authentication required", a security error).
         return True
     if e.command == "MAIL" or (e.command == "DATA" and e.by_status != "userunknown"):
         return _rejected_text(e)
@@ -324,13 +360,25 @@ def classify(
     explicit = min((r[1:] for r in found if r[0] == "!"), key=lambda r: (r == "expired", r), default="")
     if explicit and explicit not in RETRY and explicit != "expired":
         return explicit
-    e = Evidence(by_status, found, command, reply_code, bool(status), still_queued)
+    generic = not status or status.endswith(".0.0")
+    policy = generic and "policy" in lowered and not (found & _NOT_POLICY)
+    e = Evidence(by_status, found, command, reply_code, bool(status), still_queued, policy)
     if not diagnostic_type.startswith("X-UNIX"):
         for name in FIRST_PASS:
             if _PROBES[name](e):
                 return name
+        if policy:
+            # A refusal by the receiving side's policy: of the sender (at MAIL FROM, or the
+            # text says so) "rejected", otherwise the recipient's filter, "filtered".
+            return "rejected" if command == "MAIL" or "sender address" in lowered else "filtered"
+        if _userunknown_vague(e):
+            return "userunknown"
     if explicit:
         return explicit  # a vague reason the MTA's own words named: still better than the status
+    if by_status == "expired" and ("networkerror" in found or "dns query failed" in lowered):
+        # An expiry code (Exchange's 5.4.312 "Message expired, DNS query failed") whose text names
+        # what failed on each attempt: the cause says more than the queue's verdict.
+        return "networkerror"
     if by_status in RETRY or diagnostic_type != "SMTP":
         for name in SECOND_PASS:
             if name in found:
@@ -339,8 +387,8 @@ def classify(
             by_status = _fallback(e, status, delayed, diagnostic_type)
     if by_status and by_status != "undefined":
         return by_status
-    if delayed:
-        return "expired"
+    if still_queued:
+        return "expired"  # a delay warning: the queue's verdict is all there is
     # Sisimai's convention: "onhold" when the remote said something nobody could classify,
     # "undefined" when there is nothing to go on for this recipient.
     return "onhold" if diagnosed and lowered.strip() else "undefined"
@@ -357,7 +405,9 @@ def _fallback(e: Evidence, status: str | None, delayed: bool, diagnostic_type: s
     code = int(e.reply_code) if e.reply_code and e.reply_code.isdigit() else 0
     if 400 < code < 408 or 500 < code < 508:
         return "syntaxerror"
-    if delayed:
+    if subject in ("4.3", "5.3"):
+        return "systemerror"  # RFC 3463 X.3: mail system status (421 4.3.0 is not an expiry)
+    if e.still_queued:
         return "expired"
     if e.command in ("EHLO", "HELO"):
         return "blocked"

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from bot.parse import mime
+from bot.parse.extract import legacy_forms
 from bot.parse.mime import MAX_PARTS, Part
 
 MAX_BYTES = 1 << 20  # analyse at most the first MiB of any input
@@ -41,38 +42,48 @@ MAX_TAG = 2000  # a "<" more than this far from the next ">" is text
 _ENTITY = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&nbsp;": " ", "&amp;": "&"}
 _ENTITY_RE = re.compile("|".join(map(re.escape, _ENTITY)))
 # Where a non-MIME bounce starts quoting the original message (qmail, Exim, Sendmail, ...): one
-# of these phrases, preceded on its line only by dashes and spaces. Searched in lower-cased text,
-# one pattern per phrase: each opens with a literal, which the engine finds at C speed, where one
-# alternation of them all would be tried at every position.
-_ORIGINAL_MARKERS = tuple(
-    re.compile(p)
-    for p in (
-        r"this is a copy of the message",
-        r"below this line is a copy of the message",
-        r"original message follows",
-        r"original message headers",
-        r"the original message was(?! received)",
-        r"undelivered message headers",
-        r"unsent message below",
-        r"copy of the original",
-        r"(?<!-)-++\s*+original message\s*+-+",  # tried where a run of dashes starts, once
-        r"content-type: (?:message/rfc822|text/rfc822-headers)",
-    )
+# of these phrases, preceded on its line only by dashes and spaces. Each is looked for with
+# ``str.find`` in lower-cased text; the second item says what must (True) or must not (False)
+# follow it, and whether dashes must come before it on its line ("---- Original message ----").
+_ORIGINAL_MARKERS: tuple[tuple[str, str, bool, bool], ...] = (
+    ("this is a copy of the message", "", True, False),
+    ("below this line is a copy of the message", "", True, False),
+    ("original message follows", "", True, False),
+    ("possibly truncated original message follows", "", True, False),  # GroupWise
+    ("original message headers", "", True, False),
+    ("the original message was", " received", False, False),
+    ("undelivered message headers", "", True, False),
+    ("unsent message below", "", True, False),
+    ("copy of the original", "", True, False),
+    ("original message", "-", True, True),
+    ("content-type: message/rfc822", "", True, False),
+    ("content-type: text/rfc822-headers", "", True, False),
 )
+_MAX_MARKER_HITS = 200  # occurrences examined per phrase: repeated phrases cannot make this quadratic
 
 
 def _original_marker(text: str) -> int | None:
     """Offset of the line where the quoted original starts, or None."""
     lowered = text.lower()
     best: int | None = None
-    for pattern in _ORIGINAL_MARKERS:
-        for m in pattern.finditer(lowered):
-            if best is not None and m.start() >= best:
+    for needle, after, wanted, dashed in _ORIGINAL_MARKERS:
+        pos = lowered.find(needle)
+        for _ in range(_MAX_MARKER_HITS):
+            if pos == -1 or (best is not None and pos >= best):
                 break  # the earliest marker wins
-            line_start = lowered.rfind("\n", 0, m.start()) + 1
-            if not lowered[line_start : m.start()].strip(" \t-"):
+            line_start = lowered.rfind("\n", 0, pos) + 1
+            before = lowered[line_start:pos]
+            end = pos + len(needle)
+            if not after:
+                follows = True
+            elif after[0] == " ":  # exactly this next ("was received" is not a marker)
+                follows = lowered.startswith(after, end)
+            else:  # after optional white space ("original message ----")
+                follows = lowered[end : end + 80].lstrip(" \t\n").startswith(after)
+            if not before.strip(" \t-") and follows is wanted and (not dashed or "-" in before):
                 best = line_start
                 break
+            pos = lowered.find(needle, end)
     return best
 
 
@@ -377,7 +388,7 @@ def read(data: bytes | str | Part) -> Source:
         _read_message(_parse_mime(raw), source)
     else:
         text = _decode_bytes(raw, None) if isinstance(data, bytes) else str(data)[:MAX_BYTES]
-        source.text = slack_unescape(text.replace("\r\n", "\n").replace("\r", "\n"))[:MAX_TEXT]
+        source.text = legacy_forms(slack_unescape(text.replace("\r\n", "\n").replace("\r", "\n"))[:MAX_TEXT])
     return source
 
 
@@ -405,4 +416,4 @@ def _read_message(msg: Part, source: Source) -> None:
             block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
             source.original = _headers_of(Part(headers=mime.parse_headers(block, mime.ORIGINAL_FIELDS)))
             text = text[:cut]
-    source.text = text
+    source.text = legacy_forms(text)

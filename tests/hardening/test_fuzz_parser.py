@@ -137,6 +137,10 @@ HEAVY = st.sampled_from(
         "<" * 7,
         "in reply to ",
         "Remote Server returned '",
+        "IMCEAEX-_CN=",
+        "dda:SMTP=",
+        "following addresses had permanent fatal errors ---",
+        "ERROR CODE :550,",
     ]
 )
 
