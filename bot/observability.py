@@ -10,8 +10,9 @@ lines in development. ``redact`` runs last before rendering, so nothing escapes 
     Slack tokens (xoxb-, xoxp-, xapp-, xoxa-, xoxr-, xoxs-, xoxe-)  ->  xoxb-***
     v0= request signatures, registered secrets (signing secret, ...) ->  ***
     values of keys named like token, secret, password, signature   ->  ***
-    URL credentials  redis://:pw@host                                ->  redis://:***@host
-    email addresses  alex.wilber@fabrikam.com                        ->  ***@fabrikam.com
+    URL credentials  redis://:pw@host, redis://:p@ss@host            ->  redis://:***@host
+    email addresses  alex.wilber@fabrikam.com, "john doe"@x, jörg@x,  ->  ***@fabrikam.com, ...
+                     user@[10.1.2.3], user@intranet, user%40x, user&#64;x
 
 Metrics: ``Metrics`` owns a ``CollectorRegistry`` (never prometheus_client's global one, so
 tests and several apps in one process do not collide); ``/metrics`` serves it.
@@ -50,12 +51,16 @@ from bot.store import Store
 MASK: Final = "***"
 _TOKEN = re.compile(r"\b(xox[abposre]|xapp)-[A-Za-z0-9-]+")
 _SIGNATURE = re.compile(r"\bv0=[0-9a-fA-F]{16,}")
-_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.IGNORECASE)
-# RFC 5322 dot-atom local part; the domain is kept (it is what an admin needs to read a log).
-_EMAIL = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63})\b"
-)
 _SECRET_KEYS = re.compile(r"token|secret|password|passwd|signature|authorization|cookie|api_key", re.IGNORECASE)
+# URLs and addresses are found by their anchor ("://", "@" and its escaped spellings) and read
+# outwards from it with bounded scans that never go back over text already read, so masking a
+# line is linear in its length whatever it holds (no regex with overlapping repeats).
+_URL_MARK = re.compile(r"://")
+# @, URL- and HTML-escaped, and the full-width at sign of CJK text
+_AT = re.compile(r"@|%40|&#0{0,8}64;|&#x0{0,8}40;|&commat;|\uff20", re.IGNORECASE)
+_SCHEME_MAX = 32
+_LOCAL_STOP = frozenset(" \t\r\n<>()[]{},;:\"'`/?=&|\\@")  # ends an unquoted local part (reading leftwards)
+_DOMAIN_MAX = 255
 _secrets: set[str] = set()
 
 
@@ -72,8 +77,92 @@ def redact_text(text: str) -> str:
             text = text.replace(secret, MASK)
     text = _TOKEN.sub(lambda m: f"{m[1]}-{MASK}", text)
     text = _SIGNATURE.sub(f"v0={MASK}", text)
-    text = _URL_CREDENTIALS.sub(lambda m: f"{m[1]}{MASK}@", text)
-    return _EMAIL.sub(lambda m: f"{MASK}@{m[1]}", text)
+    return _mask_addresses(_mask_url_credentials(text))
+
+
+def _mask_url_credentials(text: str) -> str:
+    """``scheme://user:password@host`` -> ``scheme://user:***@host``; the LAST ``@`` before the
+    path ends the credentials, so a password holding ``@`` (``redis://:p@ss@host``) is masked whole."""
+    out: list[str] = []
+    done = 0  # text[:done] is in ``out``
+    for mark in _URL_MARK.finditer(text):
+        start = mark.end()
+        if start < done:
+            continue
+        scheme_start = start - 3
+        while scheme_start > max(done, start - 3 - _SCHEME_MAX) and (
+            text[scheme_start - 1].isascii() and (text[scheme_start - 1].isalnum() or text[scheme_start - 1] in "+.-")
+        ):
+            scheme_start -= 1
+        if scheme_start == start - 3:
+            continue  # no scheme before "://"
+        end = start
+        while end < len(text) and not text[end].isspace() and text[end] not in "/?#":
+            end += 1
+        netloc = text[start:end]
+        at = netloc.rfind("@")
+        if at > 0:
+            userinfo = netloc[:at]
+            user, colon, _ = userinfo.partition(":")
+            masked = f"{user}:{MASK}" if colon else MASK  # a user alone is often a token (https://ghp_x@host)
+            out.append(text[done:start] + masked)
+            done = start + at
+        else:
+            out.append(text[done:end])
+            done = end
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _mask_addresses(text: str) -> str:
+    """Mail addresses -> ``***@domain``: the domain stays (an admin reads it), the local part goes.
+
+    Covers dot-atom and quoted local parts (``"john doe"@x``), non-ASCII ones (``jörg@x``, RFC
+    6531), domain literals (``user@[10.1.2.3]``), single-label domains (``user@intranet``) and
+    the escaped at signs ``%40``, ``&#64;``, ``&#x40;`` and ``&commat;``, and the full-width ``＠``.
+    """
+    out: list[str] = []
+    done = floor = 0  # text[:done] is in ``out``; no local part reaches back past ``floor``
+    for at in _AT.finditer(text):
+        if at.start() < done:
+            continue
+        local_start = _local_start(text, at.start(), max(done, floor))
+        domain_end = _domain_end(text, at.end())
+        floor = at.end()  # each character is read once leftwards: linear time
+        if local_start == at.start() or domain_end == at.end():
+            continue  # "@channel", "name@": no local part or no domain
+        out.append(text[done:local_start] + MASK + text[at.start() : domain_end])
+        done = domain_end
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _local_start(text: str, at: int, floor: int) -> int:
+    """Where the local part ending at ``at`` starts (``at`` itself when there is none)."""
+    if at - 1 >= floor and text[at - 1] == '"':  # quoted-string, RFC 5322 section 3.2.4
+        i = at - 2
+        while i >= floor and text[i] != "\n":
+            if text[i] == '"' and not (i > floor and text[i - 1] == "\\"):  # \" is a quoted pair
+                return i
+            i -= 1
+        return at
+    start = at
+    while start > floor and text[start - 1] not in _LOCAL_STOP and not text[start - 1].isspace():
+        start -= 1
+    return start
+
+
+def _domain_end(text: str, start: int) -> int:
+    """Where the domain after an at sign ends (``start`` itself when there is none)."""
+    if start < len(text) and text[start] == "[":  # domain literal, RFC 5321 section 4.1.3
+        close = text.find("]", start, start + 64)
+        return close + 1 if close > start + 1 else start
+    end, limit = start, min(len(text), start + _DOMAIN_MAX)
+    while end < limit and (text[end].isalnum() or text[end] in "-."):
+        end += 1
+    while end > start and text[end - 1] in "-.":  # "mail me at a@b.com." ends a sentence
+        end -= 1
+    return end
 
 
 def _redact_value(value: Any) -> Any:

@@ -91,11 +91,14 @@ def _host_or_network(item: str) -> str:
 
 
 def _without_password(url: str) -> str:
+    """``url`` with the password masked; the last ``@`` ends the credentials (``redis://:p@ss@host``)."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if "@" not in parts.netloc:
         return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    userinfo, hostport = parts.netloc.rsplit("@", 1)
+    if ":" not in userinfo:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}"))
 
 
 class Settings(BaseSettings):
@@ -126,6 +129,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 3000
     upload_max_bytes: Annotated[int, NoDecode] = 5 * 10**6
+    http_head_timeout: Annotated[float, NoDecode] = 10.0  # a request head must arrive within this
+    http_body_timeout: Annotated[float, NoDecode] = 10.0  # ... and its body within this after it
+    http_max_connections: int = 256  # open at once; past it the slowest is pushed out (503 if all are busy)
 
     # Reading bounces (worker processes, each input within a deadline)
     parse_workers: int = Field(default_factory=default_workers)
@@ -183,6 +189,10 @@ class Settings(BaseSettings):
             raise ValueError(f"must start with redis://, rediss:// or unix://, not {_without_password(url)!r}")
         if scheme != "unix" and not urlsplit(url).hostname:
             raise ValueError(f"names no host: {_without_password(url)!r}")
+        try:
+            urlsplit(url).port  # noqa: B018 - the property raises for a port that is no number or out of range
+        except ValueError:
+            raise ValueError(f"the port must be a number from 1 to 65535: {_without_password(url)!r}") from None
         return SecretStr(url)
 
     @field_validator("port", "smtp_port")
@@ -215,7 +225,15 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "probe_timeout", "parse_timeout", "watch_every", "watch_for", "watch_min_every", "watch_max_for", mode="before"
+        "probe_timeout",
+        "parse_timeout",
+        "watch_every",
+        "watch_for",
+        "watch_min_every",
+        "watch_max_for",
+        "http_head_timeout",
+        "http_body_timeout",
+        mode="before",
     )
     @classmethod
     def _duration(cls, value: Any) -> float:
@@ -259,6 +277,13 @@ class Settings(BaseSettings):
     def _ehlo_name(cls, value: str) -> str:
         # RFC 5321 section 4.1.1.1: EHLO takes a domain (address literals are not offered here).
         return _host_name(value)
+
+    @field_validator("http_max_connections")
+    @classmethod
+    def _connections(cls, value: int) -> int:
+        if not 1 <= value <= 100_000:
+            raise ValueError(f"must be from 1 to 100000, not {value}")
+        return value
 
     @field_validator("watch_max_per_channel")
     @classmethod

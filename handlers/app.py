@@ -7,27 +7,29 @@
 The client talks to ``config.api_url`` (a local stand-in in tests), retries Slack's 429s after
 their Retry-After (``AsyncRateLimitErrorRetryHandler``), and 5xx answers and dropped
 connections once, except chat.postMessage (``NOT_RETRIED_BLINDLY``: ThreadReply looks in the
-channel before posting again). Requests
-with a bad signature or a timestamp older than five minutes get 401 from bolt's request
-verification, before any listener runs. Requests are authorized from the bot's identity
-(``handlers.identity``: auth.test at start-up, refreshed on a schedule), never by an auth.test
-of their own. A listener that raises is logged with an error id by
-``on_error`` (bolt's error hook), so no failure is silent.
+channel before posting again). Requests with a bad signature or a timestamp more than five
+minutes off get 401 before bolt parses their body (``verified_bolt_request``,
+handlers/verify.py); a signed body that cannot be parsed, 400. Requests are authorized from the
+bot's identity (``handlers.identity``: auth.test at start-up, refreshed on a schedule), never by
+an auth.test of their own. A listener that raises is logged with an error id by ``on_error``
+(bolt's error hook), so no failure is silent.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.error import BoltError, BoltUnhandledRequestError
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -41,7 +43,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.parse_pool import ParsePool
 from bot.store import Store
-from handlers import commands, events, interactive, sender, summary, watch
+from handlers import commands, events, interactive, sender, summary, verify, watch
 from handlers.bot import Counters, DiagnosisRunner, SlackBot
 from handlers.config import SlackConfig
 from handlers.identity import BotIdentity
@@ -198,12 +200,43 @@ def build_app(
     return SlackApp(app, bot, identity)
 
 
+async def verified_bolt_request(request: web.Request, secret: str) -> AsyncBoltRequest | web.Response:
+    """bolt's request for a signed, readable Slack request; otherwise the 401 or 400 to answer.
+
+    The signature and timestamp are checked on the headers and raw bytes (handlers/verify.py)
+    before bolt parses anything, so an unsigned body never reaches a parser; a signed body that
+    is no JSON or form (or nests too deep to parse) is a 400. Each refusal is one info line.
+    """
+    why = verify.refusal_from_headers(request.headers, secret=secret, now=time.time())
+    if why is None:
+        why = verify.refusal_from_body(request.headers, await request.read(), secret=secret)
+    if why is not None:
+        log.info("refused a Slack request from %s: %s (HTTP 401)", request.remote, why)
+        return web.Response(status=401, text="invalid request signature")
+    try:
+        # bolt parses the body here: JSON, a form, or a form whose payload is JSON
+        bolt_request = AsyncBoltRequest(
+            body=(await request.read()).decode("utf-8"), query=request.query_string, headers=dict(request.headers)
+        )
+    except (ValueError, RecursionError, TypeError, AttributeError, BoltError) as exc:  # UnicodeDecodeError too
+        log.info("refused a signed Slack request whose body cannot be read: %s (HTTP 400)", type(exc).__name__)
+        return web.Response(status=400, text="unreadable request body")
+    if not isinstance(bolt_request.body, dict):
+        log.info("refused a signed Slack request whose body is no object (HTTP 400)")
+        return web.Response(status=400, text="unreadable request body")
+    return bolt_request
+
+
 def build_web_app(slack: SlackApp, routes: Iterable[web.RouteDef] = (), *, path: str = EVENTS_PATH) -> web.Application:
     """The HTTP-mode server: Slack's requests on ``path``, and the extra ``routes`` beside them."""
 
+    secret = slack.bot.config.signing_secret
+
     async def slack_events(request: web.Request) -> web.Response:
         with slack.bot.request():
-            bolt_request = await to_bolt_request(request)
+            bolt_request = await verified_bolt_request(request, secret)
+            if isinstance(bolt_request, web.Response):
+                return bolt_request
             return await to_aiohttp_response(await slack.app.async_dispatch(bolt_request))
 
     async def start(_: web.Application) -> None:

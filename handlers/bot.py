@@ -315,7 +315,11 @@ class SlackBot:
     def response_url(self, body: Mapping[str, Any]) -> ResponseUrl:
         url = body.get("response_url")
         return ResponseUrl(
-            lambda: self.session, str(url) if url else None, self.config.http_timeout_s, self.response_budget
+            lambda: self.session,
+            str(url) if url else None,
+            self.config.http_timeout_s,
+            self.response_budget,
+            api_url=self.config.api_url,
         )
 
     async def close(self) -> None:

@@ -26,7 +26,16 @@ from bot.render.blocks import escape, home_view, label, notice_message
 from bot.store import StoreError, first_delivery, key
 from handlers.bot import SlackBot, log, ui_for
 from handlers.commands import usages
-from handlers.io import DownloadError, FileTooLarge, SlackSendError, ThreadReply, call, download, ephemeral
+from handlers.io import (
+    DownloadError,
+    FileTooLarge,
+    SlackSendError,
+    ThreadReply,
+    call,
+    download,
+    ephemeral,
+    text_field,
+)
 
 ANSWERED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 FILE_SUFFIXES = (".eml", ".txt", ".msg.txt", ".log")
@@ -70,8 +79,10 @@ async def _file_info(bot: SlackBot, file: dict[str, Any]) -> dict[str, Any]:
     """The whole file object: ``file`` itself, or files.info's answer for a stub (or one without its address)."""
     if not is_stub(file) and (file.get("url_private") or not file.get("id")):
         return file
-    info = await call("files.info", bot.client.files_info(file=str(file["id"])))
-    return dict(info.get("file") or {})
+    info = (await call("files.info", bot.client.files_info(file=str(file["id"])))).get("file")
+    if not isinstance(info, dict):
+        raise DownloadError("files.info answered no file")
+    return info
 
 
 async def _file_bytes(bot: SlackBot, file: dict[str, Any]) -> bytes:
@@ -207,7 +218,10 @@ async def _answered(bot: SlackBot, paste_key: str, thread_ts: str) -> None:
 async def _permalink(bot: SlackBot, channel: str, ts: str) -> str:
     try:
         response = await call("chat.getPermalink", bot.client.chat_getPermalink(channel=channel, message_ts=ts))
-        return f"<{response['permalink']}>"
+        permalink = text_field(response, "permalink")
+        if permalink is None:
+            raise KeyError("permalink")
+        return f"<{permalink}>"
     except (SlackSendError, KeyError) as exc:
         log.warning("no permalink for %s: %s", ts, exc)
         return f"`{ts}`"

@@ -10,7 +10,8 @@ and keeps the last good identity when Slack does not answer.
 
     IdentityError
      +-- TokenRefused      Slack answered and refused the token (invalid_auth, token_revoked, ...)
-     +-- SlackUnreachable  no answer: connection error, timeout, HTTP 5xx or 429
+     +-- SlackUnreachable  no answer: connection error, timeout, HTTP 5xx or 429, or a body
+                           that is no Slack answer (an HTML page, empty, cut off)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import MailflowError
+from bot.slack_answers import SDK_BODY_ERRORS
 
 log = logging.getLogger("mailflow.slack")
 
@@ -44,8 +46,9 @@ class SlackUnreachable(IdentityError):
 
 
 def _status(exc: SlackApiError) -> int:
-    response = exc.response
-    return int(getattr(response, "status_code", 200) or 200)
+    response = exc.response  # a SlackResponse, or aiohttp's response for a truncated JSON body
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return status if isinstance(status, int) else 200
 
 
 def _error_code(exc: SlackApiError) -> str:
@@ -63,7 +66,9 @@ def classify(exc: Exception) -> IdentityError:
         code = _error_code(exc)
         if status >= 500 or status == 429:
             return SlackUnreachable(f"HTTP {status}{f' {code}' if code else ''}")
-        return TokenRefused(code or f"HTTP {status}")
+        if not code:  # no Slack error code: an HTML page, an empty or cut-off body, not a refusal
+            return SlackUnreachable(f"HTTP {status}: not a Slack API answer")
+        return TokenRefused(code)
     if isinstance(exc, TimeoutError):
         return SlackUnreachable("no answer in time")
     return SlackUnreachable(type(exc).__name__)
@@ -87,6 +92,8 @@ class BotIdentity:
             response = await self.client.auth_test()
         except (SlackApiError, SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise classify(exc) from None
+        except SDK_BODY_ERRORS:  # slack_sdk reading .get() off a body that is no JSON object
+            raise SlackUnreachable("not a Slack API answer (no JSON object)") from None
         self.identity = dict(response.data) if isinstance(response.data, dict) else {}
         return self.identity
 

@@ -21,16 +21,19 @@ from urllib.parse import urlsplit
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+from yarl import URL
 
 from bot.errors import MailflowError
 from bot.knowledge import DEFAULT_LANGUAGE, LANGUAGES
 from bot.render.blocks import Message
+from bot.slack_answers import SDK_BODY_ERRORS, UNREADABLE, api_error_code
 from bot.store import Store, StoreError, key
 
 log = logging.getLogger("mailflow.slack")
 NOT_MEMBER = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 POSTED_SLACK_S = 60.0  # a post that failed is looked for among messages from this long before it
 SLACK_FILE_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")
+RESPONSE_URL_HOST = "hooks.slack.com"  # where Slack's response_urls point (api.slack.com/interactivity/handling)
 
 
 class SlackSendError(MailflowError):
@@ -62,20 +65,32 @@ def new_error_id() -> str:
 
 def slack_error(method: str, exc: Exception) -> SlackSendError:
     if isinstance(exc, SlackApiError):
-        status = int(getattr(exc.response, "status_code", 200) or 200)
-        error = str(exc.response.get("error", "") or "")
-        if status >= 500:
-            return SlackSendError(method, error or f"http_{status}", transient=True)
-        return SlackSendError(method, error or "unknown_error")
+        status = getattr(exc.response, "status_code", None) or getattr(exc.response, "status", None)
+        code = api_error_code(exc.response)  # Slack's error, http_<status>, or unreadable_response
+        if isinstance(status, int) and status >= 500:
+            return SlackSendError(method, code, transient=True)
+        return SlackSendError(method, code)
     return SlackSendError(method, type(exc).__name__, transient=True)
 
 
 async def call(method: str, coro: Any) -> Any:
-    """Await one Web API call; Slack and transport errors become ``SlackSendError``."""
+    """Await one Web API call; Slack and transport errors, and any answer that is not a JSON
+    object (HTML error pages, plain text, empty or truncated bodies), become ``SlackSendError``."""
     try:
-        return await coro
+        response = await coro
     except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
         raise slack_error(method, exc) from None
+    except SDK_BODY_ERRORS:  # slack_sdk reading .get() off a body that is no object
+        raise SlackSendError(method, UNREADABLE) from None
+    if not isinstance(getattr(response, "data", None), dict):
+        raise SlackSendError(method, UNREADABLE)
+    return response
+
+
+def text_field(response: Any, name: str) -> str | None:
+    """``response[name]`` when it is a non-empty string (Slack's answers are not trusted to be)."""
+    value = response.get(name)
+    return value if isinstance(value, str) and value else None
 
 
 class Reply(Protocol):
@@ -106,8 +121,11 @@ class ThreadReply:
                 **message.as_kwargs(),
             ),
         )
-        self.ts = str(response["ts"])
-        self.channel = str(response.get("channel") or self.channel)
+        ts = text_field(response, "ts")
+        if ts is None:
+            raise SlackSendError("chat.postMessage", "no_ts_in_answer")
+        self.ts = ts
+        self.channel = text_field(response, "channel") or self.channel
 
     async def _posted_already(self, message: Message, since: float) -> str | None:
         """The ts of ``message`` if a failed post went through all the same (a bot message, same text, since then)."""
@@ -118,7 +136,10 @@ class ThreadReply:
         else:
             coro = self.client.conversations_history(channel=self.channel, oldest=oldest, limit=100)
             found = await call("conversations.history", coro)
-        for posted in found.get("messages") or []:
+        messages = found.get("messages")
+        for posted in messages if isinstance(messages, list) else []:
+            if not isinstance(posted, dict) or text_field(posted, "ts") is None:
+                continue
             if posted.get("bot_id") and posted.get("text") == message.text and posted.get("ts") != self.thread_ts:
                 return str(posted["ts"])
         return None
@@ -185,8 +206,22 @@ class ResponseBudget:
         self._used[url] = (first, used + 1)
 
 
+def response_url_allowed(url: URL, api_url: str) -> bool:
+    """Whether the bot may post to ``url``: Slack's ``https://hooks.slack.com/``, or the origin of
+    the configured Web API base (a local stand-in in tests). Parsed with yarl, as aiohttp connects."""
+    if url.user is not None or url.password is not None:
+        return False
+    api = URL(api_url)
+    if (url.scheme, url.host, url.port) == (api.scheme, api.host, api.port):
+        return True
+    return (url.scheme, url.host, url.port) == ("https", RESPONSE_URL_HOST, 443)
+
+
 class ResponseUrl:
-    """A command's, action's or shortcut's ``response_url``: JSON posted on the bot's shared session."""
+    """A command's, action's or shortcut's ``response_url``: JSON posted on the bot's shared session.
+
+    Only to Slack (``response_url_allowed``): a payload naming another address, such as a cloud
+    metadata service, is refused and logged before any connection."""
 
     def __init__(
         self,
@@ -194,10 +229,13 @@ class ResponseUrl:
         url: str | None,
         timeout_s: float = 10.0,
         budget: ResponseBudget | None = None,
+        *,
+        api_url: str = "https://slack.com/api/",
     ) -> None:
         self.session = session
         self.url = url
         self.timeout_s = timeout_s
+        self.api_url = api_url
         self.budget = budget or ResponseBudget()
 
     def can_post_progress(self) -> bool:
@@ -207,12 +245,20 @@ class ResponseUrl:
     async def post(self, payload: dict[str, Any]) -> None:
         if not self.url:
             raise SlackSendError("response_url", "no response_url in the payload")
+        try:
+            target = URL(self.url)
+        except (ValueError, TypeError):
+            target = None
+        if target is None or not response_url_allowed(target, self.api_url):
+            shown = f"{target.scheme}://{target.host}" if target is not None else "an unreadable URL"
+            log.warning("refused to post to response_url at %s: not a Slack address", shown)
+            raise SlackSendError("response_url", "not_a_slack_response_url")
         if self.budget.left(self.url) <= 0:
             raise SlackSendError("response_url", f"used_url: Slack takes {self.budget.posts} posts per response_url")
         self.budget.spend(self.url)
         try:
             async with self.session().post(
-                self.url, json=payload, timeout=aiohttp.ClientTimeout(total=self.timeout_s), allow_redirects=False
+                target, json=payload, timeout=aiohttp.ClientTimeout(total=self.timeout_s), allow_redirects=False
             ) as response:
                 body = await response.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -307,8 +353,8 @@ async def user_language(
             except StoreError as store_exc:
                 log.warning("locale refusal not cached: %s", store_exc)
         return DEFAULT_LANGUAGE
-    user_data = response.get("user") or {}
-    locale = str(user_data.get("locale") or DEFAULT_LANGUAGE)
+    user_data = response.get("user")
+    locale = (text_field(user_data, "locale") if isinstance(user_data, dict) else None) or DEFAULT_LANGUAGE
     try:
         await store.set(cache_key, locale.encode(), ttl_s)
     except StoreError as exc:

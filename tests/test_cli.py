@@ -145,3 +145,19 @@ def test_bad_arguments_exit_2() -> None:
     result = run("explain", "--format", "xml")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["memcached://:s3cret@cache:11211/0", "redis://:s3cret@cache:port/0"])
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["worker"], ["diagnose", "contoso.test", "--resolver", "127.0.0.1:9"]],
+    ids=["serve", "worker", "diagnose"],
+)
+def test_a_redis_url_it_cannot_use_is_bad_configuration(command: list[str], url: str, tmp_path: Path) -> None:
+    """Exit 2 (bad configuration, as for bad usage), naming REDIS_URL, never the password."""
+    env = {"REDIS_URL": url, "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "x" * 32}
+    result = run(*command, *(["--env-file", str(tmp_path / "none")] if command[0] != "diagnose" else []), env=env)
+    assert result.returncode == 2, result.stderr
+    assert "REDIS_URL" in result.stderr
+    assert "s3cret" not in result.stderr
+    assert "Traceback" not in result.stderr

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 from bot import __version__
 from bot.cli import diagnose, explain, sender, serve, summary, worker
-from bot.errors import MailflowError
+from bot.errors import ConfigError, MailflowError
 
-EXIT_INTERNAL = 1
+EXIT_INTERNAL, EXIT_USAGE = 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args, sys.stdout, sys.stderr, sys.stdin.buffer))
+    except ConfigError as exc:  # a bad setting: the message names the variable; exit 2 as for bad usage
+        print(f"mailflow: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except MailflowError as exc:
         print(f"mailflow: {exc}", file=sys.stderr)
         return EXIT_INTERNAL

@@ -3,7 +3,9 @@
 Socket Mode when ``SLACK_APP_TOKEN`` is set (no public URL needed), otherwise HTTP mode: an
 aiohttp server on ``MAILFLOW_HOST``:``MAILFLOW_PORT`` (``--port`` wins) taking Slack's requests
 on ``POST /slack/events``. Either way the same server answers ``/healthz``, ``/readyz`` and
-``/metrics`` (bot/observability.py). The Web API base is ``SLACK_API_URL``, so the bot can run
+``/metrics`` (bot/observability.py). Slow clients are cut off and open connections capped
+(bot/http_edge.py: ``MAILFLOW_HTTP_HEAD_TIMEOUT``, ``MAILFLOW_HTTP_BODY_TIMEOUT``,
+``MAILFLOW_HTTP_MAX_CONNECTIONS``). The Web API base is ``SLACK_API_URL``, so the bot can run
 against a local stand-in. Without its Slack credentials the command stops at once, naming the
 missing variables and pointing to the app manifest. Exit codes: 0 stopped by a signal, 2 bad or
 missing settings (Slack refused the bot token, too), 1 the bot could not start (Slack stayed
@@ -216,6 +218,7 @@ async def _serve(
     from aiohttp import web  # noqa: PLC0415
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler  # noqa: PLC0415
 
+    from bot.http_edge import Edge, EdgeLimits, EdgeSite  # noqa: PLC0415
     from bot.observability import request_id_middleware, routes  # noqa: PLC0415
     from handlers import build_web_app  # noqa: PLC0415
 
@@ -236,12 +239,20 @@ async def _serve(
     async def connected() -> bool:
         return True if socket is None else bool(await socket.client.is_connected())
 
+    edge = Edge(
+        EdgeLimits(
+            head_timeout_s=settings.http_head_timeout,
+            body_timeout_s=settings.http_body_timeout,
+            max_connections=settings.http_max_connections,
+        )
+    )
     web_app = build_web_app(slack, routes(store=slack.bot.store, slack_connected=connected, metrics=metrics))
     web_app.middlewares.append(request_id_middleware)
+    web_app.middlewares.append(edge.middleware)
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, settings.host, settings.port).start()
+        await EdgeSite(runner, settings.host, settings.port, edge=edge).start()
     except OSError as exc:
         await runner.cleanup()
         await close()

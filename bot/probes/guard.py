@@ -1,14 +1,27 @@
 """The address guard: mailflow connects where chat users tell it to, so it refuses by default
 every address that is not on the public internet.
 
-Rules (first match names the refusal): unspecified, loopback, the cloud metadata address
-169.254.169.254 and Azure's 168.63.129.16, link-local, carrier-grade NAT (100.64.0.0/10),
-private, documentation, benchmarking, multicast (Python's ``is_global`` says True for 224.0.0.1,
-so it is checked on its own), reserved, and IPv6 forms that embed an IPv4 address: IPv4-mapped
-``::ffff:a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16`` and Teredo ``2001::/32`` are
-unwrapped and the inner address checked; the deprecated IPv4-compatible ``::a.b.c.d`` and
-IPv4-translated ``::ffff:0:a.b.c.d`` forms, and site-local ``fec0::/10``, are refused outright.
-Anything else that Python does not call global is refused as "not globally routable".
+Strategy: the refusal rules are data. ``_V4_RULES`` and ``_V6_RULES`` are IANA's IPv4 and IPv6
+Special-Purpose Address Registries (RFC 6890; iana.org/assignments/iana-ipv4-special-registry and
+iana-ipv6-special-registry): every block whose "Globally Reachable" is False or N/A, plus
+multicast, which those registries leave out. The first matching rule names the refusal, so the
+more specific names come first (the cloud metadata address before link-local). Python's own
+``is_global`` is not used: its table differs between versions (3.11's is older than 3.12's).
+
+IPv6 beyond the registry: only 2000::/3 is global unicast (IANA IPv6 Address Space), so any
+other address is refused as reserved, except the NAT64 well-known prefix ``64:ff9b::/96``.
+
+Addresses that embed an IPv4 address are unwrapped and EVERY embedded address must pass, and
+then the outer address must pass too; unwrapping never ends the check early:
+
+    ::ffff:a.b.c.d        IPv4-mapped (RFC 4291)        outer refused: probe a.b.c.d itself
+    ::a.b.c.d             IPv4-compatible, deprecated   outer refused
+    ::ffff:0:a.b.c.d      IPv4-translated (RFC 2765)    outer refused
+    64:ff9b::/96          NAT64 well-known (RFC 6052)   outer passes when the IPv4 does
+    64:ff9b:1::/48        NAT64 local use (RFC 8215)    outer refused; the IPv4 may sit at any
+                                                        RFC 6052 position (/48, /56, /64, /96)
+    2002::/16             6to4 (RFC 3056)               outer passes when the IPv4 does
+    2001::/32             Teredo (RFC 4380)             outer refused; server and client named
 
 The operator's allowlist (CIDRs, or host names with an optional ``*.`` wildcard) is the only
 way in. Resolution happens once; callers connect to the checked address itself (no DNS
@@ -18,7 +31,7 @@ rebinding window), with SNI and certificate checks done against the host name.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bot.errors import TargetRefused
@@ -27,44 +40,99 @@ from bot.texts import error, text
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# IANA IPv4 Special-Purpose Address Registry (updated 2025-05), not globally reachable, and multicast.
+# 192.0.0.9/32 and 192.0.0.10/32 (PCP and TURN anycast) are globally reachable but no mail
+# host: the whole of 192.0.0.0/24 is refused.
 _V4_RULES: tuple[tuple[str, str], ...] = (
-    ("0.0.0.0/8", "unspecified or 'this network' address"),
-    ("127.0.0.0/8", "loopback address"),
-    ("169.254.169.254/32", "cloud metadata address"),
-    ("168.63.129.16/32", "Azure platform address"),
-    ("169.254.0.0/16", "link-local address"),
-    ("100.64.0.0/10", "carrier-grade NAT address"),
-    ("10.0.0.0/8", "private address"),
-    ("172.16.0.0/12", "private address"),
-    ("192.168.0.0/16", "private address"),
-    ("192.0.0.0/24", "IETF protocol assignment"),
-    ("192.0.2.0/24", "documentation address"),
-    ("198.51.100.0/24", "documentation address"),
-    ("203.0.113.0/24", "documentation address"),
-    ("198.18.0.0/15", "benchmarking address"),
-    ("224.0.0.0/4", "multicast address"),
-    ("240.0.0.0/4", "reserved address"),
+    ("169.254.169.254/32", "cloud metadata address"),  # AWS, GCP, Azure IMDS, OpenStack
+    ("168.63.129.16/32", "Azure platform address"),  # Azure's wire server (public space, internal use)
+    ("0.0.0.0/8", "unspecified or 'this network' address"),  # RFC 791 section 3.2; 0.0.0.0/32 RFC 1122
+    ("10.0.0.0/8", "private address"),  # RFC 1918
+    ("100.64.0.0/10", "carrier-grade NAT address"),  # RFC 6598 shared address space
+    ("127.0.0.0/8", "loopback address"),  # RFC 1122 section 3.2.1.3
+    ("169.254.0.0/16", "link-local address"),  # RFC 3927
+    ("172.16.0.0/12", "private address"),  # RFC 1918
+    ("192.0.0.0/24", "IETF protocol assignment"),  # RFC 6890; /29 RFC 7335, .8 RFC 7600, .170/.171 RFC 8880
+    ("192.0.2.0/24", "documentation address"),  # RFC 5737 TEST-NET-1
+    ("192.88.99.0/24", "deprecated 6to4 relay anycast address"),  # RFC 7526 (.2/32, 6a44, RFC 6751)
+    ("192.168.0.0/16", "private address"),  # RFC 1918
+    ("198.18.0.0/15", "benchmarking address"),  # RFC 2544
+    ("198.51.100.0/24", "documentation address"),  # RFC 5737 TEST-NET-2
+    ("203.0.113.0/24", "documentation address"),  # RFC 5737 TEST-NET-3
+    ("224.0.0.0/4", "multicast address"),  # RFC 5771; Python 3.11's is_global says True for 224.0.0.1
+    ("255.255.255.255/32", "reserved address (limited broadcast)"),  # RFC 919, RFC 8190
+    ("240.0.0.0/4", "reserved address"),  # RFC 1112 section 4
 )
+# IANA IPv6 Special-Purpose Address Registry (updated 2025-04), not globally reachable, and
+# multicast. Within 2001::/23 a few blocks are globally reachable (PCP/TURN/SRP anycast, AMT,
+# AS112, ORCHIDv2, DETs), none of them a mail host: the whole /23 is refused.
 _V6_RULES: tuple[tuple[str, str], ...] = (
-    ("::/128", "unspecified address"),
-    ("::1/128", "loopback address"),
-    ("fe80::/10", "link-local address"),
-    ("fc00::/7", "private (unique local) address"),
-    ("ff00::/8", "multicast address"),
-    ("2001:db8::/32", "documentation address"),
-    ("100::/64", "discard-only address"),
+    ("::/128", "unspecified address"),  # RFC 4291
+    ("::1/128", "loopback address"),  # RFC 4291
+    ("::ffff:0:0/96", "IPv4-mapped IPv6 address, not globally reachable"),  # RFC 4291 section 2.5.5.2
+    ("::ffff:0:0:0/96", "deprecated IPv4-translated IPv6 address"),  # RFC 2765 (SIIT)
+    ("::/96", "deprecated IPv4-compatible IPv6 address"),  # RFC 4291 section 2.5.5.1
+    ("64:ff9b:1::/48", "NAT64 local-use address"),  # RFC 8215; see refusal()
+    ("100::/64", "discard-only address"),  # RFC 6666
+    ("100:0:0:1::/64", "dummy IPv6 prefix"),  # RFC 9780
+    ("2001::/32", "Teredo tunnel address"),  # RFC 4380: "N/A" in the registry; nothing serves mail there
+    ("2001:2::/48", "benchmarking address"),  # RFC 5180
+    ("2001:10::/28", "deprecated ORCHID address"),  # RFC 4843
+    ("2001:db8::/32", "documentation address"),  # RFC 3849
+    ("2001::/23", "IETF protocol assignment"),  # RFC 2928
+    ("3fff::/20", "documentation address"),  # RFC 9637
+    ("5f00::/16", "SRv6 segment identifier"),  # RFC 9602
+    ("fc00::/7", "private (unique local) address"),  # RFC 4193
+    ("fe80::/10", "link-local address"),  # RFC 4291
     ("fec0::/10", "site-local address (deprecated, RFC 3879)"),  # Python calls it global
+    ("ff00::/8", "multicast address"),  # RFC 4291 section 2.7
 )
 _V4 = tuple((ipaddress.IPv4Network(net), why) for net, why in _V4_RULES)
 _V6 = tuple((ipaddress.IPv6Network(net), why) for net, why in _V6_RULES)
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-# Deprecated forms that embed an IPv4 address and that nothing routes on the internet: refused
-# whatever the inner address, named after it when it is itself refused.
-_LEGACY = (
-    (ipaddress.IPv6Network("::/96"), "IPv4-compatible"),  # RFC 4291 section 2.5.5.1
-    (ipaddress.IPv6Network("::ffff:0:0:0/96"), "IPv4-translated"),  # RFC 2765 (SIIT)
-)
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix: global when its IPv4 is
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+_NAT64_LOCAL_RULE = "NAT64 local-use address (64:ff9b:1::/48, RFC 8215)"
+_IPV4_EMBEDDING = (  # RFC 4291 / RFC 2765 forms: the IPv4 address is the last 32 bits
+    (ipaddress.IPv6Network("::ffff:0:0/96"), "IPv4-mapped"),
+    (ipaddress.IPv6Network("::ffff:0:0:0/96"), "IPv4-translated"),
+    (ipaddress.IPv6Network("::/96"), "IPv4-compatible"),
+)
+RFC6052_PREFIXES = (32, 40, 48, 56, 64, 96)
+
+
+def rfc6052_ipv4(ip: ipaddress.IPv6Address, prefix_len: int) -> ipaddress.IPv4Address:
+    """The IPv4 address that RFC 6052 section 2.2 embeds in ``ip`` after a ``prefix_len``-bit prefix.
+
+    For prefixes shorter than 96 bits the IPv4 bits run around bits 64-71 (the "u" octet,
+    kept zero), so /48 puts the first two octets in bits 48-63 and the last two in bits 72-87.
+    """
+    if prefix_len not in RFC6052_PREFIXES:
+        raise ValueError(f"RFC 6052 prefixes are /32, /40, /48, /56, /64 or /96, not /{prefix_len}")
+    value = int(ip)
+    if prefix_len == 96:
+        return ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    without_u = ((value >> 64) << 56) | (value & ((1 << 56) - 1))  # 120 bits: the u octet taken out
+    return ipaddress.IPv4Address((without_u >> (120 - prefix_len - 32)) & 0xFFFFFFFF)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> Iterator[ipaddress.IPv4Address]:
+    """Every IPv4 address that ``ip`` may carry to an IPv4 host, in the order they are checked."""
+    for net, _ in _IPV4_EMBEDDING:
+        if ip in net and int(ip) > 1:  # :: and ::1 are no IPv4-compatible addresses
+            yield ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+            return
+    if ip in _NAT64:
+        yield rfc6052_ipv4(ip, 96)
+    elif ip in _NAT64_LOCAL:  # the operator picks the prefix length inside the /48: try each
+        for length in (96, 64, 56, 48):
+            yield rfc6052_ipv4(ip, length)
+    elif ip.sixtofour is not None:
+        yield ip.sixtofour
+    elif ip.teredo is not None:
+        server, client = ip.teredo
+        yield client  # de-obfuscated by ipaddress
+        yield server
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,39 +171,21 @@ class Allowlist:
 
 def refusal(ip: IPAddress) -> str | None:
     """Why ``ip`` must not be probed, or None when it is a public address."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        for net6, form in _LEGACY:
-            if ip in net6 and int(ip) > 1:  # :: and ::1 have rules of their own
-                legacy = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-                why = refusal(legacy)
-                return (
-                    f"{why} ({ip} embeds {legacy})" if why else f"deprecated {form} IPv6 address ({ip} embeds {legacy})"
-                )
-        inner = _embedded_v4(ip)
-        if inner is not None:
-            why = refusal(inner)
-            return f"{why} ({ip} embeds {inner})" if why else None
-        for net6, why in _V6:
-            if ip in net6:
-                return why
-    else:
-        for net4, why in _V4:
-            if ip in net4:
-                return why
-    if not ip.is_global:
-        return "address that is not globally routable"
-    return None
-
-
-def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip in _NAT64 or ip in _NAT64_LOCAL:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]  # the client's (de-obfuscated) address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return next((why for net4, why in _V4 if ip in net4), None)
+    if ip in _NAT64_LOCAL:  # refused as a whole; name what it may carry (the prefix length is unknown)
+        carried = dict.fromkeys(f"{inner} ({why})" for inner in embedded_ipv4(ip) if (why := refusal(inner)))
+        return _NAT64_LOCAL_RULE + (f", which may carry {', '.join(carried)}" if carried else "")
+    for inner in embedded_ipv4(ip):  # every embedded address first: the most useful name ...
+        why = refusal(inner)
+        if why:
+            return f"{why} ({ip} embeds {inner})"
+    for net6, why in _V6:  # ... then the outer address, whatever the inner ones were
+        if ip in net6:
+            wrapped = next(embedded_ipv4(ip), None)
+            return f"{why} ({ip} embeds {wrapped})" if wrapped is not None else why
+    if ip not in _GLOBAL_UNICAST and ip not in _NAT64:
+        return "reserved IPv6 address (outside global unicast 2000::/3)"
     return None
 
 

@@ -32,6 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot.errors import ConfigError
 from bot.store.base import Window, check_ttl
 from bot.store.errors import StoreError, StoreUnavailable
 
@@ -91,8 +92,8 @@ class RedisStore:
                 socket_timeout=timeouts.read,
                 retry=Retry(NoBackoff(), 1, (RedisConnectionError,)),
             )
-        except ValueError as exc:
-            raise StoreError(f"cannot use the Redis URL: {exc}") from None
+        except ValueError as exc:  # an unknown scheme, a port that is no number: bad configuration
+            raise ConfigError(f"REDIS_URL: cannot use this Redis URL ({exc})") from None
         return cls(aioredis.Redis.from_pool(pool), timeouts=timeouts)
 
     @contextlib.contextmanager

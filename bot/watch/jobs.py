@@ -35,6 +35,7 @@ from bot.observability import Metrics, get_logger
 from bot.probes.config import ProbeConfig
 from bot.service import DiagnosisService
 from bot.settings import Settings, load_settings
+from bot.slack_answers import SDK_BODY_ERRORS, UNREADABLE, api_error_code
 from bot.store import open_store
 from bot.watch.book import QUEUE, WatchBook, _json_dumps, _json_loads, arq_redis
 from bot.watch.incident import incident_charter
@@ -60,7 +61,9 @@ def slack_poster(client: AsyncWebClient, metrics: Metrics | None = None) -> Post
                 unfurl_media=False,
             )
         except SlackApiError as exc:
-            error = str(exc.response.get("error") or "unknown")
+            error = api_error_code(exc.response)
+        except SDK_BODY_ERRORS:  # an HTML page, plain text, a body that is no JSON object
+            error = UNREADABLE
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = f"network: {type(exc).__name__}"
         else:

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 from collections.abc import Awaitable, Callable
 
 import pytest
 
 from bot.diagnose import DiagnoseRequest, diagnose
 from bot.errors import ProbeError, TargetRefused
+from bot.probes.authoritative import probe_authoritative
 from bot.probes.config import Endpoints, ProbeConfig, Timeouts
 from bot.probes.context import ProbeContext
 from bot.probes.guard import AddressGuard, Allowlist
@@ -39,6 +41,7 @@ from tests.fixtures.dns_server import DnsServer, Zone, dns_server  # noqa: F401
 from tests.fixtures.http_server import HttpServer, Policy, http_server  # noqa: F401
 from tests.fixtures.smtp_peers import HOST, Peer, Pki
 from tests.hardening.conftest import Jail
+from tests.iana_special import registry_cases
 
 pki = smtp_peers.pki
 start_peer = smtp_peers.start_peer
@@ -103,7 +106,7 @@ REFUSED = [
     ("64:ff9b::a9fe:a9fe", "cloud metadata"),
     ("64:ff9b::6440:1", "carrier-grade NAT"),
     ("64:ff9b::e000:1", "multicast"),
-    ("64:ff9b:1::a9fe:a9fe", "cloud metadata"),  # local-use NAT64, RFC 8215
+    ("64:ff9b:1::a9fe:a9fe", "NAT64 local-use"),  # RFC 8215: refused whatever it carries
     ("2002:7f00:1::", "loopback"),
     ("2002:a00:1::", "private"),
     ("2002:a9fe:a9fe::", "cloud metadata"),
@@ -129,6 +132,44 @@ async def test_an_mx_resolving_to_a_refused_address_is_never_contacted(
     assert "--allow" in str(refused.value)  # the user is told the way in
     assert jail.tcp() == []  # not one TCP connection: only the DNS questions went out
     assert dns_server.asked(MX) >= 1
+
+
+@pytest.mark.parametrize(("address", "block"), registry_cases())
+async def test_no_special_purpose_block_is_contacted(
+    dns_server: DnsServer, jail: Jail, address: str, block: str
+) -> None:
+    """Every not-globally-reachable entry of IANA's IPv4 and IPv6 Special-Purpose Address
+    Registries (first, middle and last address), answered for an MX host: refused, unconnected."""
+    dns_server.zone.add(DOMAIN, "MX", f"10 {MX}.")
+    dns_server.zone.add(MX, "AAAA" if ":" in address else "A", ipaddress.ip_address(address).exploded)
+    with pytest.raises(TargetRefused, match=f"{MX}"):
+        await diagnose(DiagnoseRequest(DOMAIN), lab(dns_server))
+    assert jail.tcp() == []
+
+
+LOCAL_NAT64 = "64:ff9b:1:a09:9:900:808:808"  # 10.9.9.9 at the /48 position (RFC 6052), 8.8.8.8 at /96
+
+
+async def test_the_nat64_local_use_prefix_gets_no_smtp_https_or_dns_traffic(dns_server: DnsServer, jail: Jail) -> None:
+    """The address that got through before: as an MX host, as the MTA-STS policy host, and as a
+    domain's name server; not one TCP connection or DNS question goes to it."""
+    dns_server.zone.add(DOMAIN, "MX", f"10 {MX}.")
+    dns_server.zone.add(MX, "AAAA", LOCAL_NAT64)
+    with pytest.raises(TargetRefused, match="NAT64 local-use"):
+        await diagnose(DiagnoseRequest(DOMAIN), lab(dns_server))
+    dns_server.zone.add(f"_mta-sts.{DOMAIN}", "TXT", "v=STSv1; id=20261206T000000")
+    dns_server.zone.add(f"mta-sts.{DOMAIN}", "AAAA", LOCAL_NAT64)
+    result = await probe_mta_sts(ProbeContext.create(lab(dns_server)), DOMAIN, [MX])
+    assert not result.ok and "NAT64 local-use" in result.detail, result.detail
+    with pytest.raises(TargetRefused, match="NAT64 local-use"):
+        await diagnose(DiagnoseRequest(DOMAIN, smart_host=f"[{LOCAL_NAT64}]"), lab(dns_server))
+    dns_server.zone.add(DOMAIN, "NS", f"ns1.{DOMAIN}.")
+    dns_server.zone.add(f"ns1.{DOMAIN}", "AAAA", LOCAL_NAT64)
+    result = await probe_authoritative(ProbeContext.create(lab(dns_server)), DOMAIN)
+    assert "NAT64 local-use" in json.dumps(result.facts), result.facts
+    assert jail.tcp() == []
+    # The jail fails the test on any packet to LOCAL_NAT64; what did go out went to the fixture's loopback.
+    assert {host for host, _, _ in jail.connects} == {"127.0.0.1"}
 
 
 @pytest.mark.parametrize(

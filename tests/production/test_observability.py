@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -67,12 +68,74 @@ REDACTIONS = [
     ("450 4.4.316 Connection refused [203.0.113.25]", "450 4.4.316 Connection refused [203.0.113.25]"),
     ("mailflow:v1:probe:diagnose:#0123456789abcdef01234567", "mailflow:v1:probe:diagnose:#0123456789abcdef01234567"),
     ("contoso.com MX 10 mail.contoso.com", "contoso.com MX 10 mail.contoso.com"),
+    # Address spellings that got through before (issue 10, item 7):
+    ('from "john doe"@fabrikam.com', "from ***@fabrikam.com"),  # quoted local part
+    (r'from "john \"jd\" doe"@fabrikam.com', "from ***@fabrikam.com"),  # with quoted pairs
+    ("jörg.müller@beispiel.de", "***@beispiel.de"),  # non-ASCII local part (RFC 6531)
+    ("宛先 用户@例子.广告 不明", "宛先 ***@例子.广告 不明"),
+    ("ユーザー＠例え.jp", "***＠例え.jp"),  # full-width at sign
+    ("RCPT TO:<user@[10.1.2.3]>", "RCPT TO:<***@[10.1.2.3]>"),  # domain literal
+    ("user@[IPv6:2001:db8::25] refused", "***@[IPv6:2001:db8::25] refused"),
+    ("root@intranet said", "***@intranet said"),  # single-label domain
+    ("?to=alex%40fabrikam.com&x=1", "?to=***%40fabrikam.com&x=1"),  # URL-escaped
+    ("alex&#64;fabrikam.com", "***&#64;fabrikam.com"),  # HTML-escaped, decimal
+    ("alex&#x40;fabrikam.com", "***&#x40;fabrikam.com"),  # hexadecimal
+    ("alex&commat;fabrikam.com", "***&commat;fabrikam.com"),  # named
+    ("redis://:p@ss@cache:6379/0", "redis://:***@cache:6379/0"),  # an @ in the password
+    ("redis://default:p@ss:w@rd@cache:6379", "redis://default:***@cache:6379"),
+    ("https://ghp_abc123@github.com/org/repo", "https://***@github.com/org/repo"),  # a token as the user
+    ("write to a@b.com.", "write to ***@b.com."),  # a sentence's full stop is not the domain's
+    ("<@U0123> and @channel", "<@U0123> and @channel"),  # Slack mentions are no addresses
 ]
 
 
 @pytest.mark.parametrize(("text", "expected"), REDACTIONS)
 def test_redact_text(text: str, expected: str) -> None:
     assert redact_text(text) == expected
+
+
+# Inputs that make a backtracking pattern quadratic, built around each anchor the masking reads
+# outwards from; n characters, then 4n.
+HOSTILE_SHAPES = {
+    "at signs": lambda n: "a@" * n,
+    "bare at signs": lambda n: "@" * n,
+    "url-escaped": lambda n: "a%40" * n,
+    "html-escaped": lambda n: "&#" + "0" * n,
+    "quotes": lambda n: '"' * n + "@x",
+    "open quote": lambda n: '"' + "a" * n + '"@x',
+    "scheme run": lambda n: "a" * n + "://",
+    "schemes": lambda n: "a://" * n,
+    "userinfo": lambda n: "s://" + "u:" * n + "@h",
+    "long local": lambda n: "a." * n + "@x.com",
+    "long domain": lambda n: "a@" + "b." * n,
+    "addresses": lambda n: "a@b.c " * n,
+}
+
+
+@pytest.mark.parametrize("shape", list(HOSTILE_SHAPES), ids=list(HOSTILE_SHAPES))
+def test_masking_time_grows_linearly(shape: str) -> None:
+    """4x the input takes at most 6x the time (best of 5 interleaved runs), for every hostile shape."""
+    build = HOSTILE_SHAPES[shape]
+
+    def once(text: str) -> float:
+        started = time.perf_counter()
+        redact_text(text)
+        return time.perf_counter() - started
+
+    n = 10_000
+    while min(once(build(n)) for _ in range(3)) < 0.02 and n < 2_000_000:  # noise small beside it, caches full
+        n *= 2
+    small_text, large_text = build(n), build(4 * n)
+    ratios = []
+    for _ in range(3):  # noise on a shared machine can pass 6x once; quadratic time (16x) fails every time
+        smalls, larges = [], []
+        for _ in range(5):  # interleaved, so both sizes see the same load
+            smalls.append(once(small_text))
+            larges.append(once(large_text))
+        ratios.append(min(larges) / min(smalls))
+        if ratios[-1] <= 6:
+            break
+    assert min(ratios) <= 6, f"{shape}: 4x the input took {', '.join(f'{r:.1f}' for r in ratios)}x the time (n={n})"
 
 
 def test_registered_secret_is_masked() -> None:

@@ -95,6 +95,8 @@ BAD: list[tuple[dict[str, str], str]] = [
     ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL: must be an http(s) URL"),
     ({"REDIS_URL": "http://:hunter2@cache:6379"}, "REDIS_URL: must start with redis://, rediss:// or unix://"),
     ({"REDIS_URL": "redis://"}, "REDIS_URL: names no host"),
+    ({"REDIS_URL": "redis://cache:port/0"}, "REDIS_URL: the port must be a number from 1 to 65535"),
+    ({"REDIS_URL": "redis://cache:99999/0"}, "REDIS_URL: the port must be a number from 1 to 65535"),
     ({"MAILFLOW_HOST": "not a host"}, "MAILFLOW_HOST: 'not a host' is not a host name"),
     ({"MAILFLOW_PORT": "abc"}, "MAILFLOW_PORT: must be a whole number, not 'abc'"),
     ({"MAILFLOW_PORT": "0"}, "MAILFLOW_PORT: must be from 1 to 65535, not 0"),
@@ -142,12 +144,14 @@ def test_every_bad_setting_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) 
         ("SLACK_BOT_TOKEN", "xoxp-leaked-secret"),
         ("SLACK_APP_TOKEN", "xoxb-leaked-secret"),
         ("REDIS_URL", "http://:leaked-secret@cache:6379/0"),
+        ("REDIS_URL", "memcached://:leaked@secret@cache:6379/0"),  # an @ in the password
+        ("REDIS_URL", "redis://:leaked-secret@cache:port/0"),
     ],
 )
 def test_errors_never_show_secrets(monkeypatch: pytest.MonkeyPatch, variable: str, secret: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load(monkeypatch, {variable: secret})
-    assert "leaked-secret" not in str(caught.value)
+    assert "leaked" not in str(caught.value) and "secret" not in str(caught.value)
 
 
 def test_secrets_are_hidden_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:

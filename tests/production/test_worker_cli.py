@@ -39,14 +39,14 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
 
 def test_refuses_without_redis(capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run(["worker", "--env-file", "/dev/null"], capsys)
-    assert code == 1 and "REDIS_URL: the worker needs Redis" in err
+    assert code == 2 and "REDIS_URL: the worker needs Redis" in err
 
 
 def test_refuses_a_bad_setting(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("MAILFLOW_PROBE_TIMEOUT", "forever")
     code, err = run(["worker", "--env-file", "/dev/null"], capsys)
-    assert code == 1 and "MAILFLOW_PROBE_TIMEOUT: not a duration: 'forever'" in err
+    assert code == 2 and "MAILFLOW_PROBE_TIMEOUT: not a duration: 'forever'" in err
 
 
 def test_burst_runs_the_due_ticks(

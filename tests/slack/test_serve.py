@@ -86,6 +86,21 @@ async def test_start_up_retries_while_slack_answers_503_then_serves(
         await asyncio.wait_for(task, 20)
 
 
+@pytest.mark.parametrize("kind", ["HTML 502", "HTML 200", "truncated JSON", "405 text", "empty 200", "JSON array"])
+async def test_an_unreadable_auth_test_answer_is_slack_unreachable_not_a_crash(slack_api: SlackApi, kind: str) -> None:
+    """An answer that is no Slack JSON is no refusal of the token: retried, then given up on
+    with a message (before, an AttributeError escaped, or a cut-off body read as a refusal)."""
+    from bot.cli.serve import StartError, TokenRefusedError, serve  # noqa: PLC0415
+    from bot.settings import load_settings  # noqa: PLC0415
+
+    slack_api.fault("auth.test", kind, times=1000)
+    settings = load_settings(None, slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack_api.base_url)
+    with pytest.raises(StartError) as failed:
+        await serve(settings, io.StringIO(), retry_first_s=0.05, retry_for_s=0.3)
+    assert not isinstance(failed.value, TokenRefusedError)
+    assert "Slack was unreachable" in str(failed.value)
+
+
 async def test_http_mode_answers_a_signed_command_and_stops_on_sigterm(tmp_path: Path, slack_api: SlackApi) -> None:
     port = free_port()
     environ = env(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_api.base_url)

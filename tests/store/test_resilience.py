@@ -12,6 +12,7 @@ import logging
 import pytest
 import redis.asyncio as aioredis
 
+from bot.errors import ConfigError
 from bot.probes.result import ProbeResult
 from bot.store import (
     Health,
@@ -20,7 +21,6 @@ from bot.store import (
     RedisStore,
     RedisTimeouts,
     ResilientStore,
-    StoreError,
     StoreUnavailable,
     first_delivery,
     key,
@@ -179,7 +179,7 @@ def test_open_store_picks_by_url() -> None:
     store = open_store("redis://127.0.0.1:1/0")
     assert isinstance(store, ResilientStore)
     assert isinstance(store.primary, RedisStore)
-    with pytest.raises(StoreError, match="Redis URL"):
+    with pytest.raises(ConfigError, match="REDIS_URL: cannot use this Redis URL"):  # bad configuration: exit 2
         open_store("http://127.0.0.1/")
 
 
