@@ -19,8 +19,9 @@ from tests.hardening.pumps import Shape, Site, growth, pattern_sites, screen
 pytestmark = pytest.mark.timeout(300, method="thread")
 
 # Modules whose patterns see text from users: the parser, the slash-command arguments, the
-# watch list's targets, the settings read from the environment.
-MODULES = ("bot.parse", "handlers.args", "bot.settings", "bot.watch.model", "bot.cli.diagnose")
+# watch list's targets, the settings read from the environment, the log masking (which reads
+# whatever a log line quotes).
+MODULES = ("bot.parse", "handlers.args", "bot.settings", "bot.watch.model", "bot.cli.diagnose", "bot.observability")
 SITES = pattern_sites(*MODULES)
 MAX_RATIO = 6.0
 
