@@ -19,7 +19,7 @@ import importlib.util
 import re
 import sys
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -473,13 +473,18 @@ def check_all() -> list[str]:
     """Validate every language; return the problems found (empty when all is well)."""
     from bot.sender.knowledge import check_all as check_sender  # noqa: PLC0415  (its own shape; it imports this)
 
+    return problems_loading(load) + check_sender()
+
+
+def problems_loading(loader: Callable[[str], object]) -> list[str]:
+    """Load a group of the knowledge base in every language; the problems found, one a language."""
     problems = []
     for language in LANGUAGES:
         try:
-            load(language)
+            loader(language)
         except KnowledgeError as exc:
             problems.append(str(exc))
-    return problems + check_sender()
+    return problems
 
 
 def check_group(group: str) -> list[str]:

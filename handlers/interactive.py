@@ -15,7 +15,9 @@ Each is acknowledged at once; the work runs in the background, once per ``trigge
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -35,7 +37,7 @@ from bot.render.blocks import (
 from bot.store import first_delivery
 from handlers.bot import FallbackReply, SlackBot, log, ui_for
 from handlers.events import bounces_in, read_text
-from handlers.io import ResponseReply, SlackSendError, ThreadReply, call
+from handlers.io import ResponseReply, ResponseUrl, SlackSendError, ThreadReply, call
 
 SHORTCUT = "explain_bounce"
 
@@ -57,6 +59,50 @@ async def _once(bot: SlackBot, body: dict[str, Any]) -> bool:
         log.info("interaction %s delivered again: ignored", request_id)
         return False
     return True
+
+
+class _Target(Protocol):
+    @property
+    def language(self) -> str | None: ...
+
+
+T = TypeVar("T", bound=_Target)
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress(Generic[T]):
+    """A run button pressed once, by a user allowed to run it now: who, where, in which language."""
+
+    target: T
+    respond: ResponseUrl
+    user: str
+    channel: str
+    ts: str
+    thread_ts: str | None
+    lang: str
+
+
+async def button_press(
+    bot: SlackBot, body: dict[str, Any], decode: Callable[[str], T | None], what: str
+) -> ButtonPress[T] | None:
+    """The start every run button shares: a redelivery ignored, its value decoded (an
+    unreadable one logged), the reader's language, and the rate limit (a refusal is told to the
+    presser alone). None when there is nothing to run."""
+    respond = bot.response_url(body)
+    if not await _once(bot, body):
+        return None
+    user, channel, ts, thread_ts = _ids(body)
+    action = (body.get("actions") or [{}])[0]
+    target = decode(str(action.get("value", "")))
+    if target is None:
+        log.warning("%s button with an unreadable value: %r", what, str(action.get("value", ""))[:200])
+        return None
+    lang = await bot.language(user, target.language)
+    refusal = await bot.allowed(user, channel, lang)
+    if refusal is not None:
+        await ResponseReply(respond, in_channel=False).send(refusal)
+        return None
+    return ButtonPress(target, respond, user, channel, ts, thread_ts, lang)
 
 
 async def on_tick(bot: SlackBot, body: dict[str, Any]) -> None:
@@ -94,37 +140,27 @@ async def on_tick(bot: SlackBot, body: dict[str, Any]) -> None:
 
 
 async def on_probe_button(bot: SlackBot, body: dict[str, Any], *, fresh: bool) -> None:
-    respond = bot.response_url(body)
-    if not await _once(bot, body):
+    press = await button_press(bot, body, ProbeTarget.decode, "probe")
+    if press is None:
         return
-    user, channel, ts, thread_ts = _ids(body)
-    action = (body.get("actions") or [{}])[0]
-    target = ProbeTarget.decode(str(action.get("value", "")))
-    if target is None:
-        log.warning("probe button with an unreadable value: %r", str(action.get("value", ""))[:200])
-        return
-    lang = await bot.language(user, target.language)
-    refusal = await bot.allowed(user, channel, lang)
-    if refusal is not None:
-        await ResponseReply(respond, in_channel=False).send(refusal)
-        return
+    target, channel = press.target, press.channel
     # Re-run: the diagnosis the button is on is redrawn in place. Run: a new message, which this
     # response_url could not update afterwards (it would replace the explanation instead).
-    fallback = ResponseReply(respond, in_channel=True, replace=fresh, own_updates=fresh)
+    fallback = ResponseReply(press.respond, in_channel=True, replace=fresh, own_updates=fresh)
     if fresh:  # the diagnosis message itself is redrawn
-        reply = FallbackReply(ThreadReply(bot.client, channel, thread_ts, ts=ts), fallback)
+        reply = FallbackReply(ThreadReply(bot.client, channel, press.thread_ts, ts=press.ts), fallback)
     else:  # a new reply in the explanation's thread
-        reply = FallbackReply(ThreadReply(bot.client, channel, thread_ts or ts), fallback)
+        reply = FallbackReply(ThreadReply(bot.client, channel, press.thread_ts or press.ts), fallback)
     request = DiagnoseRequest(target.target, target.smart_host, target.code, target.require_tls, target.tls_domain)
     team = (body.get("team") or {}).get("id")
     await bot.diagnose_into(
         reply,
         request,
-        lang=lang,
+        lang=press.lang,
         forced=target.language is not None,
         fresh=fresh,
         channel=channel,
-        user=user,
+        user=press.user,
         team=team,
     )
 

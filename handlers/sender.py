@@ -21,11 +21,12 @@ from bot.render.sender import sender_message, sender_progress_message
 from bot.render.sender_target import ACTION_SENDER, SenderTarget
 from bot.sender import knowledge as sender_knowledge
 from bot.sender.conclude import SenderRequest
+from bot.sender.dns import ascii_domain, plain_ip
 from bot.sender.service import SenderService
 from handlers.args import UsageError, host_name
 from handlers.bot import FallbackReply, SlackBot, log, ui_for
 from handlers.commands import COMMAND, CommandContext, Subcommand, register
-from handlers.interactive import _ids, _once
+from handlers.interactive import button_press
 from handlers.io import ResponseReply, ThreadReply, new_error_id
 
 _services: weakref.WeakKeyDictionary[SlackBot, SenderService] = weakref.WeakKeyDictionary()
@@ -46,17 +47,20 @@ def parse_sender(tokens: list[str], rest: str) -> SenderArgs:
         name, eq, inline = tokens[i].partition("=")
         if name == "--ip":
             value = inline if eq else (tokens[i + 1] if i + 1 < len(tokens) else "")
-            address = parse_ip(value) if value else None
-            if address is None:
+            ip = plain_ip(value) if value else None
+            if ip is None:
                 raise UsageError(f"--ip wants an IPv4 or IPv6 address, not {value!r}")
-            ip = str(address)
             i += 1 if eq else 2
             continue
         if tokens[i].startswith("-"):
             raise UsageError(f"unknown option {tokens[i]}")
         if domain is not None:
             raise UsageError(f"one domain at a time ({tokens[i]!r} is one too many)")
-        domain = host_name(tokens[i]).rsplit("@", 1)[-1]
+        try:
+            named = ascii_domain(tokens[i].rsplit("@", 1)[-1])
+        except ValueError:
+            raise UsageError(f"{tokens[i]!r} is not a domain") from None
+        domain = host_name(named)
         if parse_ip(domain) is not None or "." not in domain:
             raise UsageError(f"{tokens[i]!r} is not a domain")
         i += 1
@@ -100,27 +104,17 @@ async def run_sender(ctx: CommandContext, args: SenderArgs) -> None:
 
 
 async def on_sender_button(bot: SlackBot, body: dict[str, Any]) -> None:
-    respond = bot.response_url(body)
-    if not await _once(bot, body):
-        return
-    user, channel, ts, thread_ts = _ids(body)
-    action = (body.get("actions") or [{}])[0]
-    target = SenderTarget.decode(str(action.get("value", "")))
-    if target is None:
-        log.warning("sender button with an unreadable value: %r", str(action.get("value", ""))[:200])
-        return
-    lang = await bot.language(user, target.language)
-    refusal = await bot.allowed(user, channel, lang)
-    if refusal is not None:
-        await ResponseReply(respond, in_channel=False).send(refusal)
+    press = await button_press(bot, body, SenderTarget.decode, "sender")
+    if press is None:
         return
     try:
-        request = SenderRequest(parse_sender([target.domain], "").domain, target.ip)
+        request = SenderRequest(parse_sender([press.target.domain], "").domain, press.target.ip)
     except UsageError as exc:
-        await ResponseReply(respond, in_channel=False).send(notice_message(escape(str(exc))))
+        await ResponseReply(press.respond, in_channel=False).send(notice_message(escape(str(exc))))
         return
-    reply = FallbackReply(ThreadReply(bot.client, channel, thread_ts or ts), ResponseReply(respond, in_channel=True))
-    await check_into(bot, reply, request, lang=lang, channel=channel)
+    thread = ThreadReply(bot.client, press.channel, press.thread_ts or press.ts)
+    reply = FallbackReply(thread, ResponseReply(press.respond, in_channel=True))
+    await check_into(bot, reply, request, lang=press.lang, channel=press.channel)
 
 
 register(

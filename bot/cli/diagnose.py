@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 from typing import IO, TYPE_CHECKING
@@ -51,12 +52,17 @@ def _target(value: str) -> str:
     return value.strip()
 
 
+def timeouts_for(args: argparse.Namespace) -> Timeouts:
+    """``--timeout``: a finite, positive number of seconds (nan and inf are not deadlines)."""
+    if args.timeout is None:
+        return Timeouts()
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    return Timeouts.within(args.timeout)
+
+
 def config_from_args(args: argparse.Namespace) -> ProbeConfig:
-    timeouts = Timeouts()
-    if args.timeout is not None:
-        if args.timeout <= 0:
-            raise UsageError("--timeout must be a positive number of seconds")
-        timeouts = Timeouts.within(args.timeout)
+    timeouts = timeouts_for(args)
     if args.port is not None and not 0 < args.port < 65536:
         raise UsageError("--port must be between 1 and 65535")
     return ProbeConfig(

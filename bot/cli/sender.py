@@ -13,10 +13,10 @@ import os
 from typing import IO, TYPE_CHECKING
 
 from bot import knowledge
-from bot.cli.diagnose import _NAME, UsageError, _resolver
+from bot.cli.diagnose import _NAME, UsageError, _resolver, timeouts_for
 from bot.cli.explain import default_language
 from bot.errors import ProbeError
-from bot.probes.config import ProbeConfig, Timeouts
+from bot.probes.config import ProbeConfig
 from bot.probes.guard import parse_ip
 from bot.probes.result import ProbeResult
 
@@ -29,17 +29,24 @@ _SELECTOR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 def _domain(value: str, what: str) -> str:
-    text = value.strip().rstrip(".").lower()
+    from bot.sender.dns import ascii_domain  # noqa: PLC0415
+
+    try:
+        text = ascii_domain(value)
+    except ValueError:
+        text = ""
     if not text or parse_ip(text) is not None or "." not in text or not _NAME.match(text):
         raise UsageError(f"{what} {value!r} is not a domain name")
     return text
 
 
 def _ip(value: str) -> str:
-    address = parse_ip(value)
+    from bot.sender.dns import plain_ip  # noqa: PLC0415
+
+    address = plain_ip(value)
     if address is None:
         raise UsageError(f"--ip {value!r} is not an IPv4 or IPv6 address")
-    return str(address)
+    return address
 
 
 def _selector(value: str) -> str:
@@ -52,12 +59,7 @@ def _selector(value: str) -> str:
 def request_from_args(args: argparse.Namespace) -> tuple[SenderRequest, ProbeConfig]:
     from bot.sender.conclude import SenderRequest  # noqa: PLC0415  (the DNS stack loads only for this command)
 
-    timeouts = Timeouts()
-    if args.timeout is not None:
-        if args.timeout <= 0:
-            raise UsageError("--timeout must be a positive number of seconds")
-        timeouts = Timeouts.within(args.timeout)
-    config = ProbeConfig(resolver=_resolver(args.resolver) if args.resolver else None, timeouts=timeouts)
+    config = ProbeConfig(resolver=_resolver(args.resolver) if args.resolver else None, timeouts=timeouts_for(args))
     request = SenderRequest(
         domain=_domain(args.domain, "DOMAIN"),
         ip=_ip(args.ip) if args.ip else None,

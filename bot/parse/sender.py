@@ -7,14 +7,19 @@ The IP, first found wins:
     "with ip: [IP]"                            (Gmail's 5.7.26 / 5.7.27 texts)
     "messages from [IP]"                       (Outlook.com's S3150 texts)
     "client-ip=IP"                             (Received-SPF)
+    ";ip=IP"                                   (policyd-spf's "Why?s=mfrom;id=...;ip=..." link)
     the returned message's top Received line, when the receiving side added it (its ``by`` host
     is in a recipient's domain or the remote server's): "from helo (host [IP]) by mx.fabrikam..."
 An internal address (RFC 1918, loopback, link-local, CGNAT, unique-local) is never the sending
 IP: a marker followed by one is skipped. Only bracketed addresses are taken from Received, so
 Exchange's internal hops (``from AM0PR... (2603:10a6:...)``) never are.
 
-The domain: the one the diagnostic names ("sending domain [X]", "SPF [X] with ip",
-``header.from=``, ``smtp.mailfrom=``), else the returned message's From:, else its Return-Path:.
+The domain: the one the diagnostic names ("sending domain [X]", "SPF [X] with ip", Gmail's
+"Unauthenticated email from X", ``header.from=``, ``smtp.mailfrom=``, policyd-spf's
+``s=mfrom;id=user@X``), else the returned message's From:, else its Return-Path:. A bounce
+pasted as text (no MIME structure) still quotes the original's headers after a line such as
+"Original message headers:": they are read from there, found by the parser's own rule for
+where a quoted original starts (``source._original_marker``, linear).
 
 Strategy: str.find on the lower-cased text for each marker, then the token after it is read
 character by character: linear, no regular expression sees the input.
@@ -26,6 +31,9 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from bot.parse import mime
+from bot.parse.source import _original_marker
+
 _IP_MARKERS = (
     "client host [",
     "banned sending ip [",
@@ -33,8 +41,17 @@ _IP_MARKERS = (
     "with ip: [",
     "messages from [",
     "client-ip=",
+    ";ip=",
 )
-_DOMAIN_MARKERS = ("sending domain [", "sending domain ", "spf [", "header.from=", "smtp.mailfrom=")
+_DOMAIN_MARKERS = (
+    "sending domain [",
+    "sending domain ",
+    "spf [",
+    "unauthenticated email from ",
+    "header.from=",
+    "smtp.mailfrom=",
+    "s=mfrom;id=",
+)
 _IP_CHARS = frozenset("0123456789abcdefABCDEF:.")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
 _INTERNAL = tuple(
@@ -183,10 +200,26 @@ def _named_domain(lowered: str) -> str | None:
     return None
 
 
+def pasted_original(text: str) -> dict[str, str]:
+    """The returned original's header fields quoted in a pasted report (first of each name)."""
+    cut = _original_marker(text)
+    if cut is None:
+        return {}
+    eol = text.find("\n", cut)
+    tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
+    block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
+    fields: dict[str, str] = {}
+    for name, value in mime.parse_headers(block, mime.ORIGINAL_FIELDS):
+        fields.setdefault(name, value)
+    return fields
+
+
 def find_sender(text: str, original: Mapping[str, str], receivers: Iterable[str] = ()) -> Sender:
     """The sender as the report ``text`` and the returned message's headers ``original`` show it;
     ``receivers`` are the receiving side's names (``receiving_domains``), for the Received line."""
     lowered = text.lower()
+    if not original:
+        original = pasted_original(text)
     auth = " ".join(v for k in ("authentication-results", "received-spf") if (v := original.get(k))).lower()
     sources = (lowered, auth) if auth else (lowered,)
     ip = None

@@ -53,7 +53,7 @@ def dnsbl_line(item: dict[str, Any], words: SenderKnowledge) -> str:
     if item.get("status") == "no-zone":
         return words.labels["no_zone"].format(delist=item.get("delist"))
     status = str(item.get("status"))
-    shown = words.labels.get(status, status)
+    shown = words.labels.get(status.replace("-", "_"), status)
     answers = f" ({', '.join(item.get('answers') or [])})" if item.get("answers") else ""
     reason = f": {item['reason']}" if item.get("reason") else ""
     delist = f"  {item['delist']}" if status == "listed" and item.get("delist") else ""

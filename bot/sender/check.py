@@ -103,13 +103,15 @@ def _healthy(name: str, facts: dict[str, Any]) -> bool:
         return bool(facts.get("found")) and not facts.get("problems") and not facts.get("error")
     if name == "dkim":
         return facts.get("status") in ("ok", "1024")
-    return facts.get("status") == "clear"
+    return facts.get("status") in ("clear", "no-ipv6")
 
 
 def _summary(name: str, facts: dict[str, Any]) -> str:
     if name == "spf":
         return f"SPF {facts.get('result') or ('valid' if facts.get('valid') else 'checked')}"
     if name == "dmarc":
+        if facts.get("error"):
+            return "DMARC unknown (no DNS answer)"
         return f"DMARC {'p=' + str(facts.get('applied')) if facts.get('found') else 'not found'}"
     if name == "dkim":
         return f"DKIM {facts.get('selector')}: {facts.get('status')}"

@@ -107,9 +107,11 @@ class SenderReport:
         }
 
 
-def suggested_spf(current: str | None, ip: str | None) -> str:
+def suggested_spf(current: str | None, ip: str | None, *, matched: str | None = None) -> str:
     """The record with the sending IP added before its ``all`` (or its redirect), or a first
-    record for Microsoft 365 and that IP."""
+    record for Microsoft 365 and that IP. ``matched``: the term of this record that failed the
+    IP; when it is not ``all`` (``-ip4:203.0.113.0/24``), the IP goes before it, or it would
+    still fail."""
     term = ""
     if ip:
         address = ipaddress.ip_address(ip)
@@ -123,7 +125,7 @@ def suggested_spf(current: str | None, ip: str | None) -> str:
         return current
     for n, part in enumerate(parts):
         bare = part.lstrip("+-~?").lower()
-        if bare == "all" or bare.startswith("redirect="):
+        if (matched and part == matched and n > 0) or bare == "all" or bare.startswith("redirect="):
             return " ".join([*parts[:n], term, *parts[n:]])
     return " ".join([*parts, term])
 
@@ -176,9 +178,10 @@ class _Conclusion:
     def check_spf(self, spf: dict[str, Any]) -> None:
         domain, ip = self.request.name, self.request.ip
         result, record = spf.get("result"), spf.get("record")
+        same_record = (spf.get("matched_in") or "").rstrip(".").lower() == domain
         fields = {
             "spf_current": record or "",
-            "spf_record": suggested_spf(record, ip),
+            "spf_record": suggested_spf(record, ip, matched=spf.get("mechanism") if same_record else None),
             "spf_error": str(spf.get("error") or ""),
         }
         spf["suggested"] = fields["spf_record"]
@@ -187,15 +190,21 @@ class _Conclusion:
         elif result in ("fail", "softfail"):
             where = spf.get("matched_in") or domain
             detail = f"SPF {result} for {ip}: {spf.get('mechanism')} in the record of {where}"
+            if spf.get("explanation"):  # the exp= text receivers quote in their rejection
+                detail += f'; its explanation: "{spf["explanation"]}"'
             self.fail(f"spf-{result}", detail, **fields)
         elif result == "neutral":
             self.warn("spf-neutral", f"SPF neutral for {ip}: {spf.get('mechanism')} in the record of {domain}")
+        if spf.get("ignored"):
+            self.warn("spf-ignored", f"{record}: {' '.join(spf['ignored'])}")
         if result not in ("none", "temperror") and not spf.get("includes_m365") and self.is_m365:
             self.warn("spf-no-m365", f"{record}: no include:{M365_INCLUDE} in the tree")
 
     def check_dmarc(self, dmarc: dict[str, Any]) -> None:
         domain = self.request.name
-        name = dmarc.get("at") or f"_dmarc.{domain}"
+        # Missing: the record to publish goes at the organizational domain, where it covers this
+        # domain and every other subdomain (RFC 7489 section 6.6.3).
+        name = dmarc.get("at") or f"_dmarc.{dmarc.get('org_domain') or domain}"
         fields = {
             "dmarc_name": name,
             "dmarc_record": suggested_dmarc(str(dmarc.get("org_domain") or domain)),
@@ -262,6 +271,8 @@ class _Conclusion:
             elif status == "unknown":
                 self.warn("dkim-unchecked", f"{name}: {report.get('error')}")
                 self.incomplete.append(f"dkim {name}")
+            if report.get("testing") and status in ("ok", "1024"):
+                self.warn("dkim-testing", f"{name}: t=y")
             if report.get("m365_cname") is False and self.is_m365:
                 self.warn("dkim-not-m365", f"{name} is a CNAME to {report.get('cname')}")
         if quiet_missing:
@@ -336,7 +347,10 @@ def checklist(failures: Sequence[Finding], words: sender_knowledge.SenderKnowled
             if key in seen:
                 continue
             seen.add(key)
-            text = words.steps[step].format_map(_Fields(failure.fields))
+            values = _Fields(failure.fields)
+            if "delist" in values and not values["delist"]:  # a list the catalog does not know
+                values["delist"] = words.labels["delist_unknown"]
+            text = words.steps[step].format_map(values)
             item = {"id": key.rstrip(":"), "text": text, "observed": failure.detail}
             if step == "recheck":
                 last = item

@@ -1,9 +1,12 @@
 """DKIM: the public key at ``SELECTOR._domainkey.DOMAIN`` for each selector (RFC 6376 section 3.6).
 
 For each selector the TXT record (through any CNAME) and the CNAME itself are asked at once.
-The key record is read as tag=value pairs: ``v=DKIM1`` (first when present), ``k=`` (rsa by
-default, or ed25519), ``p=`` (base64; empty means revoked, section 3.6.1). An RSA key's size
-comes from its DER SubjectPublicKeyInfo: under 1024 bits is a failure, 1024 to 2047 a warning.
+The key record is read as tag=value pairs (a tag twice makes it invalid, section 3.2):
+``v=DKIM1`` (first when present), ``k=`` (rsa by default, or ed25519), ``p=`` (base64; empty
+means revoked, section 3.6.1), ``h=`` (when present it must allow sha256: verifiers refuse SHA-1
+signatures, RFC 8301), ``s=`` (when present it must include ``email`` or ``*``), ``t=y``
+(testing: verifiers may treat the signature as absent, a warning). An RSA key's size comes from
+its DER SubjectPublicKeyInfo: under 1024 bits is a failure, 1024 to 2047 a warning.
 
 Microsoft 365 publishes each domain's keys under its own DNS and asks the domain to point
 ``selector1`` and ``selector2`` at them with CNAMEs. ``Get-DkimSigningConfig -Identity
@@ -19,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -51,11 +55,12 @@ class DkimReport:
     name: str
     present: bool = False
     cname: str | None = None
-    m365: bool | None = None  # the CNAME has Microsoft 365's shape; None: no CNAME
+    m365_cname: bool | None = None  # the CNAME has Microsoft 365's shape; None: no CNAME
     record: str | None = None
     key_type: str | None = None
     bits: int | None = None
     revoked: bool = False
+    testing: bool = False  # t=y
     problems: list[str] = field(default_factory=list)  # syntax
     error: str | None = None  # the DNS did not answer
 
@@ -76,26 +81,22 @@ class DkimReport:
         return "ok"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "selector": self.selector,
-            "name": self.name,
-            "status": self.status,
-            "present": self.present,
-            "cname": self.cname,
-            "m365_cname": self.m365,
-            "record": self.record,
-            "key_type": self.key_type,
-            "bits": self.bits,
-            "revoked": self.revoked,
-            "problems": self.problems,
-            "error": self.error,
-        }
+        return {"status": self.status} | asdict(self)
 
 
 def read_key(report: DkimReport, text: str) -> None:
     """Fill ``report`` from one key record (pure)."""
     tags = parse_tags(text)
     table = {k.lower(): v for k, v in reversed(tags)}
+    counts = Counter(k.lower() for k, _ in tags)
+    report.problems += [f"tag {k}= appears {n} times (RFC 6376 section 3.2)" for k, n in counts.items() if n > 1]
+    hashes = table.get("h")
+    if hashes is not None and "sha256" not in _colon_list(hashes):
+        report.problems.append(f"h={hashes} does not allow sha256, and verifiers refuse SHA-1 (RFC 8301)")
+    services = table.get("s")
+    if services is not None and not {"email", "*"} & _colon_list(services):
+        report.problems.append(f"s={services}: the key is not for email (RFC 6376 section 3.6.1)")
+    report.testing = "y" in _colon_list(table.get("t", ""))
     if tags and tags[0][0].lower() != "v" and "v" in table:
         report.problems.append("v= must be the first tag")
     if "v" in table and table["v"] != "DKIM1":
@@ -133,6 +134,10 @@ def read_key(report: DkimReport, text: str) -> None:
     report.bits = key.key_size
 
 
+def _colon_list(value: str) -> set[str]:
+    return {item.strip(" \t").lower() for item in value.split(":")}
+
+
 def _is_key(text: str) -> bool:
     return any(k.strip().lower() == "p" for k, _ in parse_tags(text)) or text.strip().lower().startswith("v=dkim1")
 
@@ -143,7 +148,7 @@ async def check_selector(dns: SenderDns, domain: str, selector: str) -> DkimRepo
     txt, alias = await asyncio.gather(dns.get(name, "TXT"), dns.get(name, "CNAME"), return_exceptions=True)
     if isinstance(alias, Records) and alias.values:
         report.cname = alias.values[0]
-        report.m365 = m365_target_shape(selector, domain, report.cname)
+        report.m365_cname = m365_target_shape(selector, domain, report.cname)
     if isinstance(txt, TempFailure):
         report.error = txt.reason
         return report

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from publicsuffixlist import PublicSuffixList
@@ -46,6 +46,7 @@ class DmarcReport:
     policy: str | None = None  # p=
     subdomain_policy: str | None = None  # sp= (p= when absent)
     applied: str | None = None  # the policy for this domain: sp= when inherited, else p=
+    nonexistent_policy: str | None = None  # np= (DMARCbis: for subdomains that do not exist)
     pct: int = 100
     adkim: str = "r"
     aspf: str = "r"
@@ -60,25 +61,10 @@ class DmarcReport:
         return self.found and not self.problems
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "found": self.found,
-            "at": self.at,
-            "org_domain": self.org_domain,
-            "inherited": self.inherited,
-            "record": self.record,
-            "valid": self.valid,
-            "policy": self.policy,
-            "subdomain_policy": self.subdomain_policy,
-            "applied": self.applied,
-            "pct": self.pct,
-            "adkim": self.adkim,
-            "aspf": self.aspf,
-            "rua": self.rua,
-            "ruf": self.ruf,
-            "external": self.external,
-            "problems": self.problems,
-            "error": self.error,
-        }
+        """The JSON ``dmarc`` object (the domain is the answer's own field)."""
+        fields = {k: v for k, v in asdict(self).items() if k != "domain"}
+        fields["np"] = fields.pop("nonexistent_policy")
+        return fields | {"valid": self.valid}
 
 
 def select_records(texts: list[str]) -> list[str]:
@@ -105,6 +91,8 @@ def read_record(report: DmarcReport, text: str) -> None:
     if sub is not None and sub.lower() not in POLICIES:
         report.problems.append(f"sp={sub} is not none, quarantine or reject")
     report.subdomain_policy = sub.lower() if sub is not None and sub.lower() in POLICIES else report.policy
+    np = seen.get("np", "").lower()
+    report.nonexistent_policy = np if np in POLICIES else None  # unknown to RFC 7489: never a problem
     if "pct" in seen:
         pct = seen["pct"]
         if pct.isascii() and pct.isdigit() and 0 <= int(pct) <= 100:
@@ -152,8 +140,8 @@ async def check_dmarc(dns: SenderDns, domain: str) -> DmarcReport:
         return report
     if report.found:
         report.applied = report.subdomain_policy if report.inherited else report.policy
-        if report.policy is None and not report.problems:
-            report.applied = "none"
+        if report.applied is None and any(_mailto_domain(uri) for uri in report.rua):
+            report.applied = "none"  # section 6.6.3: no valid p= but a usable rua=: read as p=none
         policy_domain = (report.at or "").removeprefix("_dmarc.")
         await _verify_external(dns, report, policy_domain)
     return report

@@ -15,11 +15,39 @@ need to tell apart:
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
+
+import dns.exception
+import dns.name
 
 from bot.errors import ProbeError
 from bot.probes.context import ProbeContext
 from bot.probes.dnsquery import DnsFailure, DnsTimeout, display, lookup, txt_texts
+
+
+def ascii_domain(domain: str) -> str:
+    """A domain as the DNS is asked it: lower case, no final dot, internationalised labels as
+    A-labels (``Bücher.example.`` -> ``xn--bcher-kva.example``); ValueError when it cannot be."""
+    text = domain.strip().rstrip(".").lower()
+    if text.isascii():
+        return text
+    try:
+        return dns.name.from_text(text).to_text(omit_final_dot=True).lower()
+    except (dns.exception.DNSException, UnicodeError) as exc:
+        raise ValueError(f"{domain!r} is not a domain name ({type(exc).__name__})") from None
+
+
+def plain_ip(text: str) -> str | None:
+    """An address as the checks use it (an IPv4-mapped IPv6 address is its IPv4 address,
+    RFC 7208 section 5); None when ``text`` is not an address."""
+    try:
+        address = ipaddress.ip_address(text.strip().strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 class TempFailure(ProbeError):

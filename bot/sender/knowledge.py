@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import KnowledgeError
-from bot.knowledge import DEFAULT_LANGUAGE, LANGUAGES, _read
+from bot.knowledge import DEFAULT_LANGUAGE, LANGUAGES, _read, problems_loading
 
 GROUP = "sender"
 
@@ -32,6 +32,7 @@ class Blocklist:
     errors: Mapping[str, str] = field(default_factory=dict)  # answer -> error id (not a listing)
     codes: Mapping[str, str] = field(default_factory=dict)  # answer -> the list's name for it
     default: bool = False
+    ipv6: bool = True  # False: the list holds IPv4 addresses only, an IPv6 address is not asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,7 @@ def _blocklists(catalog: dict[str, Any]) -> tuple[Blocklist, ...]:
                 errors=dict(facts.get("errors", {})),
                 codes=dict(facts.get("codes", {})),
                 default=bool(facts.get("default", False)),
+                ipv6=bool(facts.get("ipv6", True)),
             )
         )
     return tuple(lists)
@@ -171,10 +173,4 @@ def load(language: str = DEFAULT_LANGUAGE) -> SenderKnowledge:
 
 def check_all() -> list[str]:
     """Validate every language; the problems found (empty when all is well)."""
-    problems = []
-    for language in LANGUAGES:
-        try:
-            load(language)
-        except KnowledgeError as exc:
-            problems.append(str(exc))
-    return problems
+    return problems_loading(load)

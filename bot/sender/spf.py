@@ -11,7 +11,10 @@ Strategy: ``_Evaluation`` is ``check_host()`` (section 4) as a plain class over 
     - a name with two SPF records is a permerror (section 4.5).
 
 Without an IP, ``analyse_spf`` follows the record's includes and redirect and says whether it is
-valid, how many lookups it uses and whether it includes Microsoft 365's record.
+valid, how many lookups it uses and whether it includes Microsoft 365's record. Terms after
+``all`` are never reached (nor is a redirect beside an ``all``): they are listed as ``ignored``,
+and neither counted nor followed (``include:spf.protection.outlook.com`` after ``-all`` does
+not include Microsoft 365).
 
 ``check_spf`` and ``analyse_spf`` return an ``SpfReport`` (JSON-ready); only a bug raises.
 """
@@ -21,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.sender.dns import Records, SenderDns, TempFailure
@@ -63,25 +66,14 @@ class SpfReport:
     void_lookups: int = 0
     includes: list[str] = field(default_factory=list)  # every record followed (include and redirect)
     includes_m365: bool = False
+    ignored: list[str] = field(default_factory=list)  # terms of the record no evaluation reaches
     error: str | None = None  # why permerror / temperror / none
     explanation: str | None = None  # the exp= text on fail
     suggested: str | None = None  # the record with the sending IP added (filled in by the check)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "result": self.result,
-            "mechanism": self.mechanism,
-            "matched_in": self.matched_in,
-            "record": self.record,
-            "valid": self.valid,
-            "lookups": self.lookups,
-            "void_lookups": self.void_lookups,
-            "includes": self.includes,
-            "includes_m365": self.includes_m365,
-            "error": self.error,
-            "explanation": self.explanation,
-            "suggested": self.suggested,
-        }
+        """The JSON ``spf`` object (the domain and IP are the answer's own fields)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("domain", "ip")}
 
 
 def client_ip(text: str) -> IPAddress:
@@ -90,6 +82,11 @@ def client_ip(text: str) -> IPAddress:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     return ip
+
+
+def _canonical(name: str) -> str:
+    """Names compare without case and without a final dot (RFC 7208 section 4.3; RFC 4343)."""
+    return name.rstrip(".").lower()
 
 
 def valid_domain(domain: str) -> bool:
@@ -117,6 +114,8 @@ class _Evaluation:
         self.followed: list[str] = []
         self._validated: str | None = None
         self.top_record: str | None = None  # the domain's own record, as read by the evaluation
+        self.ignored: list[str] = []  # its terms that no evaluation reaches
+        self.chain: list[str] = []  # the records being evaluated, outermost first (for loops)
 
     # Counters.
 
@@ -143,6 +142,18 @@ class _Evaluation:
         """``explain``: look up the exp= text on fail (not for an include: section 6.2)."""
         if not valid_domain(domain):
             return _Match("none", "", domain)
+        if _canonical(domain) in self.chain:
+            # The same name with the same sender and IP evaluates the same way again: a loop,
+            # which the 10-lookup limit would end as a permerror anyway (section 4.6.4).
+            path = " -> ".join([*self.chain, _canonical(domain)])
+            raise PermError(f"a loop of includes or redirects ({path}); RFC 7208 section 4.6.4")
+        self.chain.append(_canonical(domain))
+        try:
+            return await self._check_host(domain, top=top, explain=explain)
+        finally:
+            self.chain.pop()
+
+    async def _check_host(self, domain: str, *, top: bool, explain: bool) -> _Match:
         records = await self.get(domain, "TXT")
         text = select_record(list(records.values))
         if top:
@@ -152,6 +163,8 @@ class _Evaluation:
             return _Match("none", "", domain)
         if not top:
             self.followed.append(domain)
+        if top:
+            self.ignored = record.ignored
         for term in record.terms:
             if term.name in DNS_TERMS:
                 self.count_lookup(term.text)
@@ -194,7 +207,8 @@ class _Evaluation:
             return await self.mx(target, term)
         if name == "ptr":
             validated = await self.validated_names(target, term=term)
-            return any(n == target.lower() or n.endswith("." + target.lower()) for n in validated)
+            wanted = _canonical(target)
+            return any(n == wanted or n.endswith("." + wanted) for n in validated)
         if name == "exists":
             records = await self.get(target, "A")  # A even for an IPv6 client (section 5.7)
             self.count_void(records, term.text)
@@ -237,7 +251,8 @@ class _Evaluation:
         if term is not None:
             self.count_void(records, term.text)
         names = list(records.values)[:MAX_PTR_NAMES]
-        preferred = sorted(names, key=lambda n: not (n == target or n.endswith("." + target)))
+        wanted = _canonical(target)
+        preferred = sorted(names, key=lambda n: not (n == wanted or n.endswith("." + wanted)))
         rdtype = "A" if self.ip.version == 4 else "AAAA"
         answers = await asyncio.gather(*(self.dns.get(n, rdtype) for n in preferred), return_exceptions=True)
         validated = []
@@ -306,9 +321,9 @@ async def check_spf(dns: SenderDns, domain: str, ip: str, *, sender: str | None 
         report.result, report.error, report.valid = "permerror", str(exc), False
     except TempError as exc:
         report.result, report.error = "temperror", str(exc)
-    report.record = evaluation.top_record
+    report.record, report.ignored = evaluation.top_record, evaluation.ignored
     report.lookups, report.void_lookups = min(evaluation.lookups, MAX_LOOKUPS + 1), evaluation.void
-    report.includes = list(dict.fromkeys(evaluation.followed))
+    report.includes = list(dict.fromkeys(map(_canonical, evaluation.followed)))
     report.includes_m365 = M365_INCLUDE in report.includes
     return report
 
@@ -326,13 +341,13 @@ async def analyse_spf(dns: SenderDns, domain: str) -> SpfReport:
             report.valid, report.error = False, f"{domain} publishes no SPF record"
             report.result = "none"
             return report
-        report.record = record.text
+        report.record, report.ignored = record.text, record.ignored
         await walker.walk(record, domain)
         report.valid = walker.lookups <= MAX_LOOKUPS and not walker.problems
-        if walker.lookups > MAX_LOOKUPS:
-            report.error = f"the record needs {walker.lookups} DNS lookups; RFC 7208 allows {MAX_LOOKUPS}"
-        elif walker.problems:
+        if walker.problems:
             report.error = walker.problems[0]
+        elif walker.lookups > MAX_LOOKUPS:
+            report.error = f"the record needs {walker.lookups} DNS lookups; RFC 7208 allows {MAX_LOOKUPS}"
         if not report.valid:
             report.result = "permerror"
     except PermError as exc:
@@ -340,7 +355,7 @@ async def analyse_spf(dns: SenderDns, domain: str) -> SpfReport:
     except TempFailure as exc:
         report.error, report.result = exc.reason, "temperror"
     report.lookups, report.void_lookups = walker.lookups, walker.void
-    report.includes = list(dict.fromkeys(walker.followed))
+    report.includes = list(dict.fromkeys(map(_canonical, walker.followed)))
     report.includes_m365 = M365_INCLUDE in report.includes
     return report
 
@@ -359,19 +374,24 @@ class _Walker:
         text = select_record(list((await self.dns.get(domain, "TXT")).values))
         return parse_record(text) if text is not None else None
 
-    async def walk(self, record: Record, domain: str, depth: int = 0) -> None:
-        targets: list[tuple[str, str]] = [(t.name, t.spec) for t in record.terms if t.name == "include" and t.spec]
-        self.lookups += sum(1 for t in record.terms if t.name in DNS_TERMS)
+    async def walk(self, record: Record, domain: str, chain: tuple[str, ...] = ()) -> None:
+        chain = (*chain, _canonical(domain))
+        targets: list[tuple[str, str]] = [(t.name, t.spec) for t in record.reached if t.name == "include" and t.spec]
+        self.lookups += sum(1 for t in record.reached if t.name in DNS_TERMS)
         if record.redirect is not None and not record.has_all:
             self.lookups += 1
             targets.append(("redirect", record.redirect))
-        if depth > MAX_LOOKUPS or self.lookups > MAX_LOOKUPS:
+        if len(chain) > MAX_LOOKUPS or self.lookups > MAX_LOOKUPS:
             return
         for kind, spec in targets:
             if uses_ip(spec):
                 continue
             target = expand(spec, {"d": domain})
             self.followed.append(target)
+            if _canonical(target) in chain:
+                path = " -> ".join([*chain, _canonical(target)])
+                self.problems.append(f"a loop of includes or redirects ({path}); RFC 7208 section 4.6.4")
+                continue
             try:
                 found = await self.record(target)
             except PermError as exc:
@@ -381,4 +401,4 @@ class _Walker:
                 self.void += 1
                 self.problems.append(f"{kind}:{target} has no SPF record (a permerror when it is reached)")
                 continue
-            await self.walk(found, target, depth + 1)
+            await self.walk(found, target, chain)

@@ -52,12 +52,30 @@ class Record:
     def has_all(self) -> bool:
         return any(t.name == "all" for t in self.terms)
 
+    @property
+    def reached(self) -> tuple[Term, ...]:
+        """The terms an evaluation can reach: up to the first ``all``, which always matches."""
+        for n, term in enumerate(self.terms):
+            if term.name == "all":
+                return self.terms[: n + 1]
+        return self.terms
+
+    @property
+    def ignored(self) -> list[str]:
+        """What the record holds that no evaluation uses: the terms after ``all``, and a redirect
+        beside an ``all`` (RFC 7208 section 6.1)."""
+        unused = [t.text for t in self.terms[len(self.reached) :]]
+        if self.redirect is not None and self.has_all:
+            unused.append(f"redirect={self.redirect}")
+        return unused
+
 
 def select_record(texts: list[str]) -> str | None:
     """The SPF record among TXT texts: None when there is none; PermError for two or more."""
     found = [t for t in texts if t[:6].lower() == "v=spf1" and (len(t) == 6 or t[6] == " ")]
     if len(found) > 1:
-        raise PermError(f"{len(found)} SPF records on one name (RFC 7208 section 4.5 allows one)")
+        shown = " and ".join(repr(t[:200]) for t in found[:3])
+        raise PermError(f"{len(found)} SPF records on one name (RFC 7208 section 4.5 allows one): {shown}")
     return found[0] if found else None
 
 

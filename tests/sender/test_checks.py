@@ -18,7 +18,7 @@ from bot.sender.check import run_checks
 from bot.sender.conclude import FAILURE_IDS, SenderReport, SenderRequest, conclude, suggested_spf
 from bot.sender.dmarc import organizational_domain
 from bot.sender.dns import SenderDns
-from bot.sender.spf import analyse_spf
+from bot.sender.spf import analyse_spf, check_spf
 from tests.fixtures.dns_server import DnsServer, start_dns
 from tests.sender.world import IP, world
 
@@ -98,13 +98,21 @@ ROWS: list[tuple[str, SenderRequest, set[str], Check]] = [
         "spf-two-records",
         SenderRequest("two.test", IP),
         {"spf-permerror", "dmarc-missing"},
-        lambda r: "2 SPF records" in r["spf"]["error"],
+        lambda r: "2 SPF records" in r["spf"]["error"] and "'v=spf1 ip4:192.0.2.0/24 -all' and" in r["spf"]["error"],
+    ),
+    (
+        "spf-fail-quotes-the-explanation",
+        SenderRequest("exp.test", IP),
+        {"spf-fail", "dmarc-missing"},
+        lambda r: r["failures"][0]["detail"].endswith(
+            'its explanation: "203.0.113.5 is not one of exp.test\'s servers"'
+        ),
     ),
     (
         "spf-include-loop",
         SenderRequest("loop.test", IP),
         {"spf-permerror", "dmarc-missing"},
-        lambda r: "more than 10 DNS lookups" in r["spf"]["error"],
+        lambda r: "a loop of includes or redirects (loop.test -> loop2.test -> loop.test)" in r["spf"]["error"],
     ),
     (
         "spf-temperror",
@@ -185,6 +193,12 @@ ROWS: list[tuple[str, SenderRequest, set[str], Check]] = [
         lambda r: r["dmarc"]["org_domain"] == "x.blogspot.com",
     ),
     (
+        "dmarc-invalid-p-with-rua-reads-as-none",
+        SenderRequest("badp.test"),
+        {"spf-none", "dmarc-invalid"},
+        lambda r: r["dmarc"]["applied"] == "none" and r["dmarc"]["np"] == "reject" and r["dmarc"]["policy"] is None,
+    ),
+    (
         "dmarc-warnings",
         SenderRequest("monitor.test"),
         {"spf-none"},
@@ -215,6 +229,12 @@ ROWS: list[tuple[str, SenderRequest, set[str], Check]] = [
         lambda r: r["dkim"][0]["problems"] == ["p= is not base64"],
     ),
     (
+        "dkim-testing-is-a-warning",
+        SenderRequest("testing.test", selectors=("s1",)),
+        {"spf-none", "dmarc-missing"},
+        lambda r: r["dkim"][0]["testing"] is True and "dkim-testing" in {w["id"] for w in r["warnings"]},
+    ),
+    (
         "dkim-ed25519",
         SenderRequest("ed.test", selectors=("s1",)),
         {"spf-none", "dmarc-missing"},
@@ -231,6 +251,15 @@ ROWS: list[tuple[str, SenderRequest, set[str], Check]] = [
         SenderRequest("soft.test"),
         {"dmarc-missing"},
         lambda r: "dkim-default-selectors" in {w["id"] for w in r["warnings"]},
+    ),
+    (
+        "dnsbl-error-answers-of-unknown-lists",
+        SenderRequest("ok.test", IP, dnsbl=("other.test", "refusing.test", ".".join(["x" * 60] * 4) + ".test")),
+        {"spf-fail"},
+        lambda r: (
+            [(d["status"], d.get("error")) for d in r["dnsbl"][:3]]
+            == [("unknown", "error-answer"), ("unknown", "error-answer"), ("unknown", "bad-name")]
+        ),
     ),
     (
         "dnsbl-error-answers-are-unknown",
@@ -318,7 +347,50 @@ def test_without_ip_spf_is_analysed(server: DnsServer) -> None:
     eleven = asyncio.run(analyse_spf(dns, "eleven.test"))
     assert (eleven.valid, eleven.lookups, eleven.result) == (False, 11, "permerror")
     loop = asyncio.run(analyse_spf(dns, "loop.test"))
-    assert loop.valid is False and loop.lookups > 10
+    assert loop.valid is False and loop.error is not None
+    assert loop.error.startswith("a loop of includes or redirects (loop.test -> loop2.test -> loop.test)")
+
+
+def test_microsoft_365_include_in_any_case_with_a_final_dot(server: DnsServer) -> None:
+    dns = SenderDns(ProbeContext.create(config_for(server)))
+    analysed = asyncio.run(analyse_spf(dns, "upper.test"))
+    evaluated = asyncio.run(check_spf(dns, "upper.test", "40.92.0.1"))
+    assert analysed.includes == evaluated.includes == ["spf.protection.outlook.com"]
+    assert analysed.includes_m365 and evaluated.includes_m365 and evaluated.result == "pass"
+
+
+def test_a_missing_dmarc_record_is_published_at_the_organizational_domain(server: DnsServer) -> None:
+    report = check(server, SenderRequest("mail.nospf.test"))
+    step = next(s for s in report.checklist if s["id"] == "dmarc-publish")
+    assert "`_dmarc.nospf.test`" in step["text"] and "rua=mailto:dmarc-reports@nospf.test" in step["text"]
+
+
+def test_an_ipv6_address_is_not_asked_of_ipv4_only_lists(server: DnsServer) -> None:
+    asked_before = len(server.queries)
+    report = check(server, SenderRequest("ok.test", "2001:db8::5"))
+    statuses = {d["zone"]: d["status"] for d in report.dnsbl}
+    assert statuses == {
+        "zen.spamhaus.org": "clear",
+        "bl.spamcop.net": "no-ipv6",
+        "b.barracudacentral.org": "no-ipv6",
+        "psbl.surriel.com": "no-ipv6",
+        "microsoft": "no-zone",
+    }
+    assert not any(name.endswith("spamcop.net") for name, _, _ in server.queries[asked_before:])
+    assert any(name.endswith("zen.spamhaus.org") for name, _, _ in server.queries[asked_before:])
+    mapped = check(server, SenderRequest("ok.test", "::ffff:203.0.113.5", dnsbl=("bl.spamcop.net",)))
+    assert mapped.dnsbl[0]["status"] == "clear"
+
+
+def test_terms_after_all_are_ignored_not_followed(server: DnsServer) -> None:
+    dns = SenderDns(ProbeContext.create(config_for(server)))
+    analysed = asyncio.run(analyse_spf(dns, "afterall.test"))
+    evaluated = asyncio.run(check_spf(dns, "afterall.test", "40.92.0.1"))
+    ignored = ["include:spf.protection.outlook.com", "redirect=ok.test"]
+    assert analysed.ignored == evaluated.ignored == ignored
+    assert (analysed.lookups, analysed.includes_m365, analysed.valid) == (0, False, True)
+    assert evaluated.result == "fail"
+    assert "spf-ignored" in warning_ids(check(server, SenderRequest("afterall.test")))
 
 
 def test_the_deadline_cuts_a_check_and_says_so(server: DnsServer) -> None:
@@ -355,6 +427,13 @@ def test_organizational_domain(domain: str, organizational: str) -> None:
 )
 def test_suggested_spf(current: str | None, ip: str | None, expected: str) -> None:
     assert suggested_spf(current, ip) == expected
+
+
+def test_suggested_spf_goes_before_the_term_that_failed() -> None:
+    current = "v=spf1 -ip4:203.0.113.0/24 ip4:192.0.2.0/24 -all"
+    expected = "v=spf1 ip4:203.0.113.5 -ip4:203.0.113.0/24 ip4:192.0.2.0/24 -all"
+    assert suggested_spf(current, IP, matched="-ip4:203.0.113.0/24") == expected
+    assert suggested_spf("v=spf1 mx -all", IP, matched="-all") == "v=spf1 mx ip4:203.0.113.5 -all"
 
 
 def test_an_internal_ip_gets_a_warning(server: DnsServer) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Iterator
 
 import pytest
 
+from bot.cli.sender import add_parser, request_from_args
 from tests.fixtures.dns_server import DnsServer, start_dns
 from tests.sender.world import IP, world
 from tests.test_cli import run
@@ -82,6 +84,10 @@ def test_without_ip_no_blocklists(server: DnsServer) -> None:
         (["sender", "ok.test", "--selector", "bad selector!"], "is not a DKIM selector"),
         (["sender", "ok.test", "--dnsbl", "not_a zone"], "is not a domain name"),
         (["sender", "ok.test", "--timeout", "0"], "--timeout must be a positive"),
+        (["sender", "ok.test", "--timeout", "nan"], "--timeout must be a positive"),
+        (["sender", "ok.test", "--timeout", "inf"], "--timeout must be a positive"),
+        (["sender", ""], "is not a domain name"),
+        (["sender", "bü cher.test"], "is not a domain name"),
         (["sender", "ok.test", "--resolver", "dns.example"], "--resolver"),
         (["sender"], "the following arguments are required"),
     ],
@@ -90,6 +96,29 @@ def test_bad_arguments_exit_2(args: list[str], message: str) -> None:
     out = run(*args)
     assert out.returncode == 2
     assert message in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "domain", "ip"),
+    [
+        (["OK.Test."], "ok.test", None),
+        (["bücher.test"], "xn--bcher-kva.test", None),
+        (["ok.test", "--ip", "::ffff:203.0.113.5"], "ok.test", "203.0.113.5"),
+        (["ok.test", "--ip", "[2001:DB8::5]"], "ok.test", "2001:db8::5"),
+    ],
+)
+def test_arguments_are_normalised(args: list[str], domain: str, ip: str | None) -> None:
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    request, _ = request_from_args(parser.parse_args(["sender", *args]))
+    assert (request.name, request.ip) == (domain, ip)
+
+
+def test_an_internationalised_domain_is_checked_by_its_a_label(server: DnsServer) -> None:
+    out = run("sender", "Bücher.test", "--format", "json", *lab(server))
+    assert out.returncode == 0, out.stdout + out.stderr
+    record = json.loads(out.stdout)
+    assert record["domain"] == "xn--bcher-kva.test" and record["spf"]["valid"] is True
 
 
 def test_explain_shows_the_sender_and_the_command() -> None:

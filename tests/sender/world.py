@@ -71,8 +71,18 @@ def world(zone: Zone) -> None:
     zone.add(f"{REVERSED}.in-addr.arpa", "PTR", "mail.ptr.test.")
     zone.add("mail.ptr.test", "A", IP)
 
+    zone.add("xn--bcher-kva.test", "TXT", "v=spf1 include:spf.protection.outlook.com -all")  # bücher.test
+    zone.add("_dmarc.xn--bcher-kva.test", "TXT", "v=DMARC1; p=reject")
+    m365_dkim(zone, "xn--bcher-kva.test")
+    zone.add("afterall.test", "TXT", "v=spf1 ip4:192.0.2.0/24 -all include:spf.protection.outlook.com redirect=ok.test")
+    zone.add("exp.test", "TXT", "v=spf1 ip4:192.0.2.0/24 -all exp=why.exp.test")
+    zone.add("why.exp.test", "TXT", "%{i} is not one of %{d}'s servers")
+    # Names compare without case and without the final dot.
+    zone.add("upper.test", "TXT", "v=spf1 include:SPF.Protection.Outlook.COM. -all")
+
     # DMARC.
     zone.add("_dmarc.baddmarc.test", "TXT", "v=DMARC1; p=maybe; pct=150")
+    zone.add("_dmarc.badp.test", "TXT", "v=DMARC1; p=maybe; np=reject; rua=mailto:d@badp.test")
     zone.add("_dmarc.twodmarc.test", "TXT", "v=DMARC1; p=none")
     zone.add("_dmarc.twodmarc.test", "TXT", "v=DMARC1; p=reject")
     zone.add("_dmarc.contoso.co.uk", "TXT", "v=DMARC1; p=quarantine; sp=reject; rua=mailto:d@reports.example")
@@ -86,6 +96,7 @@ def world(zone: Zone) -> None:
     zone.add("s1._domainkey.short.test", "TXT", f"v=DKIM1; k=rsa; p={rsa_key(1024)}")
     zone.add("s1._domainkey.revoked.test", "TXT", "v=DKIM1; k=rsa; p=")
     zone.add("s1._domainkey.garbled.test", "TXT", "v=DKIM1; k=rsa; p=not*base64")
+    zone.add("s1._domainkey.testing.test", "TXT", f"v=DKIM1; t=y; k=rsa; p={rsa_key(2048)}")
     zone.add("s1._domainkey.ed.test", "TXT", "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
 
     # Blocklists.
@@ -94,4 +105,6 @@ def world(zone: Zone) -> None:
     zone.add("bl.test", "SOA", "ns.bl.test. hostmaster.bl.test. 1 3600 600 86400 60")
     zone.add(f"{REVERSED}.zen.spamhaus.org", "A", "127.255.255.254")
     zone.add(f"{REVERSED}.hijack.test", "A", "198.51.100.80")
+    zone.add(f"{REVERSED}.other.test", "A", "127.255.255.254")  # a list the catalog does not know
+    zone.add(f"{REVERSED}.refusing.test", "A", "127.0.0.1")
     zone.behave("failing.test", "servfail")

@@ -15,6 +15,7 @@ import pytest
 from bot.probes.config import ProbeConfig, Timeouts
 from bot.render.sender_target import SenderTarget
 from bot.store import MemoryStore, key
+from handlers.sender import SenderArgs, parse_sender
 from tests.fixtures.dns_server import DnsServer, dns_server  # noqa: F401
 from tests.fixtures.slack_api import Call
 from tests.sender.world import IP, world
@@ -177,3 +178,16 @@ def test_a_large_sender_check_fits_slack_limits() -> None:
         assert len(report.failures) == 42
         message = sender_message(report, sender_knowledge.load(language), ui_for(language))
         assert block_errors(message.blocks) == [], language
+
+
+@pytest.mark.parametrize(
+    ("tokens", "domain", "ip"),
+    [
+        (["Contoso.COM."], "contoso.com", None),
+        (["user@bücher.example"], "xn--bcher-kva.example", None),
+        (["contoso.com", "--ip", "::ffff:203.0.113.5"], "contoso.com", "203.0.113.5"),
+        (["contoso.com", "--ip=[2001:DB8::5]"], "contoso.com", "2001:db8::5"),
+    ],
+)
+def test_slash_command_arguments_are_normalised(tokens: list[str], domain: str, ip: str | None) -> None:
+    assert parse_sender(tokens, "") == SenderArgs(domain, ip)
