@@ -17,20 +17,32 @@ stops that clock, then reads the whole body within ``body_timeout_s`` (else 408 
 handlers read the cached body). At ``max_connections`` open connections, a new one pushes out
 the connection that has waited longest for its head or body (the slowest client: a normal one
 sends its request within milliseconds), so slow clients cannot hold every slot until their
-deadline; only when every connection is inside a handler does a new one get a bare 503 and is
-closed before aiohttp sees it. Each kind of refusal is logged at info, at most one line per
-``LOG_EVERY_S`` with the count since the last.
+deadline. Fairness per client: the connection pushed out is one of the client address that
+holds the most open connections (an IPv6 client counts by its /64), so a flood from one
+address churns its own connections and not those of other clients. Only when every
+connection is inside a handler does a new one get a bare 503 and is closed before aiohttp
+sees it. Each kind of refusal is logged at info, at most one line per ``LOG_EVERY_S`` with
+the count since the last.
+
+A request aiohttp cannot parse (a header line over 8 KiB, too many headers, a bad chunk size,
+Content-Length and Transfer-Encoding together) gets aiohttp's 400; aiohttp would also log it
+with a traceback at error level, which anyone could repeat at will. Give the runner
+``edge.server_log`` (``web.AppRunner(app, logger=edge.server_log)``): such a refusal becomes a
+count in the same kind of info line, and every other error stays as aiohttp logs it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 log = logging.getLogger("mailflow.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -54,12 +66,12 @@ class _Tally:
         self._unlogged = 0
         self._logged_at = float("-inf")
 
-    def add(self) -> None:
+    def add(self, detail: str = "") -> None:
         self.total += 1
         self._unlogged += 1
         now = time.monotonic()
         if now - self._logged_at >= LOG_EVERY_S:
-            log.info("%s (%d since the last such line)", self.what, self._unlogged)
+            log.info("%s%s (%d since the last such line)", self.what, detail, self._unlogged)
             self._unlogged, self._logged_at = 0, now
 
 
@@ -69,16 +81,38 @@ class Edge:
     def __init__(self, limits: EdgeLimits | None = None) -> None:
         self.limits = limits or EdgeLimits()
         self.watched: dict[asyncio.BaseTransport, _Watched] = {}
+        self.per_client: Counter[str] = Counter()  # open connections per client_key()
         self.slow_heads = _Tally(
             f"closed a connection with no complete request head within {self.limits.head_timeout_s:g} s"
         )
         self.slow_bodies = _Tally(f"closed a connection whose request body took over {self.limits.body_timeout_s:g} s")
         self.busy = _Tally(f"refused a connection: {self.limits.max_connections} are open and busy (HTTP 503)")
         self.pushed_out = _Tally(f"closed the slowest connection to make room: {self.limits.max_connections} were open")
+        self.malformed = _Tally("refused a request that is no valid HTTP/1.1 (HTTP 400)")
+        self.server_log = server_log(self.malformed)
 
     @property
     def open_connections(self) -> int:
         return len(self.watched)
+
+    def add(self, watched: _Watched) -> None:
+        assert watched.transport is not None
+        self.watched[watched.transport] = watched
+        self.per_client[watched.client] += 1
+
+    def remove(self, watched: _Watched) -> None:
+        if watched.transport is not None and self.watched.pop(watched.transport, None) is not None:
+            self.per_client[watched.client] -= 1
+            if self.per_client[watched.client] <= 0:
+                del self.per_client[watched.client]
+
+    def make_room(self) -> bool:
+        """Push out one waiting connection of the client holding the most; False when all are busy."""
+        waiting = [w for w in self.watched.values() if w.waiting_since is not None]
+        if not waiting:
+            return False
+        max(waiting, key=lambda w: (self.per_client[w.client], -(w.waiting_since or 0.0))).push_out()
+        return True
 
     def protocol_factory(self, inner: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
         return lambda: _Watched(self, inner)
@@ -104,6 +138,32 @@ class Edge:
                 watched.await_head()
 
 
+def server_log(malformed: _Tally | None = None) -> logging.Logger:
+    """A logger for aiohttp's server (``web.AppRunner(app, logger=...)``) that counts requests it
+    could not parse in ``malformed`` instead of logging each with a traceback. It is a logger of
+    its own (not in logging's registry, so not shared between servers) whose records go on to
+    mailflow.http's handlers."""
+    logger = logging.Logger("mailflow.http.server")
+    logger.parent = log
+    logger.addFilter(_MalformedRequests(malformed or _Tally("refused a request that is no valid HTTP/1.1 (HTTP 400)")))
+    return logger
+
+
+class _MalformedRequests(logging.Filter):
+    """Turns aiohttp's traceback for a request it could not parse into a count in ``tally``."""
+
+    def __init__(self, tally: _Tally) -> None:
+        super().__init__()
+        self.tally = tally
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            self.tally.add(f": {type(exc).__name__}")
+            return False
+        return True
+
+
 class _Watched(asyncio.Protocol):
     """aiohttp's protocol for one connection, closed when its request head is too slow."""
 
@@ -114,19 +174,27 @@ class _Watched(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.deadline: asyncio.TimerHandle | None = None
         self.waiting_since: float | None = None  # for its head or body; None inside a handler
+        self.client = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.client = client_key(transport.get_extra_info("peername"))
+        self.waiting_since = time.monotonic()
         if len(self.edge.watched) >= self.edge.limits.max_connections:
-            waiting = [w for w in self.edge.watched.values() if w.waiting_since is not None]
-            if not waiting:
+            self.edge.per_client[self.client] += 1  # the newcomer counts: a flood pushes out its own
+            try:
+                room = self.edge.make_room()
+            finally:
+                self.edge.per_client[self.client] -= 1
+                if self.edge.per_client[self.client] <= 0:
+                    del self.edge.per_client[self.client]
+            if not room:
                 self.edge.busy.add()
                 transport.write(_BUSY)
                 transport.close()
                 return
-            min(waiting, key=lambda w: w.waiting_since or 0.0).push_out()
-        self.edge.watched[transport] = self
+        self.edge.add(self)
         self.inner = self.make_inner()
         self.inner.connection_made(transport)
         self.await_head()
@@ -135,7 +203,7 @@ class _Watched(asyncio.Protocol):
         """Close this connection now to make room for a new one."""
         self.head_done()
         if self.transport is not None:
-            self.edge.watched.pop(self.transport, None)
+            self.edge.remove(self)
             self.edge.pushed_out.add()
             self.transport.abort()
 
@@ -174,10 +242,23 @@ class _Watched(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.head_done()
-        if self.transport is not None:
-            self.edge.watched.pop(self.transport, None)
+        self.edge.remove(self)
         if self.inner is not None:
             self.inner.connection_lost(exc)
+
+
+def client_key(peer: object) -> str:
+    """The client a connection counts against: its IPv4 address, or its IPv6 /64 (one site's prefix)."""
+    host = peer[0] if isinstance(peer, tuple) and peer and isinstance(peer[0], str) else ""
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
 
 
 class EdgeSite(web.TCPSite):

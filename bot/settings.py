@@ -28,9 +28,11 @@ from bot.probes.config import ProbeConfig, Timeouts, parse_resolver
 LogFormat = Literal["auto", "json", "console"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
-_DURATION = re.compile(r"^\s*+(\d+(?:\.\d+)?)\s*+(ms|s|m|h|d)?\s*+$", re.IGNORECASE)
+# Matched against the stripped text with fullmatch: one run of spaces to backtrack over, not
+# three around an optional unit (which made "1", 20,000 spaces and "x" take 2 s).
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_SIZE = re.compile(r"^\s*+(\d+(?:\.\d+)?)\s*+(b|kb|mb|gb|kib|mib|gib)?\s*+$", re.IGNORECASE)
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.IGNORECASE)
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -41,7 +43,7 @@ def parse_duration(text: str | float) -> float:
     if isinstance(text, int | float) and not isinstance(text, bool):
         seconds = float(text)
     else:
-        match = _DURATION.match(str(text))
+        match = _DURATION.fullmatch(str(text).strip())
         if match is None:
             raise ValueError(f"not a duration: {text!r} (write 90s, 5m, 2h or 1d)")
         seconds = float(match[1]) * _DURATION_UNITS[(match[2] or "s").lower()]
@@ -61,7 +63,7 @@ def format_duration(seconds: float) -> str:
 
 def parse_size(text: str | int) -> int:
     """Bytes in ``text`` (``5000000``, ``512KB``, ``5MB``, ``5MiB``); ValueError if unreadable."""
-    match = _SIZE.match(str(text))
+    match = _SIZE.fullmatch(str(text).strip())
     if match is None:
         raise ValueError(f"not a size: {text!r} (write 5000000, 512KB or 5MB)")
     size = int(float(match[1]) * _SIZE_UNITS[(match[2] or "b").lower()])

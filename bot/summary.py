@@ -6,14 +6,16 @@
     summarise(events, ...)           -> ``Summary``: by code, by domain, by reason, a timeline
     summary_record(summary, lang)    -> the JSON shape of ``mailflow summary --format json``
 
-An ``Event`` holds no address: recipients are kept as the first 16 hex digits of the SHA-256 of
+An ``Event`` holds no address: recipients are kept as the first 16 hex digits of a hash of
 the lower-cased address (enough to count distinct ones), destinations as domains. That is what
-the Slack bot may keep per channel (``bot/store``: ``summary:<channel>``), and the CLI counts
-the same way, so both answer alike.
+the Slack bot may keep per channel (``bot/store``: ``summary:<channel>``). The bot's hash is an
+HMAC under a key of its own (``recipient_key``), so whoever reads Redis cannot hash a list of
+addresses to find out which of them bounced; the CLI counts local files with plain SHA-256.
 
 The timeline's bucket is picked from the span of the dated events (``pick_bucket``): the
-smallest of ``BUCKETS`` giving at most ``MAX_BUCKETS`` bars, aligned on multiples of the bucket
-in UTC; empty buckets between the first and the last are kept, so a chart shows the gaps.
+smallest of ``BUCKETS`` giving at most ``MAX_BUCKETS`` bars (a multiple of the largest beyond
+it), aligned on multiples of the bucket in UTC; empty buckets between the first and the last are
+kept, so a chart shows the gaps.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import hmac
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
@@ -34,13 +38,23 @@ from bot.parse.dates import iso
 NO_CODE: Final = "unknown"  # the timeline's key (and the CSV's) for a bounce without a code
 BUCKETS: Final = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 * 86400, 28 * 86400)
 MAX_BUCKETS: Final = 48
-MAX_DOMAINS: Final = 20  # per event: a report naming more recipients counts its first 20 domains
-MAX_RECIPIENTS: Final = 50  # per event
+# Per event, in the store (``Event.dumps``): a report naming more recipients keeps its first 20
+# domains and 50 recipients there. The command line counts them all.
+MAX_DOMAINS: Final = 20
+MAX_RECIPIENTS: Final = 50
 GROUPINGS: Final = ("code", "domain", "reason")
 
 
-def hash_recipient(address: str) -> str:
-    return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
+def hash_recipient(address: str, key: bytes = b"") -> str:
+    """16 hex digits of HMAC-SHA256 under ``key``, or of SHA-256 without one."""
+    normal = address.strip().lower().encode()
+    digest = hmac.new(key, normal, hashlib.sha256) if key else hashlib.sha256(normal)
+    return digest.hexdigest()[:16]
+
+
+def recipient_key(secret: str) -> bytes:
+    """The key of the bot's recipient hashes, derived from one of its secrets (never stored)."""
+    return hmac.new(secret.encode(), b"mailflow summary recipients", hashlib.sha256).digest()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -64,7 +78,7 @@ class Event:
 
     def dumps(self) -> bytes:
         data: dict[str, Any] = {"k": self.kind, "at": self.at, "c": self.code, "y": self.key, "r": self.reason}
-        data |= {"d": list(self.domains), "h": list(self.recipients), "f": self.failure}
+        data |= {"d": list(self.domains[:MAX_DOMAINS]), "h": list(self.recipients[:MAX_RECIPIENTS]), "f": self.failure}
         return json.dumps({k: v for k, v in data.items() if v not in (None, [])}, separators=(",", ":")).encode()
 
     @classmethod
@@ -100,8 +114,11 @@ def _epoch(date: str | None) -> float | None:
         return None
 
 
-def event_from_bounce(bounce: Bounce, key: str | None, *, at: float | None = None) -> Event:
-    """The ``Event`` for a recognised bounce; ``at`` replaces the bounce's own date when given."""
+def event_from_bounce(
+    bounce: Bounce, key: str | None, *, at: float | None = None, recipients_key: bytes = b""
+) -> Event:
+    """The ``Event`` for a recognised bounce; ``at`` replaces the bounce's own date when given;
+    ``recipients_key`` keys the recipients' hashes (``hash_recipient``)."""
     primary = bounce.primary
     code = (primary.status or primary.reply_code) if primary else None
     recipients = bounce.recipients
@@ -115,8 +132,8 @@ def event_from_bounce(bounce: Bounce, key: str | None, *, at: float | None = Non
         code=code,
         key=key,
         reason=reason,
-        domains=tuple(domains)[:MAX_DOMAINS],
-        recipients=tuple(hash_recipient(r) for r in recipients[:MAX_RECIPIENTS]),
+        domains=tuple(domains),
+        recipients=tuple(hash_recipient(r, recipients_key) for r in recipients),
     )
 
 
@@ -185,12 +202,22 @@ class Summary:
         return round(count / self.bounces, 4) if self.bounces else 0.0
 
 
+def _bars(first: float, last: float, size: int) -> int:
+    return int(last // size - first // size) + 1  # buckets are aligned on multiples of ``size``
+
+
 def pick_bucket(first: float, last: float) -> int:
-    span = max(0.0, last - first)
+    """The smallest of ``BUCKETS`` giving at most ``MAX_BUCKETS`` bars; beyond the largest (one
+    bounce dated 1990 among others dated today, say), a multiple of it, so the timeline and the
+    chart stay small whatever dates the bounces carry."""
+    last = max(first, last)
     for size in BUCKETS:
-        if span // size + 1 <= MAX_BUCKETS:
+        if _bars(first, last, size) <= MAX_BUCKETS:
             return size
-    return BUCKETS[-1]
+    size = BUCKETS[-1] * max(1, math.ceil((last - first) / (BUCKETS[-1] * (MAX_BUCKETS - 2))))
+    while _bars(first, last, size) > MAX_BUCKETS:
+        size += BUCKETS[-1]
+    return size
 
 
 def timeline(events: Sequence[Event]) -> Timeline:

@@ -53,6 +53,7 @@ from handlers.io import (
     ResponseBudget,
     ResponseReply,
     ResponseUrl,
+    ResponseUrlRefused,
     SlackSendError,
     ThreadReply,
     new_error_id,
@@ -117,30 +118,29 @@ class FallbackReply:
     def ts(self) -> str | None:
         return None if self.using_fallback else self.primary.ts
 
+    async def _in_thread(self, message: Message) -> bool:
+        """Post in the thread; False when the response_url is to carry it (now or already)."""
+        if self.using_fallback:
+            return False
+        try:
+            await self.primary.send(message)
+            return True
+        except SlackSendError as exc:
+            if self.fallback is None or not use_fallback(exc):
+                raise
+            log.info("%s: answering through response_url", exc)
+            self.using_fallback = True
+            return False
+
     async def send(self, message: Message) -> None:
-        if not self.using_fallback:
-            try:
-                await self.primary.send(message)
-                return
-            except SlackSendError as exc:
-                if self.fallback is None or not use_fallback(exc):
-                    raise
-                log.info("%s: answering through response_url", exc)
-                self.using_fallback = True
-        assert self.fallback is not None
-        await self.fallback.send(message)
+        if not await self._in_thread(message):
+            assert self.fallback is not None
+            await self.fallback.send(message)
 
     async def send_progress(self, message: Message) -> bool:
         """An in-between state; through the response_url only while its budget allows (else skipped)."""
-        if not self.using_fallback:
-            try:
-                await self.primary.send(message)
-                return True
-            except SlackSendError as exc:
-                if self.fallback is None or not use_fallback(exc):
-                    raise
-                log.info("%s: answering through response_url", exc)
-                self.using_fallback = True
+        if await self._in_thread(message):
+            return True
         assert self.fallback is not None
         return await self.fallback.send_progress(message)
 
@@ -285,11 +285,15 @@ class SlackBot:
             except Exception as exc:
                 if isinstance(exc, SlackSendError) and self.metrics is not None:
                     self.metrics.count_slack_error(exc.method, exc.error)
+                if isinstance(exc, ResponseUrlRefused):
+                    return  # logged where refused; the notice would go to the same forged address
                 error_id = new_error_id()
                 log.exception("%s failed [error id %s]", what, error_id)
                 if on_error is not None:
                     try:
                         await on_error(error_id)
+                    except ResponseUrlRefused:
+                        pass  # logged where refused
                     except Exception:
                         log.exception("could not tell the user about error %s", error_id)
 

@@ -50,6 +50,14 @@ class SlackSendError(MailflowError):
         self.transient = transient
 
 
+class ResponseUrlRefused(SlackSendError):
+    """A payload's ``response_url`` is no Slack address: refused and logged (one warning) where it
+    was met; whoever catches it adds no traceback, and tells no one through the same address."""
+
+    def __init__(self) -> None:
+        super().__init__("response_url", "not_a_slack_response_url")
+
+
 class DownloadError(MailflowError):
     """A shared file could not be fetched."""
 
@@ -252,7 +260,7 @@ class ResponseUrl:
         if target is None or not response_url_allowed(target, self.api_url):
             shown = f"{target.scheme}://{target.host}" if target is not None else "an unreadable URL"
             log.warning("refused to post to response_url at %s: not a Slack address", shown)
-            raise SlackSendError("response_url", "not_a_slack_response_url")
+            raise ResponseUrlRefused
         if self.budget.left(self.url) <= 0:
             raise SlackSendError("response_url", f"used_url: Slack takes {self.budget.posts} posts per response_url")
         self.budget.spend(self.url)
@@ -363,11 +371,19 @@ async def user_language(
 
 
 def token_allowed(url: str, api_url: str) -> bool:
-    """Whether ``url`` may be sent the bot token: Slack's hosts over HTTPS, or the API base's origin."""
-    parts, api = urlsplit(url), urlsplit(api_url)
-    if (parts.scheme, parts.hostname, parts.port) == (api.scheme, api.hostname, api.port):
+    """Whether ``url`` may be sent the bot token: Slack's hosts over HTTPS, or the API base's origin.
+
+    Parsed with yarl, as aiohttp connects (not urllib, which reads some URLs differently), and
+    never with userinfo in it."""
+    try:
+        parts, api = URL(url), URL(api_url)
+    except (ValueError, TypeError):
+        return False
+    if parts.user is not None or parts.password is not None or not parts.host:
+        return False
+    if (parts.scheme, parts.host, parts.port) == (api.scheme, api.host, api.port):
         return True
-    host = (parts.hostname or "").lower()
+    host = parts.host.lower()
     return parts.scheme == "https" and any(host == h or host.endswith("." + h) for h in SLACK_FILE_HOSTS)
 
 
@@ -380,7 +396,7 @@ async def download(
     headers = {"Authorization": f"Bearer {token}"}
     try:
         async with session.get(
-            url, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s), allow_redirects=False
+            URL(url), headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s), allow_redirects=False
         ) as response:
             if response.status != 200:
                 raise DownloadError(f"download answered HTTP {response.status}")

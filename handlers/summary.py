@@ -28,7 +28,7 @@ from bot.render.summary import summary_message
 from bot.settings import format_duration, parse_duration
 from bot.store import ChannelEvents
 from bot.store.events import KEEP_S
-from bot.summary import Summary, diagnosis_event, event_from_bounce, summarise
+from bot.summary import Summary, diagnosis_event, event_from_bounce, recipient_key, summarise
 from handlers.args import UsageError
 from handlers.commands import COMMAND, CommandContext, Subcommand, register
 from handlers.io import SlackSendError, call, new_error_id
@@ -85,7 +85,10 @@ async def record_bounce(bot: SlackBot, reply: Any, bounce: Bounce) -> None:
         return
     try:
         explanation = explain_bounce(bounce)
-        event = event_from_bounce(bounce, explanation.key if explanation else None, at=time.time())
+        secret = bot.config.signing_secret or bot.config.bot_token  # Socket Mode has no signing secret
+        event = event_from_bounce(
+            bounce, explanation.key if explanation else None, at=time.time(), recipients_key=recipient_key(secret)
+        )
         await ChannelEvents(bot.store).record(channel, event)
     except Exception:  # a lost event is logged, never the answer's failure
         log.exception("summary event not recorded")
@@ -148,7 +151,9 @@ async def upload_png(
 async def run_summary(ctx: CommandContext, args: SummaryArgs) -> None:
     now = time.time()
     events = await ChannelEvents(ctx.bot.store).since(ctx.channel, now - args.since_s)
-    summary = summarise(events, since=now - args.since_s, since_s=args.since_s)
+    # A busy channel holds thousands of events: counting and rendering them is CPU work, done
+    # in a thread like the chart, so the event loop keeps acknowledging Slack meanwhile.
+    summary = await asyncio.to_thread(summarise, events, since=now - args.since_s, since_s=args.since_s)
     window = format_duration(args.since_s)
     png, notes = await draw_chart(summary, ctx.lang)
     chart_note = None
@@ -157,7 +162,10 @@ async def run_summary(ctx: CommandContext, args: SummaryArgs) -> None:
     elif notes:  # the chart's labels fell back to English (no font for the reader's script)
         chart_note = label(ctx.ui, "summary_chart_english")
     reply = await ctx.thread()
-    await reply.send(summary_message(summary, ctx.ui, language=ctx.lang, window=window, chart_note=chart_note))
+    message = await asyncio.to_thread(
+        summary_message, summary, ctx.ui, language=ctx.lang, window=window, chart_note=chart_note
+    )
+    await reply.send(message)
     if png is None or reply.using_fallback:  # outside the channel, the bot cannot share a file there
         return
     title = label(ctx.ui, "summary_slack_title", window=window)
@@ -169,7 +177,7 @@ async def run_summary(ctx: CommandContext, args: SummaryArgs) -> None:
         error_id = new_error_id()
         log.warning("summary chart not uploaded: %s [error id %s]", exc, error_id)
         failed = label(ctx.ui, "summary_chart_failed", error_id=error_id)
-        await reply.send(_with_note(summary_message(summary, ctx.ui, language=ctx.lang, window=window), failed))
+        await reply.send(_with_note(message, failed))
 
 
 def _with_note(message: Message, note: str) -> Message:

@@ -12,12 +12,16 @@ from pathlib import Path
 import pytest
 
 from bot import knowledge
+from bot.diagnose import DiagnoseRequest, conclude
 from bot.explain import explain_bounce, explain_code
 from bot.parse import parse_bounce
+from bot.probes.result import ProbeResult
+from bot.render.diagnosis import progress_line, render_diagnosis_text
 from bot.render.terminal import (
     NO_LINE_END,
     NO_LINE_START,
     display_width,
+    printable,
     render_code,
     render_text,
     wrap_paragraphs,
@@ -174,3 +178,36 @@ def test_cjk_lines_use_the_width(lang: str) -> None:
     assert len(lines) >= 2
     assert all(display_width(line) <= WIDTH for line in lines)
     assert max(display_width(line) for line in lines) >= WIDTH - 12  # filled, not cut short
+
+
+# A bounce is written by whoever sent it: its control characters must not reach the terminal.
+_HOSTILE = (
+    "Subject: Undelivered Mail Returned to Sender\n\n"
+    "<ann@contoso.com>: host mx.contoso.com[203.0.113.9] said: 550 5.1.1 <ann@contoso.com>:"
+    " user unknown \x1b]0;pwned\x07 \x1b[2J\x9b31m\x08\x08\tend\n"
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_control_characters_in_a_bounce_are_shown_not_obeyed(lang: str) -> None:
+    bounce = parse_bounce(_HOSTILE.encode("utf-8"))
+    assert bounce.is_ndr
+    text = render_text(bounce, explain_bounce(bounce, lang), knowledge.load(lang).ui, file="a\x1b[2Jb.eml")
+    assert not [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+    assert "\ufffd]0;pwned\ufffd" in text and "user unknown" in text
+    colored = render_text(bounce, explain_bounce(bounce, lang), knowledge.load(lang).ui, color=True)
+    assert {c for c in colored if ord(c) < 0x20} == {"\n", "\x1b"} and "pwned\x07" not in colored
+    assert printable("a\tb\nc\x00\x7f\x85") == "a b\nc\ufffd\ufffd\ufffd"
+
+
+def test_a_servers_control_characters_in_a_diagnosis_are_shown_not_obeyed() -> None:
+    banner = "554 go away \x1b]0;pwned\x07\x1b[2J"
+    results = [
+        ProbeResult("tcp", "127.0.0.1:25", True, "accepted the connection", facts={"address": "127.0.0.1"}),
+        ProbeResult("banner", "127.0.0.1:25", False, f"greeted with {banner}", code="4.4.317"),
+    ]
+    diagnosis = conclude(DiagnoseRequest("contoso.com"), results, elapsed_ms=1.0, language="en")
+    text = render_diagnosis_text(diagnosis, knowledge.load("en").ui)
+    assert "go away" in text and "\ufffd]0;pwned\ufffd" in text
+    assert not [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+    assert "\x1b" not in "".join(progress_line(r) for r in results)

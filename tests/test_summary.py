@@ -25,9 +25,28 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from bot import knowledge
+from bot.cli.explain import MAX_ASKED_JOBS, PARALLEL_FROM, Input, _jobs, _outcomes
 from bot.cli.summary import PROGRESS_FROM
-from bot.render.chart import HEIGHT_PX, WIDTH_PX, cjk_font
-from bot.summary import BUCKETS, MAX_BUCKETS, Event, pick_bucket, summarise, timeline
+from bot.explain import explain_code
+from bot.parse import parse_bounce
+from bot.parse.phrases import REASONS
+from bot.parse.reason import STATUS_NAME
+from bot.parse.source import MAX_BYTES
+from bot.render.chart import HEIGHT_PX, WIDTH_PX, cjk_font, write_chart
+from bot.render.summary import render_summary_text, summary_message
+from bot.render.terminal import display_width
+from bot.summary import (
+    BUCKETS,
+    MAX_BUCKETS,
+    MAX_RECIPIENTS,
+    Event,
+    diagnosis_event,
+    event_from_bounce,
+    pick_bucket,
+    summarise,
+    timeline,
+)
+from tests.test_many_recipients import postfix_bounce as many_recipients
 
 SAMPLES = Path(__file__).parent / "samples"
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -156,6 +175,18 @@ def test_parallel_workers_give_the_same_summary() -> None:
     assert json.loads(one.stdout)["bounces"] > 150
 
 
+def _worker_pid(item: Input) -> int:
+    return os.getpid()
+
+
+def test_a_huge_jobs_count_starts_only_a_few_workers() -> None:
+    # The fork context starts every worker at once: --jobs 100000 must not fork 100000 processes.
+    assert _jobs(100_000) == MAX_ASKED_JOBS and _jobs(0) == 1
+    items = [Input(f"in-{n}", b"") for n in range(PARALLEL_FROM)]
+    pids = set(_outcomes(items, _worker_pid, jobs=_jobs(100_000)))
+    assert os.getpid() not in pids and 2 <= len(pids) <= PARALLEL_FROM // 8
+
+
 @pytest.mark.parametrize("by", ["code", "domain", "reason"])
 def test_csv_rows_add_up(incident: Path, by: str) -> None:
     result = run("summary", str(incident), "--format", "csv", "--by", by)
@@ -177,6 +208,34 @@ def test_text_table_in_the_chosen_language(incident: Path, lang: str) -> None:
     ui = knowledge.load(lang).ui
     assert ui["summary_bounces"] in result.stdout and ui["summary_recipients"] in result.stdout
     assert knowledge.load(lang).exact["4.4.316"].title in result.stdout
+
+
+@pytest.mark.parametrize("lang", ["ja", "ko", "en"])
+def test_text_table_columns_line_up_by_display_width(lang: str) -> None:
+    # Japanese and Korean titles take two terminal cells a character: the count and share
+    # columns must still end in one column, on every row of every table.
+    result = run("summary", str(SAMPLES), "--lang", lang, "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    tables = result.stdout.split("\n\n")[1:4]
+    assert len(tables) == 3
+    for table in tables:
+        rows = table.splitlines()[1:]
+        ends = {display_width(row[: row.index("%") + 1]) for row in rows}
+        assert len(rows) > 3 and len(ends) == 1, (lang, table)
+    assert any(display_width(row) > len(row) for row in tables[0].splitlines()) == (lang != "en")
+
+
+def test_every_reason_the_parser_gives_is_in_words_in_every_language(incident: Path) -> None:
+    phrases_only = {"blocked_connection", "rejected_not"}  # phrase tables, not reasons
+    reasons = {*REASONS, *STATUS_NAME.values(), "onhold", "undefined", "delivered"} - phrases_only
+    for lang in knowledge.LANGUAGES:
+        ui = knowledge.load(lang).ui
+        assert not [r for r in sorted(reasons) if not ui.get(f"reason_{r}")], lang
+    table = run("summary", str(incident), "--lang", "ja", "--by", "reason").stdout.split("\n\n")[1]
+    ja = knowledge.load("ja").ui
+    assert ja["reason_userunknown"] in table and "userunknown" not in table
+    record = json.loads(run("summary", str(incident), "--lang", "ja", "--format", "json").stdout)
+    assert "userunknown" in {r["reason"] for r in record["by_reason"]}  # JSON keeps the name
 
 
 def test_text_leads_with_the_grouping_asked_for(incident: Path) -> None:
@@ -212,6 +271,20 @@ def test_chart_is_a_real_png_about_1200_px_wide_with_bars(incident: Path, tmp_pa
     # The two codes' colours (the first two of the palette) are drawn as bars.
     pixels = {colour for _, colour in image.getcolors(maxcolors=1 << 24) or []}
     assert (214, 39, 40) in pixels and (31, 119, 180) in pixels
+
+
+@pytest.mark.parametrize("lang", ["fr", "ja"])
+def test_long_titles_leave_the_bars_the_width_of_the_chart(tmp_path: Path, lang: str) -> None:
+    # The longest titles in the legend: cut to fit, so the bars keep most of the width (an
+    # uncut Japanese legend squeezed them into a tenth of it).
+    titles = knowledge.load(lang).exact
+    codes = sorted(titles, key=lambda c: (-len(titles[c].title), c))[:8]
+    events = [Event("bounce", 1_700_000_000 + n * 600 + i, c, c) for i, c in enumerate(codes) for n in range(i + 1)]
+    chart = tmp_path / "long.png"
+    write_chart(summarise(events), chart, language=lang)
+    image = _decode(chart)
+    red = [x for x in range(image.size[0]) for y in range(60, 470, 10) if image.getpixel((x, y)) == (214, 39, 40)]
+    assert red and max(red) - min(red) > 0.7 * image.size[0]
 
 
 def test_chart_of_nothing_says_so_and_is_still_a_png(incident: Path, tmp_path: Path) -> None:
@@ -307,7 +380,16 @@ def test_progress_bar_only_on_a_terminal() -> None:
 def test_bucket_follows_the_span(span_s: int, bucket_s: int) -> None:
     assert pick_bucket(1_700_000_000, 1_700_000_000 + span_s) == bucket_s
     assert span_s // bucket_s + 1 <= MAX_BUCKETS
-    assert pick_bucket(0, 10 * 365 * 86400) == BUCKETS[-1]
+
+
+@pytest.mark.parametrize("span_s", [10 * 365 * 86400, 8000 * 365 * 86400, 48 * BUCKETS[-1]])
+def test_a_span_of_years_still_gives_few_bars(span_s: int) -> None:
+    # One bounce dated 1990 among today's must not draw a hundred thousand bars.
+    first = 631_152_000.0  # 1990-01-01
+    bucket = pick_bucket(first, first + span_s)
+    assert bucket % BUCKETS[-1] == 0
+    line = timeline([Event("bounce", first, "5.1.1"), Event("bounce", first + span_s, "4.4.316")])
+    assert line.bucket_s == bucket and 2 <= len(line.starts) <= MAX_BUCKETS
 
 
 def test_timeline_keeps_empty_buckets_between() -> None:
@@ -332,7 +414,7 @@ _events = st.lists(
     st.builds(
         Event,
         kind=st.sampled_from(["bounce", "bounce", "diagnosis"]),
-        at=st.one_of(st.none(), st.floats(1.6e9, 1.7e9)),
+        at=st.one_of(st.none(), st.floats(1.6e9, 1.7e9), st.floats(6.3e8, 2.5e11)),
         code=st.one_of(st.none(), st.sampled_from(["4.4.316", "5.1.1", "550", "4.7.320"])),
         domains=st.lists(st.sampled_from(["a.test", "b.test", "c.test"]), max_size=3, unique=True).map(tuple),
         recipients=st.lists(st.sampled_from(["r1", "r2", "r3", "r4"]), max_size=3).map(tuple),
@@ -352,7 +434,7 @@ def test_the_tables_add_up(events: list[Event], since: float | None) -> None:
     assert summary.left_out == sum(1 for e in events if e.kind == "bounce") - len(bounces)
     dated = [e for e in bounces if e.at is not None]
     assert sum(sum(c.values()) for c in summary.timeline.counts) == len(dated)
-    assert len(summary.timeline.starts) <= MAX_BUCKETS or summary.timeline.bucket_s == BUCKETS[-1]
+    assert len(summary.timeline.starts) <= MAX_BUCKETS
     assert summary.recipients == len({r for e in bounces for r in e.recipients})
     if dated:
         assert summary.first == min(e.at for e in dated if e.at is not None)
@@ -362,3 +444,43 @@ def test_the_tables_add_up(events: list[Event], since: float | None) -> None:
             and summary.last is not None
             and summary.last < starts[-1] + summary.timeline.bucket_s
         )
+
+
+def test_the_slack_diagnoses_line_says_a_failure_in_words() -> None:
+    events = [
+        diagnosis_event("parked.example", None, "null-mx", at=1_700_000_000),
+        diagnosis_event("slow.example", None, "incomplete", at=1_700_000_100),
+        diagnosis_event("fine.example", None, None, at=1_700_000_200),
+    ]
+    kb = knowledge.load("ja")
+    text = json.dumps(summary_message(summarise(events), kb.ui, language="ja", window="1d").blocks, ensure_ascii=False)
+    null_mx = explain_code("556", "ja")
+    assert null_mx is not None and null_mx.title in text
+    assert kb.ui["incomplete"] in text and kb.ui["summary_healthy"] in text
+    assert "null-mx" not in text and '"incomplete' not in text
+
+
+def test_a_file_read_only_in_part_is_said_on_stderr(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text(postfix_bounce("ann@contoso.com", age_s=60) + "\n" + "x" * (MAX_BYTES + 10))
+    result = run("summary", str(big), str(SAMPLES / "postfix"))
+    assert result.returncode == 0, result.stderr
+    assert f"{big}: input is " in result.stderr and f"only the first {MAX_BYTES}" in result.stderr
+    assert result.stderr.count("mailflow: ") == 1
+
+
+def test_a_destination_with_control_characters_is_shown_not_obeyed() -> None:
+    events = [Event("bounce", 1_700_000_000, "4.4.316", domains=("mx\x1b]0;pwned\x07.contoso.com",))]
+    text = render_summary_text(summarise(events), knowledge.load("en").ui, by="domain")
+    assert "\x1b" not in text and "\x07" not in text and "mx\ufffd]0;pwned\ufffd.contoso.com" in text
+
+
+def test_every_recipient_counts_on_the_command_line_and_the_store_keeps_a_bounded_event(tmp_path: Path) -> None:
+    (tmp_path / "many.eml").write_text(many_recipients(300))
+    record = json.loads(run("summary", str(tmp_path), "--format", "json").stdout)
+    assert record["bounces"] == 1 and record["recipients"] == 300
+    bounce = parse_bounce(many_recipients(300).encode())
+    event = event_from_bounce(bounce, None)
+    assert len(event.recipients) == 300
+    kept = Event.loads(event.dumps())
+    assert kept is not None and len(kept.recipients) == MAX_RECIPIENTS and kept.domains == ("fabrikam.com",)

@@ -26,6 +26,7 @@ from bot.render import bounce_record, render_code, render_text
 EXIT_OK, EXIT_ERROR, EXIT_NONE = 0, 1, 2
 MAX_FILES = 100_000
 MAX_JOBS = 8
+MAX_ASKED_JOBS = 64  # --jobs N: a typo such as 100000 must not fork that many processes
 PARALLEL_FROM = 200  # inputs: below this, starting workers costs more than it saves
 T = TypeVar("T")
 
@@ -138,7 +139,7 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
 
 def _jobs(requested: int | None) -> int:
     if requested is not None:
-        return max(1, requested)
+        return max(1, min(requested, MAX_ASKED_JOBS))
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return min(usable or 1, MAX_JOBS)
 
@@ -150,6 +151,7 @@ def _outcomes(items: Iterable[Input], render: Callable[[Input], T], *, jobs: int
     if jobs < 2 or len(items) < PARALLEL_FROM:
         yield from map(render, items)
         return
+    jobs = min(jobs, len(items) // 8)  # the fork context starts every worker at once: a few files each
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         yield from pool.map(render, items, chunksize=max(1, min(64, len(items) // (jobs * 8))))
@@ -195,14 +197,24 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     return EXIT_OK if recognised else EXIT_NONE
 
 
+def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    """The inputs and ``--jobs``: what explain and summary read, and how many processes read it."""
+    parser.add_argument(
+        "inputs", nargs="*", metavar="FILE|DIR|-", help="inputs; directories are expanded; - or none reads stdin"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help=f"worker processes for many files (default: the CPUs, at most {MAX_JOBS}; 1: none)",
+    )
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     explain = sub.add_parser(
         "explain",
         help="explain bounce messages, pasted NDR text or queue errors",
         description="Read bounces (.eml files, pasted text, queue errors) and explain the root cause.",
-    )
-    explain.add_argument(
-        "inputs", nargs="*", metavar="FILE|DIR|-", help="inputs; directories are expanded; - or none reads stdin"
     )
     explain.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
     explain.add_argument(
@@ -210,10 +222,5 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     explain.add_argument("--code", help="explain one code instead of reading input, e.g. 4.4.316 or 550")
     explain.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    explain.add_argument(
-        "--jobs",
-        type=int,
-        metavar="N",
-        help=f"worker processes for many files (default: the CPUs, at most {MAX_JOBS}; 1: none)",
-    )
+    add_reading_arguments(explain)
     explain.set_defaults(handler=cmd_explain)

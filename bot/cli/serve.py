@@ -249,7 +249,7 @@ async def _serve(
     web_app = build_web_app(slack, routes(store=slack.bot.store, slack_connected=connected, metrics=metrics))
     web_app.middlewares.append(request_id_middleware)
     web_app.middlewares.append(edge.middleware)
-    runner = web.AppRunner(web_app, access_log=None)
+    runner = web.AppRunner(web_app, access_log=None, logger=edge.server_log)
     await runner.setup()
     try:
         await EdgeSite(runner, settings.host, settings.port, edge=edge).start()

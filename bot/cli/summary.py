@@ -22,11 +22,11 @@ from bot.cli.explain import (
     EXIT_ERROR,
     EXIT_NONE,
     EXIT_OK,
-    MAX_JOBS,
     Input,
     _jobs,
     _outcomes,
     _read_file,
+    add_reading_arguments,
     analyse,
     default_language,
     iter_inputs,
@@ -45,6 +45,7 @@ class Fact:
     event: Event | None = None
     error: str | None = None  # unreadable
     why_not: str | None = None  # read, but not a bounce
+    notes: tuple[str, ...] = ()  # for stderr, as explain says them (only the first MiB was read, ...)
 
 
 def summarise_input(item: Input) -> Fact:
@@ -55,10 +56,11 @@ def summarise_input(item: Input) -> Fact:
     if item.error:
         return Fact(error=item.error)
     bounce = analyse(item)
+    notes = tuple(f"{item.name}: {note}" for note in bounce.notes)
     if not bounce.is_ndr:
-        return Fact(why_not=bounce.why_not or "not a bounce")
+        return Fact(why_not=bounce.why_not or "not a bounce", notes=notes)
     explanation = explain_bounce(bounce, knowledge.DEFAULT_LANGUAGE)
-    return Fact(event_from_bounce(bounce, explanation.key if explanation else None))
+    return Fact(event_from_bounce(bounce, explanation.key if explanation else None), notes=notes)
 
 
 def cmd_summary(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
@@ -98,9 +100,10 @@ def cmd_summary(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     show = stderr.isatty() and len(items) >= PROGRESS_FROM
     facts = _outcomes(items, summarise_input, jobs=_jobs(args.jobs))
     for fact in tqdm(facts, total=len(items), file=stderr, disable=not show, unit="file", leave=False):
+        for note in (*fact.notes, *([fact.error] if fact.error else [])):
+            tqdm.write(f"mailflow: {note}", file=stderr)  # above the progress bar, not through it
         if fact.error:
             unreadable += 1
-            print(f"mailflow: {fact.error}", file=stderr)
         elif fact.event is None:
             not_bounces += 1
         else:
@@ -137,9 +140,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Read many bounces and say how many, which codes, which destinations, since when.",
     )
     summary.add_argument(
-        "inputs", nargs="*", metavar="FILE|DIR|-", help="inputs; directories are expanded; - or none reads stdin"
-    )
-    summary.add_argument(
         "--since", metavar="DURATION", help="only bounces dated within this long before now (90m, 2h, 1d)"
     )
     summary.add_argument("--by", choices=GROUPINGS, default="code", help="the grouping the table leads with")
@@ -150,10 +150,5 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="also draw bounces over time by code into a PNG (needs the chart extra: pip install 'mailflow[chart]')",
     )
     summary.add_argument("--lang", choices=knowledge.LANGUAGES, help="language of the labels and titles")
-    summary.add_argument(
-        "--jobs",
-        type=int,
-        metavar="N",
-        help=f"worker processes for many files (default: the CPUs, at most {MAX_JOBS}; 1: none)",
-    )
+    add_reading_arguments(summary)
     summary.set_defaults(handler=cmd_summary)

@@ -33,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 async def _serve_health(settings: Settings, metrics: Metrics, port: int) -> web.AppRunner:
     from aiohttp import web  # noqa: PLC0415
 
+    from bot.http_edge import server_log  # noqa: PLC0415
     from bot.observability import routes  # noqa: PLC0415
     from bot.store import open_store  # noqa: PLC0415
 
@@ -40,7 +41,7 @@ async def _serve_health(settings: Settings, metrics: Metrics, port: int) -> web.
     store = open_store(settings.redis_dsn)
     app.add_routes(routes(store=store, metrics=metrics))
     app.on_cleanup.append(lambda _app: store.close())
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, logger=server_log())  # malformed requests: no traceback
     await runner.setup()
     await web.TCPSite(runner, settings.host, port).start()
     return runner

@@ -105,7 +105,10 @@ _MAIL_SYSTEM_AT = re.compile(  # searched in lower-cased text
     r"([\w.\-]+)"
 )
 # The address type ("dns;", RFC 3464 section 2.1.2) is optional; "smtp.example.org" is a name, not a type.
-_DSN_HOST = re.compile(r"^\s*+(?:(?:dns|smtp|x-[\w-]++)\s*+;)?\s*+\[?([\w.\-:]+?)\]?(?:\s*+\(|\s*$|\s)", re.I)
+# Matched against the value with its leading spaces already stripped: a second ``\s*`` before
+# the optional type would split a run of spaces every way (a Remote-MTA of 20,000 spaces took 18 s).
+# Anchored and possessive, so that a scan from every position (``search``) is linear too.
+_DSN_HOST = re.compile(r"^(?:(?:dns|smtp|x-[\w-]++)\s*+;)?\s*+\[?([\w.\-:]+?)\]?(?:\s*+\(|\s*$|\s)", re.I)
 IPV4 = re.compile(r"\b((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})\b")
 
 
@@ -179,7 +182,7 @@ def dsn_host(value: str | None) -> str | None:
     """``dns; mx.example.net`` or ``mx.example.net [192.0.2.1]`` -> the host name."""
     if not value:
         return None
-    m = _DSN_HOST.match(value.split(";", 1)[-1] if ";" in value else value)
+    m = _DSN_HOST.match((value.split(";", 1)[-1] if ";" in value else value).lstrip())
     if not m:
         return None
     host = m.group(1).strip(".[]").lower()

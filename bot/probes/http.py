@@ -201,8 +201,13 @@ def _check_url(ctx: ProbeContext, target: URL, step: str) -> str:
     if target.scheme not in ("http", "https") or not target.raw_host:
         raise error(ProbeError, text("http.not_http", step=step, target=str(target)))
     host = target.raw_host
+    literal = ":" in host or host.replace(".", "").isdigit()  # how aiohttp tells a literal: no resolver asked
     if parse_ip(host) is not None:
         ctx.guard.check(host)  # aiohttp skips the resolver for literals: check here
+    if literal and (parse_ip(host) is None or "%" in host):
+        # A zone id, or a legacy IPv4 spelling (1.2.3, 127.0.0.1.): aiohttp and the system would
+        # read it their own way, not as the guard checked it.
+        raise error(TargetRefused, text("guard.not_ip", address=repr(host)))
     return host
 
 

@@ -26,6 +26,7 @@ from typing import Any, Final, cast
 
 from bot import knowledge
 from bot.errors import MailflowError
+from bot.render.terminal import cut_to_width
 from bot.settings import format_duration
 from bot.summary import NO_CODE, Summary, code_title
 
@@ -33,7 +34,7 @@ WIDTH_PX: Final = 1200
 HEIGHT_PX: Final = 675
 DPI: Final = 100
 TOP_CODES: Final = 7
-MAX_LABEL: Final = 58
+MAX_LABEL: Final = 46  # cells (a CJK character takes two): two legend columns fit in 1200 px
 CJK_FONTS: Final[Mapping[str, tuple[str, ...]]] = {
     "ja": ("Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic", "TakaoGothic", "VL Gothic"),
     "ko": ("Noto Sans CJK KR", "Noto Sans KR", "NanumGothic", "NanumBarunGothic", "UnDotum"),
@@ -84,14 +85,16 @@ def cjk_font(language: str) -> str | None:
 
 
 def _label(code: str, title: str | None) -> str:
-    text = f"{code}  {title}" if title else code
-    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+    return cut_to_width(f"{code}  {title}" if title else code, MAX_LABEL)
 
 
 def _tick(start: float, bucket_s: int, first: bool, previous: float | None) -> str:
     when = dt.datetime.fromtimestamp(start, dt.UTC)
+    if bucket_s >= 28 * 86400:
+        return when.strftime("%Y-%m")  # months or years apart: the year on every tick, no day
     if bucket_s >= 86400:
-        return when.strftime("%Y-%m-%d" if first else "%m-%d")
+        new_year = previous is None or dt.datetime.fromtimestamp(previous, dt.UTC).year != when.year
+        return when.strftime("%Y-%m-%d" if first or new_year else "%m-%d")
     new_day = previous is None or dt.datetime.fromtimestamp(previous, dt.UTC).date() != when.date()
     return when.strftime("%m-%d\n%H:%M" if first or new_day else "%H:%M")
 

@@ -20,6 +20,7 @@ from bot.fill import has_placeholders
 from bot.knowledge import DEFAULT_LANGUAGE
 from bot.probes.result import ProbeResult
 from bot.render.record import explanation_record, step_record
+from bot.render.terminal import printable
 from bot.verdict import FAILURE_KNOWLEDGE, RESOLVER_UNREACHABLE
 
 _FIREWALL_CODES = ("4.4.315", "4.4.316")
@@ -143,7 +144,8 @@ def ago(seconds: float) -> str:
 def progress_line(result: ProbeResult, language: str = DEFAULT_LANGUAGE) -> str:
     mark = "skip" if result.skipped else ("ok" if result.ok else "FAIL")
     code = f" [{result.code}]" if result.code else ""
-    return f"{mark:>4} {result.name:<13} {result.target}: {result.says(language)}{code} ({result.elapsed_ms:.0f} ms)"
+    line = f"{mark:>4} {result.name:<13} {result.target}: {result.says(language)}{code} ({result.elapsed_ms:.0f} ms)"
+    return printable(line)  # a server's own words (its banner, its reply) never drive the terminal
 
 
 def verdict_line(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str:
@@ -180,4 +182,4 @@ def render_diagnosis_text(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str:
             lines += ["", note]
     if diagnosis.incomplete:
         lines += ["", f"{ui['incomplete']}: {', '.join(diagnosis.incomplete)}"]
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")

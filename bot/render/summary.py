@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from collections.abc import Mapping, Sequence
 
+from bot.explain import explain_code
 from bot.render.blocks import (
     MAX_FALLBACK,
     MAX_SECTION,
@@ -27,15 +27,15 @@ from bot.render.blocks import (
     shorten,
     split_text,
 )
+from bot.render.terminal import cut_to_width as _cut
+from bot.render.terminal import display_width as _width
+from bot.render.terminal import printable
 from bot.summary import NO_CODE, Group, Summary, code_title, when
+from bot.verdict import FAILURE_KNOWLEDGE, INCOMPLETE
 
 TOP_ROWS = 15  # rows of the leading table; the rest are summed in one line
 TOP_OTHERS = 5  # rows of the other tables
 TOP_PARTS = 3  # domains (or codes) named beside a row
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _pad(text: str, width: int, *, right: bool = False) -> str:
@@ -43,20 +43,8 @@ def _pad(text: str, width: int, *, right: bool = False) -> str:
     return gap + text if right else text + gap
 
 
-def _cut(text: str, width: int) -> str:
-    if _width(text) <= width:
-        return text
-    out, used = "", 0
-    for char in text:
-        cells = _width(char)
-        if used + cells > width - 1:
-            break
-        out += char
-        used += cells
-    return out + "…"
-
-
 def _table(rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    rows = [[printable(cell) for cell in row] for row in rows]  # domains come from the bounces
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(_pad(cell, widths[i], right=right[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
 
@@ -73,7 +61,8 @@ def _parts(group: Group, ui: Mapping[str, str], n: int = TOP_PARTS) -> str:
 
 def _name(group: Group, by: str, ui: Mapping[str, str]) -> str:
     if group.name is not None:
-        return group.name
+        # A reason in words (``reason_*`` in ui.toml); its Sisimai name stays in JSON and CSV.
+        return ui.get(f"reason_{group.name}", group.name) if by == "reason" else group.name
     return ui["summary_no_code"] if by == "code" else ui["summary_unknown"]
 
 
@@ -142,6 +131,16 @@ def _notes(summary: Summary, ui: Mapping[str, str]) -> list[str]:
     return notes
 
 
+def _failure_words(failure: str | None, ui: Mapping[str, str], language: str) -> str:
+    """A diagnosis without a connector code, as the diagnosis itself words it (``render/diagnosis.py``)."""
+    if failure is None:
+        return ui["summary_healthy"]
+    if failure in FAILURE_KNOWLEDGE:  # null-mx: the knowledge entry's title
+        explanation = explain_code(FAILURE_KNOWLEDGE[failure], language)
+        return explanation.title if explanation else failure
+    return ui["incomplete"] if failure == INCOMPLETE else failure
+
+
 def render_summary_text(summary: Summary, ui: Mapping[str, str], *, by: str = "code", language: str = "en") -> str:
     """``mailflow summary`` on a terminal."""
     lines = _table([[name, value] for name, value in _overview(summary, ui)], [False, False])
@@ -187,7 +186,7 @@ def summary_message(
     if summary.diagnoses:
         lines = []
         for d in summary.diagnoses[:10]:
-            verdict = f"`{escape(d.code)}`" if d.code else escape(d.failure or ui["summary_healthy"])
+            verdict = f"`{escape(d.code)}`" if d.code else escape(_failure_words(d.failure, ui, language))
             lines.append(f"• {escape(d.domain)}: {verdict} ({d.count}×, {escape(_stamp(d.at))})")
         blocks.append(section(f"*{escape(ui['summary_diagnoses'])}*\n" + "\n".join(lines)))
     notes = [escape(n) for n in _notes(summary, ui)] + ([escape(chart_note)] if chart_note else [])

@@ -60,12 +60,37 @@ NO_LINE_END = frozenset(
 )
 
 
+# What a bounce says goes to an admin's terminal: its control characters (ESC starts a sequence
+# that can retitle the window, move the cursor, or worse) are shown, never obeyed. C0 and C1
+# controls and DEL become the replacement character; a tab becomes a space; line breaks stay.
+_SHOWN = {c: "\ufffd" for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n\t"} | {ord("\t"): " "}
+
+
+def printable(text: str) -> str:
+    """``text`` with its terminal control characters made harmless (see ``_SHOWN``)."""
+    return text.translate(_SHOWN)
+
+
 def display_width(text: str) -> int:
     """Terminal cells ``text`` takes: 2 for wide East Asian characters, 0 for combining marks."""
     width = wcwidth.wcswidth(text)
     if width >= 0:
         return int(width)
     return sum(max(int(wcwidth.wcwidth(c)), 0) for c in text)  # control characters count as 0
+
+
+def cut_to_width(text: str, width: int) -> str:
+    """``text`` if it fits in ``width`` cells, else as much of it as fits with "…" after it."""
+    if display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for char in text:
+        cells = display_width(char)
+        if used + cells > width - 1:
+            break
+        out.append(char)
+        used += cells
+    return "".join(out) + "…"
 
 
 def _units(text: str) -> list[str]:
@@ -178,9 +203,9 @@ def render_text(
     file: str | None = None,
 ) -> str:
     style = _Style(color)
-    lines: list[str] = [style.dim(f"== {file}")] if file else []
+    lines: list[str] = [style.dim(f"== {printable(file)}")] if file else []
     if not bounce.is_ndr:
-        lines.append(f"{ui['not_a_bounce']}: {bounce.why_not}")
+        lines.append(f"{ui['not_a_bounce']}: {printable(bounce.why_not or '')}")
         return "\n".join(lines) + "\n"
     primary = bounce.primary
     if primary is not None:
@@ -188,7 +213,7 @@ def render_text(
         title = explanation.title if explanation else ""
         lines.append(style.title(f"{code}  {title}".rstrip()))
         if primary.text:
-            lines.extend(wrap_paragraphs(primary.text[:300], paint=style.dim))
+            lines.extend(wrap_paragraphs(printable(primary.text[:300]), paint=style.dim))
     facts = [
         (ui["recipient"], _recipients(bounce.recipients, ui)),
         (ui["remote_server"], bounce.remote_host),
@@ -198,7 +223,7 @@ def render_text(
         (ui["sending_ip"], bounce.sender.ip),
         (ui["language"], bounce.language),
     ]
-    shown = [(k, v) for k, v in facts if v]
+    shown = [(k, printable(v)) for k, v in facts if v]
     if shown:
         lines += ["", style.heading(ui["facts"])]
         lines += _facts(shown)
@@ -206,7 +231,7 @@ def render_text(
         c for c in bounce.codes if c is not primary and c.status and c.status != (primary.status if primary else None)
     ]
     if others:
-        lines.append(f"  {ui['codes']}: " + ", ".join(dict.fromkeys(c.status or "" for c in others)))
+        lines.append(f"  {ui['codes']}: " + printable(", ".join(dict.fromkeys(c.status or "" for c in others))))
     if explanation is not None:
         lines += _explanation(explanation, ui, style)
     command = sender_command(bounce)

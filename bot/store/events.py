@@ -11,6 +11,7 @@ store error loses an event (logged) or reads as none, it never fails an answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -46,9 +47,9 @@ class ChannelEvents:
         except StoreError as exc:
             log.warning("summary events not read for %s: %s", channel, exc)
             return []
-        events = []
-        for _, value in raw:
-            event = Event.loads(value.partition(b" ")[2])
-            if event is not None:
-                events.append(event)
-        return events
+        return await asyncio.to_thread(_decoded, [value for _, value in raw])  # up to ``cap`` JSON objects
+
+
+def _decoded(values: list[bytes]) -> list[Event]:
+    events = (Event.loads(value.partition(b" ")[2]) for value in values)
+    return [event for event in events if event is not None]

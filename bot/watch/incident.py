@@ -37,7 +37,8 @@ def incident_charter(client: AsyncWebClient, store: Store) -> Attach:
         from bot.render.chart import ChartUnavailable, chart_png  # noqa: PLC0415 - an optional extra
 
         since = watch.started_at - LEAD_S
-        summary = summarise(await ChannelEvents(store).since(watch.channel, since), since=since)
+        events = await ChannelEvents(store).since(watch.channel, since)
+        summary = await asyncio.to_thread(summarise, events, since=since)  # CPU work, off the event loop
         if not summary.bounces:
             return
         try:

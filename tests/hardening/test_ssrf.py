@@ -22,6 +22,7 @@ connection" below is complete, and a guard that failed would fail the test, not 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 from collections.abc import Awaitable, Callable
@@ -311,10 +312,11 @@ async def test_addresses_spelt_as_names_are_looked_up_never_read_as_addresses(
     dns_server: DnsServer, jail: Jail, host: str
 ) -> None:
     """A system resolver reads ``127.1`` or ``2130706433`` as 127.0.0.1 (inet_aton). The probes
-    never do: yarl rejects the non-canonical IPv4 spellings as invalid URLs, and anything else
-    is a name, looked up through the probes' own resolver, where these do not exist."""
+    never do: the guard refuses the all-digit spellings (aiohttp would take them for literals),
+    and anything else is a name, looked up through the probes' own resolver, where these do
+    not exist."""
     ctx = ProbeContext.create(lab(dns_server))
-    with pytest.raises(ProbeError, match=r"cannot resolve|invalid URL|not a valid URL"):
+    with pytest.raises(ProbeError, match=r"cannot resolve|is not an IP address"):
         await fetch(ctx, f"http://{host}:{CLOSED_PORT}/", step="test")
     assert jail.tcp() == []
 
@@ -327,3 +329,52 @@ async def test_nothing_is_left_running_after_a_refusal(dns_server: DnsServer) ->
         await diagnose(DiagnoseRequest(DOMAIN), lab(dns_server))
     await asyncio.sleep(0)
     assert asyncio.all_tasks() == before
+
+
+# -- review round: CNAME chains, MX names spelt as addresses, scoped literals in URLs ------------
+
+
+@pytest.mark.parametrize(("address", "rule"), [("10.0.0.1", "private"), ("fd00:ec2::254", "private")])
+async def test_an_mx_aliased_through_a_cname_chain_to_a_private_name_is_never_contacted(
+    dns_server: DnsServer, jail: Jail, address: str, rule: str
+) -> None:
+    """The MX host is a CNAME to a CNAME to an intranet name: the guard sees the final address."""
+    dns_server.zone.add(DOMAIN, "MX", f"10 {MX}.")
+    dns_server.zone.add(MX, "CNAME", "hop.attacker.test.")
+    dns_server.zone.add("hop.attacker.test", "CNAME", "intranet.corp.test.")
+    dns_server.zone.add("intranet.corp.test", "AAAA" if ":" in address else "A", ipaddress.ip_address(address).exploded)
+    with pytest.raises(TargetRefused, match=rf"\({rule}"):
+        await diagnose(DiagnoseRequest(DOMAIN), lab(dns_server))
+    assert jail.tcp() == []
+
+
+@pytest.mark.parametrize("exchange", ["169.254.169.254.", "127.0.0.1.", "2130706433.", "0x7f.1."])
+async def test_an_mx_exchange_spelt_as_an_address_is_never_contacted(
+    dns_server: DnsServer, jail: Jail, exchange: str
+) -> None:
+    """An MX record whose exchange is an address written as a name: refused by the guard as an
+    address, or looked up as the name it is (which does not exist); never connected to."""
+    dns_server.zone.add(DOMAIN, "MX", f"10 {exchange}")
+    with contextlib.suppress(ProbeError):
+        await diagnose(DiagnoseRequest(DOMAIN), lab(dns_server))
+    assert jail.tcp() == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "[2001:4860:4860::8888%25lo]",  # a global address with a zone id: aiohttp would connect to it scoped
+        "[fe80::1%25eth0]",
+        "[::ffff:127.0.0.1%25lo]",
+        "1.2.3",  # aiohttp reads all-digit hosts as literals, without asking any resolver
+        "127.0.0.1.",
+    ],
+)
+async def test_a_url_host_the_guard_cannot_vouch_for_is_refused_unconnected(
+    dns_server: DnsServer, jail: Jail, host: str
+) -> None:
+    """Refused by the guard itself (not left to aiohttp's or the system's reading of the host)."""
+    ctx = ProbeContext.create(lab(dns_server, allow=("127.0.0.1/32",)))
+    with pytest.raises(TargetRefused):
+        await fetch(ctx, f"http://{host}:{CLOSED_PORT}/", step="test")
+    assert jail.tcp() == []

@@ -7,6 +7,7 @@ The routes are served by a real aiohttp server on 127.0.0.1 (``aiohttp_server``-
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -323,3 +324,25 @@ async def test_readyz_names_the_failing_check(failing: str) -> None:
         assert (await get("/healthz"))[0] == 200  # alive all the same
         assert (await get("/metrics"))[0] == 404  # no metrics given: no route
     await store.close()
+
+
+async def test_the_workers_health_port_answers_a_malformed_request_without_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The worker's /healthz port is HTTP too: a request aiohttp cannot parse gets 400 and is
+    counted in one info line, not logged with a traceback (anyone who reaches the port could)."""
+    from bot.cli.worker import _serve_health  # noqa: PLC0415
+
+    port = free_port()
+    runner = await _serve_health(load_settings(None), Metrics(), port)
+    try:
+        with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="mailflow"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: w\r\nX-A: " + b"a" * 9000 + b"\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+    finally:
+        await runner.cleanup()
+    assert answer.startswith(b"HTTP/1.0 400")
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    assert any("no valid HTTP/1.1" in r.getMessage() for r in caplog.records)

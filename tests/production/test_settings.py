@@ -6,6 +6,8 @@ read) and no ``.env`` unless the case writes one, so the machine's own settings 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +233,19 @@ def test_format_duration(seconds: float, text: str) -> None:
 @pytest.mark.parametrize(("text", "size"), [("1", 1), ("5MB", 5_000_000), ("1KiB", 1024), ("1 GB", 10**9)])
 def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("parse", [parse_duration, parse_size])
+def test_durations_and_sizes_are_read_in_linear_time(parse: Callable[[str], float]) -> None:
+    # --since and the settings are user input: a long run of spaces before a bad unit must cost
+    # ten times as much for ten times the text, not a hundred.
+    def took(n: int) -> float:
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            with pytest.raises(ValueError, match="not a"):
+                parse("1" + " " * n + "x")
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    assert took(40_000) < 30 * took(4_000)

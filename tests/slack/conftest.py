@@ -177,6 +177,20 @@ def thread_replies(api: SlackApi, thread_ts: str) -> list[Any]:
     return [c for c in api.calls_to("chat.postMessage") if c.params.get("thread_ts") == thread_ts]
 
 
+def rerun_click(answer: Any, *, response_url: str | None = None) -> dict[str, Any]:
+    """A click on the "Run again" button of ``answer`` (a diagnosis posted in thread 1700000000.000001)."""
+    (button,) = [e for b in answer.blocks for e in b.get("elements", []) if e.get("action_id") == "rerun_probes"]
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": "U2"},
+        "channel": {"id": "C1"},
+        "container": {"type": "message", "message_ts": answer.params["ts"], "channel_id": "C1"},
+        "message": {"ts": answer.params["ts"], "thread_ts": "1700000000.000001", "blocks": answer.blocks},
+        "actions": [{"action_id": "rerun_probes", "block_id": "probe", "value": button["value"], "type": "button"}],
+    }
+    return payload | ({"response_url": response_url} if response_url else {})
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -30,7 +30,7 @@ from tests.fixtures import smtp_peers
 from tests.fixtures.dns_server import DnsServer, dns_server, swallowing_resolver  # noqa: F401
 from tests.fixtures.http_server import HttpServer, http_server  # noqa: F401
 from tests.fixtures.smtp_peers import HOST, LOOPBACK, Peer, Pki
-from tests.slack.conftest import Harness, MakeHarness
+from tests.slack.conftest import Harness, MakeHarness, rerun_click
 
 pki = smtp_peers.pki
 start_peer = smtp_peers.start_peer
@@ -112,18 +112,8 @@ async def test_rerun_button_redraws_the_same_message_bypassing_the_cache(
     await h.command(f"diagnose {DOMAIN}")
     await h.settle()
     final = final_update(h)
-    (button,) = [e for b in final.blocks for e in b.get("elements", []) if e.get("action_id") == "rerun_probes"]
     before = len(h.api.calls_to("chat.update"))
-    await h.interaction(
-        {
-            "type": "block_actions",
-            "user": {"id": "U2"},
-            "channel": {"id": "C1"},
-            "container": {"type": "message", "message_ts": final.params["ts"], "channel_id": "C1"},
-            "message": {"ts": final.params["ts"], "thread_ts": "1700000000.000001", "blocks": final.blocks},
-            "actions": [{"action_id": "rerun_probes", "block_id": "probe", "value": button["value"], "type": "button"}],
-        }
-    )
+    await h.interaction(rerun_click(final))
     await h.settle()
     redraws = h.api.calls_to("chat.update")[before:]
     assert redraws and all(u.params["ts"] == final.params["ts"] for u in redraws)

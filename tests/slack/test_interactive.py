@@ -116,6 +116,18 @@ async def test_the_shortcut_reads_an_attached_bounce_file(harness: Harness) -> N
     assert "4.4.316" in reply.blocks[0]["text"]["text"]
 
 
+def ephemeral_tick(message_ts: str, action: dict[str, Any], *, response_url: str | None = None) -> dict[str, Any]:
+    """A tick on an ephemeral message, as Slack sends it: without the message itself."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": "U2"},
+        "channel": {"id": "C1"},
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": "C1", "is_ephemeral": True},
+        "actions": [action],
+    }
+    return payload | ({"response_url": response_url} if response_url else {})
+
+
 async def test_a_tick_on_the_shortcuts_ephemeral_answer_is_redrawn_from_the_kept_copy(harness: Harness) -> None:
     harness.api.fail_next("chat.postMessage", "not_in_channel")  # so the shortcut answers only to the user
     await harness.interaction(shortcut(QUEUE_ERROR))
@@ -124,28 +136,13 @@ async def test_a_tick_on_the_shortcuts_ephemeral_answer_is_redrawn_from_the_kept
     assert answer.params["response_type"] == "ephemeral"
     block = steps(answer)[1]
     # Slack sends an action on an ephemeral message without the message itself.
-    await harness.interaction(
-        {
-            "type": "block_actions",
-            "user": {"id": "U2"},
-            "channel": {"id": "C1"},
-            "container": {
-                "type": "message",
-                "message_ts": "1690000000.000099",
-                "channel_id": "C1",
-                "is_ephemeral": True,
-            },
-            "actions": [
-                {
-                    "action_id": "tick",
-                    "block_id": block["block_id"],
-                    "type": "checkboxes",
-                    "selected_options": block["accessory"]["options"],
-                }
-            ],
-            "response_url": harness.api.response_url("tick"),
-        }
-    )
+    tick = {
+        "action_id": "tick",
+        "block_id": block["block_id"],
+        "type": "checkboxes",
+        "selected_options": block["accessory"]["options"],
+    }
+    await harness.interaction(ephemeral_tick("1690000000.000099", tick, response_url=harness.api.response_url("tick")))
     await harness.settle()
     (redraw,) = [c for c in harness.api.calls_to("response_url") if c.params["_name"] == "tick"]
     assert redraw.params["replace_original"] is True
@@ -156,20 +153,8 @@ async def test_a_tick_on_the_shortcuts_ephemeral_answer_is_redrawn_from_the_kept
 
 
 async def test_a_tick_without_the_message_and_without_a_kept_copy_redraws_nothing(harness: Harness) -> None:
-    await harness.interaction(
-        {
-            "type": "block_actions",
-            "user": {"id": "U2"},
-            "channel": {"id": "C1"},
-            "container": {
-                "type": "message",
-                "message_ts": "1690000000.000098",
-                "channel_id": "C1",
-                "is_ephemeral": True,
-            },
-            "actions": [{"action_id": "tick", "block_id": "step:check-dns~0badc0ffee", "type": "checkboxes"}],
-        }
-    )
+    tick = {"action_id": "tick", "block_id": "step:check-dns~0badc0ffee", "type": "checkboxes"}
+    await harness.interaction(ephemeral_tick("1690000000.000098", tick))
     await harness.settle()
     assert not harness.api.calls_to("response_url") and not harness.api.calls_to("chat.update")
     assert await harness.store.hgetall(key("checklist", "C1", "1690000000.000098"))  # the tick itself is kept

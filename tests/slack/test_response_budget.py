@@ -19,7 +19,7 @@ from bot.probes.result import ProbeResult
 from bot.service import Answer
 from bot.store import HistoryEntry
 from tests.fixtures.slack_api import RESPONSE_URL_POSTS
-from tests.slack.conftest import Harness, MakeHarness
+from tests.slack.conftest import Harness, MakeHarness, rerun_click
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -83,20 +83,9 @@ async def test_the_rerun_button_outside_the_bots_channels_keeps_its_verdict(make
     await h.command("diagnose contoso.com")
     await h.settle()
     final = h.api.calls_to("chat.update")[-1]
-    (button,) = [e for b in final.blocks for e in b.get("elements", []) if e.get("action_id") == "rerun_probes"]
     first.n = 8  # the re-run reports many results; the bot was removed from the channel meanwhile
     h.api.fail_next("chat.update", "channel_not_found")
-    await h.interaction(
-        {
-            "type": "block_actions",
-            "user": {"id": "U2"},
-            "channel": {"id": "C1"},
-            "container": {"type": "message", "message_ts": final.params["ts"], "channel_id": "C1"},
-            "message": {"ts": final.params["ts"], "thread_ts": "1700000000.000001", "blocks": final.blocks},
-            "actions": [{"action_id": "rerun_probes", "block_id": "probe", "value": button["value"], "type": "button"}],
-            "response_url": h.api.response_url("rerun"),
-        }
-    )
+    await h.interaction(rerun_click(final, response_url=h.api.response_url("rerun")))
     await h.settle()
     sent = posts(h)
     assert not h.api.rejected, h.api.rejected

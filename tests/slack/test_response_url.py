@@ -131,3 +131,41 @@ async def test_the_configured_api_origin_still_gets_the_answer(harness: Harness,
 )
 def test_slack_response_url_addresses(url: str, allowed: bool) -> None:
     assert response_url_allowed(URL(url), "https://slack.com/api/") is allowed
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "https://hooks.slack.com@10.0.0.1/x"])
+async def test_a_refused_response_url_is_one_warning_line_without_traceback(
+    harness: Harness, jail: Jail, caplog: pytest.LogCaptureFixture, url: str
+) -> None:
+    """The refusal is logged where it happens; neither the background work nor its error notice
+    (which would go to the same forged address) adds an error-level record or a traceback."""
+    with caplog.at_level(logging.DEBUG, logger="mailflow"):
+        assert await help_command(harness, url) == 200
+        await harness.settle()
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in loud] == [
+        f"refused to post to response_url at {URL(url).scheme}://{URL(url).host}: not a Slack address"
+    ]
+    assert all(r.exc_info is None for r in caplog.records)
+    assert jail.blocked == []
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://files.slack.com/files-pri/T0-F1/x.eml", True),
+        ("https://files.slack-edge.com/x", True),
+        ("https://files.slack.com@attacker.test/x", False),  # the host is after the @
+        ("https://user:pw@files.slack.com/x", False),  # userinfo: never with the token
+        ("https://attacker.test\\.files.slack.com/x", False),  # urllib reads it as a Slack host
+        ("https://attacker.test\\@files.slack.com/x", False),
+        ("http://files.slack.com/x", False),
+        ("https://files.slack.com.attacker.test/x", False),
+        ("https://slack.com/api/files.info", True),
+        ("not a url", False),
+    ],
+)
+def test_the_bot_token_goes_only_to_slack_file_hosts(url: str, allowed: bool) -> None:
+    from handlers.io import token_allowed  # noqa: PLC0415
+
+    assert token_allowed(url, "https://slack.com/api/") is allowed

@@ -182,3 +182,60 @@ async def test_sigterm_while_slack_is_unreachable_stops_it_cleanly(tmp_path: Pat
     proc.send_signal(signal.SIGTERM)
     await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0
+
+
+async def test_no_secret_or_address_in_the_log_of_a_hostile_session(tmp_path: Path, slack_api: SlackApi) -> None:
+    """``mailflow serve`` at DEBUG, with a Redis URL whose password holds an @ and no Redis behind
+    it, fed a pasted bounce naming a recipient, a forged response_url, a bad signature, a
+    malformed request and one that is unsigned: no token, signing secret, Redis password or
+    recipient local part anywhere in its log, and no traceback for the attacker's requests."""
+    import json  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    port, dead_redis = free_port(), free_port()
+    password = "p@ss-w0rd-7Qz"
+    environ = env(
+        SLACK_BOT_TOKEN=TOKEN,
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=slack_api.base_url,
+        REDIS_URL=f"redis://:{password}@127.0.0.1:{dead_redis}/0",
+        MAILFLOW_LOG_LEVEL="DEBUG",
+    )
+    proc = await run("--port", str(port), cwd=tmp_path, environ=environ)
+    url = f"http://127.0.0.1:{port}/slack/events"
+    try:
+        assert proc.stdout is not None
+        await asyncio.wait_for(proc.stdout.readline(), 30)
+        paste = "Delivery has failed to these recipients:\n\nann.lee@fabrikam.example\n\n550 5.1.1 not found\n"
+        event = {"type": "message", "channel": "C1", "user": "U1", "text": paste, "ts": "1690000000.000100"}
+        body = json.dumps({"team_id": "T0TEST", "type": "event_callback", "event_id": "EvLog1", "event": event})
+        forged = urlencode(
+            {"team_id": "T0TEST", "channel_id": "C1", "user_id": "U1", "command": "/mailflow", "text": "help"}
+            | {"response_url": "http://169.254.169.254/latest/meta-data/", "trigger_id": "t-log"}
+        )
+        stale = {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=" + "0" * 64}
+        async with aiohttp.ClientSession() as session:
+            for data, ctype, headers in [
+                (body, "application/json", signed_headers(body)),
+                (forged, "application/x-www-form-urlencoded", signed_headers(forged)),
+                (body, "application/json", stale),
+                (body, "application/json", {}),
+            ]:
+                async with session.post(url, data=data, headers={"Content-Type": ctype, **headers}) as resp:
+                    assert resp.status in (200, 401)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: b\r\nX-A: " + b"a" * 9000 + b"\r\n\r\n")
+        assert (await asyncio.wait_for(reader.read(), 10)).startswith(b"HTTP/1.0 400")
+        writer.close()
+        await asyncio.sleep(1.0)  # the background answers run and log
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    log = err.decode()
+    for secret in (TOKEN, SECRET, password, "ss-w0rd-7Qz", "ann.lee"):
+        assert secret not in log, secret
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert lines and any("refused to post to response_url" in str(line.get("event")) for line in lines)
+    loud = [line for line in lines if line.get("exception") and ("response_url" in str(line) or "HTTP" in str(line))]
+    assert loud == []

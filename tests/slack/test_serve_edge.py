@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -207,3 +208,124 @@ async def test_a_kept_alive_connection_serves_requests_until_it_idles_past_the_d
             await asyncio.wait_for(reader.readuntil(b'{"alive": true}'), 10)
         assert await asyncio.wait_for(reader.read(), 10) == b""  # then idle: closed
         writer.close()
+
+
+async def test_past_the_cap_a_flood_from_one_address_pushes_out_its_own_connections(slack_api: SlackApi) -> None:
+    """Fairness per client address: a client on 127.0.0.1 that started its request first (the
+    oldest waiting connection) keeps its connection while 127.0.0.2 opens ten times the cap;
+    the flood churns its own connections, and the first client's request is then served."""
+    cap = 4
+    async with serving(slack_api, http_head_timeout="30s", http_max_connections=cap) as port:
+        reader, writer = await asyncio.open_connection(LOOPBACK, port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        flood = [await asyncio.open_connection(LOOPBACK, port, local_addr=("127.0.0.2", 0)) for _ in range(10 * cap)]
+        await asyncio.sleep(0.2)
+        writer.write(b"Connection: close\r\n\r\n")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:80]
+        writer.close()
+        still_open = 0
+        for flood_reader, flood_writer in flood:
+            try:
+                still_open += await asyncio.wait_for(flood_reader.read(), 0.05) != b""
+            except ConnectionError:
+                pass
+            except TimeoutError:
+                still_open += 1
+            flood_writer.close()
+        assert still_open == cap - 1  # the newest of the flood; the rest were pushed out in turn
+
+
+def test_an_ipv6_client_counts_by_its_64() -> None:
+    from bot.http_edge import client_key  # noqa: PLC0415
+
+    assert client_key(("2001:db8:1:2::5", 1, 0, 0)) == client_key(("2001:db8:1:2:ffff::9", 2, 0, 0))
+    assert client_key(("2001:db8:1:2::5", 1, 0, 0)) != client_key(("2001:db8:1:3::5", 1, 0, 0))
+    assert client_key(("::ffff:192.0.2.1", 1, 0, 0)) == client_key(("192.0.2.1", 1)) == "192.0.2.1"
+    assert client_key(None) == ""
+
+
+# -- requests that are no valid HTTP/1.1: aiohttp's 400, one info line, no traceback -----------
+
+_HEAD = b"POST /slack/events HTTP/1.1\r\nHost: bot\r\n"
+MALFORMED = {
+    "a header line over 8 KiB": b"GET /healthz HTTP/1.1\r\nHost: b\r\nX-A: " + b"a" * 9000 + b"\r\n\r\n",
+    "a request line over 8 KiB": b"GET /healthz?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: b\r\n\r\n",
+    "5,000 headers": b"GET /healthz HTTP/1.1\r\nHost: b\r\n"
+    + b"".join(b"X-%d: y\r\n" % i for i in range(5000))
+    + b"\r\n",
+    "a chunk size of 2**80": _HEAD + b"Transfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\nabc",
+    "a chunk size of 100 hex digits": _HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"f" * 100 + b"\r\n",
+    "Content-Length with Transfer-Encoding": _HEAD
+    + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "two different Content-Lengths": _HEAD + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef",
+    "a negative Content-Length": _HEAD + b"Content-Length: -5\r\n\r\n",
+    "a Content-Length with a sign": _HEAD + b"Content-Length: +5\r\n\r\nabcde",
+    "a folded header line": b"GET /healthz HTTP/1.1\r\nHost: b\r\nX-A: a\r\n b\r\n\r\n",
+    "a NUL in a header": b"GET /healthz HTTP/1.1\r\nHost: b\r\nX-A: a\x00b\r\n\r\n",
+    "bare LF line ends": b"GET /healthz HTTP/1.1\nHost: b\n\n",
+}
+
+
+async def exchange(port: int, data: bytes, wait_s: float = 5.0) -> bytes:
+    """Send ``data`` on a new connection and read until the server closes it (or ``wait_s``)."""
+    reader, writer = await asyncio.open_connection(LOOPBACK, port)
+    answer = b""
+    try:
+        writer.write(data)
+        await writer.drain()
+        async with asyncio.timeout(wait_s):
+            while chunk := await reader.read(65536):
+                answer += chunk
+    except (ConnectionError, TimeoutError):
+        pass
+    finally:
+        writer.close()
+    return answer
+
+
+async def test_malformed_requests_get_400_and_one_info_line_without_traceback(
+    slack_api: SlackApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    # bolt sets the "mailflow" logger's level when an app is built: listen there too
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="mailflow"):
+        async with serving(slack_api, http_head_timeout="2s") as port:
+            answers = {name: await exchange(port, data) for name, data in MALFORMED.items()}
+            assert await healthy(port)
+    assert {name: a.split(b"\r\n", 1)[0] for name, a in answers.items()} == dict.fromkeys(
+        MALFORMED, b"HTTP/1.0 400 Bad Request"
+    )
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    said = [r.getMessage() for r in caplog.records if "no valid HTTP/1.1" in r.getMessage()]
+    assert len(said) == 1 and said[0].endswith("(1 since the last such line)"), said  # then counted
+
+
+async def test_bodies_over_the_limit_pipelining_and_framing(slack_api: SlackApi) -> None:
+    """Over 2 MiB by Content-Length or in chunks: 413. Three pipelined requests: three answers
+    in order. A body shorter than its Content-Length says leaves the rest to be read as the
+    next request (no desync: the signed-request check sees only the declared bytes)."""
+    async with serving(slack_api, http_head_timeout="1s", http_body_timeout="1s") as port:
+        oversize = await exchange(port, _HEAD + b"Content-Length: 3000000\r\n\r\n" + b"a" * 3_000_000)
+        chunks = (b"100000\r\n" + b"a" * 0x100000 + b"\r\n") * 3 + b"0\r\n\r\n"
+        chunked = await exchange(port, _HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+        get = b"GET /healthz HTTP/1.1\r\nHost: b\r\n\r\n"
+        pipelined = await exchange(port, get + get + get.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        short = _HEAD + b"Content-Length: 2\r\n\r\n{}" + get.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+        smuggled = await exchange(port, short)
+    assert oversize.startswith(b"HTTP/1.1 413")
+    assert chunked.startswith(b"HTTP/1.1 413")
+    assert pipelined.count(b"HTTP/1.1 200 OK") == 3
+    assert smuggled.startswith(b"HTTP/1.1 401") and smuggled.count(b"HTTP/1.1 200 OK") == 1
+
+
+async def test_an_http_10_keep_alive_connection_is_closed_at_the_head_deadline(slack_api: SlackApi) -> None:
+    async with serving(slack_api, http_head_timeout="500ms") as port:
+        started = time.monotonic()
+        answer = await exchange(port, b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", wait_s=TRICKLE_S)
+        held = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.0 200"), answer[:80]
+    assert b"connection: keep-alive" in answer.lower()  # kept open after the answer ...
+    assert held < TRICKLE_S  # ... then closed by the server, not by the client giving up

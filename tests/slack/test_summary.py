@@ -4,14 +4,19 @@ files.completeUploadExternal (the stand-in refuses the retired files.upload)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from PIL import Image
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+import bot.store.events
+import handlers.summary
 from bot import knowledge
 from bot.diagnose import DiagnoseRequest, OnResult, conclude
 from bot.probes.result import ProbeResult
@@ -204,3 +209,36 @@ async def test_a_chart_without_a_font_for_the_language_says_its_labels_are_engli
     await h.settle()
     _, text = _summary_answer(h)
     assert knowledge.load("fr").ui["summary_chart_english"] not in text
+
+
+def _on_the_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+async def test_the_table_is_counted_and_drawn_off_the_event_loop(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A week of a busy channel is thousands of events: the loop must stay free to ack Slack.
+    seen: list[tuple[str, bool]] = []
+
+    def watched(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            seen.append((name, _on_the_loop()))
+            return real(*args, **kwargs)
+
+        return run
+
+    for name in ("summarise", "summary_message"):
+        monkeypatch.setattr(handlers.summary, name, watched(name, getattr(handlers.summary, name)))
+    monkeypatch.setattr(bot.store.events, "_decoded", watched("decode", bot.store.events._decoded))
+    h = await make_harness(service=HealthyService())
+    await _incident(h)
+    await h.command("summary")
+    await h.settle()
+    assert "4.4.316" in _summary_answer(h)[1]
+    assert {name for name, _ in seen} == {"summarise", "summary_message", "decode"}
+    assert not [name for name, on_loop in seen if on_loop]

@@ -153,3 +153,58 @@ def test_without_a_signing_secret_nothing_over_http_is_trusted() -> None:
     headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": sign(b"{}", timestamp, secret="")}
     why = verify.refusal_from_headers(headers, secret="", now=time.time())
     assert why is not None and "signing secret" in why
+
+
+# -- replays: a signed request captured on the way is answered once within the window ------------
+
+
+async def test_a_replayed_slash_command_is_acked_but_run_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same signed bytes sent again (as someone who saw them could, within the five-minute
+    window) are acked with an empty 200 and not run: one answer at the response_url, not two."""
+    form = (
+        "team_id=T0TEST&channel_id=C1&user_id=U1&command=%2Fmailflow&text=help"
+        f"&response_url={harness.api.response_url('replay')}&trigger_id=t-replay"
+    )
+    timestamp = str(int(time.time()))
+    headers = {verify.TIMESTAMP: timestamp, verify.SIGNATURE: sign(form.encode(), timestamp)}
+    with listening(caplog):
+        first = await send(harness, form.encode(), FORM, headers)
+        again = [await send(harness, form.encode(), FORM, headers) for _ in range(3)]
+        await harness.settle()
+    assert first[0] == 200
+    assert again == [(200, "")] * 3
+    assert len(harness.api.calls_to("response_url")) == 1
+    replays = [r for r in caplog.records if "delivered again" in r.getMessage()]
+    assert len(replays) == 3 and all(r.levelno == logging.INFO for r in replays)
+
+
+async def test_a_replayed_event_is_answered_once(harness: Harness) -> None:
+    """An event resent with the same signature and a new event id (bytes changed, so the
+    signature would not match) is refused; the same bytes are acked and not run again."""
+    body = json.dumps(
+        {
+            "team_id": "T0TEST",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": "EvReplay1",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "message",
+                "channel": "C1",
+                "user": "U1",
+                "text": "550 5.7.1 denied",
+                "ts": "1690000000.777",
+            },
+            "authorizations": [{"team_id": "T0TEST", "user_id": "UBOT", "is_bot": True}],
+        }
+    ).encode()
+    timestamp = str(int(time.time()))
+    headers = {verify.TIMESTAMP: timestamp, verify.SIGNATURE: sign(body, timestamp)}
+    assert (await send(harness, body, JSON, headers))[0] == 200
+    assert (await send(harness, body, JSON, headers)) == (200, "")
+    forged = body.replace(b"EvReplay1", b"EvReplay2")
+    assert (await send(harness, forged, JSON, headers))[0] == 401
+    await harness.settle()
+    assert len(harness.api.calls_to("chat.postMessage")) == 1
