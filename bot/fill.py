@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.knowledge import FIELD, Step
 from bot.texts import substitute
@@ -44,13 +44,14 @@ def mark(example: str) -> str:
     return f"<{example}>"
 
 
-def fill_step(step: Step, known: Mapping[str, str]) -> Step:
-    """``step`` with its fields filled from ``known``, the rest as marked examples."""
+def fill_step(step: Step, known: Mapping[str, str], examples: Mapping[str, str] | None = None) -> Step:
+    """``step`` with its fields filled from ``known``, the rest as marked examples (``examples``
+    first, for an example fitted to the case, then ``EXAMPLES``)."""
     names = list(dict.fromkeys(FIELD.findall(step.text)))
     if not names:
         return step
     filled = {n: known[n] for n in names if known.get(n)}
-    placeholders = {n: EXAMPLES.get(n, n) for n in names if n not in filled}
+    placeholders = {n: (examples or {}).get(n) or EXAMPLES.get(n, n) for n in names if n not in filled}
     values = filled | {n: mark(v) for n, v in placeholders.items()}
     text = substitute(step.text, values)
     return replace(step, text=text, filled=tuple(filled.items()), placeholders=tuple(placeholders.items()))
@@ -58,6 +59,11 @@ def fill_step(step: Step, known: Mapping[str, str]) -> Step:
 
 def fill_explanation(explanation: Explanation, known: Mapping[str, str]) -> Explanation:
     return replace(explanation, checklist=tuple(fill_step(s, known) for s in explanation.checklist))
+
+
+def step_record(step: Step) -> dict[str, Any]:
+    """A filled step as JSON: its text, the fields the case filled and the ones left as marked examples."""
+    return {"id": step.id, "text": step.text, "filled": dict(step.filled), "placeholders": dict(step.placeholders)}
 
 
 def has_placeholders(steps: Sequence[Step]) -> bool:

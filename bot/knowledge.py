@@ -213,7 +213,8 @@ def _root() -> Path:
     return Path(next(iter(locations)))
 
 
-def _read(relative: str) -> dict[str, Any]:
+def read(relative: str) -> dict[str, Any]:
+    """One TOML file of ``knowledge/``; a missing or malformed file is a ``KnowledgeError``."""
     resource = _root() / relative
     try:
         with resource.open("rb") as fh:
@@ -242,6 +243,12 @@ def _text(where: str, value: object, *, limit: int | None = None) -> str:
     if limit is not None and len(text) > limit:
         raise KnowledgeError(f"{where}: longer than {limit} characters")
     return text
+
+
+def field_problems(where: str, template: str, allowed: frozenset[str]) -> list[str]:
+    """The problem with a checklist step that names a field code never fills (empty: none)."""
+    unknown = sorted(set(FIELD.findall(template)) - allowed)
+    return [f"{where}: unknown fields {unknown}; known: {', '.join(sorted(allowed))}"] if unknown else []
 
 
 def _check_key(where: str, key: str) -> None:
@@ -301,11 +308,8 @@ def _entry(group: str, section: str, key: str, facts: dict[str, Any], *, words: 
         if isinstance(value, str) and FIELD.search(value):
             raise KnowledgeError(f"{where}.{part}: named fields are for checklist steps only")
     for step_id, value in step_words.items():
-        unknown = sorted(set(FIELD.findall(value)) - CHECKLIST_FIELDS)
-        if unknown:
-            raise KnowledgeError(
-                f"{where}.checklist.{step_id}: unknown fields {unknown}; known: {', '.join(sorted(CHECKLIST_FIELDS))}"
-            )
+        for problem in field_problems(f"{where}.checklist.{step_id}", value, CHECKLIST_FIELDS):
+            raise KnowledgeError(problem)
     return Entry(
         key=key,
         group=group,
@@ -336,7 +340,7 @@ def _sections(group: str, catalog: dict[str, Any], text: dict[str, Any], lang: s
 
 def _ui(language: str) -> dict[str, str]:
     """Every label in ``<lang>/ui.toml``: the ones the renderers need, and the same keys as English."""
-    table = _read(f"{language}/ui.toml")
+    table = read(f"{language}/ui.toml")
     ui = {k: _text(f"knowledge/{language}/ui.toml {k}", v) for k, v in table.items()}
     if language == DEFAULT_LANGUAGE:
         missing, extra = sorted(set(_UI_KEYS) - set(ui)), []
@@ -389,7 +393,7 @@ def _texts(language: str) -> dict[str, str]:
     texts: dict[str, str] = {}
     files = _text_files(language)
     for name in files:
-        _flatten(f"knowledge/{language}/{name}.toml", _read(f"{language}/{name}.toml"), "", texts)
+        _flatten(f"knowledge/{language}/{name}.toml", read(f"{language}/{name}.toml"), "", texts)
     if language == DEFAULT_LANGUAGE:
         return texts
     english = _texts(DEFAULT_LANGUAGE)
@@ -432,8 +436,8 @@ def load(language: str = DEFAULT_LANGUAGE) -> Knowledge:
     registry: dict[str, Entry] = {}
     by_section: dict[str, dict[str, Entry]] = {"classes": {}, "subjects": {}, "replies": {}}
     for group in _groups():
-        catalog = _read(f"catalog/{group}.toml")
-        text = _read(f"{language}/{group}.toml")
+        catalog = read(f"catalog/{group}.toml")
+        text = read(f"{language}/{group}.toml")
         for section, key, entry in _sections(group, catalog, text, language):
             target: dict[str, Entry]
             slot = key
@@ -471,7 +475,7 @@ def load(language: str = DEFAULT_LANGUAGE) -> Knowledge:
 
 def check_all() -> list[str]:
     """Validate every language; return the problems found (empty when all is well)."""
-    from bot.sender.knowledge import check_all as check_sender  # noqa: PLC0415  (its own shape; it imports this)
+    from bot.sender.knowledge import check as check_sender  # noqa: PLC0415  (it imports this module)
 
     return problems_loading(load) + check_sender()
 
@@ -492,8 +496,8 @@ def check_group(group: str) -> list[str]:
     problems = []
     for language in LANGUAGES:
         try:
-            catalog = _read(f"catalog/{group}.toml")
-            text = _read(f"{language}/{group}.toml")
+            catalog = read(f"catalog/{group}.toml")
+            text = read(f"{language}/{group}.toml")
             for _ in _sections(group, catalog, text, language):
                 pass
         except KnowledgeError as exc:

@@ -44,7 +44,10 @@ def history_entry(diagnosis: Diagnosis) -> tuple[str | None, str]:
     return code, verdict.evidence[0].detail if verdict.evidence else str(code)
 
 
-class DiagnosisService:
+class CachedProbes:
+    """What a service that probes needs: the probe settings, the single-flight cache of results
+    and the domains' history, all in one store (``DiagnosisService``, the sender checks')."""
+
     def __init__(
         self,
         store: Store,
@@ -57,6 +60,8 @@ class DiagnosisService:
         self.cache = cache or ProbeCache(store)
         self.history_log = history or DomainHistory(store)
 
+
+class DiagnosisService(CachedProbes):
     @staticmethod
     def options(request: DiagnoseRequest) -> dict[str, object]:
         """What changes which probes run (the NDR code and the language do not)."""

@@ -97,6 +97,16 @@ def text(key: str, /, **fields: Value) -> Text:
     return Text(key, tuple(fields.items()))
 
 
+def say(language: str, key: str, /, **fields: Value) -> str:
+    """``text(key, **fields)`` said in ``language``: a label or line a renderer shows."""
+    return Text(key, tuple(fields.items())).render(language)
+
+
+def labelled(ui: Mapping[str, str], label: str, value: str) -> str:
+    """``label: value`` the way the language writes it (French: ``label : value``), ``ui["labelled"]``."""
+    return ui.get("labelled", "{label}: {value}").format(label=label, value=value)
+
+
 def render_all(texts: Iterable[Text], language: str = knowledge.DEFAULT_LANGUAGE) -> str:
     """Several texts as one line, joined the way ``language`` joins clauses."""
     rendered = [t.render(language) for t in texts]

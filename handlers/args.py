@@ -22,10 +22,19 @@ from dataclasses import dataclass
 from bot.explain import normalise_code
 from bot.knowledge import LANGUAGES
 from bot.probes.guard import parse_ip
+from bot.texts import text
 
 
 class UsageError(Exception):
-    """The arguments are wrong; the message says how (shown to the user with the usage line)."""
+    """The arguments are wrong; ``text`` says how (``knowledge/<lang>/usage.toml`` ``[usage.slack]``),
+    shown to the user in their language with the usage lines; the message is its English."""
+
+    def __init__(self, key: str, /, **fields: str) -> None:
+        self.text = text(f"usage.slack.{key}", **fields)
+        super().__init__(self.text.render())
+
+    def says(self, language: str) -> str:
+        return self.text.render(language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +106,7 @@ def unslack(text: str) -> str:
 def _language(value: str) -> str:
     lang = value.strip().lower()
     if lang not in LANGUAGES:
-        raise UsageError(f"--lang wants one of {', '.join(LANGUAGES)}, not {value!r}")
+        raise UsageError("lang_choice", choices=", ".join(LANGUAGES), value=repr(value))
     return lang
 
 
@@ -110,7 +119,7 @@ def take_lang(tokens: list[str]) -> tuple[list[str], str | None]:
         token = tokens[i]
         if token == "--lang":
             if i + 1 >= len(tokens):
-                raise UsageError("--lang needs a language")
+                raise UsageError("lang_missing")
             lang = _language(tokens[i + 1])
             i += 2
             continue
@@ -122,12 +131,12 @@ def take_lang(tokens: list[str]) -> tuple[list[str], str | None]:
     return out, lang
 
 
-def host_name(value: str, what: str = "domain") -> str:
+def host_name(value: str, *, host: bool = False) -> str:
     """A domain, host name, address's domain or IP, normalised; UsageError otherwise."""
     text = value.strip().rstrip(".").lower()
     domain = text.rsplit("@", 1)[-1]
     if parse_ip(domain) is None and not _NAME.match(domain):
-        raise UsageError(f"{value!r} is not a {what}")
+        raise UsageError("not_host" if host else "not_domain", value=repr(value))
     return text
 
 
@@ -143,33 +152,33 @@ def parse_diagnose(tokens: list[str], rest: str) -> Diagnose:
         if name in ("--smart-host", "--tls-domain"):
             value = inline if eq else (tokens[i + 1] if i + 1 < len(tokens) else None)
             if not value:
-                raise UsageError(f"{name} needs a value")
+                raise UsageError("needs_value", option=name)
             i += 1 if eq else 2
             if name == "--smart-host":
-                smart_host = host_name(value, "host name")
+                smart_host = host_name(value, host=True)
             else:
                 tls_domain = value.strip().lower()
                 if not _TLS_DOMAIN.fullmatch(tls_domain):
-                    raise UsageError(f"--tls-domain wants a name such as *.contoso.com, not {value!r}")
+                    raise UsageError("tls_domain", value=repr(value))
             continue
         if token == "--require-tls":
             require_tls = True
         elif token.startswith("-"):
-            raise UsageError(f"unknown option {token}")
+            raise UsageError("unknown_option", option=token)
         elif target is None:
             target = host_name(token)
         else:
-            raise UsageError(f"one domain at a time ({token!r} is one too many)")
+            raise UsageError("one_domain", value=repr(token))
         i += 1
     if target is None:
-        raise UsageError("which domain?")
+        raise UsageError("which_domain")
     return Diagnose(target, smart_host, require_tls, tls_domain)
 
 
 def parse_history(tokens: list[str], rest: str) -> History:
     del rest
     if len(tokens) != 1:
-        raise UsageError("name one domain")
+        raise UsageError("name_one_domain")
     return History(host_name(tokens[0]).rsplit("@", 1)[-1])
 
 
@@ -177,7 +186,7 @@ def parse_explain(tokens: list[str], rest: str) -> ExplainCode | ExplainText:
     del tokens
     text = rest.strip()
     if not text:
-        raise UsageError("paste the bounce or queue error after `explain`")
+        raise UsageError("paste")
     code = normalise_code(text) if len(text) < 16 else None
     return ExplainCode(code) if code else ExplainText(text)
 
@@ -231,9 +240,9 @@ def parse_command(text: str, parsers: dict[str, Parser] | None = None) -> Invoca
     code = normalise_code(tokens[0])
     if code is not None:
         if len(tokens) > 1:
-            raise UsageError("one code at a time")
+            raise UsageError("one_code")
         return Invocation("code", ExplainCode(code), lang)
     parser = table.get(name)
     if parser is None:
-        raise UsageError(f"unknown command {tokens[0]!r}")
+        raise UsageError("unknown_command", value=repr(tokens[0]))
     return Invocation(name, parser(tokens[1:], " ".join(tokens[1:])), lang)

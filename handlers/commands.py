@@ -188,7 +188,7 @@ async def handle(bot: SlackBot, body: dict[str, Any]) -> None:
         invocation = parse_command(text, PARSERS)
     except UsageError as exc:
         lang = await bot.language(user)
-        await ResponseReply(respond, in_channel=False).send(notice_message(usage_text(str(exc), ui_for(lang))))
+        await ResponseReply(respond, in_channel=False).send(notice_message(usage_text(exc.says(lang), ui_for(lang))))
         return
     lang = await bot.language(user, invocation.language)
     shown = slack_unescape(text)  # Slack sent &, < and > escaped; the request line escapes them once
@@ -200,7 +200,11 @@ async def handle(bot: SlackBot, body: dict[str, Any]) -> None:
             return
     sub = SUBCOMMANDS.get(invocation.name)
     if sub is None:
-        await ctx.private(notice_message(usage_text(f"unknown command {invocation.name!r}", ctx.ui)))
+        await ctx.private(
+            notice_message(
+                usage_text(UsageError("unknown_command", value=repr(invocation.name)).says(ctx.lang), ctx.ui)
+            )
+        )
         return
     await sub.run(ctx, invocation.args)
 

@@ -19,7 +19,6 @@ from bot.probes.guard import parse_ip
 from bot.render.blocks import escape, notice_message
 from bot.render.sender import sender_message, sender_progress_message
 from bot.render.sender_target import ACTION_SENDER, SenderTarget
-from bot.sender import knowledge as sender_knowledge
 from bot.sender.conclude import SenderRequest
 from bot.sender.dns import ascii_domain, plain_ip
 from bot.sender.service import SenderService
@@ -49,23 +48,23 @@ def parse_sender(tokens: list[str], rest: str) -> SenderArgs:
             value = inline if eq else (tokens[i + 1] if i + 1 < len(tokens) else "")
             ip = plain_ip(value) if value else None
             if ip is None:
-                raise UsageError(f"--ip wants an IPv4 or IPv6 address, not {value!r}")
+                raise UsageError("ip", value=repr(value))
             i += 1 if eq else 2
             continue
         if tokens[i].startswith("-"):
-            raise UsageError(f"unknown option {tokens[i]}")
+            raise UsageError("unknown_option", option=tokens[i])
         if domain is not None:
-            raise UsageError(f"one domain at a time ({tokens[i]!r} is one too many)")
+            raise UsageError("one_domain", value=repr(tokens[i]))
         try:
             named = ascii_domain(tokens[i].rsplit("@", 1)[-1])
         except ValueError:
-            raise UsageError(f"{tokens[i]!r} is not a domain") from None
+            raise UsageError("not_domain", value=repr(tokens[i])) from None
         domain = host_name(named)
         if parse_ip(domain) is not None or "." not in domain:
-            raise UsageError(f"{tokens[i]!r} is not a domain")
+            raise UsageError("not_domain", value=repr(tokens[i]))
         i += 1
     if domain is None:
-        raise UsageError("which sending domain?")
+        raise UsageError("which_sender")
     return SenderArgs(domain, ip)
 
 
@@ -80,8 +79,7 @@ def service_for(bot: SlackBot) -> SenderService:
 
 
 async def check_into(bot: SlackBot, reply: FallbackReply, request: SenderRequest, *, lang: str, channel: str) -> None:
-    words = sender_knowledge.load(lang)
-    await reply.send(sender_progress_message(escape(request.name), words))
+    await reply.send(sender_progress_message(escape(request.name), lang))
     try:
         answer = await service_for(bot).check(request, language=lang)
     except Exception:
@@ -91,9 +89,7 @@ async def check_into(bot: SlackBot, reply: FallbackReply, request: SenderRequest
         await reply.send(bot.error_message(error_id, lang))
         return
     ticks = await bot.ticks(channel, reply.ts)
-    message = sender_message(
-        answer.report, words, ui_for(lang), age_s=answer.age_s, from_cache=answer.from_cache, ticks=ticks
-    )
+    message = sender_message(answer.report, ui_for(lang), age_s=answer.age_s, from_cache=answer.from_cache, ticks=ticks)
     await reply.send(message)
 
 
@@ -110,7 +106,7 @@ async def on_sender_button(bot: SlackBot, body: dict[str, Any]) -> None:
     try:
         request = SenderRequest(parse_sender([press.target.domain], "").domain, press.target.ip)
     except UsageError as exc:
-        await ResponseReply(press.respond, in_channel=False).send(notice_message(escape(str(exc))))
+        await ResponseReply(press.respond, in_channel=False).send(notice_message(escape(exc.says(press.lang))))
         return
     thread = ThreadReply(bot.client, press.channel, press.thread_ts or press.ts)
     reply = FallbackReply(thread, ResponseReply(press.respond, in_channel=True))

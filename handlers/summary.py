@@ -54,16 +54,20 @@ def parse_summary(tokens: list[str], rest: str) -> SummaryArgs:
     while i < len(tokens):
         name, eq, inline = tokens[i].partition("=")
         if name != "--since":
-            raise UsageError(f"unknown option {tokens[i]}" if tokens[i].startswith("-") else "only --since is taken")
+            raise (
+                UsageError("unknown_option", option=tokens[i])
+                if tokens[i].startswith("-")
+                else UsageError("only_since")
+            )
         value = inline if eq else (tokens[i + 1] if i + 1 < len(tokens) else "")
         if not value:
-            raise UsageError("--since needs a duration, such as 2h")
+            raise UsageError("since_missing")
         try:
             since_s = parse_duration(value)
         except ValueError as exc:
-            raise UsageError(f"--since: {exc}") from None
+            raise UsageError("since_bad", reason=str(exc)) from None
         if since_s > KEEP_S:
-            raise UsageError(f"--since goes back at most {format_duration(KEEP_S)}")
+            raise UsageError("since_max", limit=format_duration(KEEP_S))
         i += 1 if eq else 2
     return SummaryArgs(since_s)
 

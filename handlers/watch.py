@@ -49,7 +49,7 @@ def parse_watch(tokens: list[str], rest: str) -> WatchText:
 def parse_unwatch(tokens: list[str], rest: str) -> History:
     del rest
     if len(tokens) != 1:
-        raise UsageError("name one domain")
+        raise UsageError("name_one_domain")
     return History(host_name(tokens[0]).rsplit("@", 1)[-1])
 
 

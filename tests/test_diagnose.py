@@ -620,7 +620,9 @@ async def test_evidence_is_said_in_the_readers_language(
     assert tcp["detail"] == f"{endpoint} refused the connection (TCP RST): nothing listens there, or a firewall rejects"
     assert tcp["text"] == refused
     observed = [s["text"] for s in record["checklist"] if s["observed"]]
-    assert observed[0] == f"{knowledge.load(lang).ui['observed']}: {refused}"
+    ui = knowledge.load(lang).ui
+    assert observed[0] == ui["labelled"].format(label=ui["observed"], value=refused)
+    assert observed[0].startswith(ui["observed"] + (" : " if lang == "fr" else ": "))  # French typography
     if lang != "en":
         assert "refused the connection" not in render_diagnosis_text(diagnosis, knowledge.load(lang).ui)
 

@@ -13,7 +13,8 @@ import json
 import math
 import os
 import re
-from typing import IO, TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from bot import knowledge
 from bot.cli.explain import default_language
@@ -22,11 +23,14 @@ from bot.explain import normalise_code
 from bot.probes.config import ProbeConfig, Timeouts, parse_resolver
 from bot.probes.guard import parse_ip
 from bot.probes.result import ProbeResult
-from bot.texts import of_error
+from bot.texts import of_error, text
 from bot.verdict import RESOLVER_UNREACHABLE
 
 if TYPE_CHECKING:
     from bot.service import Answer
+    from bot.store import Store
+
+T = TypeVar("T")
 
 EXIT_HEALTHY, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 _NAME = re.compile(
@@ -35,20 +39,27 @@ _NAME = re.compile(
 
 
 class UsageError(Exception):
-    pass
+    """Wrong arguments (exit 2): ``text`` says how, in the reader's language (``knowledge/<lang>/usage.toml``)."""
+
+    def __init__(self, key: str, /, **fields: str) -> None:
+        self.text = text(f"usage.{key}", **fields)
+        super().__init__(self.text.render())
+
+    def says(self, language: str) -> str:
+        return self.text.render(language)
 
 
 def _resolver(value: str) -> tuple[str, int]:
     try:
         return parse_resolver(value)
     except ValueError as exc:
-        raise UsageError(f"--resolver {exc}") from None
+        raise UsageError("resolver", reason=str(exc)) from None
 
 
 def _target(value: str) -> str:
     domain = value.strip().rsplit("@", 1)[-1]
     if parse_ip(domain) is None and not _NAME.match(domain):
-        raise UsageError(f"{value!r} is not a domain, host name, address or IP")
+        raise UsageError("target", value=repr(value))
     return value.strip()
 
 
@@ -57,14 +68,14 @@ def timeouts_for(args: argparse.Namespace) -> Timeouts:
     if args.timeout is None:
         return Timeouts()
     if not math.isfinite(args.timeout) or args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+        raise UsageError("timeout")
     return Timeouts.within(args.timeout)
 
 
 def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     timeouts = timeouts_for(args)
     if args.port is not None and not 0 < args.port < 65536:
-        raise UsageError("--port must be between 1 and 65535")
+        raise UsageError("port")
     return ProbeConfig(
         resolver=_resolver(args.resolver) if args.resolver else None,
         smtp_port=args.port or 25,
@@ -75,19 +86,40 @@ def config_from_args(args: argparse.Namespace) -> ProbeConfig:
     )
 
 
+def run_with_store(work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run ``work`` on the store ``REDIS_URL`` names (none: in memory), closed afterwards: the
+    cache and history of ``diagnose`` and ``sender``."""
+    import asyncio  # noqa: PLC0415  (the probe stack loads only for the commands that probe)
+
+    from bot.store import open_store  # noqa: PLC0415
+
+    async def run() -> T:
+        store = open_store(os.environ.get("REDIS_URL"))
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def cache_record(from_cache: bool, age_s: float) -> dict[str, object]:
+    """The JSON ``cache`` of a cached answer."""
+    return {"hit": from_cache, "age_s": round(age_s, 1)}
+
+
+def cached_note(ui: Mapping[str, str], from_cache: bool, age_s: float) -> str:
+    """The line under a cached text answer ("Checked 2 min ago (cached). Run again with --fresh"), or nothing."""
+    from bot.render.diagnosis import ago  # noqa: PLC0415
+
+    return f"\n{ui['cached'].format(age=ago(age_s))} {ui['rerun_cli']}\n" if from_cache else ""
+
+
 def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
     # The probe stack (asyncio, dnspython, aiohttp, ssl) loads only for this command: explain stays quick.
-    import asyncio  # noqa: PLC0415
-
     from bot.diagnose import DiagnoseRequest  # noqa: PLC0415
-    from bot.render.diagnosis import (  # noqa: PLC0415
-        ago,
-        diagnosis_record,
-        progress_line,
-        render_diagnosis_text,
-    )
+    from bot.render.diagnosis import diagnosis_record, progress_line, render_diagnosis_text  # noqa: PLC0415
     from bot.service import DiagnosisService  # noqa: PLC0415
-    from bot.store import open_store  # noqa: PLC0415
 
     del stdin
     language = args.lang or default_language()
@@ -98,7 +130,7 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
         if args.code:
             code = normalise_code(args.code)
             if code is None or "." not in code:
-                raise UsageError(f"--code wants an enhanced status code such as 4.4.316, got {args.code!r}")
+                raise UsageError("code", value=repr(args.code))
         request = DiagnoseRequest(
             target=_target(args.target),
             smart_host=_target(args.smart_host) if args.smart_host else None,
@@ -107,22 +139,18 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
             tls_domain=args.tls_domain,
         )
     except UsageError as exc:
-        print(f"mailflow diagnose: {exc}", file=stderr)
+        print(f"mailflow diagnose: {exc.says(language)}", file=stderr)
         return EXIT_USAGE
 
     def progress(result: ProbeResult) -> None:
         print(progress_line(result, language), file=stderr, flush=True)
 
-    async def run() -> Answer:
-        store = open_store(os.environ.get("REDIS_URL"))
-        try:
-            service = DiagnosisService(store, config)
-            return await service.diagnose(request, fresh=args.fresh, on_result=progress, language=language)
-        finally:
-            await store.close()
+    async def run(store: Store) -> Answer:
+        service = DiagnosisService(store, config)
+        return await service.diagnose(request, fresh=args.fresh, on_result=progress, language=language)
 
     try:
-        answer = asyncio.run(run())
+        answer = run_with_store(run)
     except TargetRefused as exc:
         print(f"mailflow diagnose: {of_error(exc).render(language)}", file=stderr)
         return EXIT_USAGE
@@ -131,13 +159,10 @@ def cmd_diagnose(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], std
         return EXIT_INTERNAL
     diagnosis = answer.diagnosis
     if args.format == "json":
-        cache = {"hit": answer.from_cache, "age_s": round(answer.age_s, 1)}
-        record = diagnosis_record(diagnosis, ui) | {"cache": cache}
+        record = diagnosis_record(diagnosis, ui) | {"cache": cache_record(answer.from_cache, answer.age_s)}
         stdout.write(json.dumps(record, ensure_ascii=False, indent=2, default=str) + "\n")
     else:
-        stdout.write(render_diagnosis_text(diagnosis, ui))
-        if answer.from_cache:
-            stdout.write(f"\n{ui['cached'].format(age=ago(answer.age_s))} {ui['rerun_cli']}\n")
+        stdout.write(render_diagnosis_text(diagnosis, ui) + cached_note(ui, answer.from_cache, answer.age_s))
     if diagnosis.verdict.failure == RESOLVER_UNREACHABLE:  # nothing is known of the target
         return EXIT_INTERNAL
     return EXIT_HEALTHY if diagnosis.verdict.healthy else EXIT_FAILURE

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from typing import IO, TYPE_CHECKING
 
 from bot import knowledge
-from bot.cli.diagnose import _NAME, UsageError, _resolver, timeouts_for
+from bot.cli.diagnose import _NAME, UsageError, _resolver, cache_record, cached_note, run_with_store, timeouts_for
 from bot.cli.explain import default_language
 from bot.errors import ProbeError
 from bot.probes.config import ProbeConfig
 from bot.probes.guard import parse_ip
 from bot.probes.result import ProbeResult
+from bot.texts import of_error
 
 if TYPE_CHECKING:
     from bot.sender.conclude import SenderRequest
     from bot.sender.service import SenderAnswer
+    from bot.store import Store
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 _SELECTOR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
@@ -36,7 +37,7 @@ def _domain(value: str, what: str) -> str:
     except ValueError:
         text = ""
     if not text or parse_ip(text) is not None or "." not in text or not _NAME.match(text):
-        raise UsageError(f"{what} {value!r} is not a domain name")
+        raise UsageError("domain", option=what, value=repr(value))
     return text
 
 
@@ -45,14 +46,14 @@ def _ip(value: str) -> str:
 
     address = plain_ip(value)
     if address is None:
-        raise UsageError(f"--ip {value!r} is not an IPv4 or IPv6 address")
+        raise UsageError("ip", value=repr(value))
     return address
 
 
 def _selector(value: str) -> str:
     text = value.strip().lower()
     if not text or len(text) > 63 or not set(text) <= _SELECTOR_CHARS or text.startswith((".", "-")):
-        raise UsageError(f"--selector {value!r} is not a DKIM selector")
+        raise UsageError("selector", value=repr(value))
     return text
 
 
@@ -71,48 +72,37 @@ def request_from_args(args: argparse.Namespace) -> tuple[SenderRequest, ProbeCon
 
 
 def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
-    import asyncio  # noqa: PLC0415
-
-    from bot.render.diagnosis import ago, progress_line  # noqa: PLC0415
+    from bot.render.diagnosis import progress_line  # noqa: PLC0415
     from bot.render.sender import render_sender_text  # noqa: PLC0415
-    from bot.sender import knowledge as sender_knowledge  # noqa: PLC0415
     from bot.sender.service import SenderService  # noqa: PLC0415
-    from bot.store import open_store  # noqa: PLC0415
 
     del stdin
     language = args.lang or default_language()
-    words = sender_knowledge.load(language)
+    ui = knowledge.load(language).ui
     try:
         request, config = request_from_args(args)
     except UsageError as exc:
-        print(f"mailflow sender: {exc}", file=stderr)
+        print(f"mailflow sender: {exc.says(language)}", file=stderr)
         return EXIT_USAGE
 
     def progress(result: ProbeResult) -> None:
-        print(progress_line(result), file=stderr, flush=True)
+        print(progress_line(result, language), file=stderr, flush=True)
 
-    async def run() -> SenderAnswer:
-        store = open_store(os.environ.get("REDIS_URL"))
-        try:
-            service = SenderService(store, config)
-            return await service.check(request, fresh=args.fresh, on_result=progress, language=language)
-        finally:
-            await store.close()
+    async def run(store: Store) -> SenderAnswer:
+        service = SenderService(store, config)
+        return await service.check(request, fresh=args.fresh, on_result=progress, language=language)
 
     try:
-        answer = asyncio.run(run())
+        answer = run_with_store(run)
     except ProbeError as exc:
-        print(f"mailflow sender: {exc}", file=stderr)
+        print(f"mailflow sender: {of_error(exc).render(language)}", file=stderr)
         return EXIT_INTERNAL
     report = answer.report
     if args.format == "json":
-        cache = {"hit": answer.from_cache, "age_s": round(answer.age_s, 1)}
-        stdout.write(json.dumps(report.record() | {"cache": cache}, ensure_ascii=False, indent=2) + "\n")
+        record = report.record() | {"cache": cache_record(answer.from_cache, answer.age_s)}
+        stdout.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
     else:
-        stdout.write(render_sender_text(report, words))
-        if answer.from_cache:
-            ui = knowledge.load(language).ui
-            stdout.write(f"\n{words.labels['cached'].format(age=ago(answer.age_s))} {ui['rerun_cli']}\n")
+        stdout.write(render_sender_text(report, ui) + cached_note(ui, answer.from_cache, answer.age_s))
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 

@@ -48,7 +48,8 @@ from bot.render.diagnosis import (
     placeholder_note,
 )
 from bot.render.sender_target import ACTION_SENDER, SenderTarget
-from bot.sender.offer import code_command, sender_command
+from bot.sender.offer import DOMAIN, IP, code_command, sender_command
+from bot.texts import labelled
 from bot.verdict import FAILURE_KNOWLEDGE, RESOLVER_UNREACHABLE
 
 Block = dict[str, Any]
@@ -422,7 +423,10 @@ def explanation_message(
     if elements:
         blocks.append({"type": "actions", "block_id": "probe", "elements": elements})
     if command and not bounce.sender.domain:
-        blocks.append(context(f"{escape(ui['sender_hint'])} `{escape(command)}`"))
+        hint = [f"{escape(ui['sender_hint'])} `{escape(command)}`"]
+        if not has_placeholders(explanation.checklist):
+            hint.append(escape(ui["placeholder_note"]))
+        blocks.append(context(*hint))
     steps = [(s.id, escape(s.text)) for s in explanation.checklist]
     if steps:
         blocks.append(section(f"*{escape(ui['checklist'])}*"))
@@ -455,7 +459,11 @@ def code_message(code: str, explanation: Explanation | None, ui: Mapping[str, st
         blocks.append(context(*notes))
     command = code_command(explanation.code)
     if command:
-        blocks.append(context(f"{escape(ui['sender_hint'])} `{escape('/mailflow sender <domain> [--ip IP]')}`"))
+        slash = f"/mailflow sender {DOMAIN} [--ip {IP}]"
+        hint = [f"{escape(ui['sender_hint'])} `{escape(slash)}`"]
+        if not has_placeholders(explanation.checklist):
+            hint.append(escape(ui["placeholder_note"]))
+        blocks.append(context(*hint))
     return Message(fit(blocks, ui=ui), shorten(f"{title}: {explanation.summary}", MAX_FALLBACK))
 
 
@@ -515,7 +523,7 @@ def diagnosis_message(
     if note := placeholder_note(diagnosis, ui):
         notes.append(escape(note))
     if diagnosis.incomplete:
-        notes.append(f"{escape(ui['incomplete'])}: {escape(', '.join(diagnosis.incomplete))}")
+        notes.append(escape(labelled(ui, ui["incomplete"], ", ".join(diagnosis.incomplete))))
     blocks.append(context(*notes))
     return Message(fit(blocks, ui=ui), shorten(title, MAX_FALLBACK))
 

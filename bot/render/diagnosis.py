@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.diagnose import Diagnosis
-from bot.fill import has_placeholders
+from bot.fill import has_placeholders, step_record
 from bot.knowledge import DEFAULT_LANGUAGE
 from bot.probes.result import ProbeResult
-from bot.render.record import explanation_record, step_record
+from bot.render.record import explanation_record
 from bot.render.terminal import printable
+from bot.texts import labelled
 from bot.verdict import FAILURE_KNOWLEDGE, RESOLVER_UNREACHABLE
 
 _FIREWALL_CODES = ("4.4.315", "4.4.316")
@@ -44,11 +45,11 @@ def filled_checklist(diagnosis: Diagnosis, ui: Mapping[str, str]) -> list[dict[s
     steps: list[dict[str, Any]] = []
     verdict = diagnosis.verdict
     for n, result in enumerate(verdict.evidence):
-        steps.append(_observed(f"observed-{n + 1}", f"{ui['observed']}: {result.says(diagnosis.language)}"))
+        steps.append(_observed(f"observed-{n + 1}", labelled(ui, ui["observed"], result.says(diagnosis.language))))
     ranges = _ranges(diagnosis)
     if verdict.code in _FIREWALL_CODES and ranges:
         shown = ", ".join(ranges[:_MAX_RANGES]) + (" ..." if len(ranges) > _MAX_RANGES else "")
-        steps.append(_observed("allow-m365-ranges-now", f"{ui['allow_ranges']}: {shown}"))
+        steps.append(_observed("allow-m365-ranges-now", labelled(ui, ui["allow_ranges"], shown)))
     if not verdict.healthy and diagnosis.explanation is not None:
         steps += [step_record(s) | {"observed": False} for s in diagnosis.explanation.checklist]
     return steps
@@ -155,12 +156,12 @@ def verdict_line(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str:
     if verdict.healthy:
         return ui["healthy"]
     if verdict.code is not None:
-        return f"{ui['verdict']}: {verdict.code}  {title}".rstrip()
+        return labelled(ui, ui["verdict"], f"{verdict.code}  {title}".rstrip())
     if verdict.failure in FAILURE_KNOWLEDGE:  # no connector code: say what failed in the KB's words
-        return f"{ui['verdict']}: {title or verdict.failure}"
+        return labelled(ui, ui["verdict"], str(title or verdict.failure))
     if verdict.failure == RESOLVER_UNREACHABLE:
-        return f"{ui['verdict']}: {ui['resolver_unreachable']}"
-    return f"{ui['verdict']}: {ui['incomplete']}"  # the deadline cut the deciding path
+        return labelled(ui, ui["verdict"], ui["resolver_unreachable"])
+    return labelled(ui, ui["verdict"], ui["incomplete"])  # the deadline cut the deciding path
 
 
 def render_diagnosis_text(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str:
@@ -181,5 +182,5 @@ def render_diagnosis_text(diagnosis: Diagnosis, ui: Mapping[str, str]) -> str:
         if note := placeholder_note(diagnosis, ui):
             lines += ["", note]
     if diagnosis.incomplete:
-        lines += ["", f"{ui['incomplete']}: {', '.join(diagnosis.incomplete)}"]
+        lines += ["", labelled(ui, ui["incomplete"], ", ".join(diagnosis.incomplete))]
     return printable("\n".join(lines) + "\n")

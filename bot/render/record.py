@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.explain import Explanation
-from bot.knowledge import Step
+from bot.fill import step_record
 from bot.parse import Bounce, Code
 from bot.sender.offer import sender_command
 
@@ -17,11 +17,6 @@ def _code(code: Code | None) -> dict[str, Any] | None:
     if code is None:
         return None
     return {"status": code.status, "reply_code": code.reply_code, "text": code.text or None}
-
-
-def step_record(step: Step) -> dict[str, Any]:
-    """A checklist step: its text, the fields the case filled and the ones left as marked examples."""
-    return {"id": step.id, "text": step.text, "filled": dict(step.filled), "placeholders": dict(step.placeholders)}
 
 
 def explanation_record(explanation: Explanation | None) -> dict[str, Any] | None:

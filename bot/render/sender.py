@@ -1,8 +1,9 @@
-"""A sender check as terminal text (the JSON is ``SenderReport.record()``).
+"""A sender check as terminal text and as a Slack message (the JSON is ``SenderReport.record()``).
 
 Like a diagnosis: the outcome first (the failures in the reader's words, each with what was
 observed), then each check on one line, the warnings, and the checklist with the records to
-publish.
+publish, examples marked as placeholders with the same note as every checklist. Every word is a
+knowledge-base text (``knowledge/<lang>/sender.toml``) said in the report's language.
 """
 
 from __future__ import annotations
@@ -12,92 +13,119 @@ from typing import Any
 
 from bot.render import blocks
 from bot.render.diagnosis import ago
-from bot.sender.conclude import SenderReport
-from bot.sender.knowledge import SenderKnowledge
+from bot.sender.conclude import SenderReport, failure_kind
+from bot.texts import labelled, say
 
 
-def failure_title(ident: str, words: SenderKnowledge) -> str:
-    return words.failures.get("listed" if ident.startswith("listed:") else ident, ident)
+def _label(language: str, key: str, **fields: str) -> str:
+    return say(language, f"sender.labels.{key}", **fields)
 
 
-def spf_line(spf: dict[str, Any] | None, words: SenderKnowledge) -> str:
+def _status(language: str, status: object) -> str:
+    return say(language, f"sender.status.{status}")
+
+
+def failure_title(ident: str, language: str) -> str:
+    return say(language, f"sender.failures.{failure_kind(ident)}")
+
+
+def warning_title(ident: str, language: str) -> str:
+    return say(language, f"sender.warnings.{ident}")
+
+
+def spf_line(spf: dict[str, Any] | None, language: str) -> str:
+    name = _label(language, "spf")
     if spf is None:
-        return f"{words.labels['spf']}: {words.labels['unknown']}"
-    lookups = words.labels["lookups"].format(n=spf.get("lookups", 0))
+        return f"{name}: {_status(language, 'unknown')}"
+    lookups = _label(language, "lookups", n=str(spf.get("lookups", 0)))
     if spf.get("result") and spf.get("mechanism"):
         head = f"{spf['result']} ({spf['mechanism']})"
+    elif spf.get("result"):
+        head = str(spf["result"])  # an RFC 7208 result name: the same in every language
     else:
-        head = str(spf.get("result") or ("valid" if spf.get("valid") else words.labels["unknown"]))
+        head = _label(language, "valid") if spf.get("valid") else _status(language, "unknown")
     m365 = ", include:spf.protection.outlook.com" if spf.get("includes_m365") else ""
     record = f"  {spf['record']}" if spf.get("record") else ""
-    return f"{words.labels['spf']}: {head}, {lookups}{m365}{record}"
+    return f"{name}: {head}, {lookups}{m365}{record}"
 
 
-def dmarc_line(dmarc: dict[str, Any] | None, words: SenderKnowledge) -> str:
+def dmarc_line(dmarc: dict[str, Any] | None, language: str) -> str:
+    name = _label(language, "dmarc")
     if dmarc is None or dmarc.get("error"):
-        return f"{words.labels['dmarc']}: {words.labels['unknown']}"
+        return f"{name}: {_status(language, 'unknown')}"
     if not dmarc.get("found"):
-        return f"{words.labels['dmarc']}: {words.labels['not_found']}"
-    return f"{words.labels['dmarc']}: p={dmarc.get('applied')} ({dmarc.get('at')})  {dmarc.get('record')}"
+        return f"{name}: {_status(language, 'missing')}"
+    return f"{name}: p={dmarc.get('applied')} ({dmarc.get('at')})  {dmarc.get('record')}"
 
 
-def dkim_line(dkim: dict[str, Any], words: SenderKnowledge) -> str:
-    status = str(dkim.get("status"))
-    shown = words.labels["not_found"] if status == "missing" else status
-    bits = f", {dkim.get('key_type')} {dkim.get('bits')} bits" if dkim.get("bits") else ""
+def dkim_line(dkim: dict[str, Any], language: str) -> str:
+    shown = _status(language, dkim.get("status"))
+    bits = ""
+    if dkim.get("bits"):
+        bits = ", " + _label(language, "key_bits", key_type=str(dkim.get("key_type")), bits=str(dkim.get("bits")))
     cname = f", CNAME {dkim.get('cname')}" if dkim.get("cname") else ""
-    return f"{words.labels['dkim']} {dkim.get('selector')}: {shown}{bits}{cname}"
+    return f"{_label(language, 'dkim')} {dkim.get('selector')}: {shown}{bits}{cname}"
 
 
-def dnsbl_line(item: dict[str, Any], words: SenderKnowledge) -> str:
+def dnsbl_line(item: dict[str, Any], language: str) -> str:
     if item.get("status") == "no-zone":
-        return words.labels["no_zone"].format(delist=item.get("delist"))
+        return _label(language, "no_zone", delist=str(item.get("delist")))
     status = str(item.get("status"))
-    shown = words.labels.get(status.replace("-", "_"), status)
     answers = f" ({', '.join(item.get('answers') or [])})" if item.get("answers") else ""
     reason = f": {item['reason']}" if item.get("reason") else ""
     delist = f"  {item['delist']}" if status == "listed" and item.get("delist") else ""
-    return f"{item.get('zone')}: {shown}{answers}{reason}{delist}"
+    return f"{item.get('zone')}: {_status(language, status)}{answers}{reason}{delist}"
 
 
-def render_sender_text(report: SenderReport, words: SenderKnowledge) -> str:
+def _title(report: SenderReport, ui: Mapping[str, str]) -> str:
     request = report.request
-    labels = words.labels
-    lines = [f"{labels['title']}: {request.name}" + (f" / {request.ip}" if request.ip else "")]
+    target = request.name + (f" / {request.ip}" if request.ip else "")
+    return labelled(ui, _label(report.language, "title"), target)
+
+
+def _check_lines(report: SenderReport) -> list[str]:
+    language = report.language
+    lines = [spf_line(report.spf, language), dmarc_line(report.dmarc, language)]
+    return lines + [dkim_line(d, language) for d in report.dkim]
+
+
+def render_sender_text(report: SenderReport, ui: Mapping[str, str]) -> str:
+    language = report.language
+    lines = [_title(report, ui)]
     if report.failures:
-        lines += ["", labels["failures"]]
+        lines += ["", _label(language, "failures")]
         for failure in report.failures:
-            lines.append(f"  {failure.id}  {failure_title(failure.id, words)}")
-            lines.append(f"      {labels['observed']}: {failure.detail}")
+            lines.append(f"  {failure.id}  {failure_title(failure.id, language)}")
+            lines.append("      " + labelled(ui, _label(language, "observed"), failure.says(language)))
     elif not report.incomplete:
-        lines += ["", labels["all_good"]]
-    lines += ["", "  " + spf_line(report.spf, words), "  " + dmarc_line(report.dmarc, words)]
-    lines += ["  " + dkim_line(d, words) for d in report.dkim]
+        lines += ["", _label(language, "all_good")]
+    lines += ["", *("  " + line for line in _check_lines(report))]
     if report.dnsbl:
-        lines += ["", labels["blocklists"]]
-        lines += ["  " + dnsbl_line(item, words) for item in report.dnsbl]
+        lines += ["", _label(language, "blocklists")]
+        lines += ["  " + dnsbl_line(item, language) for item in report.dnsbl]
     if report.warnings:
-        lines += ["", labels["warnings"]]
-        lines += [f"  - {words.warnings.get(w.id, w.id)}: {w.detail}" for w in report.warnings]
+        lines += ["", ui["warnings"]]
+        lines += ["  - " + labelled(ui, warning_title(w.id, language), w.says(language)) for w in report.warnings]
     if report.checklist:
-        lines += ["", labels["checklist"]]
+        lines += ["", ui["checklist"]]
         lines += [f"  [ ] {n}. {s['text']}" for n, s in enumerate(report.checklist, 1)]
+        if report.has_placeholders:
+            lines += ["", ui["placeholder_note"]]
     if report.incomplete:
-        lines += ["", f"{labels['incomplete']}: {', '.join(report.incomplete)}"]
+        lines += ["", labelled(ui, ui["incomplete"], ", ".join(report.incomplete))]
     return "\n".join(lines) + "\n"
 
 
 # --- Slack -------------------------------------------------------------------------------------
 
 
-def sender_progress_message(domain: str, words: SenderKnowledge) -> blocks.Message:
-    title = words.labels["checking"].format(domain=domain)
+def sender_progress_message(domain: str, language: str) -> blocks.Message:
+    title = _label(language, "checking", domain=domain)
     return blocks.Message(blocks.fit([blocks.header(title)]), blocks.shorten(title, blocks.MAX_FALLBACK))
 
 
 def sender_message(
     report: SenderReport,
-    words: SenderKnowledge,
     ui: Mapping[str, str],
     *,
     age_s: float = 0.0,
@@ -105,30 +133,36 @@ def sender_message(
     ticks: Mapping[str, blocks.Tick] | None = None,
 ) -> blocks.Message:
     """A sender check in Slack: the failures, one line per check, the checklist to tick."""
-    request = report.request
+    language = report.language
     esc = blocks.escape
-    title = f"{words.labels['title']}: {request.name}" + (f" / {request.ip}" if request.ip else "")
+    title = _title(report, ui)
     out: list[blocks.Block] = [blocks.header(title)]
     if report.failures:
-        lines = [f"• `{esc(f.id)}` {esc(failure_title(f.id, words))}\n    _{esc(f.detail)}_" for f in report.failures]
-        text = f"*{esc(words.labels['failures'])}*\n" + "\n".join(lines)
+        lines = [
+            f"• `{esc(f.id)}` {esc(failure_title(f.id, language))}\n    _{esc(f.says(language))}_"
+            for f in report.failures
+        ]
+        text = f"*{esc(_label(language, 'failures'))}*\n" + "\n".join(lines)
         out += [blocks.section(piece) for piece in blocks.split_text(text, blocks.MAX_SECTION)]
     elif not report.incomplete:
-        out.append(blocks.section(esc(words.labels["all_good"])))
-    checks = [spf_line(report.spf, words), dmarc_line(report.dmarc, words)]
-    checks += [dkim_line(d, words) for d in report.dkim]
-    checks += [dnsbl_line(item, words) for item in report.dnsbl]
+        out.append(blocks.section(esc(_label(language, "all_good"))))
+    checks = [*_check_lines(report), *(dnsbl_line(item, language) for item in report.dnsbl)]
     out += [blocks.section(piece) for piece in blocks.split_text("\n".join(esc(c) for c in checks), blocks.MAX_SECTION)]
     if report.warnings:
-        warned = "\n".join(f"• {esc(words.warnings.get(w.id, w.id))}: {esc(w.detail)}" for w in report.warnings)
-        out += [blocks.section(p) for p in blocks.split_text(f"*{esc(words.labels['warnings'])}*\n{warned}", 3000)][:2]
+        warned = "\n".join(
+            "• " + esc(labelled(ui, warning_title(w.id, language), w.says(language))) for w in report.warnings
+        )
+        heading = f"*{esc(ui['warnings'])}*\n"
+        out += [blocks.section(p) for p in blocks.split_text(heading + warned, 3000)][:2]
     steps = [(str(s["id"]), esc(str(s["text"]))) for s in report.checklist]
     if steps:
-        out.append(blocks.section(f"*{esc(words.labels['checklist'])}*"))
+        out.append(blocks.section(f"*{esc(ui['checklist'])}*"))
         out += blocks.steps_blocks(steps, ui, ticks or {}, blocks.MAX_BLOCKS - len(out) - 2)
     age = blocks.label(ui, "cached", age=ago(age_s)) if from_cache else blocks.label(ui, "slack_fresh")
     notes = [age, f"{report.elapsed_ms / 1000:.1f} s"]
+    if report.has_placeholders:
+        notes.append(esc(ui["placeholder_note"]))
     if report.incomplete:
-        notes.append(f"{esc(words.labels['incomplete'])}: {esc(', '.join(report.incomplete))}")
+        notes.append(esc(labelled(ui, ui["incomplete"], ", ".join(report.incomplete))))
     out.append(blocks.context(*notes))
     return blocks.Message(blocks.fit(out, ui=ui), blocks.shorten(title, blocks.MAX_FALLBACK))

@@ -13,7 +13,8 @@ import wcwidth
 from bot.explain import Explanation
 from bot.fill import has_placeholders
 from bot.parse import Bounce
-from bot.sender.offer import code_command, sender_command
+from bot.sender.offer import code_command, has_placeholder, sender_command
+from bot.texts import labelled
 
 _WIDTH = 88
 
@@ -188,10 +189,20 @@ def _recipients(recipients: tuple[str, ...], ui: Mapping[str, str]) -> str:
 def render_code(explanation: Explanation, ui: Mapping[str, str], *, color: bool = False) -> str:
     style = _Style(color)
     lines = [style.title(f"{explanation.code}  {explanation.title}"), *_explanation(explanation, ui, style)]
-    command = code_command(explanation.code)
-    if command:
-        lines += ["", f"{ui['sender_hint']} {command}"]
+    lines += _sender_hint(code_command(explanation.code), explanation, ui, style)
     return "\n".join(lines) + "\n"
+
+
+def _sender_hint(
+    command: str | None, explanation: Explanation | None, ui: Mapping[str, str], style: _Style
+) -> list[str]:
+    """The hint to check the sender, with the placeholder note when only the hint has examples."""
+    if not command:
+        return []
+    lines = ["", *wrap_paragraphs(ui["sender_hint"]), f"  {command}"]  # the command on its own line
+    if has_placeholder(command) and not (explanation is not None and has_placeholders(explanation.checklist)):
+        lines += wrap_paragraphs(ui["placeholder_note"], paint=style.dim)
+    return lines
 
 
 def render_text(
@@ -205,7 +216,7 @@ def render_text(
     style = _Style(color)
     lines: list[str] = [style.dim(f"== {printable(file)}")] if file else []
     if not bounce.is_ndr:
-        lines.append(f"{ui['not_a_bounce']}: {printable(bounce.why_not or '')}")
+        lines.append(labelled(ui, ui["not_a_bounce"], printable(bounce.why_not or "")))
         return "\n".join(lines) + "\n"
     primary = bounce.primary
     if primary is not None:
@@ -231,12 +242,12 @@ def render_text(
         c for c in bounce.codes if c is not primary and c.status and c.status != (primary.status if primary else None)
     ]
     if others:
-        lines.append(f"  {ui['codes']}: " + printable(", ".join(dict.fromkeys(c.status or "" for c in others))))
+        lines.append(
+            "  " + labelled(ui, ui["codes"], printable(", ".join(dict.fromkeys(c.status or "" for c in others))))
+        )
     if explanation is not None:
         lines += _explanation(explanation, ui, style)
-    command = sender_command(bounce)
-    if command:
-        lines += ["", f"{ui['sender_hint']} {command}"]
+    lines += _sender_hint(sender_command(bounce), explanation, ui, style)
     if bounce.truncated:
         lines += ["", style.dim(ui["truncated"])]
     return "\n".join(lines) + "\n"

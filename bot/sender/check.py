@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.probes.config import ProbeConfig
 from bot.probes.context import ProbeContext
-from bot.probes.result import ProbeResult
+from bot.probes.result import ProbeResult, observed
 from bot.sender import knowledge as sender_knowledge
 from bot.sender.conclude import BROKEN, UNFINISHED, SenderRequest
 from bot.sender.dkim import DEFAULT_SELECTORS, check_selector
@@ -26,6 +26,7 @@ from bot.sender.dns import SenderDns
 from bot.sender.dnsbl import check_list
 from bot.sender.knowledge import Blocklist
 from bot.sender.spf import analyse_spf, check_spf
+from bot.texts import Text, text
 
 OnResult = Callable[[ProbeResult], None]
 
@@ -70,10 +71,10 @@ async def run_checks(
             report = await make()
             facts = report.as_dict()
             ok = _healthy(name, facts)
-            result = ProbeResult(name, target, ok, _summary(name, facts), elapsed_ms=_ms(started), facts=facts)
+            result = observed(name, target, ok, _summary(name, facts), elapsed_ms=_ms(started), facts=facts)
         except Exception as exc:  # a bug in one check must not sink the others; it is reported
-            detail = f"check failed: {type(exc).__name__}: {exc}"
-            result = ProbeResult(name, target, False, detail, elapsed_ms=_ms(started), facts={BROKEN: detail})
+            said = text("sender.progress.broken", error=f"{type(exc).__name__}: {exc}")
+            result = observed(name, target, False, said, elapsed_ms=_ms(started), facts={BROKEN: said.render()})
         results[index] = result
         if on_result is not None:
             on_result(result)
@@ -84,9 +85,9 @@ async def run_checks(
         task.cancel()
     if pending:
         await asyncio.gather(*pending, return_exceptions=True)
-    cut = f"not finished within the overall deadline of {config.timeouts.overall:g} s"
+    cut = text("deadline.cut", seconds=f"{config.timeouts.overall:g}")
     return [
-        r if r is not None else ProbeResult(name, target, False, cut, skipped=True, facts={UNFINISHED: True})
+        r if r is not None else observed(name, target, False, cut, skipped=True, facts={UNFINISHED: True})
         for r, (name, target, _) in zip(results, work, strict=True)
     ]
 
@@ -106,13 +107,19 @@ def _healthy(name: str, facts: dict[str, Any]) -> bool:
     return facts.get("status") in ("clear", "no-ipv6")
 
 
-def _summary(name: str, facts: dict[str, Any]) -> str:
+def _summary(name: str, facts: dict[str, Any]) -> Text:
+    """A check's line as it finishes, a knowledge-base text (``sender.progress``)."""
     if name == "spf":
-        return f"SPF {facts.get('result') or ('valid' if facts.get('valid') else 'checked')}"
+        if facts.get("result"):
+            return text("sender.progress.spf", result=str(facts["result"]))
+        return text("sender.progress.spf-valid" if facts.get("valid") else "sender.progress.spf-checked")
     if name == "dmarc":
         if facts.get("error"):
-            return "DMARC unknown (no DNS answer)"
-        return f"DMARC {'p=' + str(facts.get('applied')) if facts.get('found') else 'not found'}"
+            return text("sender.progress.dmarc-unknown")
+        if facts.get("found"):
+            return text("sender.progress.dmarc", policy=str(facts.get("applied")))
+        return text("sender.progress.dmarc-none")
+    status = text(f"sender.status.{facts.get('status')}")
     if name == "dkim":
-        return f"DKIM {facts.get('selector')}: {facts.get('status')}"
-    return f"{facts.get('zone')}: {facts.get('status')}"
+        return text("sender.progress.dkim", selector=str(facts.get("selector")), status=status)
+    return text("sender.progress.dnsbl", zone=str(facts.get("zone")), status=status)

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import knowledge
+from bot.fill import fill_step, step_record
+from bot.knowledge import Step
 from bot.parse.sender import external_ip
 from bot.probes.result import ProbeResult
 from bot.sender import knowledge as sender_knowledge
 from bot.sender.dkim import dashed
 from bot.sender.spf import M365_INCLUDE
+from bot.texts import Text, raw, text
 
 UNFINISHED = "unfinished"
 BROKEN = "broken"  # the check raised: a bug, reported as an incomplete check
@@ -65,9 +68,20 @@ class SenderRequest:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """A failure or warning: its stable id, what was observed (a knowledge-base text), and the
+    fields its checklist steps are filled from."""
+
     id: str
-    detail: str
+    said: Text
     fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def detail(self) -> str:
+        """What was observed, in English: the JSON ``detail``, logs and history."""
+        return self.said.render()
+
+    def says(self, language: str) -> str:
+        return self.said.render(language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +94,7 @@ class SenderReport:
     dnsbl: list[dict[str, Any]]
     failures: list[Finding]
     warnings: list[Finding]
-    checklist: list[dict[str, str]]
+    checklist: list[dict[str, Any]]
     incomplete: list[str]
     elapsed_ms: float
 
@@ -98,13 +112,21 @@ class SenderReport:
             "dmarc": self.dmarc,
             "dkim": self.dkim,
             "dnsbl": self.dnsbl,
-            "failures": [{"id": f.id, "detail": f.detail} for f in self.failures],
-            "warnings": [{"id": w.id, "detail": w.detail} for w in self.warnings],
+            "failures": [self.finding(f) for f in self.failures],
+            "warnings": [self.finding(w) for w in self.warnings],
             "checklist": self.checklist,
             "incomplete": self.incomplete,
             "language": self.language,
             "elapsed_ms": self.elapsed_ms,
         }
+
+    def finding(self, item: Finding) -> dict[str, str]:
+        """``detail`` in English (stable), ``text`` in the report's language."""
+        return {"id": item.id, "detail": item.detail, "text": item.says(self.language)}
+
+    @property
+    def has_placeholders(self) -> bool:
+        return any(s.get("placeholders") for s in self.checklist)
 
 
 def suggested_spf(current: str | None, ip: str | None, *, matched: str | None = None) -> str:
@@ -134,6 +156,10 @@ def suggested_dmarc(domain: str) -> str:
     return f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}"
 
 
+def _observed(key: str, /, **fields: str | Text | tuple[Text, ...]) -> Text:
+    return text(f"sender.observed.{key}", **fields)
+
+
 class _Conclusion:
     """Collects findings from each check's facts."""
 
@@ -155,19 +181,20 @@ class _Conclusion:
         request = self.request
         return {"domain": request.name, "ip": request.ip or "", "command": request.command()}
 
-    def fail(self, ident: str, detail: str, **fields: str) -> None:
-        self.failures.append(Finding(ident, detail, {**self.base_fields(), **fields}))
+    def fail(self, ident: str, said: Text, **fields: str) -> None:
+        self.failures.append(Finding(ident, said, {**self.base_fields(), **fields}))
 
-    def warn(self, ident: str, detail: str) -> None:
-        self.warnings.append(Finding(ident, detail))
+    def warn(self, ident: str, said: Text) -> None:
+        self.warnings.append(Finding(ident, said))
 
     def run(self) -> None:
         for result in self.results:
             if result.skipped or result.facts.get(UNFINISHED) or result.facts.get(BROKEN):
                 self.incomplete.append(f"{result.name} {result.target}")
-                self.warn("incomplete", f"{result.name} {result.target}: {result.detail}")
+                said = result.texts or (raw(result.detail),)
+                self.warn("incomplete", _observed("incomplete", check=result.name, target=result.target, said=said))
         if self.request.ip and external_ip(self.request.ip) is None:
-            self.warn("ip-internal", f"{self.request.ip} is an internal address (RFC 1918, loopback, CGNAT ...)")
+            self.warn("ip-internal", _observed("ip-internal", ip=self.request.ip))
         if self.spf is not None:
             self.check_spf(self.spf)
         if self.dmarc is not None:
@@ -178,72 +205,90 @@ class _Conclusion:
     def check_spf(self, spf: dict[str, Any]) -> None:
         domain, ip = self.request.name, self.request.ip
         result, record = spf.get("result"), spf.get("record")
+        error = str(spf.get("error") or "")
         same_record = (spf.get("matched_in") or "").rstrip(".").lower() == domain
         fields = {
             "spf_current": record or "",
             "spf_record": suggested_spf(record, ip, matched=spf.get("mechanism") if same_record else None),
-            "spf_error": str(spf.get("error") or ""),
+            "spf_error": error or f"SPF {result}",
         }
         spf["suggested"] = fields["spf_record"]
+        result = str(result)
         if result in ("none", "permerror", "temperror"):
-            self.fail(f"spf-{result}", str(spf.get("error") or f"SPF {result} for {domain}"), **fields)
-        elif result in ("fail", "softfail"):
-            where = spf.get("matched_in") or domain
-            detail = f"SPF {result} for {ip}: {spf.get('mechanism')} in the record of {where}"
-            if spf.get("explanation"):  # the exp= text receivers quote in their rejection
-                detail += f'; its explanation: "{spf["explanation"]}"'
-            self.fail(f"spf-{result}", detail, **fields)
-        elif result == "neutral":
-            self.warn("spf-neutral", f"SPF neutral for {ip}: {spf.get('mechanism')} in the record of {domain}")
+            said = (  # "none" says it all; a permerror's or temperror's reason is the evaluator's (data)
+                _observed("spf-error", result=result, domain=domain, error=error)
+                if error and result != "none"
+                else _observed("spf-result", result=result, domain=domain)
+            )
+            self.fail(f"spf-{result}", said, **fields)
+        elif result in ("fail", "softfail", "neutral"):
+            where = str(spf.get("matched_in") or domain)
+            matched = {"result": result, "ip": str(ip), "mechanism": str(spf.get("mechanism")), "where": where}
+            if result == "neutral":
+                self.warn("spf-neutral", _observed("spf-matched", **matched))
+            elif spf.get("explanation"):  # the exp= text receivers quote in their rejection
+                self.fail(
+                    f"spf-{result}", _observed("spf-matched-exp", **matched, exp=str(spf["explanation"])), **fields
+                )
+            else:
+                self.fail(f"spf-{result}", _observed("spf-matched", **matched), **fields)
         if spf.get("ignored"):
-            self.warn("spf-ignored", f"{record}: {' '.join(spf['ignored'])}")
+            self.warn("spf-ignored", _observed("record", name=str(record), record=" ".join(spf["ignored"])))
         if result not in ("none", "temperror") and not spf.get("includes_m365") and self.is_m365:
-            self.warn("spf-no-m365", f"{record}: no include:{M365_INCLUDE} in the tree")
+            self.warn("spf-no-m365", _observed("spf-no-m365", record=str(record)))
 
     def check_dmarc(self, dmarc: dict[str, Any]) -> None:
         domain = self.request.name
         # Missing: the record to publish goes at the organizational domain, where it covers this
         # domain and every other subdomain (RFC 7489 section 6.6.3).
-        name = dmarc.get("at") or f"_dmarc.{dmarc.get('org_domain') or domain}"
+        name = str(dmarc.get("at") or f"_dmarc.{dmarc.get('org_domain') or domain}")
+        problems = "; ".join(dmarc.get("problems") or [])
         fields = {
             "dmarc_name": name,
             "dmarc_record": suggested_dmarc(str(dmarc.get("org_domain") or domain)),
-            "dmarc_error": "; ".join(dmarc.get("problems") or []),
+            "dmarc_error": problems,
         }
         if dmarc.get("error"):
-            self.warn("dmarc-unchecked", str(dmarc["error"]))
+            self.warn("dmarc-unchecked", _observed("record", name=name, record=str(dmarc["error"])))
             self.incomplete.append(f"dmarc {domain}")
             return
         if not dmarc.get("found"):
             org = dmarc.get("org_domain")
-            asked = f"_dmarc.{domain}" + (f" and _dmarc.{org}" if org and org != domain else "")
-            self.fail("dmarc-missing", f"no DMARC record at {asked}", **fields)
+            said = (
+                _observed("dmarc-missing-org", name=f"_dmarc.{domain}", org_name=f"_dmarc.{org}")
+                if org and org != domain
+                else _observed("dmarc-missing", name=f"_dmarc.{domain}")
+            )
+            self.fail("dmarc-missing", said, **fields)
             return
-        if dmarc.get("problems"):
-            self.fail("dmarc-invalid", f"{name}: {fields['dmarc_error']}", **fields)
+        if problems:
+            self.fail("dmarc-invalid", _observed("record", name=name, record=problems), **fields)
             return
         if dmarc.get("applied") == "none":
-            self.warn("dmarc-monitor", f"{name}: {dmarc.get('record')}")
+            self.warn("dmarc-monitor", _observed("record", name=name, record=str(dmarc.get("record"))))
         if int(dmarc.get("pct", 100)) < 100:
-            self.warn("dmarc-pct", f"{name}: pct={dmarc.get('pct')}")
+            self.warn("dmarc-pct", _observed("dmarc-pct", name=name, pct=str(dmarc.get("pct"))))
         for item in dmarc.get("external") or []:
             if item.get("verified") is False:
-                self.warn("dmarc-report-unverified", f"{item['uri']}: no v=DMARC1 record at {item['name']}")
+                said = _observed("dmarc-report-unverified", uri=str(item["uri"]), name=str(item["name"]))
+                self.warn("dmarc-report-unverified", said)
 
     def dkim_fields(self, report: dict[str, Any]) -> dict[str, str]:
+        """The step fields of a DKIM failure. The Microsoft 365 CNAME targets are known only when a
+        selector already points there (the tenant's name is in it); otherwise they stay examples."""
         domain = self.request.name
-        rest = "_domainkey.<tenant>.onmicrosoft.com"
+        fields = {
+            "dkim_name": str(report.get("name")),
+            "selector1_name": f"selector1._domainkey.{domain}",
+            "selector2_name": f"selector2._domainkey.{domain}",
+            "bits": str(report.get("bits") or ""),
+        }
         for item in self.dkim:
             if item.get("m365_cname") and item.get("cname"):
                 rest = str(item["cname"]).split(".", 1)[1]
-        return {
-            "dkim_name": str(report.get("name")),
-            "selector1_name": f"selector1._domainkey.{domain}",
-            "selector1_target": f"selector1-{dashed(domain)}.{rest}",
-            "selector2_name": f"selector2._domainkey.{domain}",
-            "selector2_target": f"selector2-{dashed(domain)}.{rest}",
-            "bits": str(report.get("bits") or ""),
-        }
+                fields["selector1_target"] = f"selector1-{dashed(domain)}.{rest}"
+                fields["selector2_target"] = f"selector2-{dashed(domain)}.{rest}"
+        return fields
 
     def check_dkim(self) -> None:
         explicit = bool(self.request.selectors)
@@ -251,46 +296,69 @@ class _Conclusion:
         strict = explicit or self.is_m365 or any_present
         quiet_missing: list[str] = []
         for report in self.dkim:
-            status, name = report.get("status"), report.get("name")
+            status, name = report.get("status"), str(report.get("name"))
             fields = self.dkim_fields(report)
             if status == "missing":
                 if strict:
-                    via = f" (CNAME to {report['cname']})" if report.get("cname") else ""
-                    self.fail("dkim-missing", f"no DKIM key at {name}{via}", **fields)
+                    said = (
+                        _observed("dkim-missing-cname", name=name, cname=str(report["cname"]))
+                        if report.get("cname")
+                        else _observed("dkim-missing", name=name)
+                    )
+                    self.fail("dkim-missing", said, **fields)
                 else:
-                    quiet_missing.append(str(name))
-            elif status in ("weak", "revoked", "invalid"):
-                what = {
-                    "weak": f"{name}: {report.get('bits')}-bit {report.get('key_type')} key (under 1024 bits)",
-                    "revoked": f"{name}: empty p= (revoked key)",
-                    "invalid": f"{name}: {'; '.join(report.get('problems') or [])}",
-                }[str(status)]
-                self.fail(f"dkim-{status}", what, **fields)
+                    quiet_missing.append(name)
+            elif status == "weak":
+                bits, key_type = str(report.get("bits")), str(report.get("key_type"))
+                self.fail("dkim-weak", _observed("dkim-weak", name=name, bits=bits, key_type=key_type), **fields)
+            elif status == "revoked":
+                self.fail("dkim-revoked", _observed("dkim-revoked", name=name), **fields)
+            elif status == "invalid":
+                problems = "; ".join(report.get("problems") or [])
+                self.fail("dkim-invalid", _observed("record", name=name, record=problems), **fields)
             elif status == "1024":
-                self.warn("dkim-1024", f"{name}: {report.get('bits')}-bit key")
+                self.warn("dkim-1024", _observed("dkim-1024", name=name, bits=str(report.get("bits"))))
             elif status == "unknown":
-                self.warn("dkim-unchecked", f"{name}: {report.get('error')}")
+                self.warn("dkim-unchecked", _observed("record", name=name, record=str(report.get("error"))))
                 self.incomplete.append(f"dkim {name}")
             if report.get("testing") and status in ("ok", "1024"):
-                self.warn("dkim-testing", f"{name}: t=y")
+                self.warn("dkim-testing", _observed("record", name=name, record="t=y"))
             if report.get("m365_cname") is False and self.is_m365:
-                self.warn("dkim-not-m365", f"{name} is a CNAME to {report.get('cname')}")
+                self.warn("dkim-not-m365", _observed("dkim-not-m365", name=name, cname=str(report.get("cname"))))
         if quiet_missing:
-            self.warn("dkim-default-selectors", f"no key at {', '.join(quiet_missing)}")
+            self.warn("dkim-default-selectors", _observed("dkim-default-selectors", names=", ".join(quiet_missing)))
 
     def check_dnsbl(self) -> None:
         for report in self.dnsbl:
             zone = str(report.get("zone"))
             if report.get("status") == "listed":
                 answers = ", ".join(report.get("answers") or [])
-                meaning = f" ({', '.join(report['meaning'])})" if report.get("meaning") else ""
-                reason = str(report.get("reason") or f"{zone} gives no reason")
-                detail = f"{self.request.ip} is listed by {zone}: {answers}{meaning}" + (
-                    f"; {report['reason']}" if report.get("reason") else ""
+                if report.get("meaning"):
+                    answers += f" ({', '.join(report['meaning'])})"
+                reason = str(report.get("reason") or "")
+                ip = str(self.request.ip)
+                said = (
+                    _observed("listed-reason", ip=ip, zone=zone, answers=answers, reason=reason)
+                    if reason
+                    else _observed("listed", ip=ip, zone=zone, answers=answers)
                 )
-                self.fail(f"listed:{zone}", detail, zone=zone, delist=str(report.get("delist") or ""), reason=reason)
+                self.fail(
+                    f"listed:{zone}",
+                    said,
+                    zone=zone,
+                    delist=str(report.get("delist") or ""),
+                    reason=reason,
+                )
             elif report.get("status") == "unknown":
-                self.warn("dnsbl-unknown", f"{zone}|{report.get('error')}|{report.get('detail')}")
+                error = text(f"sender.dnsbl_errors.{report.get('error')}")
+                # The answers are data; without any, the DNS failure's own reason.
+                detail = ", ".join(report.get("answers") or []) or report.get("detail")
+                said = (
+                    _observed("dnsbl-unknown-detail", zone=zone, error=error, detail=str(detail))
+                    if detail
+                    else _observed("dnsbl-unknown", zone=zone, error=error)
+                )
+                self.warn("dnsbl-unknown", said)
 
 
 def conclude(
@@ -301,13 +369,12 @@ def conclude(
     language: str = knowledge.DEFAULT_LANGUAGE,
 ) -> SenderReport:
     """Pure: what the results show, in ``language``."""
-    words = sender_knowledge.load(language)
+    facts = sender_knowledge.load()
     run = _Conclusion(request, results)
     run.run()
-    warnings = [_word_warning(w, words) for w in run.warnings]
     dnsbl = list(run.dnsbl)
     if request.ip:
-        dnsbl.append({"zone": "microsoft", "status": "no-zone", "delist": words.microsoft_delist, "query": None})
+        dnsbl.append({"zone": "microsoft", "status": "no-zone", "delist": facts.microsoft_delist, "query": None})
     return SenderReport(
         request=request,
         language=language,
@@ -316,42 +383,51 @@ def conclude(
         dkim=run.dkim,
         dnsbl=dnsbl,
         failures=run.failures,
-        warnings=warnings,
-        checklist=checklist(run.failures, words),
+        warnings=run.warnings,
+        checklist=checklist(run.failures, language),
         incomplete=list(dict.fromkeys(run.incomplete)),
         elapsed_ms=elapsed_ms,
     )
-
-
-def _word_warning(warning: Finding, words: sender_knowledge.SenderKnowledge) -> Finding:
-    if warning.id != "dnsbl-unknown":
-        return warning
-    zone, error, detail = [*warning.detail.split("|", 2), "", ""][:3]
-    said = words.dnsbl_errors.get(error, "")
-    return Finding(warning.id, f"{zone}: {said}" + (f" ({detail})" if detail and detail != "None" else ""))
 
 
 def failure_kind(ident: str) -> str:
     return "listed" if ident.startswith("listed:") else ident
 
 
-def checklist(failures: Sequence[Finding], words: sender_knowledge.SenderKnowledge) -> list[dict[str, str]]:
+def examples(failure: Finding) -> dict[str, str]:
+    """The examples, fitted to the case, for the fields a failure could not fill: the Microsoft
+    365 CNAME targets with the domain's first label as the tenant."""
+    domain = failure.fields.get("domain", "contoso.com")
+    tenant = f"{domain.split('.', 1)[0]}.onmicrosoft.com"
+    return {
+        "selector1_target": f"selector1-{dashed(domain)}._domainkey.{tenant}",
+        "selector2_target": f"selector2-{dashed(domain)}._domainkey.{tenant}",
+    }
+
+
+def checklist(failures: Sequence[Finding], language: str = knowledge.DEFAULT_LANGUAGE) -> list[dict[str, Any]]:
     """The steps for the failures found, in order, each once (per zone for blocklists), the
-    re-check last; each filled in from its failure's fields, with what was observed."""
-    steps: list[dict[str, str]] = []
+    re-check last; each filled in from its failure's fields the way every checklist is
+    (``bot.fill``: what is not known is a marked example), with what was observed (English)."""
+    facts = sender_knowledge.load()
+    templates = knowledge.load(language).texts
+    steps: list[dict[str, Any]] = []
     seen: set[str] = set()
-    last: dict[str, str] | None = None
+    last: dict[str, Any] | None = None
     for failure in failures:
-        for step in words.checklists.get(failure_kind(failure.id), ()):
+        for step in facts.checklists.get(failure_kind(failure.id), ()):
             key = f"{step}:{failure.fields.get('zone', '')}" if failure.id.startswith("listed:") else step
             if key in seen:
                 continue
             seen.add(key)
-            values = _Fields(failure.fields)
-            if "delist" in values and not values["delist"]:  # a list the catalog does not know
-                values["delist"] = words.labels["delist_unknown"]
-            text = words.steps[step].format_map(values)
-            item = {"id": key.rstrip(":"), "text": text, "observed": failure.detail}
+            template = templates.get(f"sender.steps.{step}") or knowledge.load().texts[f"sender.steps.{step}"]
+            known = dict(failure.fields)
+            if failure.id.startswith("listed:") and not known.get("reason"):
+                known["reason"] = _observed("no-reason", zone=known.get("zone", "")).render(language)
+            if "delist" in known and not known["delist"]:  # a list the facts do not know
+                known["delist"] = text("sender.labels.delist_unknown").render(language)
+            filled = fill_step(Step(key.rstrip(":"), template), known, examples(failure))
+            item = step_record(filled) | {"observed": failure.detail}
             if step == "recheck":
                 last = item
             else:
@@ -359,10 +435,3 @@ def checklist(failures: Sequence[Finding], words: sender_knowledge.SenderKnowled
     if last is not None:
         steps.append(last)
     return steps
-
-
-class _Fields(dict[str, str]):
-    """format_map() values: a field the failure did not fill reads as "?" rather than failing."""
-
-    def __missing__(self, key: str) -> str:
-        return "?"

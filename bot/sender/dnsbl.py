@@ -6,7 +6,7 @@ an A record through the configured resolver: NXDOMAIN means "not listed", an add
 
 Some answers are not listings: Spamhaus answers 127.255.255.252 for a query to a wrong zone,
 .254 for a query through a public resolver and .255 for too many queries; the catalog
-(``knowledge/catalog/sender.toml``) names each list's error answers. For a list the catalog
+(``knowledge/facts/sender.toml``) names each list's error answers. For a list the catalog
 does not know, any 127.255.255.x answer and 127.0.0.1 (which RFC 5782 section 5 reserves: no
 list holds it, lists answer it to refuse a query) are error answers too. Those, a DNS failure,
 a query name the DNS cannot carry, and an answer outside 127.0.0.0/8 (a resolver that rewrites

@@ -1,15 +1,20 @@
 """From a bounce to the sender check: does the bounce call for it, and with which command.
 
 A bounce calls for it when its primary code (or a recipient's) is one the catalog lists as
-sender-side (``knowledge/catalog/sender.toml [offer]``: the 5.7.x authentication and
+sender-side (``knowledge/facts/sender.toml [offer]``: the 5.7.x authentication and
 reputation codes), or is any X.7.x code whose text names SPF, DKIM, DMARC or a blocklist.
 Pure, and light: no DNS stack is loaded here (``mailflow explain`` uses it).
 """
 
 from __future__ import annotations
 
+from bot.fill import EXAMPLES, mark
 from bot.parse import Bounce
 from bot.sender import knowledge as sender_knowledge
+
+# What the reader fills in, marked as every placeholder is (bot/fill.py): ``<contoso.com>``.
+DOMAIN = mark(EXAMPLES["sender_domain"])
+IP = mark(EXAMPLES["ip"])
 
 
 def offers_sender_check(bounce: Bounce) -> bool:
@@ -23,10 +28,10 @@ def offers_sender_check(bounce: Bounce) -> bool:
 
 def sender_command(bounce: Bounce) -> str | None:
     """``mailflow sender contoso.com --ip 203.0.113.5`` for a sender-side bounce; None otherwise.
-    A domain the bounce does not show is written ``DOMAIN`` for the reader to fill in."""
+    A domain the bounce does not show is a marked example, ``<contoso.com>``, for the reader to replace."""
     if not offers_sender_check(bounce):
         return None
-    command = f"mailflow sender {bounce.sender.domain or 'DOMAIN'}"
+    command = f"mailflow sender {bounce.sender.domain or DOMAIN}"
     return command + (f" --ip {bounce.sender.ip}" if bounce.sender.ip else "")
 
 
@@ -35,4 +40,9 @@ def code_command(status: str | None) -> str | None:
     left for the reader, when the code is a sender-side one; None otherwise."""
     if not sender_knowledge.load().offers(status):
         return None
-    return "mailflow sender DOMAIN [--ip IP]"
+    return f"mailflow sender {DOMAIN} [--ip {IP}]"
+
+
+def has_placeholder(command: str | None) -> bool:
+    """Does the command hold a marked example (and so needs the placeholder note)?"""
+    return command is not None and (DOMAIN in command or IP in command)

@@ -14,11 +14,10 @@ import time
 from dataclasses import dataclass
 
 from bot import knowledge
-from bot.probes.config import ProbeConfig
 from bot.probes.result import ProbeResult
 from bot.sender.check import OnResult, run_checks
 from bot.sender.conclude import SenderReport, SenderRequest, conclude
-from bot.store import DomainHistory, ProbeCache, Store
+from bot.service import CachedProbes
 
 PROBE = "sender"
 
@@ -37,19 +36,7 @@ def history_entry(report: SenderReport) -> tuple[str | None, str]:
     return report.failures[0].id, "sender check: " + ", ".join(f.id for f in report.failures)
 
 
-class SenderService:
-    def __init__(
-        self,
-        store: Store,
-        config: ProbeConfig,
-        *,
-        cache: ProbeCache | None = None,
-        history: DomainHistory | None = None,
-    ) -> None:
-        self.config = config
-        self.cache = cache or ProbeCache(store)
-        self.history_log = history or DomainHistory(store)
-
+class SenderService(CachedProbes):
     @staticmethod
     def options(request: SenderRequest) -> dict[str, object]:
         return {

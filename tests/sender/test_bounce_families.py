@@ -44,7 +44,7 @@ def test_family_gives_sender_and_command(name: str) -> None:
     assert bounce.primary is not None and bounce.primary.status == status
     assert bounce.sender == sender
     assert offers_sender_check(bounce)
-    command = f"mailflow sender {sender.domain or 'DOMAIN'}" + (f" --ip {sender.ip}" if sender.ip else "")
+    command = f"mailflow sender {sender.domain or '<contoso.com>'}" + (f" --ip {sender.ip}" if sender.ip else "")
     assert sender_command(bounce) == command
 
 

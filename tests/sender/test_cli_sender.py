@@ -55,7 +55,8 @@ def test_failures_exit_3_with_json_shape(server: DnsServer) -> None:
     assert record["spf"]["result"] == "fail" and record["spf"]["mechanism"] == "-all"
     assert [d["selector"] for d in record["dkim"]] == ["selector1", "selector2"]
     assert record["dnsbl"][0]["zone"] == "bl.test" and record["dnsbl"][-1]["zone"] == "microsoft"
-    assert all(set(step) == {"id", "text", "observed"} for step in record["checklist"])
+    assert all(set(step) == {"id", "text", "observed", "filled", "placeholders"} for step in record["checklist"])
+    assert all(set(f) == {"id", "detail", "text"} for f in record["failures"] + record["warnings"])
     assert record["cache"] == {"hit": False, "age_s": 0.0}
 
 
@@ -99,6 +100,27 @@ def test_bad_arguments_exit_2(args: list[str], message: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["sender", "ok.test", "--ip", "999.1.1.1", "--lang", "fr"],
+            "--ip '999.1.1.1' n'est pas une adresse IPv4 ou IPv6",
+        ),
+        (
+            ["sender", "ok.test", "--selector", "a b", "--lang", "ja"],
+            "--selector 'a b' は DKIM セレクターではありません",
+        ),
+        (["diagnose", "contoso.test", "--code", "abc", "--lang", "ko"], "--code에는 4.4.316 같은 확장 상태 코드를"),
+        (["diagnose", "contoso.test", "--port", "0", "--lang", "nl"], "--port moet tussen 1 en 65535 liggen"),
+    ],
+)
+def test_bad_arguments_are_said_in_the_readers_language(args: list[str], message: str) -> None:
+    out = run(*args)
+    assert out.returncode == 2
+    assert message in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize(
     ("args", "domain", "ip"),
     [
         (["OK.Test."], "ok.test", None),
@@ -127,7 +149,7 @@ def test_explain_shows_the_sender_and_the_command() -> None:
     assert out.returncode == 0, out.stderr
     assert "Sending domain" in out.stdout and "contoso.com" in out.stdout
     assert "Sending IP" in out.stdout and "203.0.113.5" in out.stdout
-    assert out.stdout.rstrip().endswith("Check it now: mailflow sender contoso.com --ip 203.0.113.5")
+    assert out.stdout.rstrip().endswith("Check it now:\n  mailflow sender contoso.com --ip 203.0.113.5")
     record = json.loads(run("explain", "--format", "json", sample).stdout)
     assert record["sender"] == {"domain": "contoso.com", "ip": "203.0.113.5"}
     assert record["sender_check"] == "mailflow sender contoso.com --ip 203.0.113.5"
@@ -147,4 +169,6 @@ def test_explain_of_a_receiver_side_code_offers_nothing() -> None:
 def test_explain_code_names_the_command_for_sender_side_codes(code: str, offered: bool) -> None:
     out = run("explain", "--code", code)
     assert out.returncode == 0
-    assert ("mailflow sender DOMAIN [--ip IP]" in out.stdout) is offered
+    assert ("mailflow sender <contoso.com> [--ip <203.0.113.25>]" in out.stdout) is offered
+    if offered:  # the examples are marked, and said to be examples
+        assert "Values in <angle brackets> are examples" in out.stdout

@@ -25,7 +25,7 @@ def test_sample_sender(case: dict[str, Any]) -> None:
     assert bounce.sender == Sender(case["sender_domain"] or None, case["sender_ip"] or None)
     assert offers_sender_check(bounce)  # every one is a sender-side refusal
     command = sender_command(bounce)
-    assert command is not None and command.startswith(f"mailflow sender {case['sender_domain'] or 'DOMAIN'}")
+    assert command is not None and command.startswith(f"mailflow sender {case['sender_domain'] or '<contoso.com>'}")
     assert (f"--ip {case['sender_ip']}" in command) is bool(case["sender_ip"])
 
 

@@ -118,6 +118,27 @@ async def test_bad_arguments_get_a_short_usage_reply(harness: Harness, text: str
     assert not harness.api.calls_to("chat.postMessage")
 
 
+@pytest.mark.parametrize(
+    ("text", "lang", "problem"),
+    [
+        ("diagnose", "ja", "どのドメインですか?"),
+        ("diagnose contoso.com --bogus", "fr", "option inconnue --bogus"),
+        ("summary --since", "ko", "--since에는 2h 같은 기간이 필요합니다"),
+        ("sender ok.test --ip 999.1.1.1", "nl", "--ip verwacht een IPv4- of IPv6-adres, niet '999.1.1.1'"),
+        ("frobnicate", "es", "comando desconocido 'frobnicate'"),
+    ],
+)
+async def test_bad_arguments_are_said_in_the_users_language(
+    harness: Harness, text: str, lang: str, problem: str
+) -> None:
+    harness.api.locales["U8"] = lang
+    await harness.command(text, user="U8")
+    await harness.settle()
+    (reply,) = harness.api.calls_to("response_url")
+    assert problem in reply.all_text, reply.all_text
+    assert knowledge.load(lang).ui["slack_usage"] in reply.all_text
+
+
 async def test_history_lists_recorded_verdicts(harness: Harness) -> None:
     from bot.store import DomainHistory  # noqa: PLC0415
 
