@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from bot.knowledge import FIELD, Step
@@ -44,17 +45,24 @@ def mark(example: str) -> str:
     return f"<{example}>"
 
 
+@lru_cache(maxsize=4096)
+def _fields(template: str) -> tuple[str, ...]:
+    """The field names a step template uses, each once, in order (templates come from the
+    knowledge base: a few hundred, each read once per run)."""
+    return tuple(dict.fromkeys(FIELD.findall(template)))
+
+
 def fill_step(step: Step, known: Mapping[str, str], examples: Mapping[str, str] | None = None) -> Step:
     """``step`` with its fields filled from ``known``, the rest as marked examples (``examples``
     first, for an example fitted to the case, then ``EXAMPLES``)."""
-    names = list(dict.fromkeys(FIELD.findall(step.text)))
+    names = _fields(step.text)
     if not names:
         return step
     filled = {n: known[n] for n in names if known.get(n)}
     placeholders = {n: (examples or {}).get(n) or EXAMPLES.get(n, n) for n in names if n not in filled}
     values = filled | {n: mark(v) for n, v in placeholders.items()}
     text = substitute(step.text, values)
-    return replace(step, text=text, filled=tuple(filled.items()), placeholders=tuple(placeholders.items()))
+    return Step(step.id, text, tuple(filled.items()), tuple(placeholders.items()))
 
 
 def fill_explanation(explanation: Explanation, known: Mapping[str, str]) -> Explanation:

@@ -70,28 +70,57 @@ def iter_inputs(paths: Sequence[str], stdin: IO[bytes]) -> Iterator[Input]:
             continue
         path = Path(raw)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            files = _files_under(str(path))
             if not files:
                 yield Input(raw, None, error=f"{raw}: directory holds no files")
             for file in files[:MAX_FILES]:
-                yield Input(str(file), None)  # read where it is parsed
+                yield Input(file, None)  # read where it is parsed
         else:
             yield Input(str(path), None)
 
 
-def _read_file(path: Path) -> Input:
+def _files_under(root: str) -> list[str]:
+    """The files below ``root``, recursively, without hidden ones (a name starting with a dot),
+    sorted by their path components like ``sorted(Path(root).rglob("*"))``. Symbolic links to
+    files count; links to directories are not followed; unreadable directories are skipped.
+    One ``os.scandir`` per directory: its entries carry their type, so no file is stat'ed twice."""
+    found: list[tuple[tuple[str, ...], str]] = []
+    stack: list[tuple[str, tuple[str, ...]]] = [(root, ())]
+    while stack:
+        directory, parts = stack.pop()
+        try:
+            entries = os.scandir(directory)
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append((entry.path, (*parts, entry.name)))
+                    elif not entry.name.startswith(".") and entry.is_file():
+                        found.append(((*parts, entry.name), entry.path))
+                except OSError:
+                    continue
+    found.sort()
+    return [path if root != "." else path.removeprefix("./") for _, path in found]
+
+
+def _read_file(path: str | Path) -> Input:
+    """Read one input file (bounded). ``path`` as ``iter_inputs`` gives it, already normalised:
+    a plain ``open``, no ``Path`` object per file."""
+    name = str(path)
     try:
-        with path.open("rb") as fh:
+        with open(name, "rb") as fh:
             data, size = _read_bounded(fh)
     except FileNotFoundError:
-        return Input(str(path), None, error=f"{path}: no such file")
+        return Input(name, None, error=f"{name}: no such file")
     except IsADirectoryError:
-        return Input(str(path), None, error=f"{path}: is a directory")
+        return Input(name, None, error=f"{name}: is a directory")
     except PermissionError:
-        return Input(str(path), None, error=f"{path}: permission denied")
+        return Input(name, None, error=f"{name}: permission denied")
     except OSError as exc:
-        return Input(str(path), None, error=f"{path}: cannot read ({exc.strerror or exc})")
-    return Input(str(path), data, size)
+        return Input(name, None, error=f"{name}: cannot read ({exc.strerror or exc})")
+    return Input(name, data, size)
 
 
 def analyse(item: Input) -> Bounce:
@@ -118,7 +147,7 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
     """Read (when ``item`` is a path still to read), parse, explain and render one input. Pure
     apart from reading the file, so it runs the same in this process or in a worker."""
     if item.data is None and item.error is None:
-        item = _read_file(Path(item.name))
+        item = _read_file(item.name)
     if item.error:
         return Outcome(messages=(item.error,), unreadable=True)
     bounce = analyse(item)

@@ -52,7 +52,7 @@ def summarise_input(item: Input) -> Fact:
     """Read (when ``item`` is a path still to read), parse and reduce one input. Pure apart from
     reading the file, so it runs the same in this process or in a worker."""
     if item.data is None and item.error is None:
-        item = _read_file(Path(item.name))
+        item = _read_file(item.name)
     if item.error:
         return Fact(error=item.error)
     bounce = analyse(item)

@@ -126,12 +126,14 @@ def _parse(source: Source) -> Bounce:
     dsn_text = "\n".join(
         " ".join(filter(None, (b.get("status", ""), b.get("diagnostic-code", "")))) for b in source.dsn_recipients
     )
-    codes = find_codes(text + ("\n" + dsn_text if dsn_text else ""))
+    reported = text + ("\n" + dsn_text if dsn_text else "")
+    codes = find_codes(reported)
     report = _Report(source)
     why_not = _why_not(report, codes)
     if why_not:
         return Bounce(is_ndr=False, why_not=why_not, codes=codes, truncated=source.truncated)
-    deliveries = _deliveries(report, codes)
+    primary = choose_primary(codes)
+    deliveries = _deliveries(report, primary)
     remote_host, remote_ip = find_remote(text)
     for block in source.dsn_recipients[:1]:
         # Remote-MTA (RFC 3464 section 2.3.5) names the host; some MTAs add its address in prose.
@@ -142,7 +144,6 @@ def _parse(source: Source) -> Bounce:
     if remote_host and remote_ip is None:
         remote_ip = ip_after_host(text, remote_host)
     reporting = find_reporting(text, report.lowered) or dsn_host(source.dsn_message.get("reporting-mta"))
-    primary = choose_primary(codes)
     first = deliveries[0] if deliveries else None
     if first is not None and first.status and (primary is None or primary.status is None):
         # No enhanced code in the text: the first recipient's status, with the reply its
@@ -163,7 +164,7 @@ def _parse(source: Source) -> Bounce:
         kind="dsn" if source.dsn_recipients else ("message" if source.is_message else "text"),
         truncated=source.truncated,
         sender=find_sender(
-            text + ("\n" + dsn_text if dsn_text else ""),
+            reported,
             source.original,
             receiving_domains((d.recipient or "" for d in deliveries), remote_host),
         ),
@@ -332,10 +333,11 @@ def _unquoted(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not line.startswith(">"))
 
 
-def _deliveries(report: _Report, codes: tuple[Code, ...]) -> list[Delivery]:
+def _deliveries(report: _Report, fallback: Code | None) -> list[Delivery]:
+    """One Delivery per failed recipient; ``fallback`` is the report's primary code, for a
+    recipient whose own lines name none."""
     source = report.source
     found = _from_dsn(report) or _from_text(report)
-    fallback = choose_primary(codes)
     out: list[Delivery] = []
     head = source.text[:1500]
     for item in found:

@@ -292,8 +292,25 @@ def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list
     return out
 
 
+# The last text scanned and its addresses: one parse reads the same report text for addresses
+# up to four times (its spots, the blocks after each address, the listing check). Keyed by the
+# string's identity; the reference kept here stops its id from being reused. Callers only read
+# the list.
+_last_scan: tuple[str, list[tuple[int, str]]] = ("", [])
+
+
 def iter_addresses(text: str) -> list[tuple[int, str]]:
     """(offset, address) for every address in ``text``, in order (bounded)."""
+    global _last_scan  # noqa: PLW0603 - a one-entry memo, see above
+    last = _last_scan
+    if last[0] is text:
+        return last[1]
+    out = _scan_addresses(text)
+    _last_scan = (text, out)
+    return out
+
+
+def _scan_addresses(text: str) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     at = text.find("@")
     seen_at = 0

@@ -53,6 +53,7 @@ _DOMAIN_MARKERS = (
     "s=mfrom;id=",
 )
 _IP_CHARS = frozenset("0123456789abcdefABCDEF:.")
+_IPV4_CHARS = frozenset("0123456789.")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
 _INTERNAL = tuple(
     ipaddress.ip_network(n)
@@ -83,8 +84,11 @@ class Sender:
 
 def external_ip(token: str) -> str | None:
     """``token`` as an address when it is one and not internal; None otherwise."""
+    token = token.strip("[]()")
+    if ":" not in token and not _IPV4_CHARS.issuperset(token):
+        return None  # a host name: not an IPv4 address, and no IPv6 one without a colon
     try:
-        address = ipaddress.ip_address(token.strip("[]()"))
+        address = ipaddress.ip_address(token)
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
