@@ -126,6 +126,7 @@ class Settings(BaseSettings):
 
     # Shared state
     redis_url: SecretStr | None = Field(default=None, validation_alias="REDIS_URL")
+    hash_key: SecretStr | None = None  # key of the recipient hashes in the store (see README)
 
     # HTTP server
     host: str = "127.0.0.1"

@@ -1,6 +1,7 @@
 """The war-room view: many bounces (and diagnoses) in, one triage table out. Pure: no I/O.
 
-    event_from_bounce(bounce, key)   one bounce -> an ``Event``: its primary code, knowledge key,
+    event_from_bounce(bounce, expl)  one bounce -> an ``Event``: the code and knowledge key its
+                                     explanation answered with (as ``explain`` shows it),
                                      reason, destination domains, hashed recipients and date
     diagnosis_event(...)             one diagnosis the bot ran -> an ``Event``
     summarise(events, ...)           -> ``Summary``: by code, by domain, by reason, a timeline
@@ -31,13 +32,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from bot import knowledge
-from bot.explain import explain_code
+from bot.explain import Explanation, explain_code
 from bot.parse import Bounce
 from bot.parse.dates import iso
 
 NO_CODE: Final = "unknown"  # the timeline's key (and the CSV's) for a bounce without a code
 BUCKETS: Final = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 7 * 86400, 28 * 86400)
 MAX_BUCKETS: Final = 48
+FUTURE_SLACK_S: Final = 86400.0  # a bounce dated further ahead of the reader's clock than this: a clock off
 # Per event, in the store (``Event.dumps``): a report naming more recipients keeps its first 20
 # domains and 50 recipients there. The command line counts them all.
 MAX_DOMAINS: Final = 20
@@ -115,12 +117,18 @@ def _epoch(date: str | None) -> float | None:
 
 
 def event_from_bounce(
-    bounce: Bounce, key: str | None, *, at: float | None = None, recipients_key: bytes = b""
+    bounce: Bounce, explanation: Explanation | None, *, at: float | None = None, recipients_key: bytes = b""
 ) -> Event:
     """The ``Event`` for a recognised bounce; ``at`` replaces the bounce's own date when given;
-    ``recipients_key`` keys the recipients' hashes (``hash_recipient``)."""
+    ``recipients_key`` keys the recipients' hashes (``hash_recipient``).
+
+    ``explanation`` is ``explain_bounce(bounce)``: the event keeps the code it answered with
+    (``454`` for ``454 4.7.0``, whose reply code says more than X.7.0) and its knowledge key, so
+    the summary's title is the one ``explain`` gives."""
     primary = bounce.primary
     code = (primary.status or primary.reply_code) if primary else None
+    if explanation is not None:
+        code = explanation.code
     recipients = bounce.recipients
     domains = dict.fromkeys(r.rsplit("@", 1)[-1].strip(".").lower() for r in recipients if "@" in r)
     if not domains and bounce.remote_host:
@@ -130,7 +138,7 @@ def event_from_bounce(
         kind="bounce",
         at=_epoch(bounce.date) if at is None else at,
         code=code,
-        key=key,
+        key=explanation.key if explanation else None,
         reason=reason,
         domains=tuple(domains),
         recipients=tuple(hash_recipient(r, recipients_key) for r in recipients),
@@ -197,6 +205,7 @@ class Summary:
     timeline: Timeline
     diagnoses: tuple[Diagnosed, ...] = ()
     since_s: float | None = None
+    future: int = 0  # bounces dated after ``now`` (a clock off): counted, their date left out
 
     def share(self, count: int) -> float:
         return round(count / self.bounces, 4) if self.bounces else 0.0
@@ -247,12 +256,20 @@ def summarise(
     unreadable: int = 0,
     since: float | None = None,
     since_s: float | None = None,
+    now: float | None = None,
 ) -> Summary:
-    """Count ``events``; with ``since`` (epoch s), only the bounces dated at or after it."""
+    """Count ``events``; with ``since`` (epoch s), only the bounces dated at or after it. With
+    ``now``, a bounce dated more than ``FUTURE_SLACK_S`` after it (a sender's clock off) is
+    counted, but its date is left out of first/last seen and the timeline (``future`` says how many)."""
     bounces: list[Event] = []
     diagnoses: dict[str, list[Event]] = {}
-    left_out = undated = 0
+    left_out = undated = future = 0
     for event in events:
+        if now is not None and event.kind == "bounce" and event.at is not None and event.at > now + FUTURE_SLACK_S:
+            event = dataclasses.replace(event, at=None)  # noqa: PLW2901 - the same event, undated
+            future += 1
+            bounces.append(event)  # in any --since window: its date says nothing of when it happened
+            continue
         if since is not None and (event.at is None or event.at < since):
             left_out += event.kind == "bounce"
             continue
@@ -284,6 +301,7 @@ def summarise(
         unreadable=unreadable,
         undated=undated,
         left_out=left_out,
+        future=future,
         recipients=len(recipients),
         first=min(times) if times else None,
         last=max(times) if times else None,
@@ -324,6 +342,7 @@ def summary_record(summary: Summary, language: str) -> dict[str, Any]:
         "not_bounces": summary.not_bounces,
         "unreadable": summary.unreadable,
         "undated": summary.undated,
+        "future": summary.future,
         "left_out": summary.left_out,
         "recipients": summary.recipients,
         "first_seen": when(summary.first),

@@ -43,6 +43,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.parse_pool import ParsePool
 from bot.store import Store
+from bot.store.keys import derive_hash_key, use_hash_key
 from handlers import commands, events, interactive, sender, summary, verify, watch
 from handlers.bot import Counters, DiagnosisRunner, SlackBot
 from handlers.config import SlackConfig
@@ -169,7 +170,11 @@ def build_app(
     """The bot: a bolt AsyncApp answering over HTTP or Socket Mode, with every listener attached.
     ``parser`` reads the bounces (default: a pool of ``config.parse_workers`` processes)."""
     client = client or web_client(config)
-    identity = BotIdentity(client, config.bot_token, refresh_s=config.identity_refresh_s)
+    if config.hash_key or config.signing_secret:
+        use_hash_key(config.hash_key.encode() if config.hash_key else derive_hash_key(config.signing_secret))
+    identity = BotIdentity(
+        client, config.bot_token, refresh_s=config.identity_refresh_s, retry_first_s=config.identity_retry_s
+    )
     with _quiet_bolt_notices():
         app = AsyncApp(
             client=client,

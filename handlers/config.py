@@ -13,6 +13,9 @@ from bot.store.limits import CHANNEL_LIMIT, USER_LIMIT
 class SlackConfig:
     bot_token: str
     signing_secret: str
+    # Key of the address hashes kept in the store (bot.store.keys.address_hash); empty: derived
+    # from signing_secret. Never logged.
+    hash_key: str = ""
     api_url: str = "https://slack.com/api/"  # the Web API base; tests point it at a local stand-in
     upload_max_bytes: int = 5 * 10**6  # files larger than this are not downloaded
     http_timeout_s: float = 10.0  # one Web API call or file download
@@ -36,3 +39,4 @@ class SlackConfig:
     parse_workers: int = field(default_factory=default_workers)  # processes that read pasted and uploaded bounces
     parse_timeout_s: float = DEFAULT_TIMEOUT_S  # an input not read within this gets "too complex to read"
     identity_refresh_s: float = 3600.0  # auth.test is asked again this often, in the background
+    identity_retry_s: float = 1.0  # an identity never loaded is asked for again after this, doubling to 5 min

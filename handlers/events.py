@@ -15,7 +15,6 @@ server, so the same NDR copied with other line breaks or quoting is still the sa
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -24,6 +23,7 @@ from bot.parse import Bounce
 from bot.parse_pool import ParseTooComplex
 from bot.render.blocks import escape, home_view, label, notice_message
 from bot.store import StoreError, first_delivery, key
+from bot.store.keys import address_hash
 from handlers.bot import SlackBot, log, ui_for
 from handlers.commands import usages
 from handlers.io import (
@@ -55,7 +55,8 @@ def fingerprint(bounce: Bounce) -> str:
         (bounce.remote_host or "").lower(),
         bounce.remote_ip or "",
     ]
-    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()[:32]
+    # Keyed (``address_hash``): the recipients are in it, and the key name is in the store.
+    return address_hash("\x1f".join(p or "" for p in parts), 32)
 
 
 def wanted_file(file: dict[str, Any]) -> bool:

@@ -31,6 +31,7 @@ from bot.errors import MailflowError
 from bot.slack_answers import SDK_BODY_ERRORS
 
 log = logging.getLogger("mailflow.slack")
+RETRY_MAX_S = 300.0  # the longest wait between two tries of a background load that keeps failing
 
 
 class IdentityError(MailflowError):
@@ -77,10 +78,13 @@ def classify(exc: Exception) -> IdentityError:
 class BotIdentity:
     """The bot's auth.test identity; ``authorize`` is bolt's ``authorize`` function."""
 
-    def __init__(self, client: AsyncWebClient, token: str, *, refresh_s: float = 3600.0) -> None:
+    def __init__(
+        self, client: AsyncWebClient, token: str, *, refresh_s: float = 3600.0, retry_first_s: float = 1.0
+    ) -> None:
         self.client = client
         self.token = token
         self.refresh_s = refresh_s
+        self.retry_first_s = retry_first_s
         self.identity: Mapping[str, Any] | None = None
         self.refreshes = 0  # successful auth.test calls after the first
         self._refresher: asyncio.Task[None] | None = None
@@ -117,6 +121,17 @@ class BotIdentity:
         except SlackUnreachable as exc:
             log.warning("auth.test refresh: Slack unreachable (%s); keeping the last identity", exc)
 
+    async def _load_until_known(self) -> None:
+        """The background load for a caller that skipped ``load``: asked again until it succeeds,
+        after ``retry_first_s``, doubling up to ``RETRY_MAX_S`` (a failed try is logged by ``refresh``)."""
+        delay = self.retry_first_s
+        while True:
+            await self.refresh()
+            if self.identity is not None:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
     async def close(self) -> None:
         for task in (self._refresher, self._loading):
             if task is not None:
@@ -141,9 +156,9 @@ class BotIdentity:
         """From the identity in hand, at once (never an auth.test on the request's path)."""
         identity = self.identity
         if identity is None and self._loading is None:
-            # Not loaded yet (a caller that skipped ``load``): fetched in the background, this
-            # request goes on with the token alone.
-            self._loading = asyncio.get_running_loop().create_task(self.refresh())
+            # Not loaded yet (a caller that skipped ``load``): fetched in the background, with
+            # retries until it succeeds; this request goes on with the token alone.
+            self._loading = asyncio.get_running_loop().create_task(self._load_until_known())
         identity = identity or {}
         return AuthorizeResult(
             enterprise_id=identity.get("enterprise_id") or enterprise_id,

@@ -32,6 +32,7 @@ from bot.store import Store, StoreError, key
 log = logging.getLogger("mailflow.slack")
 NOT_MEMBER = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 POSTED_SLACK_S = 60.0  # a post that failed is looked for among messages from this long before it
+POST_EVENT = "mailflow_post"  # metadata event_type of every post: its payload holds a per-post id
 SLACK_FILE_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")
 RESPONSE_URL_HOST = "hooks.slack.com"  # where Slack's response_urls point (api.slack.com/interactivity/handling)
 
@@ -118,7 +119,7 @@ class ThreadReply:
         self.thread_ts = thread_ts
         self.ts = ts
 
-    async def _post(self, message: Message) -> None:
+    async def _post(self, message: Message, post_id: str) -> None:
         response = await call(
             "chat.postMessage",
             self.client.chat_postMessage(
@@ -126,6 +127,7 @@ class ThreadReply:
                 thread_ts=self.thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata={"event_type": POST_EVENT, "event_payload": {"post_id": post_id}},
                 **message.as_kwargs(),
             ),
         )
@@ -135,28 +137,36 @@ class ThreadReply:
         self.ts = ts
         self.channel = text_field(response, "channel") or self.channel
 
-    async def _posted_already(self, message: Message, since: float) -> str | None:
-        """The ts of ``message`` if a failed post went through all the same (a bot message, same text, since then)."""
+    async def _posted_already(self, post_id: str, since: float) -> str | None:
+        """The ts of the failed post if it went through all the same: a bot message carrying this
+        post's own id in its metadata (text alone could match an earlier, identical message)."""
         oldest = f"{since - POSTED_SLACK_S:.6f}"
         if self.thread_ts is not None:
-            coro = self.client.conversations_replies(channel=self.channel, ts=self.thread_ts, oldest=oldest, limit=100)
+            coro = self.client.conversations_replies(
+                channel=self.channel, ts=self.thread_ts, oldest=oldest, limit=100, include_all_metadata=True
+            )
             found = await call("conversations.replies", coro)
         else:
-            coro = self.client.conversations_history(channel=self.channel, oldest=oldest, limit=100)
+            coro = self.client.conversations_history(
+                channel=self.channel, oldest=oldest, limit=100, include_all_metadata=True
+            )
             found = await call("conversations.history", coro)
         messages = found.get("messages")
         for posted in messages if isinstance(messages, list) else []:
-            if not isinstance(posted, dict) or text_field(posted, "ts") is None:
+            if not isinstance(posted, dict) or text_field(posted, "ts") is None or not posted.get("bot_id"):
                 continue
-            if posted.get("bot_id") and posted.get("text") == message.text and posted.get("ts") != self.thread_ts:
+            metadata = posted.get("metadata")
+            payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
+            if isinstance(payload, dict) and payload.get("post_id") == post_id and posted.get("ts") != self.thread_ts:
                 return str(posted["ts"])
         return None
 
     async def send(self, message: Message) -> None:
         if self.ts is None:
             since = time.time()
+            post_id = secrets.token_hex(8)  # one per message, kept across the retry
             try:
-                await self._post(message)
+                await self._post(message, post_id)
             except SlackSendError as exc:
                 if not exc.transient:
                     raise
@@ -164,7 +174,7 @@ class ThreadReply:
                 # posting again (never twice); when even the look fails, give up on this path.
                 log.warning("%s: looking in the channel before posting again", exc)
                 try:
-                    posted = await self._posted_already(message, since)
+                    posted = await self._posted_already(post_id, since)
                 except SlackSendError as lookup:
                     log.warning("%s: not posting again", lookup)
                     raise exc from None
@@ -172,7 +182,7 @@ class ThreadReply:
                     log.info("the message went through despite %s", exc)
                     self.ts = posted
                     return
-                await self._post(message)
+                await self._post(message, post_id)
         else:
             await call("chat.update", self.client.chat_update(channel=self.channel, ts=self.ts, **message.as_kwargs()))
 

@@ -1,4 +1,5 @@
-"""``/mailflow sender contoso.com [--ip IP]`` and the "Check the sender" button: thin.
+"""``/mailflow sender contoso.com [--ip IP] [--mailfrom DOMAIN]`` and the "Check the sender"
+button: thin.
 
 Both post "Checking the sender…" in a thread (the command's own, or the explanation's), run
 ``bot.sender.service.SenderService`` (cached and single-flighted in the bot's store, kept in the
@@ -35,15 +36,34 @@ _services: weakref.WeakKeyDictionary[SlackBot, SenderService] = weakref.WeakKeyD
 class SenderArgs:
     domain: str
     ip: str | None = None
+    mailfrom: str | None = None  # the MAIL FROM domain SPF is checked on, when not ``domain``
+
+
+def _domain_arg(value: str) -> str:
+    try:
+        named = host_name(ascii_domain(value.rsplit("@", 1)[-1]))
+    except ValueError:
+        raise UsageError("not_domain", value=repr(value)) from None
+    if parse_ip(named) is not None or "." not in named:
+        raise UsageError("not_domain", value=repr(value))
+    return named
 
 
 def parse_sender(tokens: list[str], rest: str) -> SenderArgs:
     del rest
     domain: str | None = None
     ip: str | None = None
+    mailfrom: str | None = None
     i = 0
     while i < len(tokens):
         name, eq, inline = tokens[i].partition("=")
+        if name == "--mailfrom":
+            value = inline if eq else (tokens[i + 1] if i + 1 < len(tokens) else "")
+            if not value:
+                raise UsageError("not_domain", value=repr(value))
+            mailfrom = _domain_arg(value)
+            i += 1 if eq else 2
+            continue
         if name == "--ip":
             value = inline if eq else (tokens[i + 1] if i + 1 < len(tokens) else "")
             ip = plain_ip(value) if value else None
@@ -55,17 +75,11 @@ def parse_sender(tokens: list[str], rest: str) -> SenderArgs:
             raise UsageError("unknown_option", option=tokens[i])
         if domain is not None:
             raise UsageError("one_domain", value=repr(tokens[i]))
-        try:
-            named = ascii_domain(tokens[i].rsplit("@", 1)[-1])
-        except ValueError:
-            raise UsageError("not_domain", value=repr(tokens[i])) from None
-        domain = host_name(named)
-        if parse_ip(domain) is not None or "." not in domain:
-            raise UsageError("not_domain", value=repr(tokens[i]))
+        domain = _domain_arg(tokens[i])
         i += 1
     if domain is None:
         raise UsageError("which_sender")
-    return SenderArgs(domain, ip)
+    return SenderArgs(domain, ip, mailfrom)
 
 
 def service_for(bot: SlackBot) -> SenderService:
@@ -95,7 +109,7 @@ async def check_into(bot: SlackBot, reply: FallbackReply, request: SenderRequest
 
 async def run_sender(ctx: CommandContext, args: SenderArgs) -> None:
     reply = await ctx.thread()
-    request = SenderRequest(args.domain, args.ip)
+    request = SenderRequest(args.domain, args.ip, mailfrom=args.mailfrom)
     await check_into(ctx.bot, reply, request, lang=ctx.lang, channel=reply.primary.channel)
 
 
@@ -104,7 +118,9 @@ async def on_sender_button(bot: SlackBot, body: dict[str, Any]) -> None:
     if press is None:
         return
     try:
-        request = SenderRequest(parse_sender([press.target.domain], "").domain, press.target.ip)
+        mailfrom = [f"--mailfrom={press.target.mailfrom}"] if press.target.mailfrom else []
+        args = parse_sender([press.target.domain, *mailfrom], "")
+        request = SenderRequest(args.domain, press.target.ip, mailfrom=args.mailfrom)
     except UsageError as exc:
         await ResponseReply(press.respond, in_channel=False).send(notice_message(escape(exc.says(press.lang))))
         return
@@ -114,7 +130,7 @@ async def on_sender_button(bot: SlackBot, body: dict[str, Any]) -> None:
 
 
 register(
-    Subcommand("sender", f"{COMMAND} sender <domain> [--ip IP]", "slack_help_sender", run_sender),
+    Subcommand("sender", f"{COMMAND} sender <domain> [--ip IP] [--mailfrom DOMAIN]", "slack_help_sender", run_sender),
     parse_sender,
 )
 

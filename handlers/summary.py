@@ -89,10 +89,10 @@ async def record_bounce(bot: SlackBot, reply: Any, bounce: Bounce) -> None:
         return
     try:
         explanation = explain_bounce(bounce)
-        secret = bot.config.signing_secret or bot.config.bot_token  # Socket Mode has no signing secret
-        event = event_from_bounce(
-            bounce, explanation.key if explanation else None, at=time.time(), recipients_key=recipient_key(secret)
-        )
+        # The deployment's key (MAILFLOW_HASH_KEY, or the one kept in the store in Socket Mode),
+        # else the signing secret, else the bot token.
+        secret = bot.config.hash_key or bot.config.signing_secret or bot.config.bot_token
+        event = event_from_bounce(bounce, explanation, at=time.time(), recipients_key=recipient_key(secret))
         await ChannelEvents(bot.store).record(channel, event)
     except Exception:  # a lost event is logged, never the answer's failure
         log.exception("summary event not recorded")

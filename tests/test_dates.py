@@ -16,6 +16,9 @@ from bot.parse.dates import parse_date, report_date
         ("Tue, 14 May 2024 08:14:22", "2024-05-14T08:14:22Z"),  # no zone: taken as UTC
         ("Tue, 14 May 2024 08:14:22 -0000 (UTC)", "2024-05-14T08:14:22Z"),
         ("Mon, 1 Jan 1979 00:00:00 +0000", None),  # before any bounce this tool will see
+        ("Fri, 31 Dec 9999 23:59:59 +0000", None),  # a clock years off, or made up
+        ("Fri, 1 Jan 2100 00:00:00 +0000", None),
+        ("Thu, 31 Dec 2099 23:00:00 +0000", "2099-12-31T23:00:00Z"),
         ("yesterday", None),
         ("", None),
         ("Tue, 14 May 2024 99:99:99 +0000", None),

@@ -211,3 +211,13 @@ def test_a_servers_control_characters_in_a_diagnosis_are_shown_not_obeyed() -> N
     assert "go away" in text and "\ufffd]0;pwned\ufffd" in text
     assert not [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0]
     assert "\x1b" not in "".join(progress_line(r) for r in results)
+
+
+@pytest.mark.parametrize("language", knowledge.LANGUAGES)
+def test_the_sender_hint_is_wrapped_and_its_command_kept_whole_on_one_line(language: str) -> None:
+    bounce = parse_bounce((SAMPLES / "sender" / "postfix-5.7.1-spamhaus-client-host.eml").read_bytes())
+    text = render_text(bounce, explain_bounce(bounce, language), knowledge.load(language).ui)
+    lines = text.splitlines()
+    assert max(display_width(line) for line in lines) <= WIDTH
+    command = "mailflow sender contoso.com --ip 203.0.113.5"
+    assert any(line.strip() == command or line.endswith(" " + command) for line in lines)

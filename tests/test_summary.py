@@ -4,6 +4,7 @@ bounces written here with dates relative to now; the chart decoded as a real PNG
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import email.utils
 import fcntl
 import io
@@ -484,3 +485,49 @@ def test_every_recipient_counts_on_the_command_line_and_the_store_keeps_a_bounde
     assert len(event.recipients) == 300
     kept = Event.loads(event.dumps())
     assert kept is not None and len(kept.recipients) == MAX_RECIPIENTS and kept.domains == ("fabrikam.com",)
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_bounce_answered_by_its_reply_code_has_explains_title(tmp_path: Path, language: str) -> None:
+    # 454 4.7.0: X.7.0 says only "other security", so explain answers with the 454 entry (SMTP AUTH).
+    bounce = postfix_bounce("ann@fabrikam.com", age_s=60, code="4.7.0").replace("550 4.7.0", "454 4.7.0")
+    (tmp_path / "auth.eml").write_text(bounce.replace("User unknown in virtual mailbox table", "Try again later"))
+    explained = json.loads(run("explain", str(tmp_path / "auth.eml"), "--format", "json", "--lang", language).stdout)
+    record = json.loads(run("summary", str(tmp_path), "--format", "json", "--lang", language).stdout)
+    [row] = record["by_code"]
+    assert explained["explanation"]["code"] == "454"
+    assert row["title"] == explained["explanation"]["title"]
+
+
+@pytest.mark.parametrize(
+    ("language", "bucket_s", "words"),
+    [("en", 300, "5 min"), ("fr", 7 * 86400, "7 j"), ("ja", 3600, "1時間"), ("ko", 300, "5분"), ("nl", 7200, "2 u")],
+)
+def test_the_chart_titles_bucket_is_in_the_readers_words(language: str, bucket_s: int, words: str) -> None:
+    from bot.render.chart import chart_title  # noqa: PLC0415
+
+    title = chart_title(bucket_s, knowledge.load(language).ui)
+    assert words in title
+    assert not any(raw in title for raw in ("5m", "7d", "1h", "2h"))
+
+
+def test_every_bucket_the_chart_can_pick_has_words_in_every_language() -> None:
+    from bot.render.chart import chart_title  # noqa: PLC0415
+    from bot.summary import BUCKETS  # noqa: PLC0415
+
+    for language in knowledge.LANGUAGES:
+        for bucket_s in (*BUCKETS, 28 * 86400 * 3, 45):
+            assert "{" not in chart_title(bucket_s, knowledge.load(language).ui)
+
+
+def test_a_bounce_dated_in_the_future_is_counted_but_its_date_left_out(tmp_path: Path) -> None:
+    (tmp_path / "now.eml").write_text(postfix_bounce("ann@fabrikam.com", age_s=600))
+    (tmp_path / "ahead.eml").write_text(postfix_bounce("bob@fabrikam.com", age_s=-3 * 365 * 86400))  # a clock off
+    (tmp_path / "late.eml").write_text(postfix_bounce("cy@fabrikam.com", age_s=-3600))  # within a day: kept
+    record = json.loads(run("summary", str(tmp_path), "--format", "json").stdout)
+    assert record["bounces"] == 3 and record["future"] == 1 and record["undated"] == 0
+    last = dt.datetime.fromisoformat(record["last_seen"].replace("Z", "+00:00"))
+    assert last < dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    assert sum(n for bar in record["timeline"] for n in bar["counts"].values()) == 2
+    text = run("summary", str(tmp_path)).stdout
+    assert "1 bounce(s) are dated in the future" in text

@@ -2,7 +2,7 @@
 
 Progress goes to stderr as each check finishes; the result (text or JSON) to stdout.
 Exit codes: 0 nothing fails, 3 something fails (or the deadline cut a check), 2 bad
-arguments, 1 internal error.
+arguments, 1 internal error or mailflow's own resolver does not answer (``resolver-unreachable``).
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def request_from_args(args: argparse.Namespace) -> tuple[SenderRequest, ProbeCon
         helo=_domain(args.helo, "--helo") if args.helo else None,
         selectors=tuple(dict.fromkeys(_selector(s) for s in args.selector or ())),
         dnsbl=tuple(dict.fromkeys(_domain(z, "--dnsbl") for z in args.dnsbl or ())),
+        mailfrom=_domain(args.mailfrom.rsplit("@", 1)[-1], "--mailfrom") if args.mailfrom else None,
     )
     return request, config
 
@@ -74,6 +75,7 @@ def request_from_args(args: argparse.Namespace) -> tuple[SenderRequest, ProbeCon
 def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
     from bot.render.diagnosis import progress_line  # noqa: PLC0415
     from bot.render.sender import render_sender_text  # noqa: PLC0415
+    from bot.sender.conclude import RESOLVER_UNREACHABLE  # noqa: PLC0415
     from bot.sender.service import SenderService  # noqa: PLC0415
 
     del stdin
@@ -103,6 +105,8 @@ def cmd_sender(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin
         stdout.write(json.dumps(record, ensure_ascii=False, indent=2) + "\n")
     else:
         stdout.write(render_sender_text(report, ui) + cached_note(ui, answer.from_cache, answer.age_s))
+    if any(f.id == RESOLVER_UNREACHABLE for f in report.failures):  # nothing is known of the sender
+        return EXIT_INTERNAL
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
@@ -113,8 +117,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Check why a receiver refused mail from this sender: SPF evaluated for the IP, DMARC, "
         "DKIM keys, and DNS blocklists, all at once.",
     )
-    parser.add_argument("domain", help="the sending domain (From: or Return-Path: of the refused mail)")
+    parser.add_argument("domain", help="the sending domain (the From: of the refused mail; DMARC is checked on it)")
     parser.add_argument("--ip", help="the sending IP: evaluate SPF for it and look it up on blocklists")
+    parser.add_argument(
+        "--mailfrom",
+        metavar="DOMAIN",
+        help="the MAIL FROM (Return-Path) domain, when an email service sends with its own: SPF is checked on it, "
+        "DMARC on DOMAIN, and their alignment shown",
+    )
     parser.add_argument("--helo", help="the HELO/EHLO name the sending server used (SPF macro %%{h})")
     parser.add_argument(
         "--selector", action="append", metavar="S", help="DKIM selector (repeatable; default selector1, selector2)"

@@ -151,10 +151,12 @@ async def serve(
     doubling up to 30 s, for at most ``retry_for_s`` (then ``StartError``).
     """
     import asyncio  # noqa: PLC0415
+    import dataclasses  # noqa: PLC0415
 
     from bot.observability import Metrics  # noqa: PLC0415
     from bot.service import DiagnosisService  # noqa: PLC0415
     from bot.store import open_store  # noqa: PLC0415
+    from bot.store.keys import hash_key_in_store  # noqa: PLC0415
     from handlers import SlackConfig, Watches, build_app  # noqa: PLC0415
 
     assert settings.slack_bot_token is not None
@@ -166,8 +168,11 @@ async def serve(
         upload_max_bytes=settings.upload_max_bytes,
         parse_workers=settings.parse_workers,
         parse_timeout_s=settings.parse_timeout,
+        hash_key=settings.hash_key.get_secret_value() if settings.hash_key else "",
     )
     store = open_store(settings.redis_dsn)
+    if not config.hash_key and not config.signing_secret:  # Socket Mode with neither: one key kept in the store
+        config = dataclasses.replace(config, hash_key=(await hash_key_in_store(store)).decode())
     metrics = Metrics()
     watches = None
     if settings.redis_dsn is not None:  # watches live in Redis; without it /mailflow watch says so

@@ -60,7 +60,7 @@ def summarise_input(item: Input) -> Fact:
     if not bounce.is_ndr:
         return Fact(why_not=bounce.why_not or "not a bounce", notes=notes)
     explanation = explain_bounce(bounce, knowledge.DEFAULT_LANGUAGE)
-    return Fact(event_from_bounce(bounce, explanation.key if explanation else None), notes=notes)
+    return Fact(event_from_bounce(bounce, explanation), notes=notes)
 
 
 def cmd_summary(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
@@ -108,8 +108,9 @@ def cmd_summary(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
             not_bounces += 1
         else:
             events.append(fact.event)
-    since = None if since_s is None else time.time() - since_s
-    summary = summarise(events, not_bounces=not_bounces, unreadable=unreadable, since=since, since_s=since_s)
+    now = time.time()
+    since = None if since_s is None else now - since_s
+    summary = summarise(events, not_bounces=not_bounces, unreadable=unreadable, since=since, since_s=since_s, now=now)
     if args.format == "json":
         stdout.write(json.dumps(summary_record(summary, language), ensure_ascii=False, indent=2) + "\n")
     elif args.format == "csv":

@@ -3,7 +3,8 @@
 
 The value is read with the standard library's date parser (token splitting, no backtracking)
 after cutting it to ``MAX_VALUE`` characters. A date without a zone is taken as UTC; a date that
-cannot be read, or lies before 1990, gives None rather than a guess. The result is ISO 8601 in
+cannot be read, or lies before 1990 or after 2099, gives None rather than a guess (no clock is
+read here: ``summary`` leaves out dates in its own future). The result is ISO 8601 in
 UTC (``2026-12-06T01:02:03Z``).
 """
 
@@ -14,6 +15,7 @@ import email.utils
 
 MAX_VALUE = 120
 _EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # a clock years off, or a made-up date
 
 
 def parse_date(value: str | None) -> dt.datetime | None:
@@ -28,7 +30,7 @@ def parse_date(value: str | None) -> dt.datetime | None:
     if when is None:
         return None
     when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
-    return when if when >= _EARLIEST else None
+    return when if _EARLIEST <= when < _LATEST else None
 
 
 def iso(when: dt.datetime) -> str:

@@ -14,9 +14,12 @@ An internal address (RFC 1918, loopback, link-local, CGNAT, unique-local) is nev
 IP: a marker followed by one is skipped. Only bracketed addresses are taken from Received, so
 Exchange's internal hops (``from AM0PR... (2603:10a6:...)``) never are.
 
-The domain: the one the diagnostic names ("sending domain [X]", "SPF [X] with ip", Gmail's
-"Unauthenticated email from X", ``header.from=``, ``smtp.mailfrom=``, policyd-spf's
-``s=mfrom;id=user@X``), else the returned message's From:, else its Return-Path:. A bounce
+The domain (the From: domain, which DMARC judges): the one the diagnostic names ("sending
+domain [X]", Gmail's "Unauthenticated email from X", ``header.from=``), else the returned
+message's From:, else the MAIL FROM domain. The MAIL FROM domain (``mailfrom``, the one SPF is
+checked on; an email service sends with its own, ``bounce.esp.example``): "SPF [X] with ip",
+``smtp.mailfrom=``, policyd-spf's ``s=mfrom;id=user@X``, Received-SPF's ``envelope-from=``,
+else the returned message's Return-Path:. A bounce
 pasted as text (no MIME structure) still quotes the original's headers after a line such as
 "Original message headers:": they are read from there, found by the parser's own rule for
 where a quoted original starts (``source._original_marker``, linear).
@@ -43,14 +46,17 @@ _IP_MARKERS = (
     "client-ip=",
     ";ip=",
 )
-_DOMAIN_MARKERS = (
+_FROM_MARKERS = (  # the From: domain, the one DMARC judges
     "sending domain [",
     "sending domain ",
-    "spf [",
     "unauthenticated email from ",
     "header.from=",
+)
+_MAILFROM_MARKERS = (  # the MAIL FROM (Return-Path) domain, the one SPF is checked on
+    "spf [",
     "smtp.mailfrom=",
     "s=mfrom;id=",
+    "envelope-from=",
 )
 _IP_CHARS = frozenset("0123456789abcdefABCDEF:.")
 _IPV4_CHARS = frozenset("0123456789.")
@@ -80,6 +86,7 @@ _MAX_MATCHES = 20  # markers examined per kind: a bounce does not repeat them hu
 class Sender:
     domain: str | None = None
     ip: str | None = None
+    mailfrom: str | None = None  # the envelope (MAIL FROM / Return-Path) domain, when shown
 
 
 def external_ip(token: str) -> str | None:
@@ -188,8 +195,8 @@ def _clean_domain(text: str) -> str | None:
     return name
 
 
-def _named_domain(lowered: str) -> str | None:
-    for marker in _DOMAIN_MARKERS:
+def _named_domain(lowered: str, markers: tuple[str, ...]) -> str | None:
+    for marker in markers:
         at = 0
         for _ in range(_MAX_MATCHES):
             found = lowered.find(marker, at)
@@ -236,10 +243,8 @@ def find_sender(text: str, original: Mapping[str, str], receivers: Iterable[str]
             break
     if ip is None and original.get("received"):
         ip = _received_ip(original["received"], receivers)
-    domain = None
-    for source in sources:
-        domain = _named_domain(source)
-        if domain:
-            break
-    domain = domain or domain_of(original.get("from")) or domain_of(original.get("return-path"))
-    return Sender(domain=domain, ip=ip)
+    named = next((d for source in sources if (d := _named_domain(source, _FROM_MARKERS))), None)
+    envelope = next((d for source in sources if (d := _named_domain(source, _MAILFROM_MARKERS))), None)
+    mailfrom = envelope or domain_of(original.get("return-path"))
+    domain = named or domain_of(original.get("from")) or mailfrom
+    return Sender(domain=domain, ip=ip, mailfrom=mailfrom)

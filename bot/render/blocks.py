@@ -418,7 +418,8 @@ def explanation_message(
         elements.append(button(label(ui, "slack_run", domain=domain), ACTION_RUN, target.encode(), style="primary"))
     command = sender_command(bounce)
     if command and bounce.sender.domain:  # a sender-side refusal: offer the sender check
-        sender = SenderTarget(bounce.sender.domain, bounce.sender.ip, language)
+        mailfrom = bounce.sender.mailfrom if bounce.sender.mailfrom != bounce.sender.domain else None
+        sender = SenderTarget(bounce.sender.domain, bounce.sender.ip, language, mailfrom)
         elements.append(button(label(ui, "slack_sender_check"), ACTION_SENDER, sender.encode()))
     if elements:
         blocks.append({"type": "actions", "block_id": "probe", "elements": elements})

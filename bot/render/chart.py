@@ -84,6 +84,17 @@ def cjk_font(language: str) -> str | None:
     return next((name for name in wanted if name in installed), "")
 
 
+def local_duration(seconds: float, ui: Mapping[str, str]) -> str:
+    """``format_duration``'s ``7d`` / ``5m`` in the reader's words (``7 j``, ``5分``)."""
+    text = format_duration(seconds)
+    return ui[f"duration_{text[-1]}"].format(n=text[:-1])
+
+
+def chart_title(bucket_s: float, ui: Mapping[str, str]) -> str:
+    """The chart's title: bounces per bucket, the bucket in the reader's words."""
+    return ui["summary_chart_title"].format(bucket=local_duration(bucket_s, ui))
+
+
 def _label(code: str, title: str | None) -> str:
     return cut_to_width(f"{code}  {title}" if title else code, MAX_LABEL)
 
@@ -124,7 +135,7 @@ def chart_png(summary: Summary, *, language: str = knowledge.DEFAULT_LANGUAGE) -
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         line = summary.timeline
-        title = ui["summary_chart_title"].format(bucket=format_duration(line.bucket_s))
+        title = chart_title(line.bucket_s, ui)
         if not line.starts:
             ax.set_axis_off()
             ax.text(0.5, 0.5, ui["summary_none"], ha="center", va="center", fontsize=22, transform=ax.transAxes)

@@ -46,7 +46,7 @@ def bounce_record(bounce: Bounce, explanation: Explanation | None, file: str | N
         "remote_host": bounce.remote_host,
         "remote_ip": bounce.remote_ip,
         "reporting_server": bounce.reporting_server,
-        "sender": {"domain": bounce.sender.domain, "ip": bounce.sender.ip},
+        "sender": {"domain": bounce.sender.domain, "ip": bounce.sender.ip, "mailfrom": bounce.sender.mailfrom},
         "sender_check": sender_command(bounce),
         "date": bounce.date,
         "deliveries": [

@@ -49,6 +49,34 @@ def spf_line(spf: dict[str, Any] | None, language: str) -> str:
     return f"{name}: {head}, {lookups}{m365}{record}"
 
 
+def alignment_line(report: SenderReport, language: str) -> str | None:
+    """SPF alignment, shown when the MAIL FROM domain is not the From: domain."""
+    alignment = report.alignment
+    if not alignment or alignment.get("mailfrom") == alignment.get("from"):
+        return None
+    said = _label(language, "aligned" if alignment.get("aligned") else "not_aligned")
+    return _label(
+        language,
+        "alignment",
+        mailfrom=str(alignment.get("mailfrom")),
+        domain=str(alignment.get("from")),
+        mode=str(alignment.get("mode")),
+        said=said,
+    )
+
+
+def spf_checks(report: SenderReport, language: str) -> list[str]:
+    """The SPF line (naming the MAIL FROM domain it was checked on when that is not the From:
+    domain) and the alignment line."""
+    line = spf_line(report.spf, language)
+    mailfrom = report.request.spf_domain
+    if mailfrom != report.request.name:
+        name = _label(language, "spf")
+        line = line.replace(name, f"{name} ({mailfrom})", 1)
+    aligned = alignment_line(report, language)
+    return [line] if aligned is None else [line, aligned]
+
+
 def dmarc_line(dmarc: dict[str, Any] | None, language: str) -> str:
     name = _label(language, "dmarc")
     if dmarc is None or dmarc.get("error"):
@@ -85,7 +113,7 @@ def _title(report: SenderReport, ui: Mapping[str, str]) -> str:
 
 def _check_lines(report: SenderReport) -> list[str]:
     language = report.language
-    lines = [spf_line(report.spf, language), dmarc_line(report.dmarc, language)]
+    lines = [*spf_checks(report, language), dmarc_line(report.dmarc, language)]
     return lines + [dkim_line(d, language) for d in report.dkim]
 
 

@@ -126,6 +126,8 @@ def _notes(summary: Summary, ui: Mapping[str, str]) -> list[str]:
     notes = []
     if summary.undated:
         notes.append(label(ui, "summary_undated", count=summary.undated))
+    if summary.future:
+        notes.append(label(ui, "summary_future", count=summary.future))
     if summary.left_out:
         notes.append(label(ui, "summary_left_out", count=summary.left_out))
     return notes

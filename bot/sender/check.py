@@ -3,7 +3,9 @@
 Each check's report becomes a ``ProbeResult`` (name ``spf``, ``dmarc``, ``dkim`` or ``dnsbl``;
 facts: the report) reported as it finishes; a check still running at the deadline becomes a
 skipped result with ``facts["unfinished"]``, never a silent gap, and a check that raises (a
-bug) a failed one with ``facts["broken"]``. The deadline rules are diagnose's:
+bug) a failed one with ``facts["broken"]``. When mailflow's own resolver answered nothing (not
+even the control query), a ``resolver`` result with ``facts["resolver_unreachable"]`` comes
+first: the DNS failures the checks saw are then no fault of the domain's. The deadline rules are diagnose's:
 ``Timeouts.overall`` for the whole run, each DNS query at most ``Timeouts.dns`` (the CLI caps it
 at half the deadline). ``bot/sender/conclude.py`` decides what the results show.
 """
@@ -17,9 +19,10 @@ from typing import Any
 
 from bot.probes.config import ProbeConfig
 from bot.probes.context import ProbeContext
+from bot.probes.dnsquery import resolver_label
 from bot.probes.result import ProbeResult, observed
 from bot.sender import knowledge as sender_knowledge
-from bot.sender.conclude import BROKEN, UNFINISHED, SenderRequest
+from bot.sender.conclude import BROKEN, RESOLVER_UNREACHABLE_FACT, UNFINISHED, SenderRequest
 from bot.sender.dkim import DEFAULT_SELECTORS, check_selector
 from bot.sender.dmarc import check_dmarc
 from bot.sender.dns import SenderDns
@@ -51,11 +54,12 @@ async def run_checks(
     domain = request.name
     selectors = request.selectors or DEFAULT_SELECTORS
     work: list[tuple[str, str, Callable[[], Awaitable[Any]]]] = []
+    spf_domain = request.spf_domain  # receivers check SPF on the MAIL FROM domain
     if request.ip:
         ip = request.ip
-        work.append(("spf", domain, lambda: check_spf(dns, domain, ip, helo=request.helo or "")))
+        work.append(("spf", spf_domain, lambda: check_spf(dns, spf_domain, ip, helo=request.helo or "")))
     else:
-        work.append(("spf", domain, lambda: analyse_spf(dns, domain)))
+        work.append(("spf", spf_domain, lambda: analyse_spf(dns, spf_domain)))
     work.append(("dmarc", domain, lambda: check_dmarc(dns, domain)))
     for selector in selectors:
         work.append(("dkim", f"{selector}._domainkey.{domain}", _bind(check_selector, dns, domain, selector)))
@@ -85,11 +89,20 @@ async def run_checks(
         task.cancel()
     if pending:
         await asyncio.gather(*pending, return_exceptions=True)
+    dns.close()
     cut = text("deadline.cut", seconds=f"{config.timeouts.overall:g}")
-    return [
+    finished = [
         r if r is not None else observed(name, target, False, cut, skipped=True, facts={UNFINISHED: True})
         for r, (name, target, _) in zip(results, work, strict=True)
     ]
+    if dns.silent is not None:  # our own resolver, not the domain's DNS: said apart, first
+        label = resolver_label(ctx)
+        facts = {RESOLVER_UNREACHABLE_FACT: True, "resolver": label, "said": dns.silent}
+        silent = ProbeResult("resolver", label, False, dns.silent, facts=facts)
+        if on_result is not None:
+            on_result(silent)
+        finished.insert(0, silent)
+    return finished
 
 
 def _bind(function: Callable[..., Awaitable[Any]], *args: Any) -> Callable[[], Awaitable[Any]]:

@@ -21,10 +21,13 @@ from bot.parse.sender import external_ip
 from bot.probes.result import ProbeResult
 from bot.sender import knowledge as sender_knowledge
 from bot.sender.dkim import dashed
+from bot.sender.dmarc import organizational_domain
 from bot.sender.spf import M365_INCLUDE
 from bot.texts import Text, raw, text
 
 UNFINISHED = "unfinished"
+RESOLVER_UNREACHABLE = "resolver-unreachable"  # our resolver, not the domain: exit 1, like diagnose
+RESOLVER_UNREACHABLE_FACT = "resolver_unreachable"
 BROKEN = "broken"  # the check raised: a bug, reported as an incomplete check
 FAILURE_IDS = (
     "spf-none",
@@ -35,10 +38,12 @@ FAILURE_IDS = (
     "dmarc-missing",
     "dmarc-invalid",
     "dkim-missing",
+    "dkim-target-missing",
     "dkim-weak",
     "dkim-revoked",
     "dkim-invalid",
     "listed:<zone>",
+    RESOLVER_UNREACHABLE,
 )
 
 
@@ -49,16 +54,25 @@ class SenderRequest:
     helo: str | None = None
     selectors: tuple[str, ...] = ()  # empty: Microsoft 365's selector1 and selector2
     dnsbl: tuple[str, ...] = ()  # empty: the catalog's default lists
+    mailfrom: str | None = None  # the MAIL FROM (Return-Path) domain when it is not ``domain``
 
     @property
     def name(self) -> str:
         return self.domain.strip().rstrip(".").lower()
+
+    @property
+    def spf_domain(self) -> str:
+        """The domain SPF is checked on: the envelope's (MAIL FROM), which receivers check, not
+        the From: domain; they are one unless the mail went out through an email service."""
+        return (self.mailfrom or "").strip().rstrip(".").lower() or self.name
 
     def command(self) -> str:
         """The CLI command that runs this check again."""
         parts = ["mailflow", "sender", self.name]
         if self.ip:
             parts += ["--ip", self.ip]
+        if self.spf_domain != self.name:
+            parts += ["--mailfrom", self.spf_domain]
         for selector in self.selectors:
             parts += ["--selector", selector]
         for zone in self.dnsbl:
@@ -97,6 +111,7 @@ class SenderReport:
     checklist: list[dict[str, Any]]
     incomplete: list[str]
     elapsed_ms: float
+    alignment: dict[str, Any] | None = None  # DMARC SPF alignment of the MAIL FROM and From: domains
 
     @property
     def ok(self) -> bool:
@@ -108,6 +123,8 @@ class SenderReport:
             "domain": self.request.name,
             "ip": self.request.ip,
             "helo": self.request.helo,
+            "mailfrom": self.request.spf_domain,
+            "alignment": self.alignment,
             "spf": self.spf,
             "dmarc": self.dmarc,
             "dkim": self.dkim,
@@ -152,8 +169,46 @@ def suggested_spf(current: str | None, ip: str | None, *, matched: str | None = 
     return " ".join([*parts, term])
 
 
+TXT_STRING = 255  # the longest character-string in a TXT record (RFC 1035 section 3.3)
+SPF_SIZE = 450  # RFC 7208 section 3.4: keep the SPF answer within a 512-byte UDP DNS reply
+
+
+def txt_strings(record: str) -> str:
+    """The record as a TXT value: itself when it fits one string, else quoted strings of at most
+    255 characters, which receivers join with nothing between them (RFC 7208 section 3.3). Each
+    string but the last ends at a space, so the split is plain to see and the join is exact."""
+    if len(record) <= TXT_STRING:
+        return record
+    pieces: list[str] = []
+    rest = record
+    while len(rest) > TXT_STRING:
+        cut = rest.rfind(" ", 0, TXT_STRING)
+        cut = TXT_STRING if cut <= 0 else cut + 1  # keep the space with the first string
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    pieces.append(rest)
+    return " ".join(f'"{piece}"' for piece in pieces)
+
+
 def suggested_dmarc(domain: str) -> str:
     return f"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}"
+
+
+def spf_alignment(mailfrom: str, from_domain: str, mode: str) -> dict[str, Any]:
+    """DMARC's SPF identifier alignment (RFC 7489 section 3.1.2): strict (``aspf=s``) wants the
+    same name; relaxed (the default) the same organizational domain, found with the Public
+    Suffix List (``bounce.contoso.com`` is aligned with ``contoso.com``, ``esp.example`` not)."""
+    mode = "s" if mode == "s" else "r"
+    orgs = (organizational_domain(mailfrom), organizational_domain(from_domain))
+    aligned = mailfrom == from_domain if mode == "s" else orgs[0] == orgs[1]
+    return {
+        "mailfrom": mailfrom,
+        "from": from_domain,
+        "mode": "strict" if mode == "s" else "relaxed",
+        "mailfrom_org": orgs[0],
+        "from_org": orgs[1],
+        "aligned": aligned,
+    }
 
 
 def _observed(key: str, /, **fields: str | Text | tuple[Text, ...]) -> Text:
@@ -169,6 +224,8 @@ class _Conclusion:
         self.failures: list[Finding] = []
         self.warnings: list[Finding] = []
         self.incomplete: list[str] = []
+        self.alignment: dict[str, Any] | None = None
+        self.resolver_silent = False
         done = [r for r in results if not r.skipped and not r.facts.get(BROKEN)]
         facts = {r.name: r.facts for r in done if r.name in ("spf", "dmarc")}
         self.spf = dict(facts["spf"]) if "spf" in facts else None  # copies: the cached facts stay as run
@@ -188,7 +245,13 @@ class _Conclusion:
         self.warnings.append(Finding(ident, said))
 
     def run(self) -> None:
+        silent = next((r for r in self.results if r.facts.get(RESOLVER_UNREACHABLE_FACT)), None)
+        if silent is not None:
+            self.fail(RESOLVER_UNREACHABLE, raw(str(silent.facts.get("said") or silent.detail)), resolver=silent.target)
+        self.resolver_silent = silent is not None
         for result in self.results:
+            if result.name == "resolver":
+                continue
             if result.skipped or result.facts.get(UNFINISHED) or result.facts.get(BROKEN):
                 self.incomplete.append(f"{result.name} {result.target}")
                 said = result.texts or (raw(result.detail),)
@@ -201,9 +264,32 @@ class _Conclusion:
             self.check_dmarc(self.dmarc)
         self.check_dkim()
         self.check_dnsbl()
+        self.check_alignment()
+        if self.resolver_silent:
+            # No answer came from our own resolver: a temperror or an unchecked record says
+            # nothing about the domain, so it is not blamed on it (what did answer stays).
+            blind = ("spf-temperror", "dmarc-unchecked", "dkim-unchecked", "dnsbl-unknown")
+            self.failures = [f for f in self.failures if f.id not in blind]
+            self.warnings = [w for w in self.warnings if w.id not in blind]
+
+    def check_alignment(self) -> None:
+        """SPF counts for DMARC only when the MAIL FROM domain is aligned with the From: domain."""
+        request = self.request
+        mode = str(self.dmarc.get("aspf") or "r") if self.dmarc and self.dmarc.get("found") else "r"
+        self.alignment = spf_alignment(request.spf_domain, request.name, mode)
+        if not self.alignment["aligned"]:
+            self.warn(
+                "spf-unaligned",
+                _observed(
+                    "spf-unaligned",
+                    mailfrom=request.spf_domain,
+                    domain=request.name,
+                    **{k: str(self.alignment[k]) for k in ("mode", "mailfrom_org", "from_org")},
+                ),
+            )
 
     def check_spf(self, spf: dict[str, Any]) -> None:
-        domain, ip = self.request.name, self.request.ip
+        domain, ip = self.request.spf_domain, self.request.ip
         result, record = spf.get("result"), spf.get("record")
         error = str(spf.get("error") or "")
         same_record = (spf.get("matched_in") or "").rstrip(".").lower() == domain
@@ -211,8 +297,13 @@ class _Conclusion:
             "spf_current": record or "",
             "spf_record": suggested_spf(record, ip, matched=spf.get("mechanism") if same_record else None),
             "spf_error": error or f"SPF {result}",
+            "domain": domain,  # the MAIL FROM domain: the record to change is that one
         }
         spf["suggested"] = fields["spf_record"]
+        fields["spf_record"] = txt_strings(fields["spf_record"])
+        publish = spf["suggested"] if result in ("none", "fail", "softfail") else record
+        if publish and len(publish.encode()) > SPF_SIZE:
+            self.warn("spf-long", _observed("spf-long", size=str(len(publish.encode())), record=publish))
         result = str(result)
         if result in ("none", "permerror", "temperror"):
             said = (  # "none" says it all; a permerror's or temperror's reason is the evaluator's (data)
@@ -234,7 +325,9 @@ class _Conclusion:
                 self.fail(f"spf-{result}", _observed("spf-matched", **matched), **fields)
         if spf.get("ignored"):
             self.warn("spf-ignored", _observed("record", name=str(record), record=" ".join(spf["ignored"])))
-        if result not in ("none", "temperror") and not spf.get("includes_m365") and self.is_m365:
+        # An email service's own MAIL FROM domain has no reason to include Microsoft 365.
+        own = domain == self.request.name
+        if own and result not in ("none", "temperror") and not spf.get("includes_m365") and self.is_m365:
             self.warn("spf-no-m365", _observed("spf-no-m365", record=str(record)))
 
     def check_dmarc(self, dmarc: dict[str, Any]) -> None:
@@ -279,6 +372,7 @@ class _Conclusion:
         domain = self.request.name
         fields = {
             "dkim_name": str(report.get("name")),
+            "dkim_target": str(report.get("cname") or ""),
             "selector1_name": f"selector1._domainkey.{domain}",
             "selector2_name": f"selector2._domainkey.{domain}",
             "bits": str(report.get("bits") or ""),
@@ -298,7 +392,13 @@ class _Conclusion:
         for report in self.dkim:
             status, name = report.get("status"), str(report.get("name"))
             fields = self.dkim_fields(report)
-            if status == "missing":
+            if status == "missing" and report.get("cname"):
+                # The CNAME is there, its target has no key: for Microsoft 365, signing is not
+                # created or not enabled yet (Microsoft publishes the key when it is).
+                target = str(report["cname"])
+                said = _observed("dkim-target-missing", name=str(name), cname=target)
+                self.fail("dkim-target-missing", said, **fields)
+            elif status == "missing":
                 if strict:
                     said = (
                         _observed("dkim-missing-cname", name=name, cname=str(report["cname"]))
@@ -387,6 +487,7 @@ def conclude(
         checklist=checklist(run.failures, language),
         incomplete=list(dict.fromkeys(run.incomplete)),
         elapsed_ms=elapsed_ms,
+        alignment=run.alignment,
     )
 
 

@@ -27,12 +27,16 @@ def offers_sender_check(bounce: Bounce) -> bool:
 
 
 def sender_command(bounce: Bounce) -> str | None:
-    """``mailflow sender contoso.com --ip 203.0.113.5`` for a sender-side bounce; None otherwise.
+    """``mailflow sender contoso.com --ip 203.0.113.5`` for a sender-side bounce (with
+    ``--mailfrom bounce.esp.example`` when the envelope domain differs); None otherwise.
     A domain the bounce does not show is a marked example, ``<contoso.com>``, for the reader to replace."""
     if not offers_sender_check(bounce):
         return None
-    command = f"mailflow sender {bounce.sender.domain or DOMAIN}"
-    return command + (f" --ip {bounce.sender.ip}" if bounce.sender.ip else "")
+    sender = bounce.sender
+    command = f"mailflow sender {sender.domain or DOMAIN}"
+    command += f" --ip {sender.ip}" if sender.ip else ""
+    # SPF is checked on the envelope domain: an email service's own (bounce.esp.example).
+    return command + (f" --mailfrom {sender.mailfrom}" if sender.mailfrom and sender.mailfrom != sender.domain else "")
 
 
 def code_command(status: str | None) -> str | None:

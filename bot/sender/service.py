@@ -44,6 +44,7 @@ class SenderService(CachedProbes):
             "helo": (request.helo or "").lower() or None,
             "selectors": sorted(s.lower() for s in request.selectors),
             "dnsbl": sorted(z.lower().rstrip(".") for z in request.dnsbl),
+            "mailfrom": request.spf_domain,
         }
 
     async def check(

@@ -6,7 +6,7 @@ Redis is down; without one, a ``MemoryStore`` alone (the CLI, a single bot proce
 touches the network when created.
 
 Key layout (every key has an expiry; parts are lower-cased and quoted, and any part holding
-an ``@`` is replaced by ``#`` + 24 hex digits of its SHA-256, see ``keys.key_part``):
+an ``@`` is replaced by ``#`` + 24 hex digits of its keyed HMAC-SHA256, see ``keys.key_part``):
 
     mailflow:v1:probe:<probe>:<target>:<options digest>   JSON {"at", "results"}; 10 min ok, 1 min failed
     mailflow:v1:lock:probe:<probe>:<target>:<digest>      single-flight lock token; 120 s

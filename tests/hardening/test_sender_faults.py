@@ -51,7 +51,11 @@ def test_dead_resolver_answers_within_the_deadline(kind: str, jail: Jail) -> Non
     with dead_dns(kind) as resolver:
         config = ProbeConfig(resolver=resolver, timeouts=Timeouts(dns=0.5, overall=5.0))
         report, elapsed = check(SenderRequest("ok.test", IP, dnsbl=("zen.spamhaus.org",)), config)
-    assert [f.id for f in report.failures] == ["spf-temperror"]
+    # Our own resolver, not the domain's DNS: said so, never an spf-temperror blamed on ok.test.
+    assert [f.id for f in report.failures] == ["resolver-unreachable"]
+    assert "does not answer" in report.failures[0].detail and "control query" in report.failures[0].detail
+    assert [c["id"] for c in report.checklist] == ["resolver-check", "recheck"]
+    assert "spf-temperror" not in report.checklist[0]["text"] and "dnsbl-unknown" not in {w.id for w in report.warnings}
     assert report.dnsbl[0]["status"] == "unknown" and report.dnsbl[0]["error"] == "dns"
     assert {d["status"] for d in report.dkim} == {"unknown"}
     assert "dmarc ok.test" in report.incomplete
@@ -68,4 +72,28 @@ def test_a_silent_zone_is_cut_at_the_deadline(dns_server: DnsServer, jail: Jail)
     assert "spf ok.test" in report.incomplete and "dmarc ok.test" in report.incomplete
     assert [f.id for f in report.failures] == ["listed:bl.test"]  # what answered is reported
     assert elapsed < config.timeouts.overall + SLACK, f"{elapsed:.2f} s"
+    del jail
+
+
+def test_a_domain_whose_dns_fails_is_still_its_temperror(dns_server: DnsServer, jail: Jail) -> None:
+    """The resolver answers (SERVFAIL for the domain, the root zone's NS): the domain's fault."""
+    world(dns_server.zone)
+    config = ProbeConfig(resolver=dns_server.address, timeouts=Timeouts(dns=0.5, overall=5.0))
+    report, _ = check(SenderRequest("broken.test", IP, dnsbl=("bl.test",)), config)
+    assert "spf-temperror" in {f.id for f in report.failures}
+    assert "resolver-unreachable" not in {f.id for f in report.failures}
+    del jail
+
+
+def test_a_silent_domain_behind_an_answering_resolver_is_the_domains_temperror(
+    dns_server: DnsServer, jail: Jail
+) -> None:
+    """Lookups for the domain time out, but the control query is answered: the domain's DNS."""
+    world(dns_server.zone)
+    dns_server.zone.behave("soft.test", "drop")
+    config = ProbeConfig(resolver=dns_server.address, timeouts=Timeouts(dns=0.4, overall=5.0))
+    report, _ = check(SenderRequest("soft.test", IP, dnsbl=("bl.test",)), config)
+    assert "spf-temperror" in {f.id for f in report.failures}
+    assert "resolver-unreachable" not in {f.id for f in report.failures}
+    assert ("", "NS") in {(n, t) for n, t, _ in dns_server.queries}  # the control (the root zone) was asked
     del jail

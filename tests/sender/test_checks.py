@@ -15,11 +15,12 @@ import pytest
 from bot.probes.config import ProbeConfig, Timeouts
 from bot.probes.context import ProbeContext
 from bot.sender.check import run_checks
-from bot.sender.conclude import FAILURE_IDS, SenderReport, SenderRequest, conclude, suggested_spf
+from bot.sender.conclude import FAILURE_IDS, SenderReport, SenderRequest, conclude, suggested_spf, txt_strings
 from bot.sender.dmarc import organizational_domain
 from bot.sender.dns import SenderDns
 from bot.sender.spf import analyse_spf, check_spf
 from tests.fixtures.dns_server import DnsServer, start_dns
+from tests.hardening.test_faults import dead_dns
 from tests.sender.world import IP, world
 
 pytestmark = pytest.mark.timeout(30)
@@ -247,6 +248,17 @@ ROWS: list[tuple[str, SenderRequest, set[str], Check]] = [
         lambda r: r["dkim"][0]["present"] is False and r["dkim"][0]["name"] == "s9._domainkey.ok.test",
     ),
     (
+        "dkim-target-missing",
+        SenderRequest("dangling.test"),
+        {"spf-none", "dmarc-missing", "dkim-target-missing"},
+        lambda r: (
+            [(d["present"], d["m365_cname"]) for d in r["dkim"]] == [(False, True), (False, True)]
+            and [c["id"] for c in r["checklist"] if c["id"].startswith("dkim")] == ["dkim-create"]
+            and "New-DkimSigningConfig -DomainName dangling.test" in r["checklist"][-2]["text"]
+            and "dkim-cnames" not in {c["id"] for c in r["checklist"]}
+        ),
+    ),
+    (
         "dkim-default-selectors-elsewhere-is-a-warning",
         SenderRequest("soft.test"),
         {"dmarc-missing"},
@@ -301,7 +313,20 @@ def test_sender_check(server: DnsServer, request_: SenderRequest, expected: set[
 
 def test_every_failure_id_is_covered() -> None:
     seen = {i if not i.startswith("listed:") else "listed:<zone>" for row in ROWS for i in row[2]}
+    seen.add("resolver-unreachable")  # no zone can serve it: test_our_dead_resolver_is_no_fault_of_the_domain
     assert seen == set(FAILURE_IDS)
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_our_dead_resolver_is_no_fault_of_the_domain(language: str) -> None:
+    with dead_dns("closed") as resolver:
+        config = ProbeConfig(resolver=resolver, timeouts=Timeouts(dns=0.3, overall=3.0))
+        request = SenderRequest("ok.test", IP, dnsbl=("bl.test",))
+        report = conclude(request, asyncio.run(run_checks(request, config)), elapsed_ms=0.0, language=language)
+    assert [f.id for f in report.failures] == ["resolver-unreachable"]
+    assert f"127.0.0.1:{resolver[1]}" in report.checklist[0]["text"]
+    assert ("ルートゾーン" in report.checklist[0]["text"]) is (language == "ja")
+    assert not ({"spf-temperror", "dnsbl-unknown", "dkim-unchecked"} & {*ids(report), *warning_ids(report)})
 
 
 def test_dnsbl_unclear_answers_say_why(server: DnsServer) -> None:
@@ -440,3 +465,91 @@ def test_an_internal_ip_gets_a_warning(server: DnsServer) -> None:
     report = check(server, SenderRequest("soft.test", "10.1.2.3", dnsbl=("bl.test",)))
     assert "ip-internal" in warning_ids(report)
     assert "ip-internal" not in warning_ids(check(server, SenderRequest("soft.test", IP, dnsbl=("bl.test",))))
+
+
+def _strings(value: str) -> list[str]:
+    assert value.startswith('"') and value.endswith('"')
+    return value[1:-1].split('" "')
+
+
+def test_a_suggested_spf_record_over_255_characters_is_split_into_strings(server: DnsServer) -> None:
+    report = check(server, SenderRequest("long.test", IP))
+    suggested = report.spf["suggested"] if report.spf else ""
+    assert len(suggested) > 255
+    assert "spf-long" not in warning_ids(report)
+    step = next(c for c in report.checklist if c["id"] == "spf-add")
+    quoted = step["text"].split("with `", 1)[1].rsplit("`", 1)[0]
+    strings = _strings(quoted)
+    assert len(strings) == 2 and all(len(s) <= 255 for s in strings)
+    assert "".join(strings) == suggested  # receivers join the strings with nothing between them
+
+
+def test_a_record_over_450_bytes_warns(server: DnsServer) -> None:
+    report = check(server, SenderRequest("huge.test", IP))
+    assert "spf-long" in warning_ids(report)
+    assert report.spf is not None and report.spf["result"] == "fail"
+
+
+@pytest.mark.parametrize("length", [1, 254, 255, 256, 600, 1000])
+def test_txt_strings_join_back_exactly(length: int) -> None:
+    record = ("v=spf1 " + " ".join(f"ip4:192.0.2.{n % 250}" for n in range(200)))[:length]
+    split = txt_strings(record)
+    if length <= 255:
+        assert split == record
+    else:
+        strings = _strings(split)
+        assert all(len(s) <= 255 for s in strings) and "".join(strings) == record
+    assert txt_strings("x" * 600).count('" "') == 2  # no space to cut at: cut at 255
+
+
+def test_spf_is_checked_on_the_mail_from_domain_and_alignment_shown(server: DnsServer) -> None:
+    # From: shop.test's own record does not list the email service's IP; receivers never ask it.
+    assert "spf-fail" in ids(check(server, SenderRequest("shop.test", IP)))
+    report = check(server, SenderRequest("shop.test", IP, mailfrom="bounce.esp.test"))
+    record = report.record()
+    assert "spf-fail" not in ids(report)
+    assert record["spf"]["result"] == "pass" and record["mailfrom"] == "bounce.esp.test"
+    assert record["dmarc"]["at"] == "_dmarc.shop.test"  # DMARC stays on the From: domain
+    assert record["alignment"] == {
+        "mailfrom": "bounce.esp.test",
+        "from": "shop.test",
+        "mode": "relaxed",
+        "mailfrom_org": "esp.test",
+        "from_org": "shop.test",
+        "aligned": False,
+    }
+    assert "spf-unaligned" in warning_ids(report)
+    assert report.request.command() == f"mailflow sender shop.test --ip {IP} --mailfrom bounce.esp.test"
+
+
+def test_a_custom_mail_from_under_the_domain_is_aligned_when_relaxed_only(server: DnsServer) -> None:
+    relaxed = check(server, SenderRequest("shop.test", IP, mailfrom="em.shop.test"))
+    assert relaxed.alignment is not None and relaxed.alignment["aligned"] is True
+    assert "spf-unaligned" not in warning_ids(relaxed) and not ids(relaxed) & {"spf-fail", "spf-softfail"}
+    strict = check(server, SenderRequest("strict.test", IP, mailfrom="em.strict.test"))
+    assert strict.alignment is not None and strict.alignment["mode"] == "strict"
+    assert strict.alignment["aligned"] is False and "spf-unaligned" in warning_ids(strict)
+
+
+def test_an_spf_failure_on_the_mail_from_domain_names_that_domain(server: DnsServer) -> None:
+    report = check(server, SenderRequest("ok.test", IP, mailfrom="soft.test"))
+    assert "spf-softfail" in ids(report) and "spf-fail" not in ids(report)
+    step = next(c for c in report.checklist if c["id"] == "spf-add")
+    assert "`soft.test`" in step["text"] and "`ok.test`" not in step["text"]
+    assert "--mailfrom soft.test" in report.checklist[-1]["text"]  # the re-check keeps it
+
+
+def test_an_email_services_record_is_not_asked_to_include_microsoft_365(server: DnsServer) -> None:
+    # ok.test signs with Microsoft 365 (its DKIM CNAMEs); bounce.esp.test is the service's record.
+    report = check(server, SenderRequest("ok.test", IP, mailfrom="bounce.esp.test"))
+    assert report.spf is not None and report.spf["includes_m365"] is False
+    assert "spf-no-m365" not in warning_ids(report)
+
+
+def test_the_new_evidence_is_said_in_the_readers_language(server: DnsServer) -> None:
+    dangling = check(server, SenderRequest("dangling.test"), language="ja")
+    found = next(f for f in dangling.failures if f.id == "dkim-target-missing")
+    assert "DKIM キーがありません" in found.says("ja") and "which has no DKIM key" in found.detail
+    unaligned = check(server, SenderRequest("shop.test", IP, mailfrom="bounce.esp.test"), language="fr")
+    warning = next(w for w in unaligned.warnings if w.id == "spf-unaligned")
+    assert "ne sont pas alignés" in warning.says("fr") and "esp.test" in warning.says("fr")

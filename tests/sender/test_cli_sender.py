@@ -10,6 +10,7 @@ import pytest
 
 from bot.cli.sender import add_parser, request_from_args
 from tests.fixtures.dns_server import DnsServer, start_dns
+from tests.hardening.test_faults import dead_dns
 from tests.sender.world import IP, world
 from tests.test_cli import run
 
@@ -151,7 +152,7 @@ def test_explain_shows_the_sender_and_the_command() -> None:
     assert "Sending IP" in out.stdout and "203.0.113.5" in out.stdout
     assert out.stdout.rstrip().endswith("Check it now:\n  mailflow sender contoso.com --ip 203.0.113.5")
     record = json.loads(run("explain", "--format", "json", sample).stdout)
-    assert record["sender"] == {"domain": "contoso.com", "ip": "203.0.113.5"}
+    assert record["sender"] == {"domain": "contoso.com", "ip": "203.0.113.5", "mailfrom": None}
     assert record["sender_check"] == "mailflow sender contoso.com --ip 203.0.113.5"
 
 
@@ -172,3 +173,25 @@ def test_explain_code_names_the_command_for_sender_side_codes(code: str, offered
     assert ("mailflow sender <contoso.com> [--ip <203.0.113.25>]" in out.stdout) is offered
     if offered:  # the examples are marked, and said to be examples
         assert "Values in <angle brackets> are examples" in out.stdout
+
+
+def test_mailfrom_moves_spf_and_shows_alignment(server: DnsServer) -> None:
+    out = run("sender", "shop.test", "--ip", IP, "--mailfrom", "bounce.esp.test", *lab(server))
+    assert out.returncode == 0, out.stdout + out.stderr  # only warnings: SPF passes where receivers check it
+    assert "SPF (bounce.esp.test): pass (ip4:203.0.113.0/24)" in out.stdout
+    assert "SPF alignment (DMARC): MAIL FROM bounce.esp.test / From: shop.test: not aligned" in out.stdout
+    record = json.loads(
+        run("sender", "shop.test", "--ip", IP, "--mailfrom", "bounce.esp.test", "--format", "json", *lab(server)).stdout
+    )
+    assert record["mailfrom"] == "bounce.esp.test" and record["alignment"]["aligned"] is False
+    assert "spf-unaligned" in {w["id"] for w in record["warnings"]}
+    assert run("sender", "shop.test", "--mailfrom", "not a domain", *lab(server)).returncode == 2
+
+
+def test_our_dead_resolver_exits_1_and_says_so() -> None:
+    with dead_dns("closed") as (host, port):
+        out = run("sender", "ok.test", "--ip", IP, "--resolver", f"{host}:{port}", "--timeout", "3", "--format", "json")
+    assert out.returncode == 1, out.stdout + out.stderr
+    record = json.loads(out.stdout)
+    assert [f["id"] for f in record["failures"]] == ["resolver-unreachable"]
+    assert record["checklist"][0]["id"] == "resolver-check"

@@ -22,7 +22,7 @@ def test_there_are_sender_samples() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
 def test_sample_sender(case: dict[str, Any]) -> None:
     bounce = parse_bounce((SAMPLES / case["file"]).read_bytes())
-    assert bounce.sender == Sender(case["sender_domain"] or None, case["sender_ip"] or None)
+    assert (bounce.sender.domain, bounce.sender.ip) == (case["sender_domain"] or None, case["sender_ip"] or None)
     assert offers_sender_check(bounce)  # every one is a sender-side refusal
     command = sender_command(bounce)
     assert command is not None and command.startswith(f"mailflow sender {case['sender_domain'] or '<contoso.com>'}")
@@ -69,12 +69,50 @@ def test_sample_sender(case: dict[str, Any]) -> None:
             Sender(None, "192.0.2.4"),
         ),
         ("sender IP is ::ffff:192.168.0.1", {}, Sender()),
-        ("client-ip=198.51.100.200; envelope-from=x@y.example", {}, Sender(None, "198.51.100.200")),
+        ("client-ip=198.51.100.200; envelope-from=x@y.example", {}, Sender("y.example", "198.51.100.200")),
         ("sending domain [1.2.3.4] does not pass", {}, Sender(None, None)),
     ],
 )
 def test_find_sender(text: str, original: dict[str, str], expected: Sender) -> None:
-    assert find_sender(text, original, ("b.example",)) == expected
+    found = find_sender(text, original, ("b.example",))
+    assert (found.domain, found.ip) == (expected.domain, expected.ip)
+
+
+@pytest.mark.parametrize(
+    ("text", "original", "domain", "mailfrom"),
+    [
+        # Through an email service: DMARC judges the From: domain, SPF the envelope's.
+        (
+            "550 5.7.23",
+            {"from": "<news@contoso.com>", "return-path": "<b-123@bounce.esp.example>"},
+            "contoso.com",
+            "bounce.esp.example",
+        ),
+        (
+            "spf=fail (sender IP is 192.0.2.7) smtp.mailfrom=bounce.esp.example; dmarc=fail header.from=contoso.com",
+            {},
+            "contoso.com",
+            "bounce.esp.example",
+        ),
+        (
+            "SPF [mail.esp.example] with ip: [192.0.2.9] = did not pass",
+            {"from": "a@adatum.example"},
+            "adatum.example",
+            "mail.esp.example",
+        ),
+        (
+            "550 5.7.23",
+            {"received-spf": "fail (x) client-ip=192.0.2.1; envelope-from=<b@esp.example>"},
+            "esp.example",
+            "esp.example",
+        ),
+        ("550 5.7.23", {"from": "a@contoso.com"}, "contoso.com", None),
+        ("550 5.7.23", {"from": "a@contoso.com", "return-path": "<>"}, "contoso.com", None),
+    ],
+)
+def test_find_mailfrom(text: str, original: dict[str, str], domain: str, mailfrom: str | None) -> None:
+    found = find_sender(text, original)
+    assert (found.domain, found.mailfrom) == (domain, mailfrom)
 
 
 @pytest.mark.parametrize(

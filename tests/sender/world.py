@@ -80,6 +80,18 @@ def world(zone: Zone) -> None:
     # Names compare without case and without the final dot.
     zone.add("upper.test", "TXT", "v=spf1 include:SPF.Protection.Outlook.COM. -all")
 
+    # Long records: the suggestion passes 255 characters (one TXT string); "huge" passes 450 bytes.
+    zone.add("long.test", "TXT", "v=spf1 " + " ".join(f"ip4:198.51.100.{n}" for n in range(14)) + " -all")
+    zone.add("huge.test", "TXT", "v=spf1 " + " ".join(f"ip4:198.51.100.{n}" for n in range(30)) + " -all")
+
+    # Mail through an email service: From: shop.test, MAIL FROM bounce.esp.test (SPF passes there).
+    zone.add("shop.test", "TXT", "v=spf1 include:spf.protection.outlook.com -all")
+    zone.add("_dmarc.shop.test", "TXT", "v=DMARC1; p=reject")
+    zone.add("bounce.esp.test", "TXT", "v=spf1 ip4:203.0.113.0/24 -all")
+    zone.add("em.shop.test", "TXT", "v=spf1 ip4:203.0.113.0/24 -all")  # a custom MAIL FROM under shop.test
+    zone.add("_dmarc.strict.test", "TXT", "v=DMARC1; p=reject; aspf=s")
+    zone.add("em.strict.test", "TXT", "v=spf1 ip4:203.0.113.0/24 -all")
+
     # DMARC.
     zone.add("_dmarc.baddmarc.test", "TXT", "v=DMARC1; p=maybe; pct=150")
     zone.add("_dmarc.badp.test", "TXT", "v=DMARC1; p=maybe; np=reject; rua=mailto:d@badp.test")
@@ -97,6 +109,10 @@ def world(zone: Zone) -> None:
     zone.add("s1._domainkey.revoked.test", "TXT", "v=DKIM1; k=rsa; p=")
     zone.add("s1._domainkey.garbled.test", "TXT", "v=DKIM1; k=rsa; p=not*base64")
     zone.add("s1._domainkey.testing.test", "TXT", f"v=DKIM1; t=y; k=rsa; p={rsa_key(2048)}")
+    # Microsoft 365 CNAMEs published, signing not set up yet: the targets hold no key.
+    for selector in ("selector1", "selector2"):
+        target = f"{selector}-dangling-test._domainkey.contoso.onmicrosoft.com"
+        zone.add(f"{selector}._domainkey.dangling.test", "CNAME", target + ".")
     zone.add("s1._domainkey.ed.test", "TXT", "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=")
 
     # Blocklists.

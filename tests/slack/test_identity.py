@@ -69,3 +69,16 @@ async def test_building_the_app_logs_no_token_warnings(
     assert not [r.getMessage() for r in caplog.records if "token" in r.getMessage()]
     logging.getLogger("slack_bolt.AsyncApp").warning("other warnings still get through")
     assert "other warnings still get through" in caplog.text
+
+
+async def test_an_identity_never_loaded_is_asked_for_again_until_slack_answers(make_harness: MakeHarness) -> None:
+    h = await make_harness(identity_retry_s=0.01)
+    h.slack.identity.identity = None  # as if start-up had skipped ``load``
+    h.api.server_error("auth.test", times=12, status=503)  # the background load fails, more than once
+    status, _ = await h.command("4.4.316")
+    assert status == 200
+    async with asyncio.timeout(20):
+        while h.slack.identity.identity is None:
+            await asyncio.sleep(0.02)
+    assert h.slack.identity.identity["user_id"] == "UBOT"
+    assert len(h.api.calls_to("auth.test")) > 2  # the start-up call, failed tries, then the good one

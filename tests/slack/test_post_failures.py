@@ -8,6 +8,8 @@ response_url instead.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.slack.conftest import Harness
@@ -56,3 +58,28 @@ async def test_when_the_thread_cannot_be_read_it_is_not_posted_again(harness: Ha
     await harness.settle()
     answers = [ts for _, ts in harness.api.posted if "4.4.316" in harness.api.messages[("C4", ts)]["text"]]
     assert len(answers) == 1  # the answer, not a second copy (then an error id: the bot could not tell)
+
+
+async def test_a_failed_post_is_not_taken_for_an_earlier_message_with_the_same_text(harness: Harness) -> None:
+    # The same command twice: two identical request lines. The second line's post fails with a
+    # 503 and was not posted; the first line, same text, is in the channel. The second answer
+    # must get a line of its own, not adopt the first one's.
+    await harness.command("4.4.316")
+    await harness.settle()
+    harness.api.server_error("chat.postMessage", status=503, done=False)
+    await harness.command("4.4.316")
+    await harness.settle()
+    assert harness.api.calls_to("conversations.history")  # looked before posting again
+    api = harness.api
+    lines = [ts for channel, ts in api.posted if not api.messages[(channel, ts)].get("thread_ts")]
+    assert len(lines) == 2
+    threads = [api.messages[(channel, ts)]["thread_ts"] for channel, ts in api.posted if ts not in lines]
+    assert sorted(threads) == sorted(lines)  # each answer under its own request line
+
+
+async def test_every_post_carries_its_own_id_in_its_metadata(harness: Harness) -> None:
+    await harness.command("4.4.316")
+    await harness.settle()
+    ids = [c.params["metadata"] for c in harness.api.calls_to("chat.postMessage")]
+    payloads = [(m if isinstance(m, dict) else json.loads(m))["event_payload"]["post_id"] for m in ids]
+    assert len(payloads) == 2 and len(set(payloads)) == 2

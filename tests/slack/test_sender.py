@@ -191,3 +191,53 @@ def test_a_large_sender_check_fits_slack_limits() -> None:
 )
 def test_slash_command_arguments_are_normalised(tokens: list[str], domain: str, ip: str | None) -> None:
     assert parse_sender(tokens, "") == SenderArgs(domain, ip)
+
+
+ESP_BOUNCE = (
+    "Delivery has failed to these recipients or groups:\n\npat.lee@fabrikam.example\n\n"
+    "Remote Server returned '550 5.7.23 The message was rejected because of Sender Policy Framework "
+    "violation: client host [203.0.113.5]'\n\n"
+    "Original message headers:\n\n"
+    "Return-Path: <b-1234@bounce.esp.test>\n"
+    "From: Shop <news@shop.test>\n"
+    "To: pat.lee@fabrikam.example\n"
+    "Subject: Offers\n"
+)
+
+
+async def test_the_button_carries_the_mail_from_domain_and_spf_is_checked_there(
+    make_harness: MakeHarness, dns_server: DnsServer
+) -> None:
+    h = await make_harness(probes=probes(dns_server))
+    await h.message(ESP_BOUNCE)
+    await h.settle()
+    (explained,) = h.api.calls_to("chat.postMessage")
+    buttons = [e for b in explained.blocks if b.get("type") == "actions" for e in b["elements"]]
+    sender = next(e for e in buttons if e["action_id"] == "check_sender")
+    assert SenderTarget.decode(sender["value"]) == SenderTarget("shop.test", IP, mailfrom="bounce.esp.test")
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "channel": {"id": "C1"},
+        "container": {"type": "message", "message_ts": "1700000000.000009", "channel_id": "C1"},
+        "message": {"ts": "1700000000.000009", "thread_ts": explained.params.get("thread_ts"), "text": "x"},
+        "actions": [{"action_id": "check_sender", "block_id": "probe", "type": "button", "value": sender["value"]}],
+    }
+    await h.interaction(payload)
+    await h.settle()
+    final = answers(h)[-1]
+    assert "spf-fail" not in final.all_text  # shop.test's own record would fail this IP
+    assert "MAIL FROM bounce.esp.test / From: shop.test: not aligned" in final.all_text
+    assert ("bounce.esp.test", "TXT") in {(q[0].rstrip("."), q[1]) for q in dns_server.queries}
+    assert not h.api.rejected
+
+
+async def test_slash_command_takes_the_mail_from_domain(make_harness: MakeHarness, dns_server: DnsServer) -> None:
+    h = await make_harness(probes=probes(dns_server))
+    await h.command(f"sender shop.test --ip {IP} --mailfrom bounce.esp.test")
+    await h.settle()
+    final = answers(h)[-1]
+    assert "SPF (bounce.esp.test): pass" in final.all_text and "spf-fail" not in final.all_text
+    assert parse_sender(["shop.test", "--mailfrom=b@Bounce.ESP.test"], "") == SenderArgs(
+        "shop.test", None, "bounce.esp.test"
+    )

@@ -5,7 +5,10 @@ files.completeUploadExternal (the stand-in refuses the retired files.upload)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import io
+import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -19,12 +22,14 @@ import bot.store.events
 import handlers.summary
 from bot import knowledge
 from bot.diagnose import DiagnoseRequest, OnResult, conclude
+from bot.parse import parse_bounce
 from bot.probes.result import ProbeResult
 from bot.render.chart import WIDTH_PX
 from bot.service import Answer
 from bot.store import HistoryEntry, MemoryStore, key
+from bot.summary import recipient_key
 from tests.fixtures.slack_api import SlackApi
-from tests.slack.conftest import TOKEN, Harness, MakeHarness, thread_replies
+from tests.slack.conftest import SECRET, TOKEN, Harness, MakeHarness, thread_replies
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -130,6 +135,18 @@ async def test_the_store_keeps_domains_and_hashed_recipients_only(make_harness: 
     assert b"@" not in raw and b"ann.lee" not in raw
     assert b"fabrikam.com" in raw and b"contoso.com" in raw
     assert 0 < (await store.ttl(key("summary", "C1")) or 0) <= 7 * 86400
+
+
+async def test_recipients_are_hashed_under_the_deployments_key(make_harness: MakeHarness) -> None:
+    h = await make_harness(service=HealthyService(), hash_key="k" * 32)
+    await h.message(pasted_ndr("ann.lee@fabrikam.com"))
+    await h.settle()
+    [(_, raw)] = await h.store.events_since(key("summary", "C1"), 0, 100)
+    hashes = json.loads(raw.split(b" ", 1)[1])["h"]
+    plain = hashlib.sha256(b"ann.lee@fabrikam.com").hexdigest()[:16]
+    keyed = hmac.new(recipient_key("k" * 32), b"ann.lee@fabrikam.com", hashlib.sha256).hexdigest()[:16]
+    assert hashes == [keyed] and plain not in hashes
+    assert recipient_key("k" * 32) != recipient_key(SECRET)  # MAILFLOW_HASH_KEY, not the signing secret
 
 
 @pytest.mark.parametrize("text", ["summary --since forever", "summary --since 30d", "summary --by code"])
@@ -242,3 +259,20 @@ async def test_the_table_is_counted_and_drawn_off_the_event_loop(
     assert "4.4.316" in _summary_answer(h)[1]
     assert {name for name, _ in seen} == {"summarise", "summary_message", "decode"}
     assert not [name for name, on_loop in seen if on_loop]
+
+
+async def test_the_duplicate_paste_key_is_keyed_too(make_harness: MakeHarness) -> None:
+    # The paste key's fingerprint covers the recipients: a plain SHA-256 of a guessed bounce
+    # (a common text and a likely address) would find it in the store.
+    h = await make_harness(service=HealthyService())
+    await h.message(pasted_ndr("ann.lee@fabrikam.com"))
+    await h.settle()
+    store = h.store
+    assert isinstance(store, MemoryStore)
+    pastes = [k for k in store._entries if ":paste:" in k]
+    bounce = parse_bounce(pasted_ndr("ann.lee@fabrikam.com").encode())
+    primary = bounce.primary
+    assert primary is not None
+    parts = [primary.status, primary.reply_code, " ".join(primary.text.lower().split()), "ann.lee@fabrikam.com"]
+    plain = hashlib.sha256("\x1f".join([*(p or "" for p in parts), "", ""]).encode()).hexdigest()[:32]
+    assert len(pastes) == 1 and plain not in pastes[0]

@@ -239,6 +239,7 @@ async def test_events_expire_after_keep_s(env: Env) -> None:
 
 
 async def test_channel_events_keep_no_address(env: Env) -> None:
+    from bot.explain import explain_bounce  # noqa: PLC0415
     from bot.parse import parse_bounce  # noqa: PLC0415
     from bot.store import ChannelEvents  # noqa: PLC0415
     from bot.summary import event_from_bounce  # noqa: PLC0415
@@ -249,9 +250,9 @@ async def test_channel_events_keep_no_address(env: Env) -> None:
     )
     assert bounce.is_ndr
     events = ChannelEvents(env.store)
-    await events.record("C1", event_from_bounce(bounce, "5.1.1", at=1000.0))
-    await events.record("C1", event_from_bounce(bounce, "5.1.1", at=1001.0))
-    await events.record("C2", event_from_bounce(bounce, "5.1.1", at=1002.0))
+    await events.record("C1", event_from_bounce(bounce, explain_bounce(bounce), at=1000.0))
+    await events.record("C1", event_from_bounce(bounce, explain_bounce(bounce), at=1001.0))
+    await events.record("C2", event_from_bounce(bounce, explain_bounce(bounce), at=1002.0))
     (first, second) = await events.since("C1", 0)
     assert first.domains == ("fabrikam.com",) and first.code == "5.1.1" and first.at == 1000.0
     assert first.recipients == second.recipients and len(first.recipients[0]) == 16

@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+from collections.abc import Iterator
 
 import pytest
 
-from bot.store.keys import MAX_PART, digest, key, key_part
+from bot.store import MemoryStore
+from bot.store import keys as keys_module
+from bot.store.keys import MAX_PART, digest, hash_key_in_store, key, key_part, use_hash_key
+
+KEY = b"per-deployment secret"
+
+
+@pytest.fixture(autouse=True)
+def _deployment_key() -> Iterator[None]:
+    kept = keys_module._hash_key
+    use_hash_key(KEY)
+    yield
+    use_hash_key(kept)
 
 
 def sha(text: str) -> str:
-    return "#" + hashlib.sha256(text.encode()).hexdigest()[:24]
+    return "#" + hmac.new(KEY, text.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def test_an_address_is_hashed_under_the_deployments_key_not_plain_sha256() -> None:
+    plain = "#" + hashlib.sha256(b"jane.doe@contoso.com").hexdigest()[:24]
+    assert key_part("jane.doe@contoso.com") != plain  # a list of likely addresses cannot reverse it
+    hashed = key_part("jane.doe@contoso.com")
+    use_hash_key(b"another deployment")
+    assert key_part("jane.doe@contoso.com") != hashed
+
+
+async def test_a_generated_key_is_kept_in_the_store_and_shared_by_every_replica() -> None:
+    store = MemoryStore()
+    first = await hash_key_in_store(store)
+    assert len(first) == 64
+    assert await hash_key_in_store(store) == first  # the second replica reads the first one's key
+    assert await hash_key_in_store(MemoryStore()) != first  # another deployment, another key
 
 
 @pytest.mark.parametrize(
@@ -46,3 +76,14 @@ def test_parts_cannot_run_into_each_other() -> None:
 def test_options_digest_ignores_order() -> None:
     assert digest({"port": 25, "tls": True}) == digest({"tls": True, "port": 25})
     assert digest({"port": 25}) != digest({"port": 587})
+
+
+async def test_a_store_that_cannot_be_reached_still_gives_a_key_of_the_process_own() -> None:
+    from bot.store.errors import StoreError  # noqa: PLC0415
+
+    class Down(MemoryStore):
+        async def set_nx(self, key: str, value: bytes, ttl: float) -> bool:
+            raise StoreError("connection refused")
+
+    first = await hash_key_in_store(Down())
+    assert len(first) == 64 and first != await hash_key_in_store(Down())
