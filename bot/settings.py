@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.parse_pool import DEFAULT_TIMEOUT_S, default_workers
 from bot.probes.config import ProbeConfig, Timeouts, parse_resolver
 
 LogFormat = Literal["auto", "json", "console"]
@@ -135,6 +136,10 @@ class Settings(BaseSettings):
     http_body_timeout: Annotated[float, NoDecode] = 10.0  # ... and its body within this after it
     http_max_connections: int = 256  # open at once; past it the slowest is pushed out (503 if all are busy)
 
+    # Reading bounces (worker processes, each input within a deadline)
+    parse_workers: int = Field(default_factory=default_workers)
+    parse_timeout: Annotated[float, NoDecode] = DEFAULT_TIMEOUT_S
+
     # Logging
     log_format: LogFormat = "auto"
     log_level: LogLevel = "INFO"
@@ -215,8 +220,16 @@ class Settings(BaseSettings):
     def _size(cls, value: Any) -> int:
         return parse_size(value)
 
+    @field_validator("parse_workers")
+    @classmethod
+    def _workers(cls, value: int) -> int:
+        if not 1 <= value <= 64:
+            raise ValueError(f"must be from 1 to 64, not {value}")
+        return value
+
     @field_validator(
         "probe_timeout",
+        "parse_timeout",
         "watch_every",
         "watch_for",
         "watch_min_every",

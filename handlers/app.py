@@ -41,6 +41,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.parse_pool import ParsePool
 from bot.store import Store
 from bot.store.keys import derive_hash_key, use_hash_key
 from handlers import commands, events, interactive, sender, summary, verify, watch
@@ -164,8 +165,10 @@ def build_app(
     client: AsyncWebClient | None = None,
     metrics: Counters | None = None,
     watches: watch.Watches | None = None,
+    parser: ParsePool | None = None,
 ) -> SlackApp:
-    """The bot: a bolt AsyncApp answering over HTTP or Socket Mode, with every listener attached."""
+    """The bot: a bolt AsyncApp answering over HTTP or Socket Mode, with every listener attached.
+    ``parser`` reads the bounces (default: a pool of ``config.parse_workers`` processes)."""
     client = client or web_client(config)
     if config.hash_key or config.signing_secret:
         use_hash_key(config.hash_key.encode() if config.hash_key else derive_hash_key(config.signing_secret))
@@ -181,7 +184,7 @@ def build_app(
             process_before_response=False,
             raise_error_for_unhandled_request=True,  # so on_error acks it instead of bolt's 404
         )
-    bot = SlackBot(config, store, service, client, metrics, watches=watches)
+    bot = SlackBot(config, store, service, client, metrics, watches=watches, parser=parser)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
@@ -243,6 +246,7 @@ def build_web_app(slack: SlackApp, routes: Iterable[web.RouteDef] = (), *, path:
 
     async def start(_: web.Application) -> None:
         assert slack.bot.session is not None  # the Web API client shares it from now on
+        await slack.bot.parser.start()  # workers warm before the first request
 
     async def drain(_: web.Application) -> None:
         await slack.identity.close()

@@ -79,6 +79,10 @@ _NAME = re.compile(
     r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.?$", re.I
 )
 _LANG_EQ = re.compile(r"^--lang=(\S+)$")
+_TLS_DOMAIN = re.compile(r"(?:\*\.)?[a-z0-9.-]+")
+# ``--lang xx`` before or after pasted text; possessive, so a long run is read once.
+_LANG_LEAD = re.compile(r"^--lang(?:=|\s++)(\S++)\s*+")
+_LANG_TAIL = re.compile(r"\s--lang(?:=|\s++)(\S++)\s*+$")
 
 
 _SLACK_ESCAPE = re.compile(r"&(amp|lt|gt);")
@@ -154,7 +158,7 @@ def parse_diagnose(tokens: list[str], rest: str) -> Diagnose:
                 smart_host = host_name(value, host=True)
             else:
                 tls_domain = value.strip().lower()
-                if not re.fullmatch(r"(?:\*\.)?[a-z0-9.-]+", tls_domain):
+                if not _TLS_DOMAIN.fullmatch(tls_domain):
                     raise UsageError("tls_domain", value=repr(value))
             continue
         if token == "--require-tls":
@@ -204,7 +208,7 @@ PARSERS: dict[str, Parser] = {
 def _explain_lang(rest: str) -> tuple[str, str | None]:
     """``--lang xx`` at the start or the end of pasted text (inside it is part of the paste)."""
     stripped = rest.strip()
-    m = re.match(r"^--lang(?:=|\s+)(\S+)\s*", stripped) or re.search(r"\s--lang(?:=|\s+)(\S+)\s*$", " " + stripped)
+    m = _LANG_LEAD.match(stripped) or _LANG_TAIL.search(" " + stripped)
     if m is None:
         return rest, None
     lang = _language(m.group(1))

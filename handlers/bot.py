@@ -28,6 +28,7 @@ from bot.diagnose import DiagnoseRequest, OnResult
 from bot.errors import ProbeError
 from bot.explain import explain_bounce
 from bot.parse import Bounce
+from bot.parse_pool import ParsePool, ParseTooComplex
 from bot.probes.result import ProbeResult
 from bot.render.blocks import (
     Message,
@@ -220,8 +221,11 @@ class SlackBot:
         metrics: Counters | None = None,
         *,
         watches: Watches | None = None,
+        parser: ParsePool | None = None,
     ) -> None:
         self.config = config
+        # Every bounce is read in the parse pool's worker processes, never on the event loop.
+        self.parser = parser or ParsePool(config.parse_workers, config.parse_timeout_s)
         self.watches = watches  # None: no Redis, so no watches
         self.metrics = metrics
         self.store = store
@@ -324,6 +328,7 @@ class SlackBot:
 
     async def close(self) -> None:
         await self.drain()
+        await self.parser.close()
         for pending in list(self._locales.values()):  # lookups an answer stopped waiting for
             pending.cancel()
         if self._session is not None:
@@ -380,6 +385,18 @@ class SlackBot:
         seconds = max(1, round(decision.retry_after_s))
         log.info("rate limited: %s %s for %s s", decision.scope, user if decision.scope == "user" else channel, seconds)
         return notice_message(label(ui, "slack_rate_limited", seconds=seconds))
+
+    async def read(self, data: bytes | str) -> Bounce:
+        """The bounce in ``data``, read in the parse pool; ``ParseTooComplex`` past its deadline."""
+        return await self.parser.parse(data)
+
+    def unreadable(self, ui: Mapping[str, str], exc: ParseTooComplex, name: str | None = None) -> str:
+        """The "too complex to read" line (about the file ``name``, or the text), with a new error id."""
+        error_id = new_error_id()
+        log.warning("%s not read within %g s [error id %s]", name or "a text", exc.seconds, error_id)
+        if name is not None:
+            return label(ui, "slack_file_too_complex", name=name, error_id=error_id)
+        return label(ui, "slack_too_complex", error_id=error_id)
 
     def error_message(self, error_id: str, lang: str = knowledge.DEFAULT_LANGUAGE) -> Message:
         return notice_message(label(ui_for(lang), "slack_error", error_id=error_id))

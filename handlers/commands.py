@@ -22,7 +22,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.diagnose import DiagnoseRequest
 from bot.explain import explain_code
-from bot.parse import parse_bounce
+from bot.parse_pool import ParseTooComplex
 from bot.render.blocks import (
     Message,
     code_message,
@@ -105,7 +105,11 @@ async def run_explain(ctx: CommandContext, args: ExplainCode | ExplainText) -> N
     if isinstance(args, ExplainCode):
         await run_code(ctx, args)
         return
-    bounce = parse_bounce(args.text)
+    try:
+        bounce = await ctx.bot.read(args.text)
+    except ParseTooComplex as exc:
+        await ctx.private(notice_message(ctx.bot.unreadable(ctx.ui, exc)))
+        return
     if not bounce.is_ndr:
         await ctx.private(notice_message(f"{escape(ctx.ui['not_a_bounce'])}: {escape(bounce.why_not or '')}"))
         return

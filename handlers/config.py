@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.parse_pool import DEFAULT_TIMEOUT_S, default_workers
 from bot.store import Limit
 from bot.store.limits import CHANNEL_LIMIT, USER_LIMIT
 
@@ -35,5 +36,7 @@ class SlackConfig:
     ack_priority_s: float = 1.0  # under a burst, answers wait up to this for the acks to go out
     ack_quiet_s: float = 0.05  # ... that is, until no request has been waiting for this long
     background_limit: int = 32  # answers worked on at once (the rest queue)
+    parse_workers: int = field(default_factory=default_workers)  # processes that read pasted and uploaded bounces
+    parse_timeout_s: float = DEFAULT_TIMEOUT_S  # an input not read within this gets "too complex to read"
     identity_refresh_s: float = 3600.0  # auth.test is asked again this often, in the background
     identity_retry_s: float = 1.0  # an identity never loaded is asked for again after this, doubling to 5 min

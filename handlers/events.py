@@ -19,7 +19,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.parse import Bounce, parse_bounce
+from bot.parse import Bounce
+from bot.parse_pool import ParseTooComplex
 from bot.render.blocks import escape, home_view, label, notice_message
 from bot.store import StoreError, first_delivery, key
 from bot.store.keys import address_hash
@@ -102,10 +103,23 @@ async def _file_bytes(bot: SlackBot, file: dict[str, Any]) -> bytes:
     )
 
 
+async def read_text(bot: SlackBot, message: dict[str, Any]) -> Bounce | ParseTooComplex:
+    """The message's text read as a bounce, or why it could not be read in time."""
+    try:
+        return await bot.read(str(message.get("text") or ""))
+    except ParseTooComplex as exc:
+        return exc
+
+
 async def bounces_in(
-    bot: SlackBot, message: dict[str, Any], notes: list[str], ui: dict[str, str], text_bounce: Bounce | None = None
+    bot: SlackBot,
+    message: dict[str, Any],
+    notes: list[str],
+    ui: dict[str, str],
+    text_bounce: Bounce | ParseTooComplex | None = None,
 ) -> list[Bounce]:
-    """The bounces in a message: its uploaded ``.eml``/``.txt`` files, else its text (parsed already, or now)."""
+    """The bounces in a message: its uploaded ``.eml``/``.txt`` files, else its text (read already,
+    or now). An input not read in time adds a "too complex" line to ``notes``."""
     found: list[Bounce] = []
     read = 0
     for shared in [f for f in message.get("files") or [] if maybe_wanted(f)][:MAX_SHARED]:
@@ -126,22 +140,28 @@ async def bounces_in(
             log.warning("file %s not read: %s", shared.get("id"), exc)
             notes.append(label(ui, "slack_file_unreadable", name=name))
             continue
-        bounce = parse_bounce(data)
+        try:
+            bounce = await bot.read(data)
+        except ParseTooComplex as exc:
+            notes.append(bot.unreadable(ui, exc, name))
+            continue
         if bounce.is_ndr:
             found.append(bounce)
     if not found:
-        bounce = text_bounce or parse_bounce(str(message.get("text") or ""))
-        if bounce.is_ndr:
-            found.append(bounce)
+        text = text_bounce or await read_text(bot, message)
+        if isinstance(text, ParseTooComplex):
+            notes.append(bot.unreadable(ui, text))
+        elif text.is_ndr:
+            found.append(text)
     return found
 
 
 async def on_message(bot: SlackBot, body: dict[str, Any], event: dict[str, Any]) -> None:
     # Cheap test first: most messages are chat, and a text-only message that is no bounce needs
     # neither the store nor the user's language.
-    text_bounce = parse_bounce(str(event.get("text") or ""))
+    text_bounce = await read_text(bot, event)
     files = [f for f in event.get("files") or [] if maybe_wanted(f)]
-    if not files and not text_bounce.is_ndr:
+    if not files and isinstance(text_bounce, Bounce) and not text_bounce.is_ndr:
         return
     event_id = str(body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}")
     if not await first_delivery(bot.store, f"event:{event_id}"):

@@ -23,7 +23,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.diagnose import DiagnoseRequest
-from bot.parse import parse_bounce
+from bot.parse import Bounce
 from bot.render.blocks import (
     ACTION_RERUN,
     ACTION_RUN,
@@ -36,7 +36,7 @@ from bot.render.blocks import (
 )
 from bot.store import first_delivery
 from handlers.bot import FallbackReply, SlackBot, log, ui_for
-from handlers.events import bounces_in
+from handlers.events import bounces_in, read_text
 from handlers.io import ResponseReply, ResponseUrl, SlackSendError, ThreadReply, call
 
 SHORTCUT = "explain_bounce"
@@ -174,12 +174,15 @@ async def on_shortcut(bot: SlackBot, body: dict[str, Any]) -> None:
     ui = ui_for(lang)
     private = ResponseReply(respond, in_channel=False)
     notes: list[str] = []
-    bounces = await bounces_in(bot, body.get("message") or {}, notes, ui)
+    message = body.get("message") or {}
+    text_bounce = await read_text(bot, message)
+    bounces = await bounces_in(bot, message, notes, ui, text_bounce)
     for note in notes:
         await private.send(notice_message(note))
     if not bounces:
-        why = parse_bounce(str((body.get("message") or {}).get("text") or "")).why_not or ""
-        await private.send(notice_message(f"{escape(ui['not_a_bounce'])}: {escape(why)}"))
+        if isinstance(text_bounce, Bounce):  # else the notes said it was too complex to read
+            why = text_bounce.why_not or ""
+            await private.send(notice_message(f"{escape(ui['not_a_bounce'])}: {escape(why)}"))
         return
     refusal = await bot.allowed(user, channel, lang)
     if refusal is not None:

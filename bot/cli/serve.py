@@ -166,6 +166,8 @@ async def serve(
         signing_secret=secret.get_secret_value() if secret else "",
         api_url=settings.slack_api_url,
         upload_max_bytes=settings.upload_max_bytes,
+        parse_workers=settings.parse_workers,
+        parse_timeout_s=settings.parse_timeout,
         hash_key=settings.hash_key.get_secret_value() if settings.hash_key else "",
     )
     store = open_store(settings.redis_dsn)

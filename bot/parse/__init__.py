@@ -94,7 +94,8 @@ _CHALLENGE = re.compile(
     r"prove (?:that )?you are (?:a person|a human|human|not a)|verify (?:your|that you)|sender verification|"
     r"approved senders? list|whitelist(?:ed)?\b|awaiting (?:your )?verification|allow ?list|safe senders? list"
 )
-_CONVERSATION = re.compile(r"\s*(?:re|aw|sv|vs|antw|rv|r|wg|tr)\s*:", re.I)
+# Matched on the subject without its leading white space (see ``extract._HEADERISH``).
+_CONVERSATION = re.compile(r"(?:re|aw|sv|vs|antw|rv|r|wg|tr)\s*+:", re.I)
 _AUTOREPLY = re.compile(r"auto-replied|auto-generated", re.I)
 
 
@@ -311,7 +312,7 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *
     if (
         not from_daemon
         and "auto-submitted" not in headers
-        and ("in-reply-to" in headers or _CONVERSATION.match(subject))
+        and ("in-reply-to" in headers or _CONVERSATION.match(subject.lstrip()))
         and not _STRUCTURAL.search(_unquoted(report.lowered))
     ):
         # People write to each other about bounces; a forwarded NDR still carries its own
@@ -432,7 +433,9 @@ def _says_something(diagnostic: str | None, recipient: str | None) -> bool:
 
 
 _STATUS_FIELD = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
-_PARTY = re.compile(r"[^\s<>,;\"']+@[^\s<>,;\"']+")
+# A match can only start where a run of address characters starts (the lookbehind): a scan of a
+# long run without an "@" then reads it once instead of once from each of its characters.
+_PARTY = re.compile(r"(?<![^\s<>,;\"'])[^\s<>,;\"']+@[^\s<>,;\"']+")
 _TRANSCRIPT_CODE = re.compile(r"^[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3} ?)?")
 
 

@@ -20,11 +20,15 @@ from dataclasses import dataclass
 ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
 # For scanning long texts: anchor on each "@" (found with str.find) rather than trying the
 # local-part class at every position, which costs up to 64 steps per character.
-# The local part is found backwards from the "@": a greedy ``.*`` makes the engine back up from
-# the end of the window to the last character that cannot be in a local part, at C speed.
-_LAST_NOT_LOCAL = re.compile(r"(?s:.*)[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]")
-_DOMAIN_HEAD = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
-_HEADERISH = re.compile(r"\s*(?:from|reply-to|sender|return-path|message-id|in-reply-to|references|errors-to)\s*:")
+# The local part is found backwards from the "@": ``str.rstrip`` with the local-part characters
+# measures the run that ends at the "@", at C speed.
+_LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~.-"
+# The domain after an "@". The lookbehind lets a scan start only where a name starts: every
+# pattern here must stay linear when searched, not only when matched at one offset.
+_DOMAIN_HEAD = re.compile(r"(?<![A-Za-z0-9.\-])[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
+# Matched after the line's leading white space is stripped (a leading ``\s*`` would rescan a
+# long run of spaces from each of its positions).
+_HEADERISH = re.compile(r"(?:from|reply-to|sender|return-path|message-id|in-reply-to|references|errors-to)\s*+:")
 # A label right before the address that makes it the sender: "MAIL FROM:<a@b>", "SenderAddress : a@b",
 # "from=<a@b>" (Postfix logs), "-SenderAddress a@b" (a PowerShell parameter). Searched in the
 # lower-cased text before the address, on its line.
@@ -87,7 +91,9 @@ _HOST_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 _IP_AFTER_HOST = re.compile(r"\.?[ \t]{0,3}[\[(][ \t]?(" + _IP + r")(?::\d+)?[ \t]?[\])]")
-_IP_ONLY = re.compile(r"LastAttemptedIP=((?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F:]*:[0-9a-fA-F:]+?)(?::\d+)?\]")
+# Exchange's "[LastAttemptedIP=192.0.2.1:25]" or "[LastAttemptedIP=2001:db8::1:25]". The IPv6
+# run is taken whole (possessive: a run of colons is read once, not split every possible way).
+_IP_ONLY = re.compile(r"LastAttemptedIP=(?:((?:\d{1,3}\.){3}\d{1,3})(?::\d+)?\]|([0-9a-fA-F:]++)(\d*+)\])")
 _REPORTING = re.compile(
     r"(?:Generating server|Servidor de generación|Serveur de génération|Servidor gerador|"
     r"Genererende server|Server voor genereren|Generierender Server|Erstellender Server|"
@@ -101,7 +107,8 @@ _MAIL_SYSTEM_AT = re.compile(  # searched in lower-cased text
 # The address type ("dns;", RFC 3464 section 2.1.2) is optional; "smtp.example.org" is a name, not a type.
 # Matched against the value with its leading spaces already stripped: a second ``\s*`` before
 # the optional type would split a run of spaces every way (a Remote-MTA of 20,000 spaces took 18 s).
-_DSN_HOST = re.compile(r"(?:(?:dns|smtp|x-[\w-]+)\s*;)?\s*\[?([\w.\-:]+?)\]?(?:\s*\(|\s*$|\s)", re.I)
+# Anchored and possessive, so that a scan from every position (``search``) is linear too.
+_DSN_HOST = re.compile(r"^(?:(?:dns|smtp|x-[\w-]++)\s*+;)?\s*+\[?([\w.\-:]+?)\]?(?:\s*+\(|\s*$|\s)", re.I)
 IPV4 = re.compile(r"\b((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})\b")
 
 
@@ -204,11 +211,26 @@ def find_remote(text: str) -> tuple[str | None, str | None]:
             ip = ip or groups[1]
         if host and ip:
             break
-    if ip is None:
-        m2 = _IP_ONLY.search(text)
-        if m2:
-            ip = m2.group(1)
+    if ip is None and "LastAttemptedIP=" in text:
+        ip = _last_attempted_ip(text)
     return host, ip
+
+
+def _last_attempted_ip(text: str) -> str | None:
+    """The first address ``_IP_ONLY`` reads, as the backtracking pattern it replaces did: an IPv6
+    run needs a colon before its last character, and a port is cut only when its digits run past
+    the hex digits (non-ASCII digits, which ``\\d`` accepts)."""
+    for m in _IP_ONLY.finditer(text):
+        ipv4, run, more_digits = m.groups()
+        if ipv4:
+            return str(ipv4)
+        if more_digits:
+            colon = run.rfind(":")
+            if colon > 1 and not run[colon + 1 :].strip("0123456789") and ":" in run[: colon - 1]:
+                return str(run[:colon])
+        elif ":" in run[:-1]:
+            return str(run)
+    return None
 
 
 def ip_after_host(text: str, host: str) -> str | None:
@@ -254,7 +276,7 @@ def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list
         line_start = max(window, text.rfind("\n", window, start) + 1)
         prefix = text[line_start:start].lower()
         # Header-ish lines name the sender or the message, not a failed recipient.
-        if _HEADERISH.match(prefix):
+        if _HEADERISH.match(prefix.lstrip()):
             continue
         near = prefix[-80:]  # labels sit right before the address; long lines cost no more
         if near.rstrip().endswith(("mailto:", "http://", "https://")) or _SENDER_LABEL.search(near):
@@ -295,8 +317,8 @@ def _scan_addresses(text: str) -> list[tuple[int, str]]:
     while at != -1 and seen_at < MAX_AT_SIGNS:
         seen_at += 1
         window = max(0, at - 64)
-        cut = _LAST_NOT_LOCAL.match(text, window, at)
-        start = cut.end() if cut else window
+        before = text[window:at]
+        start = at - (len(before) - len(before.rstrip(_LOCAL_CHARS)))
         domain = _DOMAIN_HEAD.match(text, at + 1) if start < at else None
         if domain:
             out.append((start, text[start : domain.end()]))

@@ -16,7 +16,9 @@ import re
 from bot.parse.extract import iter_addresses
 
 # PowerShell's Format-Table separator: dash groups under each column name.
-_DASH_LINE = re.compile(r"^[ \t]*-{2,}(?:[ \t]+-{2,})+[ \t]*$", re.M)
+# Possessive: a separator is read one way only (a backtracking repeat of the group would keep
+# every iteration's state, which grows faster than the line on a long one).
+_DASH_LINE = re.compile(r"^[ \t]*+-{2,}+(?:[ \t]++-{2,}+)++[ \t]*+$", re.M)
 _DASH_GROUP = re.compile(r"-{2,}")
 # Postfix mailq (showq): "4F2C11A0B7*  2145 Tue Jun 11 08:14:22  sender@example.com"
 _MAILQ_ENTRY = re.compile(

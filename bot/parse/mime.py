@@ -143,7 +143,7 @@ def parse_headers(block: bytes, wanted: frozenset[str] | None = READ_FIELDS) -> 
     return out[:MAX_HEADERS]
 
 
-_PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+_PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*+"|[^;]*)')
 
 
 def parse_content_type(value: str) -> tuple[str, dict[str, str]]:

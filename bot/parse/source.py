@@ -29,11 +29,16 @@ MAX_BYTES = 1 << 20  # analyse at most the first MiB of any input
 MAX_TEXT = 256 * 1024
 
 # A run of header fields (with their continuation lines) at the start of the input.
-_HEADER_BLOCK = re.compile(rb"(?:(?:From |[!-9;-~]{1,76}:)[^\n]*\n(?:[ \t][^\n]*\n)*)+")
+_HEADER_BLOCK = re.compile(rb"\A(?:(?:From |[!-9;-~]{1,76}:)[^\n]*+\n(?:[ \t][^\n]*+\n)*+)++")
 _SLACK_LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|\s]{1,512})\|([^<>]{0,512})>")
 _SLACK_BARE = re.compile(r"<((?:mailto:|https?://)[^<>|\s]{1,512})>")
-_BLOCK_END = re.compile(r"<(?:br|/p|/div|/tr|/li|/h\d)\b[^>]*>", re.I)
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{0,2000}>", re.S | re.I)
+# HTML is read with str.find and small anchored patterns, not one regex per tag: a pattern that
+# scans from each "<" to the next ">" (or to "</script>") costs the distance between them at
+# every "<", which a run of unclosed "<script" or 1 MiB of "<" turns quadratic.
+_BLOCK_START = re.compile(r"<(?:br|/p|/div|/tr|/li|/h\d)\b", re.I)  # a block ends at its tag's ">"
+_RAW_START = re.compile(r"<(script|style)\b", re.I)  # dropped whole, up to the closing tag
+_RAW_END = {6: re.compile(r"</script\s*+>", re.I), 5: re.compile(r"</style\s*+>", re.I)}  # by name length
+MAX_TAG = 2000  # a "<" more than this far from the next ">" is text
 _ENTITY = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&nbsp;": " ", "&amp;": "&"}
 _ENTITY_RE = re.compile("|".join(map(re.escape, _ENTITY)))
 # Where a non-MIME bounce starts quoting the original message (qmail, Exim, Sendmail, ...): one
@@ -113,8 +118,64 @@ def slack_unescape(text: str) -> str:
 def html_to_text(markup: str) -> str:
     """Tags out, line breaks kept, every entity (named or numeric: ``&#8217;``) decoded; the
     no-break space becomes a plain one, so ``550&nbsp;5.1.1`` still reads as a reply."""
-    text = _TAG.sub(" ", _BLOCK_END.sub("\n", markup))
+    text = _strip_tags(_break_blocks(markup))
     return html.unescape(text).replace("\xa0", " ") if "&" in text else text
+
+
+def _break_blocks(markup: str) -> str:
+    """Each block-ending tag (``<br>``, ``</p>``, ``</div>``...) becomes a line break."""
+    out: list[str] = []
+    pos = 0
+    gt = -1  # the first ">" at or after the last place looked from: reused while still ahead
+    for m in _BLOCK_START.finditer(markup):
+        if m.start() < pos:
+            continue  # inside the tag just replaced
+        if gt < m.end():
+            gt = markup.find(">", m.end())
+            if gt == -1:
+                break
+        out.append(markup[pos : m.start()])
+        out.append("\n")
+        pos = gt + 1
+    out.append(markup[pos:])
+    return "".join(out)
+
+
+def _strip_tags(markup: str) -> str:
+    """Each tag becomes a space; a ``<script>`` or ``<style>`` element goes whole with its
+    content. A "<" with no ">" within ``MAX_TAG`` characters, or an element never closed, is left
+    as text. Every search resumes where the last one stopped, or reuses its answer, so the cost
+    is one pass however the tags are arranged."""
+    out: list[str] = []
+    pos = scan = 0
+    gt = -1  # the first ">" after the last "<" looked at
+    ends: dict[int, tuple[int, int, int]] = {}  # name length -> (searched from, end tag start, its end)
+    while (lt := markup.find("<", scan)) != -1:
+        raw = _RAW_START.match(markup, lt)
+        if raw:
+            key, after = len(raw.group(1)), raw.end()
+            since, start, end = ends.get(key, (-1, -1, -1))
+            if since == -1 or since > after or (start != -1 and start < after):
+                found = _RAW_END[key].search(markup, after)
+                since, start, end = after, *(found.span() if found else (-1, -1))
+                ends[key] = (since, start, end)
+            if start != -1:
+                out.append(markup[pos:lt])
+                out.append(" ")
+                pos = scan = end
+                continue
+        if gt <= lt:
+            gt = markup.find(">", lt + 1)
+            if gt == -1:
+                break  # no ">" left: no tag, and no closing tag either
+        if gt - lt - 1 <= MAX_TAG:
+            out.append(markup[pos:lt])
+            out.append(" ")
+            pos = scan = gt + 1
+        else:
+            scan = lt + 1
+    out.append(markup[pos:])
+    return "".join(out)
 
 
 def looks_like_message(data: bytes) -> bool:
@@ -213,7 +274,7 @@ def _delivery_status(part: Part, source: Source) -> None:
                 source.dsn_message.setdefault(key, value)
 
 
-_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,40}):[ \t]*(.*)$")
+_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,40}):[ \t]*+(.*)$")
 
 
 def parse_field_blocks(text: str) -> list[dict[str, str]]:

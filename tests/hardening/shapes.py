@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import base64
 import quopri
+import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
@@ -218,3 +220,142 @@ def mangled(draw: st.DrawFn, base: st.SearchStrategy[Shaped]) -> Shaped:
 
 SHAPED = st.one_of(dsn_messages(), queue_errors())
 ANY_INPUT = st.one_of(SHAPED, mangled(SHAPED), st.binary(max_size=2048).map(Shaped))
+
+
+# Hostile inputs: the worst shape we know for each kind of input, built at any size. Each makes
+# one part of the parser work hardest: a backtracking-prone pattern (the first two froze the bot
+# before the patterns were made linear), the HTML reader, the MIME reader, long lines, many
+# recipients, binary data. ``bench/parse_worst_case.py`` times them at 40,000 characters and at
+# 1 MiB; ``test_fuzz_parser.py`` parses each at 1 MiB.
+_HEAD = "From: MAILER-DAEMON@relay.sender.test\nTo: someone@sender.test\nSubject: Undeliverable: report\n"
+
+
+# Four short fields first, so that the input reads as a message whatever the length of To:.
+_TO_LAST = "From: MAILER-DAEMON@relay.sender.test\nSubject: Undeliverable\nDate: 1 Dec 2026\nMIME-Version: 1.0\nTo: @"
+
+
+def _fill(head: str, unit: str, size: int, tail: str = "") -> str:
+    return head + unit * max(1, (size - len(head) - len(tail)) // len(unit)) + tail
+
+
+def _message(ctype: str, body: str, extra: str = "") -> str:
+    return f"{_HEAD}{extra}MIME-Version: 1.0\nContent-Type: {ctype}\n\n{body}"
+
+
+def _html(unit: str) -> Callable[[int], bytes]:
+    return lambda size: _fill(_message("text/html", "<p>550 5.1.1 user unknown</p>"), unit, size).encode()
+
+
+def _text(head: str, unit: str, tail: str = "") -> Callable[[int], bytes]:
+    return lambda size: _fill(head, unit, size, tail).encode()
+
+
+def _deep_mime(size: int) -> bytes:
+    depth = max(1, size // 60)
+    opening = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(depth))
+    closing = "".join(f"--b{i}--\n" for i in reversed(range(depth)))
+    return (_HEAD + opening + "Content-Type: text/plain\n\n550 5.1.1 user unknown\n" + closing).encode()[:size]
+
+
+def _many_parts(size: int) -> bytes:
+    part = "--b\nContent-Type: text/plain\n\n550 5.1.1 <a@b.test>: user unknown\n"
+    return _fill(_message('multipart/mixed; boundary="b"', ""), part, size, "--b--\n").encode()
+
+
+def _base64_body(size: int) -> bytes:
+    text = _fill("", "550 5.1.1 <a@b.test>: user unknown\n", size * 3 // 4)
+    body = base64.encodebytes(text.encode()).decode("ascii")
+    return _message("text/plain; charset=utf-8", body, "Content-Transfer-Encoding: base64\n").encode()[:size]
+
+
+def _dsn_blocks(field: str, unit: str, tail: str = "\n") -> Callable[[int], bytes]:
+    def build(size: int) -> bytes:
+        dsn = _fill(f"Reporting-MTA: dns; relay.sender.test\n\n{field}", unit, size - 400, tail)
+        body = (
+            "--b\nContent-Type: text/plain\n\nYour message could not be delivered.\n"
+            f"--b\nContent-Type: message/delivery-status\n\n{dsn}\n--b--\n"
+        )
+        return _message('multipart/report; report-type=delivery-status; boundary="b"', body).encode()
+
+    return build
+
+
+def _recipients(size: int) -> bytes:
+    lines = (f"user{i}@fabrikam.test: 550 5.1.1 user unknown\n" for i in range(size // 30))
+    return ("Delivery has failed to these recipients:\n\n" + "".join(lines))[:size].encode()
+
+
+def _random_bytes(size: int) -> bytes:
+    return random.Random(size).randbytes(size)
+
+
+def _high_bytes(size: int) -> bytes:
+    return _message("text/plain", "").encode() + bytes(random.Random(size).randrange(128, 256) for _ in range(size))
+
+
+HOSTILE: dict[str, tuple[str, Callable[[int], bytes]]] = {
+    # patterns that used to backtrack, and the fragments every pattern family scans for
+    "lastattemptedip-colons": ("regex", _text("450 4.4.316 Connection refused [LastAttemptedIP=", ":")),
+    "lastattemptedip-repeated": ("regex", _text("450 4.4.316 Connection refused ", "[LastAttemptedIP=" + ":" * 40)),
+    "remote-mta-spaces": ("regex", _dsn_blocks("Final-Recipient: rfc822; a@b.test\nRemote-MTA: dns;", " ", "!\n")),
+    "to-without-address": (
+        "regex",
+        lambda size: _fill(_TO_LAST, "a", size, "\n\n550 5.1.1 <c@d.test>\n").encode(),
+    ),
+    "content-type-open-quote": (
+        "regex",
+        lambda size: _fill(_HEAD + 'Content-Type: text/plain; a="', "a", size).encode(),
+    ),
+    "dash-run": ("regex", lambda size: _fill(_message("text/plain", "550 5.1.1 user unknown\n"), "-", size).encode()),
+    "host-ipv6-colons": ("regex", _text("550 5.1.1 host mx.fabrikam.test[", ":")),
+    "reply-codes": ("regex", _text("", "550 ")),
+    "status-codes": ("regex", _text("", "5.5.5 ")),
+    "led-brackets": ("regex", _text("550 4.4.7 QUEUE.Expired; ", "[{LED=450 4.4.316 x ")),
+    "at-signs": ("regex", _text("550 5.1.1 ", "a@b.")),
+    "phrase-prefixes": ("regex", _text("550 5.1.1 ", "user unknow ")),
+    "command-words": ("regex", _text("550 5.1.1 ", "in reply to RCPT TO ")),
+    "header-lines": ("regex", lambda size: _fill(_HEAD, "X-A: b\n", size, "\n550 5.1.1 x").encode()),
+    "lt-run-in-message": ("regex", lambda size: _fill(_HEAD + "\n", "<", size).encode()),  # phrases led by "<"
+    # the HTML reader
+    "html-unclosed-script": ("html", _html("<script")),
+    "html-unclosed-style": ("html", _html("<style ")),
+    "html-lt-run": ("html", _html("<")),
+    "html-br-run": ("html", _html("<br")),
+    "html-many-tags": ("html", _html("<td>x</td>")),
+    "html-entities": ("html", _html("&amp;&#8217;")),
+    # the MIME reader
+    "mime-deep": ("mime", _deep_mime),
+    "mime-many-parts": ("mime", _many_parts),
+    "mime-base64": ("mime", _base64_body),
+    "mime-qp-soft-breaks": (
+        "mime",
+        lambda size: _fill(
+            _message("text/plain", "", "Content-Transfer-Encoding: quoted-printable\n"), "=\n", size
+        ).encode(),
+    ),
+    "mime-boundary-lines": (
+        "mime",
+        lambda size: _fill(_message('multipart/mixed; boundary="b"', ""), "--b\n", size).encode(),
+    ),
+    # long lines
+    "one-long-line": ("long lines", _text("550 5.1.1 ", "a")),
+    "cr-only": ("long lines", _text("550 5.1.1 user unknown", "\r")),
+    "no-line-breaks-words": ("long lines", _text("", "the mailbox is full ")),
+    # many recipients
+    "text-recipients": ("recipients", _recipients),
+    "inline-dsn-fields": (
+        "recipients",
+        lambda size: _fill(_HEAD + "\n", "Final-Recipient: rfc822; a@b.test\n", size).encode(),
+    ),
+    "dsn-recipients": (
+        "recipients",
+        _dsn_blocks("", "Final-Recipient: rfc822; a@b.test\nAction: failed\nStatus: 5.1.1\n\n"),
+    ),
+    # binary data, and text Slack escaped
+    "random-bytes": ("binary", _random_bytes),
+    "nul-bytes": ("binary", _text("550 5.1.1 ", "\x00")),
+    "undeclared-8-bit": ("binary", _high_bytes),
+    "slack-entities": ("slack", _text("550 5.1.1 ", "&lt;&amp;")),
+    "slack-unclosed-links": ("slack", _text("550 5.1.1 ", "<mailto:a@b.test")),
+    "slack-links": ("slack", _text("550 5.1.1 ", "<mailto:a@b.test|a@b.test> ")),
+}

@@ -30,6 +30,7 @@ from bot.parse import Bounce, parse_bounce
 from bot.parse.source import MAX_BYTES
 from tests.hardening.shapes import (
     ANY_INPUT,
+    HOSTILE,
     LINE_ENDINGS,
     Shaped,
     dsn_messages,
@@ -150,6 +151,14 @@ def test_a_mebibyte_of_heavy_fragments_is_bounded(fragments: list[str], head: by
     unit = "".join(fragments).encode()
     data = head + unit * (MIB // len(unit))
     check(timed_parse(data, BIG_INPUT_SECONDS))
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_mebibyte_of_each_hostile_shape_is_bounded(name: str) -> None:
+    """The worst shape known for each kind of input (``shapes.HOSTILE``: patterns that used to
+    backtrack, HTML, MIME, long lines, many recipients, binary data), at the largest size read."""
+    _, build = HOSTILE[name]
+    check(timed_parse(build(MIB), BIG_INPUT_SECONDS))
 
 
 def _paste(size: int) -> bytes:

@@ -23,6 +23,8 @@ import pytest_asyncio
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
+from bot.observability import routes
+from bot.parse_pool import ParsePool
 from bot.probes.config import Endpoints, ProbeConfig
 from bot.service import DiagnosisService
 from bot.store import MemoryStore, Store
@@ -140,15 +142,17 @@ async def make_harness(slack_api: SlackApi) -> AsyncIterator[MakeHarness]:
         probes: ProbeConfig = OFFLINE_PROBES,
         metrics: Counters | None = None,
         watches: Watches | None = None,
+        parser: ParsePool | None = None,
+        health: bool = False,
         **overrides: Any,
     ) -> Harness:
         store = store or MemoryStore()
         service = service or DiagnosisService(store, probes)
-        settings: dict[str, Any] = {"progress_interval_s": 0.05} | overrides
+        settings: dict[str, Any] = {"progress_interval_s": 0.05, "parse_workers": 1} | overrides
         config = SlackConfig(bot_token=TOKEN, signing_secret=SECRET, api_url=slack_api.base_url, **settings)
-        slack = build_app(config, store, service, metrics=metrics, watches=watches)
+        slack = build_app(config, store, service, metrics=metrics, watches=watches, parser=parser)
         await slack.identity.load()  # as ``mailflow serve`` does before taking requests
-        runner = web.AppRunner(build_web_app(slack), access_log=None)
+        runner = web.AppRunner(build_web_app(slack, routes(store=store) if health else ()), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, LOOPBACK, 0)
         await site.start()
