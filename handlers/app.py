@@ -31,6 +31,7 @@ from slack_bolt.error import BoltError, BoltUnhandledRequestError
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -71,8 +72,10 @@ def _blind_retry_allowed(request: HttpRequest) -> bool:
     return not request.url.rstrip("/").endswith(NOT_RETRIED_BLINDLY)
 
 
-class ServerErrorRetry(AsyncServerErrorRetryHandler):
-    """A 500 / 503 from Slack: once more after a pause, except for posts (see ``NOT_RETRIED_BLINDLY``)."""
+class _PostsNotRetriedBlindly(AsyncRetryHandler):
+    """Placed before one of slack_sdk's built-in handlers: its rule, except for posts (see
+    ``NOT_RETRIED_BLINDLY``). slack_sdk wants one handler object per kind of failure, so the
+    rule is a mixin rather than a wrapper."""
 
     async def _can_retry_async(
         self,
@@ -87,20 +90,12 @@ class ServerErrorRetry(AsyncServerErrorRetryHandler):
         )
 
 
-class ConnectionErrorRetry(AsyncConnectionErrorRetryHandler):
-    """A dropped connection: once more, except for posts (see ``NOT_RETRIED_BLINDLY``)."""
+class ServerErrorRetry(_PostsNotRetriedBlindly, AsyncServerErrorRetryHandler):
+    """A 500 / 503 from Slack: once more after a pause, except for posts."""
 
-    async def _can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return _blind_retry_allowed(request) and await super()._can_retry_async(
-            state=state, request=request, response=response, error=error
-        )
+
+class ConnectionErrorRetry(_PostsNotRetriedBlindly, AsyncConnectionErrorRetryHandler):
+    """A dropped connection: once more, except for posts."""
 
 
 def web_client(config: SlackConfig) -> AsyncWebClient:
