@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from bot.parse.command import BEFORE_DATA
 from bot.parse.phrases import BY_RECIPIENT_DOMAIN, reasons_in
+from bot.parse.providers import provider_code
 
 # RFC 3463 / IANA enhanced status codes whose meaning settles or suggests a reason.
 STATUS_NAME: dict[str, str] = {
@@ -354,6 +355,8 @@ def classify(
     if domain in BY_RECIPIENT_DOMAIN:
         return BY_RECIPIENT_DOMAIN[domain]
     lowered = (text or "").lower()
+    if text and (named := provider_code(text, lowered)):
+        return named.reason  # a receiver's own documented code says more than any generic rule
     if found is None:
         found = reasons_in(lowered) if lowered else frozenset()
     # "expired" is the queue's verdict, weaker than what went wrong on each attempt.
