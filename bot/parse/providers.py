@@ -18,6 +18,7 @@ skipped.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -41,11 +42,19 @@ class _Coded:
     ranges: tuple[tuple[int, int, str], ...] = ()  # numeric codes documented as bands
 
 
+# The code shapes, at module level so the linear-time checks find them.
+_COX_CODE = re.compile(r"AUP#([A-Z][A-Z0-9]{2,9})\b")
+_SPECTRUM_CODE = re.compile(r"AUP#(?:[A-Za-z]{1,3}-)?+([0-9]{4})\b")
+_FRANCE_CODE = re.compile(r"\b(?:OFR|LPN|OUK)(?:AAA|[0-9]{3})?[_-]?([0-9]{3})\b")
+_YAHOO_CODE = re.compile(r"\[((?:TSS?|BL|PH)[0-9]{2})\]")
+_GODADDY_CODE = re.compile(r"\b(IB[0-9]{3})\b")
+
+
 # Cox (cox.net; the replies point at cox.com's "email error codes" page), "AUP#" + letters/digits.
 _COX = _Coded(
     "Cox",
     ("AUP#",),
-    re.compile(r"AUP#([A-Z][A-Z0-9]{2,9})\b"),
+    _COX_CODE,
     {
         "CXBL": "blocked",  # the sending IP is blocked for spam-like behaviour; lifted on request only
         "CDRBL": "blocked",  # the sending IP is blocked for a while (at most a day) for spam-like traffic
@@ -66,7 +75,7 @@ _COX = _Coded(
 _SPECTRUM = _Coded(
     "Spectrum",
     ("AUP#",),
-    re.compile(r"AUP#(?:[A-Za-z]{1,3}-)?+([0-9]{4})\b"),
+    _SPECTRUM_CODE,
     {},
     (
         (1000, 1000, "blocked"),  # the IP is blocked after suspicious activity
@@ -94,7 +103,7 @@ _SPECTRUM = _Coded(
 _FRANCE = _Coded(
     "Orange/La Poste",
     ("OFR", "LPN", "OUK"),
-    re.compile(r"\b(?:OFR|LPN|OUK)(?:AAA|[0-9]{3})?[_-]?([0-9]{3})\b"),
+    _FRANCE_CODE,
     {
         "101": "blocked",  # the IP is on a public blocklist (Spamhaus and the like)
         "102": "blocked",  # the source IP is blocked after a spam incident
@@ -127,7 +136,7 @@ _FRANCE = _Coded(
 _YAHOO = _Coded(
     "Yahoo",
     ("[TS", "[BL", "[PH"),
-    re.compile(r"\[((?:TSS?|BL|PH)[0-9]{2})\]"),
+    _YAHOO_CODE,
     {
         "TS01": "badreputation",  # deferred: unexpected volume or user complaints
         "TS02": "badreputation",  # deferred: user complaints, or an unverified IP/domain
@@ -147,7 +156,7 @@ _YAHOO = _Coded(
 _GODADDY = _Coded(
     "GoDaddy",
     ("IB",),
-    re.compile(r"\b(IB[0-9]{3})\b"),
+    _GODADDY_CODE,
     {
         "IB007": "toomanyconn",  # too many sessions from this IP
         "IB101": "systemerror",  # the receiving queue has more mail than usual; try later
@@ -237,4 +246,16 @@ def provider_code(text: str, lowered: str | None = None) -> ProviderCode | None:
             at = low.find(phrase)
             if not _quoted(low, at):
                 return ProviderCode("Mimecast", phrase, reason)
+    return None
+
+
+def provider_note(diagnostics: Iterable[str | None], reason_label: Mapping[str, str]) -> str | None:
+    """The first recognised provider code among the deliveries' diagnostics, for a reader:
+    "AUP#CDRBL (Cox): Sending host blocked", the reason in the reader's words (``reason_label``
+    maps ``reason_<name>`` keys, as the UI texts do). None when no diagnostic carries one."""
+    for diagnostic in diagnostics:
+        found = provider_code(diagnostic) if diagnostic else None
+        if found is not None:
+            said = reason_label.get(f"reason_{found.reason}", found.reason)
+            return f"{found.code} ({found.provider}): {said}"
     return None

@@ -38,6 +38,7 @@ from bot.diagnose import Diagnosis
 from bot.explain import Explanation
 from bot.fill import has_placeholders
 from bot.parse import Bounce
+from bot.parse.providers import provider_note
 from bot.probes.result import ProbeResult
 from bot.render.diagnosis import (
     ago,
@@ -374,6 +375,8 @@ def _facts(bounce: Bounce, ui: Mapping[str, str]) -> list[Block]:
     others = [c.status or c.reply_code for c in bounce.codes if c != bounce.primary and (c.status or c.reply_code)]
     if others:
         pairs.append((ui["codes"], shorten(", ".join(dict.fromkeys(str(o) for o in others)), MAX_FIELD - 100)))
+    if note := provider_note((d.diagnostic for d in bounce.deliveries), ui):
+        pairs.append((ui["provider_code"], shorten(escape(note), MAX_FIELD - 100)))
     if not pairs:
         return []
     return [{"type": "section", "fields": [_mrkdwn(f"*{escape(n)}*\n{v}") for n, v in pairs[:MAX_FIELDS]]}]

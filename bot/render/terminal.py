@@ -13,6 +13,7 @@ import wcwidth
 from bot.explain import Explanation
 from bot.fill import has_placeholders
 from bot.parse import Bounce
+from bot.parse.providers import provider_note
 from bot.sender.offer import code_command, has_placeholder, sender_command
 from bot.texts import labelled
 
@@ -233,6 +234,7 @@ def render_text(
         (ui["sending_domain"], bounce.sender.domain),
         (ui["sending_ip"], bounce.sender.ip),
         (ui["language"], bounce.language),
+        (ui["provider_code"], provider_note((d.diagnostic for d in bounce.deliveries), ui)),
     ]
     shown = [(k, printable(v)) for k, v in facts if v]
     if shown:
