@@ -41,6 +41,13 @@ from bot.render.terminal import render_text
         ("553 5.7.1 [BL23] Connections not accepted", "Yahoo", "BL23", "blocked"),
         ("554 Message not allowed - [PH01] policy", "Yahoo", "PH01", "policyviolation"),
         ("552 5.2.0 judged to be spam IB212", "GoDaddy", "IB212", "spamdetected"),
+        ("554 refused, see the error code page BL000001", "Comcast", "BL000001", "blocked"),
+        ("554 refused ES000010", "Comcast", "ES000010", "blocked"),
+        ("421 slow down RL000001", "Comcast", "RL000001", "speeding"),
+        ("550 SC-001 (EX1-MC1-F1) refused for policy reasons", "Outlook.com", "SC-001", "blocked"),
+        ("421 RP-003 (EX1-MC1-F1) too many connections", "Outlook.com", "RP-003", "toomanyconn"),
+        ("550 5.7.1 part of their network is on our block list (S3140)", "Microsoft", "S3140", "blocked"),
+        ("451 4.7.650 rate limited due to IP reputation (S3113)", "Microsoft", "S3113", "badreputation"),
         ("535 no auth on inbound servers. IB401", "GoDaddy", "IB401", "securityerror"),
         (
             "554 Host network not allowed - https://example.org/doc [a1.us1]",
@@ -78,6 +85,8 @@ def test_a_documented_code_names_its_reason(text: str, provider: str, code: str,
         ("421 [TSS77] deferred", "[TSS77]"),
         ("550 IB999 unheard of", "IB999"),
         ("550 5.1.1 user unknown (IBM mail gateway)", "IBM"),
+        ("550 5.1.1 unknown; listed as SBL012345", "SBL012345"),  # a Spamhaus listing id, not Comcast
+        ("421 4.7.0 busy (SNT0-MC2-F19) (S9999)", "(S9999)"),
     ],
 )
 def test_an_unknown_code_falls_through(text: str, token: str) -> None:

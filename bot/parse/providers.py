@@ -38,7 +38,7 @@ class _Coded:
     name: str
     markers: tuple[str, ...]  # literals (case as the provider writes them); one must occur
     pattern: re.Pattern[str]  # group 1 is the code
-    codes: dict[str, str]  # code -> reason; a key may also be a code's stem (letters before digits)
+    codes: dict[str, str]  # code -> reason; a key may also be a code's stem (the letters before its digits)
     ranges: tuple[tuple[int, int, str], ...] = ()  # numeric codes documented as bands
 
 
@@ -48,6 +48,9 @@ _SPECTRUM_CODE = re.compile(r"AUP#(?:[A-Za-z]{1,3}-)?+([0-9]{4})\b")
 _FRANCE_CODE = re.compile(r"\b(?:OFR|LPN|OUK)(?:AAA|[0-9]{3})?[_-]?([0-9]{3})\b")
 _YAHOO_CODE = re.compile(r"\[((?:TSS?|BL|PH)[0-9]{2})\]")
 _GODADDY_CODE = re.compile(r"\b(IB[0-9]{3})\b")
+_COMCAST_CODE = re.compile(r"\b((?:BL|RL|ES)0[0-9]{2,5})\b")
+_OUTLOOK_CODE = re.compile(r"\b((?:SC|DY|OU|RP)-00[0-9])\b")
+_MICROSOFT_CODE = re.compile(r"\((S[0-9]{3,4})\)")
 
 
 # Cox (cox.net; the replies point at cox.com's "email error codes" page), "AUP#" + letters/digits.
@@ -183,7 +186,53 @@ _GODADDY = _Coded(
     },
 )
 
-_CODED = (_COX, _SPECTRUM, _FRANCE, _YAHOO, _GODADDY)
+# Comcast / Xfinity (comcast.net), six-digit block and rate codes; the older three-digit forms
+# (BL001 .. BL0010, RL001) read the same way.
+_COMCAST = _Coded(
+    "Comcast",
+    ("BL0", "RL0", "ES0"),
+    _COMCAST_CODE,
+    {
+        "ES": "blocked",  # ES000001, ES000010: sent straight from dynamic/residential IP space
+        "BL": "blocked",  # BL000000: spam-like sending patterns; BLnnnnnn: on public blocklists (one bit each)
+        "RL": "speeding",  # rate limits on the sending IP
+    },
+)
+
+# Outlook.com / Hotmail (consumer), "550 SC-001 (...)", "421 RP-001 (...)".
+_OUTLOOK = _Coded(
+    "Outlook.com",
+    ("-00",),
+    _OUTLOOK_CODE,
+    {
+        "SC-001": "blocked",  # refused for policy reasons: spam-like content or IP/domain reputation
+        "SC-002": "blocked",  # the IP has shown address-harvesting behaviour
+        "SC-003": "blocked",  # the IP looks like an open proxy or relay
+        "SC-004": "blocked",  # the IP is blocked after complaints about its mail
+        "DY-001": "blocked",  # mail straight from a dynamic IP
+        "DY-002": "blocked",  # the sending machine looks compromised or infected
+        "OU-001": "blocked",  # refused for policy reasons (reputation)
+        "OU-002": "blocked",  # refused for policy reasons (content or reputation)
+        "RP-001": "speeding",  # over the rate allowed for the IP's reputation
+        "RP-002": "speeding",
+        "RP-003": "toomanyconn",  # over the number of connections allowed
+    },
+)
+
+# Microsoft's anti-spam stamps at the end of a refusal, "... block list (S3140)".
+_MICROSOFT = _Coded(
+    "Microsoft",
+    ("(S",),
+    _MICROSOFT_CODE,
+    {
+        "S3140": "blocked",  # part of the sender's network is on Microsoft's block list
+        "S3150": "blocked",  # likewise
+        "S844": "blocked",  # dynamically assigned IP space is not taken
+        "S3113": "badreputation",  # temporarily rate limited because of the IP's reputation
+    },
+)
+
+_CODED = (_COX, _SPECTRUM, _FRANCE, _YAHOO, _GODADDY, _COMCAST, _OUTLOOK, _MICROSOFT)
 # (marker, provider) flat, so the common case (no marker at all) is a handful of ``in`` tests.
 _MARKERS = tuple((marker, p) for p in _CODED for marker in p.markers)
 
@@ -239,7 +288,7 @@ def provider_code(text: str, lowered: str | None = None) -> ProviderCode | None:
                 continue
             reason = _lookup(provider, m.group(1))
             if reason:
-                return ProviderCode(provider.name, m.group(0).strip("[]"), reason)
+                return ProviderCode(provider.name, m.group(0).strip("[]()"), reason)
     low = text.lower() if lowered is None else lowered
     for phrase, reason in _MIMECAST:
         if phrase in low:
