@@ -1,15 +1,16 @@
 """Error codes that large receivers put in their own reply text, and the reason each one names.
 
-Why: Cox, Spectrum, Orange, La Poste, Yahoo, GoDaddy and Mimecast wrap every refusal in the same
-few generic statuses (550 5.1.0, 421 4.7.0, 554 5.0.0), but append a code of their own
+Why: Cox, Spectrum, Orange, La Poste, Yahoo, GoDaddy, Comcast, Outlook.com and Mimecast wrap
+every refusal in the same few generic statuses (550 5.1.0, 421 4.7.0, 554 5.0.0), but append a code of their own
 (``AUP#CDRBL``, ``OFR_999 [999]``, ``[TSS04]``, ``IB212``) that they document publicly. That code
 says what happened far better than the status around it, so when one is recognised it decides the
 reason; an unknown code says nothing and the generic rules go on as before.
 
 The tables are data, written from each provider's published error-code page (Cox "Email error
 codes", Spectrum "Understanding email error codes", Orange and La Poste postmaster pages, Yahoo
-"SMTP error codes", GoDaddy "Fix rejected email with a bounce error", Mimecast "SMTP error
-codes"), each entry summarised in a comment. Recognition is cheap on purpose: every provider has
+"SMTP error codes", GoDaddy "Fix rejected email with a bounce error", Comcast "mail error
+codes", Outlook.com's postmaster troubleshooting, Mimecast "SMTP error codes"), each entry
+summarised in a comment. Recognition is cheap on purpose: every provider has
 literal markers tested with ``in`` first; only a text holding one is searched with the provider's
 short anchored pattern. A code on a quoted line (``> ...``) belongs to an earlier message and is
 skipped.
