@@ -49,9 +49,10 @@ def test_discovery_finds_the_patterns_of_every_module() -> None:
 
 @pytest.mark.parametrize("pattern", BACKTRACKING, ids=("old-IP_ONLY", "old-TAG"))
 def test_the_pumps_catch_a_backtracking_pattern(pattern: re.Pattern[str]) -> None:
-    worst = screen(pattern, keep=1)[0]
-    measured = growth(pattern, worst, repeat=2)
-    assert measured.ratio > MAX_RATIO, measured
+    # As the linear-time test does, every one of the worst shapes is grown: the screen's short
+    # timings on a busy machine may rank a shape first that only looks super-linear when small.
+    grown = [growth(pattern, shape, repeat=2) for shape in screen(pattern, keep=8)]
+    assert max(measured.ratio for measured in grown) > MAX_RATIO, grown
 
 
 def test_a_shape_builds_to_the_size_asked() -> None:
