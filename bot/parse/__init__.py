@@ -607,16 +607,26 @@ def _from_text(report: _Report) -> list[Found]:
 
 
 # Amazon SES's bounce notification (JSON, often pasted or mailed as text): the failed addresses
-# are the "emailAddress" values of its "bouncedRecipients" array, whatever their local part
+# are the "emailAddress" values of its "bouncedRecipients" (or "delayedRecipients") array, whatever their local part
 # (``bounce@simulator...``), and the "source" is the sender.
 _JSON_EMAIL = re.compile(r'"emailAddress"\s{0,8}:\s{0,8}"([^"\s]{3,320})"')
+# The bounce events other sending services post to webhooks (and people paste from their logs)
+# name the failed address under one key of their own: "Email" (Postmark), "email" (SendGrid,
+# Mandrill), "recipient" (Mailgun), "rcpt_to" (SparkPost). The same event names the sender too
+# ("From", "from", "envelope.sender", the message's headers), which is no failed recipient.
+_JSON_RECIPIENT = re.compile(r'"(?:email|recipient|rcpt_to)"\s{0,8}:\s{0,8}"([^"\s]{3,320})"', re.I)
 
 
 def _json_bounced(text: str) -> list[str]:
-    """The bounced addresses of an SES notification, also when SNS wraps it as an escaped string."""
+    """The bounced addresses of an SES notification, also when SNS wraps it as an escaped string,
+    or of another service's webhook event."""
     start = text.find("bouncedRecipients")
     if start == -1:
-        return []
+        start = text.find("delayedRecipients")  # SES's DeliveryDelay event
+    if start == -1:
+        if '":' not in text and '" :' not in text:
+            return []
+        return [a.lower() for a in _JSON_RECIPIENT.findall(text.replace('\\"', '"')) if "@" in a][:1000]
     end = text.find("]", start)
     array = text[start : end if end != -1 else len(text)].replace('\\"', '"')
     return [a.lower() for a in _JSON_EMAIL.findall(array) if "@" in a][:1000]

@@ -25,14 +25,16 @@ _STATUS = r"[245]\.\d{1,3}\.\d{1,3}"
 # One pass finds all three shapes: a basic reply followed by an enhanced code ("550 5.1.1",
 # "550-5.7.1", "550 #5.1.0", SES's "550-'5.7.1"), a bare basic reply (kept only where
 # ``_reply_context`` agrees; it may be followed by a comma or a colon: "550: User unknown",
-# Zoho's "ERROR_CODE :550,"; a colon may come before it only after a space, never in a time or an
-# IPv6 address), and an enhanced code alone. The pattern opens with the digit class and checks the character before
-# it with a lookbehind placed after that digit: a leading lookbehind (or a leading alternation)
-# would stop the engine from skipping ahead to a 2/4/5.
+# Zoho's "ERROR_CODE :550,", a JSON value ending its line; or quoted in a tuple or a list, as
+# gateways log the remote reply: "('451', [...])"; a colon may come before it only after a space,
+# never in a time or an IPv6 address), and an enhanced code alone. The pattern opens with the
+# digit class and checks the character before it with a lookbehind placed after that digit: a
+# leading lookbehind (or a leading alternation) would stop the engine from skipping ahead to a 2/4/5.
 _ANY_CODE = re.compile(
     r"([245])(?:"
     r"(?<![\w.\-/][245])(?<![^ ]:[245])([0-5]\d)"
-    r"(?:(?:[ \-]+['#]?|\s*\(#?|\s*#)(" + _STATUS + r")(?!\d)(?!\.\d)|(?=[ \-][^\d]|[ \t]*$|-\S|[,:][ \t]))"
+    r"(?:(?:[ \-]+['#]?|\s*\(#?|\s*#)(" + _STATUS + r")(?!\d)(?!\.\d)"
+    r"|(?=[ \-][^\d]|[ \t]*$|-\S|[,:][ \t]|,[\r\n]|['\"][,)\]]))"
     r"|(?<![\w.\-/][245])(\.\d{1,3}\.\d{1,3})(?![\w]|\.\d))",
     re.M,
 )  # the shared first digit is factored out so the engine can scan for it quickly
@@ -53,6 +55,7 @@ _REPLY_LEADS = (
     "#",
     "error:",
     "reply:",
+    "replied:",  # hMailServer: "Remote server replied: 550 ..."
     "response:",
     "answer:",
     "]:",
@@ -60,6 +63,8 @@ _REPLY_LEADS = (
     "reason:",
     "code :",  # Zoho: "ERROR CODE :550 - ..."
     "code:",
+    'code":',  # a webhook event's JSON: "code": 552
+    "\uff1a",  # a full-width colon after a CJK label: "服务器返回：552 ..."
     ">:",  # "<user@example.org>: 550: User unknown"
     "responsecode",  # Zoho: "ResponseCode 421"
     "failure:",

@@ -64,6 +64,8 @@ _HOST_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         # Postfix: host mx.example.net[192.0.2.1] said: / connect to mx.example.net[192.0.2.1]:25:
         ("host ", r"host (?<!\whost )(" + _H + r")\s?\[(" + _IP + r")\]", 0),
         ("connect to ", r"connect to (" + _H + r")\[(" + _IP + r")\]", 0),
+        # "host: mx.example.net (192.0.2.1)" (GMX, web.de), "Last attempted host: mx... [192.0.2.1]"
+        ("ost: ", r"(?<![Rr]eporting )[Hh]ost: (" + _H + r") ?[\[(](" + _IP + r")[\])]", 0),
         # Exchange NDR: the remote host alone on the line above the quoted reply, in any language
         ("'", r"^(" + _H + r")[ \t]*\n[^\n]{0,80}'[245]\d\d[ \-]", re.M),
         # Gmail: [mail.example.net. 192.0.2.1: timed out]
