@@ -28,7 +28,7 @@ _LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#
 _DOMAIN_HEAD = re.compile(r"(?<![A-Za-z0-9.\-])[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
 # Matched after the line's leading white space is stripped (a leading ``\s*`` would rescan a
 # long run of spaces from each of its positions).
-_HEADERISH = re.compile(r"(?:from|reply-to|sender|return-path|message-id|in-reply-to|references|errors-to)\s*+:")
+_HEADERISH = re.compile(r"(?:from|reply-to|sender|return-path|message-id|in-reply-to|references|errors-to|b?cc)\s*+:")
 # A label right before the address that makes it the sender: "MAIL FROM:<a@b>", "SenderAddress : a@b",
 # "from=<a@b>" (Postfix logs), "-SenderAddress a@b" (a PowerShell parameter). Searched in the
 # lower-cased text before the address, on its line.

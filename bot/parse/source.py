@@ -409,11 +409,49 @@ def _read_message(msg: Part, source: Source) -> None:
     if not source.dsn_recipients and "final-recipient:" in text.lower():
         _inline_dsn(text, source)
     if not source.original:
+        skip = 0
         cut = _original_marker(text)
-        if cut is not None:
-            eol = text.find("\n", cut)
+        while cut is not None:
+            eol = text.find("\n", skip + cut)
             tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
             block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
-            source.original = _headers_of(Part(headers=mime.parse_headers(block, mime.ORIGINAL_FIELDS)))
-            text = text[:cut]
+            quoted = _headers_of(Part(headers=mime.parse_headers(block, mime.ORIGINAL_FIELDS)))
+            if skip == 0 and eol != -1 and _is_report(quoted) and not _from_daemon(headers):
+                # A person's inline forward of a bounce ("FYI, see below" over "-----Original
+                # Message-----"): what follows is the report, and its own marker, if any, cuts it.
+                # (A daemon's report that returns a bounce returns it as its original.)
+                skip = eol + 1
+                cut = _original_marker(text[skip:])
+                continue
+            source.original = quoted
+            text = text[: skip + cut]
+            break
     source.text = legacy_forms(text)
+
+
+# What the header block of a forwarded bounce says (its sender, its subject), looked for with
+# ``in`` in lower-cased values: a marker followed by these starts the report, not the original.
+_REPORT_FROM = ("mailer-daemon", "postmaster", "microsoftexchange", "mail delivery", "mail administrator")
+_REPORT_SUBJECT = (
+    "undeliverable",
+    "undelivered",
+    "delivery status notification",
+    "returned mail",
+    "delivery failure",
+    "mail delivery failed",
+    "failure notice",
+    "nondeliverable",
+    "non remis",
+    "unzustellbar",
+    "no se puede entregar",
+)
+
+
+def _from_daemon(headers: dict[str, str]) -> bool:
+    sender = headers.get("from", "").lower()
+    return any(n in sender for n in _REPORT_FROM)
+
+
+def _is_report(headers: dict[str, str]) -> bool:
+    subject = headers.get("subject", "").lower()
+    return _from_daemon(headers) or any(n in subject for n in _REPORT_SUBJECT)
