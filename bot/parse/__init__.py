@@ -278,6 +278,8 @@ def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
         if actions and actions <= {"delivered", "relayed", "expanded"}:
             return "a delivery receipt: every recipient was delivered"
         return None
+    if _receipt(report, codes):
+        return "a delivery receipt: the report says the message was delivered"
     strong = any(c.status and (c.reply_code or c.depth) for c in codes)
     if source.is_message:
         return _why_not_message(source, codes, report, strong=strong)
@@ -324,6 +326,28 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *
     if report.markers and (strong or reasons_in(report.lowered)):
         return None
     return "no delivery failure found in the message"
+
+
+# What a delivery receipt without a DSN part says in its opening (Postfix's success notice,
+# Exchange's "Delivered:" and "Relayed:" notices, pasted or mailed as text), and the words a
+# report with any failure in it would use besides. Looked for with ``in`` in lower-cased text.
+_DELIVERED = (
+    "successfully delivered",
+    "has been delivered to the following",
+    "was delivered to the following",
+    "delivery to these recipients or groups is complete",
+)
+_FAILED_WORDS = ("could not", "couldn't", "failed", "undeliverable", "not delivered", "wasn't delivered", "unable to")
+
+
+def _receipt(report: _Report, codes: tuple[Code, ...]) -> bool:
+    """Does the text report a delivery, and no failure: no 4xx/5xx code, no failure words?"""
+    lowered = report.lowered
+    if not any(n in lowered[:3000] for n in _DELIVERED):
+        return False
+    if any((c.status or c.reply_code or "2")[0] in "45" for c in codes):
+        return False
+    return not any(w in lowered for w in _FAILED_WORDS)
 
 
 def _unquoted(text: str) -> str:

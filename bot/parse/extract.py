@@ -38,6 +38,10 @@ _SENDER_LABEL = re.compile(
 # A label right before the address that makes it a forwarding suggestion, not a failed
 # recipient: RFC 5321's "551 User not local; please try <forward-path>", "has been replaced by".
 _FORWARD_LABEL = re.compile(r"(?:please try|has been replaced by|new address is|forward-path is)[ \t:]*<?$")
+# The alias a failed address was expanded from (Postfix "(expanded from <list@...>)", Exim
+# "(generated from list@...)", Sendmail "(expanded from: <list@...>)"): the message reached the
+# alias, and the failed address is the one named before it.
+_ALIAS_LABEL = re.compile(r"\((?:expanded|generated) from:?[ \t]*<?$")
 MAX_AT_SIGNS = 2000
 _MAX_PREFIX = 4000
 _DAEMON = re.compile(
@@ -64,6 +68,8 @@ _HOST_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         # Postfix: host mx.example.net[192.0.2.1] said: / connect to mx.example.net[192.0.2.1]:25:
         ("host ", r"host (?<!\whost )(" + _H + r")\s?\[(" + _IP + r")\]", 0),
         ("connect to ", r"connect to (" + _H + r")\[(" + _IP + r")\]", 0),
+        # the same, with the line folded after "host" (Postfix wraps its report at 76 columns)
+        ("host\n", r"host(?<!\whost)\n[ \t]{1,8}+(" + _H + r")\[(" + _IP + r")\]", 0),
         # "host: mx.example.net (192.0.2.1)" (GMX, web.de), "Last attempted host: mx... [192.0.2.1]"
         ("ost: ", r"(?<![Rr]eporting )[Hh]ost: (" + _H + r") ?[\[(](" + _IP + r")[\])]", 0),
         # Exchange NDR: the remote host alone on the line above the quoted reply, in any language
@@ -286,6 +292,8 @@ def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list
         if (
             "try" in near or "replaced" in near or "new address" in near or "forward" in near
         ) and _FORWARD_LABEL.search(near):
+            continue
+        if "d from" in near and _ALIAS_LABEL.search(near):
             continue
         if "id" in near and "messageid" in near.replace("-", "").replace(" ", "").replace("_", ""):
             continue  # Message-ID, MessageId, "Message ID": names the message, not a recipient
