@@ -280,6 +280,8 @@ def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
         return None
     if _receipt(report, codes):
         return "a delivery receipt: the report says the message was delivered"
+    if _quota_notice(report):
+        return "a warning about the reader's own mailbox quota, not a bounce"
     strong = any(c.status and (c.reply_code or c.depth) for c in codes)
     if source.is_message:
         return _why_not_message(source, codes, report, strong=strong)
@@ -348,6 +350,27 @@ def _receipt(report: _Report, codes: tuple[Code, ...]) -> bool:
     if any((c.status or c.reply_code or "2")[0] in "45" for c in codes):
         return False
     return not any(w in lowered for w in _FAILED_WORDS)
+
+
+# What a mail system writes to warn a user that their own mailbox nears its quota; such a
+# notice may quote the "552 5.2.2" senders will get, but nothing bounced. Looked for with ``in``
+# in the lower-cased subject and opening.
+_QUOTA_NOTICE = (
+    "mailbox is almost full",
+    "mailbox is nearly full",
+    "mailbox is almost at its",
+    "approaching its quota",
+    "approaching the quota",
+    "nearing its quota",
+    "quota warning",
+    "mailbox size warning",
+    "exceeded its warning",
+)
+
+
+def _quota_notice(report: _Report) -> bool:
+    opening = (report.source.headers.get("subject", "") + "\n").lower() + report.lowered[:600]
+    return any(n in opening for n in _QUOTA_NOTICE) and not report.structural
 
 
 def _unquoted(text: str) -> str:

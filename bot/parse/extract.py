@@ -65,6 +65,9 @@ _HOST_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             0,
         ),
         ("{FQDN=", r"\{FQDN=([\w.\-]+)\};\{IP=(" + _IP + r")?\}", 0),
+        # Exchange Online: "Remote Server at mx.example.net (192.0.2.1) returned '...'" (our own
+        # servers appear as "Server at NAME returned", without an address)
+        ("erver at ", r"[Ss]erver at (" + _H + r") \((" + _IP + r")\) returned", 0),
         # Postfix: host mx.example.net[192.0.2.1] said: / connect to mx.example.net[192.0.2.1]:25:
         ("host ", r"host (?<!\whost )(" + _H + r")\s?\[(" + _IP + r")\]", 0),
         ("connect to ", r"connect to (" + _H + r")\[(" + _IP + r")\]", 0),
