@@ -69,6 +69,19 @@ _REPLY_LEADS = (
     "responsecode",  # Zoho: "ResponseCode 421"
     "failure:",
     "to me:",  # "server refused to talk to me: 421 ..."
+    # the diagnostic type of a DSN's Diagnostic-Code, quoted in the text: "#< #5.0.0 smtp;550 ...>"
+    "smtp;",
+    "x-postfix;",
+    # how gateways and webmail reports introduce the remote reply in prose
+    "said",
+    "answered",
+    "responded with:",
+    "response was",
+    "error",  # "SMTP error 550 ...", "Error 550: ..."
+    "code",  # "SMTP code 550", "error code 550"
+    "failed:",
+    "rejected with",
+    "failed with",
 )
 MAX_MATCHES = 2000  # candidates examined per pattern: repeated junk cannot make the scan quadratic
 # Final forms of the connector errors (5.4.312 ... 5.7.320) wrap them too: the sender gets them
@@ -107,7 +120,7 @@ def _tail(text: str, end: int) -> str:
 
 def _reply_context(text: str, start: int) -> bool:
     """Is the reply code at ``start`` where an MTA would write one?"""
-    before = text[max(0, start - 12) : start].rstrip(" \t")
+    before = text[max(0, start - 16) : start].rstrip(" \t")
     if not before or before.endswith("\n"):
         return True
     return before.lower().endswith(_REPLY_LEADS)
@@ -185,5 +198,10 @@ def choose_primary(codes: tuple[Code, ...]) -> Code | None:
         for code in codes:
             reply = code.reply_code
             if code.status is None and reply and reply[0] == best.status[0] and best.status in code.text:
+                return Code(best.status, reply, best.text, best.depth)
+        # Or the bare reply written right after it: Exchange's "<host #5.0.0 smtp;550 ...>".
+        for code in codes:
+            reply = code.reply_code
+            if code.status is None and reply and reply[0] == best.status[0] and reply in best.text[:16]:
                 return Code(best.status, reply, best.text, best.depth)
     return best
