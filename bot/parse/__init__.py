@@ -236,6 +236,11 @@ class _Report:
             named = _without_suggestions(self.text)
             spots = addresses_in(named, excluded)
             if not spots and "@" in named:
+                # A report that names no address, over a quoted original sent to one person:
+                # that person (with more than one, which of them failed is unknown).
+                quoted = addresses_in(named, excluded, quoted_to=True)
+                spots = quoted if len(quoted) == 1 else []
+            if not spots and "@" in named:
                 spots = addresses_in(named, excluded, daemons=True)[:1]  # a mail to postmaster@ failed
             if not spots and "@" in named:
                 spots = _listed_party(named, self.parties)  # a message its sender sent to itself

@@ -274,9 +274,12 @@ def find_reporting(text: str, lowered: str | None = None) -> str | None:
     return m.group(1).rstrip(".").lower() if m else None
 
 
-def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list[tuple[int, str]]:
-    """Addresses in order of first appearance, minus the bounce's own parties and (unless
-    ``daemons``) role addresses such as postmaster@ and mailer-daemon@."""
+def addresses_in(
+    text: str, exclude: set[str], *, daemons: bool = False, quoted_to: bool = False
+) -> list[tuple[int, str]]:
+    """Addresses in order of first appearance, minus the bounce's own parties, (unless
+    ``daemons``) role addresses such as postmaster@ and mailer-daemon@, and (unless
+    ``quoted_to``) the To of a quoted header block."""
     out: list[tuple[int, str]] = []
     seen: set[str] = set()
     for start, raw in iter_addresses(text):
@@ -287,7 +290,8 @@ def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list
         line_start = max(window, text.rfind("\n", window, start) + 1)
         prefix = text[line_start:start].lower()
         # Header-ish lines name the sender or the message, not a failed recipient.
-        if _HEADERISH.match(prefix.lstrip()):
+        lead = prefix.lstrip()
+        if _HEADERISH.match(lead) or (not quoted_to and lead.startswith("to:") and _in_header_block(text, line_start)):
             continue
         near = prefix[-80:]  # labels sit right before the address; long lines cost no more
         if near.rstrip().endswith(("mailto:", "http://", "https://")) or _SENDER_LABEL.search(near):
@@ -303,6 +307,21 @@ def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list
         seen.add(addr)
         out.append((start, addr))  # every one: renderers cap what they show, never the parse
     return out
+
+
+# The fields next to a "To:" line that make it part of a quoted message's header block (the
+# returned original, under a marker we do not know: "--- The header of the original message is
+# following. ---", "Message headers follow:"): its To names who the message was for, not who failed.
+_BLOCK_FIELDS = ("from:", "subject:", "date:", "cc:", "message-id:", "received:", "mime-version:")
+
+
+def _in_header_block(text: str, line_start: int) -> bool:
+    """Is the line at ``line_start`` next to another header field (the line before or after)?"""
+    before_end = line_start - 1
+    before = text[text.rfind("\n", 0, max(0, before_end)) + 1 : max(0, before_end)] if line_start else ""
+    after_start = text.find("\n", line_start)
+    after = text[after_start + 1 : after_start + 40] if after_start != -1 else ""
+    return before.lower().startswith(_BLOCK_FIELDS) or after.lower().startswith(_BLOCK_FIELDS)
 
 
 # The last text scanned and its addresses: one parse reads the same report text for addresses
