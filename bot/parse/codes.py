@@ -183,8 +183,8 @@ def choose_primary(codes: tuple[Code, ...]) -> Code | None:
     best: Code | None = None
     best_rank = (-1, -1)
     for code in codes:
-        if code.status and code.status.startswith("2."):
-            continue
+        if (code.status or code.reply_code or "")[:1] == "2":
+            continue  # a success: the transcript's "250 Sender ok" before the failing reply
         r = rank(code)
         if r > best_rank:
             best, best_rank = code, r
