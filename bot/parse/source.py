@@ -416,10 +416,11 @@ def _read_message(msg: Part, source: Source) -> None:
             tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
             block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
             quoted = _headers_of(Part(headers=mime.parse_headers(block, mime.ORIGINAL_FIELDS)))
-            if skip == 0 and eol != -1 and _is_report(quoted) and not _from_daemon(headers):
+            if skip == 0 and eol != -1 and _is_report(quoted) and _forward(headers):
                 # A person's inline forward of a bounce ("FYI, see below" over "-----Original
                 # Message-----"): what follows is the report, and its own marker, if any, cuts it.
-                # (A daemon's report that returns a bounce returns it as its original.)
+                # (A daemon's report that returns a bounce returns it as its original; a reply
+                # that quotes a bounce is a conversation about it.)
                 skip = eol + 1
                 cut = _original_marker(text[skip:])
                 continue
@@ -445,6 +446,16 @@ _REPORT_SUBJECT = (
     "unzustellbar",
     "no se puede entregar",
 )
+
+
+# Reply prefixes of the subject (English, German, Nordic, Dutch, Spanish/Italian): a reply, not a forward.
+_REPLY_PREFIXES = ("re:", "re :", "aw:", "sv:", "vs:", "antw:", "rv:", "r:")
+
+
+def _forward(headers: dict[str, str]) -> bool:
+    """Is the message a person's forward (not a reply, not a daemon's report)?"""
+    subject = headers.get("subject", "").lstrip().lower()
+    return "in-reply-to" not in headers and not subject.startswith(_REPLY_PREFIXES) and not _from_daemon(headers)
 
 
 def _from_daemon(headers: dict[str, str]) -> bool:
