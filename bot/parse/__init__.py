@@ -522,9 +522,9 @@ def _from_dsn(report: _Report) -> list[Found]:
         action = (block.get("action") or "").lower().split(" ")[0] or None
         if action in ("delivered", "relayed", "expanded"):
             continue
-        status = block.get("status", "").strip().split(" ")[0] or None
-        if status and not _STATUS_FIELD.fullmatch(status):
-            status = None
+        # "5.1.1", "5.1.1 (permanent failure)", "5.1.1;": the code the field opens with.
+        opening = _STATUS_FIELD.match(block.get("status", "").strip())
+        status = opening.group(0) if opening else None
         diagnostic = block.get("diagnostic-code", "")
         diagnostic_type = "SMTP"
         if ";" in diagnostic[:12]:

@@ -107,7 +107,9 @@ def slack_unescape(text: str) -> str:
     """Undo Slack's message formatting: ``<mailto:a@b|a@b>``, ``<http://h|h>``, ``&lt;``..."""
     if "<" in text:
         text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
-        text = _SLACK_BARE.sub(lambda m: m.group(1).split(":", 1)[-1].removeprefix("//"), text)
+        # A space before the target: Outlook's plain text writes a link right after its label
+        # ("nora@example.net<mailto:nora@example.net>"), which would otherwise run into it.
+        text = _SLACK_BARE.sub(lambda m: " " + m.group(1).split(":", 1)[-1].removeprefix("//"), text)
     if "&" in text:
         text = _ENTITY_RE.sub(lambda m: _ENTITY[m.group(0)], text)
         if "<" in text:  # a link that was itself entity-escaped: "&lt;mailto:a@b|a@b&gt;"
