@@ -30,10 +30,13 @@ _DOMAIN_HEAD = re.compile(r"(?<![A-Za-z0-9.\-])[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}
 # long run of spaces from each of its positions).
 _HEADERISH = re.compile(r"(?:from|reply-to|sender|return-path|message-id|in-reply-to|references|errors-to|b?cc)\s*+:")
 # A label right before the address that makes it the sender: "MAIL FROM:<a@b>", "SenderAddress : a@b",
-# "from=<a@b>" (Postfix logs), "-SenderAddress a@b" (a PowerShell parameter). Searched in the
-# lower-cased text before the address, on its line.
+# "from=<a@b>" (Postfix logs), "-SenderAddress a@b" (a PowerShell parameter), and the prose of
+# gateways and webmail: "the message from <a@b> to ...", "sent (on behalf of a@b) by a@b",
+# "reply to: a@b", "authenticated as a@b", "Originator: a@b". Searched in the lower-cased text
+# before the address, on its line.
 _SENDER_LABEL = re.compile(
-    r"(?:mail from:?|\bfrom[ \t]*[:=]|sender(?:[ _-]?address)?[ \t]*[:=]|-sender(?:address)?)[ \t]*<?$"
+    r"(?:\bfrom[ \t]*+[:=]?|sender(?:[ _-]?address)?[ \t]*[:=]|-sender(?:address)?|sent by|on behalf of(?: \S++ by)?|"
+    r"reply[ -]?to[ \t]*+:?|authenticated as|originator[ \t]*+:?)[ \t]*<?$"
 )
 # A label right before the address that makes it a forwarding suggestion, not a failed
 # recipient: RFC 5321's "551 User not local; please try <forward-path>", "has been replaced by".

@@ -192,7 +192,38 @@ def looks_like_message(data: bytes) -> bool:
     block = m.group(0)
     fields = block.count(b"\n") - block.count(b"\n ") - block.count(b"\n\t")
     rest = head[m.end() :]
-    return fields >= 2 if rest[:1] == b"\n" or not rest else fields >= 4
+    if not (fields >= 2 if rest[:1] == b"\n" or not rest else fields >= 4):
+        return False
+    # A report's own "Label: value" lines pasted alone ("Recipient: ...", "Error: 550 ...") look
+    # like header fields too: a message names at least one field that messages (or DSNs) have.
+    lowered = b"\n" + block.lower()
+    return lowered.startswith(b"\nfrom ") or any(name in lowered for name in _MESSAGE_FIELDS)
+
+
+# Field names (with the line start before them) of which a message's header, or a pasted
+# delivery-status block, has at least one.
+_MESSAGE_FIELDS = tuple(
+    b"\n" + name
+    for name in (
+        b"from:",
+        b"to:",
+        b"subject:",
+        b"date:",
+        b"received:",
+        b"message-id:",
+        b"return-path:",
+        b"mime-version:",
+        b"content-type:",
+        b"delivered-to:",
+        b"reporting-mta:",
+        b"final-recipient:",
+        b"original-recipient:",
+        b"arrival-date:",
+        b"x-",
+        b"dkim-",
+        b"arc-",
+    )
+)
 
 
 def decode_header(value: str) -> str:
