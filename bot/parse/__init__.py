@@ -135,6 +135,11 @@ def _parse(source: Source) -> Bounce:
     primary = choose_primary(codes)
     deliveries = _deliveries(report, primary)
     remote_host, remote_ip = find_remote(text)
+    if len(deliveries) > 1 and deliveries[0].diagnostic and remote_host:
+        # Several recipients, several servers: the one that answered the first failed recipient.
+        own_host, own_ip = find_remote(deliveries[0].diagnostic)
+        if own_host:
+            remote_host, remote_ip = own_host, own_ip
     for block in source.dsn_recipients[:1]:
         # Remote-MTA (RFC 3464 section 2.3.5) names the host; some MTAs add its address in prose.
         remote_mta = block.get("remote-mta") or ""
@@ -443,7 +448,15 @@ def _deliveries(report: _Report, fallback: Code | None) -> list[Delivery]:
                 action=item.action,
             )
         )
+    # The failed recipients first, then the delayed ones (in the report's order within each):
+    # the first delivery is the one the report is about when it lists both.
+    out.sort(key=_delayed)
     return out
+
+
+def _delayed(delivery: Delivery) -> bool:
+    code = delivery.status or delivery.reply_code or ""
+    return (delivery.action or "").lower().startswith("delay") or code[:1] == "4"
 
 
 # The code a multi-line reply opens with (RFC 5321 section 4.2.1: "550-5.2.1 ..." on every line

@@ -157,7 +157,7 @@ def _valid_status(status: str) -> bool:
     return klass in "245" and int(subject) <= 9 and len(detail) <= 3
 
 
-def rank(code: Code) -> tuple[int, int]:
+def rank(code: Code) -> tuple[int, int, int]:
     """Higher is better: what a human should act on first (RFC 3463 section 3: X.0.0 and X.Y.0
     say only "other or undefined", so a specific detail code beats them)."""
     status = code.status
@@ -175,13 +175,17 @@ def rank(code: Code) -> tuple[int, int]:
         score = 3
     else:
         score = 5 + (1 if code.depth else 0)
-    return score, code.depth
+    # Of two codes as specific, a permanent failure is what a human acts on: in a report that
+    # lists a delayed recipient and a failed one, and in a transcript whose "450 busy" came
+    # before the final "550".
+    permanent = 1 if (code.status or code.reply_code or "")[:1] == "5" else 0
+    return score, code.depth, permanent
 
 
 def choose_primary(codes: tuple[Code, ...]) -> Code | None:
     """The code that explains the failure; for a tie, the first one written."""
     best: Code | None = None
-    best_rank = (-1, -1)
+    best_rank = (-1, -1, -1)
     for code in codes:
         if (code.status or code.reply_code or "")[:1] == "2":
             continue  # a success: the transcript's "250 Sender ok" before the failing reply
