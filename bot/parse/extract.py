@@ -294,7 +294,9 @@ def addresses_in(
         prefix = text[line_start:start].lower()
         # Header-ish lines name the sender or the message, not a failed recipient.
         lead = prefix.lstrip()
-        if _HEADERISH.match(lead) or (not quoted_to and lead.startswith("to:") and _in_header_block(text, line_start)):
+        if _HEADERISH.match(lead) or (
+            not quoted_to and _field_name(lead) in _TO_NAMES and _in_header_block(text, line_start)
+        ):
             continue
         near = prefix[-80:]  # labels sit right before the address; long lines cost no more
         if near.rstrip().endswith(("mailto:", "http://", "https://")) or _SENDER_LABEL.search(near):
@@ -312,10 +314,30 @@ def addresses_in(
     return out
 
 
-# The fields next to a "To:" line that make it part of a quoted message's header block (the
-# returned original, under a marker we do not know: "--- The header of the original message is
-# following. ---", "Message headers follow:"): its To names who the message was for, not who failed.
-_BLOCK_FIELDS = ("from:", "subject:", "date:", "cc:", "message-id:", "received:", "mime-version:")
+# A quoted message's header block (the returned original under a marker we do not know: "--- The
+# header of the original message is following. ---", "Message headers follow:", "Message
+# original :", "Původní zpráva"), in the mail clients' languages: its To names who the message
+# was for, not who failed. A To line counts when the line before or after it is another field.
+_TO_NAMES = frozenset(
+    {"to", "à", "a", "para", "an", "aan", "til", "till", "komu", "do", "kime", "кому", "宛先", "收件人", "받는 사람"}
+)
+_BLOCK_NAMES = frozenset(
+    {
+        *("from", "subject", "date", "sent", "cc", "message-id", "received", "mime-version", "reply-to"),
+        *("de", "da", "von", "van", "od", "från", "fra", "от", "差出人", "发件人", "보낸 사람"),
+        *("objet", "oggetto", "betreff", "asunto", "assunto", "onderwerp", "předmět", "ämne", "emne", "тема"),
+        *("envoyé", "gesendet", "enviado", "inviato", "verzonden", "odesláno", "skickat", "sendt", "отправлено"),
+        *("datum", "fecha", "data", "件名", "主题", "제목", "日付", "日期", "날짜"),
+    }
+)
+
+
+def _field_name(line: str) -> str:
+    """The lower-cased name of a ``Name: value`` line (any colon, any space before it), or ""."""
+    colon = line.find(":", 0, 24)
+    if colon == -1:
+        colon = line.find("\uff1a", 0, 24)
+    return line[:colon].replace("\u00a0", " ").strip().lower() if colon != -1 else ""
 
 
 def _in_header_block(text: str, line_start: int) -> bool:
@@ -324,7 +346,7 @@ def _in_header_block(text: str, line_start: int) -> bool:
     before = text[text.rfind("\n", 0, max(0, before_end)) + 1 : max(0, before_end)] if line_start else ""
     after_start = text.find("\n", line_start)
     after = text[after_start + 1 : after_start + 40] if after_start != -1 else ""
-    return before.lower().startswith(_BLOCK_FIELDS) or after.lower().startswith(_BLOCK_FIELDS)
+    return _field_name(before) in _BLOCK_NAMES or _field_name(after) in _BLOCK_NAMES
 
 
 # The last text scanned and its addresses: one parse reads the same report text for addresses
