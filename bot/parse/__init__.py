@@ -135,6 +135,11 @@ def _parse(source: Source) -> Bounce:
     primary = choose_primary(codes)
     deliveries = _deliveries(report, primary)
     remote_host, remote_ip = find_remote(text)
+    if len(deliveries) > 1 and deliveries[0].diagnostic and remote_host:
+        # Several recipients, several servers: the one that answered the first failed recipient.
+        own_host, own_ip = find_remote(deliveries[0].diagnostic)
+        if own_host:
+            remote_host, remote_ip = own_host, own_ip
     for block in source.dsn_recipients[:1]:
         # Remote-MTA (RFC 3464 section 2.3.5) names the host; some MTAs add its address in prose.
         remote_mta = block.get("remote-mta") or ""
@@ -236,6 +241,11 @@ class _Report:
             named = _without_suggestions(self.text)
             spots = addresses_in(named, excluded)
             if not spots and "@" in named:
+                # A report that names no address, over a quoted original sent to one person:
+                # that person (with more than one, which of them failed is unknown).
+                quoted = addresses_in(named, excluded, quoted_to=True)
+                spots = quoted if len(quoted) == 1 else []
+            if not spots and "@" in named:
                 spots = addresses_in(named, excluded, daemons=True)[:1]  # a mail to postmaster@ failed
             if not spots and "@" in named:
                 spots = _listed_party(named, self.parties)  # a message its sender sent to itself
@@ -278,6 +288,10 @@ def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
         if actions and actions <= {"delivered", "relayed", "expanded"}:
             return "a delivery receipt: every recipient was delivered"
         return None
+    if _receipt(report, codes):
+        return "a delivery receipt: the report says the message was delivered"
+    if _quota_notice(report):
+        return "a warning about the reader's own mailbox quota, not a bounce"
     strong = any(c.status and (c.reply_code or c.depth) for c in codes)
     if source.is_message:
         return _why_not_message(source, codes, report, strong=strong)
@@ -324,6 +338,49 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *
     if report.markers and (strong or reasons_in(report.lowered)):
         return None
     return "no delivery failure found in the message"
+
+
+# What a delivery receipt without a DSN part says in its opening (Postfix's success notice,
+# Exchange's "Delivered:" and "Relayed:" notices, pasted or mailed as text), and the words a
+# report with any failure in it would use besides. Looked for with ``in`` in lower-cased text.
+_DELIVERED = (
+    "successfully delivered",
+    "has been delivered to the following",
+    "was delivered to the following",
+    "delivery to these recipients or groups is complete",
+)
+_FAILED_WORDS = ("could not", "couldn't", "failed", "undeliverable", "not delivered", "wasn't delivered", "unable to")
+
+
+def _receipt(report: _Report, codes: tuple[Code, ...]) -> bool:
+    """Does the text report a delivery, and no failure: no 4xx/5xx code, no failure words?"""
+    lowered = report.lowered
+    if not any(n in lowered[:3000] for n in _DELIVERED):
+        return False
+    if any((c.status or c.reply_code or "2")[0] in "45" for c in codes):
+        return False
+    return not any(w in lowered for w in _FAILED_WORDS)
+
+
+# What a mail system writes to warn a user that their own mailbox nears its quota; such a
+# notice may quote the "552 5.2.2" senders will get, but nothing bounced. Looked for with ``in``
+# in the lower-cased subject and opening.
+_QUOTA_NOTICE = (
+    "mailbox is almost full",
+    "mailbox is nearly full",
+    "mailbox is almost at its",
+    "approaching its quota",
+    "approaching the quota",
+    "nearing its quota",
+    "quota warning",
+    "mailbox size warning",
+    "exceeded its warning",
+)
+
+
+def _quota_notice(report: _Report) -> bool:
+    opening = (report.source.headers.get("subject", "") + "\n").lower() + report.lowered[:600]
+    return any(n in opening for n in _QUOTA_NOTICE) and not report.structural
 
 
 def _unquoted(text: str) -> str:
@@ -391,7 +448,15 @@ def _deliveries(report: _Report, fallback: Code | None) -> list[Delivery]:
                 action=item.action,
             )
         )
+    # The failed recipients first, then the delayed ones (in the report's order within each):
+    # the first delivery is the one the report is about when it lists both.
+    out.sort(key=_delayed)
     return out
+
+
+def _delayed(delivery: Delivery) -> bool:
+    code = delivery.status or delivery.reply_code or ""
+    return (delivery.action or "").lower().startswith("delay") or code[:1] == "4"
 
 
 # The code a multi-line reply opens with (RFC 5321 section 4.2.1: "550-5.2.1 ..." on every line
@@ -470,9 +535,9 @@ def _from_dsn(report: _Report) -> list[Found]:
         action = (block.get("action") or "").lower().split(" ")[0] or None
         if action in ("delivered", "relayed", "expanded"):
             continue
-        status = block.get("status", "").strip().split(" ")[0] or None
-        if status and not _STATUS_FIELD.fullmatch(status):
-            status = None
+        # "5.1.1", "5.1.1 (permanent failure)", "5.1.1;": the code the field opens with.
+        opening = _STATUS_FIELD.match(block.get("status", "").strip())
+        status = opening.group(0) if opening else None
         diagnostic = block.get("diagnostic-code", "")
         diagnostic_type = "SMTP"
         if ";" in diagnostic[:12]:
@@ -607,16 +672,26 @@ def _from_text(report: _Report) -> list[Found]:
 
 
 # Amazon SES's bounce notification (JSON, often pasted or mailed as text): the failed addresses
-# are the "emailAddress" values of its "bouncedRecipients" array, whatever their local part
+# are the "emailAddress" values of its "bouncedRecipients" (or "delayedRecipients") array, whatever their local part
 # (``bounce@simulator...``), and the "source" is the sender.
 _JSON_EMAIL = re.compile(r'"emailAddress"\s{0,8}:\s{0,8}"([^"\s]{3,320})"')
+# The bounce events other sending services post to webhooks (and people paste from their logs)
+# name the failed address under one key of their own: "Email" (Postmark), "email" (SendGrid,
+# Mandrill), "recipient" (Mailgun), "rcpt_to" (SparkPost). The same event names the sender too
+# ("From", "from", "envelope.sender", the message's headers), which is no failed recipient.
+_JSON_RECIPIENT = re.compile(r'"(?:email|recipient|rcpt_to)"\s{0,8}:\s{0,8}"([^"\s]{3,320})"', re.I)
 
 
 def _json_bounced(text: str) -> list[str]:
-    """The bounced addresses of an SES notification, also when SNS wraps it as an escaped string."""
+    """The bounced addresses of an SES notification, also when SNS wraps it as an escaped string,
+    or of another service's webhook event."""
     start = text.find("bouncedRecipients")
     if start == -1:
-        return []
+        start = text.find("delayedRecipients")  # SES's DeliveryDelay event
+    if start == -1:
+        if '":' not in text and '" :' not in text:
+            return []
+        return [a.lower() for a in _JSON_RECIPIENT.findall(text.replace('\\"', '"')) if "@" in a][:1000]
     end = text.find("]", start)
     array = text[start : end if end != -1 else len(text)].replace('\\"', '"')
     return [a.lower() for a in _JSON_EMAIL.findall(array) if "@" in a][:1000]

@@ -25,14 +25,16 @@ _STATUS = r"[245]\.\d{1,3}\.\d{1,3}"
 # One pass finds all three shapes: a basic reply followed by an enhanced code ("550 5.1.1",
 # "550-5.7.1", "550 #5.1.0", SES's "550-'5.7.1"), a bare basic reply (kept only where
 # ``_reply_context`` agrees; it may be followed by a comma or a colon: "550: User unknown",
-# Zoho's "ERROR_CODE :550,"; a colon may come before it only after a space, never in a time or an
-# IPv6 address), and an enhanced code alone. The pattern opens with the digit class and checks the character before
-# it with a lookbehind placed after that digit: a leading lookbehind (or a leading alternation)
-# would stop the engine from skipping ahead to a 2/4/5.
+# Zoho's "ERROR_CODE :550,", a JSON value ending its line; or quoted in a tuple or a list, as
+# gateways log the remote reply: "('451', [...])"; a colon may come before it only after a space,
+# never in a time or an IPv6 address), and an enhanced code alone. The pattern opens with the
+# digit class and checks the character before it with a lookbehind placed after that digit: a
+# leading lookbehind (or a leading alternation) would stop the engine from skipping ahead to a 2/4/5.
 _ANY_CODE = re.compile(
     r"([245])(?:"
     r"(?<![\w.\-/][245])(?<![^ ]:[245])([0-5]\d)"
-    r"(?:(?:[ \-]+['#]?|\s*\(#?|\s*#)(" + _STATUS + r")(?!\d)(?!\.\d)|(?=[ \-][^\d]|[ \t]*$|-\S|[,:][ \t]))"
+    r"(?:(?:[ \-]+['#]?|\s*\(#?|\s*#)(" + _STATUS + r")(?!\d)(?!\.\d)"
+    r"|(?=[ \-][^\d]|[ \t]*$|-\S|[,:][ \t]|,[\r\n]|['\"][,)\]]))"
     r"|(?<![\w.\-/][245])(\.\d{1,3}\.\d{1,3})(?![\w]|\.\d))",
     re.M,
 )  # the shared first digit is factored out so the engine can scan for it quickly
@@ -53,6 +55,7 @@ _REPLY_LEADS = (
     "#",
     "error:",
     "reply:",
+    "replied:",  # hMailServer: "Remote server replied: 550 ..."
     "response:",
     "answer:",
     "]:",
@@ -60,10 +63,25 @@ _REPLY_LEADS = (
     "reason:",
     "code :",  # Zoho: "ERROR CODE :550 - ..."
     "code:",
+    'code":',  # a webhook event's JSON: "code": 552
+    "\uff1a",  # a full-width colon after a CJK label: "服务器返回：552 ..."
     ">:",  # "<user@example.org>: 550: User unknown"
     "responsecode",  # Zoho: "ResponseCode 421"
     "failure:",
     "to me:",  # "server refused to talk to me: 421 ..."
+    # the diagnostic type of a DSN's Diagnostic-Code, quoted in the text: "#< #5.0.0 smtp;550 ...>"
+    "smtp;",
+    "x-postfix;",
+    # how gateways and webmail reports introduce the remote reply in prose
+    "said",
+    "answered",
+    "responded with:",
+    "response was",
+    "error",  # "SMTP error 550 ...", "Error 550: ..."
+    "code",  # "SMTP code 550", "error code 550"
+    "failed:",
+    "rejected with",
+    "failed with",
 )
 MAX_MATCHES = 2000  # candidates examined per pattern: repeated junk cannot make the scan quadratic
 # Final forms of the connector errors (5.4.312 ... 5.7.320) wrap them too: the sender gets them
@@ -102,7 +120,7 @@ def _tail(text: str, end: int) -> str:
 
 def _reply_context(text: str, start: int) -> bool:
     """Is the reply code at ``start`` where an MTA would write one?"""
-    before = text[max(0, start - 12) : start].rstrip(" \t")
+    before = text[max(0, start - 16) : start].rstrip(" \t")
     if not before or before.endswith("\n"):
         return True
     return before.lower().endswith(_REPLY_LEADS)
@@ -139,7 +157,7 @@ def _valid_status(status: str) -> bool:
     return klass in "245" and int(subject) <= 9 and len(detail) <= 3
 
 
-def rank(code: Code) -> tuple[int, int]:
+def rank(code: Code) -> tuple[int, int, int]:
     """Higher is better: what a human should act on first (RFC 3463 section 3: X.0.0 and X.Y.0
     say only "other or undefined", so a specific detail code beats them)."""
     status = code.status
@@ -157,16 +175,20 @@ def rank(code: Code) -> tuple[int, int]:
         score = 3
     else:
         score = 5 + (1 if code.depth else 0)
-    return score, code.depth
+    # Of two codes as specific, a permanent failure is what a human acts on: in a report that
+    # lists a delayed recipient and a failed one, and in a transcript whose "450 busy" came
+    # before the final "550".
+    permanent = 1 if (code.status or code.reply_code or "")[:1] == "5" else 0
+    return score, code.depth, permanent
 
 
 def choose_primary(codes: tuple[Code, ...]) -> Code | None:
     """The code that explains the failure; for a tie, the first one written."""
     best: Code | None = None
-    best_rank = (-1, -1)
+    best_rank = (-1, -1, -1)
     for code in codes:
-        if code.status and code.status.startswith("2."):
-            continue
+        if (code.status or code.reply_code or "")[:1] == "2":
+            continue  # a success: the transcript's "250 Sender ok" before the failing reply
         r = rank(code)
         if r > best_rank:
             best, best_rank = code, r
@@ -180,5 +202,10 @@ def choose_primary(codes: tuple[Code, ...]) -> Code | None:
         for code in codes:
             reply = code.reply_code
             if code.status is None and reply and reply[0] == best.status[0] and best.status in code.text:
+                return Code(best.status, reply, best.text, best.depth)
+        # Or the bare reply written right after it: Exchange's "<host #5.0.0 smtp;550 ...>".
+        for code in codes:
+            reply = code.reply_code
+            if code.status is None and reply and reply[0] == best.status[0] and reply in best.text[:16]:
                 return Code(best.status, reply, best.text, best.depth)
     return best

@@ -28,16 +28,23 @@ _LOCAL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#
 _DOMAIN_HEAD = re.compile(r"(?<![A-Za-z0-9.\-])[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
 # Matched after the line's leading white space is stripped (a leading ``\s*`` would rescan a
 # long run of spaces from each of its positions).
-_HEADERISH = re.compile(r"(?:from|reply-to|sender|return-path|message-id|in-reply-to|references|errors-to)\s*+:")
+_HEADERISH = re.compile(r"(?:from|reply-to|sender|return-path|message-id|in-reply-to|references|errors-to|b?cc)\s*+:")
 # A label right before the address that makes it the sender: "MAIL FROM:<a@b>", "SenderAddress : a@b",
-# "from=<a@b>" (Postfix logs), "-SenderAddress a@b" (a PowerShell parameter). Searched in the
-# lower-cased text before the address, on its line.
+# "from=<a@b>" (Postfix logs), "-SenderAddress a@b" (a PowerShell parameter), and the prose of
+# gateways and webmail: "the message from <a@b> to ...", "sent (on behalf of a@b) by a@b",
+# "reply to: a@b", "authenticated as a@b", "Originator: a@b". Searched in the lower-cased text
+# before the address, on its line.
 _SENDER_LABEL = re.compile(
-    r"(?:mail from:?|\bfrom[ \t]*[:=]|sender(?:[ _-]?address)?[ \t]*[:=]|-sender(?:address)?)[ \t]*<?$"
+    r"(?:\bfrom[ \t]*+[:=]?|sender(?:[ _-]?address)?[ \t]*[:=]|-sender(?:address)?|sent by|on behalf of(?: \S++ by)?|"
+    r"reply[ -]?to[ \t]*+:?|authenticated as|originator[ \t]*+:?)[ \t]*<?$"
 )
 # A label right before the address that makes it a forwarding suggestion, not a failed
 # recipient: RFC 5321's "551 User not local; please try <forward-path>", "has been replaced by".
 _FORWARD_LABEL = re.compile(r"(?:please try|has been replaced by|new address is|forward-path is)[ \t:]*<?$")
+# The alias a failed address was expanded from (Postfix "(expanded from <list@...>)", Exim
+# "(generated from list@...)", Sendmail "(expanded from: <list@...>)"): the message reached the
+# alias, and the failed address is the one named before it.
+_ALIAS_LABEL = re.compile(r"\((?:expanded|generated) from:?[ \t]*<?$")
 MAX_AT_SIGNS = 2000
 _MAX_PREFIX = 4000
 _DAEMON = re.compile(
@@ -61,9 +68,16 @@ _HOST_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             0,
         ),
         ("{FQDN=", r"\{FQDN=([\w.\-]+)\};\{IP=(" + _IP + r")?\}", 0),
+        # Exchange Online: "Remote Server at mx.example.net (192.0.2.1) returned '...'" (our own
+        # servers appear as "Server at NAME returned", without an address)
+        ("erver at ", r"[Ss]erver at (" + _H + r") \((" + _IP + r")\) returned", 0),
         # Postfix: host mx.example.net[192.0.2.1] said: / connect to mx.example.net[192.0.2.1]:25:
         ("host ", r"host (?<!\whost )(" + _H + r")\s?\[(" + _IP + r")\]", 0),
         ("connect to ", r"connect to (" + _H + r")\[(" + _IP + r")\]", 0),
+        # the same, with the line folded after "host" (Postfix wraps its report at 76 columns)
+        ("host\n", r"host(?<!\whost)\n[ \t]{1,8}+(" + _H + r")\[(" + _IP + r")\]", 0),
+        # "host: mx.example.net (192.0.2.1)" (GMX, web.de), "Last attempted host: mx... [192.0.2.1]"
+        ("ost: ", r"(?<![Rr]eporting )[Hh]ost: (" + _H + r") ?[\[(](" + _IP + r")[\])]", 0),
         # Exchange NDR: the remote host alone on the line above the quoted reply, in any language
         ("'", r"^(" + _H + r")[ \t]*\n[^\n]{0,80}'[245]\d\d[ \-]", re.M),
         # Gmail: [mail.example.net. 192.0.2.1: timed out]
@@ -263,9 +277,12 @@ def find_reporting(text: str, lowered: str | None = None) -> str | None:
     return m.group(1).rstrip(".").lower() if m else None
 
 
-def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list[tuple[int, str]]:
-    """Addresses in order of first appearance, minus the bounce's own parties and (unless
-    ``daemons``) role addresses such as postmaster@ and mailer-daemon@."""
+def addresses_in(
+    text: str, exclude: set[str], *, daemons: bool = False, quoted_to: bool = False
+) -> list[tuple[int, str]]:
+    """Addresses in order of first appearance, minus the bounce's own parties, (unless
+    ``daemons``) role addresses such as postmaster@ and mailer-daemon@, and (unless
+    ``quoted_to``) the To of a quoted header block."""
     out: list[tuple[int, str]] = []
     seen: set[str] = set()
     for start, raw in iter_addresses(text):
@@ -276,7 +293,10 @@ def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list
         line_start = max(window, text.rfind("\n", window, start) + 1)
         prefix = text[line_start:start].lower()
         # Header-ish lines name the sender or the message, not a failed recipient.
-        if _HEADERISH.match(prefix.lstrip()):
+        lead = prefix.lstrip()
+        if _HEADERISH.match(lead) or (
+            not quoted_to and _field_name(lead) in _TO_NAMES and _in_header_block(text, line_start)
+        ):
             continue
         near = prefix[-80:]  # labels sit right before the address; long lines cost no more
         if near.rstrip().endswith(("mailto:", "http://", "https://")) or _SENDER_LABEL.search(near):
@@ -285,11 +305,48 @@ def addresses_in(text: str, exclude: set[str], *, daemons: bool = False) -> list
             "try" in near or "replaced" in near or "new address" in near or "forward" in near
         ) and _FORWARD_LABEL.search(near):
             continue
+        if "d from" in near and _ALIAS_LABEL.search(near):
+            continue
         if "id" in near and "messageid" in near.replace("-", "").replace(" ", "").replace("_", ""):
             continue  # Message-ID, MessageId, "Message ID": names the message, not a recipient
         seen.add(addr)
         out.append((start, addr))  # every one: renderers cap what they show, never the parse
     return out
+
+
+# A quoted message's header block (the returned original under a marker we do not know: "--- The
+# header of the original message is following. ---", "Message headers follow:", "Message
+# original :", "Původní zpráva"), in the mail clients' languages: its To names who the message
+# was for, not who failed. A To line counts when the line before or after it is another field.
+_TO_NAMES = frozenset(
+    {"to", "à", "a", "para", "an", "aan", "til", "till", "komu", "do", "kime", "кому", "宛先", "收件人", "받는 사람"}
+)
+_BLOCK_NAMES = frozenset(
+    {
+        *("from", "subject", "date", "sent", "cc", "message-id", "received", "mime-version", "reply-to"),
+        *("de", "da", "von", "van", "od", "från", "fra", "от", "差出人", "发件人", "보낸 사람"),
+        *("objet", "oggetto", "betreff", "asunto", "assunto", "onderwerp", "předmět", "ämne", "emne", "тема"),
+        *("envoyé", "gesendet", "enviado", "inviato", "verzonden", "odesláno", "skickat", "sendt", "отправлено"),
+        *("datum", "fecha", "data", "件名", "主题", "제목", "日付", "日期", "날짜"),
+    }
+)
+
+
+def _field_name(line: str) -> str:
+    """The lower-cased name of a ``Name: value`` line (any colon, any space before it), or ""."""
+    colon = line.find(":", 0, 24)
+    if colon == -1:
+        colon = line.find("\uff1a", 0, 24)
+    return line[:colon].replace("\u00a0", " ").strip().lower() if colon != -1 else ""
+
+
+def _in_header_block(text: str, line_start: int) -> bool:
+    """Is the line at ``line_start`` next to another header field (the line before or after)?"""
+    before_end = line_start - 1
+    before = text[text.rfind("\n", 0, max(0, before_end)) + 1 : max(0, before_end)] if line_start else ""
+    after_start = text.find("\n", line_start)
+    after = text[after_start + 1 : after_start + 40] if after_start != -1 else ""
+    return _field_name(before) in _BLOCK_NAMES or _field_name(after) in _BLOCK_NAMES
 
 
 # The last text scanned and its addresses: one parse reads the same report text for addresses

@@ -1,7 +1,8 @@
 """Which language a bounce's human-readable text is written in.
 
 Order of evidence: a ``Content-Language`` header (Exchange sets it on localised NDRs), then the
-script (kana means Japanese, Hangul Korean), then the labels of localised NDRs, then common words.
+script (kana means Japanese, Hangul Korean, Han without kana Chinese, Cyrillic Russian), then
+the labels of localised NDRs, then common words.
 Returns an ISO 639-1 code, or None when the text is too short to say.
 """
 
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import re
 
-SUPPORTED = ("en", "es", "fr", "ja", "nl", "ko", "de", "it", "pt")
+SUPPORTED = ("en", "es", "fr", "ja", "nl", "ko", "de", "it", "pt", "zh", "ru")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 # Labels that localised Exchange NDRs and common MTAs print, and frequent short words.
 _WORDS: dict[str, tuple[str, ...]] = {
     "en": (
@@ -166,8 +168,13 @@ def _by_sample(sample: str) -> str | None:
     hangul = len(_HANGUL.findall(sample))
     if hangul >= 4 and hangul >= kana:
         return "ko"
-    if kana >= 4 or len(_HAN.findall(sample)) >= 8:
+    if kana >= 4:
         return "ja"
+    if len(_HAN.findall(sample)) >= 8:
+        # Japanese writes its grammar in kana; Chinese (QQ, 163, Sina reports) has none.
+        return "ja" if kana else "zh"
+    if len(_CYRILLIC.findall(sample)) >= 8:
+        return "ru"  # Yandex, Mail.ru: a Russian opening around an English SMTP reply
     return _by_words(sample)
 
 

@@ -107,7 +107,9 @@ def slack_unescape(text: str) -> str:
     """Undo Slack's message formatting: ``<mailto:a@b|a@b>``, ``<http://h|h>``, ``&lt;``..."""
     if "<" in text:
         text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(1), text)
-        text = _SLACK_BARE.sub(lambda m: m.group(1).split(":", 1)[-1].removeprefix("//"), text)
+        # A space before the target: Outlook's plain text writes a link right after its label
+        # ("nora@example.net<mailto:nora@example.net>"), which would otherwise run into it.
+        text = _SLACK_BARE.sub(lambda m: " " + m.group(1).split(":", 1)[-1].removeprefix("//"), text)
     if "&" in text:
         text = _ENTITY_RE.sub(lambda m: _ENTITY[m.group(0)], text)
         if "<" in text:  # a link that was itself entity-escaped: "&lt;mailto:a@b|a@b&gt;"
@@ -190,7 +192,38 @@ def looks_like_message(data: bytes) -> bool:
     block = m.group(0)
     fields = block.count(b"\n") - block.count(b"\n ") - block.count(b"\n\t")
     rest = head[m.end() :]
-    return fields >= 2 if rest[:1] == b"\n" or not rest else fields >= 4
+    if not (fields >= 2 if rest[:1] == b"\n" or not rest else fields >= 4):
+        return False
+    # A report's own "Label: value" lines pasted alone ("Recipient: ...", "Error: 550 ...") look
+    # like header fields too: a message names at least one field that messages (or DSNs) have.
+    lowered = b"\n" + block.lower()
+    return lowered.startswith(b"\nfrom ") or any(name in lowered for name in _MESSAGE_FIELDS)
+
+
+# Field names (with the line start before them) of which a message's header, or a pasted
+# delivery-status block, has at least one.
+_MESSAGE_FIELDS = tuple(
+    b"\n" + name
+    for name in (
+        b"from:",
+        b"to:",
+        b"subject:",
+        b"date:",
+        b"received:",
+        b"message-id:",
+        b"return-path:",
+        b"mime-version:",
+        b"content-type:",
+        b"delivered-to:",
+        b"reporting-mta:",
+        b"final-recipient:",
+        b"original-recipient:",
+        b"arrival-date:",
+        b"x-",
+        b"dkim-",
+        b"arc-",
+    )
+)
 
 
 def decode_header(value: str) -> str:
@@ -409,11 +442,60 @@ def _read_message(msg: Part, source: Source) -> None:
     if not source.dsn_recipients and "final-recipient:" in text.lower():
         _inline_dsn(text, source)
     if not source.original:
+        skip = 0
         cut = _original_marker(text)
-        if cut is not None:
-            eol = text.find("\n", cut)
+        while cut is not None:
+            eol = text.find("\n", skip + cut)
             tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
             block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
-            source.original = _headers_of(Part(headers=mime.parse_headers(block, mime.ORIGINAL_FIELDS)))
-            text = text[:cut]
+            quoted = _headers_of(Part(headers=mime.parse_headers(block, mime.ORIGINAL_FIELDS)))
+            if skip == 0 and eol != -1 and _is_report(quoted) and _forward(headers):
+                # A person's inline forward of a bounce ("FYI, see below" over "-----Original
+                # Message-----"): what follows is the report, and its own marker, if any, cuts it.
+                # (A daemon's report that returns a bounce returns it as its original; a reply
+                # that quotes a bounce is a conversation about it.)
+                skip = eol + 1
+                cut = _original_marker(text[skip:])
+                continue
+            source.original = quoted
+            text = text[: skip + cut]
+            break
     source.text = legacy_forms(text)
+
+
+# What the header block of a forwarded bounce says (its sender, its subject), looked for with
+# ``in`` in lower-cased values: a marker followed by these starts the report, not the original.
+_REPORT_FROM = ("mailer-daemon", "postmaster", "microsoftexchange", "mail delivery", "mail administrator")
+_REPORT_SUBJECT = (
+    "undeliverable",
+    "undelivered",
+    "delivery status notification",
+    "returned mail",
+    "delivery failure",
+    "mail delivery failed",
+    "failure notice",
+    "nondeliverable",
+    "non remis",
+    "unzustellbar",
+    "no se puede entregar",
+)
+
+
+# Reply prefixes of the subject (English, German, Nordic, Dutch, Spanish/Italian): a reply, not a forward.
+_REPLY_PREFIXES = ("re:", "re :", "aw:", "sv:", "vs:", "antw:", "rv:", "r:")
+
+
+def _forward(headers: dict[str, str]) -> bool:
+    """Is the message a person's forward (not a reply, not a daemon's report)?"""
+    subject = headers.get("subject", "").lstrip().lower()
+    return "in-reply-to" not in headers and not subject.startswith(_REPLY_PREFIXES) and not _from_daemon(headers)
+
+
+def _from_daemon(headers: dict[str, str]) -> bool:
+    sender = headers.get("from", "").lower()
+    return any(n in sender for n in _REPORT_FROM)
+
+
+def _is_report(headers: dict[str, str]) -> bool:
+    subject = headers.get("subject", "").lower()
+    return _from_daemon(headers) or any(n in subject for n in _REPORT_SUBJECT)
