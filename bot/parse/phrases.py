@@ -214,6 +214,25 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "weil die adresse nicht gefunden wurde oder keine e-mails empfangen kann",
         "your envelope recipient is in my badrcptto list",
     ),
+    # Wordings that state the mailbox or address itself does not exist or is invalid (each also
+    # a userunknown phrase). A recipient's own sender filter that answers after DATA imitates the
+    # classic "user unknown" / "no such user" line, not these: after DATA they still mean an
+    # unknown user (``reason.py``). Not a reason of its own.
+    "userunknown_stated": (
+        "address does not exist",
+        "email address does not exist",
+        "mailbox does not exist",
+        "recipient does not exist",
+        "the email account that you tried to reach does not exist",
+        "invalid recipient",
+        "invalid mailbox",
+        "is not a valid mailbox",
+        "not a valid recipient",
+        "no such mailbox",
+        "mailbox not found",
+        "email address could not be found",
+        "the address couldn't be found",
+    ),
     "filtered": (
         "account is protected by",
         "bounced address",
@@ -767,6 +786,11 @@ ALIGNED: dict[str, tuple[tuple[str, ...], ...]] = {
         ("user ", " was not found"),
         ("user ", " does not exist"),
         ("user (", ") unknown"),
+    ),
+    "userunknown_stated": (
+        ("account ", " does not exist at the organization"),
+        ("mailbox ", "does not exist"),
+        ("this user doesn't have a ", " account"),
     ),
     "requireptr": (
         ("domain ", " mismatches client ip"),

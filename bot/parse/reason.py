@@ -148,6 +148,31 @@ STATUS_NAME: dict[str, str] = {
     "5.7.511": "blocked",
     "5.7.750": "blocked",
 }
+# PowerMTA's bounce categories (its "bounce-category-patterns"; the DSN carries the verdict in
+# X-PowerMTA-BounceCategory). The MTA sorted the reply into one of these itself, so the category
+# outranks what the status and the wording suggest ("550 5.2.1 ... User Unknown" filed under
+# bad-mailbox is an unknown user). "other" says nothing.
+MTA_CATEGORY: dict[str, str] = {
+    "bad-mailbox": "userunknown",
+    "bad-domain": "hostunknown",
+    "inactive-mailbox": "suspend",
+    "quota-issues": "mailboxfull",
+    "message-expired": "expired",
+    "no-answer-from-host": "networkerror",
+    "bad-connection": "networkerror",
+    "relaying-issues": "norelaying",
+    "invalid-sender": "rejected",
+    "routing-errors": "systemerror",
+    "bad-configuration": "systemerror",
+    "protocol-errors": "syntaxerror",
+    "content-related": "contenterror",
+    "virus-related": "virusdetected",
+    "spam-related": "spamdetected",
+    "policy-related": "policyviolation",
+}
+# Categories that gather several causes: PowerMTA's stock patterns file blocklisted IPs ("RBL",
+# "blocked") under spam-related. A more specific reason the text names stands.
+_BROAD_CATEGORY = frozenset({"spamdetected", "policyviolation"})
 # Reasons too vague to stand on their own: phrases may refine them.
 RETRY = frozenset(
     {"", "undefined", "onhold", "systemerror", "securityerror", "networkerror", "hostunknown", "userunknown"}
@@ -239,6 +264,10 @@ def _userunknown(e: Evidence) -> bool:
     # nearly every "no such user" is said (Sisimai's MTA modules usually know the command).
     if e.policy:
         return False  # a refusal by policy that happens to say "recipient rejected"
+    if "userunknown_stated" in e.found and e.by_status in _VAGUE and e.command not in BEFORE_DATA:
+        # After DATA, "user unknown" is often a recipient's sender filter in disguise (``_filtered``);
+        # a text that states the mailbox does not exist, under a status that names nothing, is not.
+        return True
     return (e.command == "RCPT" or (e.command is None and not e.by_status)) and "userunknown" in e.found
 
 
@@ -344,18 +373,26 @@ def classify(
     found: frozenset[str] | None = None,
     still_queued: bool = False,
     diagnosed: bool = True,
+    category: str = "",
 ) -> str:
     """The reason for one delivery. ``found`` may pass ``reasons_in(text.lower())`` when the
-    caller already has it."""
+    caller already has it; ``category`` is the reporting MTA's own classification (``MTA_CATEGORY``)."""
     by_status = status_name(status)
     if status and status.startswith("2."):
         return "delivered"
+    verdict = MTA_CATEGORY.get(category.strip().lower(), "") if category else ""
+    if verdict and verdict not in _BROAD_CATEGORY:
+        return verdict
     domain = recipient.rpartition("@")[2] if recipient else ""
     if domain in BY_RECIPIENT_DOMAIN:
         return BY_RECIPIENT_DOMAIN[domain]
     lowered = (text or "").lower()
     if found is None:
         found = reasons_in(lowered) if lowered else frozenset()
+    if verdict:
+        # A broad category: a specific reason the text names stands (in the classifier's order).
+        named = found & _NOT_POLICY
+        return verdict if verdict in named else next((r for r in (*FIRST_PASS, *SECOND_PASS) if r in named), verdict)
     # "expired" is the queue's verdict, weaker than what went wrong on each attempt.
     explicit = min((r[1:] for r in found if r[0] == "!"), key=lambda r: (r == "expired", r), default="")
     if explicit and explicit not in RETRY and explicit != "expired":

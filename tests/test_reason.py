@@ -1,0 +1,66 @@
+"""Rules of the reason classifier (bot/parse/reason.py) that the sample table cannot isolate:
+each test names the evidence and the reason it must give, and the neighbouring evidence that
+must keep its own reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.parse import parse_bounce
+from bot.parse.phrases import PHRASES, reasons_in
+from bot.parse.reason import classify
+from tests.conftest import SAMPLES
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "category", "expected"),
+    [
+        # The MTA filed it under bad-mailbox: an unknown user, whatever 5.2.1 suggests.
+        ("5.2.1", "550 5.2.1 <a@example.net>... User Unknown", "bad-mailbox", "userunknown"),
+        ("5.2.1", "550 5.2.1 <a@example.net>... User Unknown", "", "filtered"),
+        ("5.0.0", "550 recipient rejected", "inactive-mailbox", "suspend"),
+        ("5.0.0", "452 try later", "Quota-Issues", "mailboxfull"),  # the value in any case
+        # Broad categories give way to a more specific reason the text names.
+        ("5.7.1", "554 5.7.1 client [192.0.2.1] blocked using zen.spamhaus.org", "spam-related", "blocked"),
+        ("5.7.1", "550 5.7.1 Message refused", "spam-related", "spamdetected"),
+        ("5.7.1", "550 5.7.1 Message refused", "policy-related", "policyviolation"),
+        # "other" and unknown categories say nothing.
+        ("5.2.1", "550 5.2.1 <a@example.net>... User Unknown", "other", "filtered"),
+        ("5.2.1", "550 5.2.1 <a@example.net>... User Unknown", "made-up", "filtered"),
+    ],
+)
+def test_mta_category(status: str, text: str, category: str, expected: str) -> None:
+    assert classify(status, text, category=category) == expected
+
+
+def test_powermta_category_per_recipient() -> None:
+    bounce = parse_bounce((SAMPLES / "wild/powermta-spam-related-blocklisted-ip.eml").read_bytes())
+    assert [(d.recipient, d.reason) for d in bounce.deliveries] == [
+        ("sales@example.org", "spamdetected"),
+        ("ops@example.org", "blocked"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "command", "expected"),
+    [
+        # A text stating the mailbox does not exist, after DATA, under a status naming nothing.
+        ("5.0.0", "554 delivery error: dd This user doesn't have a example.net account", "DATA", "userunknown"),
+        ("5.5.0", "550 5.5.0 Invalid recipient", "DATA", "userunknown"),
+        (None, "550 Mailbox does not exist", "DATA", "userunknown"),
+        # The classic line, after DATA: a recipient's sender filter.
+        ("5.0.0", "550 Unknown user a@example.jp", "DATA", "filtered"),
+        ("5.0.0", "550 No such user", "DATA", "filtered"),
+        # A status that names the filter keeps it.
+        ("5.2.1", "550 5.2.1 Invalid recipient", "DATA", "filtered"),
+    ],
+)
+def test_stated_unknown_user_after_data(status: str | None, text: str, command: str, expected: str) -> None:
+    assert classify(status, text, command=command) == expected
+
+
+def test_stated_phrases_are_userunknown_phrases() -> None:
+    """Each "stated" wording is also a userunknown phrase: the pseudo-reason only qualifies it."""
+    assert set(PHRASES["userunknown_stated"]) <= set(PHRASES["userunknown"])
+    for phrase in PHRASES["userunknown_stated"]:
+        assert {"userunknown", "userunknown_stated"} <= reasons_in(phrase)
