@@ -64,3 +64,19 @@ def test_stated_phrases_are_userunknown_phrases() -> None:
     assert set(PHRASES["userunknown_stated"]) <= set(PHRASES["userunknown"])
     for phrase in PHRASES["userunknown_stated"]:
         assert {"userunknown", "userunknown_stated"} <= reasons_in(phrase)
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "command", "expected"),
+    [
+        # A blocklist look-up for the sending IP beats a mailbox status.
+        ("5.1.3", "553 https://www.spamhaus.org/query/ip/192.0.2.1", "RCPT", "blocked"),
+        ("5.1.1", "550 5.1.1 see https://www.barracudacentral.org/lookups for 192.0.2.1", "RCPT", "blocked"),
+        ("5.1.0", "550 5.1.0 your IP 192.0.2.1 is listed on a DNSBL", None, "blocked"),
+        # Without one, the status stands; a sender address on a blocklist is the sender's refusal.
+        ("5.1.3", "553 bad address syntax", "RCPT", "userunknown"),
+        (None, "550 sender address has been blacklisted", "MAIL", "rejected"),
+    ],
+)
+def test_blocklist_reference(status: str | None, text: str, command: str | None, expected: str) -> None:
+    assert classify(status, text, command=command) == expected
