@@ -80,3 +80,19 @@ def test_stated_phrases_are_userunknown_phrases() -> None:
 )
 def test_blocklist_reference(status: str | None, text: str, command: str | None, expected: str) -> None:
     assert classify(status, text, command=command) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "expected"),
+    [
+        # Status and text agree on a reason of their own: it beats the domain's usual verdict.
+        ("5.1.1", "550 5.1.1 The email account that you tried to reach does not exist.", "userunknown"),
+        ("5.2.2", "552 5.2.2 mailbox full", "mailboxfull"),
+        # Otherwise the group domain's verdict stands.
+        (None, "the group may not exist, or you may not have permission to post", "rejected"),
+        ("5.1.1", "550 5.1.1 you are not allowed to post to this mailing list", "rejected"),
+        ("5.7.1", "550 5.7.1 you are not allowed to post to this mailing list", "rejected"),
+    ],
+)
+def test_group_domain_verdict(status: str | None, text: str, expected: str) -> None:
+    assert classify(status, text, recipient="team@googlegroups.com") == expected

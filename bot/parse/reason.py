@@ -383,12 +383,14 @@ def classify(
     verdict = MTA_CATEGORY.get(category.strip().lower(), "") if category else ""
     if verdict and verdict not in _BROAD_CATEGORY:
         return verdict
-    domain = recipient.rpartition("@")[2] if recipient else ""
-    if domain in BY_RECIPIENT_DOMAIN:
-        return BY_RECIPIENT_DOMAIN[domain]
     lowered = (text or "").lower()
     if found is None:
         found = reasons_in(lowered) if lowered else frozenset()
+    domain = recipient.rpartition("@")[2] if recipient else ""
+    if domain in BY_RECIPIENT_DOMAIN and not (by_status and by_status in found):
+        # The domain's own notices (a group refusing a post) mean one thing; an SMTP refusal whose
+        # status and text agree on something else (5.1.1 "does not exist": no such group) says more.
+        return BY_RECIPIENT_DOMAIN[domain]
     if verdict:
         # A broad category: a specific reason the text names stands (in the classifier's order).
         named = found & _NOT_POLICY
