@@ -96,3 +96,19 @@ def test_blocklist_reference(status: str | None, text: str, command: str | None,
 )
 def test_group_domain_verdict(status: str | None, text: str, expected: str) -> None:
     assert classify(status, text, recipient="team@googlegroups.com") == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "command", "expected"),
+    [
+        # A content refusal that names no cause: the status class decides.
+        ("5.6.1", "500 5.6.1 Message content rejected", None, "contenterror"),
+        ("5.6.0", "554 5.6.0 Rejecting mail content", "DATA", "contenterror"),
+        ("5.7.1", "550 5.7.1 Message content rejected", "DATA", "spamdetected"),
+        ("5.7.1", "550 5.7.1 Message content rejected, UBE, id=1234-56", None, "spamdetected"),
+        # A cause in words beats the class: spam is spam under X.6 as well.
+        ("5.6.0", "554 5.6.0 Message content rejected: spam detected", "DATA", "spamdetected"),
+    ],
+)
+def test_generic_content_refusal(status: str, text: str, command: str | None, expected: str) -> None:
+    assert classify(status, text, command=command) == expected

@@ -393,11 +393,9 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "listed in work.drbl.imedia.ru",
         "the mail server detected your message as spam and has prevented delivery.",
         "mail appears to be unsolicited",
-        "mail content denied",
         "may consider spam",
         "message considered as spam or virus",
         "message contains spam or virus",
-        "message content rejected",
         "message detected as spam",
         "message filtered",
         "message looks like spam",
@@ -405,7 +403,6 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "message refused by mailmarshal spamprofiler",
         "message refused by trustwave seg spamprofiler",
         "message rejected as spam",
-        "message rejected because of unacceptable content",
         "message rejected due to suspected spam content",
         "message rejected for policy reasons",
         "message was rejected for possible spam/virus content",
@@ -416,7 +413,6 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "rejected: spamassassin score ",
         "rejected - bulk email",
         "rejecting banned content",
-        "rejecting mail content",
         "related to content with spam-like characteristics",
         "sender domain listed at ",
         "sending address not accepted due to spam filter",
@@ -457,6 +453,15 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "your message has triggered a spam block",
         "your message may contain the spam contents",
         "your message failed several antispam checks",
+    ),
+    # A refusal of the content that names no cause: a spam filter's, unless the status is of
+    # RFC 3463's media class (X.6.x), which makes it the content's form (``reason.py``). Not a
+    # reason of its own.
+    "content_rejected": (
+        "message content rejected",
+        "mail content denied",
+        "rejecting mail content",
+        "message rejected because of unacceptable content",
     ),
     "speeding": (
         "mail sent from your ip address has been temporarily rate limited",

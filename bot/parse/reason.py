@@ -386,6 +386,9 @@ def classify(
     lowered = (text or "").lower()
     if found is None:
         found = reasons_in(lowered) if lowered else frozenset()
+    if "content_rejected" in found:
+        # "Content rejected" alone: a spam filter's words, or the content's form under X.6.x.
+        found = found | {"contenterror" if (status or "")[1:3] == ".6" else "spamdetected"}
     domain = recipient.rpartition("@")[2] if recipient else ""
     if domain in BY_RECIPIENT_DOMAIN and not (by_status and by_status in found):
         # The domain's own notices (a group refusing a post) mean one thing; an SMTP refusal whose
