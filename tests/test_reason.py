@@ -112,3 +112,16 @@ def test_group_domain_verdict(status: str | None, text: str, expected: str) -> N
 )
 def test_generic_content_refusal(status: str, text: str, command: str | None, expected: str) -> None:
     assert classify(status, text, command=command) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "expected"),
+    [
+        (None, "550 Duplicate header 'Received-SPF' not accepted", "contenterror"),
+        ("5.0.0", "554 Transaction failed: Duplicate header 'DKIM-Signature'.", "contenterror"),
+        ("5.7.1", "550 5.7.1 Message is not RFC 5322 compliant: duplicate header 'Date'", "notcompliantrfc"),
+        ("5.7.1", "550 5.7.1 There are multiple Subject headers in this message", "notcompliantrfc"),
+    ],
+)
+def test_duplicate_header(status: str | None, text: str, expected: str) -> None:
+    assert classify(status, text, command="DATA") == expected

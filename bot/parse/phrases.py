@@ -270,9 +270,16 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "unresolvable relay host name",
         "we do not accept mail from hosts with dynamic ip or generic dns ptr-records",
     ),
+    # A receiver that says the message breaks RFC 5322. A bare "duplicate header" does not: many
+    # fields may repeat (Received, DKIM-Signature), so refusing one is the receiver's own rule on
+    # the content ("contenterror"); a field the RFC allows once is named as such ("multiple
+    # Subject headers", "not RFC 5322 compliant").
     "notcompliantrfc": (
-        "duplicate header",
         "this message is not rfc 5322 compliant",
+        "not rfc 5322 compliant",
+        "not rfc5322 compliant",
+        "not rfc 2822 compliant",
+        "not rfc2822 compliant",
         "https://support.google.com/mail/?p=rfcmessagenoncompliant",
     ),
     "badreputation": (
