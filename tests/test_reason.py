@@ -125,3 +125,16 @@ def test_generic_content_refusal(status: str, text: str, command: str | None, ex
 )
 def test_duplicate_header(status: str | None, text: str, expected: str) -> None:
     assert classify(status, text, command="DATA") == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "expected"),
+    [
+        ("5.2.3", "550 5.2.3 RESOLVER.RST.RecipSizeLimit; message too large for this recipient", "mesgtoobig"),
+        ("5.3.4", "550 5.3.4 ROUTING.SizeLimit; message size exceeds fixed maximum size for route", "mesgtoobig"),
+        # Without Exchange's code, X.2.3 is the administrative limit.
+        ("5.2.3", "552 5.2.3 Message length exceeds administrative limit", "exceedlimit"),
+    ],
+)
+def test_exchange_size_codes(status: str, text: str, expected: str) -> None:
+    assert classify(status, text) == expected

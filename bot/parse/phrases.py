@@ -185,6 +185,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "requested action not taken: mailbox unavailable",
         "resolver.adr.recipient notfound",
         "resolver.adr.recipnotfound",
+        "resolver.adr.recipientnotfound",
+        "resolver.adr.exrecipnotfound",
         "sorry, user unknown",
         "sorry, badrcptto",
         "sorry, no mailbox here by that name",
@@ -777,6 +779,9 @@ EXPLICIT: dict[str, tuple[str, ...]] = {
     "authfailure": ("dmarc check failed", "fails to pass authentication checks"),
     "mailboxfull": ("as their mailbox is full",),
     "syntaxerror": ("malformed address:",),
+    # Exchange's categorizer and routing codes for a size limit (a recipient's or sender's maximum
+    # message size, a connector's): the message is too big, whatever X.2.3 or X.3.4 suggests.
+    "mesgtoobig": ("resolver.rst.recipsizelimit", "resolver.rst.sendsizelimit", "routing.sizelimit"),
 }
 # Mailbox domains whose refusals mean one thing whatever the wording (Sisimai's "rhost" idea).
 BY_RECIPIENT_DOMAIN: dict[str, str] = {"googlegroups.com": "rejected"}
