@@ -73,6 +73,8 @@ def test_stated_phrases_are_userunknown_phrases() -> None:
         ("5.1.3", "553 https://www.spamhaus.org/query/ip/192.0.2.1", "RCPT", "blocked"),
         ("5.1.1", "550 5.1.1 see https://www.barracudacentral.org/lookups for 192.0.2.1", "RCPT", "blocked"),
         ("5.1.0", "550 5.1.0 your IP 192.0.2.1 is listed on a DNSBL", None, "blocked"),
+        ("5.1.1", "550 see http://www.barracudanetworks.com/reputation/?ip=192.0.2.1", "RCPT", "blocked"),
+        ("5.0.0", "554 https://www.spamcop.net/w3m?action=checkblock&ip=192.0.2.1", None, "blocked"),
         # Without one, the status stands; a sender address on a blocklist is the sender's refusal.
         ("5.1.3", "553 bad address syntax", "RCPT", "userunknown"),
         (None, "550 sender address has been blacklisted", "MAIL", "rejected"),

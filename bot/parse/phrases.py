@@ -561,6 +561,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "barracudacentral.org/lookups",
         "barracudacentral.org/rbl",
         "spamcop.net/bl",
+        "spamcop.net/w3m?action=checkblock",
+        "barracudanetworks.com/reputation",
         "abuseat.org/lookup",
         "sorbs.net/lookup",
         "uceprotect.net/en/rblcheck",
