@@ -140,3 +140,23 @@ def test_duplicate_header(status: str | None, text: str, expected: str) -> None:
 )
 def test_exchange_size_codes(status: str, text: str, expected: str) -> None:
     assert classify(status, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "command", "expected"),
+    [
+        # An address status whose text names the sender: the sender was refused.
+        ("5.1.1", "550 5.1.1 <a@example.com>: Sender address rejected: undeliverable address", "RCPT", "rejected"),
+        ("5.1.0", "550 5.1.0 <a@example.com> sender rejected", None, "rejected"),
+        ("4.1.1", "450 4.1.1 <a@example.com>: Sender verification failed", "RCPT", "rejected"),
+        # The recipient's own address: an unknown user.
+        ("5.1.1", "550 5.1.1 <b@example.org>: Recipient address rejected: User unknown", "RCPT", "userunknown"),
+    ],
+)
+def test_sender_refused_under_address_status(status: str, text: str, command: str | None, expected: str) -> None:
+    assert classify(status, text, command=command) == expected
+
+
+def test_sender_phrases_are_rejected_phrases() -> None:
+    assert set(PHRASES["rejected_sender"]) <= set(PHRASES["rejected"]) | {"sender address rejected"}
+    assert "rejected" in reasons_in("sender address rejected")  # through "address rejected"

@@ -304,6 +304,21 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "this message contain improperly-formatted binary content",
         "this message contain text that uses unnecessary base64 encoding",
     ),
+    # Refusals that name the sender's address (each also a rejected phrase). Under a 5.1.x status
+    # they are still about the sender: Postfix's sender verification answers "550 5.1.1 <a>:
+    # Sender address rejected: undeliverable address" at RCPT (``reason.py``). Not a reason of its own.
+    "rejected_sender": (
+        "sender address rejected",
+        "sender rejected",
+        "sender verify failed",
+        "sender verification failed",
+        "sender address verification failed",
+        "sender email address rejected",
+        "sender was rejected",
+        "invalid sender",
+        "unroutable sender address",
+        "domain of sender address ",
+    ),
     "rejected_not": ("5.1.0 address rejected", "recipient address rejected", "sender ip address rejected"),
     "rejected": (
         "access denied (in reply to mail from command)",
@@ -350,6 +365,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "sender rejected",
         "sender domain is empty",
         "sender verify failed",
+        "sender verification failed",
+        "sender address verification failed",
         "sender was rejected",
         "spam reporting address",
         "syntax error: empty email address",

@@ -256,7 +256,16 @@ def _userunknown(e: Evidence) -> bool:
         # 5.1.1 says "no such user" unless the text says relaying, blocking, a full box ...
         return not (
             e.found
-            & {"norelaying", "blocked", "blocked_connection", "mailboxfull", "hasmoved", "notaccept", "speeding"}
+            & {
+                "norelaying",
+                "blocked",
+                "blocked_connection",
+                "mailboxfull",
+                "hasmoved",
+                "notaccept",
+                "speeding",
+                "rejected_sender",
+            }
             or _rejected_text(e)
             or ("filtered" in e.found and "userunknown" not in e.found)  # "refused due to recipient preferences"
         )
@@ -293,7 +302,8 @@ def _rejected_text(e: Evidence) -> bool:
 
 
 def _rejected(e: Evidence) -> bool:
-    if e.by_status == "rejected":
+    if e.by_status == "rejected" or (e.by_status == "userunknown" and "rejected_sender" in e.found):
+        # An address status (X.1.x) with a text naming the sender: the sender's address was refused.
         return True
     if e.command == "MAIL" and e.by_status == "securityerror" and e.reply_code != "530" and not e.found:
         # Refused at MAIL FROM under a bare 5.7.x, nothing more said: the sender was refused
