@@ -5,6 +5,8 @@ phrases of ``phrases.py``, found in one pass; the SMTP command the server was an
 (``command.py``); the basic reply code (RFC 5321); and whether the delivery is only delayed.
 
 Strategy (the order Sisimai's decision procedure uses, because its labels are our benchmark):
+0. A classification the reporting MTA states in a field of its own (``MTA_CATEGORY``) decides,
+   unless it is a broad one and the text names something more specific.
 1. ``FIRST_PASS`` is tried in order; each reason has a small rule in ``_PROBES`` that combines
    the status-derived reason with the phrases and the command (e.g. a "user unknown" phrase is
    ``filtered`` when the server spoke after DATA, ``userunknown`` at RCPT).
