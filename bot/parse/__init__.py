@@ -436,6 +436,7 @@ def _deliveries(report: _Report, fallback: Code | None) -> list[Delivery]:
             found=phrases,
             still_queued=(item.action or "").lower().startswith("delay"),
             diagnosed=item.own and _says_something(diagnostic, item.recipient),
+            category=item.category,
         )
         out.append(
             Delivery(
@@ -555,11 +556,19 @@ def _from_dsn(report: _Report) -> list[Found]:
         if command is None and extra:
             command = find_command(extra)
         remote = dsn_host(block.get("remote-mta"))
-        found.append(Found(recipient, diagnostic, action, status, remote, diagnostic_type, command=command or ""))
+        category = next((block[f] for f in _VERDICT_FIELDS if f in block), "")
+        found.append(
+            Found(
+                recipient, diagnostic, action, status, remote, diagnostic_type, command=command or "", category=category
+            )
+        )
     return found
 
 
 _RECIPIENT_FIELDS = ("final-recipient", "original-recipient", "x-actual-recipient")
+# Per-recipient DSN extension fields in which the reporting MTA states its own classification
+# of the failure (RFC 3464 section 2.4 allows "X-" fields): PowerMTA's bounce category.
+_VERDICT_FIELDS = ("x-powermta-bouncecategory",)
 _LOCAL_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,63}")
 
 

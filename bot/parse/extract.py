@@ -136,6 +136,7 @@ class Found:
     diagnostic_type: str = "SMTP"
     command: str | None = None  # the SMTP command the server answered; "" when searched for and absent
     own: bool = True  # False when ``diagnostic`` is the whole report, not text about this recipient
+    category: str = ""  # the reporting MTA's own verdict in a DSN extension field (PowerMTA's bounce category)
 
 
 # Legacy Exchange and X.400 gateway forms of an address (Microsoft's "IMCEA" encapsulation:

@@ -185,6 +185,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "requested action not taken: mailbox unavailable",
         "resolver.adr.recipient notfound",
         "resolver.adr.recipnotfound",
+        "resolver.adr.recipientnotfound",
+        "resolver.adr.exrecipnotfound",
         "sorry, user unknown",
         "sorry, badrcptto",
         "sorry, no mailbox here by that name",
@@ -213,6 +215,25 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "vdeliver: invalid or unknown virtual user",
         "weil die adresse nicht gefunden wurde oder keine e-mails empfangen kann",
         "your envelope recipient is in my badrcptto list",
+    ),
+    # Wordings that state the mailbox or address itself does not exist or is invalid (each also
+    # a userunknown phrase). A recipient's own sender filter that answers after DATA imitates the
+    # classic "user unknown" / "no such user" line, not these: after DATA they still mean an
+    # unknown user (``reason.py``). Not a reason of its own.
+    "userunknown_stated": (
+        "address does not exist",
+        "email address does not exist",
+        "mailbox does not exist",
+        "recipient does not exist",
+        "the email account that you tried to reach does not exist",
+        "invalid recipient",
+        "invalid mailbox",
+        "is not a valid mailbox",
+        "not a valid recipient",
+        "no such mailbox",
+        "mailbox not found",
+        "email address could not be found",
+        "the address couldn't be found",
     ),
     "filtered": (
         "account is protected by",
@@ -251,9 +272,16 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "unresolvable relay host name",
         "we do not accept mail from hosts with dynamic ip or generic dns ptr-records",
     ),
+    # A receiver that says the message breaks RFC 5322. A bare "duplicate header" does not: many
+    # fields may repeat (Received, DKIM-Signature), so refusing one is the receiver's own rule on
+    # the content ("contenterror"); a field the RFC allows once is named as such ("multiple
+    # Subject headers", "not RFC 5322 compliant").
     "notcompliantrfc": (
-        "duplicate header",
         "this message is not rfc 5322 compliant",
+        "not rfc 5322 compliant",
+        "not rfc5322 compliant",
+        "not rfc 2822 compliant",
+        "not rfc2822 compliant",
         "https://support.google.com/mail/?p=rfcmessagenoncompliant",
     ),
     "badreputation": (
@@ -275,6 +303,21 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "this message contain invalid mime headers",
         "this message contain improperly-formatted binary content",
         "this message contain text that uses unnecessary base64 encoding",
+    ),
+    # Refusals that name the sender's address (each also a rejected phrase). Under a 5.1.x status
+    # they are still about the sender: Postfix's sender verification answers "550 5.1.1 <a>:
+    # Sender address rejected: undeliverable address" at RCPT (``reason.py``). Not a reason of its own.
+    "rejected_sender": (
+        "sender address rejected",
+        "sender rejected",
+        "sender verify failed",
+        "sender verification failed",
+        "sender address verification failed",
+        "sender email address rejected",
+        "sender was rejected",
+        "invalid sender",
+        "unroutable sender address",
+        "domain of sender address ",
     ),
     "rejected_not": ("5.1.0 address rejected", "recipient address rejected", "sender ip address rejected"),
     "rejected": (
@@ -322,6 +365,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "sender rejected",
         "sender domain is empty",
         "sender verify failed",
+        "sender verification failed",
+        "sender address verification failed",
         "sender was rejected",
         "spam reporting address",
         "syntax error: empty email address",
@@ -374,11 +419,9 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "listed in work.drbl.imedia.ru",
         "the mail server detected your message as spam and has prevented delivery.",
         "mail appears to be unsolicited",
-        "mail content denied",
         "may consider spam",
         "message considered as spam or virus",
         "message contains spam or virus",
-        "message content rejected",
         "message detected as spam",
         "message filtered",
         "message looks like spam",
@@ -386,7 +429,6 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "message refused by mailmarshal spamprofiler",
         "message refused by trustwave seg spamprofiler",
         "message rejected as spam",
-        "message rejected because of unacceptable content",
         "message rejected due to suspected spam content",
         "message rejected for policy reasons",
         "message was rejected for possible spam/virus content",
@@ -397,7 +439,6 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "rejected: spamassassin score ",
         "rejected - bulk email",
         "rejecting banned content",
-        "rejecting mail content",
         "related to content with spam-like characteristics",
         "sender domain listed at ",
         "sending address not accepted due to spam filter",
@@ -438,6 +479,15 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "your message has triggered a spam block",
         "your message may contain the spam contents",
         "your message failed several antispam checks",
+    ),
+    # A refusal of the content that names no cause: a spam filter's, unless the status is of
+    # RFC 3463's media class (X.6.x), which makes it the content's form (``reason.py``). Not a
+    # reason of its own.
+    "content_rejected": (
+        "message content rejected",
+        "mail content denied",
+        "rejecting mail content",
+        "message rejected because of unacceptable content",
     ),
     "speeding": (
         "mail sent from your ip address has been temporarily rate limited",
@@ -517,6 +567,24 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "your network is temporary blacklisted",
         "your server requires confirmation",
         "traffic not accepted from this ip",
+        # Look-up pages of public DNS blocklists that a refusal points to: the sending IP is listed
+        # there, whatever the status says (a 553 5.1.3 with nothing but the URL).
+        "spamhaus.org/query/",
+        "spamhaus.org/lookup",
+        "spamhaus.org/sbl/",
+        "spamhaus.org/pbl/",
+        "spamhaus.org/xbl/",
+        "check.spamhaus.org",
+        "barracudacentral.org/lookups",
+        "barracudacentral.org/rbl",
+        "spamcop.net/bl",
+        "spamcop.net/w3m?action=checkblock",
+        "barracudanetworks.com/reputation",
+        "abuseat.org/lookup",
+        "sorbs.net/lookup",
+        "uceprotect.net/en/rblcheck",
+        "dnsbl",
+        "rbl reject",
     ),
     # A refused, dropped or closed connection: a block of the client when nothing else is known,
     # but only a network trouble when the status says so or the queue is still retrying
@@ -730,6 +798,9 @@ EXPLICIT: dict[str, tuple[str, ...]] = {
     "authfailure": ("dmarc check failed", "fails to pass authentication checks"),
     "mailboxfull": ("as their mailbox is full",),
     "syntaxerror": ("malformed address:",),
+    # Exchange's categorizer and routing codes for a size limit (a recipient's or sender's maximum
+    # message size, a connector's): the message is too big, whatever X.2.3 or X.3.4 suggests.
+    "mesgtoobig": ("resolver.rst.recipsizelimit", "resolver.rst.sendsizelimit", "routing.sizelimit"),
 }
 # Mailbox domains whose refusals mean one thing whatever the wording (Sisimai's "rhost" idea).
 BY_RECIPIENT_DOMAIN: dict[str, str] = {"googlegroups.com": "rejected"}
@@ -767,6 +838,11 @@ ALIGNED: dict[str, tuple[tuple[str, ...], ...]] = {
         ("user ", " was not found"),
         ("user ", " does not exist"),
         ("user (", ") unknown"),
+    ),
+    "userunknown_stated": (
+        ("account ", " does not exist at the organization"),
+        ("mailbox ", "does not exist"),
+        ("this user doesn't have a ", " account"),
     ),
     "requireptr": (
         ("domain ", " mismatches client ip"),
@@ -815,6 +891,9 @@ ALIGNED: dict[str, tuple[tuple[str, ...], ...]] = {
         ("the domain ", " is blacklisted"),
         ("the email ", " is blacklisted"),
         ("the ip", " is blacklisted"),
+        ("ip ", " is listed on "),
+        ("ip ", " is listed in "),
+        ("ip ", " is listed at "),
         ("your access ip", " has been rejected"),
         ("your sender's ip address is listed at ", ".abuseat.org"),
     ),

@@ -5,6 +5,8 @@ phrases of ``phrases.py``, found in one pass; the SMTP command the server was an
 (``command.py``); the basic reply code (RFC 5321); and whether the delivery is only delayed.
 
 Strategy (the order Sisimai's decision procedure uses, because its labels are our benchmark):
+0. A classification the reporting MTA states in a field of its own (``MTA_CATEGORY``) decides,
+   unless it is a broad one and the text names something more specific.
 1. ``FIRST_PASS`` is tried in order; each reason has a small rule in ``_PROBES`` that combines
    the status-derived reason with the phrases and the command (e.g. a "user unknown" phrase is
    ``filtered`` when the server spoke after DATA, ``userunknown`` at RCPT).
@@ -149,6 +151,31 @@ STATUS_NAME: dict[str, str] = {
     "5.7.511": "blocked",
     "5.7.750": "blocked",
 }
+# PowerMTA's bounce categories (its "bounce-category-patterns"; the DSN carries the verdict in
+# X-PowerMTA-BounceCategory). The MTA sorted the reply into one of these itself, so the category
+# outranks what the status and the wording suggest ("550 5.2.1 ... User Unknown" filed under
+# bad-mailbox is an unknown user). "other" says nothing.
+MTA_CATEGORY: dict[str, str] = {
+    "bad-mailbox": "userunknown",
+    "bad-domain": "hostunknown",
+    "inactive-mailbox": "suspend",
+    "quota-issues": "mailboxfull",
+    "message-expired": "expired",
+    "no-answer-from-host": "networkerror",
+    "bad-connection": "networkerror",
+    "relaying-issues": "norelaying",
+    "invalid-sender": "rejected",
+    "routing-errors": "systemerror",
+    "bad-configuration": "systemerror",
+    "protocol-errors": "syntaxerror",
+    "content-related": "contenterror",
+    "virus-related": "virusdetected",
+    "spam-related": "spamdetected",
+    "policy-related": "policyviolation",
+}
+# Categories that gather several causes: PowerMTA's stock patterns file blocklisted IPs ("RBL",
+# "blocked") under spam-related. A more specific reason the text names stands.
+_BROAD_CATEGORY = frozenset({"spamdetected", "policyviolation"})
 # Reasons too vague to stand on their own: phrases may refine them.
 RETRY = frozenset(
     {"", "undefined", "onhold", "systemerror", "securityerror", "networkerror", "hostunknown", "userunknown"}
@@ -232,7 +259,16 @@ def _userunknown(e: Evidence) -> bool:
         # 5.1.1 says "no such user" unless the text says relaying, blocking, a full box ...
         return not (
             e.found
-            & {"norelaying", "blocked", "blocked_connection", "mailboxfull", "hasmoved", "notaccept", "speeding"}
+            & {
+                "norelaying",
+                "blocked",
+                "blocked_connection",
+                "mailboxfull",
+                "hasmoved",
+                "notaccept",
+                "speeding",
+                "rejected_sender",
+            }
             or _rejected_text(e)
             or ("filtered" in e.found and "userunknown" not in e.found)  # "refused due to recipient preferences"
         )
@@ -240,6 +276,10 @@ def _userunknown(e: Evidence) -> bool:
     # nearly every "no such user" is said (Sisimai's MTA modules usually know the command).
     if e.policy:
         return False  # a refusal by policy that happens to say "recipient rejected"
+    if "userunknown_stated" in e.found and e.by_status in _VAGUE and e.command not in (None, *BEFORE_DATA):
+        # After DATA, "user unknown" is often a recipient's sender filter in disguise (``_filtered``);
+        # a text that states the mailbox does not exist, under a status that names nothing, is not.
+        return True
     return (e.command == "RCPT" or (e.command is None and not e.by_status)) and "userunknown" in e.found
 
 
@@ -265,7 +305,8 @@ def _rejected_text(e: Evidence) -> bool:
 
 
 def _rejected(e: Evidence) -> bool:
-    if e.by_status == "rejected":
+    if e.by_status == "rejected" or (e.by_status == "userunknown" and "rejected_sender" in e.found):
+        # An address status (X.1.x) with a text naming the sender: the sender's address was refused.
         return True
     if e.command == "MAIL" and e.by_status == "securityerror" and e.reply_code != "530" and not e.found:
         # Refused at MAIL FROM under a bare 5.7.x, nothing more said: the sender was refused
@@ -345,20 +386,33 @@ def classify(
     found: frozenset[str] | None = None,
     still_queued: bool = False,
     diagnosed: bool = True,
+    category: str = "",
 ) -> str:
     """The reason for one delivery. ``found`` may pass ``reasons_in(text.lower())`` when the
-    caller already has it."""
+    caller already has it; ``category`` is the reporting MTA's own classification (``MTA_CATEGORY``)."""
     by_status = status_name(status)
     if status and status.startswith("2."):
         return "delivered"
-    domain = recipient.rpartition("@")[2] if recipient else ""
-    if domain in BY_RECIPIENT_DOMAIN:
-        return BY_RECIPIENT_DOMAIN[domain]
+    verdict = MTA_CATEGORY.get(category.strip().lower(), "") if category else ""
+    if verdict and verdict not in _BROAD_CATEGORY:
+        return verdict
     lowered = (text or "").lower()
     if text and (named := provider_code(text, lowered)):
         return named.reason  # a receiver's own documented code says more than any generic rule
     if found is None:
         found = reasons_in(lowered) if lowered else frozenset()
+    if "content_rejected" in found:
+        # "Content rejected" alone: a spam filter's words, or the content's form under X.6.x.
+        found = found | {"contenterror" if (status or "")[1:3] == ".6" else "spamdetected"}
+    domain = recipient.rpartition("@")[2] if recipient else ""
+    if domain in BY_RECIPIENT_DOMAIN and not (by_status and by_status in found):
+        # The domain's own notices (a group refusing a post) mean one thing; an SMTP refusal whose
+        # status and text agree on something else (5.1.1 "does not exist": no such group) says more.
+        return BY_RECIPIENT_DOMAIN[domain]
+    if verdict:
+        # A broad category: a specific reason the text names stands (in the classifier's order).
+        named = found & _NOT_POLICY
+        return verdict if verdict in named else next((r for r in (*FIRST_PASS, *SECOND_PASS) if r in named), verdict)
     # "expired" is the queue's verdict, weaker than what went wrong on each attempt.
     explicit = min((r[1:] for r in found if r[0] == "!"), key=lambda r: (r == "expired", r), default="")
     if explicit and explicit not in RETRY and explicit != "expired":
