@@ -397,8 +397,8 @@ def classify(
     if verdict and verdict not in _BROAD_CATEGORY:
         return verdict
     lowered = (text or "").lower()
-    if text and (named := provider_code(text, lowered)):
-        return named.reason  # a receiver's own documented code says more than any generic rule
+    if text and (coded := provider_code(text, lowered)):
+        return coded.reason  # a receiver's own documented code says more than any generic rule
     if found is None:
         found = reasons_in(lowered) if lowered else frozenset()
     if "content_rejected" in found:
