@@ -623,6 +623,14 @@ def _implied(local: str, source: Source) -> str | None:
     return f"{local.lower()}@{'.'.join(labels[-keep:])}"
 
 
+def _sole_addressee(source: Source) -> str | None:
+    """The returned original's only addressee: one address in its To, none in Cc."""
+    to = source.original.get("to", "")
+    if not to or source.original.get("cc") or to.count("@") != 1:
+        return None
+    return clean_address(to)
+
+
 def _named_in_text(report: _Report, local: str, taken: set[str]) -> str | None:
     """The failed address as the report's text names it, for a DSN block that names none."""
     spots = report.spots
@@ -673,9 +681,10 @@ def _from_text(report: _Report) -> list[Found]:
             return [Found(a, source.text) for a in wanted]
     if not spots:
         # The quoted original's To and Cc name who the message was for, not who failed (a list,
-        # a Bcc, an alias): a report that names no address has no recipient. A bare name in the
-        # failed-address slot is a mailbox of the reporting domain (AOL's screen names).
-        implied = _implied(_bare_recipient(source.text), source)
+        # a Bcc, an alias), unless the report names nobody and the original went to one address
+        # only (Postfix's "Delivery report unavailable"): then that is the one that failed. A bare
+        # name in the failed-address slot is a mailbox of the reporting domain (AOL's screen names).
+        implied = _implied(_bare_recipient(source.text), source) or _sole_addressee(source)
         return [Found(implied, source.text, own=False)]
     return blocks_for(source.text, spots)  # the report's blocks, one per failed address
 
