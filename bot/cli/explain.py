@@ -7,26 +7,31 @@ could not be read. Argument errors exit 2, as argparse does.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import json
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+try:
+    import fcntl
+except ImportError:  # not on Windows, which has no fork either
+    fcntl = None  # type: ignore[assignment]
+
 from bot import knowledge
 from bot.explain import explain_bounce, explain_code, normalise_code
 from bot.parse import Bounce, parse_bounce
 from bot.parse.source import MAX_BYTES
-from bot.render import bounce_record, render_code, render_text
+from bot.render.record import bounce_record
 
 EXIT_OK, EXIT_ERROR, EXIT_NONE = 0, 1, 2
 MAX_FILES = 100_000
 MAX_JOBS = 8
 MAX_ASKED_JOBS = 64  # --jobs N: a typo such as 100000 must not fork that many processes
+OUTPUT_BLOCK = 1 << 16
 PARALLEL_FROM = 200  # inputs: below this, starting workers costs more than it saves
 T = TypeVar("T")
 
@@ -157,6 +162,8 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
     output, record = "", None
     if fmt == "text":
         if bounce.is_ndr:
+            from bot.render.terminal import render_text  # noqa: PLC0415 - text output only
+
             ui = knowledge.load(language).ui
             output = render_text(bounce, explanation, ui, color=color, file=item.name if many else None)
     elif fmt == "jsonl":
@@ -174,15 +181,102 @@ def _jobs(requested: int | None) -> int:
 
 
 def _outcomes(items: Iterable[Input], render: Callable[[Input], T], *, jobs: int) -> Iterator[T]:
-    """Outcomes in input order. Many files are shared among ``jobs`` worker processes (each reads
-    and parses its own files, so only paths and rendered text cross between processes)."""
+    """Outcomes in input order. Many files are shared among ``jobs`` processes: this one and
+    ``jobs - 1`` forked workers (each reads and parses its own files, so only paths go out and
+    rendered results come back)."""
     items = list(items)
     if jobs < 2 or len(items) < PARALLEL_FROM:
         yield from map(render, items)
         return
-    jobs = min(jobs, len(items) // 8)  # the fork context starts every worker at once: a few files each
-    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+    jobs = min(jobs, len(items) // 8)  # every worker starts at once: a few files each
+    if not hasattr(os, "fork"):
+        yield from _pooled(items, render, jobs)
+        return
+    yield from _forked(items, render, jobs)
+
+
+CHUNK = 32  # inputs a process reads in a row: large enough that passing results costs little
+
+
+def _forked(items: list[Input], render: Callable[[Input], T], jobs: int) -> Iterator[T]:
+    """The inputs in chunks dealt in turn to this process and ``jobs - 1`` forked children; a
+    child sends each chunk's results back through a pipe of its own, pickled, and this process
+    reads them when their turn comes. This process works rather than waits (a dispatcher would
+    spend CPU time handing out work on the same cores), and no executor threads or queues are
+    involved. A child that fails or dies leaves its remaining chunks to this process, which
+    renders them itself (raising there, as a single process would)."""
+    import pickle  # noqa: PLC0415 - only with workers
+
+    size = max(1, min(CHUNK, len(items) // (jobs * 8)))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    children: dict[int, tuple[int, IO[bytes] | None]] = {}  # turn -> (pid, its results)
+    try:
+        for turn in range(1, jobs):
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: its chunks, then exit without running this process's cleanup
+                os.close(read_fd)
+                for _, (_, other) in children.items():
+                    if other is not None:
+                        other.close()
+                _serve(chunks[turn::jobs], render, write_fd, pickle.dumps)
+            os.close(write_fd)
+            _widen(read_fd)
+            children[turn] = (pid, os.fdopen(read_fd, "rb"))
+        for n, chunk in enumerate(chunks):
+            pid, results = children.get(n % jobs, (0, None))
+            batch = _receive(results, pickle.loads) if results is not None else None
+            if batch is None:
+                if results is not None:  # the child failed: its turns are ours from now on
+                    results.close()
+                    children[n % jobs] = (pid, None)
+                batch = [render(item) for item in chunk]
+            yield from batch
+    finally:
+        for pid, results in children.values():
+            if results is not None:
+                results.close()  # a child still writing gets EPIPE and exits
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _serve(chunks: list[list[Input]], render: Callable[[Input], Any], fd: int, dumps: Callable[..., bytes]) -> None:
+    """A child's whole life: render each chunk, send it as one length-prefixed pickle."""
+    status = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                data = dumps([render(item) for item in chunk], protocol=5)
+                out.write(len(data).to_bytes(8, "little"))
+                out.write(data)
+                out.flush()
+    except BaseException:  # any failure, an interrupt too: the parent renders what is missing
+        status = 1
+    os._exit(status)
+
+
+def _receive(results: IO[bytes], loads: Callable[[bytes], Any]) -> list[Any] | None:
+    """The next chunk a child sent, or None when it sent no more (it failed or died)."""
+    head = results.read(8)
+    if len(head) < 8:
+        return None
+    size = int.from_bytes(head, "little")
+    data = results.read(size)
+    return list(loads(data)) if len(data) == size else None
+
+
+def _widen(fd: int) -> None:
+    """Let a child run a few chunks ahead: a 1 MiB pipe (Linux) instead of 64 KiB."""
+    if hasattr(fcntl, "F_SETPIPE_SZ"):
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+
+
+def _pooled(items: list[Input], render: Callable[[Input], T], jobs: int) -> Iterator[T]:
+    """Where there is no fork: a process pool (``render`` and the results are pickled)."""
+    import concurrent.futures  # noqa: PLC0415 - only without fork
+
+    with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
         yield from pool.map(render, items, chunksize=max(1, min(64, len(items) // (jobs * 8))))
 
 
@@ -197,6 +291,8 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
             print(f"mailflow: {args.code!r} is not a known SMTP reply or enhanced status code", file=stderr)
             return EXIT_NONE
         if args.format == "text":
+            from bot.render.terminal import render_code  # noqa: PLC0415 - text output only
+
             stdout.write(render_code(explanation, ui, color=color))
         else:
             stdout.write(json.dumps(dataclasses.asdict(explanation), ensure_ascii=False) + "\n")
@@ -210,14 +306,28 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     many = len(args.inputs) > 1 or any(Path(p).is_dir() for p in args.inputs)
     render = functools.partial(explain_input, language=language, fmt=args.format, color=color, many=many)
     records = []
-    for outcome in _outcomes(iter_inputs(args.inputs, stdin), render, jobs=_jobs(args.jobs)):
-        unreadable += outcome.unreadable
-        recognised += outcome.recognised
-        for line in outcome.messages:
-            print(f"mailflow: {line}", file=stderr)
-        stdout.write(outcome.output)
-        if outcome.record is not None:
-            records.append(outcome.record)
+    # Output goes out in blocks of about OUTPUT_BLOCK characters (as each input is done on a
+    # terminal): with PYTHONUNBUFFERED set, every write would otherwise be a system call.
+    pending: list[str] = []
+    held = 0
+    block = 0 if stdout.isatty() else OUTPUT_BLOCK
+    try:
+        for outcome in _outcomes(iter_inputs(args.inputs, stdin), render, jobs=_jobs(args.jobs)):
+            unreadable += outcome.unreadable
+            recognised += outcome.recognised
+            for line in outcome.messages:
+                print(f"mailflow: {line}", file=stderr)
+            if outcome.output:
+                pending.append(outcome.output)
+                held += len(outcome.output)
+                if held >= block:
+                    stdout.write("".join(pending))
+                    pending.clear()
+                    held = 0
+            if outcome.record is not None:
+                records.append(outcome.record)
+    finally:
+        stdout.write("".join(pending))  # what is done is written, also when stopped early
     if args.format == "json" and records:
         payload = records[0] if len(records) == 1 else records
         stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
