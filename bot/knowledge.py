@@ -29,7 +29,6 @@ import os
 import pickle
 import re
 import sys
-import tomllib
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -229,6 +228,8 @@ def _root() -> Path:
 
 def read(relative: str) -> dict[str, Any]:
     """One TOML file of ``knowledge/``; a missing or malformed file is a ``KnowledgeError``."""
+    import tomllib  # noqa: PLC0415 - a run that finds the base in its cache parses no TOML
+
     resource = _root() / relative
     try:
         with resource.open("rb") as fh:
