@@ -177,16 +177,17 @@ def test_parallel_workers_give_the_same_summary() -> None:
 
 
 def _worker_pid(item: Input) -> int:
+    time.sleep(0.002)  # work to share: each process takes inputs as long as some are left
     return os.getpid()
 
 
 def test_a_huge_jobs_count_starts_only_a_few_workers() -> None:
-    # Every worker starts at once: --jobs 100000 must not fork 100000 processes. This process
-    # takes its share of the inputs as one of them.
+    # Every worker starts at once: --jobs 100000 must not fork 100000 processes (this process
+    # counts as one: it takes inputs too, when the others leave it some).
     assert _jobs(100_000) == MAX_ASKED_JOBS and _jobs(0) == 1
     items = [Input(f"in-{n}", b"") for n in range(PARALLEL_FROM)]
     pids = list(_outcomes(items, _worker_pid, jobs=_jobs(100_000)))
-    assert len(pids) == PARALLEL_FROM and os.getpid() in pids and 2 <= len(set(pids)) <= PARALLEL_FROM // 8
+    assert len(pids) == PARALLEL_FROM and 2 <= len(set(pids)) <= PARALLEL_FROM // 8
 
 
 _PARENT = os.getpid()

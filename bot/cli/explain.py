@@ -199,73 +199,113 @@ def _outcomes(items: Iterable[Input], render: Callable[[Input], T], *, jobs: int
 
 
 CHUNK = 32  # inputs a process reads in a row: large enough that passing results costs little
+MAX_CHUNKS = 8192  # chunk numbers, 4 bytes each, all fit in a pipe at once (64 KiB)
 
 
 def _forked(items: list[Input], render: Callable[[Input], T], jobs: int) -> Iterator[T]:
-    """The inputs in chunks dealt in turn to this process and ``jobs - 1`` forked children; a
-    child sends each chunk's results back through a pipe of its own, pickled, and this process
-    reads them when their turn comes. This process works rather than waits (a dispatcher would
-    spend CPU time handing out work on the same cores), and no executor threads or queues are
-    involved. A child that fails or dies leaves its remaining chunks to this process, which
-    renders them itself (raising there, as a single process would)."""
+    """The inputs in chunks, taken in turn by this process and ``jobs - 1`` forked children:
+    each takes the next chunk number from a shared pipe (a read of 4 bytes from a pipe is
+    atomic), so a process that gets less of the CPU simply takes fewer. A child sends each
+    chunk's results back through a pipe of its own, pickled with the chunk's number; this
+    process renders chunks too, rather than waiting as a dispatcher would, and yields the
+    results in input order. No executor threads or queues are involved. A chunk whose child
+    failed or died is rendered here once the children are done (raising here, as a single
+    process would)."""
     import pickle  # noqa: PLC0415 - only with workers
+    import select  # noqa: PLC0415
 
-    size = max(1, min(CHUNK, len(items) // (jobs * 8)))
+    size = max(1, min(CHUNK, len(items) // (jobs * 8)), -(-len(items) // MAX_CHUNKS))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    children: dict[int, tuple[int, IO[bytes] | None]] = {}  # turn -> (pid, its results)
+    claims, numbers = os.pipe()
+    _write_all(numbers, b"".join(n.to_bytes(4, "little") for n in range(len(chunks))))
+    os.close(numbers)  # once every number is taken, a read finds the end of the pipe
+    children: dict[int, int] = {}  # the read end of a child's results -> its pid
+    pids: list[int] = []
+    ready: dict[int, list[T]] = {}
     try:
-        for turn in range(1, jobs):
+        for _ in range(1, jobs):
             read_fd, write_fd = os.pipe()
             pid = os.fork()
-            if pid == 0:  # the child: its chunks, then exit without running this process's cleanup
+            if pid == 0:  # the child: chunks until none is left, then exit without this process's cleanup
                 os.close(read_fd)
-                for _, (_, other) in children.items():
-                    if other is not None:
-                        other.close()
-                _serve(chunks[turn::jobs], render, write_fd, pickle.dumps)
+                for other in children:
+                    os.close(other)
+                _serve(chunks, claims, render, write_fd, pickle.dumps)
             os.close(write_fd)
             _widen(read_fd)
-            children[turn] = (pid, os.fdopen(read_fd, "rb"))
-        for n, chunk in enumerate(chunks):
-            pid, results = children.get(n % jobs, (0, None))
-            batch = _receive(results, pickle.loads) if results is not None else None
-            if batch is None:
-                if results is not None:  # the child failed: its turns are ours from now on
-                    results.close()
-                    children[n % jobs] = (pid, None)
-                batch = [render(item) for item in chunk]
-            yield from batch
+            children[read_fd] = pid
+            pids.append(pid)
+        mine = True  # numbers may be left to take
+        for wanted in range(len(chunks)):
+            while wanted not in ready:
+                if mine and len(number := os.read(claims, 4)) == 4:
+                    taken = int.from_bytes(number, "little")
+                    ready[taken] = [render(item) for item in chunks[taken]]
+                    continue
+                mine = False
+                if not children:  # its child failed or died: render it here
+                    ready[wanted] = [render(item) for item in chunks[wanted]]
+                    continue
+                readable, _, _ = select.select(list(children), [], [])
+                for fd in readable:
+                    got = _receive(fd, pickle.loads)
+                    if got is None:  # done, or failed: what it took and did not send is rendered here
+                        os.close(fd)
+                        del children[fd]
+                    else:
+                        ready[got[0]] = got[1]
+            yield from ready.pop(wanted)
     finally:
-        for pid, results in children.values():
-            if results is not None:
-                results.close()  # a child still writing gets EPIPE and exits
+        os.close(claims)
+        for fd in children:
+            os.close(fd)  # a child still writing gets EPIPE and exits
+        for pid in pids:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
 
 
-def _serve(chunks: list[list[Input]], render: Callable[[Input], Any], fd: int, dumps: Callable[..., bytes]) -> None:
-    """A child's whole life: render each chunk, send it as one length-prefixed pickle."""
+def _serve(
+    chunks: list[list[Input]], claims: int, render: Callable[[Input], Any], fd: int, dumps: Callable[..., bytes]
+) -> None:
+    """A child's whole life: take a chunk number, render the chunk, send the results with the
+    number as one message (12 bytes of header, then the pickle), until no number is left."""
     status = 0
     try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                data = dumps([render(item) for item in chunk], protocol=5)
-                out.write(len(data).to_bytes(8, "little"))
-                out.write(data)
-                out.flush()
+        while len(number := os.read(claims, 4)) == 4:
+            taken = int.from_bytes(number, "little")
+            data = dumps([render(item) for item in chunks[taken]], protocol=5)
+            _write_all(fd, number + len(data).to_bytes(8, "little") + data)
     except BaseException:  # any failure, an interrupt too: the parent renders what is missing
         status = 1
     os._exit(status)
 
 
-def _receive(results: IO[bytes], loads: Callable[[bytes], Any]) -> list[Any] | None:
-    """The next chunk a child sent, or None when it sent no more (it failed or died)."""
-    head = results.read(8)
-    if len(head) < 8:
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    parts = []
+    while size:
+        part = os.read(fd, min(size, 1 << 20))
+        if not part:
+            break
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+
+
+def _receive(fd: int, loads: Callable[[bytes], Any]) -> tuple[int, list[Any]] | None:
+    """The next chunk a child sent, with its number, or None when it sends no more (it is
+    done, or it failed or died)."""
+    head = _read_exactly(fd, 12)
+    if len(head) < 12:
         return None
-    size = int.from_bytes(head, "little")
-    data = results.read(size)
-    return list(loads(data)) if len(data) == size else None
+    size = int.from_bytes(head[4:], "little")
+    data = _read_exactly(fd, size)
+    return (int.from_bytes(head[:4], "little"), list(loads(data))) if len(data) == size else None
 
 
 def _widen(fd: int) -> None:
