@@ -200,6 +200,7 @@ def _outcomes(items: Iterable[Input], render: Callable[[Input], T], *, jobs: int
 
 CHUNK = 32  # inputs a process reads in a row: large enough that passing results costs little
 MAX_CHUNKS = 8192  # chunk numbers, 4 bytes each, all fit in a pipe at once (64 KiB)
+AHEAD = 4  # chunks per process this one may hold, done, while it waits for an earlier one
 
 
 def _forked(items: list[Input], render: Callable[[Input], T], jobs: int) -> Iterator[T]:
@@ -238,11 +239,12 @@ def _forked(items: list[Input], render: Callable[[Input], T], jobs: int) -> Iter
         mine = True  # numbers may be left to take
         for wanted in range(len(chunks)):
             while wanted not in ready:
-                if mine and len(number := os.read(claims, 4)) == 4:
+                # Rendering ahead of a slow child is bounded: its results wait here, in memory.
+                if mine and len(ready) < AHEAD * jobs and len(number := os.read(claims, 4)) == 4:
                     taken = int.from_bytes(number, "little")
                     ready[taken] = [render(item) for item in chunks[taken]]
                     continue
-                mine = False
+                mine = mine and len(ready) >= AHEAD * jobs
                 if not children:  # its child failed or died: render it here
                     ready[wanted] = [render(item) for item in chunks[wanted]]
                     continue
