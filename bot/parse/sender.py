@@ -197,6 +197,8 @@ def _clean_domain(text: str) -> str | None:
 
 def _named_domain(lowered: str, markers: tuple[str, ...]) -> str | None:
     for marker in markers:
+        if marker not in lowered:
+            continue
         at = 0
         for _ in range(_MAX_MATCHES):
             found = lowered.find(marker, at)
@@ -240,7 +242,7 @@ def find_sender(
     ip = None
     for marker in _IP_MARKERS:
         for source in sources:
-            ip = _ip_after(source, marker)
+            ip = _ip_after(source, marker) if marker in source else None  # most name no marker
             if ip:
                 break
         if ip:
