@@ -2,7 +2,7 @@
 
 The Sisimai corpus (read in place from ../shared) is copied N times (default 10) into a
 temporary directory; then each parser decodes the whole directory as its users would run it,
-in one process, end to end (start-up included):
+in one command, end to end (start-up included):
 
     mailflow explain --format jsonl DIR > /dev/null
     perl -MSisimai -e 'print Sisimai->dump(DIR)' > /dev/null
@@ -10,7 +10,12 @@ in one process, end to end (start-up included):
 Each is run R times (default 3), alternating; the best wall time of each gives files/s, and the
 ratio is mailflow's files/s over Sisimai's. The best CPU time (user + system, ``wait4`` rusage)
 gives a second ratio that a busy machine disturbs much less than the wall clock: on a shared
-host, compare that one. Peak memory is each child's maximum resident set (``wait4`` rusage).
+host, compare that one. mailflow runs as its users run it, with its default ``--jobs`` (one
+process per CPU, at most 8: on 2 CPUs, itself and one forked worker); a worker's CPU time counts
+too (mailflow waits for its workers, so ``wait4`` includes them). Nothing is cached between
+runs except what an installed mailflow keeps in its user cache (the checked knowledge base,
+``bot/knowledge.py``); every copy of every file is read and parsed in full. Peak memory is
+each child's maximum resident set (``wait4`` rusage).
 Sisimai 4.25 comes from Debian: ``apt-get install -y libsisimai-perl``.
 
 Before the runs, mailflow's own modules are byte-compiled once (``compileall``), as ``pip

@@ -9,21 +9,33 @@ showing an empty section to a user in the middle of an incident.
 
 Lookup order for a code is exact, then detail range, then registry ``X.Y.Z``, then class and
 subject: the most specific explanation we have wins.
+
+Reading and validating a language costs about 40 ms, paid by every run of the command line. So
+the validated result is also kept in a user cache (``MAILFLOW_CACHE_DIR``, else
+``$XDG_CACHE_HOME/mailflow`` or ``~/.cache/mailflow``; an empty ``MAILFLOW_CACHE_DIR`` turns it
+off), pickled with the fingerprint of what it was built from: the path, size and modification
+time of every file under ``knowledge/`` and of this module, and the Python and mailflow
+versions. Any change there, an unreadable cache, or a cache directory that another user could
+write to (a pickle runs code when loaded) means the files are read again.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib.util
+import os
+import pickle
 import re
 import sys
-import tomllib
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot import __version__
 from bot.errors import KnowledgeError
 
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ja", "nl", "ko")
@@ -216,6 +228,8 @@ def _root() -> Path:
 
 def read(relative: str) -> dict[str, Any]:
     """One TOML file of ``knowledge/``; a missing or malformed file is a ``KnowledgeError``."""
+    import tomllib  # noqa: PLC0415 - a run that finds the base in its cache parses no TOML
+
     resource = _root() / relative
     try:
         with resource.open("rb") as fh:
@@ -429,9 +443,84 @@ def _same_step_fields(language: str, entries: Iterator[Entry], english: Knowledg
 
 @functools.cache
 def load(language: str = DEFAULT_LANGUAGE) -> Knowledge:
-    """Load and validate one language. Cached: the files are read once per process."""
+    """Load and validate one language. Cached: the files are read once per process, and parsed
+    again only when they changed since the last run (see the module's docstring)."""
     if language not in LANGUAGES:
         raise KnowledgeError(f"unsupported language {language!r}; choose one of {', '.join(LANGUAGES)}")
+    folder = _cache_dir()
+    if folder is None:
+        return _load(language)
+    # One file per language and per installed copy (several checkouts share a user's cache).
+    path = os.path.join(folder, f"knowledge-{language}-{zlib.crc32(str(_root()).encode()):08x}.pickle")
+    stamp = _fingerprint()
+    kb = _from_cache(path, stamp)
+    if kb is None:
+        kb = _load(language)
+        _to_cache(folder, path, stamp, kb)
+    return kb
+
+
+CACHE_ENV = "MAILFLOW_CACHE_DIR"
+
+
+def _cache_dir() -> str | None:
+    configured = os.environ.get(CACHE_ENV)
+    if configured is not None:
+        return configured or None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "mailflow")
+
+
+def _fingerprint() -> str:
+    """What a cached language was built from: every file of the data package and this module."""
+    parts = [sys.version, __version__]
+    stack = [str(_root()), os.path.dirname(__file__) + "/knowledge.py"]
+    while stack:
+        where = stack.pop()
+        try:
+            if not os.path.isdir(where):
+                info = os.stat(where)
+                parts.append(f"{where}:{info.st_size}:{info.st_mtime_ns}")
+                continue
+            with os.scandir(where) as entries:
+                stack.extend(e.path for e in entries if e.name.endswith(".toml") or e.is_dir(follow_symlinks=False))
+        except OSError:
+            parts.append(f"{where}:unreadable")
+    return "\n".join(sorted(parts))
+
+
+def _trusted(path: str) -> bool:
+    """Owned by this user and writable by no one else (POSIX); elsewhere, any."""
+    if not hasattr(os, "getuid"):
+        return True
+    info = os.stat(path)
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def _from_cache(path: str, stamp: str) -> Knowledge | None:
+    try:
+        if not (_trusted(os.path.dirname(path)) and _trusted(path)):
+            return None
+        with open(path, "rb") as fh:
+            found, kb = pickle.load(fh)
+    except Exception:  # missing, unreadable, truncated, or from other code: read the files
+        return None
+    return kb if found == stamp and isinstance(kb, Knowledge) else None
+
+
+def _to_cache(folder: str, path: str, stamp: str, kb: Knowledge) -> None:
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        with open(temporary, "wb") as fh:
+            pickle.dump((stamp, kb), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)  # whole or not at all, also with runs side by side
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+def _load(language: str) -> Knowledge:
     exact: dict[str, Entry] = {}
     ranges: list[tuple[int, int, int, int, Entry]] = []
     registry: dict[str, Entry] = {}
@@ -478,7 +567,7 @@ def check_all() -> list[str]:
     """Validate every language; return the problems found (empty when all is well)."""
     from bot.sender.knowledge import check as check_sender  # noqa: PLC0415  (it imports this module)
 
-    return problems_loading(load) + check_sender()
+    return problems_loading(_load) + check_sender()  # the files themselves, never the cache
 
 
 def problems_loading(loader: Callable[[str], object]) -> list[str]:

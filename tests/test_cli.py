@@ -161,3 +161,27 @@ def test_a_redis_url_it_cannot_use_is_bad_configuration(command: list[str], url:
     assert "REDIS_URL" in result.stderr
     assert "s3cret" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_explain_loads_only_what_it_uses(tmp_path: Path) -> None:
+    # Every run pays for what `mailflow` imports: explain to JSON must not load the other
+    # commands (probes, Slack, the worker), the terminal renderer or a process pool.
+    samples = Path(__file__).parent / "samples"
+    script = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        f"status = main(['explain', '--format', 'jsonl', {str(samples / 'postfix')!r}])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('bot.cli.', 'bot.render.', 'bot.probes', "
+        "'bot.slack', 'multiprocessing', 'concurrent'))), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "MAILFLOW_CACHE_DIR": str(tmp_path)},
+        check=False,
+    )
+    assert proc.stdout.count("\n") > 3, proc.stderr
+    loaded = proc.stderr.strip().splitlines()[-1]
+    assert loaded == "['bot.cli.explain', 'bot.render.record']", loaded

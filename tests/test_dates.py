@@ -17,6 +17,9 @@ from bot.parse.dates import parse_date, report_date
         ("Tue, 14 May 2024 08:14:22 -0000 (UTC)", "2024-05-14T08:14:22Z"),
         ("Mon, 1 Jan 1979 00:00:00 +0000", None),  # before any bounce this tool will see
         ("Fri, 31 Dec 9999 23:59:59 +0000", None),  # a clock years off, or made up
+        ("Fri, 31 Dec 9999 23:59:59 -2359", None),  # past the last datetime in UTC: no overflow
+        ("Tue, 14 May 2024 10:14:22 +2400", None),  # no such zone
+        ("Tue, 14 May 2024 10:14:22 +2359", "2024-05-13T10:15:22Z"),
         ("Fri, 1 Jan 2100 00:00:00 +0000", None),
         ("Thu, 31 Dec 2099 23:00:00 +0000", "2099-12-31T23:00:00Z"),
         ("yesterday", None),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,59 @@ def test_ui_labels_keep_the_english_placeholders_and_markup(lang: str) -> None:
     for name, text in english.items():
         assert sorted(placeholder.findall(other[name])) == sorted(placeholder.findall(text)), name
         assert other[name].count("`") == text.count("`"), name
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(knowledge.CACHE_ENV, str(folder))
+    knowledge.load.cache_clear()
+    yield folder
+    knowledge.load.cache_clear()
+
+
+def _no_files(language: str) -> knowledge.Knowledge:
+    raise AssertionError(f"{language}: the files were read again")
+
+
+def test_a_language_is_read_from_the_cache_the_second_time(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = knowledge.load("fr")
+    assert sorted(p.name.split("-")[1] for p in cache_dir.iterdir()) == ["en", "fr"]
+    knowledge.load.cache_clear()
+    monkeypatch.setattr(knowledge, "_load", _no_files)
+    assert knowledge.load("fr") == first
+
+
+def test_a_changed_file_or_a_foreign_cache_means_reading_the_files(
+    cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    knowledge.load("en")
+    copy = tmp_path / "knowledge"
+    shutil.copytree(knowledge._root(), copy)
+    monkeypatch.setattr(knowledge, "_root", lambda: copy)
+    before = knowledge._fingerprint()
+    with (copy / "en" / "ui.toml").open("a") as fh:
+        fh.write("\n# an edit\n")
+    assert knowledge._fingerprint() != before
+    monkeypatch.undo()
+    monkeypatch.setenv(knowledge.CACHE_ENV, str(cache_dir))
+    knowledge.load.cache_clear()
+    cache_dir.chmod(0o777)  # writable by anyone: its pickles are not loaded
+    read: list[str] = []
+    monkeypatch.setattr(knowledge, "_load", lambda language: read.append(language) or _real_load(language))
+    knowledge.load("en")
+    assert read == ["en"]
+
+
+def test_an_empty_cache_setting_turns_the_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(knowledge.CACHE_ENV, "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    knowledge.load.cache_clear()
+    try:
+        assert knowledge.load("en").exact
+    finally:
+        knowledge.load.cache_clear()
+    assert not any(tmp_path.iterdir())
+
+
+_real_load = knowledge._load

@@ -11,34 +11,37 @@ mailflow serve [--port N]              run the Slack bot                  (bot/c
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.cli import diagnose, explain, sender, serve, summary, worker
 from bot.errors import ConfigError, MailflowError
 
 EXIT_INTERNAL, EXIT_USAGE = 1, 2
+# In the order ``mailflow --help`` lists them. Each module is imported only when its command
+# runs or the full list is needed: ``explain`` should not pay for the probes' and the Slack
+# bot's imports on every start.
+COMMANDS = ("explain", "summary", "diagnose", "sender", "worker", "serve")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``only``, just that command's subparser (same parse, same errors
+    and help for that command), so only its module is imported."""
     parser = argparse.ArgumentParser(
         prog="mailflow",
         description="Explain mail bounces and queue errors, and probe for their cause, in en es fr ja nl ko.",
     )
     parser.add_argument("--version", action="version", version=f"mailflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    explain.add_parser(sub)
-    summary.add_parser(sub)
-    diagnose.add_parser(sub)
-    sender.add_parser(sub)
-    worker.add_parser(sub)
-    serve.add_parser(sub)
+    for name in (only,) if only in COMMANDS else COMMANDS:
+        importlib.import_module(f"bot.cli.{name}").add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args, sys.stdout, sys.stderr, sys.stdin.buffer))

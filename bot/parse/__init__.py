@@ -172,6 +172,9 @@ def _parse(source: Source) -> Bounce:
             reported,
             source.original,
             receiving_domains((d.recipient or "" for d in deliveries), remote_host),
+            # lower() maps each character on its own around a line break: the parts' lower-cased
+            # forms joined are the whole's
+            report.lowered + ("\n" + dsn_text.lower() if dsn_text else ""),
         ),
         date=report_date(source.headers, source.dsn_message, source.dsn_recipients),
     )

@@ -24,17 +24,23 @@ def parse_date(value: str | None) -> dt.datetime | None:
         return None
     text = value.strip()[:MAX_VALUE]
     try:
-        when = email.utils.parsedate_to_datetime(text)
+        # ``parsedate_tz`` is what ``parsedate_to_datetime`` reads with; the offset is applied
+        # here directly (a zone-less date is UTC, as the offset 0 it gives then).
+        parts = email.utils.parsedate_tz(text)
+        if parts is None:
+            return None
+        offset = parts[9] or 0
+        if not -86400 < offset < 86400:
+            return None  # no such zone (``datetime.timezone`` refuses a day or more)
+        when = dt.datetime(*parts[:6], tzinfo=dt.UTC) - dt.timedelta(seconds=offset)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None:
-        return None
-    when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
     return when if _EARLIEST <= when < _LATEST else None
 
 
 def iso(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = when.astimezone(dt.UTC)
+    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
 
 
 def report_date(

@@ -197,6 +197,8 @@ def _clean_domain(text: str) -> str | None:
 
 def _named_domain(lowered: str, markers: tuple[str, ...]) -> str | None:
     for marker in markers:
+        if marker not in lowered:
+            continue
         at = 0
         for _ in range(_MAX_MATCHES):
             found = lowered.find(marker, at)
@@ -211,9 +213,10 @@ def _named_domain(lowered: str, markers: tuple[str, ...]) -> str | None:
     return None
 
 
-def pasted_original(text: str) -> dict[str, str]:
-    """The returned original's header fields quoted in a pasted report (first of each name)."""
-    cut = _original_marker(text)
+def pasted_original(text: str, lowered: str | None = None) -> dict[str, str]:
+    """The returned original's header fields quoted in a pasted report (first of each name);
+    ``lowered`` is ``text.lower()`` when the caller has it."""
+    cut = _original_marker(text, lowered)
     if cut is None:
         return {}
     eol = text.find("\n", cut)
@@ -225,18 +228,21 @@ def pasted_original(text: str) -> dict[str, str]:
     return fields
 
 
-def find_sender(text: str, original: Mapping[str, str], receivers: Iterable[str] = ()) -> Sender:
+def find_sender(
+    text: str, original: Mapping[str, str], receivers: Iterable[str] = (), lowered: str | None = None
+) -> Sender:
     """The sender as the report ``text`` and the returned message's headers ``original`` show it;
-    ``receivers`` are the receiving side's names (``receiving_domains``), for the Received line."""
-    lowered = text.lower()
+    ``receivers`` are the receiving side's names (``receiving_domains``), for the Received line;
+    ``lowered`` is ``text.lower()`` when the caller has it."""
+    lowered = text.lower() if lowered is None else lowered
     if not original:
-        original = pasted_original(text)
+        original = pasted_original(text, lowered)
     auth = " ".join(v for k in ("authentication-results", "received-spf") if (v := original.get(k))).lower()
     sources = (lowered, auth) if auth else (lowered,)
     ip = None
     for marker in _IP_MARKERS:
         for source in sources:
-            ip = _ip_after(source, marker)
+            ip = _ip_after(source, marker) if marker in source else None  # most name no marker
             if ip:
                 break
         if ip:

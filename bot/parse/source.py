@@ -62,9 +62,10 @@ _ORIGINAL_MARKERS: tuple[tuple[str, str, bool, bool], ...] = (
 _MAX_MARKER_HITS = 200  # occurrences examined per phrase: repeated phrases cannot make this quadratic
 
 
-def _original_marker(text: str) -> int | None:
-    """Offset of the line where the quoted original starts, or None."""
-    lowered = text.lower()
+def _original_marker(text: str, lowered: str | None = None) -> int | None:
+    """Offset of the line where the quoted original starts, or None; ``lowered`` is
+    ``text.lower()`` when the caller has it."""
+    lowered = text.lower() if lowered is None else lowered
     best: int | None = None
     for needle, after, wanted, dashed in _ORIGINAL_MARKERS:
         pos = lowered.find(needle)

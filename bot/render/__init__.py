@@ -1,6 +1,3 @@
-"""Renderers: the same bounce and explanation as a JSON record or as terminal text."""
-
-from bot.render.record import bounce_record
-from bot.render.terminal import render_code, render_text
-
-__all__ = ["bounce_record", "render_code", "render_text"]
+"""Renderers: the same bounce and explanation as a JSON record (``record.py``) or as terminal
+text (``terminal.py``), imported from their modules: a JSON run does not load the terminal
+renderer and its text-width tables."""
