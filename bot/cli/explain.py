@@ -7,7 +7,6 @@ could not be read. Argument errors exit 2, as argparse does.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import functools
 import json
@@ -15,11 +14,6 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
-
-try:
-    import fcntl
-except ImportError:  # not on Windows, which has no fork either
-    fcntl = None  # type: ignore[assignment]
 
 from bot import knowledge
 from bot.explain import explain_bounce, explain_code, normalise_code
@@ -202,144 +196,19 @@ def _jobs(requested: int | None) -> int:
 
 
 def _outcomes(items: Iterable[Input], render: Callable[[Input], T], *, jobs: int) -> Iterator[T]:
-    """Outcomes in input order. Many files are shared among ``jobs`` processes: this one and
-    ``jobs - 1`` forked workers (each reads and parses its own files, so only paths go out and
-    rendered results come back)."""
+    """Outcomes in input order. Many files are shared among ``jobs`` worker processes (each reads
+    and parses its own files, so only paths and rendered text cross between processes)."""
     items = list(items)
     if jobs < 2 or len(items) < PARALLEL_FROM:
         yield from map(render, items)
         return
-    jobs = min(jobs, len(items) // 8)  # every worker starts at once: a few files each
-    if not hasattr(os, "fork"):
-        yield from _pooled(items, render, jobs)
-        return
-    yield from _forked(items, render, jobs)
+    # Imported here: one file, or --jobs 1, pays nothing for them at start-up.
+    import concurrent.futures  # noqa: PLC0415
+    import multiprocessing  # noqa: PLC0415
 
-
-CHUNK = 32  # inputs a process reads in a row: large enough that passing results costs little
-MAX_CHUNKS = 8192  # chunk numbers, 4 bytes each, all fit in a pipe at once (64 KiB)
-AHEAD = 4  # chunks per process this one may hold, done, while it waits for an earlier one
-
-
-def _forked(items: list[Input], render: Callable[[Input], T], jobs: int) -> Iterator[T]:
-    """The inputs in chunks, taken in turn by this process and ``jobs - 1`` forked children:
-    each takes the next chunk number from a shared pipe (a read of 4 bytes from a pipe is
-    atomic), so a process that gets less of the CPU simply takes fewer. A child sends each
-    chunk's results back through a pipe of its own, pickled with the chunk's number; this
-    process renders chunks too, rather than waiting as a dispatcher would, and yields the
-    results in input order. No executor threads or queues are involved. A chunk whose child
-    failed or died is rendered here once the children are done (raising here, as a single
-    process would)."""
-    import pickle  # noqa: PLC0415 - only with workers
-    import select  # noqa: PLC0415
-
-    size = max(1, min(CHUNK, len(items) // (jobs * 8)), -(-len(items) // MAX_CHUNKS))
-    chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    claims, numbers = os.pipe()
-    _write_all(numbers, b"".join(n.to_bytes(4, "little") for n in range(len(chunks))))
-    os.close(numbers)  # once every number is taken, a read finds the end of the pipe
-    children: dict[int, int] = {}  # the read end of a child's results -> its pid
-    pids: list[int] = []
-    ready: dict[int, list[T]] = {}
-    try:
-        for _ in range(1, jobs):
-            read_fd, write_fd = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: chunks until none is left, then exit without this process's cleanup
-                os.close(read_fd)
-                for other in children:
-                    os.close(other)
-                _serve(chunks, claims, render, write_fd, pickle.dumps)
-            os.close(write_fd)
-            _widen(read_fd)
-            children[read_fd] = pid
-            pids.append(pid)
-        mine = True  # numbers may be left to take
-        for wanted in range(len(chunks)):
-            while wanted not in ready:
-                # Rendering ahead of a slow child is bounded: its results wait here, in memory.
-                if mine and len(ready) < AHEAD * jobs and len(number := os.read(claims, 4)) == 4:
-                    taken = int.from_bytes(number, "little")
-                    ready[taken] = [render(item) for item in chunks[taken]]
-                    continue
-                mine = mine and len(ready) >= AHEAD * jobs
-                if not children:  # its child failed or died: render it here
-                    ready[wanted] = [render(item) for item in chunks[wanted]]
-                    continue
-                readable, _, _ = select.select(list(children), [], [])
-                for fd in readable:
-                    got = _receive(fd, pickle.loads)
-                    if got is None:  # done, or failed: what it took and did not send is rendered here
-                        os.close(fd)
-                        del children[fd]
-                    else:
-                        ready[got[0]] = got[1]
-            yield from ready.pop(wanted)
-    finally:
-        os.close(claims)
-        for fd in children:
-            os.close(fd)  # a child still writing gets EPIPE and exits
-        for pid in pids:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-
-
-def _serve(
-    chunks: list[list[Input]], claims: int, render: Callable[[Input], Any], fd: int, dumps: Callable[..., bytes]
-) -> None:
-    """A child's whole life: take a chunk number, render the chunk, send the results with the
-    number as one message (12 bytes of header, then the pickle), until no number is left."""
-    status = 0
-    try:
-        while len(number := os.read(claims, 4)) == 4:
-            taken = int.from_bytes(number, "little")
-            data = dumps([render(item) for item in chunks[taken]], protocol=5)
-            _write_all(fd, number + len(data).to_bytes(8, "little") + data)
-    except BaseException:  # any failure, an interrupt too: the parent renders what is missing
-        status = 1
-    os._exit(status)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _read_exactly(fd: int, size: int) -> bytes:
-    parts = []
-    while size:
-        part = os.read(fd, min(size, 1 << 20))
-        if not part:
-            break
-        parts.append(part)
-        size -= len(part)
-    return b"".join(parts)
-
-
-def _receive(fd: int, loads: Callable[[bytes], Any]) -> tuple[int, list[Any]] | None:
-    """The next chunk a child sent, with its number, or None when it sends no more (it is
-    done, or it failed or died)."""
-    head = _read_exactly(fd, 12)
-    if len(head) < 12:
-        return None
-    size = int.from_bytes(head[4:], "little")
-    data = _read_exactly(fd, size)
-    return (int.from_bytes(head[:4], "little"), list(loads(data))) if len(data) == size else None
-
-
-def _widen(fd: int) -> None:
-    """Let a child run a few chunks ahead: a 1 MiB pipe (Linux) instead of 64 KiB."""
-    if hasattr(fcntl, "F_SETPIPE_SZ"):
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
-
-
-def _pooled(items: list[Input], render: Callable[[Input], T], jobs: int) -> Iterator[T]:
-    """Where there is no fork: a process pool (``render`` and the results are pickled)."""
-    import concurrent.futures  # noqa: PLC0415 - only without fork
-
-    with concurrent.futures.ProcessPoolExecutor(jobs) as pool:
+    jobs = min(jobs, len(items) // 8)  # the fork context starts every worker at once: a few files each
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         yield from pool.map(render, items, chunksize=max(1, min(64, len(items) // (jobs * 8))))
 
 
