@@ -126,6 +126,26 @@ def test_a_quoted_line_does_not_count() -> None:
     assert found is not None and found.reason == "toomanyconn"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the returned original's header, run together with the reply as a delivery's diagnostic
+        "nina@example.net Remote Server returned '550 5.1.1 User unknown' Original message headers: "
+        "Message-ID: <ES012345@mail.example.org> Subject: Order shipped",
+        "550 5.1.1 User unknown Original message headers: Subject: Order ES012345 shipped",
+        "Subject: Invoice IB212 for November Sent: 12/6/2026 cannot be reached: #5.1.1",
+        "550 5.1.1 unknown Received: from IB105.example.net (192.0.2.9) by mx.example.org",
+    ],
+)
+def test_a_code_shaped_word_in_the_original_header_does_not_count(text: str) -> None:
+    assert provider_code(text) is None
+
+
+def test_a_reply_after_the_original_header_still_counts() -> None:
+    found = provider_code("Subject: hello Sent: today dave@example.net #5.0.0 smtp;554 refused IB212")
+    assert found is not None and found.code == "IB212"
+
+
 def test_every_reason_in_the_tables_is_one_the_classifier_speaks() -> None:
     known = REASONS | set(STATUS_NAME.values())
     for provider in providers._CODED:

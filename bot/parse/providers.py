@@ -268,6 +268,21 @@ def _quoted(text: str, pos: int) -> bool:
     return text.startswith(">", start) and not text.startswith(">>> ", start)
 
 
+# Header fields of a message that carry free text, IDs or host names. Many reports print the
+# returned original's header in their text ("Original message headers:", Domino's "Subject:"
+# line), often run together with the reply on one line: a subject ("Order ES012345"), a message
+# ID ("<IB212.x@...>") or a relay's name there can take a code's shape, but no receiver said it.
+# A code counts after such a field only when a reply code stands between them.
+_MESSAGE_FIELDS = ("subject:", "thread-topic:", "message-id:", "in-reply-to:", "references:", "received:")
+_REPLY = re.compile(r"(?<![0-9])[245][0-5][0-9](?![0-9])")
+
+
+def _in_message_field(low: str, pos: int) -> bool:
+    """Whether ``pos`` of the lower-cased ``low`` falls in a message's header field, not a reply."""
+    label = max(low.rfind(field, 0, pos) for field in _MESSAGE_FIELDS)
+    return label != -1 and _REPLY.search(low, label, pos) is None
+
+
 def _lookup(provider: _Coded, code: str) -> str:
     reason = provider.codes.get(code)
     if reason is None and not code.isdigit():
@@ -281,16 +296,18 @@ def _lookup(provider: _Coded, code: str) -> str:
 def provider_code(text: str, lowered: str | None = None) -> ProviderCode | None:
     """The first provider code in ``text`` that a table knows, or None. ``lowered`` may pass
     ``text.lower()`` when the caller already has it."""
+    low = ""
     for marker, provider in _MARKERS:
         if marker not in text:
             continue
         for m in provider.pattern.finditer(text):
-            if _quoted(text, m.start()):
+            low = low or (text.lower() if lowered is None else lowered)
+            if _quoted(text, m.start()) or _in_message_field(low, m.start()):
                 continue
             reason = _lookup(provider, m.group(1))
             if reason:
                 return ProviderCode(provider.name, m.group(0).strip("[]()"), reason)
-    low = text.lower() if lowered is None else lowered
+    low = low or (text.lower() if lowered is None else lowered)
     for phrase, reason in _MIMECAST:
         if phrase in low:
             at = low.find(phrase)
