@@ -349,7 +349,12 @@ _DELIVERED = (
     "was delivered to the following",
     "delivery to these recipients or groups is complete",
 )
-_FAILED_WORDS = ("could not", "couldn't", "failed", "undeliverable", "not delivered", "wasn't delivered", "unable to")
+_FAILED_WORDS = (
+    *("could not", "couldn't", "failed", "undeliverable", "not delivered", "wasn't delivered", "unable to"),
+    # a report that lists a delivered recipient and a refused or delayed one, without codes
+    *("did not reach", "didn't reach", "cannot be reached", "were rejected", "was rejected", "refused"),
+    *("delayed", "deferred", "will retry", "keep trying"),
+)
 
 
 def _receipt(report: _Report, codes: tuple[Code, ...]) -> bool:
@@ -379,8 +384,12 @@ _QUOTA_NOTICE = (
 
 
 def _quota_notice(report: _Report) -> bool:
+    """Does the text warn of the reader's own quota? A report that says a message failed is a
+    bounce, also of a quota warning mailed to someone else ("Undeliverable: Quota warning")."""
     opening = (report.source.headers.get("subject", "") + "\n").lower() + report.lowered[:600]
-    return any(n in opening for n in _QUOTA_NOTICE) and not report.structural
+    if not any(n in opening for n in _QUOTA_NOTICE) or report.structural:
+        return False
+    return not any(w in report.lowered for w in _FAILED_WORDS)
 
 
 def _unquoted(text: str) -> str:
