@@ -349,11 +349,17 @@ _DELIVERED = (
     "was delivered to the following",
     "delivery to these recipients or groups is complete",
 )
+# A report that this message failed (a quota notice may still say that mail "will be refused").
+_DELIVERY_FAILED = (
+    *("could not be delivered", "couldn't be delivered", "was not delivered", "wasn't delivered", "undeliverable"),
+    *("did not reach", "didn't reach", "cannot be reached", "delivery has failed", "unable to deliver"),
+)
 _FAILED_WORDS = (
-    *("could not", "couldn't", "failed", "undeliverable", "not delivered", "wasn't delivered", "unable to"),
-    # a report that lists a delivered recipient and a refused or delayed one, without codes
-    *("did not reach", "didn't reach", "cannot be reached", "were rejected", "was rejected", "refused"),
-    *("delayed", "deferred", "will retry", "keep trying"),
+    *_DELIVERY_FAILED,
+    *("could not", "couldn't", "failed", "not delivered", "unable to"),
+    # a notice that lists a delivered recipient and a refused, delayed or expired one, without codes
+    *("were rejected", "was rejected", "refused", "delayed", "deferred", "will retry", "keep trying"),
+    *("expired", "given up", "gave up"),
 )
 
 
@@ -389,7 +395,7 @@ def _quota_notice(report: _Report) -> bool:
     opening = (report.source.headers.get("subject", "") + "\n").lower() + report.lowered[:600]
     if not any(n in opening for n in _QUOTA_NOTICE) or report.structural:
         return False
-    return not any(w in report.lowered for w in _FAILED_WORDS)
+    return not any(w in report.lowered for w in _DELIVERY_FAILED)
 
 
 def _unquoted(text: str) -> str:
