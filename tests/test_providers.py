@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,8 @@ def test_a_quoted_line_does_not_count() -> None:
         "550 5.1.1 User unknown Original message headers: Subject: Order ES012345 shipped",
         "Subject: Invoice IB212 for November Sent: 12/6/2026 cannot be reached: #5.1.1",
         "550 5.1.1 unknown Received: from IB105.example.net (192.0.2.9) by mx.example.org",
+        # the digits of a code are no reply code that would end the field
+        "550 5.1.1 unknown Subject: Invoices IB212 and IB212, second copy",
     ],
 )
 def test_a_code_shaped_word_in_the_original_header_does_not_count(text: str) -> None:
@@ -144,6 +147,15 @@ def test_a_code_shaped_word_in_the_original_header_does_not_count(text: str) -> 
 def test_a_reply_after_the_original_header_still_counts() -> None:
     found = provider_code("Subject: hello Sent: today dave@example.net #5.0.0 smtp;554 refused IB212")
     assert found is not None and found.code == "IB212"
+
+
+def test_many_code_shaped_tokens_are_examined_in_linear_time() -> None:
+    # Unknown codes, and known ones all in a subject: each is examined at most once, and only a
+    # bounded number of them; a quadratic scan takes minutes here.
+    for text in ("x " + "IB999 " * 200_000, "Subject: " + "IB212 " * 200_000):
+        started = time.perf_counter()
+        assert provider_code(text) is None
+        assert time.perf_counter() - started < 2
 
 
 def test_every_reason_in_the_tables_is_one_the_classifier_speaks() -> None:

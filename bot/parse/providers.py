@@ -18,6 +18,7 @@ skipped.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -274,12 +275,16 @@ def _quoted(text: str, pos: int) -> bool:
 # ID ("<IB212.x@...>") or a relay's name there can take a code's shape, but no receiver said it.
 # A code counts after such a field only when a reply code stands between them.
 _MESSAGE_FIELDS = ("subject:", "thread-topic:", "message-id:", "in-reply-to:", "references:", "received:")
-_REPLY = re.compile(r"(?<![0-9])[245][0-5][0-9](?![0-9])")
+_REPLY = re.compile(r"(?<![\w.\-])[245][0-5][0-9](?!\w)")
+_FIELD_REACH = 1000  # how far before a code a field label is looked for
+# Code-shaped tokens examined per provider: a reply carries one, and a text of thousands
+# ("IB999 IB999 ...") cannot make the position checks quadratic.
+_MAX_CANDIDATES = 64
 
 
 def _in_message_field(low: str, pos: int) -> bool:
     """Whether ``pos`` of the lower-cased ``low`` falls in a message's header field, not a reply."""
-    label = max(low.rfind(field, 0, pos) for field in _MESSAGE_FIELDS)
+    label = max(low.rfind(field, max(0, pos - _FIELD_REACH), pos) for field in _MESSAGE_FIELDS)
     return label != -1 and _REPLY.search(low, label, pos) is None
 
 
@@ -300,12 +305,12 @@ def provider_code(text: str, lowered: str | None = None) -> ProviderCode | None:
     for marker, provider in _MARKERS:
         if marker not in text:
             continue
-        for m in provider.pattern.finditer(text):
-            low = low or (text.lower() if lowered is None else lowered)
-            if _quoted(text, m.start()) or _in_message_field(low, m.start()):
-                continue
+        for m in itertools.islice(provider.pattern.finditer(text), _MAX_CANDIDATES):
             reason = _lookup(provider, m.group(1))
-            if reason:
+            if not reason:
+                continue
+            low = low or (text.lower() if lowered is None else lowered)
+            if not (_quoted(text, m.start()) or _in_message_field(low, m.start())):
                 return ProviderCode(provider.name, m.group(0).strip("[]()"), reason)
     low = low or (text.lower() if lowered is None else lowered)
     for phrase, reason in _MIMECAST:
