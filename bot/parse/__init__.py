@@ -638,12 +638,14 @@ def _implied(local: str, source: Source) -> str | None:
     return f"{local.lower()}@{'.'.join(labels[-keep:])}"
 
 
-def _sole_addressee(source: Source) -> str | None:
-    """The returned original's only addressee: one address in its To, none in Cc."""
-    to = source.original.get("to", "")
-    if not to or source.original.get("cc") or to.count("@") != 1:
+def _sole_addressee(report: _Report) -> str | None:
+    """The returned original's only addressee: one address in its To, none in Cc, and not one of
+    the bounce's own parties (a newsletter sent to its own address, its readers in Bcc)."""
+    to = report.source.original.get("to", "")
+    if not to or report.source.original.get("cc") or to.count("@") != 1:
         return None
-    return clean_address(to)
+    address = clean_address(to)
+    return None if address and address.lower() in report.parties else address
 
 
 def _named_in_text(report: _Report, local: str, taken: set[str]) -> str | None:
@@ -699,7 +701,7 @@ def _from_text(report: _Report) -> list[Found]:
         # a Bcc, an alias), unless the report names nobody and the original went to one address
         # only (Postfix's "Delivery report unavailable"): then that is the one that failed. A bare
         # name in the failed-address slot is a mailbox of the reporting domain (AOL's screen names).
-        implied = _implied(_bare_recipient(source.text), source) or _sole_addressee(source)
+        implied = _implied(_bare_recipient(source.text), source) or _sole_addressee(report)
         return [Found(implied, source.text, own=False)]
     return blocks_for(source.text, spots)  # the report's blocks, one per failed address
 
