@@ -158,6 +158,15 @@ def test_many_code_shaped_tokens_are_examined_in_linear_time() -> None:
         assert time.perf_counter() - started < 2
 
 
+def test_exims_administrative_prohibition_is_not_mimecast() -> None:
+    # Exim's stock refusal text: the status and the rest of the text decide, as without the table.
+    text = "550 5.1.1 <bob@example.net>: unknown user: Administrative prohibition"
+    assert provider_code(text) is None
+    assert classify("5.1.1", text, reply_code="550", command="RCPT") == "userunknown"
+    found = provider_code("550 Administrative prohibition - envelope - https://community.mimecast.com/docs/x")
+    assert found is not None and found.provider == "Mimecast"
+
+
 def test_every_reason_in_the_tables_is_one_the_classifier_speaks() -> None:
     known = REASONS | set(STATUS_NAME.values())
     for provider in providers._CODED:

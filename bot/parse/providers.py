@@ -260,6 +260,10 @@ _MIMECAST: tuple[tuple[str, str], ...] = (
     ("account inbounds disabled", "notaccept"),
     ("exceeding outbound thread limit", "toomanyconn"),
 )
+# Wordings Mimecast shares with other MTAs: Exim answers every ACL refusal without a message of
+# its own (an unknown user, a full box, a virus) with "Administrative prohibition". They speak
+# for Mimecast only when the text names it (its replies link to its documentation).
+_MIMECAST_SHARED = frozenset({"administrative prohibition"})
 
 
 def _quoted(text: str, pos: int) -> bool:
@@ -314,7 +318,7 @@ def provider_code(text: str, lowered: str | None = None) -> ProviderCode | None:
                 return ProviderCode(provider.name, m.group(0).strip("[]()"), reason)
     low = low or (text.lower() if lowered is None else lowered)
     for phrase, reason in _MIMECAST:
-        if phrase in low:
+        if phrase in low and (phrase not in _MIMECAST_SHARED or "mimecast" in low):
             at = low.find(phrase)
             if not _quoted(low, at):
                 return ProviderCode("Mimecast", phrase, reason)
