@@ -65,3 +65,30 @@ NOT_CODES = [
 @pytest.mark.parametrize("text", NOT_CODES)
 def test_no_codes(text: str) -> None:
     assert all(c.status is None for c in find_codes(text))
+
+
+# Numbers after prose words that also introduce replies ("said", "error", "code") are no replies.
+PROSE_NUMBERS = [
+    "Our monitoring said 500 messages were queued at the time.",
+    "We saw error 404 - page not found on the portal",
+    "Scanned barcode 550 items, see the order",
+    "The ticket system code 451 - see the portal",
+]
+
+
+@pytest.mark.parametrize("text", PROSE_NUMBERS)
+def test_a_number_in_prose_is_no_reply(text: str) -> None:
+    assert find_codes(text) == ()
+
+
+PROSE_REPLIES = [
+    ("The remote server said 550 no such user here", "550"),
+    ("SMTP error 550 mailbox unavailable", "550"),
+    ("Delivery failed with error code 421 - try again later", "421"),
+    ("The receiving server responded with: 554 Transaction failed", "554"),
+]
+
+
+@pytest.mark.parametrize(("text", "reply"), PROSE_REPLIES)
+def test_a_reply_introduced_in_prose(text: str, reply: str) -> None:
+    assert [c.reply_code for c in find_codes(text)] == [reply]

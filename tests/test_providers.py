@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,46 @@ def test_a_quoted_line_does_not_count() -> None:
     assert found is not None and found.reason == "badreputation"
     found = provider_code(">>> DATA <<< 421 try later AUP#CXCNCT")
     assert found is not None and found.reason == "toomanyconn"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the returned original's header, run together with the reply as a delivery's diagnostic
+        "nina@example.net Remote Server returned '550 5.1.1 User unknown' Original message headers: "
+        "Message-ID: <ES012345@mail.example.org> Subject: Order shipped",
+        "550 5.1.1 User unknown Original message headers: Subject: Order ES012345 shipped",
+        "Subject: Invoice IB212 for November Sent: 12/6/2026 cannot be reached: #5.1.1",
+        "550 5.1.1 unknown Received: from IB105.example.net (192.0.2.9) by mx.example.org",
+        # the digits of a code are no reply code that would end the field
+        "550 5.1.1 unknown Subject: Invoices IB212 and IB212, second copy",
+    ],
+)
+def test_a_code_shaped_word_in_the_original_header_does_not_count(text: str) -> None:
+    assert provider_code(text) is None
+
+
+def test_a_reply_after_the_original_header_still_counts() -> None:
+    found = provider_code("Subject: hello Sent: today dave@example.net #5.0.0 smtp;554 refused IB212")
+    assert found is not None and found.code == "IB212"
+
+
+def test_many_code_shaped_tokens_are_examined_in_linear_time() -> None:
+    # Unknown codes, and known ones all in a subject: each is examined at most once, and only a
+    # bounded number of them; a quadratic scan takes minutes here.
+    for text in ("x " + "IB999 " * 200_000, "Subject: " + "IB212 " * 200_000):
+        started = time.perf_counter()
+        assert provider_code(text) is None
+        assert time.perf_counter() - started < 2
+
+
+def test_exims_administrative_prohibition_is_not_mimecast() -> None:
+    # Exim's stock refusal text: the status and the rest of the text decide, as without the table.
+    text = "550 5.1.1 <bob@example.net>: unknown user: Administrative prohibition"
+    assert provider_code(text) is None
+    assert classify("5.1.1", text, reply_code="550", command="RCPT") == "userunknown"
+    found = provider_code("550 Administrative prohibition - envelope - https://community.mimecast.com/docs/x")
+    assert found is not None and found.provider == "Mimecast"
 
 
 def test_every_reason_in_the_tables_is_one_the_classifier_speaks() -> None:

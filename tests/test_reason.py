@@ -59,6 +59,19 @@ def test_stated_unknown_user_after_data(status: str | None, text: str, command: 
     assert classify(status, text, command=command) == expected
 
 
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        ("5.0.0", "550 5.0.0 The sender address does not exist"),
+        ("5.7.1", "550 5.7.1 Message rejected: the From address does not exist"),
+        (None, "550 Sender verify failed: the return address does not exist"),
+    ],
+)
+def test_a_stated_missing_sender_is_no_unknown_recipient(status: str | None, text: str) -> None:
+    # "address does not exist" about the sender's own address says nothing of the recipient's mailbox.
+    assert classify(status, text, command="DATA") != "userunknown"
+
+
 def test_stated_phrases_are_userunknown_phrases() -> None:
     """Each "stated" wording is also a userunknown phrase: the pseudo-reason only qualifies it."""
     assert set(PHRASES["userunknown_stated"]) <= set(PHRASES["userunknown"])

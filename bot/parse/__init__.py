@@ -352,7 +352,18 @@ _DELIVERED = (
     "was delivered to the following",
     "delivery to these recipients or groups is complete",
 )
-_FAILED_WORDS = ("could not", "couldn't", "failed", "undeliverable", "not delivered", "wasn't delivered", "unable to")
+# A report that this message failed (a quota notice may still say that mail "will be refused").
+_DELIVERY_FAILED = (
+    *("could not be delivered", "couldn't be delivered", "was not delivered", "wasn't delivered", "undeliverable"),
+    *("did not reach", "didn't reach", "cannot be reached", "delivery has failed", "unable to deliver"),
+)
+_FAILED_WORDS = (
+    *_DELIVERY_FAILED,
+    *("could not", "couldn't", "failed", "not delivered", "unable to"),
+    # a notice that lists a delivered recipient and a refused, delayed or expired one, without codes
+    *("were rejected", "was rejected", "refused", "delayed", "deferred", "will retry", "keep trying"),
+    *("expired", "given up", "gave up"),
+)
 
 
 def _receipt(report: _Report, codes: tuple[Code, ...]) -> bool:
@@ -382,8 +393,12 @@ _QUOTA_NOTICE = (
 
 
 def _quota_notice(report: _Report) -> bool:
+    """Does the text warn of the reader's own quota? A report that says a message failed is a
+    bounce, also of a quota warning mailed to someone else ("Undeliverable: Quota warning")."""
     opening = (report.source.headers.get("subject", "") + "\n").lower() + report.lowered[:600]
-    return any(n in opening for n in _QUOTA_NOTICE) and not report.structural
+    if not any(n in opening for n in _QUOTA_NOTICE) or report.structural:
+        return False
+    return not any(w in report.lowered for w in _DELIVERY_FAILED)
 
 
 def _unquoted(text: str) -> str:
@@ -626,12 +641,14 @@ def _implied(local: str, source: Source) -> str | None:
     return f"{local.lower()}@{'.'.join(labels[-keep:])}"
 
 
-def _sole_addressee(source: Source) -> str | None:
-    """The returned original's only addressee: one address in its To, none in Cc."""
-    to = source.original.get("to", "")
-    if not to or source.original.get("cc") or to.count("@") != 1:
+def _sole_addressee(report: _Report) -> str | None:
+    """The returned original's only addressee: one address in its To, none in Cc, and not one of
+    the bounce's own parties (a newsletter sent to its own address, its readers in Bcc)."""
+    to = report.source.original.get("to", "")
+    if not to or report.source.original.get("cc") or to.count("@") != 1:
         return None
-    return clean_address(to)
+    address = clean_address(to)
+    return None if address and address.lower() in report.parties else address
 
 
 def _named_in_text(report: _Report, local: str, taken: set[str]) -> str | None:
@@ -687,7 +704,7 @@ def _from_text(report: _Report) -> list[Found]:
         # a Bcc, an alias), unless the report names nobody and the original went to one address
         # only (Postfix's "Delivery report unavailable"): then that is the one that failed. A bare
         # name in the failed-address slot is a mailbox of the reporting domain (AOL's screen names).
-        implied = _implied(_bare_recipient(source.text), source) or _sole_addressee(source)
+        implied = _implied(_bare_recipient(source.text), source) or _sole_addressee(report)
         return [Found(implied, source.text, own=False)]
     return blocks_for(source.text, spots)  # the report's blocks, one per failed address
 

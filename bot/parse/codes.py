@@ -72,13 +72,20 @@ _REPLY_LEADS = (
     # the diagnostic type of a DSN's Diagnostic-Code, quoted in the text: "#< #5.0.0 smtp;550 ...>"
     "smtp;",
     "x-postfix;",
-    # how gateways and webmail reports introduce the remote reply in prose
-    "said",
-    "answered",
+    # how gateways and webmail reports introduce the remote reply in prose; a bare "said",
+    # "error" or "code" would also take "said 500 messages", "error 404", "barcode 550 items"
+    "server said",
+    "host said",
+    "server answered",
+    "host answered",
     "responded with:",
     "response was",
-    "error",  # "SMTP error 550 ...", "Error 550: ..."
-    "code",  # "SMTP code 550", "error code 550"
+    "smtp error",  # "SMTP error 550 ...", "Permanent Error 550 ..."
+    "permanent error",
+    "error code",
+    "smtp code",
+    "reply code",
+    "response code",
     "failed:",
     "rejected with",
     "failed with",

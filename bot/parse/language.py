@@ -15,6 +15,10 @@ _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_LATIN = re.compile(r"[A-Za-z]")
+# Words of Japanese NDRs written in kanji alone (Chinese reports say 收件人, 主题, 发件人, 投递):
+# a terse Japanese report of labels only has Han and no kana.
+_JAPANESE_KANJI = ("宛先", "件名", "差出人", "送信", "配信")
 # Labels that localised Exchange NDRs and common MTAs print, and frequent short words.
 _WORDS: dict[str, tuple[str, ...]] = {
     "en": (
@@ -170,10 +174,14 @@ def _by_sample(sample: str) -> str | None:
         return "ko"
     if kana >= 4:
         return "ja"
-    if len(_HAN.findall(sample)) >= 8:
+    # Han or Cyrillic decide only as a fair share of the letters: an English report that quotes a
+    # Chinese subject or names "Иван Петров" is English.
+    han = len(_HAN.findall(sample))
+    if han >= 8 and han * 3 >= len(_LATIN.findall(sample)):
         # Japanese writes its grammar in kana; Chinese (QQ, 163, Sina reports) has none.
-        return "ja" if kana else "zh"
-    if len(_CYRILLIC.findall(sample)) >= 8:
+        return "ja" if kana or any(w in sample for w in _JAPANESE_KANJI) else "zh"
+    cyrillic = len(_CYRILLIC.findall(sample))
+    if cyrillic >= 8 and cyrillic * 3 >= len(_LATIN.findall(sample)):
         return "ru"  # Yandex, Mail.ru: a Russian opening around an English SMTP reply
     return _by_words(sample)
 

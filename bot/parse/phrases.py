@@ -318,6 +318,10 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "invalid sender",
         "unroutable sender address",
         "domain of sender address ",
+        # the sender's own address, said not to exist (not the recipient's mailbox)
+        "sender address does not exist",
+        "from address does not exist",
+        "return address does not exist",
     ),
     "rejected_not": ("5.1.0 address rejected", "recipient address rejected", "sender ip address rejected"),
     "rejected": (
@@ -368,6 +372,9 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "sender verification failed",
         "sender address verification failed",
         "sender was rejected",
+        "sender address does not exist",
+        "from address does not exist",
+        "return address does not exist",
         "spam reporting address",
         "syntax error: empty email address",
         "the message has been rejected by batv defense",

@@ -18,6 +18,7 @@ skipped.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -259,6 +260,10 @@ _MIMECAST: tuple[tuple[str, str], ...] = (
     ("account inbounds disabled", "notaccept"),
     ("exceeding outbound thread limit", "toomanyconn"),
 )
+# Wordings Mimecast shares with other MTAs: Exim answers every ACL refusal without a message of
+# its own (an unknown user, a full box, a virus) with "Administrative prohibition". They speak
+# for Mimecast only when the text names it (its replies link to its documentation).
+_MIMECAST_SHARED = frozenset({"administrative prohibition"})
 
 
 def _quoted(text: str, pos: int) -> bool:
@@ -266,6 +271,25 @@ def _quoted(text: str, pos: int) -> bool:
     arrows (``>>> DATA``) are the report's own lines, not a quotation."""
     start = text.rfind("\n", 0, pos) + 1
     return text.startswith(">", start) and not text.startswith(">>> ", start)
+
+
+# Header fields of a message that carry free text, IDs or host names. Many reports print the
+# returned original's header in their text ("Original message headers:", Domino's "Subject:"
+# line), often run together with the reply on one line: a subject ("Order ES012345"), a message
+# ID ("<IB212.x@...>") or a relay's name there can take a code's shape, but no receiver said it.
+# A code counts after such a field only when a reply code stands between them.
+_MESSAGE_FIELDS = ("subject:", "thread-topic:", "message-id:", "in-reply-to:", "references:", "received:")
+_REPLY = re.compile(r"(?<![\w.\-])[245][0-5][0-9](?!\w)")
+_FIELD_REACH = 1000  # how far before a code a field label is looked for
+# Code-shaped tokens examined per provider: a reply carries one, and a text of thousands
+# ("IB999 IB999 ...") cannot make the position checks quadratic.
+_MAX_CANDIDATES = 64
+
+
+def _in_message_field(low: str, pos: int) -> bool:
+    """Whether ``pos`` of the lower-cased ``low`` falls in a message's header field, not a reply."""
+    label = max(low.rfind(field, max(0, pos - _FIELD_REACH), pos) for field in _MESSAGE_FIELDS)
+    return label != -1 and _REPLY.search(low, label, pos) is None
 
 
 def _lookup(provider: _Coded, code: str) -> str:
@@ -281,18 +305,20 @@ def _lookup(provider: _Coded, code: str) -> str:
 def provider_code(text: str, lowered: str | None = None) -> ProviderCode | None:
     """The first provider code in ``text`` that a table knows, or None. ``lowered`` may pass
     ``text.lower()`` when the caller already has it."""
+    low = ""
     for marker, provider in _MARKERS:
         if marker not in text:
             continue
-        for m in provider.pattern.finditer(text):
-            if _quoted(text, m.start()):
-                continue
+        for m in itertools.islice(provider.pattern.finditer(text), _MAX_CANDIDATES):
             reason = _lookup(provider, m.group(1))
-            if reason:
+            if not reason:
+                continue
+            low = low or (text.lower() if lowered is None else lowered)
+            if not (_quoted(text, m.start()) or _in_message_field(low, m.start())):
                 return ProviderCode(provider.name, m.group(0).strip("[]()"), reason)
-    low = text.lower() if lowered is None else lowered
+    low = low or (text.lower() if lowered is None else lowered)
     for phrase, reason in _MIMECAST:
-        if phrase in low:
+        if phrase in low and (phrase not in _MIMECAST_SHARED or "mimecast" in low):
             at = low.find(phrase)
             if not _quoted(low, at):
                 return ProviderCode("Mimecast", phrase, reason)

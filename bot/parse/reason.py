@@ -276,7 +276,12 @@ def _userunknown(e: Evidence) -> bool:
     # nearly every "no such user" is said (Sisimai's MTA modules usually know the command).
     if e.policy:
         return False  # a refusal by policy that happens to say "recipient rejected"
-    if "userunknown_stated" in e.found and e.by_status in _VAGUE and e.command not in (None, *BEFORE_DATA):
+    if (
+        "userunknown_stated" in e.found
+        and "rejected_sender" not in e.found  # "the sender address does not exist" is no mailbox of ours
+        and e.by_status in _VAGUE
+        and e.command not in (None, *BEFORE_DATA)
+    ):
         # After DATA, "user unknown" is often a recipient's sender filter in disguise (``_filtered``);
         # a text that states the mailbox does not exist, under a status that names nothing, is not.
         return True

@@ -498,5 +498,9 @@ def _from_daemon(headers: dict[str, str]) -> bool:
 
 
 def _is_report(headers: dict[str, str]) -> bool:
-    subject = headers.get("subject", "").lower()
+    """Is the quoted header a bounce's? A person's reply about one ("RE: Undeliverable: ...") is a
+    conversation, which a report may return as its original."""
+    subject = headers.get("subject", "").lstrip().lower()
+    if subject.startswith(_REPLY_PREFIXES):
+        return False
     return _from_daemon(headers) or any(n in subject for n in _REPORT_SUBJECT)
