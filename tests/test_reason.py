@@ -103,6 +103,8 @@ def test_blocklist_reference(status: str | None, text: str, command: str | None,
         # Status and text agree on a reason of their own: it beats the domain's usual verdict.
         ("5.1.1", "550 5.1.1 The email account that you tried to reach does not exist.", "userunknown"),
         ("5.2.2", "552 5.2.2 mailbox full", "mailboxfull"),
+        # A temporary failure is no refusal of the post: the generic rules decide.
+        ("4.2.1", "421 4.2.1 Service temporarily unavailable, try again later", "blocked"),
         # Otherwise the group domain's verdict stands.
         (None, "the group may not exist, or you may not have permission to post", "rejected"),
         ("5.1.1", "550 5.1.1 you are not allowed to post to this mailing list", "rejected"),

@@ -410,9 +410,10 @@ def classify(
         # "Content rejected" alone: a spam filter's words, or the content's form under X.6.x.
         found = found | {"contenterror" if (status or "")[1:3] == ".6" else "spamdetected"}
     domain = recipient.rpartition("@")[2] if recipient else ""
-    if domain in BY_RECIPIENT_DOMAIN and not (by_status and by_status in found):
+    if domain in BY_RECIPIENT_DOMAIN and not (by_status and by_status in found) and not (status or "").startswith("4."):
         # The domain's own notices (a group refusing a post) mean one thing; an SMTP refusal whose
-        # status and text agree on something else (5.1.1 "does not exist": no such group) says more.
+        # status and text agree on something else (5.1.1 "does not exist": no such group) says more,
+        # and a temporary failure (4.x.x) is no refusal of the post at all.
         return BY_RECIPIENT_DOMAIN[domain]
     if verdict:
         # A broad category: a specific reason the text names stands (in the classifier's order).
