@@ -6,6 +6,8 @@ People paste queue and trace listings rather than bounces: PowerShell tables
 column of its own, and a trace lists delivered messages next to the failed ones; neither is a
 failed recipient. Strategy: find the layout by its separator (the dash line, the queue-ID line),
 read the columns it defines, and return the addresses in the sender column or on a delivered row.
+Notices that report a mixed outcome in prose do the same with a heading: "Your message was
+successfully delivered to the following recipients:", then the list, up to a blank line.
 Everything else is left to the general text extractor.
 """
 
@@ -28,6 +30,18 @@ _SENDER_COLUMNS = ("sender", "from")
 _STATUS_COLUMNS = ("status", "event", "action")
 _NOT_FAILED = ("delivered", "expanded", "relayed", "resolved", "sent")
 MAX_ROWS = 2000  # rows read over all the tables of one input: many separators cannot multiply the work
+# Headings (lower case) of a list of recipients that got the message, in a notice that also
+# lists failed ones; the list runs to the first blank line.
+_DELIVERED_HEADINGS = (
+    "successfully delivered to the following",
+    "delivered successfully to the following",
+    "was delivered to the following",
+    "has been delivered to the following",
+    "delivery to the following recipients succeeded",
+    "delivery to these recipients succeeded",
+)
+MAX_HEADINGS = 8  # such lists read in one input, each at most LIST_SPAN characters
+LIST_SPAN = 4000
 
 
 def not_failed(text: str) -> set[str]:
@@ -41,7 +55,26 @@ def not_failed(text: str) -> set[str]:
                 break
     if "@" in text and _MAILQ_ENTRY.search(text):
         out.update(m.group(1).strip("<>").lower() for m in _MAILQ_ENTRY.finditer(text))
+    if "deliver" in text.lower():
+        _delivered_lists(text, out)
     return out
+
+
+def _delivered_lists(text: str, out: set[str]) -> None:
+    """The addresses under a "delivered to the following recipients" heading."""
+    lowered = text.lower()
+    left = MAX_HEADINGS
+    for heading in _DELIVERED_HEADINGS:
+        at = lowered.find(heading)
+        while at != -1 and left > 0:
+            left -= 1
+            start = lowered.find("\n", at)
+            if start == -1:
+                return
+            span = text[start + 1 : start + 1 + LIST_SPAN].replace("\r\n", "\n")
+            blank = span.find("\n\n")
+            out.update(address for _, address in iter_addresses(span[: blank if blank != -1 else len(span)]))
+            at = lowered.find(heading, start)
 
 
 def _table(text: str, start: int, end: int, out: set[str], budget: list[int]) -> None:

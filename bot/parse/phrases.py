@@ -149,6 +149,7 @@ PHRASES: dict[str, tuple[str, ...]] = {
         "mailbox not present",
         "mailbox not found",
         "mailbox unavaiable",
+        "mailbox unknown",
         "nessun utente simile in questo indirizzo",
         "no account by that name here",
         "no existe dicha persona",
