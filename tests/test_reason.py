@@ -175,3 +175,18 @@ def test_sender_refused_under_address_status(status: str, text: str, command: st
 def test_sender_phrases_are_rejected_phrases() -> None:
     assert set(PHRASES["rejected_sender"]) <= set(PHRASES["rejected"]) | {"sender address rejected"}
     assert "rejected" in reasons_in("sender address rejected")  # through "address rejected"
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "expected"),
+    [
+        # A limit on how many bad addresses a client may try throttles the client.
+        ("4.5.3", "452 4.5.3 Too many invalid recipients", "toomanyconn"),
+        ("5.7.1", "550 5.7.1 Too many invalid recipients, closing connection", "toomanyconn"),
+        (None, "421 too many bad recipients from your host", "toomanyconn"),
+        # One invalid recipient is still a missing mailbox.
+        ("5.1.1", "550 5.1.1 <a@example.com>: invalid recipient", "userunknown"),
+    ],
+)
+def test_too_many_invalid_recipients_throttles_the_client(status: str | None, text: str, expected: str) -> None:
+    assert classify(status, text) == expected

@@ -802,7 +802,14 @@ EXPLICIT: dict[str, tuple[str, ...]] = {
         "wasn't able to establish an smtp connection",
         "host name lookup failure",
     ),
-    "toomanyconn": ("frequency limited",),
+    # A limit on how many bad addresses one client may try (directory-harvest protection): the
+    # client is throttled, whatever "invalid recipient" says about the mailbox.
+    "toomanyconn": (
+        "frequency limited",
+        "too many bad recipients",
+        "too many invalid recipients",
+        "too many unknown recipients",
+    ),
     "authfailure": ("dmarc check failed", "fails to pass authentication checks"),
     "mailboxfull": ("as their mailbox is full",),
     "syntaxerror": ("malformed address:",),
