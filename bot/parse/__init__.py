@@ -369,7 +369,8 @@ _FAILED_WORDS = (
 def _receipt(report: _Report, codes: tuple[Code, ...]) -> bool:
     """Does the text report a delivery, and no failure: no 4xx/5xx code, no failure words?"""
     lowered = report.lowered
-    if not any(n in lowered[:3000] for n in _DELIVERED):
+    opening = lowered[:3000]
+    if not any(n in opening for n in _DELIVERED):
         return False
     if any((c.status or c.reply_code or "2")[0] in "45" for c in codes):
         return False

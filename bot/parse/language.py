@@ -177,11 +177,12 @@ def _by_sample(sample: str) -> str | None:
     # Han or Cyrillic decide only as a fair share of the letters: an English report that quotes a
     # Chinese subject or names "Иван Петров" is English.
     han = len(_HAN.findall(sample))
-    if han >= 8 and han * 3 >= len(_LATIN.findall(sample)):
+    cyrillic = len(_CYRILLIC.findall(sample))
+    latin = len(_LATIN.findall(sample)) if han >= 8 or cyrillic >= 8 else 0
+    if han >= 8 and han * 3 >= latin:
         # Japanese writes its grammar in kana; Chinese (QQ, 163, Sina reports) has none.
         return "ja" if kana or any(w in sample for w in _JAPANESE_KANJI) else "zh"
-    cyrillic = len(_CYRILLIC.findall(sample))
-    if cyrillic >= 8 and cyrillic * 3 >= len(_LATIN.findall(sample)):
+    if cyrillic >= 8 and cyrillic * 3 >= latin:
         return "ru"  # Yandex, Mail.ru: a Russian opening around an English SMTP reply
     return _by_words(sample)
 

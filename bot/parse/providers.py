@@ -305,18 +305,14 @@ def _lookup(provider: _Coded, code: str) -> str:
 def provider_code(text: str, lowered: str | None = None) -> ProviderCode | None:
     """The first provider code in ``text`` that a table knows, or None. ``lowered`` may pass
     ``text.lower()`` when the caller already has it."""
-    low = ""
+    low = text.lower() if lowered is None else lowered
     for marker, provider in _MARKERS:
         if marker not in text:
             continue
         for m in itertools.islice(provider.pattern.finditer(text), _MAX_CANDIDATES):
             reason = _lookup(provider, m.group(1))
-            if not reason:
-                continue
-            low = low or (text.lower() if lowered is None else lowered)
-            if not (_quoted(text, m.start()) or _in_message_field(low, m.start())):
+            if reason and not (_quoted(text, m.start()) or _in_message_field(low, m.start())):
                 return ProviderCode(provider.name, m.group(0).strip("[]()"), reason)
-    low = low or (text.lower() if lowered is None else lowered)
     for phrase, reason in _MIMECAST:
         if phrase in low and (phrase not in _MIMECAST_SHARED or "mimecast" in low):
             at = low.find(phrase)

@@ -440,11 +440,12 @@ def _read_message(msg: Part, source: Source) -> None:
     # HTML is read only when there is no plain text (an HTML-only report).
     text = "\n".join(texts) if any(t.strip() for t in texts) else "\n".join(html_to_text(_part_text(p)) for p in htmls)
     text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT]
-    if not source.dsn_recipients and "final-recipient:" in text.lower():
+    lowered = text.lower()
+    if not source.dsn_recipients and "final-recipient:" in lowered:
         _inline_dsn(text, source)
     if not source.original:
         skip = 0
-        cut = _original_marker(text)
+        cut = _original_marker(text, lowered)
         while cut is not None:
             eol = text.find("\n", skip + cut)
             tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
