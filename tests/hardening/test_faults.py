@@ -21,8 +21,7 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -40,7 +39,7 @@ from tests.fixtures.dns_server import DnsServer, dns_server  # noqa: F401
 from tests.fixtures.smtp_peers import HOST, Peer, Pki
 from tests.hardening.conftest import Jail
 from tests.store.conftest import FakeClock
-from tests.store.redis_server import RedisServer
+from tests.store.redis_server import RedisServer, redis_server  # noqa: F401
 
 pki = smtp_peers.pki
 start_peer = smtp_peers.start_peer
@@ -172,16 +171,6 @@ async def test_the_overall_deadline_answers_on_time_and_names_what_was_cut(
 
 
 # -- Redis ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def redis_server(tmp_path: Path) -> AsyncIterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 async def cached_in_redis(server: RedisServer) -> list[str]:

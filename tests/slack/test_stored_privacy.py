@@ -7,9 +7,6 @@ answers kept for redraws are the one exception, checked to be the only one."""
 # ruff: noqa: F811  (fixtures imported by name)
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import redis.asyncio as aioredis
 
@@ -20,20 +17,10 @@ from tests.sender.world import IP
 from tests.slack.conftest import MakeHarness
 from tests.slack.test_sender import SPAMHAUS_BOUNCE, probes
 from tests.slack.test_summary import HealthyService, pasted_ndr, queue_error
-from tests.store.redis_server import RedisServer
+from tests.store.redis_server import RedisServer, redis_server  # noqa: F401
 
 pytestmark = pytest.mark.timeout(60)
 SECRETS = ("ann.lee", "pat.lee", "jo.smith", "@fabrikam")
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
 
 
 async def everything(raw: aioredis.Redis) -> dict[bytes, bytes]:

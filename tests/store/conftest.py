@@ -15,14 +15,13 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
 
 from bot.store import MemoryStore, RedisStore, RedisTimeouts, Store
-from tests.store.redis_server import LOOPBACK, RedisServer
+from tests.store.redis_server import LOOPBACK, RedisServer, redis_server  # noqa: F401 - a fixture
 
 
 def within(ttl: float | None, expected: float) -> bool:
@@ -71,17 +70,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.start()
     try:
         yield server.url
-    finally:
-        server.kill()
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A server of this test's own, to kill, freeze and restart."""
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
     finally:
         server.kill()
 
