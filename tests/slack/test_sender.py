@@ -41,6 +41,28 @@ def answers(h: Harness) -> list[Call]:
     return [c for c in calls if "Sender check:" in c.all_text]
 
 
+def check_sender_button(explained: Call) -> dict[str, Any]:
+    """The "Check the sender" button of an explained bounce."""
+    buttons = [e for b in explained.blocks if b.get("type") == "actions" for e in b["elements"]]
+    return next(e for e in buttons if e["action_id"] == "check_sender")
+
+
+async def press(h: Harness, explained: Call, button: dict[str, Any]) -> None:
+    """A user in C1 presses ``button`` of the answer ``explained``; the bot's work is awaited."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "channel": {"id": "C1"},
+        "container": {"type": "message", "message_ts": "1700000000.000009", "channel_id": "C1"},
+        "message": {"ts": "1700000000.000009", "thread_ts": explained.params.get("thread_ts"), "text": "x"},
+        "actions": [
+            {"action_id": button["action_id"], "block_id": "probe", "type": "button", "value": button["value"]}
+        ],
+    }
+    await h.interaction(payload)
+    await h.settle()
+
+
 async def test_slash_command_answers_in_a_thread_with_the_failures(
     make_harness: MakeHarness, dns_server: DnsServer
 ) -> None:
@@ -84,20 +106,10 @@ async def test_bounce_offers_the_button_and_the_button_runs_the_check(
     await h.settle()
     (explained,) = h.api.calls_to("chat.postMessage")
     assert "203.0.113.5" in explained.all_text and "ok.test" in explained.all_text  # facts
-    buttons = [e for b in explained.blocks if b.get("type") == "actions" for e in b["elements"]]
-    sender = next(e for e in buttons if e["action_id"] == "check_sender")
+    sender = check_sender_button(explained)
     assert sender["text"]["text"] == "Check the sender"
     assert SenderTarget.decode(sender["value"]) == SenderTarget("ok.test", IP)
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": "U1"},
-        "channel": {"id": "C1"},
-        "container": {"type": "message", "message_ts": "1700000000.000009", "channel_id": "C1"},
-        "message": {"ts": "1700000000.000009", "thread_ts": explained.params.get("thread_ts"), "text": "x"},
-        "actions": [{"action_id": "check_sender", "block_id": "probe", "type": "button", "value": sender["value"]}],
-    }
-    await h.interaction(payload)
-    await h.settle()
+    await press(h, explained, sender)
     final = answers(h)[-1]
     assert "spf-fail" in final.all_text
     assert "listed:zen.spamhaus.org" not in final.all_text  # an error answer, never a listing
@@ -212,19 +224,9 @@ async def test_the_button_carries_the_mail_from_domain_and_spf_is_checked_there(
     await h.message(ESP_BOUNCE)
     await h.settle()
     (explained,) = h.api.calls_to("chat.postMessage")
-    buttons = [e for b in explained.blocks if b.get("type") == "actions" for e in b["elements"]]
-    sender = next(e for e in buttons if e["action_id"] == "check_sender")
+    sender = check_sender_button(explained)
     assert SenderTarget.decode(sender["value"]) == SenderTarget("shop.test", IP, mailfrom="bounce.esp.test")
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": "U1"},
-        "channel": {"id": "C1"},
-        "container": {"type": "message", "message_ts": "1700000000.000009", "channel_id": "C1"},
-        "message": {"ts": "1700000000.000009", "thread_ts": explained.params.get("thread_ts"), "text": "x"},
-        "actions": [{"action_id": "check_sender", "block_id": "probe", "type": "button", "value": sender["value"]}],
-    }
-    await h.interaction(payload)
-    await h.settle()
+    await press(h, explained, sender)
     final = answers(h)[-1]
     assert "spf-fail" not in final.all_text  # shop.test's own record would fail this IP
     assert "MAIL FROM bounce.esp.test / From: shop.test: not aligned" in final.all_text
