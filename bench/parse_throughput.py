@@ -18,12 +18,20 @@ runs except what an installed mailflow keeps in its user cache (the checked know
 each child's maximum resident set (``wait4`` rusage).
 Sisimai 4.25 comes from Debian: ``apt-get install -y libsisimai-perl``.
 
+``--instructions`` adds a third figure that the machine's load does not move: each command runs
+once more under valgrind's callgrind (``apt-get install -y valgrind``; about 30 times slower) and
+the instructions it executes are counted. mailflow runs there with ``--jobs 1``: callgrind counts
+a forked worker's instructions from its parent's count at the fork, so workers cannot be summed;
+the cost of sharing files among workers shows in the CPU figure only. Instructions are not
+seconds (a Perl and a Python interpreter do different work per instruction), but the same
+command on the same files counts the same, so this ratio moves only when the code does.
+
 Before the runs, mailflow's own modules are byte-compiled once (``compileall``), as ``pip
 install`` does for an installed copy: in a development checkout with ``PYTHONDONTWRITEBYTECODE``
 set, each run would otherwise compile the sources again (about 40 ms a run here), which no
 installed copy does.
 
-    python bench/parse_throughput.py [--copies 10] [--rounds 3] [--json]
+    python bench/parse_throughput.py [--copies 10] [--rounds 3] [--instructions] [--json]
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import argparse
 import compileall
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -56,6 +65,20 @@ def run(cmd: list[str]) -> tuple[float, float, int]:
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
+def instructions(cmd: list[str]) -> int:
+    """Instructions one single-process command executes."""
+    probe = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    counts = re.findall(rb"Collected : (\d{1,20})", probe.stderr)
+    if probe.returncode not in (0, 2) or len(counts) != 1:
+        raise SystemExit(f"bench: {cmd[0]} under valgrind exited {probe.returncode} ({len(counts)} processes)")
+    return int(counts[0])
+
+
 def have_sisimai() -> bool:
     probe = subprocess.run(["perl", "-MSisimai", "-e", "print $Sisimai::VERSION"], capture_output=True, check=False)
     return probe.returncode == 0
@@ -65,12 +88,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--copies", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions under valgrind (load-independent)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
     if not CORPUS.is_dir():
         raise SystemExit(f"bench: corpus not found at {CORPUS} (set MAILFLOW_SHARED)")
     if not have_sisimai():
         raise SystemExit("bench: Sisimai 4.25 is missing: apt-get install -y libsisimai-perl")
+    if args.instructions and shutil.which("valgrind") is None:
+        raise SystemExit("bench: valgrind is missing: apt-get install -y valgrind")
     mailflow = shutil.which("mailflow", path=str(Path(sys.executable).parent)) or "mailflow"
     for package in ("bot", "knowledge"):
         compileall.compile_dir(str(ROOT / package), quiet=1)
@@ -94,6 +122,8 @@ def main() -> int:
                 wall[name] = min(elapsed, wall.get(name, elapsed))
                 cpu[name] = min(used, cpu.get(name, used))
                 peak[name] = max(rss, peak.get(name, 0))
+        single = {**commands, "mailflow": [mailflow, "explain", "--jobs", "1", "--format", "jsonl", str(work)]}
+        counted = {name: instructions(cmd) for name, cmd in single.items()} if args.instructions else {}
     figures = {
         name: {
             "seconds": round(wall[name], 3),
@@ -101,6 +131,7 @@ def main() -> int:
             "cpu_seconds": round(cpu[name], 3),
             "files_per_cpu_s": round(count / cpu[name], 1),
             "peak_rss_mib": round(peak[name] / 1024, 1),
+            **({"instructions_per_file": round(counted[name] / count)} if counted else {}),
         }
         for name in commands
     }
@@ -113,6 +144,8 @@ def main() -> int:
         "ratio": round(ratio, 2),
         "cpu_ratio": round(cpu_ratio, 2),
     }
+    if counted:
+        result["instructions_ratio"] = round(counted["sisimai-4.25"] / counted["mailflow"], 2)
     if args.json:
         print(json.dumps(result))
     else:
@@ -125,6 +158,12 @@ def main() -> int:
                 f"{cpu_rate:>8.1f} files/cpu-s  {cpu_seconds:>7.3f} s cpu  peak {mib} MiB"
             )
         print(f"  ratio mailflow / sisimai-4.25: {ratio:.2f}x wall, {cpu_ratio:.2f}x cpu")
+        if counted:
+            per_file = {name: fig["instructions_per_file"] for name, fig in figures.items()}
+            print(
+                f"  instructions per file (mailflow --jobs 1): mailflow {per_file['mailflow']:,}, sisimai-4.25 "
+                f"{per_file['sisimai-4.25']:,}: {result['instructions_ratio']:.2f}x fewer"
+            )
     return 0
 
 
