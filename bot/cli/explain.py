@@ -19,7 +19,7 @@ from bot import knowledge
 from bot.explain import explain_bounce, explain_code, normalise_code
 from bot.parse import Bounce, parse_bounce
 from bot.parse.source import MAX_BYTES
-from bot.render.record import bounce_record
+from bot.render.record import bounce_json, bounce_record
 
 EXIT_OK, EXIT_ERROR, EXIT_NONE = 0, 1, 2
 MAX_FILES = 100_000
@@ -28,9 +28,6 @@ MAX_ASKED_JOBS = 64  # --jobs N: a typo such as 100000 must not fork that many p
 OUTPUT_BLOCK = 1 << 16
 PARALLEL_FROM = 200  # inputs: below this, starting workers costs more than it saves
 T = TypeVar("T")
-# ``json.dumps(record, ensure_ascii=False)`` without a new encoder per record; a record is a
-# tree of fresh dicts and lists, never circular.
-_JSONL = json.JSONEncoder(ensure_ascii=False, check_circular=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -171,7 +168,7 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
             ui = knowledge.load(language).ui
             output = render_text(bounce, explanation, ui, color=color, file=item.name if many else None)
     elif fmt == "jsonl":
-        output = _JSONL.encode(bounce_record(bounce, explanation, item.name)) + "\n"
+        output = bounce_json(bounce, explanation, item.name) + "\n"
     else:
         record = bounce_record(bounce, explanation, item.name)
     return Outcome(output, tuple(messages), bounce.is_ndr, False, record)
