@@ -121,7 +121,12 @@ def _blocklists(facts: dict[str, Any]) -> tuple[Blocklist, ...]:
 
 @functools.cache
 def load() -> SenderFacts:
-    """The facts, read once (language-neutral: the words are texts, see the module docstring)."""
+    """The facts, read once (language-neutral: the words are texts, see the module docstring),
+    and kept in the user cache beside the knowledge base."""
+    return knowledge.cached("sender-facts", SenderFacts, _read)
+
+
+def _read() -> SenderFacts:
     facts = knowledge.read(FACTS)
     offer = _table("offer", facts.get("offer"))
     return SenderFacts(
@@ -141,7 +146,7 @@ def check() -> list[str]:
     only the fields the check fills in. (The other languages are checked against English by
     ``bot.knowledge``'s text validator.)"""
     try:
-        facts = load()
+        facts = _read()  # the file itself, never the cache
         texts = knowledge.load(knowledge.DEFAULT_LANGUAGE).texts
     except KnowledgeError as exc:
         return [str(exc)]
