@@ -20,6 +20,7 @@ from bot.explain import explain_bounce, explain_code, normalise_code
 from bot.parse import Bounce, parse_bounce
 from bot.parse.source import MAX_BYTES
 from bot.render.record import bounce_json, bounce_record
+from bot.sender import knowledge as sender_facts
 
 EXIT_OK, EXIT_ERROR, EXIT_NONE = 0, 1, 2
 MAX_FILES = 100_000
@@ -231,6 +232,7 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     recognised = unreadable = 0
     many = len(args.inputs) > 1 or any(Path(p).is_dir() for p in args.inputs)
     render = functools.partial(explain_input, language=language, fmt=args.format, color=color, many=many)
+    sender_facts.load()  # now, before any worker starts: each inherits the facts instead of reading them
     records = []
     # Output goes out in blocks of about OUTPUT_BLOCK characters (as each input is done on a
     # terminal): with PYTHONUNBUFFERED set, every write would otherwise be a system call.
