@@ -9,12 +9,13 @@ admin's next step is the same: read the destination server in the error and fix 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot import knowledge
-from bot.fill import fill_explanation, known_from_bounce
+from bot.fill import fill_step, known_from_bounce
 from bot.knowledge import Cause, Entry, Step
 from bot.parse import Bounce
 
@@ -49,6 +50,13 @@ def _from_entry(code: str, entry: Entry, language: str) -> Explanation:
     )
 
 
+def _filled(explanation: Explanation, known: Mapping[str, str]) -> Explanation:
+    """``explanation`` with its checklist filled from what the case knows (bot/fill.py)."""
+    e = explanation
+    checklist = tuple([fill_step(step, known) for step in e.checklist])
+    return Explanation(e.code, e.key, e.language, e.title, e.summary, e.causes, checklist, e.specific)
+
+
 def normalise_code(text: str) -> str | None:
     """``"#5.1.1"``, ``" 550 "`` -> the code; None when it is neither an enhanced nor a reply code."""
     code = text.strip().lstrip("#").rstrip(".,;:")
@@ -66,36 +74,43 @@ def explain_code(
     field shows its example, marked as a placeholder."""
     kb = knowledge.load(language)
     entry = kb.explain_status(code) if "." in code else kb.explain_reply(code)
-    return fill_explanation(_from_entry(code, entry, language), known or {}) if entry else None
+    return _filled(_from_entry(code, entry, language), known or {}) if entry else None
 
 
 def explain_bounce(bounce: Bounce, language: str = knowledge.DEFAULT_LANGUAGE) -> Explanation | None:
     """Explain the bounce's primary code, in ``language``, the checklist filled from the bounce."""
-    explanation = _explain_bounce(bounce, language)
-    return fill_explanation(explanation, known_from_bounce(bounce)) if explanation is not None else None
-
-
-def _explain_bounce(bounce: Bounce, language: str) -> Explanation | None:
     primary = bounce.primary
     if primary is None:
         return None
+    connector_like = primary.depth > 0 or "LastAttempted" in primary.text or bounce.remote_ip is not None
+    explanation = _explain_codes(primary.status, primary.reply_code, connector_like, language)
+    return _filled(explanation, known_from_bounce(bounce)) if explanation is not None else None
+
+
+# The same few codes come back in every batch of bounces: what they are explained with (before
+# the checklist is filled from the bounce) is looked up once per code, and kept.
+@functools.lru_cache(maxsize=1024)
+def _explain_codes(
+    status: str | None, reply_code: str | None, connector_like: bool, language: str
+) -> Explanation | None:
+    """The unfilled explanation of a bounce's primary code (``connector_like``: the error came
+    through Exchange's wrapper or names the attempted server or its address)."""
     kb = knowledge.load(language)
-    if primary.status:
-        entry = kb.explain_status(primary.status)
-        connector_like = primary.depth > 0 or "LastAttempted" in primary.text or bounce.remote_ip is not None
+    if status:
+        entry = kb.explain_status(status)
         documented = entry is not None and entry.group.startswith(("connector", "exchange"))
-        if connector_like and primary.status.split(".")[1] == "4" and not documented:
+        if connector_like and status.split(".")[1] == "4" and not documented:
             entry = kb.connector_other
-        if primary.reply_code and primary.status.endswith(".0") and not documented:
+        if reply_code and status.endswith(".0") and not documented:
             # X.Y.0 says only "other or undefined" (RFC 3463 section 3); a reply code with an entry
             # of its own outside the registry (454, 530: SMTP AUTH, RFC 4954) says more.
-            reply = kb.explain_reply(primary.reply_code)
+            reply = kb.explain_reply(reply_code)
             if reply is not None and not reply.group.startswith("enhanced"):
-                return _from_entry(primary.reply_code, reply, language)
+                return _from_entry(reply_code, reply, language)
         if entry is not None:
-            return _from_entry(primary.status, entry, language)
-    if primary.reply_code:
-        entry = kb.explain_reply(primary.reply_code)
+            return _from_entry(status, entry, language)
+    if reply_code:
+        entry = kb.explain_reply(reply_code)
         if entry is not None:
-            return _from_entry(primary.reply_code, entry, language)
+            return _from_entry(reply_code, entry, language)
     return None

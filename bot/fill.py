@@ -2,7 +2,7 @@
 
 A checklist step in the knowledge base names its fields (``Test-NetConnection {host} -Port {port}``,
 ``-Recipients {recipient}``); ``known_from_bounce`` and ``known_from_diagnosis`` say what this
-case knows, and ``fill_explanation`` puts it in. A field nothing knows keeps an example value
+case knows, and ``fill_step`` puts it in. A field nothing knows keeps an example value
 (``mail.contoso.com``) marked as a placeholder, ``<mail.contoso.com>``, the way command
 references mark what to replace, in every renderer (terminal, JSON, Slack): it cannot be run
 as it is by mistake, and ``placeholder_note`` in ui.toml says so. Each filled step lists which
@@ -13,15 +13,12 @@ right unless the case says otherwise (``DEFAULTS``: port 25) shows it unmarked, 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from bot.knowledge import FIELD, Step
-from bot.texts import substitute
 
 if TYPE_CHECKING:
-    from bot.explain import Explanation
     from bot.parse import Bounce
     from bot.probes.result import ProbeResult
 
@@ -52,28 +49,39 @@ def mark(example: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _fields(template: str) -> tuple[str, ...]:
-    """The field names a step template uses, each once, in order (templates come from the
-    knowledge base: a few hundred, each read once per run)."""
-    return tuple(dict.fromkeys(FIELD.findall(template)))
+def _template(template: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A step template taken apart once (templates come from the knowledge base: a few hundred,
+    each read once per run): the text around its fields, the field at each place, and the field
+    names each once, in order. ``Test {host} -Port {port}`` -> ``("Test ", " -Port ", "")``,
+    ``("host", "port")``, ``("host", "port")``."""
+    parts = FIELD.split(template)  # text, field, text, field, ..., text
+    places = tuple(parts[1::2])
+    return tuple(parts[0::2]), places, tuple(dict.fromkeys(places))
 
 
 def fill_step(step: Step, known: Mapping[str, str], examples: Mapping[str, str] | None = None) -> Step:
     """``step`` with its fields filled from ``known``, the rest as marked examples (``examples``
     first, for an example fitted to the case, then ``EXAMPLES``)."""
-    names = _fields(step.text)
+    texts, places, names = _template(step.text)
     if not names:
         return step
-    filled = {n: known[n] for n in names if known.get(n)}
-    defaults = {n: DEFAULTS[n] for n in names if n not in filled and n in DEFAULTS}  # neither filled nor marked
-    placeholders = {n: (examples or {}).get(n) or EXAMPLES.get(n, n) for n in names if n not in filled | defaults}
-    values = filled | defaults | {n: mark(v) for n, v in placeholders.items()}
-    text = substitute(step.text, values)
-    return Step(step.id, text, tuple(filled.items()), tuple(placeholders.items()))
-
-
-def fill_explanation(explanation: Explanation, known: Mapping[str, str]) -> Explanation:
-    return replace(explanation, checklist=tuple(fill_step(s, known) for s in explanation.checklist))
+    filled: dict[str, str] = {}
+    placeholders: dict[str, str] = {}
+    values: dict[str, str] = {}  # what each field shows
+    for name in names:
+        value = known.get(name)
+        if value:
+            filled[name] = values[name] = value
+        elif name in DEFAULTS:  # neither filled nor marked
+            values[name] = DEFAULTS[name]
+        else:
+            example = (examples or {}).get(name) or EXAMPLES.get(name, name)
+            placeholders[name] = example
+            values[name] = mark(example)
+    shown = [texts[0]]
+    for name, after in zip(places, texts[1:], strict=True):
+        shown += (values[name], after)
+    return Step(step.id, "".join(shown), tuple(filled.items()), tuple(placeholders.items()))
 
 
 def step_record(step: Step) -> dict[str, Any]:

@@ -33,11 +33,12 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot import __version__
 from bot.errors import KnowledgeError
 
+T = TypeVar("T")
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ja", "nl", "ko")
 DEFAULT_LANGUAGE = "en"
 PROBES = frozenset(
@@ -121,11 +122,19 @@ _UI_KEYS = (
 )
 
 
+# The knowledge base's value objects pickle (for the user cache, see the module's docstring) as
+# their class and fields: loaded, each is one call of its class, where a frozen dataclass's own
+# pickling sets its fields one at a time through dataclasses.fields(), four times the cost.
+
+
 @dataclass(frozen=True, slots=True)
 class Cause:
     id: str
     text: str
     probes: tuple[str, ...]
+
+    def __reduce__(self) -> tuple[type[Cause], tuple[str, str, tuple[str, ...]]]:
+        return Cause, (self.id, self.text, self.probes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +148,11 @@ class Step:
     filled: tuple[tuple[str, str], ...] = ()
     placeholders: tuple[tuple[str, str], ...] = ()
 
+    def __reduce__(
+        self,
+    ) -> tuple[type[Step], tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]]:
+        return Step, (self.id, self.text, self.filled, self.placeholders)
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
@@ -151,6 +165,9 @@ class Entry:
     causes: tuple[Cause, ...]
     checklist: tuple[Step, ...]
     informational: bool = False
+
+    def __reduce__(self) -> tuple[type[Entry], tuple[Any, ...]]:
+        return Entry, (self.key, self.group, self.title, self.summary, self.causes, self.checklist, self.informational)
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,17 +464,23 @@ def load(language: str = DEFAULT_LANGUAGE) -> Knowledge:
     again only when they changed since the last run (see the module's docstring)."""
     if language not in LANGUAGES:
         raise KnowledgeError(f"unsupported language {language!r}; choose one of {', '.join(LANGUAGES)}")
+    return cached(f"knowledge-{language}", Knowledge, lambda: _load(language))
+
+
+def cached(name: str, kind: type[T], build: Callable[[], T]) -> T:
+    """``build()``, kept in the user cache as ``name`` (see the module's docstring) and built again
+    only when a file of ``knowledge/`` changed, or a module that builds from them (``_fingerprint``)."""
     folder = _cache_dir()
     if folder is None:
-        return _load(language)
-    # One file per language and per installed copy (several checkouts share a user's cache).
-    path = os.path.join(folder, f"knowledge-{language}-{zlib.crc32(str(_root()).encode()):08x}.pickle")
+        return build()
+    # One file per name and per installed copy (several checkouts share a user's cache).
+    path = os.path.join(folder, f"{name}-{zlib.crc32(str(_root()).encode()):08x}.pickle")
     stamp = _fingerprint()
-    kb = _from_cache(path, stamp)
-    if kb is None:
-        kb = _load(language)
-        _to_cache(folder, path, stamp, kb)
-    return kb
+    value = _from_cache(path, stamp, kind)
+    if value is None:
+        value = build()
+        _to_cache(folder, path, stamp, value)
+    return value
 
 
 CACHE_ENV = "MAILFLOW_CACHE_DIR"
@@ -472,9 +495,11 @@ def _cache_dir() -> str | None:
 
 
 def _fingerprint() -> str:
-    """What a cached language was built from: every file of the data package and this module."""
+    """What a cached value was built from: every file of the data package, this module and the
+    sender facts' (``bot/sender/knowledge.py``)."""
     parts = [sys.version, __version__]
-    stack = [str(_root()), os.path.dirname(__file__) + "/knowledge.py"]
+    here = os.path.dirname(__file__)
+    stack = [str(_root()), f"{here}/knowledge.py", f"{here}/sender/knowledge.py"]
     while stack:
         where = stack.pop()
         try:
@@ -497,7 +522,7 @@ def _trusted(path: str) -> bool:
     return info.st_uid == os.getuid() and not info.st_mode & 0o022
 
 
-def _from_cache(path: str, stamp: str) -> Knowledge | None:
+def _from_cache(path: str, stamp: str, kind: type[T]) -> T | None:
     try:
         if not (_trusted(os.path.dirname(path)) and _trusted(path)):
             return None
@@ -505,10 +530,10 @@ def _from_cache(path: str, stamp: str) -> Knowledge | None:
             found, kb = pickle.load(fh)
     except Exception:  # missing, unreadable, truncated, or from other code: read the files
         return None
-    return kb if found == stamp and isinstance(kb, Knowledge) else None
+    return kb if found == stamp and isinstance(kb, kind) else None
 
 
-def _to_cache(folder: str, path: str, stamp: str, kb: Knowledge) -> None:
+def _to_cache(folder: str, path: str, stamp: str, kb: object) -> None:
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)

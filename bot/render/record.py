@@ -1,15 +1,25 @@
 """The JSON shape of one analysed input (``mailflow explain --format json|jsonl``).
 
 Stable field names; status codes as ``"4.4.316"``, reply codes as ``"450"``, absent values null.
+
+``bounce_record`` gives the record as a dict (``--format json`` gathers them); ``bounce_json``
+gives the same record as one line of JSON, written as ``json.dumps(record, ensure_ascii=False)``
+writes it, byte for byte, but directly from the bounce: ``--format jsonl`` writes one line per
+input, and building the dicts and walking them again in the generic encoder cost about three
+times as much. ``tests/test_record.py`` holds the two to the same output.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
+from json.encoder import encode_basestring  # the string encoder of json.dumps(..., ensure_ascii=False)
 from typing import Any
 
 from bot.explain import Explanation
 from bot.fill import step_record
-from bot.parse import Bounce, Code
+from bot.knowledge import Cause, Step
+from bot.parse import Bounce, Code, Delivery
 from bot.sender.offer import sender_command
 
 
@@ -65,3 +75,84 @@ def bounce_record(bounce: Bounce, explanation: Explanation | None, file: str | N
         "truncated": bounce.truncated,
         "notes": list(bounce.notes),
     }
+
+
+def _string(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
+def _strings(values: Iterable[str]) -> str:
+    return f"[{', '.join(map(encode_basestring, values))}]"
+
+
+def _pairs(pairs: tuple[tuple[str, str], ...]) -> str:
+    """A step's ``filled`` or ``placeholders`` as the JSON object ``step_record`` makes of it."""
+    if not pairs:
+        return "{}"
+    return "{" + ", ".join(f"{encode_basestring(k)}: {encode_basestring(v)}" for k, v in pairs) + "}"
+
+
+def _code_json(code: Code | None) -> str:
+    if code is None:
+        return "null"
+    status, reply_code, text = _string(code.status), _string(code.reply_code), _string(code.text or None)
+    return f'{{"status": {status}, "reply_code": {reply_code}, "text": {text}}}'
+
+
+def _delivery_json(d: Delivery) -> str:
+    return (
+        f'{{"recipient": {_string(d.recipient)}, "status": {_string(d.status)}, "reply_code": {_string(d.reply_code)}, '
+        f'"reason": {_string(d.reason)}, "remote_host": {_string(d.remote_host)}, '
+        f'"diagnostic": {_string(d.diagnostic)}, "action": {_string(d.action)}}}'
+    )
+
+
+def _step_json(step: Step) -> str:
+    return (
+        f'{{"id": {encode_basestring(step.id)}, "text": {encode_basestring(step.text)}, '
+        f'"filled": {_pairs(step.filled)}, "placeholders": {_pairs(step.placeholders)}}}'
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _explanation_head(  # noqa: PLR0917  (the order of Explanation's fields; positional: a cheaper cache key)
+    code: str, key: str, language: str, title: str, summary: str, causes: tuple[Cause, ...]
+) -> str:
+    """The part of an explanation that depends on its code and language alone, not on the bounce:
+    encoded once per code and language (the checklist, filled from the bounce, follows it)."""
+    encoded_causes = ", ".join(
+        f'{{"id": {encode_basestring(c.id)}, "text": {encode_basestring(c.text)}, "probes": {_strings(c.probes)}}}'
+        for c in causes
+    )
+    return (
+        f'{{"code": {encode_basestring(code)}, "key": {encode_basestring(key)}, '
+        f'"language": {encode_basestring(language)}, "title": {encode_basestring(title)}, '
+        f'"summary": {encode_basestring(summary)}, "causes": [{encoded_causes}]'
+    )
+
+
+def _explanation_json(explanation: Explanation | None) -> str:
+    if explanation is None:
+        return "null"
+    e = explanation
+    head = _explanation_head(e.code, e.key, e.language, e.title, e.summary, e.causes)
+    return f'{head}, "checklist": [{", ".join(map(_step_json, e.checklist))}]}}'
+
+
+def bounce_json(bounce: Bounce, explanation: Explanation | None, file: str | None = None) -> str:
+    """``bounce_record(bounce, explanation, file)`` as ``json.dumps(..., ensure_ascii=False)`` writes it."""
+    recipients = bounce.recipients
+    sender = bounce.sender
+    return (
+        f'{{"file": {_string(file)}, "is_ndr": {"true" if bounce.is_ndr else "false"}, '
+        f'"why_not": {_string(bounce.why_not)}, "language": {_string(bounce.language)}, '
+        f'"primary": {_code_json(bounce.primary)}, "codes": [{", ".join(map(_code_json, bounce.codes))}], '
+        f'"recipients": {_strings(recipients)}, "recipient_count": {len(recipients)}, '
+        f'"remote_host": {_string(bounce.remote_host)}, "remote_ip": {_string(bounce.remote_ip)}, '
+        f'"reporting_server": {_string(bounce.reporting_server)}, '
+        f'"sender": {{"domain": {_string(sender.domain)}, "ip": {_string(sender.ip)}, '
+        f'"mailfrom": {_string(sender.mailfrom)}}}, "sender_check": {_string(sender_command(bounce))}, '
+        f'"date": {_string(bounce.date)}, "deliveries": [{", ".join(map(_delivery_json, bounce.deliveries))}], '
+        f'"explanation": {_explanation_json(explanation)}, "truncated": {"true" if bounce.truncated else "false"}, '
+        f'"notes": {_strings(bounce.notes)}}}'
+    )

@@ -49,14 +49,24 @@ class SenderFacts:
 
     def offers(self, status: str | None, text: str = "") -> bool:
         """Does a bounce with this code (and this text) call for the sender check?"""
+        by_code = self.offers_by_code(status)
+        return self.names_sender_problem(text) if by_code is None else by_code
+
+    def offers_by_code(self, status: str | None) -> bool | None:
+        """What the code alone says: True, it calls for the sender check; False, it does not;
+        None, it is an X.7.x code, which calls for it when its text names a sender problem."""
         parts = (status or "").split(".")
         if len(parts) != 3 or not all(p.isdigit() for p in parts):
             return False
         klass, subject, detail = (int(p) for p in parts)
         if any(c == klass and s == subject and low <= detail <= high for c, s, low, high in self.offer_codes):
             return True
+        return None if subject == 7 else False
+
+    def names_sender_problem(self, text: str) -> bool:
+        """Does the text name SPF, DKIM, DMARC, a blocklist (``[offer] keywords``)?"""
         lowered = text.lower()
-        return subject == 7 and any(k in lowered for k in self.keywords)
+        return any(k in lowered for k in self.keywords)
 
     def default_lists(self) -> tuple[Blocklist, ...]:
         return tuple(b for b in self.blocklists if b.default)
@@ -111,7 +121,12 @@ def _blocklists(facts: dict[str, Any]) -> tuple[Blocklist, ...]:
 
 @functools.cache
 def load() -> SenderFacts:
-    """The facts, read once (language-neutral: the words are texts, see the module docstring)."""
+    """The facts, read once (language-neutral: the words are texts, see the module docstring),
+    and kept in the user cache beside the knowledge base."""
+    return knowledge.cached("sender-facts", SenderFacts, _read)
+
+
+def _read() -> SenderFacts:
     facts = knowledge.read(FACTS)
     offer = _table("offer", facts.get("offer"))
     return SenderFacts(
@@ -131,7 +146,7 @@ def check() -> list[str]:
     only the fields the check fills in. (The other languages are checked against English by
     ``bot.knowledge``'s text validator.)"""
     try:
-        facts = load()
+        facts = _read()  # the file itself, never the cache
         texts = knowledge.load(knowledge.DEFAULT_LANGUAGE).texts
     except KnowledgeError as exc:
         return [str(exc)]

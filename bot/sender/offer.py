@@ -8,6 +8,8 @@ Pure, and light: no DNS stack is loaded here (``mailflow explain`` uses it).
 
 from __future__ import annotations
 
+import functools
+
 from bot.fill import EXAMPLES, mark
 from bot.parse import Bounce
 from bot.sender import knowledge as sender_knowledge
@@ -20,10 +22,20 @@ IP = mark(EXAMPLES["ip"])
 def offers_sender_check(bounce: Bounce) -> bool:
     if not bounce.is_ndr or bounce.primary is None:
         return False
-    words = sender_knowledge.load()
+    by_code = [_offers_by_code(status) for status in {bounce.primary.status, *(d.status for d in bounce.deliveries)}]
+    if True in by_code:
+        return True
+    if None not in by_code:
+        return False
+    # An X.7.x code: the texts decide (the code's and each recipient's diagnostic).
     text = " ".join(filter(None, (bounce.primary.text, *(d.diagnostic for d in bounce.deliveries))))
-    statuses = dict.fromkeys((bounce.primary.status, *(d.status for d in bounce.deliveries)))
-    return any(words.offers(status, text) for status in statuses)
+    return sender_knowledge.load().names_sender_problem(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _offers_by_code(status: str | None) -> bool | None:
+    """``SenderFacts.offers_by_code``, once per code: a batch of bounces repeats a few codes."""
+    return sender_knowledge.load().offers_by_code(status)
 
 
 def sender_command(bounce: Bounce) -> str | None:
