@@ -982,14 +982,18 @@ def _build() -> tuple[tuple[re.Pattern[str], re.Pattern[str]], dict[str, _Entry]
     vocabulary = sorted(set(owners) | set(starters))
     # What a match of ``word`` implies: the reasons of every phrase that is a prefix of it (the
     # engine reports only the longest phrase starting at a position), and the aligned tuples to
-    # check. Each word's prefixes are looked up (len(word) dict probes) rather than every phrase
-    # tested against every word: this table is built at import, on the CLI's start-up path.
+    # check. In sorted order a word's prefixes come before it, and every word between a prefix
+    # and it starts with that prefix: a stack of the words that are prefixes of the current one
+    # gives each word its inherited entry in one step (this table is built at import, on the
+    # CLI's start-up path).
     table: dict[str, _Entry] = {}
+    chain: list[str] = []  # vocabulary words that are prefixes of the current word, shortest first
     for word in vocabulary:
-        prefixes = [word[:n] for n in range(1, len(word) + 1)]
-        reasons = frozenset(r for w in prefixes if w in owners for r in owners[w])
-        pending = tuple(item for w in prefixes if w in starters for item in starters[w])
-        table[word] = (reasons, pending)
+        while chain and not word.startswith(chain[-1]):
+            chain.pop()
+        reasons, pending = table[chain[-1]] if chain else (frozenset(), ())
+        table[word] = (frozenset((*reasons, *owners.get(word, ()))), pending + tuple(starters.get(word, ())))
+        chain.append(word)
     # Phrases that open with a letter or digit are tried only where a word starts. Each pattern
     # opens with a character class (no leading assertion), so the engine skips at C speed to the
     # positions worth trying instead of entering a lookahead at every character: about a third
