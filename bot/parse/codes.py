@@ -101,28 +101,38 @@ _TEXT_LEN = 300
 
 
 _DEPTH_WINDOW = 4000
+# Where a reply's text stops: a blank line, or the opening of Exchange's nested reply ("[{") or
+# the end of one ("};").
+_TAIL_STOPS = ("\n\n", "[{", "};")
 
 
-def _depth(text: str, pos: int) -> int:
+_BRACKETS = (("[", "]"), ("{", "}"))
+
+
+def _depth(text: str, pos: int, brackets: tuple[tuple[str, str], ...], arrows: bool) -> int:
     """Brackets still open at ``pos``, counted over the preceding window: C-speed counts, so the
-    cost is bounded per code (at most ``MAX_CODES`` of them) whatever the input. An arrow earlier
-    on the same line (Exchange's ``451 4.4.397 Error communicating ... -> 421 4.4.2 ...``) also
-    nests: what follows it is the underlying cause."""
+    cost is bounded per code (at most ``MAX_CODES`` of them) whatever the input. ``brackets`` are
+    the kinds that occur in ``text`` at all (the others need no counting). An arrow earlier on the
+    same line (Exchange's ``451 4.4.397 Error communicating ... -> 421 4.4.2 ...``) also nests:
+    what follows it is the underlying cause; ``arrows`` says whether ``text`` has any."""
     start = max(0, pos - _DEPTH_WINDOW)
-    square = text.count("[", start, pos) - text.count("]", start, pos)
-    curly = text.count("{", start, pos) - text.count("}", start, pos)
-    arrows = text.count("-> ", text.rfind("\n", start, pos) + 1, pos)
-    return max(0, square) + max(0, curly) + arrows
+    nested = 0
+    for opening, closing in brackets:
+        nested += max(0, text.count(opening, start, pos) - text.count(closing, start, pos))
+    if arrows:
+        nested += text.count("-> ", text.rfind("\n", start, pos) + 1, pos)
+    return nested
 
 
 def _tail(text: str, end: int) -> str:
-    line = text[end : end + _TEXT_LEN]
-    cut = len(line)
-    for stop in ("\n\n", "[{", "};"):
-        i = line.find(stop)
-        if i != -1:
-            cut = min(cut, i)
-    return " ".join(line[:cut].split()).strip(" '\"")
+    """The reply's text after its code: up to ``_TEXT_LEN`` characters, cut at the first of
+    ``_TAIL_STOPS``, on one line."""
+    cut = end + _TEXT_LEN
+    for stop in _TAIL_STOPS:
+        found = text.find(stop, end, cut)  # searched in place, within what is left of the window
+        if found != -1:
+            cut = found
+    return " ".join(text[end:cut].split()).strip(" '\"")
 
 
 def _reply_context(text: str, start: int) -> bool:
@@ -137,6 +147,8 @@ def find_codes(text: str) -> tuple[Code, ...]:
     """Every reply in ``text``, in order of appearance, deduplicated on (status, reply)."""
     found: list[Code] = []
     seen: set[tuple[str | None, str | None]] = set()
+    brackets = tuple(pair for pair in _BRACKETS if pair[0] in text or pair[1] in text)
+    arrows = "-> " in text
     for n, m in enumerate(_ANY_CODE.finditer(text)):
         if n >= MAX_MATCHES or len(found) >= MAX_CODES:
             break
@@ -152,7 +164,7 @@ def find_codes(text: str) -> tuple[Code, ...]:
         seen.add(key)
         if status and not _valid_status(status):
             continue
-        found.append(Code(status, reply, _tail(text, m.end()), _depth(text, m.start())))
+        found.append(Code(status, reply, _tail(text, m.end()), _depth(text, m.start(), brackets, arrows)))
     return tuple(found)
 
 

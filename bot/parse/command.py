@@ -71,7 +71,8 @@ _NORMAL = {
 }
 # Upper-case command words; the character before is checked in Python (a leading lookbehind
 # would stop the engine from skipping ahead to the first letters).
-_BARE = re.compile(r"(HELO|EHLO|STARTTLS|AUTH|MAIL FROM|RCPT TO|DATA|QUIT|XFORWARD)(?![\w@.-])")
+_BARE_WORDS = ("HELO", "EHLO", "STARTTLS", "AUTH", "MAIL FROM", "RCPT TO", "DATA", "QUIT", "XFORWARD")
+_BARE = re.compile(f"({'|'.join(_BARE_WORDS)})" + r"(?![\w@.-])")
 _WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@-")
 
 BEFORE_DATA = frozenset({"CONN", "EHLO", "HELO", "MAIL", "RCPT"})
@@ -92,6 +93,8 @@ def find_command(text: str) -> str | None:
                 word = word.split(" ", 1)[1]
             return _NORMAL.get(word, word.upper()[:8])
     last = None
+    if not any(word in text for word in _BARE_WORDS):
+        return None  # substring tests are much cheaper than the scan below, and most texts name none
     for m2 in _BARE.finditer(text):
         before = text[m2.start() - 1] if m2.start() else ""
         if before == "(" and m2.group(1) in ("EHLO", "HELO"):

@@ -9,6 +9,7 @@ Returns an ISO 639-1 code, or None when the text is too short to say.
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 SUPPORTED = ("en", "es", "fr", "ja", "nl", "ko", "de", "it", "pt", "zh", "ru")
 _KANA = re.compile(r"[\u3040-\u30ff]")
@@ -142,8 +143,10 @@ _BY_WORD: dict[str, tuple[str, ...]] = {}
 for _lang, _singles in _SINGLE.items():
     for _word in _singles:
         _BY_WORD[_word] = (*_BY_WORD.get(_word, ()), _lang)
-# Every ASCII character that is not a lower-case letter separates tokens.
-_NOT_LETTER = {c: " " for c in range(128) if not 97 <= c <= 122}
+# The same for ASCII text, as bytes: every byte that is not a lower-case letter separates tokens.
+# bytes.translate is a plain table lookup per byte, several times faster than str.translate.
+_BY_ASCII_WORD = {word.encode(): langs for word, langs in _BY_WORD.items() if word.isascii()}
+_ASCII_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
 
 
 # The remote server's reply as a localised NDR quotes it ("Vom Remoteserver wurde '550 5.1.1 ...'
@@ -187,20 +190,30 @@ def _by_sample(sample: str) -> str | None:
     return _by_words(sample)
 
 
-def _by_words(sample: str) -> str | None:
-    lowered = sample.lower()
-    # ASCII text (most reports) is split by str.translate + str.split, several times faster than
-    # the token regex; the two agree on every listed word (none has an apostrophe or a digit).
-    tokens = lowered.translate(_NOT_LETTER).split() if lowered.isascii() else _TOKEN.findall(lowered)
+_Token = TypeVar("_Token", str, bytes)
+
+
+def _score(tokens: list[_Token], by_word: dict[_Token, tuple[str, ...]]) -> dict[str, int] | None:
+    """How many of ``tokens`` each language lists; None for fewer than three tokens."""
     if len(tokens) < 3:
         return None
-    scores: dict[str, int] = dict.fromkeys(_SINGLE, 0)
-    by_word = _BY_WORD
-    for token in tokens:
-        langs = by_word.get(token)
-        if langs:
-            for lang in langs:
-                scores[lang] += 1
+    scores = dict.fromkeys(_SINGLE, 0)
+    for token in filter(by_word.__contains__, tokens):  # the listed words only: a few of them
+        for lang in by_word[token]:
+            scores[lang] += 1
+    return scores
+
+
+def _by_words(sample: str) -> str | None:
+    lowered = sample.lower()
+    # ASCII text (most reports) is split by bytes.translate + bytes.split, several times faster
+    # than the token regex; the two agree on every listed word (none has an apostrophe or a digit).
+    if lowered.isascii():
+        scores = _score(lowered.encode().translate(_ASCII_LETTERS).split(), _BY_ASCII_WORD)
+    else:
+        scores = _score(_TOKEN.findall(lowered), _BY_WORD)
+    if scores is None:
+        return None
     for phrase, lang in _PHRASE_LANG:
         if phrase in lowered:
             scores[lang] += 5

@@ -963,7 +963,13 @@ _Pending = tuple[tuple[str, tuple[str, ...]], ...]  # (reason, fragments still t
 _Entry = tuple[frozenset[str], _Pending]
 
 
-def _build() -> tuple[tuple[re.Pattern[str], re.Pattern[str]], dict[str, _Entry]]:
+# Word-led phrases are told apart by the regex only up to this many characters; the rest of each
+# is compared with ``str.startswith``. A pattern of whole phrases would be three times longer, and
+# compiling it (at import, on the CLI's start-up path) cost as much as parsing dozens of files.
+_WORD_PREFIX = 12
+
+
+def _build() -> tuple[tuple[re.Pattern[str], re.Pattern[str]], dict[str, _Entry], dict[str, tuple[str, ...]]]:
     owners: dict[str, set[str]] = {}
     for prefix, source in (("", PHRASES), ("!", EXPLICIT)):
         for reason, words in source.items():
@@ -976,24 +982,45 @@ def _build() -> tuple[tuple[re.Pattern[str], re.Pattern[str]], dict[str, _Entry]
     vocabulary = sorted(set(owners) | set(starters))
     # What a match of ``word`` implies: the reasons of every phrase that is a prefix of it (the
     # engine reports only the longest phrase starting at a position), and the aligned tuples to
-    # check. Each word's prefixes are looked up (len(word) dict probes) rather than every phrase
-    # tested against every word: this table is built at import, on the CLI's start-up path.
+    # check. In sorted order a word's prefixes come before it, and every word between a prefix
+    # and it starts with that prefix: a stack of the words that are prefixes of the current one
+    # gives each word its inherited entry in one step (this table is built at import, on the
+    # CLI's start-up path).
     table: dict[str, _Entry] = {}
+    chain: list[str] = []  # vocabulary words that are prefixes of the current word, shortest first
     for word in vocabulary:
-        prefixes = [word[:n] for n in range(1, len(word) + 1)]
-        reasons = frozenset(r for w in prefixes if w in owners for r in owners[w])
-        pending = tuple(item for w in prefixes if w in starters for item in starters[w])
-        table[word] = (reasons, pending)
+        while chain and not word.startswith(chain[-1]):
+            chain.pop()
+        reasons, pending = table[chain[-1]] if chain else (frozenset(), ())
+        table[word] = (frozenset((*reasons, *owners.get(word, ()))), pending + tuple(starters.get(word, ())))
+        chain.append(word)
     # Phrases that open with a letter or digit are tried only where a word starts. Each pattern
     # opens with a character class (no leading assertion), so the engine skips at C speed to the
     # positions worth trying instead of entering a lookahead at every character: about a third
     # less time than one alternation of lookaheads.
-    wordy = _trie_pattern([w for w in vocabulary if w[0].isalnum()])
+    word_led = [w for w in vocabulary if w[0].isalnum()]
+    # The regex finds the longest of the phrases' openings (their first ``_WORD_PREFIX``
+    # characters) at a word start; the phrases that may be there are those whose opening is a
+    # prefix of it, tried longest first.
+    by_opening: dict[str, list[str]] = {}
+    for word in word_led:
+        by_opening.setdefault(word[:_WORD_PREFIX], []).append(word)
+    candidates = {
+        opening: tuple(
+            sorted(
+                (w for n in range(1, len(opening) + 1) for w in by_opening.get(opening[:n], ())),
+                key=len,
+                reverse=True,
+            )
+        )
+        for opening in by_opening
+    }
+    wordy = _trie_pattern(list(by_opening))
     other = _trie_pattern([w for w in vocabulary if not w[0].isalnum()])
-    return (re.compile(f"[^a-z0-9](?=({wordy}))"), re.compile(other)), table
+    return (re.compile(f"[^a-z0-9](?=({wordy}))"), re.compile(other)), table, candidates
 
 
-(_WORD_AFTER_SEPARATOR, _SEPARATOR_LED), _TABLE = _build()
+(_WORD_AFTER_SEPARATOR, _SEPARATOR_LED), _TABLE, _CANDIDATES = _build()
 REASONS: frozenset[str] = frozenset((*PHRASES, *ALIGNED))
 
 
@@ -1008,7 +1035,11 @@ def reasons_in(lowered: str) -> frozenset[str]:
     # A leading separator lets the text's first word be found like the others; offsets in the
     # padded copy are one ahead, so a match's start is its word's offset in ``lowered``.
     for m in _WORD_AFTER_SEPARATOR.finditer(" " + lowered):
-        _take(lowered, m.start(), m.group(1), found)
+        start = m.start()
+        for word in _CANDIDATES[m.group(1)]:
+            if lowered.startswith(word, start):
+                _take(lowered, start, word, found)
+                break
     pos = 0
     # Phrases may overlap, so each search resumes one character after the last hit: at most one
     # search per character, as with a single pass.

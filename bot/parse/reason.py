@@ -20,7 +20,7 @@ Strategy (the order Sisimai's decision procedure uses, because its labels are ou
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.parse.command import BEFORE_DATA
 from bot.parse.phrases import BY_RECIPIENT_DOMAIN, reasons_in
@@ -241,9 +241,9 @@ _NOT_POLICY = frozenset(
 _EXPLICIT_STATUS = frozenset({"mailboxfull", "mesgtoobig", "exceedlimit", "authfailure", "requireptr", "toomanyconn"})
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """What one delivery offers the classifier."""
+class Evidence(NamedTuple):
+    """What one delivery offers the classifier (a named tuple: one is built for every delivery,
+    several times faster than a frozen dataclass)."""
 
     by_status: str  # reason the status code names, "" when none
     found: frozenset[str]  # reasons whose phrases occur in the diagnostic
@@ -374,6 +374,8 @@ _PROBES: dict[str, Callable[[Evidence], bool]] = {
     "spamdetected": _spam,
 }
 
+_FIRST_PASS_PROBES = tuple((name, _PROBES[name]) for name in FIRST_PASS)
+
 
 def status_name(status: str | None) -> str:
     return STATUS_NAME.get(status or "", "")
@@ -427,8 +429,8 @@ def classify(
     policy = generic and "policy" in lowered and not (found & _NOT_POLICY)
     e = Evidence(by_status, found, command, reply_code, bool(status), still_queued, policy)
     if not diagnostic_type.startswith("X-UNIX"):
-        for name in FIRST_PASS:
-            if _PROBES[name](e):
+        for name, probe in _FIRST_PASS_PROBES:
+            if probe(e):
                 return name
         if policy:
             # A refusal by the receiving side's policy: of the sender (at MAIL FROM, or the
