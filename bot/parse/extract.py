@@ -45,6 +45,9 @@ _FORWARD_LABEL = re.compile(r"(?:please try|has been replaced by|new address is|
 # "(generated from list@...)", Sendmail "(expanded from: <list@...>)"): the message reached the
 # alias, and the failed address is the one named before it.
 _ALIAS_LABEL = re.compile(r"\((?:expanded|generated) from:?[ \t]*<?$")
+# How each label of ``_SENDER_LABEL`` ends (before the blanks and "<" after it): the pattern runs
+# only when the text before an address ends so.
+_LABEL_ENDINGS = (":", "=", "from", "sender", "address", "by", "of", "to", "as", "originator")
 MAX_AT_SIGNS = 2000
 _MAX_PREFIX = 4000
 _DAEMON = re.compile(
@@ -300,7 +303,9 @@ def addresses_in(
         ):
             continue
         near = prefix[-80:]  # labels sit right before the address; long lines cost no more
-        if near.rstrip().endswith(("mailto:", "http://", "https://")) or _SENDER_LABEL.search(near):
+        if near.rstrip().endswith(("mailto:", "http://", "https://")) or (
+            near.rstrip(" \t<").endswith(_LABEL_ENDINGS) and _SENDER_LABEL.search(near)
+        ):
             continue
         if (
             "try" in near or "replaced" in near or "new address" in near or "forward" in near
