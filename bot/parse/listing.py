@@ -23,8 +23,11 @@ from bot.parse.extract import iter_addresses
 _DASH_LINE = re.compile(r"^[ \t]*+-{2,}+(?:[ \t]++-{2,}+)++[ \t]*+$", re.M)
 _DASH_GROUP = re.compile(r"-{2,}")
 # Postfix mailq (showq): "4F2C11A0B7*  2145 Tue Jun 11 08:14:22  sender@example.com"
+# Searched in the text after a "\n" of our own: a line start that the pattern opens with as a
+# literal lets the engine skip from line to line (``^`` would be tried at every character). A
+# match never spans a line break, so each line is still read once.
 _MAILQ_ENTRY = re.compile(
-    r"^[0-9A-Fa-f]{5,}[*!]?[ \t]+\d+[ \t]+\w{3}[ \t]+\w{3}[ \t]+\d{1,2}[ \t]+[\d:]{5,8}[ \t]+(\S+@\S+)[ \t]*$", re.M
+    r"\n[0-9A-Fa-f]{5,}[*!]?[ \t]+\d+[ \t]+\w{3}[ \t]+\w{3}[ \t]+\d{1,2}[ \t]+[\d:]{5,8}[ \t]+(\S+@\S+)[ \t]*$", re.M
 )
 _SENDER_COLUMNS = ("sender", "from")
 _STATUS_COLUMNS = ("status", "event", "action")
@@ -53,8 +56,10 @@ def not_failed(text: str) -> set[str]:
             _table(text, sep.start(), sep.end(), out, budget)
             if budget[0] <= 0:
                 break
-    if "@" in text and _MAILQ_ENTRY.search(text):
-        out.update(m.group(1).strip("<>").lower() for m in _MAILQ_ENTRY.finditer(text))
+    if "@" in text:
+        lines = "\n" + text
+        if _MAILQ_ENTRY.search(lines):
+            out.update(m.group(1).strip("<>").lower() for m in _MAILQ_ENTRY.finditer(lines))
     if "deliver" in text.lower():
         _delivered_lists(text, out)
     return out
