@@ -19,17 +19,6 @@ _SPECIAL = frozenset("\\.^$*+?{}[]|()")
 _QUANTIFIERS = frozenset("*+?{")
 
 
-class _Node:
-    """The alternatives that go on with one more character (``children``) and the
-    regular-expression tails of those that end here (``tails``; "" for one that is all literal)."""
-
-    __slots__ = ("children", "tails")
-
-    def __init__(self) -> None:
-        self.children: dict[str, _Node] = {}
-        self.tails: set[str] = set()
-
-
 def _split(alternative: str) -> tuple[str, str]:
     """(literal opening, regular-expression rest) of one alternative."""
     end = 0
@@ -43,26 +32,32 @@ def _split(alternative: str) -> tuple[str, str]:
 def trie_pattern(alternatives: Iterable[str]) -> str:
     """A regular expression matching where one of ``alternatives`` (regular expressions
     without a top-level ``|``) matches."""
-    root = _Node()
-    for alternative in alternatives:
-        opening, tail = _split(alternative)
-        node = root
-        for ch in opening:
-            node = node.children.setdefault(ch, _Node())
-        node.tails.add(tail)
-    return _emit(root)
+    return _emit(sorted(_split(alternative) for alternative in alternatives))
 
 
-def _emit(node: _Node) -> str:
+def _emit(pairs: list[tuple[str, str]]) -> str:
+    """The trie of ``pairs`` (opening, tail), sorted: a node's branches by their next character,
+    a chain without a branch as one literal."""
+    tails = sorted({tail for opening, tail in pairs if not opening and tail})
+    ends_here = any(not opening and not tail for opening, tail in pairs)
     branches = []
-    for ch in sorted(node.children):
-        run, rest = [ch], node.children[ch]
-        while len(rest.children) == 1 and not rest.tails:  # a chain without a branch: one literal
-            ((nxt, rest),) = rest.children.items()
-            run.append(nxt)
-        branches.append(re.escape("".join(run)) + _emit(rest))
-    branches += sorted(tail for tail in node.tails if tail)
-    ends_here = "" in node.tails
+    rest = [pair for pair in pairs if pair[0]]
+    start = 0
+    while start < len(rest):
+        first = rest[start][0][0]
+        end = start + 1
+        while end < len(rest) and rest[end][0][0] == first:
+            end += 1
+        group = rest[start:end]
+        # the run all openings of the group share (the group is sorted: its first and last
+        # opening bound every other one)
+        low, high = group[0][0], group[-1][0]
+        shared = 1
+        while shared < min(len(low), len(high)) and low[shared] == high[shared]:
+            shared += 1
+        branches.append(re.escape(low[:shared]) + _emit([(o[shared:], t) for o, t in group]))
+        start = end
+    branches += tails
     if not branches:
         return ""
     body = branches[0] if len(branches) == 1 and not ends_here else "(?:" + "|".join(branches) + ")"
