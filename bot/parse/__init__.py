@@ -330,8 +330,8 @@ class _Report:
     def spots(self) -> list[tuple[int, str]]:
         """(offset, address) of each address the text names as a possible failed recipient."""
         if self._spots is None:
-            excluded = self.parties | not_failed(self.text)
-            named = _without_suggestions(self.text)
+            excluded = self.parties | not_failed(self.text, self.lowered)
+            named = _without_suggestions(self.text, self.lowered)
             spots = addresses_in(named, excluded)
             if not spots and "@" in named:
                 # A report that names no address, over a quoted original sent to one person:
@@ -853,9 +853,9 @@ _SUGGESTIONS = (
 )
 
 
-def _without_suggestions(text: str) -> str:
-    """``text`` up to the line where a directory's list of suggestions starts."""
-    lowered = text.lower()
+def _without_suggestions(text: str, lowered: str) -> str:
+    """``text`` up to the line where a directory's list of suggestions starts; ``lowered`` is
+    ``text.lower()``."""
     hits = [i for i in (lowered.find(n) for n in _SUGGESTIONS) if i != -1]
     return text[: text.rfind("\n", 0, min(hits)) + 1] if hits else text
 
