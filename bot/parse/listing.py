@@ -20,11 +20,16 @@ from bot.parse.extract import iter_addresses
 # PowerShell's Format-Table separator: dash groups under each column name.
 # Possessive: a separator is read one way only (a backtracking repeat of the group would keep
 # every iteration's state, which grows faster than the line on a long one).
-_DASH_LINE = re.compile(r"^[ \t]*+-{2,}+(?:[ \t]++-{2,}+)++[ \t]*+$", re.M)
+# Searched in the text after a "\n" of our own, like ``_MAILQ_ENTRY`` below: the line break it
+# opens with is a literal the engine skips ahead to (``^`` would be tried at every character).
+_DASH_LINE = re.compile(r"\n[ \t]*+-{2,}+(?:[ \t]++-{2,}+)++[ \t]*+$", re.M)
 _DASH_GROUP = re.compile(r"-{2,}")
 # Postfix mailq (showq): "4F2C11A0B7*  2145 Tue Jun 11 08:14:22  sender@example.com"
+# Searched in the text after a "\n" of our own: a line start that the pattern opens with as a
+# literal lets the engine skip from line to line (``^`` would be tried at every character). A
+# match never spans a line break, so each line is still read once.
 _MAILQ_ENTRY = re.compile(
-    r"^[0-9A-Fa-f]{5,}[*!]?[ \t]+\d+[ \t]+\w{3}[ \t]+\w{3}[ \t]+\d{1,2}[ \t]+[\d:]{5,8}[ \t]+(\S+@\S+)[ \t]*$", re.M
+    r"\n[0-9A-Fa-f]{5,}[*!]?[ \t]+\d+[ \t]+\w{3}[ \t]+\w{3}[ \t]+\d{1,2}[ \t]+[\d:]{5,8}[ \t]+(\S+@\S+)[ \t]*$", re.M
 )
 _SENDER_COLUMNS = ("sender", "from")
 _STATUS_COLUMNS = ("status", "event", "action")
@@ -44,25 +49,29 @@ MAX_HEADINGS = 8  # such lists read in one input, each at most LIST_SPAN charact
 LIST_SPAN = 4000
 
 
-def not_failed(text: str) -> set[str]:
-    """Lower-case addresses that a listing in ``text`` names as senders or as delivered."""
+def not_failed(text: str, lowered: str | None = None) -> set[str]:
+    """Lower-case addresses that a listing in ``text`` names as senders or as delivered;
+    ``lowered`` is ``text.lower()`` when the caller has it."""
     out: set[str] = set()
+    lines = "\n" + text
     if "--" in text:
         budget = [MAX_ROWS]
-        for sep in _DASH_LINE.finditer(text):
-            _table(text, sep.start(), sep.end(), out, budget)
+        for sep in _DASH_LINE.finditer(lines):
+            # ``lines`` is ``text`` one character on: the match's start (the line break before
+            # the separator) is the separator's start in ``text``, its end is one past the end
+            _table(text, sep.start(), sep.end() - 1, out, budget)
             if budget[0] <= 0:
                 break
-    if "@" in text and _MAILQ_ENTRY.search(text):
-        out.update(m.group(1).strip("<>").lower() for m in _MAILQ_ENTRY.finditer(text))
-    if "deliver" in text.lower():
-        _delivered_lists(text, out)
+    if "@" in text and _MAILQ_ENTRY.search(lines):
+        out.update(m.group(1).strip("<>").lower() for m in _MAILQ_ENTRY.finditer(lines))
+    lowered = text.lower() if lowered is None else lowered
+    if "deliver" in lowered:
+        _delivered_lists(text, lowered, out)
     return out
 
 
-def _delivered_lists(text: str, out: set[str]) -> None:
+def _delivered_lists(text: str, lowered: str, out: set[str]) -> None:
     """The addresses under a "delivered to the following recipients" heading."""
-    lowered = text.lower()
     left = MAX_HEADINGS
     for heading in _DELIVERED_HEADINGS:
         at = lowered.find(heading)
@@ -94,7 +103,7 @@ def _table(text: str, start: int, end: int, out: set[str], budget: list[int]) ->
         budget[0] -= 1
         eol = text.find("\n", pos)
         row = text[pos : eol if eol != -1 else len(text)]
-        if not row.strip() or (row.lstrip().startswith("--") and _DASH_LINE.fullmatch(row)):
+        if not row.strip() or (row.lstrip().startswith("--") and _DASH_LINE.fullmatch("\n" + row)):
             break  # a blank line or the next table's separator ends this one
         spots = iter_addresses(row)
         if spots:

@@ -25,12 +25,13 @@ pasted as text (no MIME structure) still quotes the original's headers after a l
 where a quoted original starts (``source._original_marker``, linear).
 
 Strategy: str.find on the lower-cased text for each marker, then the token after it is read
-character by character: linear, no regular expression sees the input.
+with one bounded character-class match (``[a-z0-9._-]{0,253}``): linear, no backtracking.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -58,9 +59,11 @@ _MAILFROM_MARKERS = (  # the MAIL FROM (Return-Path) domain, the one SPF is chec
     "s=mfrom;id=",
     "envelope-from=",
 )
-_IP_CHARS = frozenset("0123456789abcdefABCDEF:.")
+# The tokens read after a marker, matched at an offset (bounded: at most the longest name).
+_IP_TOKEN = re.compile(r"[0-9a-fA-F:.]{0,64}")
+_NAME_TOKEN = re.compile(r"[a-z0-9._-]{0,253}")
+_ADDRESS_TOKEN = re.compile(r"[a-z0-9._@-]{0,253}")  # a name, or an address whose domain is wanted
 _IPV4_CHARS = frozenset("0123456789.")
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-._")
 _INTERNAL = tuple(
     ipaddress.ip_network(n)
     for n in (
@@ -79,6 +82,8 @@ _INTERNAL = tuple(
         "ff00::/8",
     )
 )
+# The internal networks of each IP version, so that an address is tested against its own kind only.
+_INTERNAL_OF_VERSION = {v: tuple(net for net in _INTERNAL if net.version == v) for v in (4, 6)}
 _MAX_MATCHES = 20  # markers examined per kind: a bounce does not repeat them hundreds of times
 
 
@@ -87,6 +92,12 @@ class Sender:
     domain: str | None = None
     ip: str | None = None
     mailfrom: str | None = None  # the envelope (MAIL FROM / Return-Path) domain, when shown
+
+
+def _token(pattern: re.Pattern[str], text: str, start: int = 0) -> str:
+    """The run of ``pattern``'s characters at ``start`` (possibly empty)."""
+    m = pattern.match(text, start)
+    return m.group() if m else ""
 
 
 def external_ip(token: str) -> str | None:
@@ -100,17 +111,9 @@ def external_ip(token: str) -> str | None:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    if any(address in net for net in _INTERNAL if net.version == address.version):
+    if any(address in net for net in _INTERNAL_OF_VERSION[address.version]):
         return None
     return str(address)
-
-
-def _token(text: str, start: int, allowed: frozenset[str], limit: int = 64) -> str:
-    end = start
-    stop = min(len(text), start + limit)
-    while end < stop and text[end] in allowed:
-        end += 1
-    return text[start:end]
 
 
 def _ip_after(lowered: str, marker: str) -> str | None:
@@ -120,7 +123,7 @@ def _ip_after(lowered: str, marker: str) -> str | None:
         if found == -1:
             return None
         at = found + len(marker)
-        ip = external_ip(_token(lowered, at, _IP_CHARS).rstrip("."))
+        ip = external_ip(_token(_IP_TOKEN, lowered, at).rstrip("."))
         if ip:
             return ip
     return None
@@ -152,10 +155,10 @@ def _received_ip(received: str, receivers: Iterable[str]) -> str | None:
     head, sep, tail = lowered.partition(" by ")
     if not sep or not head.lstrip().startswith("from "):
         return None
-    by = _token(tail.lstrip(), 0, _NAME_CHARS, 253).rstrip(".")
+    by = _token(_NAME_TOKEN, tail.lstrip()).rstrip(".")
     if not _within(by, receivers):
         return None
-    client = _token(head.lstrip()[5:].lstrip(), 0, _NAME_CHARS, 253).rstrip(".")
+    client = _token(_NAME_TOKEN, head.lstrip()[5:].lstrip()).rstrip(".")
     if _within(client, receivers):
         return None  # a hop inside the receiving side (its own relay), not the sender
     opened = head.find("(")
@@ -180,17 +183,18 @@ def domain_of(value: str | None) -> str | None:
     if not value or "@" not in value:
         return None
     at = value.rfind("@")
-    return _clean_domain(_token(value.lower(), at + 1, _NAME_CHARS, 253))
+    return _clean_domain(_token(_NAME_TOKEN, value.lower(), at + 1))
 
 
 def _clean_domain(text: str) -> str | None:
+    """``text`` (a ``_NAME_TOKEN``) as a domain name, or None when it cannot be one."""
     name = text.strip(".-_").lower()
     labels = name.split(".")
-    if len(labels) < 2 or not all(labels) or any(len(label) > 63 for label in labels):
+    if len(labels) < 2 or "" in labels or max(map(len, labels)) > 63:
         return None
-    if all(part.isdigit() for part in labels):  # an IPv4 address, not a name
+    if name.replace(".", "").isdigit():  # an IPv4 address, not a name
         return None
-    if not any(c.isalpha() for c in labels[-1]):
+    if not labels[-1].strip("0123456789-_"):  # no letter in the top-level label
         return None
     return name
 
@@ -206,7 +210,7 @@ def _named_domain(lowered: str, markers: tuple[str, ...]) -> str | None:
                 break
             at = found + len(marker)
             start = at + 1 if lowered[at : at + 1] in ("[", "<", '"') else at
-            value = _token(lowered, start, _NAME_CHARS | {"@"}, 253)
+            value = _token(_ADDRESS_TOKEN, lowered, start)
             domain = _clean_domain(value.rsplit("@", 1)[-1])
             if domain:
                 return domain

@@ -1,0 +1,54 @@
+"""A trie of alternatives matches where the flat alternation does: the same yes or no on every
+text, the parser's own phrase lists and the real reports included."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.parse import _MARKER_PHRASES, _STRUCTURAL_SHAPES
+from bot.parse.alternation import trie_pattern
+from bot.parse.source import read
+
+SAMPLES = Path(__file__).parent / "samples"
+CORPUS = Path("/work/shared/corpus/sisimai/maildir/bsd")
+
+CASES = [
+    (("abc", "abd", "x", "xy"), ("ab", "zabd", "x", "xx", "abx")),
+    ((r"said: ?[245]\d\d", "said it"), ("he said: 550", "said:550", "said: 150", "said it", "sai")),
+    (("couldn'?t be delivered", "could not"), ("couldnt be delivered", "couldn't be", "could not x")),
+    ((r"following address(?:\(es\)|es)? (?:had|failed)",), ("following address(es) had", "following addresses x")),
+    ((r"\[\{led=", "lastattempted(?:servername|ip)"), ("[{led=1", "lastattemptedip", "lastattempted")),
+]
+
+
+@pytest.mark.parametrize(("alternatives", "texts"), CASES)
+def test_the_trie_matches_where_the_flat_alternation_does(
+    alternatives: tuple[str, ...], texts: tuple[str, ...]
+) -> None:
+    flat = re.compile("|".join(alternatives))
+    trie = re.compile(trie_pattern(alternatives))
+    for text in (*texts, *alternatives, "", " ".join(texts)):
+        assert (trie.search(text) is None) == (flat.search(text) is None), text
+
+
+def test_a_chain_without_a_branch_is_one_literal() -> None:
+    assert trie_pattern(("delivery failed", "delivery incomplete")) == r"delivery\ (?:failed|incomplete)"
+
+
+def _report_texts() -> list[str]:
+    paths = [p for p in SAMPLES.rglob("*") if p.is_file()]
+    if CORPUS.is_dir():
+        paths += sorted(CORPUS.iterdir())
+    return [read(p.read_bytes()).text.lower() for p in paths]
+
+
+@pytest.mark.parametrize("phrases", [_MARKER_PHRASES, _STRUCTURAL_SHAPES], ids=["markers", "structural"])
+def test_the_parser_phrase_lists_answer_as_their_flat_form(phrases: tuple[str, ...]) -> None:
+    flat = re.compile("|".join(phrases))
+    trie = re.compile(trie_pattern(phrases))
+    for text in _report_texts():
+        for part in (text, text[len(text) // 2 :]):
+            assert (trie.search(part) is None) == (flat.search(part) is None)
