@@ -190,7 +190,8 @@ def parse_headers(block: bytes, wanted: frozenset[str] | None = READ_FIELDS) -> 
 _WANTED_FIELDS = {names: _wanted_fields(names) for names in (READ_FIELDS, ORIGINAL_FIELDS)}
 
 
-_PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*+"|[^;]*)')
+# A quoted value is matched as runs of plain characters between escapes, not a character at a time.
+_PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("[^"\\]*+(?:\\.[^"\\]*+)*+"|[^;]*)')
 
 
 def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
