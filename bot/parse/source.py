@@ -323,16 +323,14 @@ def parse_field_blocks(text: str) -> list[dict[str, str]]:
     current: dict[str, str] = {}
     last = ""
     for line in text.splitlines()[:4000]:
-        if not line.strip():
-            if current:
-                blocks.append(current)
-                current, last = {}, ""
-            continue
-        if line[:1] in " \t" and last:
-            current[last] += " " + line.strip()
-            continue
-        m = _FIELD.match(line)
-        if not m:
+        m = _FIELD.match(line)  # tried first: most lines are fields (a field line is not blank)
+        if m is None:
+            if not line.strip():
+                if current:
+                    blocks.append(current)
+                    current, last = {}, ""
+            elif line[0] in " \t" and last:
+                current[last] += " " + line.strip()
             continue
         key = m.group(1).lower()
         if key == "final-recipient" and "final-recipient" in current:
