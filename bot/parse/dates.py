@@ -21,10 +21,11 @@ _EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 _LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # a clock years off, or a made-up date
 _MONTHS = {"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6}
 _MONTHS |= {"Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12}
-# RFC 5322 section 3.3 with single spaces and a four-digit year: whatever follows the zone after a
-# space (a comment, "(JST)") is ignored, as the standard library's parser ignores it.
+# RFC 5322 section 3.3 with single spaces (or two after the day's name: "Tue,  2 May") and a
+# four-digit year: whatever follows the zone after a space (a comment, "(JST)") is ignored, as
+# the standard library's parser ignores it.
 _RFC5322_DATE = re.compile(
-    r"(?:[A-Z][a-z]{2}, )?([0-9]{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([12][0-9]{3}) "
+    r"(?:[A-Z][a-z]{2}, {1,2})?([0-9]{1,2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([12][0-9]{3}) "
     r"([0-9]{2}):([0-9]{2}):([0-9]{2}) ([+-])([0-9]{2})([0-9]{2})(?: |\Z)"
 )
 
