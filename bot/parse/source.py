@@ -369,7 +369,7 @@ def _headers_of(part: Part) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in part.headers[:200]:
         if key not in out:
-            out[key] = decode_header(value)
+            out[key] = decode_header(value) if "=?" in value else value  # most values hold no encoded word
     return out
 
 
