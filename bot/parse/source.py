@@ -28,8 +28,10 @@ from bot.parse.mime import MAX_PARTS, Part
 MAX_BYTES = 1 << 20  # analyse at most the first MiB of any input
 MAX_TEXT = 256 * 1024
 
-# A run of header fields (with their continuation lines) at the start of the input.
-_HEADER_BLOCK = re.compile(rb"\A(?:(?:From |[!-9;-~]{1,76}:)[^\n]*+\n(?:[ \t][^\n]*+\n)*+)++")
+# A run of header fields (with their continuation lines) at the start of the input. The second to
+# fourth fields are groups, so the match tells how many fields there are, up to four.
+_HEADER_FIELD = rb"(?:From |[!-9;-~]{1,76}:)[^\n]*+\n(?:[ \t][^\n]*+\n)*+"
+_HEADER_BLOCK = re.compile(rb"\A%s(%s)?+(%s)?+(%s)?+(?:%s)*+" % ((_HEADER_FIELD,) * 5))
 _SLACK_LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|\s]{1,512})\|([^<>]{0,512})>")
 _SLACK_BARE = re.compile(r"<((?:mailto:|https?://)[^<>|\s]{1,512})>")
 # HTML is read with str.find and small anchored patterns, not one regex per tag: a pattern that
@@ -190,40 +192,44 @@ def looks_like_message(data: bytes) -> bool:
     m = _HEADER_BLOCK.match(head)
     if not m:
         return False
-    block = m.group(0)
-    fields = block.count(b"\n") - block.count(b"\n ") - block.count(b"\n\t")
+    fields = 1 + (m.lastindex or 0)  # up to four
     rest = head[m.end() :]
     if not (fields >= 2 if rest[:1] == b"\n" or not rest else fields >= 4):
         return False
     # A report's own "Label: value" lines pasted alone ("Recipient: ...", "Error: 550 ...") look
     # like header fields too: a message names at least one field that messages (or DSNs) have.
-    lowered = b"\n" + block.lower()
-    return lowered.startswith(b"\nfrom ") or any(name in lowered for name in _MESSAGE_FIELDS)
+    block = m.group(0)
+    return block[:5].lower() == b"from " or _MESSAGE_FIELD.search(b"\n" + block) is not None
 
 
-# Field names (with the line start before them) of which a message's header, or a pasted
-# delivery-status block, has at least one.
-_MESSAGE_FIELDS = tuple(
-    b"\n" + name
-    for name in (
-        b"from:",
-        b"to:",
-        b"subject:",
-        b"date:",
-        b"received:",
-        b"message-id:",
-        b"return-path:",
-        b"mime-version:",
-        b"content-type:",
-        b"delivered-to:",
-        b"reporting-mta:",
-        b"final-recipient:",
-        b"original-recipient:",
-        b"arrival-date:",
-        b"x-",
-        b"dkim-",
-        b"arc-",
+# Field names (at a line start) of which a message's header, or a pasted delivery-status block,
+# has at least one; in any letter case.
+_MESSAGE_FIELD = re.compile(
+    b"\n(?:"
+    + b"|".join(
+        re.escape(name)
+        for name in (
+            b"from:",
+            b"to:",
+            b"subject:",
+            b"date:",
+            b"received:",
+            b"message-id:",
+            b"return-path:",
+            b"mime-version:",
+            b"content-type:",
+            b"delivered-to:",
+            b"reporting-mta:",
+            b"final-recipient:",
+            b"original-recipient:",
+            b"arrival-date:",
+            b"x-",
+            b"dkim-",
+            b"arc-",
+        )
     )
+    + b")",
+    re.I,
 )
 
 
@@ -317,16 +323,14 @@ def parse_field_blocks(text: str) -> list[dict[str, str]]:
     current: dict[str, str] = {}
     last = ""
     for line in text.splitlines()[:4000]:
-        if not line.strip():
-            if current:
-                blocks.append(current)
-                current, last = {}, ""
-            continue
-        if line[:1] in " \t" and last:
-            current[last] += " " + line.strip()
-            continue
-        m = _FIELD.match(line)
-        if not m:
+        m = _FIELD.match(line)  # tried first: most lines are fields (a field line is not blank)
+        if m is None:
+            if not line.strip():
+                if current:
+                    blocks.append(current)
+                    current, last = {}, ""
+            elif line[0] in " \t" and last:
+                current[last] += " " + line.strip()
             continue
         key = m.group(1).lower()
         if key == "final-recipient" and "final-recipient" in current:
@@ -365,7 +369,7 @@ def _headers_of(part: Part) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in part.headers[:200]:
         if key not in out:
-            out[key] = decode_header(value)
+            out[key] = decode_header(value) if "=?" in value else value  # most values hold no encoded word
     return out
 
 
