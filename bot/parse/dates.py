@@ -13,8 +13,8 @@ future). The result is ISO 8601 in UTC (``2026-12-06T01:02:03Z``).
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import re
+from email._parseaddr import parsedate_tz  # what email.utils exports, without its other imports
 
 MAX_VALUE = 120
 _EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
@@ -44,7 +44,7 @@ def parse_date(value: str | None) -> dt.datetime | None:
         else:
             # ``parsedate_tz`` is what ``parsedate_to_datetime`` reads with; the offset is applied
             # here directly (a zone-less date is UTC, as the offset 0 it gives then).
-            parsed = email.utils.parsedate_tz(text)
+            parsed = parsedate_tz(text)
             if parsed is None:
                 return None
             local, offset = dt.datetime(*parsed[:6], tzinfo=dt.UTC), parsed[9] or 0

@@ -16,9 +16,12 @@ as the fallback when this reader fails.
 from __future__ import annotations
 
 import binascii
-import email.message
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import email.message
 
 MAX_DEPTH = 12
 MAX_PARTS = 64
@@ -292,6 +295,8 @@ def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
 
 def from_email(msg: email.message.Message, depth: int = 0) -> Part:
     """Adapt a stdlib message (the fallback parser's output) to a ``Part`` tree."""
+    import email.message  # noqa: PLC0415 - only the fallback parser needs it
+
     part = Part(headers=[(k.lower(), " ".join(str(v).split())) for k, v in msg.items()[:MAX_HEADERS]])
     part.ctype = msg.get_content_type()
     part.params = {k.lower(): str(v) for k, v in (msg.get_params() or [])[1:]}

@@ -13,10 +13,6 @@ Everything is bounded: the input is cut to ``MAX_BYTES`` before parsing, MIME is
 
 from __future__ import annotations
 
-import email
-import email.errors
-import email.header
-import email.policy
 import html
 import re
 from dataclasses import dataclass, field
@@ -236,6 +232,10 @@ _MESSAGE_FIELD = re.compile(
 def decode_header(value: str) -> str:
     if "=?" not in value:
         return value
+    # Imported here: most headers hold no encoded word, and the package is costly to load.
+    import email.errors  # noqa: PLC0415
+    import email.header  # noqa: PLC0415
+
     try:
         return str(email.header.make_header(email.header.decode_header(value)))
     except (LookupError, ValueError, email.errors.MessageError):  # CharsetError, HeaderParseError, ...
@@ -410,7 +410,9 @@ def _parse_mime(raw: bytes) -> Part:
     try:
         return mime.parse(raw)
     except Exception:
-        return mime.from_email(email.message_from_bytes(raw, policy=email.policy.compat32))
+        import email  # noqa: PLC0415 - the fallback parser, loaded only when it is needed
+
+        return mime.from_email(email.message_from_bytes(raw))  # the compat32 policy is its default
 
 
 def read(data: bytes | str | Part) -> Source:
