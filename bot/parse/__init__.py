@@ -293,7 +293,7 @@ class _Report:
     def __init__(self, source: Source) -> None:
         self.source = source
         self.text = source.text
-        self._lowered: str | None = None
+        self._lowered: str | None = source.lowered
         self._markers: bool | None = None
         self._structural: bool | None = None
         self._parties: set[str] | None = None

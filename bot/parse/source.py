@@ -100,6 +100,7 @@ class Source:
     content_type: str = ""
     report_type: str = ""
     attached: Part | None = None  # an attached message (a forwarded bounce)
+    lowered: str | None = None  # ``text.lower()`` when reading it already computed that, else None
 
 
 def slack_unescape(text: str) -> str:
@@ -445,7 +446,7 @@ def _read_message(msg: Part, source: Source) -> None:
     _walk(msg, source, texts, htmls)
     # HTML is read only when there is no plain text (an HTML-only report).
     text = "\n".join(texts) if any(t.strip() for t in texts) else "\n".join(html_to_text(_part_text(p)) for p in htmls)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT]
+    text = full = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT]
     lowered = text.lower()
     if not source.dsn_recipients and "final-recipient:" in lowered:
         _inline_dsn(text, source)
@@ -469,6 +470,10 @@ def _read_message(msg: Part, source: Source) -> None:
             text = text[: skip + cut]
             break
     source.text = legacy_forms(text)
+    # lower() maps each character to one or more: when the lengths agree, every character kept
+    # its own place, and a prefix of ``lowered`` is the lower-cased prefix of the text.
+    if source.text is text and len(lowered) == len(full):
+        source.lowered = lowered[: len(text)]
 
 
 # What the header block of a forwarded bounce says (its sender, its subject), looked for with
