@@ -237,7 +237,7 @@ def _parse(source: Source) -> Bounce:
         ip = _IPV4.search(remote_mta) if remote_ip is None else None
         remote_ip = ip.group(0) if ip else remote_ip
     if remote_host and remote_ip is None:
-        remote_ip = ip_after_host(text, remote_host)
+        remote_ip = ip_after_host(text, remote_host, report.lowered)
     reporting = find_reporting(text, report.lowered) or dsn_host(source.dsn_message.get("reporting-mta"))
     first = deliveries[0] if deliveries else None
     if first is not None and first.status and (primary is None or primary.status is None):
@@ -357,7 +357,11 @@ class _Report:
     def head_phrases(self) -> frozenset[str]:
         """The reasons the report's opening names (for recipients that say nothing of their own)."""
         if self._head_phrases is None:
-            self._head_phrases = reasons_in(self.text[:1500].lower())
+            lowered = self.lowered
+            # A prefix of the lower-cased text is the lower-cased prefix when no character
+            # changed length (lower() maps "İ" to two).
+            opening = lowered[:1500] if len(lowered) == len(self.text) else self.text[:1500].lower()
+            self._head_phrases = reasons_in(opening)
         return self._head_phrases
 
     @property
@@ -796,7 +800,7 @@ def _from_text(report: _Report) -> list[Found]:
         # a Bcc, an alias), unless the report names nobody and the original went to one address
         # only (Postfix's "Delivery report unavailable"): then that is the one that failed. A bare
         # name in the failed-address slot is a mailbox of the reporting domain (AOL's screen names).
-        implied = _implied(_bare_recipient(source.text), source) or _sole_addressee(report)
+        implied = _implied(_bare_recipient(report.lowered), source) or _sole_addressee(report)
         return [Found(implied, source.text, own=False)]
     return blocks_for(source.text, spots)  # the report's blocks, one per failed address
 
@@ -860,8 +864,8 @@ def _without_suggestions(text: str, lowered: str) -> str:
     return text[: text.rfind("\n", 0, min(hits)) + 1] if hits else text
 
 
-def _bare_recipient(text: str) -> str:
-    lowered = text.lower()
+def _bare_recipient(lowered: str) -> str:
+    """The address of a bare "RCPT TO:" line or fatal-error listing, in lower-cased text."""
     if "fatal errors" not in lowered and "rcpt to:" not in lowered and "to the following" not in lowered:
         return ""
     m = _BARE_RECIPIENT.search(lowered)

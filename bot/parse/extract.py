@@ -261,10 +261,11 @@ def _last_attempted_ip(text: str) -> str | None:
     return None
 
 
-def ip_after_host(text: str, host: str) -> str | None:
+def ip_after_host(text: str, host: str, lowered: str | None = None) -> str | None:
     """The address written right after ``host`` (``mx.example.net (192.0.2.1)``,
-    ``mx.example.net [192.0.2.1]``): how most reports pair a name found elsewhere with its IP."""
-    lowered = text.lower()
+    ``mx.example.net [192.0.2.1]``): how most reports pair a name found elsewhere with its IP.
+    ``lowered`` is ``text.lower()`` when the caller has it."""
+    lowered = text.lower() if lowered is None else lowered
     pos = lowered.find(host)
     for _ in range(20):
         if pos == -1:

@@ -387,9 +387,9 @@ def _original(part: Part, source: Source) -> None:
     source.original = _headers_of(inner)
 
 
-def _inline_dsn(text: str, source: Source) -> None:
-    """RFC 3464 fields pasted inline (a report whose MIME structure was lost in transit)."""
-    lowered = text.lower()
+def _inline_dsn(text: str, lowered: str, source: Source) -> None:
+    """RFC 3464 fields pasted inline (a report whose MIME structure was lost in transit);
+    ``lowered`` is ``text.lower()``."""
     start = lowered.find("reporting-mta:")
     if start == -1 or start > lowered.find("final-recipient:"):
         start = lowered.find("final-recipient:")
@@ -449,7 +449,7 @@ def _read_message(msg: Part, source: Source) -> None:
     text = full = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT]
     lowered = text.lower()
     if not source.dsn_recipients and "final-recipient:" in lowered:
-        _inline_dsn(text, source)
+        _inline_dsn(text, lowered, source)
     if not source.original:
         skip = 0
         cut = _original_marker(text, lowered)
