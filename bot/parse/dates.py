@@ -14,7 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from email._parseaddr import parsedate_tz  # what email.utils exports, without its other imports
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from email.utils import parsedate_tz
+else:  # where email.utils takes it from: loading email.utils itself costs far more
+    from email._parseaddr import parsedate_tz
 
 MAX_VALUE = 120
 _EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
