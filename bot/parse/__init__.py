@@ -673,7 +673,14 @@ def _from_dsn(report: _Report) -> list[Found]:
         category = next((block[f] for f in _VERDICT_FIELDS if f in block), "")
         found.append(
             Found(
-                recipient, diagnostic, action, status, remote, diagnostic_type, command=command or "", category=category
+                recipient,
+                diagnostic,
+                action=action,
+                status=status,
+                remote_host=remote,
+                diagnostic_type=diagnostic_type,
+                command=command or "",
+                category=category,
             )
         )
     return found

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
 
 ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
 # For scanning long texts: anchor on each "@" (found with str.find) rather than trying the
@@ -138,17 +137,46 @@ _DSN_HOST = re.compile(r"^(?:(?:dns|smtp|x-[\w-]++)\s*+;)?\s*+\[?([\w.\-:]+?)\]?
 IPV4 = re.compile(r"\b((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})\b")
 
 
-@dataclass(slots=True)
 class Found:
-    recipient: str | None
-    diagnostic: str
-    action: str | None = None
-    status: str | None = None
-    remote_host: str | None = None
-    diagnostic_type: str = "SMTP"
-    command: str | None = None  # the SMTP command the server answered; "" when searched for and absent
-    own: bool = True  # False when ``diagnostic`` is the whole report, not text about this recipient
-    category: str = ""  # the reporting MTA's own verdict in a DSN extension field (PowerMTA's bounce category)
+    """What a report says about one recipient, before it becomes a ``Delivery``. (A plain slotted
+    class: a dataclass definition costs several million instructions at every start-up.)"""
+
+    __slots__ = (
+        "action",
+        "category",
+        "command",
+        "diagnostic",
+        "diagnostic_type",
+        "own",
+        "recipient",
+        "remote_host",
+        "status",
+    )
+
+    def __init__(
+        self,
+        recipient: str | None,
+        diagnostic: str,
+        *,
+        action: str | None = None,
+        status: str | None = None,
+        remote_host: str | None = None,
+        diagnostic_type: str = "SMTP",
+        command: str | None = None,
+        own: bool = True,
+        category: str = "",
+    ) -> None:
+        self.recipient = recipient
+        self.diagnostic = diagnostic
+        self.action = action
+        self.status = status
+        self.remote_host = remote_host
+        self.diagnostic_type = diagnostic_type
+        self.command = command  # the SMTP command the server answered; "" when searched for and absent
+        self.own = own  # False when ``diagnostic`` is the whole report, not text about this recipient
+        self.category = (
+            category  # the reporting MTA's own verdict in a DSN extension field (PowerMTA's bounce category)
+        )
 
 
 # Legacy Exchange and X.400 gateway forms of an address (Microsoft's "IMCEA" encapsulation:

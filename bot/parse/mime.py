@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import binascii
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,17 +30,30 @@ _MULTIPART = b"multipart/"
 _NESTED = frozenset({"message/rfc822", "message/global", "message/delivery-status", "message/global-delivery-status"})
 
 
-@dataclass(slots=True)
 class Part:
-    """One MIME entity. ``headers`` keeps (lower-case name, unfolded value) in order."""
+    """One MIME entity. ``headers`` keeps (lower-case name, unfolded value) in order. (A plain
+    slotted class: a dataclass definition costs several million instructions at every start-up.)"""
 
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    ctype: str = "text/plain"
-    params: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    children: list[Part] = field(default_factory=list)
-    encoding: str = ""
-    raw: bytes | None = None  # set on a returned original whose body was not parsed
+    __slots__ = ("body", "children", "ctype", "encoding", "headers", "params", "raw")
+
+    def __init__(
+        self,
+        *,
+        headers: list[tuple[str, str]] | None = None,
+        ctype: str = "text/plain",
+        params: dict[str, str] | None = None,
+        body: bytes = b"",
+        children: list[Part] | None = None,
+        encoding: str = "",
+        raw: bytes | None = None,
+    ) -> None:
+        self.headers = [] if headers is None else headers
+        self.ctype = ctype
+        self.params = {} if params is None else params
+        self.body = body
+        self.children = [] if children is None else children
+        self.encoding = encoding
+        self.raw = raw  # set on a returned original whose body was not parsed
 
     def get(self, name: str, default: str = "") -> str:
         for key, value in self.headers:

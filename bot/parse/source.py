@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
 
 from bot.parse import mime
 from bot.parse.extract import legacy_forms
@@ -86,21 +85,36 @@ def _original_marker(text: str, lowered: str | None = None) -> int | None:
     return best
 
 
-@dataclass(slots=True)
 class Source:
-    """The parts of an input the extractors read."""
+    """The parts of an input the extractors read. (A plain slotted class: a dataclass definition
+    costs several million instructions at every start-up.)"""
 
-    headers: dict[str, str] = field(default_factory=dict)  # lower-case name -> first value (decoded)
-    text: str = ""  # human-readable report text, without the returned original
-    dsn_message: dict[str, str] = field(default_factory=dict)  # per-message DSN fields
-    dsn_recipients: list[dict[str, str]] = field(default_factory=list)  # per-recipient DSN fields
-    original: dict[str, str] = field(default_factory=dict)  # headers of the returned original
-    is_message: bool = False
-    truncated: bool = False
-    content_type: str = ""
-    report_type: str = ""
-    attached: Part | None = None  # an attached message (a forwarded bounce)
-    lowered: str | None = None  # ``text.lower()`` when reading it already computed that, else None
+    __slots__ = (
+        "attached",
+        "content_type",
+        "dsn_message",
+        "dsn_recipients",
+        "headers",
+        "is_message",
+        "lowered",
+        "original",
+        "report_type",
+        "text",
+        "truncated",
+    )
+
+    def __init__(self, *, truncated: bool = False) -> None:
+        self.headers: dict[str, str] = {}  # lower-case name -> first value (decoded)
+        self.text = ""  # human-readable report text, without the returned original
+        self.dsn_message: dict[str, str] = {}  # per-message DSN fields
+        self.dsn_recipients: list[dict[str, str]] = []  # per-recipient DSN fields
+        self.original: dict[str, str] = {}  # headers of the returned original
+        self.is_message = False
+        self.truncated = truncated
+        self.content_type = ""
+        self.report_type = ""
+        self.attached: Part | None = None  # an attached message (a forwarded bounce)
+        self.lowered: str | None = None  # ``text.lower()`` when reading it already computed that, else None
 
 
 def slack_unescape(text: str) -> str:
