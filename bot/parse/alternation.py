@@ -7,7 +7,9 @@ rejects a position after one or two comparisons. Each alternative is a literal o
 optionally a short regular expression (``said: ?[245]\\d\\d``: ``said:``, then `` ?[245]\\d\\d``),
 which hangs under the opening's last node. The trie matches at a position exactly when one of
 the alternatives does, so ``search(...) is not None`` gives the same answer as the flat form (the
-match found may differ: use it for yes-or-no questions only).
+match found may differ: use it for yes-or-no questions only). A trie of plain words
+(``literal_trie_pattern``, the reason phrases of ``phrases.py``) has no such tails, and its match
+is the longest word at its position.
 """
 
 from __future__ import annotations
