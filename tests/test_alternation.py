@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.parse import _MARKER_PHRASES, _STRUCTURAL_SHAPES
-from bot.parse.alternation import trie_pattern
+from bot.parse import _MARKER_PHRASES, _STRUCTURAL_SHAPES, phrases
+from bot.parse.alternation import literal_trie_pattern, trie_pattern
 from bot.parse.source import read
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -52,3 +52,27 @@ def test_the_parser_phrase_lists_answer_as_their_flat_form(phrases: tuple[str, .
     for text in _report_texts():
         for part in (text, text[len(text) // 2 :]):
             assert (trie.search(part) is None) == (flat.search(part) is None)
+
+
+def test_a_literal_trie_finds_the_longest_word_at_a_position() -> None:
+    words = ("mailbox", "mailbox full", "mailbox full.", "(in reply", "5.1.1", "")
+    trie = re.compile(literal_trie_pattern(words))
+    for text, longest in (
+        ("mailbox full. x", "mailbox full."),
+        ("mailbox fullness", "mailbox full"),
+        ("mailboxes", "mailbox"),
+        ("(in reply to", "(in reply"),
+        ("5x1x1", ""),  # "." stands for itself
+        ("5.1.1 user", "5.1.1"),
+    ):
+        match = trie.match(text)
+        assert match is not None
+        assert match.group() == longest, text
+
+
+def test_each_reason_phrase_is_found_as_itself() -> None:
+    trie = re.compile(literal_trie_pattern(phrases._TABLE))
+    for word in phrases._TABLE:
+        match = trie.match(word + " ")
+        assert match is not None
+        assert match.group() == word

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot import knowledge
 from bot.explain import explain_bounce
@@ -48,3 +50,38 @@ def test_values_that_need_escaping() -> None:
     for language in knowledge.LANGUAGES:
         _same(bounce, language, odd)
     _same(Bounce(is_ndr=False, why_not="no delivery failure found"), "en", None)
+
+
+# Any text, lone surrogates included (undecodable bytes reach the record as surrogates), or None.
+_TEXT = st.text(st.characters(codec=None), max_size=12)
+_MAYBE = st.none() | _TEXT
+_STATUS = st.none() | st.sampled_from(["5.1.1", "4.4.316", "5.7.1", "4.7.0", "2.0.0"])  # as the parser writes them
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    values=st.tuples(_MAYBE, _STATUS, _TEXT, _MAYBE, _MAYBE, _TEXT, _MAYBE),
+    notes=st.lists(_TEXT, max_size=3),
+    is_ndr=st.booleans(),
+    language=st.sampled_from(knowledge.LANGUAGES),
+)
+def test_any_values_are_written_as_json_dumps_writes_them(
+    values: tuple[str | None, ...], notes: list[str], is_ndr: bool, language: str
+) -> None:
+    recipient, status, text, host, ip, reason, date = values
+    code = Code(status, None, text)
+    bounce = Bounce(
+        is_ndr=is_ndr,
+        why_not=None if is_ndr else text,
+        language=host,
+        primary=code if is_ndr else None,
+        codes=(code, Code(None, ip, "")),
+        deliveries=(Delivery(recipient, status, ip, reason, host, text, date),),
+        remote_host=host,
+        remote_ip=ip,
+        reporting_server=recipient,
+        notes=tuple(notes),
+        sender=Sender(domain=host, ip=ip, mailfrom=recipient),
+        date=date,
+    )
+    _same(bounce, language, recipient)

@@ -7,7 +7,9 @@ rejects a position after one or two comparisons. Each alternative is a literal o
 optionally a short regular expression (``said: ?[245]\\d\\d``: ``said:``, then `` ?[245]\\d\\d``),
 which hangs under the opening's last node. The trie matches at a position exactly when one of
 the alternatives does, so ``search(...) is not None`` gives the same answer as the flat form (the
-match found may differ: use it for yes-or-no questions only).
+match found may differ: use it for yes-or-no questions only). A trie of plain words
+(``literal_trie_pattern``, the reason phrases of ``phrases.py``) has no such tails, and its match
+is the longest word at its position.
 """
 
 from __future__ import annotations
@@ -32,32 +34,48 @@ def _split(alternative: str) -> tuple[str, str]:
 def trie_pattern(alternatives: Iterable[str]) -> str:
     """A regular expression matching where one of ``alternatives`` (regular expressions
     without a top-level ``|``) matches."""
-    return _emit(sorted(_split(alternative) for alternative in alternatives))
+    pairs = sorted(_split(alternative) for alternative in alternatives)
+    return _node(pairs, 0, len(pairs), 0)
 
 
-def _emit(pairs: list[tuple[str, str]]) -> str:
-    """The trie of ``pairs`` (opening, tail), sorted: a node's branches by their next character,
-    a chain without a branch as one literal."""
-    tails = sorted({tail for opening, tail in pairs if not opening and tail})
-    ends_here = any(not opening and not tail for opening, tail in pairs)
+def literal_trie_pattern(words: Iterable[str]) -> str:
+    """A regular expression matching where one of ``words`` (plain text: ``.`` or ``(`` in them
+    stand for themselves) occurs. Each node tries its branches before it may end, so a match is
+    the longest word starting at its position: the matched text says which word it was."""
+    pairs = sorted((word, "") for word in words)
+    return _node(pairs, 0, len(pairs), 0)
+
+
+def _node(pairs: list[tuple[str, str]], low: int, high: int, depth: int) -> str:
+    """The trie of ``pairs[low:high]`` (opening, tail), sorted, whose openings share their first
+    ``depth`` characters: a node's branches by their next character, a chain without a branch as
+    one literal. (Ranges and offsets into the one sorted list: no copies, as this runs at import.)"""
+    ends_here = False
+    tails: set[str] = set()
     branches = []
-    rest = [pair for pair in pairs if pair[0]]
-    start = 0
-    while start < len(rest):
-        first = rest[start][0][0]
+    start = low
+    while start < high:
+        opening, tail = pairs[start]
+        if len(opening) == depth:  # sorted: the openings that end here come first
+            if tail:
+                tails.add(tail)
+            else:
+                ends_here = True
+            start += 1
+            continue
+        first = opening[depth]
         end = start + 1
-        while end < len(rest) and rest[end][0][0] == first:
+        while end < high and pairs[end][0][depth] == first:  # longer than ``depth``: sorted after ``opening``
             end += 1
-        group = rest[start:end]
         # the run all openings of the group share (the group is sorted: its first and last
         # opening bound every other one)
-        low, high = group[0][0], group[-1][0]
-        shared = 1
-        while shared < min(len(low), len(high)) and low[shared] == high[shared]:
+        last = pairs[end - 1][0]
+        shared = depth + 1
+        while shared < min(len(opening), len(last)) and opening[shared] == last[shared]:
             shared += 1
-        branches.append(re.escape(low[:shared]) + _emit([(o[shared:], t) for o, t in group]))
+        branches.append(re.escape(opening[depth:shared]) + _node(pairs, start, end, shared))
         start = end
-    branches += tails
+    branches += sorted(tails)
     if not branches:
         return ""
     body = branches[0] if len(branches) == 1 and not ends_here else "(?:" + "|".join(branches) + ")"

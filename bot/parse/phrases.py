@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from bot.parse.alternation import literal_trie_pattern
+
 # Gap allowed between the fragments of an aligned tuple. Bounded so the pattern stays linear.
 _GAP = 160
 
@@ -927,38 +929,6 @@ ALIGNED: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-_Trie = dict[str, "_Trie"]
-
-
-def _trie_pattern(words: list[str]) -> str:
-    """A regex equivalent to ``word1|word2|...`` but branching per character, so the engine
-    rejects a position after one or two comparisons instead of trying every phrase. Runs without
-    a branch are emitted as one literal (built at import: keep it cheap)."""
-    root: _Trie = {}
-    for word in words:
-        node = root
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def emit(node: _Trie) -> str:
-        alts = []
-        for ch, child in sorted(node.items()):
-            if not ch:
-                continue
-            run, rest = [ch], child
-            while len(rest) == 1 and "" not in rest:
-                ((nxt, rest),) = rest.items()
-                run.append(nxt)
-            alts.append(re.escape("".join(run)) + emit(rest))
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return emit(root)
-
-
 _Pending = tuple[tuple[str, tuple[str, ...]], ...]  # (reason, fragments still to find) per aligned tuple
 _Entry = tuple[frozenset[str], _Pending]
 
@@ -1015,8 +985,8 @@ def _build() -> tuple[tuple[re.Pattern[str], re.Pattern[str]], dict[str, _Entry]
         )
         for opening in by_opening
     }
-    wordy = _trie_pattern(list(by_opening))
-    other = _trie_pattern([w for w in vocabulary if not w[0].isalnum()])
+    wordy = literal_trie_pattern(by_opening)
+    other = literal_trie_pattern(w for w in vocabulary if not w[0].isalnum())
     return (re.compile(f"[^a-z0-9](?=({wordy}))"), re.compile(other)), table, candidates
 
 
