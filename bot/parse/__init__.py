@@ -22,6 +22,7 @@ import re
 
 from bot.parse import language, reason
 from bot.parse.alternation import trie_pattern
+from bot.parse.casing import lower
 from bot.parse.codes import choose_primary, find_codes
 from bot.parse.command import find_command
 from bot.parse.dates import report_date
@@ -264,7 +265,7 @@ def _parse(source: Source) -> Bounce:
             receiving_domains((d.recipient or "" for d in deliveries), remote_host),
             # lower() maps each character on its own around a line break: the parts' lower-cased
             # forms joined are the whole's
-            report.lowered + ("\n" + dsn_text.lower() if dsn_text else ""),
+            report.lowered + ("\n" + lower(dsn_text) if dsn_text else ""),
         ),
         date=report_date(source.headers, source.dsn_message, source.dsn_recipients),
     )
@@ -305,7 +306,7 @@ class _Report:
     @property
     def lowered(self) -> str:
         if self._lowered is None:
-            self._lowered = self.text.lower()
+            self._lowered = lower(self.text)
         return self._lowered
 
     @property
@@ -357,11 +358,7 @@ class _Report:
     def head_phrases(self) -> frozenset[str]:
         """The reasons the report's opening names (for recipients that say nothing of their own)."""
         if self._head_phrases is None:
-            lowered = self.lowered
-            # A prefix of the lower-cased text is the lower-cased prefix when no character
-            # changed length (lower() maps "İ" to two).
-            opening = lowered[:1500] if len(lowered) == len(self.text) else self.text[:1500].lower()
-            self._head_phrases = reasons_in(opening)
+            self._head_phrases = reasons_in(self.lowered[:1500])
         return self._head_phrases
 
     @property

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
+from bot.parse.casing import lower
+
 ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
 # For scanning long texts: anchor on each "@" (found with str.find) rather than trying the
 # local-part class at every position, which costs up to 64 steps per character.
@@ -293,7 +295,7 @@ def ip_after_host(text: str, host: str, lowered: str | None = None) -> str | Non
     """The address written right after ``host`` (``mx.example.net (192.0.2.1)``,
     ``mx.example.net [192.0.2.1]``): how most reports pair a name found elsewhere with its IP.
     ``lowered`` is ``text.lower()`` when the caller has it."""
-    lowered = text.lower() if lowered is None else lowered
+    lowered = lower(text) if lowered is None else lowered
     pos = lowered.find(host)
     for _ in range(20):
         if pos == -1:
@@ -326,7 +328,7 @@ def _search_near(pattern: re.Pattern[str], lowered: str, needles: tuple[str, ...
 
 def find_reporting(text: str, lowered: str | None = None) -> str | None:
     """The reporting server the text names; ``lowered`` is ``text.lower()`` when the caller has it."""
-    lowered = text.lower() if lowered is None else lowered
+    lowered = lower(text) if lowered is None else lowered
     m = _search_near(_REPORTING, lowered, _REPORTING_NEEDLES, _REPORTING_REACH)
     if m is None:
         m = _search_near(_MAIL_SYSTEM_AT, lowered, _MAIL_SYSTEM_NEEDLES, _MAIL_SYSTEM_REACH)

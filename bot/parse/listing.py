@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from bot.parse.casing import lower
 from bot.parse.extract import iter_addresses
 
 # PowerShell's Format-Table separator: dash groups under each column name.
@@ -64,7 +65,7 @@ def not_failed(text: str, lowered: str | None = None) -> set[str]:
                 break
     if "@" in text and _MAILQ_ENTRY.search(lines):
         out.update(m.group(1).strip("<>").lower() for m in _MAILQ_ENTRY.finditer(lines))
-    lowered = text.lower() if lowered is None else lowered
+    lowered = lower(text) if lowered is None else lowered
     if "deliver" in lowered:
         _delivered_lists(text, lowered, out)
     return out

@@ -23,6 +23,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from bot.parse.casing import lower
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderCode:
@@ -305,7 +307,7 @@ def _lookup(provider: _Coded, code: str) -> str:
 def provider_code(text: str, lowered: str | None = None) -> ProviderCode | None:
     """The first provider code in ``text`` that a table knows, or None. ``lowered`` may pass
     ``text.lower()`` when the caller already has it."""
-    low = text.lower() if lowered is None else lowered
+    low = lower(text) if lowered is None else lowered
     for marker, provider in _MARKERS:
         if marker not in text:
             continue

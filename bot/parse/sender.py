@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.parse import mime
+from bot.parse.casing import lower
 from bot.parse.source import _original_marker
 
 _IP_MARKERS = (
@@ -182,8 +183,8 @@ def domain_of(value: str | None) -> str | None:
     """The domain of an address in a header value (``"A" <a@contoso.com>`` -> contoso.com)."""
     if not value or "@" not in value:
         return None
-    at = value.rfind("@")
-    return _clean_domain(_token(_NAME_TOKEN, value.lower(), at + 1))
+    lowered = lower(value)
+    return _clean_domain(_token(_NAME_TOKEN, lowered, lowered.rfind("@") + 1))
 
 
 def _clean_domain(text: str) -> str | None:
@@ -238,7 +239,7 @@ def find_sender(
     """The sender as the report ``text`` and the returned message's headers ``original`` show it;
     ``receivers`` are the receiving side's names (``receiving_domains``), for the Received line;
     ``lowered`` is ``text.lower()`` when the caller has it."""
-    lowered = text.lower() if lowered is None else lowered
+    lowered = lower(text) if lowered is None else lowered
     if not original:
         original = pasted_original(text, lowered)
     auth = " ".join(v for k in ("authentication-results", "received-spf") if (v := original.get(k))).lower()

@@ -17,6 +17,7 @@ import html
 import re
 
 from bot.parse import mime
+from bot.parse.casing import lower
 from bot.parse.extract import legacy_forms
 from bot.parse.mime import MAX_PARTS, Part
 
@@ -62,7 +63,7 @@ _MAX_MARKER_HITS = 200  # occurrences examined per phrase: repeated phrases cann
 def _original_marker(text: str, lowered: str | None = None) -> int | None:
     """Offset of the line where the quoted original starts, or None; ``lowered`` is
     ``text.lower()`` when the caller has it."""
-    lowered = text.lower() if lowered is None else lowered
+    lowered = lower(text) if lowered is None else lowered
     best: int | None = None
     for needle, after, wanted, dashed in _ORIGINAL_MARKERS:
         pos = lowered.find(needle)
@@ -460,8 +461,8 @@ def _read_message(msg: Part, source: Source) -> None:
     _walk(msg, source, texts, htmls)
     # HTML is read only when there is no plain text (an HTML-only report).
     text = "\n".join(texts) if any(t.strip() for t in texts) else "\n".join(html_to_text(_part_text(p)) for p in htmls)
-    text = full = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT]
-    lowered = text.lower()
+    text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT]
+    lowered = lower(text)
     if not source.dsn_recipients and "final-recipient:" in lowered:
         _inline_dsn(text, lowered, source)
     if not source.original:
@@ -484,9 +485,9 @@ def _read_message(msg: Part, source: Source) -> None:
             text = text[: skip + cut]
             break
     source.text = legacy_forms(text)
-    # lower() maps each character to one or more: when the lengths agree, every character kept
-    # its own place, and a prefix of ``lowered`` is the lower-cased prefix of the text.
-    if source.text is text and len(lowered) == len(full):
+    # ``lower`` keeps every character in its place: a prefix of ``lowered`` is the lower-cased
+    # prefix of the text.
+    if source.text is text:
         source.lowered = lowered[: len(text)]
 
 
