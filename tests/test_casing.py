@@ -63,7 +63,7 @@ def test_a_turkish_report_fails_only_the_failed_recipient() -> None:
 def test_directory_suggestions_after_turkish_text_are_not_recipients() -> None:
     report = (
         f"{TURKISH}\n"
-        * 4  # each "İ" moved the old cut one character on: past the list here
+        * 4  # with a plain lower(), each "İ" would move the cut one character on: past the list here
         + "550 5.1.1 <jon.smith@example.org>: Recipient address rejected: User unknown\n"
         "Did you mean one of these?\n"
         "  john.smith@example.org\n"

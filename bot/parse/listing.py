@@ -28,9 +28,13 @@ _DASH_GROUP = re.compile(r"-{2,}")
 # Postfix mailq (showq): "4F2C11A0B7*  2145 Tue Jun 11 08:14:22  sender@example.com"
 # Searched in the text after a "\n" of our own: a line start that the pattern opens with as a
 # literal lets the engine skip from line to line (``^`` would be tried at every character). A
-# match never spans a line break, so each line is still read once.
+# match never spans a line break, so each line is still read once. The sender is the line's last
+# run of non-blanks, taken whole (possessive) and kept when it holds an "@" between two other
+# characters: ``\S+@\S+`` would try every "@" of the run against every length after it, which
+# grows with the square of a long run of "@".
 _MAILQ_ENTRY = re.compile(
-    r"\n[0-9A-Fa-f]{5,}[*!]?[ \t]+\d+[ \t]+\w{3}[ \t]+\w{3}[ \t]+\d{1,2}[ \t]+[\d:]{5,8}[ \t]+(\S+@\S+)[ \t]*$", re.M
+    r"\n[0-9A-Fa-f]{5,}+[*!]?[ \t]++\d++[ \t]++\w{3}[ \t]++\w{3}[ \t]++\d{1,2}[ \t]++[\d:]{5,8}[ \t]++(\S++)[ \t]*+$",
+    re.M,
 )
 _SENDER_COLUMNS = ("sender", "from")
 _STATUS_COLUMNS = ("status", "event", "action")
@@ -63,8 +67,8 @@ def not_failed(text: str, lowered: str | None = None) -> set[str]:
             _table(text, sep.start(), sep.end() - 1, out, budget)
             if budget[0] <= 0:
                 break
-    if "@" in text and _MAILQ_ENTRY.search(lines):
-        out.update(m.group(1).strip("<>").lower() for m in _MAILQ_ENTRY.finditer(lines))
+    if "@" in text:
+        out.update(m[1].strip("<>").lower() for m in _MAILQ_ENTRY.finditer(lines) if "@" in m[1][1:-1])
     lowered = lower(text) if lowered is None else lowered
     if "deliver" in lowered:
         _delivered_lists(text, lowered, out)
