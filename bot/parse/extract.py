@@ -104,7 +104,7 @@ _HOST_SHAPES: tuple[tuple[str, re.Pattern[str], int | None], ...] = tuple(
         ("while talking to ", r"while talking to (" + _H + r")\.?:", 0, 0),
         ("refused by ", r"[Cc]onnection refused by (" + _H + r")", 0, 11),
         # qmail names the remote by address only
-        ("onnected to ", r"Connected to (" + _IP + r") but", re.I, None),
+        ("onnected to ", r"[Cc]onnected to (" + _IP + r") but", 0, None),
         ("does not like ", r"(?<![\d.])((?:\d{1,3}\.){3}\d{1,3}) does not like", 0, None),
         (" failed after I sent", r"(?<![\d.])((?:\d{1,3}\.){3}\d{1,3}) failed after I sent", 0, 15),
         # Exchange on-premises queues: "The last endpoint attempted was 192.0.2.1:25"
