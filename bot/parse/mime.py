@@ -19,6 +19,8 @@ import binascii
 import re
 from typing import TYPE_CHECKING
 
+from bot.parse.alternation import literal_trie_pattern
+
 if TYPE_CHECKING:
     import email.message
 
@@ -145,26 +147,6 @@ READ_FIELDS = (ORIGINAL_FIELDS - TRACE_FIELDS) | frozenset(
 _FIELD_LINE = re.compile(r"^([^\s:]{1,76})[ \t]*:[ \t]*(.*)$", re.M)
 
 
-_Trie = dict[str, "_Trie"]  # next letter -> the names' rest; "" marks a name's end
-
-
-def _name_trie(names: frozenset[str]) -> str:
-    """An alternation of ``names`` written as a trie (``c(?:c|ontent-(?:language|t...))``), so a
-    line that names none of them fails after a letter or two instead of trying each name."""
-    tree: _Trie = {}
-    for name in names:
-        node = tree
-        for char in name:
-            node = node.setdefault(char, {})
-        node[""] = {}
-
-    def alternation(node: _Trie) -> str:
-        branches = [re.escape(char) + alternation(rest) if char else "" for char, rest in sorted(node.items())]
-        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-
-    return alternation(tree)
-
-
 def _wanted_fields(names: frozenset[str]) -> re.Pattern[str]:
     """One pass over a header block (with a line break put before it) that finds only the fields
     named in ``names``, in any letter case, each with its folded continuation lines (RFC 5322
@@ -173,7 +155,7 @@ def _wanted_fields(names: frozenset[str]) -> re.Pattern[str]:
     first letter skips most other lines at once. Field names are ASCII, hence ``re.A``."""
     firsts = "".join(sorted({name[0] for name in names}))
     return re.compile(
-        rf"\n(?=[{firsts}])({_name_trie(names)})(?:[ \t]|\n[ \t])*+:[ \t]*+([^\n]*+(?:\n[ \t][^\n]*+)*+)",
+        rf"\n(?=[{firsts}])({literal_trie_pattern(names)})(?:[ \t]|\n[ \t])*+:[ \t]*+([^\n]*+(?:\n[ \t][^\n]*+)*+)",
         re.I | re.A,
     )
 
