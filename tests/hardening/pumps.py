@@ -36,8 +36,11 @@ from re import _constants as C  # type: ignore[attr-defined]
 from types import ModuleType
 
 UNIVERSE = " \t\n\r:.-@<>[](){}=;,/'\"|#&*+_!?%$~^`\\0123456789abcdefxyzABCDEFXYZ\x00\xa0é\u3042\uac00\u4e00："
-SUFFIXES = ("", "\x00", "\n!")
+# "" lets a match end the input; the others break it: a character few classes hold, a line
+# break, a blank and a character after a token that had to end its line (``\S+@\S+[ \t]*$``)
+SUFFIXES = ("", "\x00", "\n!", " !")
 MAX_SIZE = 1 << 17  # the largest n measured (4n is half a mebibyte)
+MAX_MINIMUM = 64  # a sample repeats a body at most this often, whatever the repeat's minimum
 _REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT)
 
 
@@ -132,7 +135,9 @@ class _Reader:
             return self.sample(av[1][0])  # type: ignore[index]
         if op in _REPEATS:
             low, _high, body = av  # type: ignore[misc]
-            return self.sample(body) * max(1, min(low, 3))
+            # as many as the repeat needs (``[0-9A-F]{5,}``: five), so that a sample of what
+            # comes before a later repeat does lead the engine to it
+            return self.sample(body) * max(1, min(low, MAX_MINIMUM))
         if op == C.GROUPREF_EXISTS:
             return self.sample(av[1])  # type: ignore[index]
         return ""  # anchors, assertions, back references
@@ -210,7 +215,7 @@ class Shape:
         return ("" if self.wrap else self.head) + block * count + self.tail
 
 
-def shapes(pattern: re.Pattern[str] | re.Pattern[bytes], limit: int = 400) -> list[Shape]:
+def shapes(pattern: re.Pattern[str] | re.Pattern[bytes], limit: int = 600) -> list[Shape]:
     """Pump shapes for ``pattern``, deduplicated, at most ``limit`` (spread over all sites)."""
     reader = _Reader(pattern)
     reader.visit(list(reader.tree.data), "")

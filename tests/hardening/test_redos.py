@@ -25,10 +25,16 @@ MODULES = ("bot.parse", "handlers.args", "bot.settings", "bot.watch.model", "bot
 SITES = pattern_sites(*MODULES)
 MAX_RATIO = 6.0
 
-# Two patterns the parser used to have, each quadratic in a shape a paste can take.
+# Patterns the parser used to have, each quadratic in a shape a paste can take (the third only
+# after a line that reads like Postfix's mailq up to the sender).
 BACKTRACKING = (
     re.compile(r"LastAttemptedIP=((?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F:]*:[0-9a-fA-F:]+?)(?::\d+)?\]"),
     re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{0,2000}>", re.S | re.I),
+    re.compile(
+        r"\n[0-9A-Fa-f]{5,}[*!]?[ \t]+\d+[ \t]+\w{3}[ \t]+\w{3}[ \t]+\d{1,2}[ \t]+[\d:]{5,8}[ \t]+"
+        r"(\S+@\S+)[ \t]*$",
+        re.M,
+    ),
 )
 
 
@@ -47,7 +53,7 @@ def test_discovery_finds_the_patterns_of_every_module() -> None:
         assert expected in names
 
 
-@pytest.mark.parametrize("pattern", BACKTRACKING, ids=("old-IP_ONLY", "old-TAG"))
+@pytest.mark.parametrize("pattern", BACKTRACKING, ids=("old-IP_ONLY", "old-TAG", "old-MAILQ_ENTRY"))
 def test_the_pumps_catch_a_backtracking_pattern(pattern: re.Pattern[str]) -> None:
     # As the linear-time test does, every one of the worst shapes is grown: the screen's short
     # timings on a busy machine may rank a shape first that only looks super-linear when small.
