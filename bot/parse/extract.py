@@ -176,9 +176,8 @@ class Found:
         self.diagnostic_type = diagnostic_type
         self.command = command  # the SMTP command the server answered; "" when searched for and absent
         self.own = own  # False when ``diagnostic`` is the whole report, not text about this recipient
-        self.category = (
-            category  # the reporting MTA's own verdict in a DSN extension field (PowerMTA's bounce category)
-        )
+        # the reporting MTA's own verdict in a DSN extension field (PowerMTA's bounce category)
+        self.category = category
 
 
 # Legacy Exchange and X.400 gateway forms of an address (Microsoft's "IMCEA" encapsulation:
