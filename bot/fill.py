@@ -13,10 +13,9 @@ right unless the case says otherwise (``DEFAULTS``: port 25) shows it unmarked, 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from bot.knowledge import FIELD, Step
+from bot.knowledge import Step, substitute, template_fields
 
 if TYPE_CHECKING:
     from bot.parse import Bounce
@@ -48,21 +47,10 @@ def mark(example: str) -> str:
     return f"<{example}>"
 
 
-@lru_cache(maxsize=4096)
-def _template(template: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """A step template taken apart once (templates come from the knowledge base: a few hundred,
-    each read once per run): the text around its fields, the field at each place, and the field
-    names each once, in order. ``Test {host} -Port {port}`` -> ``("Test ", " -Port ", "")``,
-    ``("host", "port")``, ``("host", "port")``."""
-    parts = FIELD.split(template)  # text, field, text, field, ..., text
-    places = tuple(parts[1::2])
-    return tuple(parts[0::2]), places, tuple(dict.fromkeys(places))
-
-
 def fill_step(step: Step, known: Mapping[str, str], examples: Mapping[str, str] | None = None) -> Step:
     """``step`` with its fields filled from ``known``, the rest as marked examples (``examples``
     first, for an example fitted to the case, then ``EXAMPLES``)."""
-    texts, places, names = _template(step.text)
+    names = template_fields(step.text)[2]
     if not names:
         return step
     filled: dict[str, str] = {}
@@ -78,10 +66,7 @@ def fill_step(step: Step, known: Mapping[str, str], examples: Mapping[str, str] 
             example = (examples or {}).get(name) or EXAMPLES.get(name, name)
             placeholders[name] = example
             values[name] = mark(example)
-    shown = [texts[0]]
-    for name, after in zip(places, texts[1:], strict=True):
-        shown += (values[name], after)
-    return Step(step.id, "".join(shown), tuple(filled.items()), tuple(placeholders.items()))
+    return Step(step.id, substitute(step.text, values), tuple(filled.items()), tuple(placeholders.items()))
 
 
 def step_record(step: Step) -> dict[str, Any]:

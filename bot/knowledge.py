@@ -68,6 +68,28 @@ _REGISTRY = re.compile(r"^X\.\d{1,3}\.\d{1,3}$")
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # A named field in a text: ``{host}``. Other braces (``@{Add=...}``, ``[{LED=...}]``) are literal.
 FIELD = re.compile(r"\{([a-z][a-z0-9_]{0,39})\}")
+
+
+@functools.lru_cache(maxsize=4096)
+def template_fields(template: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A template taken apart once (templates come from the knowledge base: a few hundred, each
+    filled again and again): the text around its fields, the field at each place, and the field
+    names each once, in order. ``Test {host} -Port {port}`` -> ``("Test ", " -Port ", "")``,
+    ``("host", "port")``, ``("host", "port")``."""
+    parts = FIELD.split(template)  # text, field, text, field, ..., text
+    places = tuple(parts[1::2])
+    return tuple(parts[0::2]), places, tuple(dict.fromkeys(places))
+
+
+def substitute(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with each ``{name}`` replaced by ``values[name]``; unknown names stay as written."""
+    texts, places, _ = template_fields(template)
+    shown = [texts[0]]
+    for name, after in zip(places, texts[1:], strict=True):
+        shown += (values.get(name, f"{{{name}}}"), after)
+    return "".join(shown)
+
+
 # The fields a checklist step may name; code fills them from the bounce or the probes
 # (bot/fill.py), or shows the example value marked as a placeholder.
 CHECKLIST_FIELDS = frozenset(

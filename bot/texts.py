@@ -24,14 +24,9 @@ from typing import Any, TypeVar
 
 from bot import knowledge
 from bot.errors import ProbeError
-from bot.knowledge import FIELD
+from bot.knowledge import substitute
 
 E = TypeVar("E", bound=ProbeError)
-
-
-def substitute(template: str, values: Mapping[str, str]) -> str:
-    """``template`` with each ``{name}`` replaced by ``values[name]``; unknown names stay as written."""
-    return FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 @dataclass(frozen=True, slots=True)
