@@ -24,10 +24,13 @@ from bot.parse.mime import MAX_PARTS, Part
 MAX_BYTES = 1 << 20  # analyse at most the first MiB of any input
 MAX_TEXT = 256 * 1024
 
-# A run of header fields (with their continuation lines) at the start of the input. The second to
-# fourth fields are groups, so the match tells how many fields there are, up to four.
+# The first one to four header fields (with their continuation lines) at the start of the input.
+# The second to fourth are groups, so the match tells how many fields there are. Four are all
+# ``looks_like_message`` needs to tell a message: the rest of the block is matched
+# (``_HEADER_MORE``) only when those four name no field that messages have.
 _HEADER_FIELD = rb"(?:From |[!-9;-~]{1,76}:)[^\n]*+\n(?:[ \t][^\n]*+\n)*+"
-_HEADER_BLOCK = re.compile(rb"\A%s(%s)?+(%s)?+(%s)?+(?:%s)*+" % ((_HEADER_FIELD,) * 5))
+_HEADER_START = re.compile(rb"\A%s(%s)?+(%s)?+(%s)?+" % ((_HEADER_FIELD,) * 4))
+_HEADER_MORE = re.compile(rb"\n(?:%s)*+" % _HEADER_FIELD)  # from the line break that ends the fourth
 _SLACK_LINK = re.compile(r"<(?:mailto:|https?://)?([^<>|\s]{1,512})\|([^<>]{0,512})>")
 _SLACK_BARE = re.compile(r"<((?:mailto:|https?://)[^<>|\s]{1,512})>")
 # HTML is read with str.find and small anchored patterns, not one regex per tag: a pattern that
@@ -201,17 +204,20 @@ def looks_like_message(data: bytes) -> bool:
     head = data.lstrip(b"\r\n")[:8192]
     if b"\r" in head:
         head = head.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    m = _HEADER_BLOCK.match(head)
+    m = _HEADER_START.match(head)
     if not m:
         return False
-    fields = 1 + (m.lastindex or 0)  # up to four
-    rest = head[m.end() :]
-    if not (fields >= 2 if rest[:1] == b"\n" or not rest else fields >= 4):
-        return False
+    end = m.end()
+    if m.lastindex != 3 and ((end < len(head) and head[end] != 10) or m.lastindex is None):
+        return False  # fewer than four fields, not followed by a blank line (or by nothing), or one
     # A report's own "Label: value" lines pasted alone ("Recipient: ...", "Error: 550 ...") look
     # like header fields too: a message names at least one field that messages (or DSNs) have.
-    block = m.group(0)
-    return block[:5].lower() == b"from " or _MESSAGE_FIELD.search(b"\n" + block) is not None
+    if head[:5].lower() == b"from " or _MESSAGE_FIELD.search(b"\n" + head[:end]) is not None:
+        return True
+    if m.lastindex != 3:
+        return False  # fewer than four fields are the whole block
+    more = _HEADER_MORE.match(head, end - 1)  # after four, the block may go on
+    return more is not None and _MESSAGE_FIELD.search(head, end - 1, more.end()) is not None
 
 
 # Field names (at a line start) of which a message's header, or a pasted delivery-status block,
