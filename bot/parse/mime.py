@@ -141,6 +141,10 @@ READ_FIELDS = (ORIGINAL_FIELDS - TRACE_FIELDS) | frozenset(
 )
 
 
+# The fields of a part below the top that anything reads: how to decode its body.
+PART_FIELDS = frozenset({"content-type", "content-transfer-encoding"})
+
+
 # A field line (RFC 5322 section 2.2): a name of printable characters without spaces, optional
 # spaces, a colon. Lines that are not fields (an mbox ``From `` line) do not match. Used when every
 # field is wanted; see ``_wanted_fields`` for the usual case.
@@ -184,15 +188,34 @@ def parse_headers(block: bytes, wanted: frozenset[str] | None = READ_FIELDS) -> 
     return out[:MAX_HEADERS]
 
 
-_WANTED_FIELDS = {names: _wanted_fields(names) for names in (READ_FIELDS, ORIGINAL_FIELDS)}
+_WANTED_FIELDS = {names: _wanted_fields(names) for names in (READ_FIELDS, ORIGINAL_FIELDS, PART_FIELDS)}
 
 
 # A quoted value is matched as runs of plain characters between escapes, not a character at a time.
 _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("[^"\\]*+(?:\\.[^"\\]*+)*+"|[^;]*)')
 
 
+# Content-Type values already read, with what they gave. Mail repeats a few of them over and over
+# ("text/plain; charset=us-ascii", "message/delivery-status"); a value with a boundary is its
+# message's own and is not kept. Bounded: once full, new values are read but not kept.
+_CONTENT_TYPES: dict[str, tuple[str, dict[str, str]]] = {}
+MAX_KNOWN_TYPES = 512
+MAX_KNOWN_TYPE_LENGTH = 200
+
+
 def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
-    """``text/plain; charset="x"`` -> ("text/plain", {"charset": "x"}) (RFC 2045 section 5.1)."""
+    """``text/plain; charset="x"`` -> ("text/plain", {"charset": "x"}) (RFC 2045 section 5.1).
+    The dict is the caller's own."""
+    known = _CONTENT_TYPES.get(value)
+    if known is not None:
+        return known[0], known[1].copy()
+    ctype, params = _read_content_type(value)
+    if len(_CONTENT_TYPES) < MAX_KNOWN_TYPES and len(value) <= MAX_KNOWN_TYPE_LENGTH and "boundary" not in params:
+        _CONTENT_TYPES[value] = (ctype, params.copy())
+    return ctype, params
+
+
+def _read_content_type(value: str) -> tuple[str, dict[str, str]]:
     head, sep, rest = value.partition(";")
     ctype = head.strip().lower() or "text/plain"
     if "/" not in ctype:
@@ -209,8 +232,10 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
     budget = budget if budget is not None else [MAX_PARTS]
     budget[0] -= 1
     block, body = split_header_block(raw)
-    part = Part(headers=parse_headers(block), body=body)
-    part.ctype, part.params = parse_content_type(part.get("content-type"))
+    # Below the top, a part's own fields say only how to read its body.
+    part = Part(headers=parse_headers(block, READ_FIELDS if depth == 0 else PART_FIELDS), body=body)
+    declared_type = part.get("content-type")
+    part.ctype, part.params = parse_content_type(declared_type)
     part.encoding = part.get("content-transfer-encoding").strip().lower()
     if depth >= MAX_DEPTH or budget[0] <= 0:
         return part
@@ -227,7 +252,7 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
             if budget[0] <= 0:
                 break
             part.children.append(parse(chunk, depth + 1, budget))
-    elif depth == 0 and not part.get("content-type") and body.startswith(b"This is a MIME"):
+    elif depth == 0 and not declared_type and body.startswith(b"This is a MIME"):
         # MIME parts with no MIME headers on the message itself (seen from old Sendmail).
         guessed = guess_boundary(body)
         chunks = split_multipart(body, guessed) if guessed else []
