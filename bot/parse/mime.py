@@ -7,7 +7,8 @@ section 6). Strategy: normalise line ends once, split the header block at the fi
 unfold continuation lines (RFC 5322 section 2.2.3), and find boundaries with ``bytes.find``.
 Bounded: at most ``MAX_DEPTH`` levels and ``MAX_PARTS`` parts; anything deeper stays an opaque
 body. Tolerant where real bounces are sloppy: a boundary line may be indented, a closing
-boundary may be missing, base64 may lack padding.
+boundary may be missing, base64 may lack padding. Content-Type values and the small header blocks
+of parts recur from message to message: what each gave is remembered (a bounded number of them).
 
 ``from_email`` adapts a stdlib ``email.message.Message`` to the same tree; ``source.py`` uses it
 as the fallback when this reader fails.
@@ -201,6 +202,9 @@ _PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("[^"\\]*+(?:\\.[^"\\]*+)*+"|[^;]*)')
 _CONTENT_TYPES: dict[str, tuple[str, dict[str, str]]] = {}
 MAX_KNOWN_TYPES = 512
 MAX_KNOWN_TYPE_LENGTH = 200
+# The same for a part's whole header block below the top ("Content-Type: message/delivery-status"):
+# what it gives (fields, type, parameters, transfer encoding), by its bytes.
+_PART_HEADS: dict[bytes, tuple[list[tuple[str, str]], str, dict[str, str], str]] = {}
 
 
 def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
@@ -232,11 +236,24 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
     budget = budget if budget is not None else [MAX_PARTS]
     budget[0] -= 1
     block, body = split_header_block(raw)
-    # Below the top, a part's own fields say only how to read its body.
-    part = Part(headers=parse_headers(block, READ_FIELDS if depth == 0 else PART_FIELDS), body=body)
-    declared_type = part.get("content-type")
-    part.ctype, part.params = parse_content_type(declared_type)
-    part.encoding = part.get("content-transfer-encoding").strip().lower()
+    known = _PART_HEADS.get(block) if depth else None
+    if known is not None:
+        headers, ctype, params, encoding = known
+        part = Part(headers=headers.copy(), ctype=ctype, params=params.copy(), body=body, encoding=encoding)
+        declared_type = ctype  # (read below only at the top, which is never looked up)
+    else:
+        # Below the top, a part's own fields say only how to read its body.
+        part = Part(headers=parse_headers(block, READ_FIELDS if depth == 0 else PART_FIELDS), body=body)
+        declared_type = part.get("content-type")
+        part.ctype, part.params = parse_content_type(declared_type)
+        part.encoding = part.get("content-transfer-encoding").strip().lower()
+        if (
+            depth
+            and len(_PART_HEADS) < MAX_KNOWN_TYPES
+            and len(block) <= MAX_KNOWN_TYPE_LENGTH
+            and "boundary" not in part.params
+        ):
+            _PART_HEADS[block] = (part.headers.copy(), part.ctype, part.params.copy(), part.encoding)
     if depth >= MAX_DEPTH or budget[0] <= 0:
         return part
     if part.ctype.startswith("multipart/"):
