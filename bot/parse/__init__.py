@@ -214,8 +214,12 @@ def parse_bounce(data: bytes | str) -> Bounce:
 
 def _parse(source: Source) -> Bounce:
     text = source.text
-    dsn_text = "\n".join(
-        " ".join(filter(None, (b.get("status", ""), b.get("diagnostic-code", "")))) for b in source.dsn_recipients
+    dsn_text = (
+        "\n".join(
+            " ".join(filter(None, (b.get("status", ""), b.get("diagnostic-code", "")))) for b in source.dsn_recipients
+        )
+        if source.dsn_recipients
+        else ""
     )
     reported = text + ("\n" + dsn_text if dsn_text else "")
     codes = find_codes(reported)
@@ -224,8 +228,8 @@ def _parse(source: Source) -> Bounce:
     if why_not:
         return Bounce(is_ndr=False, why_not=why_not, codes=codes, truncated=source.truncated)
     primary = choose_primary(codes)
-    deliveries = _deliveries(report, primary)
-    remote_host, remote_ip = find_remote(text)
+    deliveries = _deliveries(report, primary, reported, codes)
+    remote_host, remote_ip = find_remote(text, report.lowered)
     if len(deliveries) > 1 and deliveries[0].diagnostic and remote_host:
         # Several recipients, several servers: the one that answered the first failed recipient.
         own_host, own_ip = find_remote(deliveries[0].diagnostic)
@@ -371,7 +375,7 @@ class _Report:
 def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
     """None when the input is a bounce; otherwise a one-line reason why it is not."""
     source = report.source
-    if not source.text.strip() and not source.dsn_recipients:
+    if (not source.text or source.text.isspace()) and not source.dsn_recipients:
         return "no readable text"
     if source.report_type == "feedback-report":
         return "an abuse feedback report (ARF), not a bounce"
@@ -386,7 +390,11 @@ def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
         return "a delivery receipt: the report says the message was delivered"
     if _quota_notice(report):
         return "a warning about the reader's own mailbox quota, not a bounce"
-    strong = any(c.status and (c.reply_code or c.depth) for c in codes)
+    strong = False
+    for c in codes:
+        if c.status and (c.reply_code or c.depth):
+            strong = True
+            break
     if source.is_message:
         return _why_not_message(source, codes, report, strong=strong)
     # Pasted text: a full reply ("550 5.1.1", a nested code) settles it; a bare status needs the
@@ -462,7 +470,12 @@ def _receipt(report: _Report, codes: tuple[Code, ...]) -> bool:
     """Does the text report a delivery, and no failure: no 4xx/5xx code, no failure words?"""
     lowered = report.lowered
     opening = lowered[:3000]
-    if not any(n in opening for n in _DELIVERED):
+    # Plain loops: nearly every report says none of these, and a generator costs more than the
+    # scans of a short text.
+    for n in _DELIVERED:
+        if n in opening:
+            break
+    else:
         return False
     if any((c.status or c.reply_code or "2")[0] in "45" for c in codes):
         return False
@@ -489,7 +502,12 @@ def _quota_notice(report: _Report) -> bool:
     """Does the text warn of the reader's own quota? A report that says a message failed is a
     bounce, also of a quota warning mailed to someone else ("Undeliverable: Quota warning")."""
     opening = (report.source.headers.get("subject", "") + "\n").lower() + report.lowered[:600]
-    if not any(n in opening for n in _QUOTA_NOTICE) or report.structural:
+    for n in _QUOTA_NOTICE:  # a plain loop, as in ``_receipt``
+        if n in opening:
+            break
+    else:
+        return False
+    if report.structural:
         return False
     return not any(w in report.lowered for w in _DELIVERY_FAILED)
 
@@ -501,16 +519,26 @@ def _unquoted(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not line.startswith(">"))
 
 
-def _deliveries(report: _Report, fallback: Code | None) -> list[Delivery]:
+def _deliveries(
+    report: _Report, fallback: Code | None, reported: str = "", codes: tuple[Code, ...] = ()
+) -> list[Delivery]:
     """One Delivery per failed recipient; ``fallback`` is the report's primary code, for a
-    recipient whose own lines name none."""
+    recipient whose own lines name none. ``codes`` are ``find_codes(reported)``, and
+    ``fallback`` their ``choose_primary``: a diagnostic that is the whole report (a one-line
+    report, a report that names no recipient) is not read for its codes again."""
     source = report.source
     found = _from_dsn(report) or _from_text(report)
     out: list[Delivery] = []
     head = source.text[:1500]
     for item in found:
-        local = find_codes(item.diagnostic) if item.diagnostic else ()
-        best = choose_primary(local)
+        if not item.diagnostic:
+            local: tuple[Code, ...] = ()
+            best = None
+        elif item.diagnostic == reported:
+            local, best = codes, fallback
+        else:
+            local = find_codes(item.diagnostic)
+            best = choose_primary(local)
         status = item.status
         reply_code = best.reply_code if best else None
         if best and best.status and _diagnostic_status_wins(status, best.status):
@@ -864,8 +892,12 @@ _SUGGESTIONS = (
 def _without_suggestions(text: str, lowered: str) -> str:
     """``text`` up to the line where a directory's list of suggestions starts; ``lowered`` is
     ``text.lower()``."""
-    hits = [i for i in (lowered.find(n) for n in _SUGGESTIONS) if i != -1]
-    return text[: text.rfind("\n", 0, min(hits)) + 1] if hits else text
+    first = -1
+    for needle in _SUGGESTIONS:  # a plain loop: most reports hold none, and generators cost more
+        at = lowered.find(needle)
+        if at != -1 and (first == -1 or at < first):
+            first = at
+    return text[: text.rfind("\n", 0, first) + 1] if first != -1 else text
 
 
 def _bare_recipient(lowered: str) -> str:

@@ -65,9 +65,13 @@ _IP = r"(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F:]+"
 # holds the needle at most that many characters after its start, the search starts that far
 # before the needle's first occurrence instead of at the start of the text (a scan costs some
 # fifty times what ``find`` does per character); None when a match can start any distance before.
+# A tuple of needles: every match holds one of them, and the search starts from the first found.
+# The needle ``_FOLDED`` is looked for in the lower-cased text (it stands for a pair of letters in
+# any case), and only when the text holds an "=" (which every match of its pattern holds too).
 # The patterns are searched in the text after a line break of our own, so that the first line
 # starts after one too; no other pattern can match the added line break.
-_HOST_SHAPES: tuple[tuple[str, re.Pattern[str], int | None], ...] = tuple(
+_FOLDED = "mx"
+_HOST_SHAPES: tuple[tuple[str | tuple[str, ...], re.Pattern[str], int | None], ...] = tuple(
     (needle, re.compile(pattern, flags), reach)
     for needle, pattern, flags, reach in (
         # Exchange: [LastAttemptedServerName=...] [LastAttemptedIP=...:25]
@@ -95,7 +99,7 @@ _HOST_SHAPES: tuple[tuple[str, re.Pattern[str], int | None], ...] = tuple(
         # Gmail: [mail.example.net. 192.0.2.1: timed out]
         (": ", r"\[(" + _H + r")\.? (" + _IP + r")(?::\d+)?: ", 0, None),
         (
-            "emote ",
+            ("emote server", "emote host"),
             r"(?:Remote server|Remote host|remote server):?[ \t]*\[?(" + _H + r")\]?[ \t]*[\[(]?(" + _IP + r")?",
             0,
             1,
@@ -111,8 +115,9 @@ _HOST_SHAPES: tuple[tuple[str, re.Pattern[str], int | None], ...] = tuple(
         ("endpoint attempted was ", r"endpoint attempted was ((?:\d{1,3}\.){3}\d{1,3})", 0, 0),
         ("emoteMta", r"\"remoteMta(?:Ip)?\"\s*:\s*\"(?:dns; ?)?([\w.\-:]+)\"", 0, 2),
         # "mx=host" in any case; the word start is checked after the first letter, so that the
-        # pattern opens with a character set the engine can skip ahead to
-        ("=", r"[mM](?<![\w][mM])[xX]\s*=\s*(" + _H + r")", 0, None),
+        # pattern opens with a character set the engine can skip ahead to. Its needle is looked
+        # for in the lower-cased text (``_FOLDED``), and only where the text holds an "=".
+        (_FOLDED, r"[mM](?<![\w][mM])[xX]\s*=\s*(" + _H + r")", 0, 0),
         # application logs: "host=smtp.example.com:587"
         ("host=", r"\bhost=(" + _H + r")", 0, 0),
     )
@@ -245,15 +250,31 @@ def dsn_host(value: str | None) -> str | None:
     return host or None
 
 
-def find_remote(text: str) -> tuple[str | None, str | None]:
-    """(remote host, remote ip) as the text names them."""
+def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str | None]:
+    """(remote host, remote ip) as the text names them; ``lowered`` is ``lower(text)`` when the
+    caller has it."""
     host: str | None = None
     ip: str | None = None
     lines = "\n" + text
     for needle, pattern, reach in _HOST_SHAPES:
-        if needle not in lines:
-            continue
-        m = pattern.search(lines, max(0, lines.find(needle) - reach) if reach is not None else 0)
+        if needle is _FOLDED:
+            if "=" not in text:
+                continue
+            if lowered is None:
+                lowered = lower(text)
+            at = lowered.find(needle) + 1  # an offset in ``lines``; 0 when not found
+            if not at:
+                continue
+        elif needle.__class__ is tuple:
+            hits = [i for i in map(lines.find, needle) if i != -1]
+            if not hits:
+                continue
+            at = min(hits)
+        else:
+            at = lines.find(needle)  # type: ignore[arg-type]
+            if at == -1:
+                continue
+        m = pattern.search(lines, max(0, at - reach) if reach is not None else 0)
         if not m:
             continue
         groups = [g for g in m.groups() if g]
@@ -319,10 +340,12 @@ _MAIL_SYSTEM_REACH = 1  # the quote of '"reportingmta"'
 def _search_near(pattern: re.Pattern[str], lowered: str, needles: tuple[str, ...], reach: int) -> re.Match[str] | None:
     """``pattern.search(lowered)``, for a pattern whose every match holds one of ``needles``
     within ``reach`` characters of its start."""
-    if not any(needle in lowered for needle in needles):
-        return None  # the common case, answered with the cheapest scan
-    hits = [at for at in map(lowered.find, needles) if at != -1]
-    return pattern.search(lowered, max(0, min(hits) - reach))
+    first = -1
+    for needle in needles:  # a plain loop: most reports name none, and a generator costs more
+        at = lowered.find(needle)
+        if at != -1 and (first == -1 or at < first):
+            first = at
+    return pattern.search(lowered, max(0, first - reach)) if first != -1 else None
 
 
 def find_reporting(text: str, lowered: str | None = None) -> str | None:
