@@ -414,9 +414,10 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *
     from_daemon = _DAEMON_FROM.search(headers.get("from", "")) is not None
     # Precedence, List-Id and Auto-Submitted describe how a message was sent, and real reports
     # carry them too: they decide only for a message that has no report shape of its own.
-    reported = strong or report.structural or "x-failed-recipients" in headers
+    # (``report.structural`` scans the whole text: it is asked only where it decides.)
+    reported = strong or "x-failed-recipients" in headers
     lowered = report.lowered
-    if not reported and any(w in lowered for w in _CHALLENGE_WORDS) and _CHALLENGE.search(lowered):
+    if not reported and _holds_any(lowered, _CHALLENGE_WORDS) and not report.structural and _CHALLENGE.search(lowered):
         return "a challenge-response or whitelist notice (it asks the sender to confirm), not a bounce"
     if _AUTOREPLY.search(headers.get("auto-submitted", "")) and not (codes or report.markers) and not from_daemon:
         return "an automatic reply, not a bounce"
@@ -424,13 +425,14 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *
         not from_daemon
         and not reported
         and ("list-unsubscribe" in headers or headers.get("precedence", "").lower().strip() in ("bulk", "list", "junk"))
+        and not report.structural
     ):
         return "a list or bulk message, not a bounce"
     if (
         not from_daemon
         and "auto-submitted" not in headers
         and ("in-reply-to" in headers or _CONVERSATION.match(subject.lstrip()))
-        and not _STRUCTURAL.search(_unquoted(report.lowered))
+        and not _structural_unquoted(report)
     ):
         # People write to each other about bounces; a forwarded NDR still carries its own
         # structure (labels, "said:", DSN fields), which is what we require here.
@@ -469,17 +471,11 @@ _FAILED_WORDS = (
 def _receipt(report: _Report, codes: tuple[Code, ...]) -> bool:
     """Does the text report a delivery, and no failure: no 4xx/5xx code, no failure words?"""
     lowered = report.lowered
-    opening = lowered[:3000]
-    # Plain loops: nearly every report says none of these, and a generator costs more than the
-    # scans of a short text.
-    for n in _DELIVERED:
-        if n in opening:
-            break
-    else:
+    if not _holds_any(lowered[:3000], _DELIVERED):
         return False
     if any((c.status or c.reply_code or "2")[0] in "45" for c in codes):
         return False
-    return not any(w in lowered for w in _FAILED_WORDS)
+    return not _holds_any(lowered, _FAILED_WORDS)
 
 
 # What a mail system writes to warn a user that their own mailbox nears its quota; such a
@@ -502,14 +498,24 @@ def _quota_notice(report: _Report) -> bool:
     """Does the text warn of the reader's own quota? A report that says a message failed is a
     bounce, also of a quota warning mailed to someone else ("Undeliverable: Quota warning")."""
     opening = (report.source.headers.get("subject", "") + "\n").lower() + report.lowered[:600]
-    for n in _QUOTA_NOTICE:  # a plain loop, as in ``_receipt``
-        if n in opening:
-            break
-    else:
+    if not _holds_any(opening, _QUOTA_NOTICE) or report.structural:
         return False
-    if report.structural:
-        return False
-    return not any(w in report.lowered for w in _DELIVERY_FAILED)
+    return not _holds_any(report.lowered, _DELIVERY_FAILED)
+
+
+def _holds_any(text: str, needles: tuple[str, ...]) -> bool:
+    """``any(n in text for n in needles)`` without a generator (most texts hold none)."""
+    for needle in needles:  # noqa: SIM110 - a generator costs more than the scans of a short text
+        if needle in text:
+            return True
+    return False
+
+
+def _structural_unquoted(report: _Report) -> bool:
+    """Has the report's text a report's structure outside its quoted lines?"""
+    lowered = report.lowered
+    unquoted = _unquoted(lowered)
+    return report.structural if unquoted is lowered else _STRUCTURAL.search(unquoted) is not None
 
 
 def _unquoted(text: str) -> str:
@@ -607,7 +613,8 @@ _REPLY_OPENING = re.compile(r"([245]\d\d)-([245]\.\d{1,3}\.\d{1,3} )?")
 def _one_reply(diagnostic: str) -> str:
     """A multi-line reply joined as one: ``550-5.2.1 at a rate that 550-5.2.1 prevents`` reads
     ``550-5.2.1 at a rate that prevents``."""
-    m = _REPLY_OPENING.search(diagnostic)
+    dash = diagnostic.find("-")  # every opening holds one, three characters in
+    m = _REPLY_OPENING.search(diagnostic, max(0, dash - 3)) if dash != -1 else None
     if m is None:
         return diagnostic
     code, status = m.group(1), m.group(2) or ""

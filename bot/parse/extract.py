@@ -56,6 +56,12 @@ _DAEMON = re.compile(
     r"microsoftexchange[0-9a-f]*|devnull|nobody|double-bounce)(?:[+\-][^@]*)?@",
     re.I,
 )
+# How the local parts of ``_DAEMON`` start, tested with ``str.startswith`` on a lower-cased address
+# before the pattern runs.
+_DAEMON_NAMES = (
+    *("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "maildaemon", "root", "bounce"),
+    *("noreply", "no-reply", "microsoftexchange", "devnull", "nobody", "double-bounce"),
+)
 # Remote host shapes: (pattern, host group, ip group)
 _H = r"[A-Za-z0-9][\w.\-]*\.[A-Za-z]{2,}"  # a host name
 _IP = r"(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F:]+"
@@ -257,23 +263,24 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
     ip: str | None = None
     lines = "\n" + text
     for needle, pattern, reach in _HOST_SHAPES:
-        if needle is _FOLDED:
-            if "=" not in text:
+        if needle.__class__ is str:
+            if needle is _FOLDED:
+                if "=" not in text:
+                    continue
+                if lowered is None:
+                    lowered = lower(text)
+                at = lowered.find(needle) + 1  # an offset in ``lines``; 0 when not found
+                if not at:
+                    continue
+            elif needle not in lines:  # ``in`` costs less than a call of ``find``: most are absent
                 continue
-            if lowered is None:
-                lowered = lower(text)
-            at = lowered.find(needle) + 1  # an offset in ``lines``; 0 when not found
-            if not at:
-                continue
-        elif needle.__class__ is tuple:
+            else:
+                at = lines.find(needle)
+        else:
             hits = [i for i in map(lines.find, needle) if i != -1]
             if not hits:
                 continue
             at = min(hits)
-        else:
-            at = lines.find(needle)  # type: ignore[arg-type]
-            if at == -1:
-                continue
         m = pattern.search(lines, max(0, at - reach) if reach is not None else 0)
         if not m:
             continue
@@ -331,7 +338,7 @@ def ip_after_host(text: str, host: str, lowered: str | None = None) -> str | Non
 # ``reach`` characters after the label's start: found with ``str.find`` first, and the pattern
 # searched from there (most reports name none of them, and a scan costs some fifty times what
 # ``find`` does per character).
-_REPORTING_NEEDLES = ("genera", "génér", "gerador", "generer", "generier", "erstellender", "生成", "생성")
+_REPORTING_NEEDLES = ("gener", "génér", "gerador", "erstellender", "生成", "생성")
 _REPORTING_REACH = 12  # "servidor de generación", "server voor genereren"
 _MAIL_SYSTEM_NEEDLES = ("this is the ", "reportingmta")
 _MAIL_SYSTEM_REACH = 1  # the quote of '"reportingmta"'
@@ -367,7 +374,7 @@ def addresses_in(
     seen: set[str] = set()
     for start, raw in iter_addresses(text):
         addr = raw.strip(".'`").lower()
-        if addr in seen or addr in exclude or (not daemons and _DAEMON.match(addr)):
+        if addr in seen or addr in exclude or (not daemons and addr.startswith(_DAEMON_NAMES) and _DAEMON.match(addr)):
             continue
         window = max(0, start - _MAX_PREFIX)  # a very long line is read from this far back only
         line_start = max(window, text.rfind("\n", window, start) + 1)
@@ -477,8 +484,7 @@ def blocks_for(text: str, spots: list[tuple[int, str]]) -> list[Found]:
     """
     found: list[Found] = []
     wanted = {addr for _, addr in spots}
-    again = [(at, raw.strip(".'`").lower()) for at, raw in iter_addresses(text)]
-    again = [(at, addr) for at, addr in again if addr in wanted]
+    again = [(at, addr) for at, raw in iter_addresses(text) if (addr := raw.strip(".'`").lower()) in wanted]
     starts = [at for at, _ in again]
     for i, (pos, addr) in enumerate(spots):
         end = spots[i + 1][0] if i + 1 < len(spots) else len(text)
