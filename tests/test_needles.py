@@ -61,7 +61,8 @@ TEXTS = _texts()
 
 @pytest.mark.parametrize("shape", range(len(_HOST_SHAPES)))
 def test_a_host_shape_holds_its_needle_within_its_reach(shape: int) -> None:
-    needle, pattern, reach = _HOST_SHAPES[shape]
+    needle, pattern, reach, gate = _HOST_SHAPES[shape]
+    assert not gate or gate in needle
     if reach is None:
         return
     needles = (needle,) if isinstance(needle, str) else needle

@@ -275,6 +275,11 @@ def _parse(source: Source) -> Bounce:
     )
 
 
+# How much of a report's opening is searched for the SMTP command when its recipients' own lines
+# name none.
+_COMMAND_SPAN = 4000
+
+
 class _Report:
     """One report, split once and read from there: its text (lower-cased on first need), its
     bounce words (``_MARKERS``) and structure (``_STRUCTURAL``), the addresses it names (minus
@@ -368,7 +373,7 @@ class _Report:
     @property
     def command(self) -> str | None:
         if not self._command:
-            self._command.append(find_command(self.text[:4000]))
+            self._command.append(find_command(self.text[:_COMMAND_SPAN]))
         return self._command[0]
 
 
@@ -567,7 +572,13 @@ def _deliveries(
             # section of its own): classify on the whole report.
             context = diagnostic + "\n" + head
             phrases = report.head_phrases
-        command = item.command if item.command is not None else find_command(item.diagnostic or "")
+        command: str | None
+        if item.command is not None:
+            command = item.command
+        elif item.diagnostic is report.text and len(item.diagnostic) <= _COMMAND_SPAN:
+            command = report.command  # the same search, done once
+        else:
+            command = find_command(item.diagnostic or "")
         if not command:  # "" from _from_dsn: searched there, nothing found
             command = report.command
         why = reason.classify(
