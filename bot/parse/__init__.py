@@ -359,6 +359,10 @@ class _Report:
         """The text the report writes about ``recipient``: after its address, up to the next
         address of any kind (a sender or a quoted header ends a block as well)."""
         if self._blocks is None:
+            if recipient not in self.lowered:
+                # Every address the blocks are keyed by is in the lower-cased text (addresses are
+                # ASCII): one the text never names has no block, and the text need not be read.
+                return ""
             every = addresses_in(self.text, set())
             self._blocks = {f.recipient or "": f.diagnostic for f in blocks_for(self.text, every)}
         return self._blocks.get(recipient, "")
@@ -559,7 +563,8 @@ def _deliveries(
         if reply_code is None and fallback and fallback.status == status:
             reply_code = fallback.reply_code
         diagnostic = " ".join(item.diagnostic.split())[:1000] if item.diagnostic else None
-        delayed = (item.action or "").lower().startswith("delay") or bool(status and status.startswith("4"))
+        still_queued = item.action is not None and item.action.lower().startswith("delay")
+        delayed = still_queued or bool(status and status.startswith("4"))
         context = diagnostic or head
         if diagnostic:
             phrases = reasons_in(_one_reply(diagnostic).lower())
@@ -590,24 +595,16 @@ def _deliveries(
             diagnostic_type=item.diagnostic_type,
             recipient=item.recipient,
             found=phrases,
-            still_queued=(item.action or "").lower().startswith("delay"),
+            still_queued=still_queued,
             diagnosed=item.own and _says_something(diagnostic, item.recipient),
             category=item.category,
         )
-        out.append(
-            Delivery(
-                recipient=item.recipient,
-                status=status,
-                reply_code=reply_code,
-                reason=why,
-                remote_host=item.remote_host,
-                diagnostic=diagnostic,
-                action=item.action,
-            )
-        )
+        # positional: a class called with keywords costs twice as much
+        out.append(Delivery(item.recipient, status, reply_code, why, item.remote_host, diagnostic, item.action))
     # The failed recipients first, then the delayed ones (in the report's order within each):
     # the first delivery is the one the report is about when it lists both.
-    out.sort(key=_delayed)
+    if len(out) > 1:
+        out.sort(key=_delayed)
     return out
 
 
@@ -713,7 +710,11 @@ def _from_dsn(report: _Report) -> list[Found]:
         if command is None and extra:
             command = find_command(extra)
         remote = dsn_host(block.get("remote-mta"))
-        category = next((block[f] for f in _VERDICT_FIELDS if f in block), "")
+        category = ""
+        for field in _VERDICT_FIELDS:  # a plain loop: a generator costs more, and most have none
+            if field in block:
+                category = block[field]
+                break
         found.append(
             Found(
                 recipient,
