@@ -287,7 +287,7 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
             else:
                 at = lines.find(needle)
         else:
-            hits = [i for i in map(lines.find, needle) if i != -1]
+            hits = [lines.find(n) for n in needle if n in lines]
             if not hits:
                 continue
             at = min(hits)
@@ -358,10 +358,13 @@ def _search_near(pattern: re.Pattern[str], lowered: str, needles: tuple[str, ...
     """``pattern.search(lowered)``, for a pattern whose every match holds one of ``needles``
     within ``reach`` characters of its start."""
     first = -1
-    for needle in needles:  # a plain loop: most reports name none, and a generator costs more
-        at = lowered.find(needle)
-        if at != -1 and (first == -1 or at < first):
-            first = at
+    # A plain loop, ``in`` before ``find``: most reports name none, and a generator or a call of
+    # ``find`` (its arguments parsed from a tuple) costs more than the test.
+    for needle in needles:
+        if needle in lowered:
+            at = lowered.find(needle)
+            if first == -1 or at < first:
+                first = at
     return pattern.search(lowered, max(0, first - reach)) if first != -1 else None
 
 
@@ -433,10 +436,13 @@ _BLOCK_NAMES = frozenset(
 
 def _field_name(line: str) -> str:
     """The lower-cased name of a ``Name: value`` line (any colon, any space before it), or ""."""
-    colon = line.find(":", 0, 24)
-    if colon == -1:
-        colon = line.find("\uff1a", 0, 24)
-    return line[:colon].replace("\u00a0", " ").strip().lower() if colon != -1 else ""
+    # ``partition`` takes one argument: a call of ``find`` with bounds costs more (its arguments
+    # are parsed from a tuple), and this runs for each address a report names
+    head = line[:24]
+    name, colon, _ = head.partition(":")
+    if not colon:
+        name, colon, _ = head.partition("\uff1a")
+    return name.replace("\u00a0", " ").strip().lower() if colon else ""
 
 
 def _in_header_block(text: str, line_start: int) -> bool:
