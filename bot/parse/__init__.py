@@ -266,7 +266,7 @@ def _parse(source: Source) -> Bounce:
         sender=find_sender(
             reported,
             source.original,
-            receiving_domains((d.recipient or "" for d in deliveries), remote_host),
+            receiving_domains([d.recipient or "" for d in deliveries], remote_host),
             # lower() maps each character on its own around a line break: the parts' lower-cased
             # forms joined are the whole's
             report.lowered + ("\n" + lower(dsn_text) if dsn_text else ""),
@@ -563,8 +563,9 @@ def _deliveries(
         if reply_code is None and fallback and fallback.status == status:
             reply_code = fallback.reply_code
         diagnostic = " ".join(item.diagnostic.split())[:1000] if item.diagnostic else None
-        still_queued = item.action is not None and item.action.lower().startswith("delay")
-        delayed = still_queued or bool(status and status.startswith("4"))
+        # (the first characters compared: ``startswith`` parses its arguments from a tuple)
+        still_queued = item.action is not None and item.action[:5].lower() == "delay"
+        delayed = still_queued or bool(status and status[0] == "4")
         context = diagnostic or head
         if diagnostic:
             phrases = reasons_in(_one_reply(diagnostic).lower())
@@ -830,8 +831,11 @@ def _parties(source: Source) -> set[str]:
         source.original.get("reply-to"),
     ):
         if value and "@" in value:
-            plain = value.replace("mailto:", " ").replace("MAILTO:", " ")
-            out.update(addr.strip(".").lower() for addr in _PARTY.findall(plain))
+            plain = value
+            if "ailto:" in value or "AILTO:" in value:
+                plain = value.replace("mailto:", " ").replace("MAILTO:", " ")
+            for addr in _PARTY.findall(plain):  # a plain loop: a generator costs more
+                out.add(addr.strip(".").lower())
     return out
 
 

@@ -80,12 +80,25 @@ _IP = r"(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F:]+"
 # search for one character costs a twentieth of one for a word; most reports hold none of them).
 _FOLDED = "mx"
 _GATES = "{="
+
+
+def _shared(needles: tuple[str, ...]) -> str:
+    """The longest prefix of the first needle that every needle holds ("" when none)."""
+    for end in range(len(needles[0]), 0, -1):
+        if all(needles[0][:end] in n for n in needles):
+            return needles[0][:end]
+    return ""
+
+
 _HOST_SHAPES: tuple[tuple[str | tuple[str, ...], re.Pattern[str], int | None, str], ...] = tuple(
     (
         needle,
         re.compile(pattern, flags),
         reach,
-        next((c for c in _GATES if c in needle), "") if isinstance(needle, str) and needle != _FOLDED else "",
+        # a tuple's gate is what its needles share
+        (next((c for c in _GATES if c in needle), "") if needle != _FOLDED else "")
+        if isinstance(needle, str)
+        else _shared(needle),
     )
     for needle, pattern, flags, reach in (
         # Exchange: [LastAttemptedServerName=...] [LastAttemptedIP=...:25]
