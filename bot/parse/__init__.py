@@ -278,6 +278,8 @@ def _parse(source: Source) -> Bounce:
 # How much of a report's opening is searched for the SMTP command when its recipients' own lines
 # name none.
 _COMMAND_SPAN = 4000
+# The opening that speaks for recipients that have no lines of their own.
+_HEAD_SPAN = 1500
 
 
 class _Report:
@@ -371,7 +373,7 @@ class _Report:
     def head_phrases(self) -> frozenset[str]:
         """The reasons the report's opening names (for recipients that say nothing of their own)."""
         if self._head_phrases is None:
-            self._head_phrases = reasons_in(self.lowered[:1500])
+            self._head_phrases = reasons_in(self.lowered[:_HEAD_SPAN])
         return self._head_phrases
 
     @property
@@ -446,7 +448,8 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *
         # People write to each other about bounces; a forwarded NDR still carries its own
         # structure (labels, "said:", DSN fields), which is what we require here.
         return "a conversation about a delivery problem, not a report"
-    bounce_headers = bool(_SUBJECT.search(subject)) or from_daemon or "x-failed-recipients" in headers
+    # the subject's pattern (a long alternation, any case) last: a daemon's report needs none
+    bounce_headers = from_daemon or "x-failed-recipients" in headers or _SUBJECT.search(subject) is not None
     if bounce_headers and (codes or "x-failed-recipients" in headers or report.markers or reasons_in(report.lowered)):
         return None
     if report.markers and (strong or reasons_in(report.lowered)):
@@ -544,7 +547,6 @@ def _deliveries(
     source = report.source
     found = _from_dsn(report) or _from_text(report)
     out: list[Delivery] = []
-    head = source.text[:1500]
     for item in found:
         if not item.diagnostic:
             local: tuple[Code, ...] = ()
@@ -566,7 +568,7 @@ def _deliveries(
         # (the first characters compared: ``startswith`` parses its arguments from a tuple)
         still_queued = item.action is not None and item.action[:5].lower() == "delay"
         delayed = still_queued or bool(status and status[0] == "4")
-        context = diagnostic or head
+        context = diagnostic or source.text[:_HEAD_SPAN]  # the report's opening, when the recipient has no lines
         if diagnostic:
             phrases = reasons_in(_one_reply(diagnostic).lower())
         elif reason.status_name(status) not in reason.RETRY:
@@ -576,7 +578,7 @@ def _deliveries(
         if diagnostic and not local and not phrases:
             # The lines after the address say nothing (the reason sits above it, or in a
             # section of its own): classify on the whole report.
-            context = diagnostic + "\n" + head
+            context = diagnostic + "\n" + source.text[:_HEAD_SPAN]
             phrases = report.head_phrases
         command: str | None
         if item.command is not None:
@@ -650,7 +652,11 @@ def _says_something(diagnostic: str | None, recipient: str | None) -> bool:
     if not diagnostic:
         return False
     rest = diagnostic.lower().replace(recipient, " ") if recipient else diagnostic
-    return any(ch.isalnum() for ch in rest)
+    return _ALNUM.search(rest) is not None
+
+
+# A letter or digit: a character for which ``str.isalnum`` holds (``\w`` is that, or "_").
+_ALNUM = re.compile(r"[^\W_]")
 
 
 _STATUS_FIELD = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
