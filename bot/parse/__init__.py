@@ -722,18 +722,9 @@ def _from_dsn(report: _Report) -> list[Found]:
             if field in block:
                 category = block[field]
                 break
-        found.append(
-            Found(
-                recipient,
-                diagnostic,
-                action=action,
-                status=status,
-                remote_host=remote,
-                diagnostic_type=diagnostic_type,
-                command=command or "",
-                category=category,
-            )
-        )
+        # positional (the order of ``Found``'s parameters): a class called with keywords costs more
+        item = Found(recipient, diagnostic, action, status, remote, diagnostic_type, command or "", True, category)
+        found.append(item)
     return found
 
 
@@ -862,7 +853,7 @@ def _from_text(report: _Report) -> list[Found]:
         # only (Postfix's "Delivery report unavailable"): then that is the one that failed. A bare
         # name in the failed-address slot is a mailbox of the reporting domain (AOL's screen names).
         implied = _implied(_bare_recipient(report.lowered), source) or _sole_addressee(report)
-        return [Found(implied, source.text, own=False)]
+        return [Found(implied, source.text, None, None, None, "SMTP", None, False)]  # own=False
     return blocks_for(source.text, spots)  # the report's blocks, one per failed address
 
 

@@ -173,7 +173,8 @@ IPV4 = re.compile(r"\b((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d
 
 class Found:
     """What a report says about one recipient, before it becomes a ``Delivery``. (A plain slotted
-    class: a dataclass definition costs several million instructions at every start-up.)"""
+    class: a dataclass definition costs several million instructions at every start-up. Every
+    parameter may be given by position: a class called with keywords costs more.)"""
 
     __slots__ = (
         "action",
@@ -187,11 +188,10 @@ class Found:
         "status",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - see the class's docstring
         self,
         recipient: str | None,
         diagnostic: str,
-        *,
         action: str | None = None,
         status: str | None = None,
         remote_host: str | None = None,
@@ -526,5 +526,5 @@ def blocks_for(text: str, spots: list[tuple[int, str]]) -> list[Found]:
                 end = min(end, cut if cut > pos else at)
                 break
         line_start = text.rfind("\n", 0, pos) + 1
-        found.append(Found(recipient=addr, diagnostic=text[line_start:end]))
+        found.append(Found(addr, text[line_start:end]))
     return found
