@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.parse import _CHALLENGE, _CHALLENGE_WORDS
+from bot.parse import (
+    _CHALLENGE,
+    _CHALLENGE_WORDS,
+    _DELIVERED,
+    _DELIVERED_OPENING,
+    _QUOTA_NOTICE,
+    _QUOTA_WORDS,
+)
 from bot.parse.extract import (
     _FOLDED,
     _HOST_SHAPES,
@@ -103,3 +110,16 @@ def test_every_challenge_notice_holds_a_gate_word() -> None:
     for text in [*phrases, *(t.lower() for t in TEXTS)]:
         for m in _CHALLENGE.finditer(text):
             assert any(word in m.group(0) for word in _CHALLENGE_WORDS), m.group(0)
+
+
+def test_each_quota_notice_is_looked_for_under_one_word_it_holds() -> None:
+    grouped = [(word, notice) for word, notices in _QUOTA_WORDS for notice in notices]
+    assert sorted(notice for _, notice in grouped) == sorted(_QUOTA_NOTICE)
+    assert all(word in notice for word, notice in grouped)
+
+
+def test_the_delivered_pattern_finds_what_the_phrases_find() -> None:
+    made = [f"x {p} y" for p in _DELIVERED] + [f"x {p[:-1]}" for p in _DELIVERED]
+    for text in [*TEXTS, *made]:
+        lowered = text.lower()[:3000]
+        assert (_DELIVERED_OPENING.search(lowered) is not None) == any(p in lowered for p in _DELIVERED), text[:80]

@@ -480,10 +480,24 @@ _FAILED_WORDS = (
 )
 
 
+def _around_deliver(phrases: tuple[str, ...]) -> str:
+    """A pattern for ``phrases``, which all hold "deliver": that literal first (the engine skips
+    from one occurrence to the next, one scan instead of one per phrase), what comes before it
+    checked by a look-behind."""
+    alternatives = []
+    for phrase in phrases:
+        before, _, after = phrase.partition("deliver")
+        alternatives.append((f"(?<={re.escape(before)}deliver)" if before else "") + re.escape(after))
+    return "deliver(?:" + "|".join(alternatives) + ")"
+
+
+_DELIVERED_OPENING = re.compile(_around_deliver(_DELIVERED))
+
+
 def _receipt(report: _Report, codes: tuple[Code, ...]) -> bool:
     """Does the text report a delivery, and no failure: no 4xx/5xx code, no failure words?"""
     lowered = report.lowered
-    if not _holds_any(lowered[:3000], _DELIVERED):
+    if _DELIVERED_OPENING.search(lowered, 0, 3000) is None:
         return False
     if any((c.status or c.reply_code or "2")[0] in "45" for c in codes):
         return False
@@ -506,11 +520,27 @@ _QUOTA_NOTICE = (
 )
 
 
+# Each notice holds one of three words: a word the opening lacks rules out its notices with one
+# scan instead of one per notice.
+_QUOTA_WORDS = tuple(
+    (word, tuple(n for n in _QUOTA_NOTICE if word in n and not any(w in n for w in ("mailbox", "quota")[:i])))
+    for i, word in enumerate(("mailbox", "quota", "warning"))
+)
+
+
+def _quota_words(opening: str) -> bool:
+    """``_holds_any(opening, _QUOTA_NOTICE)``, each notice looked for only where its word occurs."""
+    for word, notices in _QUOTA_WORDS:  # noqa: SIM110 - as in ``_holds_any``
+        if word in opening and _holds_any(opening, notices):
+            return True
+    return False
+
+
 def _quota_notice(report: _Report) -> bool:
     """Does the text warn of the reader's own quota? A report that says a message failed is a
     bounce, also of a quota warning mailed to someone else ("Undeliverable: Quota warning")."""
     opening = (report.source.headers.get("subject", "") + "\n").lower() + report.lowered[:600]
-    if not _holds_any(opening, _QUOTA_NOTICE) or report.structural:
+    if not _quota_words(opening) or report.structural:
         return False
     return not _holds_any(report.lowered, _DELIVERY_FAILED)
 
