@@ -16,6 +16,8 @@ from bot.parse import (
     _DELIVERED_OPENING,
     _QUOTA_NOTICE,
     _QUOTA_WORDS,
+    _SUGGESTION_WORDS,
+    _SUGGESTIONS,
 )
 from bot.parse.extract import (
     _FOLDED,
@@ -123,3 +125,9 @@ def test_the_delivered_pattern_finds_what_the_phrases_find() -> None:
     for text in [*TEXTS, *made]:
         lowered = text.lower()[:3000]
         assert (_DELIVERED_OPENING.search(lowered) is not None) == any(p in lowered for p in _DELIVERED), text[:80]
+
+
+def test_each_suggestion_is_looked_for_under_one_word_it_holds() -> None:
+    grouped = [(word, needle) for word, needles in _SUGGESTION_WORDS for needle in needles]
+    assert sorted(needle for _, needle in grouped) == sorted(_SUGGESTIONS)
+    assert all(word in needle for word, needle in grouped)

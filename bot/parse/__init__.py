@@ -940,15 +940,26 @@ _SUGGESTIONS = (
 )
 
 
+# The suggestions grouped under a word they hold ("names": four of them), each other one under
+# itself: a word the text lacks rules out its group with one scan.
+_SUGGESTION_WORDS = (
+    *((w, tuple(n for n in _SUGGESTIONS if w in n)) for w in ("names", "possible ")),
+    *((n, (n,)) for n in _SUGGESTIONS if "names" not in n and "possible " not in n),
+)
+
+
 def _without_suggestions(text: str, lowered: str) -> str:
     """``text`` up to the line where a directory's list of suggestions starts; ``lowered`` is
     ``text.lower()``."""
     first = -1
-    for needle in _SUGGESTIONS:  # as ``extract._search_near``: most reports hold none
-        if needle in lowered:
-            at = lowered.find(needle)
-            if first == -1 or at < first:
-                first = at
+    for word, needles in _SUGGESTION_WORDS:  # as ``extract._search_near``: most reports hold none
+        if word not in lowered:
+            continue
+        for needle in needles:
+            if needle in lowered:
+                at = lowered.find(needle)
+                if first == -1 or at < first:
+                    first = at
     return text[: text.rfind("\n", 0, first) + 1] if first != -1 else text
 
 
