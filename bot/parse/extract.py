@@ -362,6 +362,8 @@ def ip_after_host(text: str, host: str, lowered: str | None = None) -> str | Non
 # searched from there (most reports name none of them, and a scan costs some fifty times what
 # ``find`` does per character).
 _REPORTING_NEEDLES = ("gener", "génér", "gerador", "erstellender", "生成", "생성")
+# An ASCII text holds no needle that is not ASCII (``str.isascii`` answers without a scan).
+_REPORTING_ASCII = tuple(n for n in _REPORTING_NEEDLES if n.isascii())
 _REPORTING_REACH = 12  # "servidor de generación", "server voor genereren"
 _MAIL_SYSTEM_NEEDLES = ("this is the ", "reportingmta")
 _MAIL_SYSTEM_REACH = 1  # the quote of '"reportingmta"'
@@ -384,7 +386,8 @@ def _search_near(pattern: re.Pattern[str], lowered: str, needles: tuple[str, ...
 def find_reporting(text: str, lowered: str | None = None) -> str | None:
     """The reporting server the text names; ``lowered`` is ``text.lower()`` when the caller has it."""
     lowered = lower(text) if lowered is None else lowered
-    m = _search_near(_REPORTING, lowered, _REPORTING_NEEDLES, _REPORTING_REACH)
+    needles = _REPORTING_ASCII if lowered.isascii() else _REPORTING_NEEDLES
+    m = _search_near(_REPORTING, lowered, needles, _REPORTING_REACH)
     if m is None:
         m = _search_near(_MAIL_SYSTEM_AT, lowered, _MAIL_SYSTEM_NEEDLES, _MAIL_SYSTEM_REACH)
     return m.group(1).rstrip(".").lower() if m else None
