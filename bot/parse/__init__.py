@@ -283,7 +283,8 @@ _HEAD_SPAN = 1500
 
 
 class _Report:
-    """One report, split once and read from there: its text (lower-cased on first need), its
+    """One report, split once and read from there: its text and its lower-cased form (reading
+    has usually computed that; every bounce needs it, so it is a plain attribute), its
     bounce words (``_MARKERS``) and structure (``_STRUCTURAL``), the addresses it names (minus
     its own parties, listings' senders and directory suggestions), the text block after each of
     them, and what its opening says (phrases, SMTP command). Every piece is computed on first
@@ -293,11 +294,11 @@ class _Report:
         "_blocks",
         "_command",
         "_head_phrases",
-        "_lowered",
         "_markers",
         "_parties",
         "_spots",
         "_structural",
+        "lowered",
         "source",
         "text",
     )
@@ -305,7 +306,7 @@ class _Report:
     def __init__(self, source: Source) -> None:
         self.source = source
         self.text = source.text
-        self._lowered: str | None = source.lowered
+        self.lowered: str = source.lowered if source.lowered is not None else lower(source.text)
         self._markers: bool | None = None
         self._structural: bool | None = None
         self._parties: set[str] | None = None
@@ -313,12 +314,6 @@ class _Report:
         self._blocks: dict[str, str] | None = None
         self._head_phrases: frozenset[str] | None = None
         self._command: list[str | None] = []
-
-    @property
-    def lowered(self) -> str:
-        if self._lowered is None:
-            self._lowered = lower(self.text)
-        return self._lowered
 
     @property
     def markers(self) -> bool:
