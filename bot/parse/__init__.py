@@ -3,9 +3,10 @@
     read (source.py)          raw input -> headers, report text, DSN blocks, returned original
                               (MIME via mime.py, a bounded reader; stdlib email as fallback)
     find_codes (codes.py)     every SMTP reply in the report, with nesting depth
-    _Report (here)            the report read once: lower-cased text, its shapes, the addresses
-                              it names and the block of text after each, its opening's phrases
-                              and SMTP command, each computed on first need and shared
+    _Report (here)            the report read once: its lower-cased text; its shapes, the
+                              addresses it names and the block of text after each, its
+                              opening's phrases and SMTP command, each computed on first need
+                              and shared
     is it a bounce? (here)    evidence from DSN, headers and the text; chat, threads about
                               bounces and newsletters must say no
     deliveries (here)         one per failed recipient, from DSN blocks or from the text
