@@ -9,8 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.parse import _CHALLENGE, _CHALLENGE_WORDS
+from bot.parse import (
+    _CHALLENGE,
+    _CHALLENGE_WORDS,
+    _DELIVERED,
+    _DELIVERED_OPENING,
+    _QUOTA_NOTICE,
+    _QUOTA_WORDS,
+    _SUGGESTION_WORDS,
+    _SUGGESTIONS,
+)
 from bot.parse.extract import (
+    _FOLDED,
     _HOST_SHAPES,
     _MAIL_SYSTEM_AT,
     _MAIL_SYSTEM_NEEDLES,
@@ -60,12 +70,17 @@ TEXTS = _texts()
 
 @pytest.mark.parametrize("shape", range(len(_HOST_SHAPES)))
 def test_a_host_shape_holds_its_needle_within_its_reach(shape: int) -> None:
-    needle, pattern, reach = _HOST_SHAPES[shape]
+    needle, pattern, reach, gate = _HOST_SHAPES[shape]
+    needles = (needle,) if isinstance(needle, str) else needle
+    assert all(gate in n for n in needles)  # a gate every needle holds ("" when none)
     if reach is None:
         return
     for text in TEXTS:
         for m in pattern.finditer("\n" + text):
-            assert m.group(0).find(needle, 0, reach + len(needle)) != -1, m.group(0)
+            # the folded needle stands for its letters in any case, and needs an "=" besides
+            seen = m.group(0).lower() if needle is _FOLDED else m.group(0)
+            assert any(seen.find(n, 0, reach + len(n)) != -1 for n in needles), m.group(0)
+            assert needle is not _FOLDED or "=" in m.group(0)
 
 
 @pytest.mark.parametrize(
@@ -97,3 +112,22 @@ def test_every_challenge_notice_holds_a_gate_word() -> None:
     for text in [*phrases, *(t.lower() for t in TEXTS)]:
         for m in _CHALLENGE.finditer(text):
             assert any(word in m.group(0) for word in _CHALLENGE_WORDS), m.group(0)
+
+
+def test_each_quota_notice_is_looked_for_under_one_word_it_holds() -> None:
+    grouped = [(word, notice) for word, notices in _QUOTA_WORDS for notice in notices]
+    assert sorted(notice for _, notice in grouped) == sorted(_QUOTA_NOTICE)
+    assert all(word in notice for word, notice in grouped)
+
+
+def test_the_delivered_pattern_finds_what_the_phrases_find() -> None:
+    made = [f"x {p} y" for p in _DELIVERED] + [f"x {p[:-1]}" for p in _DELIVERED]
+    for text in [*TEXTS, *made]:
+        lowered = text.lower()[:3000]
+        assert (_DELIVERED_OPENING.search(lowered) is not None) == any(p in lowered for p in _DELIVERED), text[:80]
+
+
+def test_each_suggestion_is_looked_for_under_one_word_it_holds() -> None:
+    grouped = [(word, needle) for word, needles in _SUGGESTION_WORDS for needle in needles]
+    assert sorted(needle for _, needle in grouped) == sorted(_SUGGESTIONS)
+    assert all(word in needle for word, needle in grouped)

@@ -3,9 +3,10 @@
     read (source.py)          raw input -> headers, report text, DSN blocks, returned original
                               (MIME via mime.py, a bounded reader; stdlib email as fallback)
     find_codes (codes.py)     every SMTP reply in the report, with nesting depth
-    _Report (here)            the report read once: lower-cased text, its shapes, the addresses
-                              it names and the block of text after each, its opening's phrases
-                              and SMTP command, each computed on first need and shared
+    _Report (here)            the report read once: its lower-cased text; its shapes, the
+                              addresses it names and the block of text after each, its
+                              opening's phrases and SMTP command, each computed on first need
+                              and shared
     is it a bounce? (here)    evidence from DSN, headers and the text; chat, threads about
                               bounces and newsletters must say no
     deliveries (here)         one per failed recipient, from DSN blocks or from the text
@@ -214,8 +215,12 @@ def parse_bounce(data: bytes | str) -> Bounce:
 
 def _parse(source: Source) -> Bounce:
     text = source.text
-    dsn_text = "\n".join(
-        " ".join(filter(None, (b.get("status", ""), b.get("diagnostic-code", "")))) for b in source.dsn_recipients
+    dsn_text = (
+        "\n".join(
+            " ".join(filter(None, (b.get("status", ""), b.get("diagnostic-code", "")))) for b in source.dsn_recipients
+        )
+        if source.dsn_recipients
+        else ""
     )
     reported = text + ("\n" + dsn_text if dsn_text else "")
     codes = find_codes(reported)
@@ -224,8 +229,8 @@ def _parse(source: Source) -> Bounce:
     if why_not:
         return Bounce(is_ndr=False, why_not=why_not, codes=codes, truncated=source.truncated)
     primary = choose_primary(codes)
-    deliveries = _deliveries(report, primary)
-    remote_host, remote_ip = find_remote(text)
+    deliveries = _deliveries(report, primary, reported, codes)
+    remote_host, remote_ip = find_remote(text, report.lowered)
     if len(deliveries) > 1 and deliveries[0].diagnostic and remote_host:
         # Several recipients, several servers: the one that answered the first failed recipient.
         own_host, own_ip = find_remote(deliveries[0].diagnostic)
@@ -262,7 +267,7 @@ def _parse(source: Source) -> Bounce:
         sender=find_sender(
             reported,
             source.original,
-            receiving_domains((d.recipient or "" for d in deliveries), remote_host),
+            receiving_domains([d.recipient or "" for d in deliveries], remote_host),
             # lower() maps each character on its own around a line break: the parts' lower-cased
             # forms joined are the whole's
             report.lowered + ("\n" + lower(dsn_text) if dsn_text else ""),
@@ -271,8 +276,16 @@ def _parse(source: Source) -> Bounce:
     )
 
 
+# How much of a report's opening is searched for the SMTP command when its recipients' own lines
+# name none.
+_COMMAND_SPAN = 4000
+# The opening that speaks for recipients that have no lines of their own.
+_HEAD_SPAN = 1500
+
+
 class _Report:
-    """One report, split once and read from there: its text (lower-cased on first need), its
+    """One report, split once and read from there: its text and its lower-cased form (reading
+    has usually computed that; every bounce needs it, so it is a plain attribute), its
     bounce words (``_MARKERS``) and structure (``_STRUCTURAL``), the addresses it names (minus
     its own parties, listings' senders and directory suggestions), the text block after each of
     them, and what its opening says (phrases, SMTP command). Every piece is computed on first
@@ -282,11 +295,11 @@ class _Report:
         "_blocks",
         "_command",
         "_head_phrases",
-        "_lowered",
         "_markers",
         "_parties",
         "_spots",
         "_structural",
+        "lowered",
         "source",
         "text",
     )
@@ -294,7 +307,7 @@ class _Report:
     def __init__(self, source: Source) -> None:
         self.source = source
         self.text = source.text
-        self._lowered: str | None = source.lowered
+        self.lowered: str = source.lowered if source.lowered is not None else lower(source.text)
         self._markers: bool | None = None
         self._structural: bool | None = None
         self._parties: set[str] | None = None
@@ -302,12 +315,6 @@ class _Report:
         self._blocks: dict[str, str] | None = None
         self._head_phrases: frozenset[str] | None = None
         self._command: list[str | None] = []
-
-    @property
-    def lowered(self) -> str:
-        if self._lowered is None:
-            self._lowered = lower(self.text)
-        return self._lowered
 
     @property
     def markers(self) -> bool:
@@ -350,6 +357,10 @@ class _Report:
         """The text the report writes about ``recipient``: after its address, up to the next
         address of any kind (a sender or a quoted header ends a block as well)."""
         if self._blocks is None:
+            if recipient not in self.lowered:
+                # Every address the blocks are keyed by is in the lower-cased text (addresses are
+                # ASCII): one the text never names has no block, and the text need not be read.
+                return ""
             every = addresses_in(self.text, set())
             self._blocks = {f.recipient or "": f.diagnostic for f in blocks_for(self.text, every)}
         return self._blocks.get(recipient, "")
@@ -358,20 +369,20 @@ class _Report:
     def head_phrases(self) -> frozenset[str]:
         """The reasons the report's opening names (for recipients that say nothing of their own)."""
         if self._head_phrases is None:
-            self._head_phrases = reasons_in(self.lowered[:1500])
+            self._head_phrases = reasons_in(self.lowered[:_HEAD_SPAN])
         return self._head_phrases
 
     @property
     def command(self) -> str | None:
         if not self._command:
-            self._command.append(find_command(self.text[:4000]))
+            self._command.append(find_command(self.text[:_COMMAND_SPAN]))
         return self._command[0]
 
 
 def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
     """None when the input is a bounce; otherwise a one-line reason why it is not."""
     source = report.source
-    if not source.text.strip() and not source.dsn_recipients:
+    if (not source.text or source.text.isspace()) and not source.dsn_recipients:
         return "no readable text"
     if source.report_type == "feedback-report":
         return "an abuse feedback report (ARF), not a bounce"
@@ -386,7 +397,11 @@ def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
         return "a delivery receipt: the report says the message was delivered"
     if _quota_notice(report):
         return "a warning about the reader's own mailbox quota, not a bounce"
-    strong = any(c.status and (c.reply_code or c.depth) for c in codes)
+    strong = False
+    for c in codes:
+        if c.status and (c.reply_code or c.depth):
+            strong = True
+            break
     if source.is_message:
         return _why_not_message(source, codes, report, strong=strong)
     # Pasted text: a full reply ("550 5.1.1", a nested code) settles it; a bare status needs the
@@ -406,9 +421,10 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *
     from_daemon = _DAEMON_FROM.search(headers.get("from", "")) is not None
     # Precedence, List-Id and Auto-Submitted describe how a message was sent, and real reports
     # carry them too: they decide only for a message that has no report shape of its own.
-    reported = strong or report.structural or "x-failed-recipients" in headers
+    # (``report.structural`` scans the whole text: it is asked only where it decides.)
+    reported = strong or "x-failed-recipients" in headers
     lowered = report.lowered
-    if not reported and any(w in lowered for w in _CHALLENGE_WORDS) and _CHALLENGE.search(lowered):
+    if not reported and _holds_any(lowered, _CHALLENGE_WORDS) and not report.structural and _CHALLENGE.search(lowered):
         return "a challenge-response or whitelist notice (it asks the sender to confirm), not a bounce"
     if _AUTOREPLY.search(headers.get("auto-submitted", "")) and not (codes or report.markers) and not from_daemon:
         return "an automatic reply, not a bounce"
@@ -416,18 +432,20 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *
         not from_daemon
         and not reported
         and ("list-unsubscribe" in headers or headers.get("precedence", "").lower().strip() in ("bulk", "list", "junk"))
+        and not report.structural
     ):
         return "a list or bulk message, not a bounce"
     if (
         not from_daemon
         and "auto-submitted" not in headers
         and ("in-reply-to" in headers or _CONVERSATION.match(subject.lstrip()))
-        and not _STRUCTURAL.search(_unquoted(report.lowered))
+        and not _structural_unquoted(report)
     ):
         # People write to each other about bounces; a forwarded NDR still carries its own
         # structure (labels, "said:", DSN fields), which is what we require here.
         return "a conversation about a delivery problem, not a report"
-    bounce_headers = bool(_SUBJECT.search(subject)) or from_daemon or "x-failed-recipients" in headers
+    # the subject's pattern (a long alternation, any case) last: a daemon's report needs none
+    bounce_headers = from_daemon or "x-failed-recipients" in headers or _SUBJECT.search(subject) is not None
     if bounce_headers and (codes or "x-failed-recipients" in headers or report.markers or reasons_in(report.lowered)):
         return None
     if report.markers and (strong or reasons_in(report.lowered)):
@@ -458,15 +476,28 @@ _FAILED_WORDS = (
 )
 
 
+def _around_deliver(phrases: tuple[str, ...]) -> str:
+    """A pattern for ``phrases``, which all hold "deliver": that literal first (the engine skips
+    from one occurrence to the next, one scan instead of one per phrase), what comes before it
+    checked by a look-behind."""
+    alternatives = []
+    for phrase in phrases:
+        before, _, after = phrase.partition("deliver")
+        alternatives.append((f"(?<={re.escape(before)}deliver)" if before else "") + re.escape(after))
+    return "deliver(?:" + "|".join(alternatives) + ")"
+
+
+_DELIVERED_OPENING = re.compile(_around_deliver(_DELIVERED))
+
+
 def _receipt(report: _Report, codes: tuple[Code, ...]) -> bool:
     """Does the text report a delivery, and no failure: no 4xx/5xx code, no failure words?"""
     lowered = report.lowered
-    opening = lowered[:3000]
-    if not any(n in opening for n in _DELIVERED):
+    if _DELIVERED_OPENING.search(lowered, 0, 3000) is None:
         return False
     if any((c.status or c.reply_code or "2")[0] in "45" for c in codes):
         return False
-    return not any(w in lowered for w in _FAILED_WORDS)
+    return not _holds_any(lowered, _FAILED_WORDS)
 
 
 # What a mail system writes to warn a user that their own mailbox nears its quota; such a
@@ -485,13 +516,44 @@ _QUOTA_NOTICE = (
 )
 
 
+# Each notice holds one of three words: a word the opening lacks rules out its notices with one
+# scan instead of one per notice.
+_QUOTA_WORDS = tuple(
+    (word, tuple(n for n in _QUOTA_NOTICE if word in n and not any(w in n for w in ("mailbox", "quota")[:i])))
+    for i, word in enumerate(("mailbox", "quota", "warning"))
+)
+
+
+def _quota_words(opening: str) -> bool:
+    """``_holds_any(opening, _QUOTA_NOTICE)``, each notice looked for only where its word occurs."""
+    for word, notices in _QUOTA_WORDS:  # noqa: SIM110 - as in ``_holds_any``
+        if word in opening and _holds_any(opening, notices):
+            return True
+    return False
+
+
 def _quota_notice(report: _Report) -> bool:
     """Does the text warn of the reader's own quota? A report that says a message failed is a
     bounce, also of a quota warning mailed to someone else ("Undeliverable: Quota warning")."""
     opening = (report.source.headers.get("subject", "") + "\n").lower() + report.lowered[:600]
-    if not any(n in opening for n in _QUOTA_NOTICE) or report.structural:
+    if not _quota_words(opening) or report.structural:
         return False
-    return not any(w in report.lowered for w in _DELIVERY_FAILED)
+    return not _holds_any(report.lowered, _DELIVERY_FAILED)
+
+
+def _holds_any(text: str, needles: tuple[str, ...]) -> bool:
+    """``any(n in text for n in needles)`` without a generator (most texts hold none)."""
+    for needle in needles:  # noqa: SIM110 - a generator costs more than the scans of a short text
+        if needle in text:
+            return True
+    return False
+
+
+def _structural_unquoted(report: _Report) -> bool:
+    """Has the report's text a report's structure outside its quoted lines?"""
+    lowered = report.lowered
+    unquoted = _unquoted(lowered)
+    return report.structural if unquoted is lowered else _STRUCTURAL.search(unquoted) is not None
 
 
 def _unquoted(text: str) -> str:
@@ -501,16 +563,25 @@ def _unquoted(text: str) -> str:
     return "\n".join(line for line in text.split("\n") if not line.startswith(">"))
 
 
-def _deliveries(report: _Report, fallback: Code | None) -> list[Delivery]:
+def _deliveries(
+    report: _Report, fallback: Code | None, reported: str = "", codes: tuple[Code, ...] = ()
+) -> list[Delivery]:
     """One Delivery per failed recipient; ``fallback`` is the report's primary code, for a
-    recipient whose own lines name none."""
+    recipient whose own lines name none. ``codes`` are ``find_codes(reported)``, and
+    ``fallback`` their ``choose_primary``: a diagnostic that is the whole report (a one-line
+    report, a report that names no recipient) is not read for its codes again."""
     source = report.source
     found = _from_dsn(report) or _from_text(report)
     out: list[Delivery] = []
-    head = source.text[:1500]
     for item in found:
-        local = find_codes(item.diagnostic) if item.diagnostic else ()
-        best = choose_primary(local)
+        if not item.diagnostic:
+            local: tuple[Code, ...] = ()
+            best = None
+        elif item.diagnostic == reported:
+            local, best = codes, fallback
+        else:
+            local = find_codes(item.diagnostic)
+            best = choose_primary(local)
         status = item.status
         reply_code = best.reply_code if best else None
         if best and best.status and _diagnostic_status_wins(status, best.status):
@@ -520,8 +591,10 @@ def _deliveries(report: _Report, fallback: Code | None) -> list[Delivery]:
         if reply_code is None and fallback and fallback.status == status:
             reply_code = fallback.reply_code
         diagnostic = " ".join(item.diagnostic.split())[:1000] if item.diagnostic else None
-        delayed = (item.action or "").lower().startswith("delay") or bool(status and status.startswith("4"))
-        context = diagnostic or head
+        # (the first characters compared: ``startswith`` parses its arguments from a tuple)
+        still_queued = item.action is not None and item.action[:5].lower() == "delay"
+        delayed = still_queued or bool(status and status[0] == "4")
+        context = diagnostic or source.text[:_HEAD_SPAN]  # the report's opening, when the recipient has no lines
         if diagnostic:
             phrases = reasons_in(_one_reply(diagnostic).lower())
         elif reason.status_name(status) not in reason.RETRY:
@@ -531,9 +604,15 @@ def _deliveries(report: _Report, fallback: Code | None) -> list[Delivery]:
         if diagnostic and not local and not phrases:
             # The lines after the address say nothing (the reason sits above it, or in a
             # section of its own): classify on the whole report.
-            context = diagnostic + "\n" + head
+            context = diagnostic + "\n" + source.text[:_HEAD_SPAN]
             phrases = report.head_phrases
-        command = item.command if item.command is not None else find_command(item.diagnostic or "")
+        command: str | None
+        if item.command is not None:
+            command = item.command
+        elif item.diagnostic is report.text and len(item.diagnostic) <= _COMMAND_SPAN:
+            command = report.command  # the same search, done once
+        else:
+            command = find_command(item.diagnostic or "")
         if not command:  # "" from _from_dsn: searched there, nothing found
             command = report.command
         why = reason.classify(
@@ -545,24 +624,16 @@ def _deliveries(report: _Report, fallback: Code | None) -> list[Delivery]:
             diagnostic_type=item.diagnostic_type,
             recipient=item.recipient,
             found=phrases,
-            still_queued=(item.action or "").lower().startswith("delay"),
+            still_queued=still_queued,
             diagnosed=item.own and _says_something(diagnostic, item.recipient),
             category=item.category,
         )
-        out.append(
-            Delivery(
-                recipient=item.recipient,
-                status=status,
-                reply_code=reply_code,
-                reason=why,
-                remote_host=item.remote_host,
-                diagnostic=diagnostic,
-                action=item.action,
-            )
-        )
+        # positional: a class called with keywords costs twice as much
+        out.append(Delivery(item.recipient, status, reply_code, why, item.remote_host, diagnostic, item.action))
     # The failed recipients first, then the delayed ones (in the report's order within each):
     # the first delivery is the one the report is about when it lists both.
-    out.sort(key=_delayed)
+    if len(out) > 1:
+        out.sort(key=_delayed)
     return out
 
 
@@ -579,7 +650,8 @@ _REPLY_OPENING = re.compile(r"([245]\d\d)-([245]\.\d{1,3}\.\d{1,3} )?")
 def _one_reply(diagnostic: str) -> str:
     """A multi-line reply joined as one: ``550-5.2.1 at a rate that 550-5.2.1 prevents`` reads
     ``550-5.2.1 at a rate that prevents``."""
-    m = _REPLY_OPENING.search(diagnostic)
+    # every opening holds a dash, three characters in (``in`` first: a test costs less than ``find``)
+    m = _REPLY_OPENING.search(diagnostic, max(0, diagnostic.find("-") - 3)) if "-" in diagnostic else None
     if m is None:
         return diagnostic
     code, status = m.group(1), m.group(2) or ""
@@ -606,7 +678,11 @@ def _says_something(diagnostic: str | None, recipient: str | None) -> bool:
     if not diagnostic:
         return False
     rest = diagnostic.lower().replace(recipient, " ") if recipient else diagnostic
-    return any(ch.isalnum() for ch in rest)
+    return _ALNUM.search(rest) is not None
+
+
+# A letter or digit: a character for which ``str.isalnum`` holds (``\w`` is that, or "_").
+_ALNUM = re.compile(r"[^\W_]")
 
 
 _STATUS_FIELD = re.compile(r"[245]\.\d{1,3}\.\d{1,3}")
@@ -667,19 +743,14 @@ def _from_dsn(report: _Report) -> list[Found]:
         if command is None and extra:
             command = find_command(extra)
         remote = dsn_host(block.get("remote-mta"))
-        category = next((block[f] for f in _VERDICT_FIELDS if f in block), "")
-        found.append(
-            Found(
-                recipient,
-                diagnostic,
-                action=action,
-                status=status,
-                remote_host=remote,
-                diagnostic_type=diagnostic_type,
-                command=command or "",
-                category=category,
-            )
-        )
+        category = ""
+        for field in _VERDICT_FIELDS:  # a plain loop: a generator costs more, and most have none
+            if field in block:
+                category = block[field]
+                break
+        # positional (the order of ``Found``'s parameters): a class called with keywords costs more
+        item = Found(recipient, diagnostic, action, status, remote, diagnostic_type, command or "", True, category)
+        found.append(item)
     return found
 
 
@@ -783,8 +854,11 @@ def _parties(source: Source) -> set[str]:
         source.original.get("reply-to"),
     ):
         if value and "@" in value:
-            plain = value.replace("mailto:", " ").replace("MAILTO:", " ")
-            out.update(addr.strip(".").lower() for addr in _PARTY.findall(plain))
+            plain = value
+            if "ailto:" in value or "AILTO:" in value:
+                plain = value.replace("mailto:", " ").replace("MAILTO:", " ")
+            for addr in _PARTY.findall(plain):  # a plain loop: a generator costs more
+                out.add(addr.strip(".").lower())
     return out
 
 
@@ -805,7 +879,7 @@ def _from_text(report: _Report) -> list[Found]:
         # only (Postfix's "Delivery report unavailable"): then that is the one that failed. A bare
         # name in the failed-address slot is a mailbox of the reporting domain (AOL's screen names).
         implied = _implied(_bare_recipient(report.lowered), source) or _sole_addressee(report)
-        return [Found(implied, source.text, own=False)]
+        return [Found(implied, source.text, None, None, None, "SMTP", None, False)]  # own=False
     return blocks_for(source.text, spots)  # the report's blocks, one per failed address
 
 
@@ -823,8 +897,9 @@ _JSON_RECIPIENT = re.compile(r'"(?:email|recipient|rcpt_to)"\s{0,8}:\s{0,8}"([^"
 def _json_bounced(text: str) -> list[str]:
     """The bounced addresses of an SES notification, also when SNS wraps it as an escaped string,
     or of another service's webhook event."""
-    start = text.find("bouncedRecipients")
-    if start == -1:
+    # ``in`` first: most texts are no SES notification, and the test costs less than ``find``
+    start = text.find("bouncedRecipients") if "bouncedRecipients" in text else -1
+    if start == -1 and "delayedRecipients" in text:
         start = text.find("delayedRecipients")  # SES's DeliveryDelay event
     if start == -1:
         if '":' not in text and '" :' not in text:
@@ -861,11 +936,27 @@ _SUGGESTIONS = (
 )
 
 
+# The suggestions grouped under a word they hold ("names": four of them), each other one under
+# itself: a word the text lacks rules out its group with one scan.
+_SUGGESTION_WORDS = (
+    *((w, tuple(n for n in _SUGGESTIONS if w in n)) for w in ("names", "possible ")),
+    *((n, (n,)) for n in _SUGGESTIONS if "names" not in n and "possible " not in n),
+)
+
+
 def _without_suggestions(text: str, lowered: str) -> str:
     """``text`` up to the line where a directory's list of suggestions starts; ``lowered`` is
     ``text.lower()``."""
-    hits = [i for i in (lowered.find(n) for n in _SUGGESTIONS) if i != -1]
-    return text[: text.rfind("\n", 0, min(hits)) + 1] if hits else text
+    first = -1
+    for word, needles in _SUGGESTION_WORDS:  # as ``extract._search_near``: most reports hold none
+        if word not in lowered:
+            continue
+        for needle in needles:
+            if needle in lowered:
+                at = lowered.find(needle)
+                if first == -1 or at < first:
+                    first = at
+    return text[: text.rfind("\n", 0, first) + 1] if first != -1 else text
 
 
 def _bare_recipient(lowered: str) -> str:

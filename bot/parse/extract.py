@@ -56,6 +56,12 @@ _DAEMON = re.compile(
     r"microsoftexchange[0-9a-f]*|devnull|nobody|double-bounce)(?:[+\-][^@]*)?@",
     re.I,
 )
+# How the local parts of ``_DAEMON`` start, tested with ``str.startswith`` on a lower-cased address
+# before the pattern runs.
+_DAEMON_NAMES = (
+    *("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "maildaemon", "root", "bounce"),
+    *("noreply", "no-reply", "microsoftexchange", "devnull", "nobody", "double-bounce"),
+)
 # Remote host shapes: (pattern, host group, ip group)
 _H = r"[A-Za-z0-9][\w.\-]*\.[A-Za-z]{2,}"  # a host name
 _IP = r"(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F:]+"
@@ -65,10 +71,35 @@ _IP = r"(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F:]+"
 # holds the needle at most that many characters after its start, the search starts that far
 # before the needle's first occurrence instead of at the start of the text (a scan costs some
 # fifty times what ``find`` does per character); None when a match can start any distance before.
+# A tuple of needles: every match holds one of them, and the search starts from the first found.
+# The needle ``_FOLDED`` is looked for in the lower-cased text (it stands for a pair of letters in
+# any case), and only when the text holds an "=" (which every match of its pattern holds too).
 # The patterns are searched in the text after a line break of our own, so that the first line
-# starts after one too; no other pattern can match the added line break.
-_HOST_SHAPES: tuple[tuple[str, re.Pattern[str], int | None], ...] = tuple(
-    (needle, re.compile(pattern, flags), reach)
+# starts after one too; no other pattern can match the added line break. A needle that holds one
+# of the characters of ``_GATES`` is looked for only where the text holds that character (a
+# search for one character costs a twentieth of one for a word; most reports hold none of them).
+_FOLDED = "mx"
+_GATES = "{="
+
+
+def _shared(needles: tuple[str, ...]) -> str:
+    """The longest prefix of the first needle that every needle holds ("" when none)."""
+    for end in range(len(needles[0]), 0, -1):
+        if all(needles[0][:end] in n for n in needles):
+            return needles[0][:end]
+    return ""
+
+
+_HOST_SHAPES: tuple[tuple[str | tuple[str, ...], re.Pattern[str], int | None, str], ...] = tuple(
+    (
+        needle,
+        re.compile(pattern, flags),
+        reach,
+        # a tuple's gate is what its needles share
+        (next((c for c in _GATES if c in needle), "") if needle != _FOLDED else "")
+        if isinstance(needle, str)
+        else _shared(needle),
+    )
     for needle, pattern, flags, reach in (
         # Exchange: [LastAttemptedServerName=...] [LastAttemptedIP=...:25]
         (
@@ -95,7 +126,7 @@ _HOST_SHAPES: tuple[tuple[str, re.Pattern[str], int | None], ...] = tuple(
         # Gmail: [mail.example.net. 192.0.2.1: timed out]
         (": ", r"\[(" + _H + r")\.? (" + _IP + r")(?::\d+)?: ", 0, None),
         (
-            "emote ",
+            ("emote server", "emote host"),
             r"(?:Remote server|Remote host|remote server):?[ \t]*\[?(" + _H + r")\]?[ \t]*[\[(]?(" + _IP + r")?",
             0,
             1,
@@ -111,8 +142,9 @@ _HOST_SHAPES: tuple[tuple[str, re.Pattern[str], int | None], ...] = tuple(
         ("endpoint attempted was ", r"endpoint attempted was ((?:\d{1,3}\.){3}\d{1,3})", 0, 0),
         ("emoteMta", r"\"remoteMta(?:Ip)?\"\s*:\s*\"(?:dns; ?)?([\w.\-:]+)\"", 0, 2),
         # "mx=host" in any case; the word start is checked after the first letter, so that the
-        # pattern opens with a character set the engine can skip ahead to
-        ("=", r"[mM](?<![\w][mM])[xX]\s*=\s*(" + _H + r")", 0, None),
+        # pattern opens with a character set the engine can skip ahead to. Its needle is looked
+        # for in the lower-cased text (``_FOLDED``), and only where the text holds an "=".
+        (_FOLDED, r"[mM](?<![\w][mM])[xX]\s*=\s*(" + _H + r")", 0, 0),
         # application logs: "host=smtp.example.com:587"
         ("host=", r"\bhost=(" + _H + r")", 0, 0),
     )
@@ -141,7 +173,8 @@ IPV4 = re.compile(r"\b((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d
 
 class Found:
     """What a report says about one recipient, before it becomes a ``Delivery``. (A plain slotted
-    class: a dataclass definition costs several million instructions at every start-up.)"""
+    class: a dataclass definition costs several million instructions at every start-up. Every
+    parameter may be given by position: a class called with keywords costs more.)"""
 
     __slots__ = (
         "action",
@@ -155,11 +188,10 @@ class Found:
         "status",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - see the class's docstring
         self,
         recipient: str | None,
         diagnostic: str,
-        *,
         action: str | None = None,
         status: str | None = None,
         remote_host: str | None = None,
@@ -245,15 +277,34 @@ def dsn_host(value: str | None) -> str | None:
     return host or None
 
 
-def find_remote(text: str) -> tuple[str | None, str | None]:
-    """(remote host, remote ip) as the text names them."""
+def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str | None]:
+    """(remote host, remote ip) as the text names them; ``lowered`` is ``lower(text)`` when the
+    caller has it."""
     host: str | None = None
     ip: str | None = None
     lines = "\n" + text
-    for needle, pattern, reach in _HOST_SHAPES:
-        if needle not in lines:
+    for needle, pattern, reach, gate in _HOST_SHAPES:
+        if gate and gate not in text:
             continue
-        m = pattern.search(lines, max(0, lines.find(needle) - reach) if reach is not None else 0)
+        if needle.__class__ is str:
+            if needle is _FOLDED:
+                if "=" not in text:
+                    continue
+                if lowered is None:
+                    lowered = lower(text)
+                at = lowered.find(needle) + 1  # an offset in ``lines``; 0 when not found
+                if not at:
+                    continue
+            elif needle not in lines:  # ``in`` costs less than a call of ``find``: most are absent
+                continue
+            else:
+                at = lines.find(needle)
+        else:
+            hits = [lines.find(n) for n in needle if n in lines]
+            if not hits:
+                continue
+            at = min(hits)
+        m = pattern.search(lines, max(0, at - reach) if reach is not None else 0)
         if not m:
             continue
         groups = [g for g in m.groups() if g]
@@ -310,7 +361,9 @@ def ip_after_host(text: str, host: str, lowered: str | None = None) -> str | Non
 # ``reach`` characters after the label's start: found with ``str.find`` first, and the pattern
 # searched from there (most reports name none of them, and a scan costs some fifty times what
 # ``find`` does per character).
-_REPORTING_NEEDLES = ("genera", "génér", "gerador", "generer", "generier", "erstellender", "生成", "생성")
+_REPORTING_NEEDLES = ("gener", "génér", "gerador", "erstellender", "生成", "생성")
+# An ASCII text holds no needle that is not ASCII (``str.isascii`` answers without a scan).
+_REPORTING_ASCII = tuple(n for n in _REPORTING_NEEDLES if n.isascii())
 _REPORTING_REACH = 12  # "servidor de generación", "server voor genereren"
 _MAIL_SYSTEM_NEEDLES = ("this is the ", "reportingmta")
 _MAIL_SYSTEM_REACH = 1  # the quote of '"reportingmta"'
@@ -319,16 +372,22 @@ _MAIL_SYSTEM_REACH = 1  # the quote of '"reportingmta"'
 def _search_near(pattern: re.Pattern[str], lowered: str, needles: tuple[str, ...], reach: int) -> re.Match[str] | None:
     """``pattern.search(lowered)``, for a pattern whose every match holds one of ``needles``
     within ``reach`` characters of its start."""
-    if not any(needle in lowered for needle in needles):
-        return None  # the common case, answered with the cheapest scan
-    hits = [at for at in map(lowered.find, needles) if at != -1]
-    return pattern.search(lowered, max(0, min(hits) - reach))
+    first = -1
+    # A plain loop, ``in`` before ``find``: most reports name none, and a generator or a call of
+    # ``find`` (its arguments parsed from a tuple) costs more than the test.
+    for needle in needles:
+        if needle in lowered:
+            at = lowered.find(needle)
+            if first == -1 or at < first:
+                first = at
+    return pattern.search(lowered, max(0, first - reach)) if first != -1 else None
 
 
 def find_reporting(text: str, lowered: str | None = None) -> str | None:
     """The reporting server the text names; ``lowered`` is ``text.lower()`` when the caller has it."""
     lowered = lower(text) if lowered is None else lowered
-    m = _search_near(_REPORTING, lowered, _REPORTING_NEEDLES, _REPORTING_REACH)
+    needles = _REPORTING_ASCII if lowered.isascii() else _REPORTING_NEEDLES
+    m = _search_near(_REPORTING, lowered, needles, _REPORTING_REACH)
     if m is None:
         m = _search_near(_MAIL_SYSTEM_AT, lowered, _MAIL_SYSTEM_NEEDLES, _MAIL_SYSTEM_REACH)
     return m.group(1).rstrip(".").lower() if m else None
@@ -344,7 +403,7 @@ def addresses_in(
     seen: set[str] = set()
     for start, raw in iter_addresses(text):
         addr = raw.strip(".'`").lower()
-        if addr in seen or addr in exclude or (not daemons and _DAEMON.match(addr)):
+        if addr in seen or addr in exclude or (not daemons and addr.startswith(_DAEMON_NAMES) and _DAEMON.match(addr)):
             continue
         window = max(0, start - _MAX_PREFIX)  # a very long line is read from this far back only
         line_start = max(window, text.rfind("\n", window, start) + 1)
@@ -393,10 +452,13 @@ _BLOCK_NAMES = frozenset(
 
 def _field_name(line: str) -> str:
     """The lower-cased name of a ``Name: value`` line (any colon, any space before it), or ""."""
-    colon = line.find(":", 0, 24)
-    if colon == -1:
-        colon = line.find("\uff1a", 0, 24)
-    return line[:colon].replace("\u00a0", " ").strip().lower() if colon != -1 else ""
+    # ``partition`` takes one argument: a call of ``find`` with bounds costs more (its arguments
+    # are parsed from a tuple), and this runs for each address a report names
+    head = line[:24]
+    name, colon, _ = head.partition(":")
+    if not colon:
+        name, colon, _ = head.partition("\uff1a")
+    return name.replace("\u00a0", " ").strip().lower() if colon else ""
 
 
 def _in_header_block(text: str, line_start: int) -> bool:
@@ -454,8 +516,7 @@ def blocks_for(text: str, spots: list[tuple[int, str]]) -> list[Found]:
     """
     found: list[Found] = []
     wanted = {addr for _, addr in spots}
-    again = [(at, raw.strip(".'`").lower()) for at, raw in iter_addresses(text)]
-    again = [(at, addr) for at, addr in again if addr in wanted]
+    again = [(at, addr) for at, raw in iter_addresses(text) if (addr := raw.strip(".'`").lower()) in wanted]
     starts = [at for at, _ in again]
     for i, (pos, addr) in enumerate(spots):
         end = spots[i + 1][0] if i + 1 < len(spots) else len(text)
@@ -468,5 +529,5 @@ def blocks_for(text: str, spots: list[tuple[int, str]]) -> list[Found]:
                 end = min(end, cut if cut > pos else at)
                 break
         line_start = text.rfind("\n", 0, pos) + 1
-        found.append(Found(recipient=addr, diagnostic=text[line_start:end]))
+        found.append(Found(addr, text[line_start:end]))
     return found

@@ -1,13 +1,30 @@
-"""What the bounce parser returns: small frozen value objects, no behaviour beyond views."""
+"""What the bounce parser returns: small frozen value objects, no behaviour beyond views.
+
+Each class writes its own ``__init__`` (``init=False``) with the parameters the generated one
+would have: a frozen dataclass's generated ``__init__`` stores each field through
+``object.__setattr__``, which costs more than calling the field's slot descriptor, and every parse
+builds one ``Bounce``, a ``Delivery`` per recipient and a ``Code`` per reply. Equality, hashing,
+``repr``, ``dataclasses.replace`` and ``dataclasses.fields`` are the dataclass's own.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.parse.sender import Sender
 
+_NO_SENDER = Sender()
 
-@dataclass(frozen=True, slots=True)
+
+def _slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """The ``__set__`` of each field's slot of the dataclass ``cls``, in field order: it stores
+    into a frozen instance as ``object.__setattr__`` does."""
+    return tuple(cls.__dict__[name].__set__ for name in cls.__dataclass_fields__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Code:
     """One SMTP reply found in the diagnostic text.
 
@@ -22,8 +39,17 @@ class Code:
     text: str
     depth: int = 0
 
+    def __init__(self, status: str | None, reply_code: str | None, text: str, depth: int = 0) -> None:
+        _code_status(self, status)
+        _code_reply_code(self, reply_code)
+        _code_text(self, text)
+        _code_depth(self, depth)
 
-@dataclass(frozen=True, slots=True)
+
+_code_status, _code_reply_code, _code_text, _code_depth = _slot_setters(Code)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Delivery:
     """One failed (or delayed) recipient and what the remote side said about it."""
 
@@ -35,8 +61,37 @@ class Delivery:
     diagnostic: str | None = None
     action: str | None = None
 
+    def __init__(  # noqa: PLR0917 - the generated __init__'s own positional parameters
+        self,
+        recipient: str | None,
+        status: str | None,
+        reply_code: str | None,
+        reason: str,
+        remote_host: str | None = None,
+        diagnostic: str | None = None,
+        action: str | None = None,
+    ) -> None:
+        _delivery_recipient(self, recipient)
+        _delivery_status(self, status)
+        _delivery_reply_code(self, reply_code)
+        _delivery_reason(self, reason)
+        _delivery_remote_host(self, remote_host)
+        _delivery_diagnostic(self, diagnostic)
+        _delivery_action(self, action)
 
-@dataclass(frozen=True, slots=True)
+
+(
+    _delivery_recipient,
+    _delivery_status,
+    _delivery_reply_code,
+    _delivery_reason,
+    _delivery_remote_host,
+    _delivery_diagnostic,
+    _delivery_action,
+) = _slot_setters(Delivery)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Bounce:
     """The parse of one input. ``is_ndr`` False means "not a bounce", with ``why_not``."""
 
@@ -52,8 +107,40 @@ class Bounce:
     kind: str | None = None  # which shape was recognised: "dsn", "exchange", "queue", "exim", ...
     truncated: bool = False
     notes: tuple[str, ...] = field(default=())
-    sender: Sender = field(default=Sender())  # who sent the refused mail (domain, IP), as far as shown
+    sender: Sender = field(default=_NO_SENDER)  # who sent the refused mail (domain, IP), as far as shown
     date: str | None = None  # the report's own date, ISO 8601 UTC (``parse/dates.py``)
+
+    def __init__(  # noqa: PLR0917 - the generated __init__'s own positional parameters
+        self,
+        is_ndr: bool,
+        why_not: str | None = None,
+        language: str | None = None,
+        primary: Code | None = None,
+        codes: tuple[Code, ...] = (),
+        deliveries: tuple[Delivery, ...] = (),
+        remote_host: str | None = None,
+        remote_ip: str | None = None,
+        reporting_server: str | None = None,
+        kind: str | None = None,
+        truncated: bool = False,
+        notes: tuple[str, ...] = (),
+        sender: Sender = _NO_SENDER,
+        date: str | None = None,
+    ) -> None:
+        _bounce_is_ndr(self, is_ndr)
+        _bounce_why_not(self, why_not)
+        _bounce_language(self, language)
+        _bounce_primary(self, primary)
+        _bounce_codes(self, codes)
+        _bounce_deliveries(self, deliveries)
+        _bounce_remote_host(self, remote_host)
+        _bounce_remote_ip(self, remote_ip)
+        _bounce_reporting_server(self, reporting_server)
+        _bounce_kind(self, kind)
+        _bounce_truncated(self, truncated)
+        _bounce_notes(self, notes)
+        _bounce_sender(self, sender)
+        _bounce_date(self, date)
 
     @property
     def recipients(self) -> tuple[str, ...]:
@@ -62,6 +149,24 @@ class Bounce:
             if delivery.recipient:
                 seen.setdefault(delivery.recipient, None)
         return tuple(seen)
+
+
+(
+    _bounce_is_ndr,
+    _bounce_why_not,
+    _bounce_language,
+    _bounce_primary,
+    _bounce_codes,
+    _bounce_deliveries,
+    _bounce_remote_host,
+    _bounce_remote_ip,
+    _bounce_reporting_server,
+    _bounce_kind,
+    _bounce_truncated,
+    _bounce_notes,
+    _bounce_sender,
+    _bounce_date,
+) = _slot_setters(Bounce)
 
 
 NOT_A_BOUNCE = Bounce(is_ndr=False, why_not="no delivery failure found")
