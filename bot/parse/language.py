@@ -141,8 +141,7 @@ _PHRASE_LANG = tuple((w, lang) for lang, words in _WORDS.items() for w in words 
 # "diagnos" holds none of the phrases that contain it.
 _GATES = ("diagnos", "server")
 _ASCII_PHRASES = tuple(
-    (gate, tuple(p for p in _PHRASE_LANG if p[0].isascii() and gate in p[0]))
-    for gate in _GATES
+    (gate, tuple(p for p in _PHRASE_LANG if p[0].isascii() and gate in p[0])) for gate in _GATES
 ) + tuple(("", (p,)) for p in _PHRASE_LANG if p[0].isascii() and not any(gate in p[0] for gate in _GATES))
 _SINGLE = {lang: frozenset(w for w in words if " " not in w and "'" not in w) for lang, words in _WORDS.items()}
 # word -> the languages it counts for, so each token is looked up once
