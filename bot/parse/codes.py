@@ -114,6 +114,8 @@ _TAIL_STOPS = ("\n\n", "[{", "};")
 
 
 _BRACKETS = (("[", "]"), ("{", "}"))
+# The kinds of ``_BRACKETS`` a text holds, by which occur: none, square, curly, both.
+_BRACKET_KINDS = ((), _BRACKETS[:1], _BRACKETS[1:], _BRACKETS)
 
 
 def _depth(text: str, pos: int, brackets: tuple[tuple[str, str], ...], arrows: bool) -> int:
@@ -199,9 +201,10 @@ def find_codes(text: str) -> tuple[Code, ...]:
         if status and (status == "2.0.0" or (status[3] != "." and not _valid_status(status))):
             continue
         if brackets is None:
-            brackets = tuple(pair for pair in _BRACKETS if pair[0] in text or pair[1] in text)
+            brackets = _BRACKET_KINDS[("[" in text or "]" in text) + 2 * ("{" in text or "}" in text)]
             arrows = "-> " in text
-        found.append(Code(status, reply, _tail(text, m.end()), _depth(text, m.start(), brackets, arrows)))
+        depth = _depth(text, m.start(), brackets, arrows) if brackets or arrows else 0
+        found.append(Code(status, reply, _tail(text, m.end()), depth))
     return tuple(found)
 
 
