@@ -988,7 +988,9 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[str, .
         for opening in by_opening
     }
     wordy = literal_trie_pattern(by_opening)
-    return re.compile(f"[^a-z0-9](?=({wordy}))"), table, candidates
+    # The opening is consumed, not looked ahead at (a lookahead costs the engine a frame of its own
+    # at every separator): the caller resumes each search one character after the separator.
+    return re.compile(f"[^a-z0-9]({wordy})"), table, candidates
 
 
 def _gate(words: list[str], table: dict[str, _Entry]) -> tuple[str, ...]:
@@ -1040,12 +1042,15 @@ def reasons_in(lowered: str) -> frozenset[str]:
     found: set[str] = set()
     # A leading separator lets the text's first word be found like the others; offsets in the
     # padded copy are one ahead, so a match's start is its word's offset in ``lowered``.
-    for m in _WORD_AFTER_SEPARATOR.finditer(" " + lowered):
-        start = m.start()
+    padded = " " + lowered
+    pos = 0
+    while (m := _WORD_AFTER_SEPARATOR.search(padded, pos)) is not None:
+        start = pos = m.start()
         for word in _CANDIDATES[m.group(1)]:
             if lowered.startswith(word, start):
                 _take(lowered, start, word, found)
                 break
+        pos += 1
     # The phrases that open with a separator, everywhere: each occurrence counts (phrases may
     # overlap), the longest at its position.
     for word, reasons in _PLAIN_LED:
