@@ -14,11 +14,18 @@ is the longest word at its position.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 _SPECIAL = frozenset("\\.^$*+?{}[]|()")
 _QUANTIFIERS = frozenset("*+?{")
+# Only the characters special outside a class are escaped (``re.escape`` also escapes spaces and
+# punctuation, for verbose patterns): the patterns are compiled at start-up, and the parser takes
+# a plain character in one step, an escaped one in several.
+_ESCAPES = str.maketrans({c: "\\" + c for c in _SPECIAL})
+
+
+def _escape(literal: str) -> str:
+    return literal.translate(_ESCAPES)
 
 
 def _split(alternative: str) -> tuple[str, str]:
@@ -73,7 +80,7 @@ def _node(pairs: list[tuple[str, str]], low: int, high: int, depth: int) -> str:
         shared = depth + 1
         while shared < min(len(opening), len(last)) and opening[shared] == last[shared]:
             shared += 1
-        branches.append(re.escape(opening[depth:shared]) + _node(pairs, start, end, shared))
+        branches.append(_escape(opening[depth:shared]) + _node(pairs, start, end, shared))
         start = end
     branches += sorted(tails)
     if not branches:

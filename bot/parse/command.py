@@ -35,14 +35,15 @@ _EXPLICIT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (" talking", r"(?:while|when) (?:sending|talking)[^\n]{0,40}?\b(rcpt to|mail from|data|helo|ehlo)\b"),
         (" sending", r"(?:while|when) (?:sending|talking)[^\n]{0,40}?\b(rcpt to|mail from|data|helo|ehlo)\b"),
         ("during ", r"during (rcpt to|mail from|data|connect|connection|helo|ehlo|starttls)\b"),
-        # "at" as a word; the boundary is checked after the first letter, so that the literal
-        # still leads the pattern and the engine can skip ahead to it
-        ("at ", r"a(?<![\w]a)t (rcpt to|mail from|data|connect|connection|helo|ehlo|starttls)\b"),
+        # "at" as a word; the boundary is checked after "at ", so that the whole literal leads
+        # the pattern and the engine skips ahead to it (an "a" alone is in every other word)
+        ("at ", r"at (?<![\w]at )(rcpt to|mail from|data|connect|connection|helo|ehlo|starttls)\b"),
         ("does not like ", r"does not like (recipient|sender)\b"),
         ("_", r"\[(rcpt_to|mail_from)\]"),
         ("[data]", r"\[(data)\]"),
         ("smtp:", r"smtp:(rcpt|mail|data)\b"),
-        (" command", r"\b(rcpt|mail|data) command\b"),
+        # led by the literal: the word before it and its boundary are checked behind it
+        (" command", r" command\b(?<=\b(rcpt|mail|data) command)"),
     )
 )
 _NORMAL = {
@@ -93,7 +94,10 @@ def find_command(text: str) -> str | None:
                 word = word.split(" ", 1)[1]
             return _NORMAL.get(word, word.upper()[:8])
     last = None
-    if not any(word in text for word in _BARE_WORDS):
+    for word in _BARE_WORDS:
+        if word in text:
+            break
+    else:
         return None  # substring tests are much cheaper than the scan below, and most texts name none
     for m2 in _BARE.finditer(text):
         before = text[m2.start() - 1] if m2.start() else ""

@@ -137,6 +137,12 @@ _WORDS: dict[str, tuple[str, ...]] = {
 # as Unicode classes.
 _TOKEN = re.compile(r"[a-z\u00c0-\u024f]+(?:'[a-z\u00c0-\u024f]+)?")
 _PHRASE_LANG = tuple((w, lang) for lang, words in _WORDS.items() for w in words if " " in w or "'" in w)
+# The phrases an ASCII text can hold, under the fragment most of them share: a text without
+# "diagnos" holds none of the phrases that contain it.
+_GATES = ("diagnos", "server")
+_ASCII_PHRASES = tuple(
+    (gate, tuple(p for p in _PHRASE_LANG if p[0].isascii() and gate in p[0])) for gate in _GATES
+) + tuple(("", (p,)) for p in _PHRASE_LANG if p[0].isascii() and not any(gate in p[0] for gate in _GATES))
 _SINGLE = {lang: frozenset(w for w in words if " " not in w and "'" not in w) for lang, words in _WORDS.items()}
 # word -> the languages it counts for, so each token is looked up once
 _BY_WORD: dict[str, tuple[str, ...]] = {}
@@ -208,14 +214,22 @@ def _by_words(sample: str) -> str | None:
     lowered = sample.lower()
     # ASCII text (most reports) is split by bytes.translate + bytes.split, several times faster
     # than the token regex; the two agree on every listed word (none has an apostrophe or a digit).
-    if lowered.isascii():
+    ascii_text = lowered.isascii()
+    if ascii_text:
         scores = _score(lowered.encode().translate(_ASCII_LETTERS).split(), _BY_ASCII_WORD)
     else:
         scores = _score(_TOKEN.findall(lowered), _BY_WORD)
     if scores is None:
         return None
-    for phrase, lang in _PHRASE_LANG:
-        if phrase in lowered:
-            scores[lang] += 5
+    if ascii_text:
+        for gate, phrases in _ASCII_PHRASES:
+            if gate in lowered:
+                for phrase, lang in phrases:
+                    if phrase in lowered:
+                        scores[lang] += 5
+    else:
+        for phrase, lang in _PHRASE_LANG:
+            if phrase in lowered:
+                scores[lang] += 5
     best = max(scores, key=scores.__getitem__)
     return best if scores[best] >= 2 else None

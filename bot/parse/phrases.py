@@ -3,9 +3,11 @@
 Each reason has plain substrings (matched case-insensitively against the lowered diagnostic)
 and "aligned" tuples: fragments that must appear in this order, close together. The phrases are
 facts about what real MTAs write (collected by the Sisimai project and from real bounces); the
-strategy that combines them lives in ``reason.py``. ``_build`` compiles everything into two trie
-patterns that each open with a character test (word-led phrases just after a separator, the
-others anywhere), so two C-speed scans of a diagnostic yield every reason whose phrases occur in it.
+strategy that combines them lives in ``reason.py``. ``_build`` compiles the phrases that open with
+a letter or digit into one trie pattern tried just after each separator; the few that open with a
+separator are found with ``in``, ``str.find`` or a small trie of their own that opens with a literal
+(``_build_separator_led``), so a few C-speed scans of a diagnostic yield every reason whose
+phrases occur in it.
 """
 
 from __future__ import annotations
@@ -939,7 +941,7 @@ _Entry = tuple[frozenset[str], _Pending]
 _WORD_PREFIX = 12
 
 
-def _build() -> tuple[tuple[re.Pattern[str], re.Pattern[str]], dict[str, _Entry], dict[str, tuple[str, ...]]]:
+def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[str, ...]]]:
     owners: dict[str, set[str]] = {}
     for prefix, source in (("", PHRASES), ("!", EXPLICIT)):
         for reason, words in source.items():
@@ -986,11 +988,47 @@ def _build() -> tuple[tuple[re.Pattern[str], re.Pattern[str]], dict[str, _Entry]
         for opening in by_opening
     }
     wordy = literal_trie_pattern(by_opening)
-    other = literal_trie_pattern(w for w in vocabulary if not w[0].isalnum())
-    return (re.compile(f"[^a-z0-9](?=({wordy}))"), re.compile(other)), table, candidates
+    # The opening is consumed, not looked ahead at (a lookahead costs the engine a frame of its own
+    # at every separator): the caller resumes each search one character after the separator.
+    return re.compile(f"[^a-z0-9]({wordy})"), table, candidates
 
 
-(_WORD_AFTER_SEPARATOR, _SEPARATOR_LED), _TABLE, _CANDIDATES = _build()
+def _gate(words: list[str], table: dict[str, _Entry]) -> tuple[str, ...]:
+    """Fragments of which one must occur in a text for an aligned tuple that one of ``words``
+    starts to be confirmed there: the longest (the rarest, as a rule) of each tuple's rest."""
+    return tuple(sorted({max(rest, key=len) for w in words for _, rest in table[w][1]}))
+
+
+def _build_separator_led(table: dict[str, _Entry]) -> tuple[_Plain, _Found, _Tries]:
+    """The phrases that open with a separator (" has been replaced by ", "(state 14)", "<"),
+    sorted by how they are cheapest to find. One pattern for all of them would open with a
+    character class and try its trie at every space of the text. Instead, a phrase that is no
+    prefix of another and has none (so that wherever it occurs it is the longest phrase there)
+    is looked for with ``in`` when a match only adds reasons, or with ``str.find`` at each
+    occurrence when it starts an aligned tuple; the others get one trie per opening character,
+    which the engine skips ahead to as a literal. Where no aligned tuple can be confirmed (none of
+    the ``_gate`` fragments occurs), only the phrases that name reasons are looked for."""
+    words = sorted(w for w in table if not w[0].isalnum())
+    alone = [w for w in words if not any(o != w and (o.startswith(w) or w.startswith(o)) for o in words)]
+    plain = tuple((w, table[w][0]) for w in alone if not table[w][1])
+    found = tuple((w, table[w][0], _gate([w], table)) for w in alone if table[w][1])
+    by_char: dict[str, list[str]] = {}
+    for w in words:
+        if w not in alone:
+            by_char.setdefault(w[0], []).append(w)
+    tries = []
+    for char, group in sorted(by_char.items()):
+        naming = [w for w in group if table[w][0]]
+        reduced = re.compile(literal_trie_pattern(naming)) if naming else None
+        tries.append((char, re.compile(literal_trie_pattern(group)), _gate(group, table), reduced))
+    return plain, found, tuple(tries)
+
+
+_Plain = tuple[tuple[str, frozenset[str]], ...]
+_Found = tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]
+_Tries = tuple[tuple[str, re.Pattern[str], tuple[str, ...], re.Pattern[str] | None], ...]
+_WORD_AFTER_SEPARATOR, _TABLE, _CANDIDATES = _build()
+_PLAIN_LED, _FOUND_LED, _TRIES_LED = _build_separator_led(_TABLE)
 REASONS: frozenset[str] = frozenset((*PHRASES, *ALIGNED))
 
 
@@ -1004,18 +1042,48 @@ def reasons_in(lowered: str) -> frozenset[str]:
     found: set[str] = set()
     # A leading separator lets the text's first word be found like the others; offsets in the
     # padded copy are one ahead, so a match's start is its word's offset in ``lowered``.
-    for m in _WORD_AFTER_SEPARATOR.finditer(" " + lowered):
-        start = m.start()
+    padded = " " + lowered
+    pos = 0
+    while (m := _WORD_AFTER_SEPARATOR.search(padded, pos)) is not None:
+        start = pos = m.start()
         for word in _CANDIDATES[m.group(1)]:
             if lowered.startswith(word, start):
                 _take(lowered, start, word, found)
                 break
-    pos = 0
-    # Phrases may overlap, so each search resumes one character after the last hit: at most one
-    # search per character, as with a single pass.
-    while (led := _SEPARATOR_LED.search(lowered, pos)) is not None:
-        _take(lowered, led.start(), led.group(0), found)
-        pos = led.start() + 1
+        pos += 1
+    # The phrases that open with a separator, everywhere: each occurrence counts (phrases may
+    # overlap), the longest at its position.
+    for word, reasons in _PLAIN_LED:
+        if word in lowered:
+            found.update(reasons)
+    for word, reasons, gate in _FOUND_LED:
+        for fragment in gate:
+            if fragment in lowered:
+                break
+        else:  # no aligned tuple of ``word`` can be confirmed here
+            if reasons and word in lowered:
+                found.update(reasons)
+            continue
+        at = lowered.find(word)
+        while at != -1:
+            _take(lowered, at, word, found)
+            at = lowered.find(word, at + 1)
+    for char, full, gate, reduced in _TRIES_LED:
+        if char not in lowered:
+            continue
+        trie = full
+        for fragment in gate:
+            if fragment in lowered:
+                break
+        else:  # no aligned tuple can be confirmed: only the phrases that name reasons matter
+            if reduced is None:
+                continue
+            trie = reduced
+        pos = 0
+        # each search resumes one character after the last hit: at most one search per character
+        while (led := trie.search(lowered, pos)) is not None:
+            _take(lowered, led.start(), led.group(0), found)
+            pos = led.start() + 1
     return frozenset(found)
 
 
