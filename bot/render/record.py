@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from json.encoder import encode_basestring  # the string encoder of json.dumps(..., ensure_ascii=False)
 from typing import Any
 
-from bot.explain import Explanation
-from bot.fill import step_record
-from bot.knowledge import Cause, Step
+from bot.explain import Explanation, asked_codes, unfilled_explanation
+from bot.fill import DEFAULTS, EXAMPLES, known_from_bounce, mark, step_record
+from bot.knowledge import Cause, Step, template_fields
 from bot.parse import Bounce, Code, Delivery
 from bot.sender.offer import sender_command
 
@@ -141,6 +141,90 @@ def _explanation_json(explanation: Explanation | None) -> str:
 
 def bounce_json(bounce: Bounce, explanation: Explanation | None, file: str | None = None) -> str:
     """``bounce_record(bounce, explanation, file)`` as ``json.dumps(..., ensure_ascii=False)`` writes it."""
+    return _bounce_json(bounce, _explanation_json(explanation), file)
+
+
+def bounce_line(bounce: Bounce, language: str, file: str | None = None) -> str:
+    """``bounce_json(bounce, explain_bounce(bounce, language) if bounce.is_ndr else None, file)``,
+    without building the explanation: its JSON is put together from what is encoded once per
+    code and language (``_checklist_plan``), and only the checklist's fields filled from the
+    bounce are encoded for each bounce (``--format jsonl``)."""
+    asked = asked_codes(bounce) if bounce.is_ndr else None
+    plan = _explanation_plan(*asked, language) if asked is not None else None
+    if plan is None:
+        return _bounce_json(bounce, "null", file)
+    head, steps = plan
+    known = None
+    encoded = []
+    for step in steps:
+        if isinstance(step, str):
+            encoded.append(step)
+            continue
+        if known is None:
+            known = known_from_bounce(bounce)
+        encoded.append(_filled_step_json(step, known))
+    return _bounce_json(bounce, f'{head}, "checklist": [{", ".join(encoded)}]}}', file)
+
+
+# A checklist step with named fields, taken apart for ``bounce_line``: the start of its JSON up to
+# its text, the text around its fields encoded (without their quotes), the field at each place,
+# and the field names each once, in order (``knowledge.template_fields``).
+_StepPlan = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _inner(text: str) -> str:
+    """``text`` as a JSON string without its quotes: JSON escapes each character on its own, so
+    the encoding of a text is the encodings of its parts one after another."""
+    return encode_basestring(text)[1:-1]
+
+
+@functools.lru_cache(maxsize=1024)
+def _explanation_plan(
+    status: str | None, reply_code: str | None, connector_like: bool, language: str
+) -> tuple[str, tuple[str | _StepPlan, ...]] | None:
+    """The explanation of a bounce's codes (``bot.explain.unfilled_explanation``) as JSON, once
+    per code and language: its fixed part, and each checklist step as its JSON when it names no
+    field, else as a ``_StepPlan``."""
+    e = unfilled_explanation(status, reply_code, connector_like, language)
+    if e is None:
+        return None
+    head = _explanation_head(e.code, e.key, e.language, e.title, e.summary, e.causes)
+    return head, tuple(_checklist_plan(step) for step in e.checklist)
+
+
+def _checklist_plan(step: Step) -> str | _StepPlan:
+    texts, places, names = template_fields(step.text)
+    if not names:
+        return _step_json(step)
+    return f'{{"id": {encode_basestring(step.id)}, "text": "', tuple(map(_inner, texts)), places, names
+
+
+def _filled_step_json(plan: _StepPlan, known: dict[str, str]) -> str:
+    """``_step_json(fill_step(step, known))`` for the step of ``plan`` (``bot/fill.py``'s rules:
+    a field the bounce gives is filled, a default shown unmarked, the rest a marked example)."""
+    start, texts, places, names = plan
+    values: dict[str, str] = {}
+    filled: list[str] = []
+    placeholders: list[str] = []
+    for name in names:
+        value = known.get(name)
+        if value:
+            values[name] = _inner(value)
+            filled.append(f"{encode_basestring(name)}: {encode_basestring(value)}")
+        elif name in DEFAULTS:
+            values[name] = _inner(DEFAULTS[name])
+        else:
+            example = EXAMPLES.get(name, name)
+            values[name] = _inner(mark(example))
+            placeholders.append(f"{encode_basestring(name)}: {encode_basestring(example)}")
+    shown = [start, texts[0]]
+    for name, after in zip(places, texts[1:], strict=True):
+        shown += (values[name], after)
+    shown.append(f'", "filled": {{{", ".join(filled)}}}, "placeholders": {{{", ".join(placeholders)}}}}}')
+    return "".join(shown)
+
+
+def _bounce_json(bounce: Bounce, explanation_json: str, file: str | None) -> str:
     recipients = bounce.recipients
     sender = bounce.sender
     return (
@@ -153,6 +237,6 @@ def bounce_json(bounce: Bounce, explanation: Explanation | None, file: str | Non
         f'"sender": {{"domain": {_string(sender.domain)}, "ip": {_string(sender.ip)}, '
         f'"mailfrom": {_string(sender.mailfrom)}}}, "sender_check": {_string(sender_command(bounce))}, '
         f'"date": {_string(bounce.date)}, "deliveries": [{", ".join(map(_delivery_json, bounce.deliveries))}], '
-        f'"explanation": {_explanation_json(explanation)}, "truncated": {"true" if bounce.truncated else "false"}, '
+        f'"explanation": {explanation_json}, "truncated": {"true" if bounce.truncated else "false"}, '
         f'"notes": {_strings(bounce.notes)}}}'
     )
