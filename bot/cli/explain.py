@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -214,6 +213,8 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
 
             stdout.write(render_code(explanation, ui, color=color))
         else:
+            import json  # noqa: PLC0415 - --format jsonl writes its lines itself (bot/render/record.py)
+
             stdout.write(json.dumps(dataclasses.asdict(explanation), ensure_ascii=False) + "\n")
         return EXIT_OK
     if not args.inputs and stdin.isatty():
@@ -249,6 +250,8 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     finally:
         stdout.write("".join(pending))  # what is done is written, also when stopped early
     if args.format == "json" and records:
+        import json  # noqa: PLC0415 - --format jsonl writes its lines itself (bot/render/record.py)
+
         payload = records[0] if len(records) == 1 else records
         stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     if unreadable:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from json.encoder import encode_basestring  # the string encoder of json.dumps(..., ensure_ascii=False)
 from typing import Any
 
 from bot.explain import Explanation, asked_codes, unfilled_explanation
@@ -21,6 +20,11 @@ from bot.fill import DEFAULTS, EXAMPLES, known_from_bounce, mark, step_record
 from bot.knowledge import Cause, Step, template_fields
 from bot.parse import Bounce, Code, Delivery
 from bot.sender.offer import sender_command
+
+try:  # the string encoder of json.dumps(..., ensure_ascii=False), without loading json's decoder
+    from _json import encode_basestring
+except ImportError:  # a Python without the C accelerator: json's own (pure Python) one
+    from json.encoder import encode_basestring
 
 
 def _code(code: Code | None) -> dict[str, Any] | None:
