@@ -99,15 +99,25 @@ def _pairs(pairs: tuple[tuple[str, str], ...]) -> str:
 def _code_json(code: Code | None) -> str:
     if code is None:
         return "null"
-    status, reply_code, text = _string(code.status), _string(code.reply_code), _string(code.text or None)
-    return f'{{"status": {status}, "reply_code": {reply_code}, "text": {text}}}'
+    status, reply_code, text = code.status, code.reply_code, code.text
+    return (
+        f'{{"status": {"null" if status is None else encode_basestring(status)}, '
+        f'"reply_code": {"null" if reply_code is None else encode_basestring(reply_code)}, '
+        f'"text": {encode_basestring(text) if text else "null"}}}'
+    )
 
 
 def _delivery_json(d: Delivery) -> str:
+    # ``_string`` written out in place: a call per field costs more than the field's encoding
+    enc = encode_basestring
     return (
-        f'{{"recipient": {_string(d.recipient)}, "status": {_string(d.status)}, "reply_code": {_string(d.reply_code)}, '
-        f'"reason": {_string(d.reason)}, "remote_host": {_string(d.remote_host)}, '
-        f'"diagnostic": {_string(d.diagnostic)}, "action": {_string(d.action)}}}'
+        f'{{"recipient": {"null" if d.recipient is None else enc(d.recipient)}, '
+        f'"status": {"null" if d.status is None else enc(d.status)}, '
+        f'"reply_code": {"null" if d.reply_code is None else enc(d.reply_code)}, '
+        f'"reason": {"null" if d.reason is None else enc(d.reason)}, '
+        f'"remote_host": {"null" if d.remote_host is None else enc(d.remote_host)}, '
+        f'"diagnostic": {"null" if d.diagnostic is None else enc(d.diagnostic)}, '
+        f'"action": {"null" if d.action is None else enc(d.action)}}}'
     )
 
 
@@ -229,18 +239,31 @@ def _filled_step_json(plan: _StepPlan, known: dict[str, str]) -> str:
 
 
 def _bounce_json(bounce: Bounce, explanation_json: str, file: str | None) -> str:
+    # ``_string`` written out in place (a call per field costs more than its encoding); the
+    # primary code is most often one of the codes too, the same object: encoded once.
+    enc = encode_basestring
     recipients = bounce.recipients
     sender = bounce.sender
+    domain, sender_ip, mailfrom = sender.domain, sender.ip, sender.mailfrom
+    primary = bounce.primary
+    primary_json = _code_json(primary)
+    codes_json = ", ".join([primary_json if code is primary else _code_json(code) for code in bounce.codes])
+    why_not, lang, host, ip = bounce.why_not, bounce.language, bounce.remote_host, bounce.remote_ip
+    reporting, command, date = bounce.reporting_server, sender_command(bounce), bounce.date
     return (
-        f'{{"file": {_string(file)}, "is_ndr": {"true" if bounce.is_ndr else "false"}, '
-        f'"why_not": {_string(bounce.why_not)}, "language": {_string(bounce.language)}, '
-        f'"primary": {_code_json(bounce.primary)}, "codes": [{", ".join(map(_code_json, bounce.codes))}], '
+        f'{{"file": {"null" if file is None else enc(file)}, "is_ndr": {"true" if bounce.is_ndr else "false"}, '
+        f'"why_not": {"null" if why_not is None else enc(why_not)}, '
+        f'"language": {"null" if lang is None else enc(lang)}, '
+        f'"primary": {primary_json}, "codes": [{codes_json}], '
         f'"recipients": {_strings(recipients)}, "recipient_count": {len(recipients)}, '
-        f'"remote_host": {_string(bounce.remote_host)}, "remote_ip": {_string(bounce.remote_ip)}, '
-        f'"reporting_server": {_string(bounce.reporting_server)}, '
-        f'"sender": {{"domain": {_string(sender.domain)}, "ip": {_string(sender.ip)}, '
-        f'"mailfrom": {_string(sender.mailfrom)}}}, "sender_check": {_string(sender_command(bounce))}, '
-        f'"date": {_string(bounce.date)}, "deliveries": [{", ".join(map(_delivery_json, bounce.deliveries))}], '
+        f'"remote_host": {"null" if host is None else enc(host)}, "remote_ip": {"null" if ip is None else enc(ip)}, '
+        f'"reporting_server": {"null" if reporting is None else enc(reporting)}, '
+        f'"sender": {{"domain": {"null" if domain is None else enc(domain)}, '
+        f'"ip": {"null" if sender_ip is None else enc(sender_ip)}, '
+        f'"mailfrom": {"null" if mailfrom is None else enc(mailfrom)}}}, '
+        f'"sender_check": {"null" if command is None else enc(command)}, '
+        f'"date": {"null" if date is None else enc(date)}, '
+        f'"deliveries": [{", ".join(map(_delivery_json, bounce.deliveries))}], '
         f'"explanation": {explanation_json}, "truncated": {"true" if bounce.truncated else "false"}, '
         f'"notes": {_strings(bounce.notes)}}}'
     )
