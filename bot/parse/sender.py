@@ -155,7 +155,9 @@ def receiving_domains(recipients: Iterable[str], remote_host: str | None) -> tup
         parent = host.split(".", 1)[1] if host.count(".") >= 2 else ""
         if parent:
             names.append(parent)
-    return tuple(dict.fromkeys(n for n in names if "." in n))
+    elif len(names) == 1:  # the usual case: one recipient, no server named
+        return (names[0],) if "." in names[0] else ()
+    return tuple(dict.fromkeys([n for n in names if "." in n]))
 
 
 def _within(host: str, names: Iterable[str]) -> bool:
@@ -257,7 +259,8 @@ def find_sender(
     lowered = lower(text) if lowered is None else lowered
     if not original:
         original = pasted_original(text, lowered)
-    auth = " ".join(v for k in ("authentication-results", "received-spf") if (v := original.get(k))).lower()
+    results, spf = original.get("authentication-results"), original.get("received-spf")
+    auth = (f"{results} {spf}" if results and spf else results or spf or "").lower()
     ip = named = envelope = None
     if not auth:  # the usual case: the report's text alone
         gates = "=" in lowered, "[" in lowered
