@@ -157,8 +157,10 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
     if item.error:
         return Outcome(messages=(item.error,), unreadable=True)
     bounce = analyse(item)
-    messages = [] if bounce.is_ndr else [f"{item.name}: not a bounce: {bounce.why_not}"]
-    messages += [f"{item.name}: {note}" for note in bounce.notes]
+    messages: tuple[str, ...] = ()  # the usual case: a bounce, and nothing to say about the input
+    if not bounce.is_ndr or bounce.notes:
+        said = [] if bounce.is_ndr else [f"{item.name}: not a bounce: {bounce.why_not}"]
+        messages = (*said, *(f"{item.name}: {note}" for note in bounce.notes))
     output, record = "", None
     if fmt == "jsonl":  # the explanation goes straight into the line: no Explanation is built
         output = bounce_line(bounce, language, item.name) + "\n"
@@ -171,7 +173,7 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
             output = render_text(bounce, explanation, ui, color=color, file=item.name if many else None)
     else:
         record = bounce_record(bounce, explain_bounce(bounce, language) if bounce.is_ndr else None, item.name)
-    return Outcome(output, tuple(messages), bounce.is_ndr, False, record)
+    return Outcome(output, messages, bounce.is_ndr, False, record)
 
 
 def _jobs(requested: int | None) -> int:
