@@ -6,7 +6,10 @@ Stable field names; status codes as ``"4.4.316"``, reply codes as ``"450"``, abs
 gives the same record as one line of JSON, written as ``json.dumps(record, ensure_ascii=False)``
 writes it, byte for byte, but directly from the bounce: ``--format jsonl`` writes one line per
 input, and building the dicts and walking them again in the generic encoder cost about three
-times as much. ``tests/test_record.py`` holds the two to the same output.
+times as much. ``bounce_line`` (what ``--format jsonl`` writes) goes one step further: it explains
+the bounce as it writes, from the explanation's JSON encoded once per code and language, so no
+filled ``Explanation`` is built for a line. ``tests/test_record.py`` holds all three to the same
+output.
 """
 
 from __future__ import annotations
