@@ -79,18 +79,29 @@ def explain_code(
 
 def explain_bounce(bounce: Bounce, language: str = knowledge.DEFAULT_LANGUAGE) -> Explanation | None:
     """Explain the bounce's primary code, in ``language``, the checklist filled from the bounce."""
+    asked = asked_codes(bounce)
+    if asked is None:
+        return None
+    explanation = unfilled_explanation(*asked, language)
+    return _filled(explanation, known_from_bounce(bounce)) if explanation is not None else None
+
+
+def asked_codes(bounce: Bounce) -> tuple[str | None, str | None, bool] | None:
+    """What a bounce's explanation depends on besides the language, before its checklist is
+    filled: its primary status and reply code, and whether the error is connector-like (came
+    through Exchange's wrapper or names the attempted server or its address); None without a
+    primary code. ``unfilled_explanation(*asked_codes(bounce), language)`` explains it."""
     primary = bounce.primary
     if primary is None:
         return None
     connector_like = primary.depth > 0 or "LastAttempted" in primary.text or bounce.remote_ip is not None
-    explanation = _explain_codes(primary.status, primary.reply_code, connector_like, language)
-    return _filled(explanation, known_from_bounce(bounce)) if explanation is not None else None
+    return primary.status, primary.reply_code, connector_like
 
 
 # The same few codes come back in every batch of bounces: what they are explained with (before
 # the checklist is filled from the bounce) is looked up once per code, and kept.
 @functools.lru_cache(maxsize=1024)
-def _explain_codes(
+def unfilled_explanation(
     status: str | None, reply_code: str | None, connector_like: bool, language: str
 ) -> Explanation | None:
     """The unfilled explanation of a bounce's primary code (``connector_like``: the error came

@@ -497,7 +497,7 @@ def cached(name: str, kind: type[T], build: Callable[[], T]) -> T:
         return build()
     # One file per name and per installed copy (several checkouts share a user's cache).
     path = os.path.join(folder, f"{name}-{zlib.crc32(str(_root()).encode()):08x}.pickle")
-    stamp = _fingerprint()
+    stamp = _fingerprint_once()
     value = _from_cache(path, stamp, kind)
     if value is None:
         value = build()
@@ -521,19 +521,37 @@ def _fingerprint() -> str:
     sender facts' (``bot/sender/knowledge.py``)."""
     parts = [sys.version, __version__]
     here = os.path.dirname(__file__)
-    stack = [str(_root()), f"{here}/knowledge.py", f"{here}/sender/knowledge.py"]
+    for where in (f"{here}/knowledge.py", f"{here}/sender/knowledge.py"):
+        _stamp(where, parts)
+    stack = [str(_root())]
     while stack:
         where = stack.pop()
         try:
-            if not os.path.isdir(where):
-                info = os.stat(where)
-                parts.append(f"{where}:{info.st_size}:{info.st_mtime_ns}")
-                continue
             with os.scandir(where) as entries:
-                stack.extend(e.path for e in entries if e.name.endswith(".toml") or e.is_dir(follow_symlinks=False))
+                for e in entries:
+                    # a directory, or a link to one named like a data file
+                    if e.is_dir(follow_symlinks=False) or (e.name.endswith(".toml") and e.is_dir()):
+                        stack.append(e.path)
+                    elif e.name.endswith(".toml"):
+                        _stamp(e.path, parts, e)  # os.stat's answer, from the entry: one system call, not two
         except OSError:
             parts.append(f"{where}:unreadable")
     return "\n".join(sorted(parts))
+
+
+# Taken once per process: the knowledge base and the sender facts (and each further language)
+# are checked against the files as they were when the process first looked, at half the cost.
+_fingerprint_once = functools.cache(_fingerprint)
+
+
+def _stamp(where: str, parts: list[str], entry: os.DirEntry[str] | None = None) -> None:
+    """The size and modification time of the file ``where`` (its directory ``entry`` when given)."""
+    try:
+        info = entry.stat() if entry is not None else os.stat(where)
+    except OSError:
+        parts.append(f"{where}:unreadable")
+        return
+    parts.append(f"{where}:{info.st_size}:{info.st_mtime_ns}")
 
 
 def _trusted(path: str) -> bool:

@@ -1,6 +1,7 @@
-"""``bounce_json`` writes the JSON line of ``bounce_record`` itself: byte for byte what
-``json.dumps(record, ensure_ascii=False)`` writes, on every sample and every language, and on
-values that need escaping (quotes, backslashes, control characters, non-ASCII)."""
+"""``bounce_json`` writes the JSON line of ``bounce_record`` itself (and ``bounce_line`` too, which
+explains the bounce as it writes): byte for byte what ``json.dumps(record, ensure_ascii=False)``
+writes, on every sample and every language, and on values that need escaping (quotes,
+backslashes, control characters, non-ASCII)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from bot import knowledge
 from bot.explain import explain_bounce
 from bot.parse import Bounce, Code, Delivery, Sender, parse_bounce
-from bot.render.record import bounce_json, bounce_record
+from bot.render.record import bounce_json, bounce_line, bounce_record
 from tests.conftest import SAMPLES
 
 FILES = sorted(p for p in SAMPLES.rglob("*") if p.is_file() and p.name != "cases.toml")
@@ -22,7 +23,9 @@ FILES = sorted(p for p in SAMPLES.rglob("*") if p.is_file() and p.name != "cases
 def _same(bounce: Bounce, language: str, file: str | None) -> None:
     explanation = explain_bounce(bounce, language) if bounce.is_ndr else None
     record = bounce_record(bounce, explanation, file)
-    assert bounce_json(bounce, explanation, file) == json.dumps(record, ensure_ascii=False)
+    line = json.dumps(record, ensure_ascii=False)
+    assert bounce_json(bounce, explanation, file) == line
+    assert bounce_line(bounce, language, file) == line  # explains it itself, from the checklist's plan
 
 
 @pytest.mark.parametrize("language", knowledge.LANGUAGES)

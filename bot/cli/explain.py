@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from bot import knowledge
 from bot.explain import explain_bounce, explain_code, normalise_code
 from bot.parse import Bounce, parse_bounce
 from bot.parse.source import MAX_BYTES
-from bot.render.record import bounce_json, bounce_record
+from bot.render.record import bounce_line, bounce_record
 from bot.sender import knowledge as sender_facts
 
 EXIT_OK, EXIT_ERROR, EXIT_NONE = 0, 1, 2
@@ -158,21 +157,23 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
     if item.error:
         return Outcome(messages=(item.error,), unreadable=True)
     bounce = analyse(item)
-    explanation = explain_bounce(bounce, language) if bounce.is_ndr else None
-    messages = [] if bounce.is_ndr else [f"{item.name}: not a bounce: {bounce.why_not}"]
-    messages += [f"{item.name}: {note}" for note in bounce.notes]
+    messages: tuple[str, ...] = ()  # the usual case: a bounce, and nothing to say about the input
+    if not bounce.is_ndr or bounce.notes:
+        said = [] if bounce.is_ndr else [f"{item.name}: not a bounce: {bounce.why_not}"]
+        messages = (*said, *(f"{item.name}: {note}" for note in bounce.notes))
     output, record = "", None
-    if fmt == "text":
+    if fmt == "jsonl":  # the explanation goes straight into the line: no Explanation is built
+        output = bounce_line(bounce, language, item.name) + "\n"
+    elif fmt == "text":
         if bounce.is_ndr:
             from bot.render.terminal import render_text  # noqa: PLC0415 - text output only
 
             ui = knowledge.load(language).ui
+            explanation = explain_bounce(bounce, language)
             output = render_text(bounce, explanation, ui, color=color, file=item.name if many else None)
-    elif fmt == "jsonl":
-        output = bounce_json(bounce, explanation, item.name) + "\n"
     else:
-        record = bounce_record(bounce, explanation, item.name)
-    return Outcome(output, tuple(messages), bounce.is_ndr, False, record)
+        record = bounce_record(bounce, explain_bounce(bounce, language) if bounce.is_ndr else None, item.name)
+    return Outcome(output, messages, bounce.is_ndr, False, record)
 
 
 def _jobs(requested: int | None) -> int:
@@ -214,6 +215,8 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
 
             stdout.write(render_code(explanation, ui, color=color))
         else:
+            import json  # noqa: PLC0415 - --format jsonl writes its lines itself (bot/render/record.py)
+
             stdout.write(json.dumps(dataclasses.asdict(explanation), ensure_ascii=False) + "\n")
         return EXIT_OK
     if not args.inputs and stdin.isatty():
@@ -249,6 +252,8 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     finally:
         stdout.write("".join(pending))  # what is done is written, also when stopped early
     if args.format == "json" and records:
+        import json  # noqa: PLC0415 - --format jsonl writes its lines itself (bot/render/record.py)
+
         payload = records[0] if len(records) == 1 else records
         stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     if unreadable:

@@ -44,7 +44,8 @@ def parse_date(value: str | None) -> dt.datetime | None:
         usual = _RFC5322_DATE.match(text)
         if usual is not None:
             day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = usual.groups()
-            local = dt.datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=dt.UTC)
+            # positional arguments throughout: keywords cost datetime and timedelta a parse of their names
+            local = dt.datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), 0, dt.UTC)
             offset = (int(zone_hours) * 3600 + int(zone_minutes) * 60) * (-1 if sign == "-" else 1)
         else:
             # ``parsedate_tz`` is what ``parsedate_to_datetime`` reads with; the offset is applied
@@ -52,10 +53,10 @@ def parse_date(value: str | None) -> dt.datetime | None:
             parsed = parsedate_tz(text)
             if parsed is None:
                 return None
-            local, offset = dt.datetime(*parsed[:6], tzinfo=dt.UTC), parsed[9] or 0
+            local, offset = dt.datetime(*parsed[:6], 0, dt.UTC), parsed[9] or 0
         if not -86400 < offset < 86400:
             return None  # no such zone (``datetime.timezone`` refuses a day or more)
-        when = local - dt.timedelta(seconds=offset)
+        when = local - dt.timedelta(0, offset)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return when if _EARLIEST <= when < _LATEST else None
@@ -76,6 +77,7 @@ def report_date(
         *(block.get("last-attempt-date") for block in dsn_recipients[:4]),
     ):
         when = parse_date(value)
-        if when is not None:
-            return iso(when)
+        if when is not None:  # ``iso(when)`` for a whole second in UTC, at a fraction of ``isoformat``'s cost
+            fields = when.year, when.month, when.day, when.hour, when.minute, when.second
+            return "%04d-%02d-%02dT%02d:%02d:%02dZ" % fields  # noqa: UP031 - cheaper than format specs
     return None

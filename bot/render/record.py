@@ -6,21 +6,28 @@ Stable field names; status codes as ``"4.4.316"``, reply codes as ``"450"``, abs
 gives the same record as one line of JSON, written as ``json.dumps(record, ensure_ascii=False)``
 writes it, byte for byte, but directly from the bounce: ``--format jsonl`` writes one line per
 input, and building the dicts and walking them again in the generic encoder cost about three
-times as much. ``tests/test_record.py`` holds the two to the same output.
+times as much. ``bounce_line`` (what ``--format jsonl`` writes) goes one step further: it explains
+the bounce as it writes, from the explanation's JSON encoded once per code and language, so no
+filled ``Explanation`` is built for a line. ``tests/test_record.py`` holds all three to the same
+output.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from json.encoder import encode_basestring  # the string encoder of json.dumps(..., ensure_ascii=False)
 from typing import Any
 
-from bot.explain import Explanation
-from bot.fill import step_record
-from bot.knowledge import Cause, Step
+from bot.explain import Explanation, asked_codes, unfilled_explanation
+from bot.fill import DEFAULTS, EXAMPLES, known_from_bounce, mark, step_record
+from bot.knowledge import Cause, Step, template_fields
 from bot.parse import Bounce, Code, Delivery
 from bot.sender.offer import sender_command
+
+try:  # the string encoder of json.dumps(..., ensure_ascii=False), without loading json's decoder
+    from _json import encode_basestring
+except ImportError:  # a Python without the C accelerator: json's own (pure Python) one
+    from json.encoder import encode_basestring
 
 
 def _code(code: Code | None) -> dict[str, Any] | None:
@@ -95,15 +102,25 @@ def _pairs(pairs: tuple[tuple[str, str], ...]) -> str:
 def _code_json(code: Code | None) -> str:
     if code is None:
         return "null"
-    status, reply_code, text = _string(code.status), _string(code.reply_code), _string(code.text or None)
-    return f'{{"status": {status}, "reply_code": {reply_code}, "text": {text}}}'
+    status, reply_code, text = code.status, code.reply_code, code.text
+    return (
+        f'{{"status": {"null" if status is None else encode_basestring(status)}, '
+        f'"reply_code": {"null" if reply_code is None else encode_basestring(reply_code)}, '
+        f'"text": {encode_basestring(text) if text else "null"}}}'
+    )
 
 
 def _delivery_json(d: Delivery) -> str:
+    # ``_string`` written out in place: a call per field costs more than the field's encoding
+    enc = encode_basestring
     return (
-        f'{{"recipient": {_string(d.recipient)}, "status": {_string(d.status)}, "reply_code": {_string(d.reply_code)}, '
-        f'"reason": {_string(d.reason)}, "remote_host": {_string(d.remote_host)}, '
-        f'"diagnostic": {_string(d.diagnostic)}, "action": {_string(d.action)}}}'
+        f'{{"recipient": {"null" if d.recipient is None else enc(d.recipient)}, '
+        f'"status": {"null" if d.status is None else enc(d.status)}, '
+        f'"reply_code": {"null" if d.reply_code is None else enc(d.reply_code)}, '
+        f'"reason": {"null" if d.reason is None else enc(d.reason)}, '
+        f'"remote_host": {"null" if d.remote_host is None else enc(d.remote_host)}, '
+        f'"diagnostic": {"null" if d.diagnostic is None else enc(d.diagnostic)}, '
+        f'"action": {"null" if d.action is None else enc(d.action)}}}'
     )
 
 
@@ -141,18 +158,115 @@ def _explanation_json(explanation: Explanation | None) -> str:
 
 def bounce_json(bounce: Bounce, explanation: Explanation | None, file: str | None = None) -> str:
     """``bounce_record(bounce, explanation, file)`` as ``json.dumps(..., ensure_ascii=False)`` writes it."""
+    return _bounce_json(bounce, _explanation_json(explanation), file)
+
+
+def bounce_line(bounce: Bounce, language: str, file: str | None = None) -> str:
+    """``bounce_json(bounce, explain_bounce(bounce, language) if bounce.is_ndr else None, file)``,
+    without building the explanation: its JSON is put together from what is encoded once per
+    code and language (``_checklist_plan``), and only the checklist's fields filled from the
+    bounce are encoded for each bounce (``--format jsonl``)."""
+    asked = asked_codes(bounce) if bounce.is_ndr else None
+    plan = _explanation_plan(*asked, language) if asked is not None else None
+    if plan is None:
+        return _bounce_json(bounce, "null", file)
+    head, steps = plan
+    known = None
+    encoded = []
+    for step in steps:
+        if isinstance(step, str):
+            encoded.append(step)
+            continue
+        if known is None:
+            known = known_from_bounce(bounce)
+        encoded.append(_filled_step_json(step, known))
+    return _bounce_json(bounce, f'{head}, "checklist": [{", ".join(encoded)}]}}', file)
+
+
+# A checklist step with named fields, taken apart for ``bounce_line``: the start of its JSON up to
+# its text, the text around its fields encoded (without their quotes), the field at each place,
+# and the field names each once, in order (``knowledge.template_fields``).
+_StepPlan = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _inner(text: str) -> str:
+    """``text`` as a JSON string without its quotes: JSON escapes each character on its own, so
+    the encoding of a text is the encodings of its parts one after another."""
+    return encode_basestring(text)[1:-1]
+
+
+@functools.lru_cache(maxsize=1024)
+def _explanation_plan(
+    status: str | None, reply_code: str | None, connector_like: bool, language: str
+) -> tuple[str, tuple[str | _StepPlan, ...]] | None:
+    """The explanation of a bounce's codes (``bot.explain.unfilled_explanation``) as JSON, once
+    per code and language: its fixed part, and each checklist step as its JSON when it names no
+    field, else as a ``_StepPlan``."""
+    e = unfilled_explanation(status, reply_code, connector_like, language)
+    if e is None:
+        return None
+    head = _explanation_head(e.code, e.key, e.language, e.title, e.summary, e.causes)
+    return head, tuple(_checklist_plan(step) for step in e.checklist)
+
+
+def _checklist_plan(step: Step) -> str | _StepPlan:
+    texts, places, names = template_fields(step.text)
+    if not names:
+        return _step_json(step)
+    return f'{{"id": {encode_basestring(step.id)}, "text": "', tuple(map(_inner, texts)), places, names
+
+
+def _filled_step_json(plan: _StepPlan, known: dict[str, str]) -> str:
+    """``_step_json(fill_step(step, known))`` for the step of ``plan`` (``bot/fill.py``'s rules:
+    a field the bounce gives is filled, a default shown unmarked, the rest a marked example)."""
+    start, texts, places, names = plan
+    values: dict[str, str] = {}
+    filled: list[str] = []
+    placeholders: list[str] = []
+    for name in names:
+        value = known.get(name)
+        if value:
+            values[name] = _inner(value)
+            filled.append(f"{encode_basestring(name)}: {encode_basestring(value)}")
+        elif name in DEFAULTS:
+            values[name] = _inner(DEFAULTS[name])
+        else:
+            example = EXAMPLES.get(name, name)
+            values[name] = _inner(mark(example))
+            placeholders.append(f"{encode_basestring(name)}: {encode_basestring(example)}")
+    shown = [start, texts[0]]
+    for name, after in zip(places, texts[1:], strict=True):
+        shown += (values[name], after)
+    shown.append(f'", "filled": {{{", ".join(filled)}}}, "placeholders": {{{", ".join(placeholders)}}}}}')
+    return "".join(shown)
+
+
+def _bounce_json(bounce: Bounce, explanation_json: str, file: str | None) -> str:
+    # ``_string`` written out in place (a call per field costs more than its encoding); the
+    # primary code is most often one of the codes too, the same object: encoded once.
+    enc = encode_basestring
     recipients = bounce.recipients
     sender = bounce.sender
+    domain, sender_ip, mailfrom = sender.domain, sender.ip, sender.mailfrom
+    primary = bounce.primary
+    primary_json = _code_json(primary)
+    codes_json = ", ".join([primary_json if code is primary else _code_json(code) for code in bounce.codes])
+    why_not, lang, host, ip = bounce.why_not, bounce.language, bounce.remote_host, bounce.remote_ip
+    reporting, command, date = bounce.reporting_server, sender_command(bounce), bounce.date
     return (
-        f'{{"file": {_string(file)}, "is_ndr": {"true" if bounce.is_ndr else "false"}, '
-        f'"why_not": {_string(bounce.why_not)}, "language": {_string(bounce.language)}, '
-        f'"primary": {_code_json(bounce.primary)}, "codes": [{", ".join(map(_code_json, bounce.codes))}], '
+        f'{{"file": {"null" if file is None else enc(file)}, "is_ndr": {"true" if bounce.is_ndr else "false"}, '
+        f'"why_not": {"null" if why_not is None else enc(why_not)}, '
+        f'"language": {"null" if lang is None else enc(lang)}, '
+        f'"primary": {primary_json}, "codes": [{codes_json}], '
         f'"recipients": {_strings(recipients)}, "recipient_count": {len(recipients)}, '
-        f'"remote_host": {_string(bounce.remote_host)}, "remote_ip": {_string(bounce.remote_ip)}, '
-        f'"reporting_server": {_string(bounce.reporting_server)}, '
-        f'"sender": {{"domain": {_string(sender.domain)}, "ip": {_string(sender.ip)}, '
-        f'"mailfrom": {_string(sender.mailfrom)}}}, "sender_check": {_string(sender_command(bounce))}, '
-        f'"date": {_string(bounce.date)}, "deliveries": [{", ".join(map(_delivery_json, bounce.deliveries))}], '
-        f'"explanation": {_explanation_json(explanation)}, "truncated": {"true" if bounce.truncated else "false"}, '
+        f'"remote_host": {"null" if host is None else enc(host)}, "remote_ip": {"null" if ip is None else enc(ip)}, '
+        f'"reporting_server": {"null" if reporting is None else enc(reporting)}, '
+        f'"sender": {{"domain": {"null" if domain is None else enc(domain)}, '
+        f'"ip": {"null" if sender_ip is None else enc(sender_ip)}, '
+        f'"mailfrom": {"null" if mailfrom is None else enc(mailfrom)}}}, '
+        f'"sender_check": {"null" if command is None else enc(command)}, '
+        f'"date": {"null" if date is None else enc(date)}, '
+        f'"deliveries": [{", ".join(map(_delivery_json, bounce.deliveries))}], '
+        f'"explanation": {explanation_json}, "truncated": {"true" if bounce.truncated else "false"}, '
         f'"notes": {_strings(bounce.notes)}}}'
     )

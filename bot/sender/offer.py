@@ -22,10 +22,16 @@ IP = mark(EXAMPLES["ip"])
 def offers_sender_check(bounce: Bounce) -> bool:
     if not bounce.is_ndr or bounce.primary is None:
         return False
-    by_code = [_offers_by_code(status) for status in {bounce.primary.status, *(d.status for d in bounce.deliveries)}]
-    if True in by_code:
-        return True
-    if None not in by_code:
+    statuses = {bounce.primary.status}
+    for delivery in bounce.deliveries:
+        statuses.add(delivery.status)
+    undecided = False
+    for status in statuses:
+        by_code = _offers_by_code(status)
+        if by_code:
+            return True
+        undecided = undecided or by_code is None
+    if not undecided:
         return False
     # An X.7.x code: the texts decide (the code's and each recipient's diagnostic).
     text = " ".join(filter(None, (bounce.primary.text, *(d.diagnostic for d in bounce.deliveries))))
