@@ -12,7 +12,7 @@ right unless the case says otherwise (``DEFAULTS``: port 25) shows it unmarked, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.knowledge import Step, substitute, template_fields
@@ -53,6 +53,16 @@ def fill_step(step: Step, known: Mapping[str, str], examples: Mapping[str, str] 
     names = template_fields(step.text)[2]
     if not names:
         return step
+    values, filled, placeholders = field_values(names, known, examples)
+    return Step(step.id, substitute(step.text, values), tuple(filled.items()), tuple(placeholders.items()))
+
+
+def field_values(
+    names: Iterable[str], known: Mapping[str, str], examples: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The rule for each field of a step: what it shows, and whether it is filled from the case
+    (``known``), shown as a default, or shown as a marked example. Returns (shown, filled,
+    placeholders), each keyed by field name in the order of ``names``."""
     filled: dict[str, str] = {}
     placeholders: dict[str, str] = {}
     values: dict[str, str] = {}  # what each field shows
@@ -66,7 +76,7 @@ def fill_step(step: Step, known: Mapping[str, str], examples: Mapping[str, str] 
             example = (examples or {}).get(name) or EXAMPLES.get(name, name)
             placeholders[name] = example
             values[name] = mark(example)
-    return Step(step.id, substitute(step.text, values), tuple(filled.items()), tuple(placeholders.items()))
+    return values, filled, placeholders
 
 
 def step_record(step: Step) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.explain import Explanation, asked_codes, unfilled_explanation
-from bot.fill import DEFAULTS, EXAMPLES, known_from_bounce, mark, step_record
+from bot.fill import field_values, known_from_bounce, step_record
 from bot.knowledge import Cause, Step, template_fields
 from bot.parse import Bounce, Code, Delivery
 from bot.sender.offer import sender_command
@@ -217,27 +217,16 @@ def _checklist_plan(step: Step) -> str | _StepPlan:
 
 
 def _filled_step_json(plan: _StepPlan, known: dict[str, str]) -> str:
-    """``_step_json(fill_step(step, known))`` for the step of ``plan`` (``bot/fill.py``'s rules:
-    a field the bounce gives is filled, a default shown unmarked, the rest a marked example)."""
+    """``_step_json(fill_step(step, known))`` for the step of ``plan``, by ``bot/fill.py``'s own
+    rule for each field (``field_values``)."""
     start, texts, places, names = plan
-    values: dict[str, str] = {}
-    filled: list[str] = []
-    placeholders: list[str] = []
-    for name in names:
-        value = known.get(name)
-        if value:
-            values[name] = _inner(value)
-            filled.append(f"{encode_basestring(name)}: {encode_basestring(value)}")
-        elif name in DEFAULTS:
-            values[name] = _inner(DEFAULTS[name])
-        else:
-            example = EXAMPLES.get(name, name)
-            values[name] = _inner(mark(example))
-            placeholders.append(f"{encode_basestring(name)}: {encode_basestring(example)}")
+    values, filled, placeholders = field_values(names, known)
     shown = [start, texts[0]]
     for name, after in zip(places, texts[1:], strict=True):
-        shown += (values[name], after)
-    shown.append(f'", "filled": {{{", ".join(filled)}}}, "placeholders": {{{", ".join(placeholders)}}}}}')
+        shown += (_inner(values[name]), after)
+    filled_json = ", ".join([f"{encode_basestring(k)}: {encode_basestring(v)}" for k, v in filled.items()])
+    placeholders_json = ", ".join([f"{encode_basestring(k)}: {encode_basestring(v)}" for k, v in placeholders.items()])
+    shown.append(f'", "filled": {{{filled_json}}}, "placeholders": {{{placeholders_json}}}}}')
     return "".join(shown)
 
 
