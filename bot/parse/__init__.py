@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from functools import partial
 
 from bot.parse import language, reason
 from bot.parse.alternation import trie_pattern
@@ -606,21 +607,12 @@ def _deliveries(
             # section of its own): classify on the whole report.
             context = diagnostic + "\n" + source.text[:_HEAD_SPAN]
             phrases = report.head_phrases
-        command: str | None
-        if item.command is not None:
-            command = item.command
-        elif item.diagnostic is report.text and len(item.diagnostic) <= _COMMAND_SPAN:
-            command = report.command  # the same search, done once
-        else:
-            command = find_command(item.diagnostic or "")
-        if not command:  # "" from _from_dsn: searched there, nothing found
-            command = report.command
         why = reason.classify(
             status,
             context,
             delayed=delayed,
             reply_code=reply_code,
-            command=command,
+            command=item.command or partial(_command, report, item),  # found only if a rule asks
             diagnostic_type=item.diagnostic_type,
             recipient=item.recipient,
             found=phrases,
@@ -635,6 +627,16 @@ def _deliveries(
     if len(out) > 1:
         out.sort(key=_delayed)
     return out
+
+
+def _command(report: _Report, item: Found) -> str | None:
+    """The SMTP command ``item``'s own lines name, else the one the report's opening names."""
+    if item.command is None and not (item.diagnostic is report.text and len(item.diagnostic) <= _COMMAND_SPAN):
+        command = find_command(item.diagnostic or "")
+        if command:
+            return command
+    # "" from _from_dsn: searched there, nothing found; a whole report: the same search, done once
+    return report.command
 
 
 def _delayed(delivery: Delivery) -> bool:
