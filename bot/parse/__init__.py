@@ -629,9 +629,27 @@ def _deliveries(
     return out
 
 
+class _DsnFound(Found):
+    """A recipient of a DSN (RFC 3464): its command, when a rule asks, is looked for in its
+    Diagnostic-Code field, then in what the human-readable part writes about it."""
+
+    __slots__ = ()
+
+
 def _command(report: _Report, item: Found) -> str | None:
     """The SMTP command ``item``'s own lines name, else the one the report's opening names."""
-    if item.command is None and not (item.diagnostic is report.text and len(item.diagnostic) <= _COMMAND_SPAN):
+    if type(item) is _DsnFound:
+        if item.command is None:
+            command = find_command(item.diagnostic)
+            if command is None and item.recipient:
+                # The human-readable part often says more about the recipient (Postfix: "in
+                # reply to ..."), needed when the DSN field says little.
+                extra = report.block(item.recipient)
+                if extra:
+                    command = find_command(extra)
+            if command:
+                return command
+    elif item.command is None and not (item.diagnostic is report.text and len(item.diagnostic) <= _COMMAND_SPAN):
         command = find_command(item.diagnostic or "")
         if command:
             return command
@@ -736,14 +754,11 @@ def _from_dsn(report: _Report) -> list[Found]:
             diagnostic = diagnostic.strip()
         if transcript and (not diagnostic or _TRANSCRIPT_CODE.sub("", diagnostic)[:40] in transcript):
             diagnostic = transcript
-        command = find_command(diagnostic) if diagnostic else None
-        # The human-readable part often says more about the recipient (Postfix: "in reply to
-        # ..."), needed when the DSN field says little.
-        extra = report.block(recipient) if recipient and not command else ""
+        command: str | None = None  # looked for when a rule asks (``_command``)
         if not diagnostic:
-            diagnostic, extra = extra, ""
-        if command is None and extra:
-            command = find_command(extra)
+            # The human-readable part says about the recipient what the DSN field does not.
+            diagnostic = report.block(recipient) if recipient else ""
+            command = ""  # (no command is looked for in that part then)
         remote = dsn_host(block.get("remote-mta"))
         category = ""
         for field in _VERDICT_FIELDS:  # a plain loop: a generator costs more, and most have none
@@ -751,7 +766,7 @@ def _from_dsn(report: _Report) -> list[Found]:
                 category = block[field]
                 break
         # positional (the order of ``Found``'s parameters): a class called with keywords costs more
-        item = Found(recipient, diagnostic, action, status, remote, diagnostic_type, command or "", True, category)
+        item = _DsnFound(recipient, diagnostic, action, status, remote, diagnostic_type, command, True, category)
         found.append(item)
     return found
 
