@@ -376,7 +376,10 @@ class _Report:
     @property
     def command(self) -> str | None:
         if not self._command:
-            self._command.append(find_command(self.text[:_COMMAND_SPAN]))
+            text = self.text[:_COMMAND_SPAN]
+            # ASCII text (``isascii`` costs nothing): its lower-cased form's opening is the
+            # opening's lower-cased form (not so for every non-ASCII text: a final sigma)
+            self._command.append(find_command(text, self.lowered[:_COMMAND_SPAN] if text.isascii() else None))
         return self._command[0]
 
 
