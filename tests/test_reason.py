@@ -4,6 +4,8 @@ must keep its own reason."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.parse import parse_bounce
@@ -190,3 +192,43 @@ def test_sender_phrases_are_rejected_phrases() -> None:
 )
 def test_too_many_invalid_recipients_throttles_the_client(status: str | None, text: str, expected: str) -> None:
     assert classify(status, text) == expected
+
+
+_COMMANDS = (None, "RCPT", "MAIL", "DATA", "CONN", "EHLO", "HELO", "QUIT")
+
+
+def test_command_found_on_demand_gives_the_same_reason() -> None:
+    """``classify`` given a function that finds the command answers as when given the command,
+    whatever the command, and calls the function only where the answer depends on it."""
+    texts = (
+        "",
+        "550 user unknown",
+        "550 5.1.1 no such user here",
+        "554 relaying denied",
+        "550 message rejected by policy",
+        "550 sender address rejected by policy",
+        "554 spam detected",
+        "550 rejected",
+        "550 mailbox does not exist, filtered",
+        "554 content rejected",
+        "421 too many connections",
+    )
+    statuses = (None, "5.0.0", "5.1.1", "5.7.1", "5.2.2", "4.0.0", "5.6.0", "5.3.0")
+    for status in statuses:
+        for text in texts:
+            for reply_code in (None, "550", "530", "503"):
+                for diagnostic_type in ("SMTP", "X-UNIX", "X-POSTFIX"):
+                    kwargs: dict[str, Any] = {"reply_code": reply_code, "diagnostic_type": diagnostic_type}
+                    for command in _COMMANDS:
+                        calls: list[str | None] = []
+
+                        def find(command: str | None = command, calls: list[str | None] = calls) -> str | None:
+                            calls.append(command)
+                            return command
+
+                        expected = classify(status, text, command=command, **kwargs)
+                        assert classify(status, text, command=find, **kwargs) == expected
+                        assert len(calls) <= 1
+                        if not calls:
+                            # not asked: every other command gives the same answer
+                            assert all(classify(status, text, command=c, **kwargs) == expected for c in _COMMANDS)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from functools import partial
 
 from bot.parse import language, reason
 from bot.parse.alternation import trie_pattern
@@ -375,7 +376,10 @@ class _Report:
     @property
     def command(self) -> str | None:
         if not self._command:
-            self._command.append(find_command(self.text[:_COMMAND_SPAN]))
+            text = self.text[:_COMMAND_SPAN]
+            # ASCII text (``isascii`` costs nothing): its lower-cased form's opening is the
+            # opening's lower-cased form (not so for every non-ASCII text: a final sigma)
+            self._command.append(find_command(text, self.lowered[:_COMMAND_SPAN] if text.isascii() else None))
         return self._command[0]
 
 
@@ -606,21 +610,12 @@ def _deliveries(
             # section of its own): classify on the whole report.
             context = diagnostic + "\n" + source.text[:_HEAD_SPAN]
             phrases = report.head_phrases
-        command: str | None
-        if item.command is not None:
-            command = item.command
-        elif item.diagnostic is report.text and len(item.diagnostic) <= _COMMAND_SPAN:
-            command = report.command  # the same search, done once
-        else:
-            command = find_command(item.diagnostic or "")
-        if not command:  # "" from _from_dsn: searched there, nothing found
-            command = report.command
         why = reason.classify(
             status,
             context,
             delayed=delayed,
             reply_code=reply_code,
-            command=command,
+            command=item.command or partial(_command, report, item),  # found only if a rule asks
             diagnostic_type=item.diagnostic_type,
             recipient=item.recipient,
             found=phrases,
@@ -635,6 +630,34 @@ def _deliveries(
     if len(out) > 1:
         out.sort(key=_delayed)
     return out
+
+
+class _DsnFound(Found):
+    """A recipient of a DSN (RFC 3464): its command, when a rule asks, is looked for in its
+    Diagnostic-Code field, then in what the human-readable part writes about it."""
+
+    __slots__ = ()
+
+
+def _command(report: _Report, item: Found) -> str | None:
+    """The SMTP command ``item``'s own lines name, else the one the report's opening names."""
+    if type(item) is _DsnFound:
+        if item.command is None:
+            command = find_command(item.diagnostic)
+            if command is None and item.recipient:
+                # The human-readable part often says more about the recipient (Postfix: "in
+                # reply to ..."), needed when the DSN field says little.
+                extra = report.block(item.recipient)
+                if extra:
+                    command = find_command(extra)
+            if command:
+                return command
+    elif item.command is None and not (item.diagnostic is report.text and len(item.diagnostic) <= _COMMAND_SPAN):
+        command = find_command(item.diagnostic or "")
+        if command:
+            return command
+    # "" from _from_dsn: searched there, nothing found; a whole report: the same search, done once
+    return report.command
 
 
 def _delayed(delivery: Delivery) -> bool:
@@ -734,14 +757,11 @@ def _from_dsn(report: _Report) -> list[Found]:
             diagnostic = diagnostic.strip()
         if transcript and (not diagnostic or _TRANSCRIPT_CODE.sub("", diagnostic)[:40] in transcript):
             diagnostic = transcript
-        command = find_command(diagnostic) if diagnostic else None
-        # The human-readable part often says more about the recipient (Postfix: "in reply to
-        # ..."), needed when the DSN field says little.
-        extra = report.block(recipient) if recipient and not command else ""
+        command: str | None = None  # looked for when a rule asks (``_command``)
         if not diagnostic:
-            diagnostic, extra = extra, ""
-        if command is None and extra:
-            command = find_command(extra)
+            # The human-readable part says about the recipient what the DSN field does not.
+            diagnostic = report.block(recipient) if recipient else ""
+            command = ""  # (no command is looked for in that part then)
         remote = dsn_host(block.get("remote-mta"))
         category = ""
         for field in _VERDICT_FIELDS:  # a plain loop: a generator costs more, and most have none
@@ -749,7 +769,7 @@ def _from_dsn(report: _Report) -> list[Found]:
                 category = block[field]
                 break
         # positional (the order of ``Found``'s parameters): a class called with keywords costs more
-        item = Found(recipient, diagnostic, action, status, remote, diagnostic_type, command or "", True, category)
+        item = _DsnFound(recipient, diagnostic, action, status, remote, diagnostic_type, command, True, category)
         found.append(item)
     return found
 

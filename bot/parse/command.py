@@ -79,11 +79,13 @@ _WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 BEFORE_DATA = frozenset({"CONN", "EHLO", "HELO", "MAIL", "RCPT"})
 
 
-def find_command(text: str) -> str | None:
-    """The SMTP command a diagnostic refers to, normalised (``RCPT``, ``DATA``...), or None."""
+def find_command(text: str, lowered: str | None = None) -> str | None:
+    """The SMTP command a diagnostic refers to, normalised (``RCPT``, ``DATA``...), or None.
+    ``lowered`` may pass ``text.lower()`` when the caller has it."""
     if not text:
         return None
-    lowered = text.lower()
+    if lowered is None:
+        lowered = text.lower()
     for needle, pattern in _EXPLICIT:
         if needle not in lowered:
             continue

@@ -15,6 +15,10 @@ Strategy (the order Sisimai's decision procedure uses, because its labels are ou
    (X.6 content, X.7 security), a syntax-error reply code, the delivery being delayed, a refusal
    right after HELO/EHLO.
 3. Whatever is still undecided is ``onhold`` when there was a diagnostic, else ``undefined``.
+
+The command may be given as a function that finds it: finding it (a search of the report's
+opening) costs more than all the rules, and most evidence is decided without it. The rules read
+the command last, and it is found only when one of them reaches it (``_Blind``).
 """
 
 from __future__ import annotations
@@ -286,7 +290,7 @@ def _userunknown(e: Evidence) -> bool:
         # After DATA, "user unknown" is often a recipient's sender filter in disguise (``_filtered``);
         # a text that states the mailbox does not exist, under a status that names nothing, is not.
         return True
-    return (e.command == "RCPT" or (e.command is None and not e.by_status)) and "userunknown" in e.found
+    return "userunknown" in e.found and (e.command == "RCPT" or (e.command is None and not e.by_status))
 
 
 _VAGUE = frozenset({"", "securityerror", "systemerror", "onhold", "undefined"})
@@ -295,12 +299,14 @@ _VAGUE = frozenset({"", "securityerror", "systemerror", "onhold", "undefined"})
 def _userunknown_vague(e: Evidence) -> bool:
     """A "no such user" text under a status that names no reason of its own (5.7.1, 5.0.0, none)
     and no command: the text says more than the code."""
-    return e.command is None and e.by_status in _VAGUE and "userunknown" in e.found and not e.policy
+    return e.by_status in _VAGUE and "userunknown" in e.found and not e.policy and e.command is None
 
 
 def _filtered(e: Evidence) -> bool:
     if e.by_status == "filtered":
         return bool(e.found & {"userunknown", "filtered"})
+    if not e.found & {"userunknown", "filtered"}:
+        return False  # (the command is read last: finding it costs more than these tests)
     if e.command in BEFORE_DATA:
         return False
     return "filtered" in e.found or (e.command is not None and "userunknown" in e.found)
@@ -314,15 +320,17 @@ def _rejected(e: Evidence) -> bool:
     if e.by_status == "rejected" or (e.by_status == "userunknown" and "rejected_sender" in e.found):
         # An address status (X.1.x) with a text naming the sender: the sender's address was refused.
         return True
-    if e.command == "MAIL" and e.by_status == "securityerror" and e.reply_code != "530" and not e.found:
+    if e.by_status == "securityerror" and not e.found and e.reply_code != "530" and e.command == "MAIL":
         # Refused at MAIL FROM under a bare 5.7.x, nothing more said: the sender was refused
         # (530 is RFC 4954 "authentication required", a security error).
         return True
-    if e.command == "MAIL" or (e.command == "DATA" and e.by_status != "userunknown"):
-        return _rejected_text(e)
+    if not _rejected_text(e):
+        return False
+    # The text says "rejected": at MAIL FROM, after DATA (unless the status names a mailbox), or
+    # under a status that names nothing else (the command is read last: finding it costs more).
     if e.by_status in ("", "undefined", "onhold", "securityerror", "systemerror"):
-        return _rejected_text(e)
-    return False
+        return True
+    return e.command == "MAIL" or (e.command == "DATA" and e.by_status != "userunknown")
 
 
 def _hostunknown(e: Evidence) -> bool:
@@ -341,7 +349,7 @@ def _spam(e: Evidence) -> bool:
         return False
     if e.by_status == "spamdetected":
         return True
-    return e.command not in BEFORE_DATA and "spamdetected" in e.found
+    return "spamdetected" in e.found and e.command not in BEFORE_DATA
 
 
 def _blocked(e: Evidence) -> bool:
@@ -366,10 +374,10 @@ _PROBES: dict[str, Callable[[Evidence], bool]] = {
     **{r: _by_text(r) for r in ("hasmoved", "notcompliantrfc", "badreputation", "speeding")},
     "mesgtoobig": _mesgtoobig,
     "suspend": lambda e: e.reply_code == "525" or "suspend" in e.found,
-    "norelaying": lambda e: e.command not in ("CONN", "EHLO", "HELO") and "norelaying" in e.found,
+    "norelaying": lambda e: "norelaying" in e.found and e.command not in ("CONN", "EHLO", "HELO"),
     "userunknown": _userunknown,
     "filtered": _filtered,
-    "contenterror": lambda e: not _spam(e) and (e.by_status == "contenterror" or "contenterror" in e.found),
+    "contenterror": lambda e: (e.by_status == "contenterror" or "contenterror" in e.found) and not _spam(e),
     "rejected": _rejected,
     "hostunknown": _hostunknown,
     "spamdetected": _spam,
@@ -390,6 +398,40 @@ def _first_pass(e: Evidence) -> str | None:
     return None
 
 
+class _NeedsCommand(Exception):
+    """Raised by ``_Blind.command``: the answer depends on the SMTP command."""
+
+
+class _Blind(Evidence):
+    """Evidence whose command is not known yet: a probe that reads it raises ``_NeedsCommand``.
+    A pass that never reads the command takes the same path whatever the command is."""
+
+    __slots__ = ()
+
+    @property
+    def command(self) -> str | None:  # overrides the field's getter
+        raise _NeedsCommand
+
+
+_UNKNOWN = "?"  # ``_blind_first_pass``'s answer when the command decides
+
+
+@functools.lru_cache(maxsize=1024)
+def _blind_first_pass(e: _Blind) -> str | None:
+    """``_first_pass`` for evidence without its command, or ``_UNKNOWN`` when a probe reached
+    asks for the command (finding it costs more than the probes: most evidence never needs it)."""
+    try:
+        return _first_pass.__wrapped__(e)
+    except _NeedsCommand:
+        return _UNKNOWN
+
+
+def _known(e: Evidence, find: Callable[[], str | None] | None) -> Evidence:
+    """``e`` with its command, found now."""
+    assert find is not None  # only evidence built without its command asks
+    return Evidence(e.by_status, e.found, find(), e.reply_code, e.has_status, e.still_queued, e.policy)
+
+
 def status_name(status: str | None) -> str:
     return STATUS_NAME.get(status or "", "")
 
@@ -400,7 +442,7 @@ def classify(
     *,
     delayed: bool = False,
     reply_code: str | None = None,
-    command: str | None = None,
+    command: str | Callable[[], str | None] | None = None,
     diagnostic_type: str = "SMTP",
     recipient: str | None = None,
     found: frozenset[str] | None = None,
@@ -409,7 +451,8 @@ def classify(
     category: str = "",
 ) -> str:
     """The reason for one delivery. ``found`` may pass ``reasons_in(text.lower())`` when the
-    caller already has it; ``category`` is the reporting MTA's own classification (``MTA_CATEGORY``)."""
+    caller already has it; ``category`` is the reporting MTA's own classification (``MTA_CATEGORY``);
+    ``command`` may be a function that finds the command, called only when a rule reads it."""
     by_status = status_name(status)
     if status and status.startswith("2."):
         return "delivered"
@@ -440,15 +483,36 @@ def classify(
         return explicit
     generic = not status or status.endswith(".0.0")
     policy = generic and "policy" in lowered and not (found & _NOT_POLICY)
-    e = Evidence(by_status, found, command, reply_code, bool(status), still_queued, policy)
+    find = None
+    if callable(command):
+        # Finding the command costs more than the whole rule set, and most evidence never reads
+        # it: the rules run without it first, and it is found when one of them asks.
+        find = command
+        e: Evidence = _Blind(by_status, found, None, reply_code, bool(status), still_queued, policy)
+    else:
+        e = Evidence(by_status, found, command, reply_code, bool(status), still_queued, policy)
     if not diagnostic_type.startswith("X-UNIX"):
-        if (name := _first_pass(e)) is not None:
+        if find is None:
+            name = _first_pass(e)
+        elif (name := _blind_first_pass(e)) == _UNKNOWN:
+            e, find = _known(e, find), None
+            name = _first_pass(e)
+        if name is not None:
             return name
         if policy:
-            # A refusal by the receiving side's policy: of the sender (at MAIL FROM, or the
-            # text says so) "rejected", otherwise the recipient's filter, "filtered".
-            return "rejected" if command == "MAIL" or "sender address" in lowered else "filtered"
-        if _userunknown_vague(e):
+            # A refusal by the receiving side's policy: of the sender (the text says so, or at
+            # MAIL FROM) "rejected", otherwise the recipient's filter, "filtered".
+            if "sender address" in lowered:
+                return "rejected"
+            if find is not None:
+                e, find = _known(e, find), None
+            return "rejected" if e.command == "MAIL" else "filtered"
+        try:
+            vague = _userunknown_vague(e)
+        except _NeedsCommand:
+            e, find = _known(e, find), None
+            vague = _userunknown_vague(e)
+        if vague:
             return "userunknown"
     if explicit:
         return explicit  # a vague reason the MTA's own words named: still better than the status
@@ -461,7 +525,10 @@ def classify(
             if name in found:
                 return name
         if not by_status:
-            by_status = _fallback(e, status, delayed, diagnostic_type)
+            try:
+                by_status = _fallback(e, status, delayed, diagnostic_type)
+            except _NeedsCommand:
+                by_status = _fallback(_known(e, find), status, delayed, diagnostic_type)
     if by_status and by_status != "undefined":
         return by_status
     if still_queued:
