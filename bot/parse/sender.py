@@ -103,11 +103,23 @@ _INTERNAL_OF_VERSION = {v: tuple(net for net in _INTERNAL if net.version == v) f
 _MAX_MATCHES = 20  # markers examined per kind: a bounce does not repeat them hundreds of times
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Sender:
+    """The sender as the bounce shows it. Its own ``__init__`` (the generated one's parameters)
+    stores each field through its slot's ``__set__``, cheaper than the frozen dataclass's
+    ``object.__setattr__`` (one is built per bounce)."""
+
     domain: str | None = None
     ip: str | None = None
     mailfrom: str | None = None  # the envelope (MAIL FROM / Return-Path) domain, when shown
+
+    def __init__(self, domain: str | None = None, ip: str | None = None, mailfrom: str | None = None) -> None:
+        _sender_domain(self, domain)
+        _sender_ip(self, ip)
+        _sender_mailfrom(self, mailfrom)
+
+
+_sender_domain, _sender_ip, _sender_mailfrom = (Sender.__dict__[name].__set__ for name in ("domain", "ip", "mailfrom"))
 
 
 def _token(pattern: re.Pattern[str], text: str, start: int = 0) -> str:
@@ -284,4 +296,4 @@ def find_sender(
         ip = _received_ip(original["received"], receivers)
     mailfrom = envelope or domain_of(original.get("return-path"))
     domain = named or domain_of(original.get("from")) or mailfrom
-    return Sender(domain=domain, ip=ip, mailfrom=mailfrom)
+    return Sender(domain, ip, mailfrom)
