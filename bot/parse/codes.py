@@ -108,9 +108,6 @@ _TEXT_LEN = 300
 
 
 _DEPTH_WINDOW = 4000
-# Where a reply's text stops: a blank line, or the opening of Exchange's nested reply ("[{") or
-# the end of one ("};").
-_TAIL_STOPS = ("\n\n", "[{", "};")
 
 
 _BRACKETS = (("[", "]"), ("{", "}"))
@@ -124,30 +121,24 @@ def _depth(text: str, pos: int, brackets: tuple[tuple[str, str], ...], arrows: b
     the kinds that occur in ``text`` at all (the others need no counting). An arrow earlier on the
     same line (Exchange's ``451 4.4.397 Error communicating ... -> 421 4.4.2 ...``) also nests:
     what follows it is the underlying cause; ``arrows`` says whether ``text`` has any."""
-    start = max(0, pos - _DEPTH_WINDOW)
+    # One slice, then ``in`` and one-argument calls: a bounded ``str.count`` costs more to call
+    # than to count. An opening absent from the window adds nothing (``max(0, -closings)``).
+    window = text[pos - _DEPTH_WINDOW : pos] if pos > _DEPTH_WINDOW else text[:pos]
     nested = 0
     for opening, closing in brackets:
-        nested += max(0, text.count(opening, start, pos) - text.count(closing, start, pos))
+        if opening in window:
+            opened = window.count(opening) - window.count(closing)
+            if opened > 0:
+                nested += opened
     if arrows:
-        nested += text.count("-> ", text.rfind("\n", start, pos) + 1, pos)
+        nested += window.rpartition("\n")[2].count("-> ")
     return nested
-
-
-def _tail(text: str, end: int) -> str:
-    """The reply's text after its code: up to ``_TEXT_LEN`` characters, cut at the first of
-    ``_TAIL_STOPS``, on one line."""
-    cut = end + _TEXT_LEN
-    for stop in _TAIL_STOPS:
-        found = text.find(stop, end, cut)  # searched in place, within what is left of the window
-        if found != -1:
-            cut = found
-    return " ".join(text[end:cut].split()).strip(" '\"")
 
 
 def _reply_context(text: str, start: int) -> bool:
     """Is the reply code at ``start`` where an MTA would write one?"""
-    before = text[max(0, start - 16) : start].rstrip(" \t")
-    if not before or before.endswith("\n"):
+    before = (text[start - 16 : start] if start > 16 else text[:start]).rstrip(" \t")
+    if not before or before[-1] == "\n":
         return True
     return before.lower().endswith(_REPLY_LEADS)
 
@@ -184,15 +175,15 @@ def find_codes(text: str) -> tuple[Code, ...]:
     seen: set[tuple[str | None, str | None]] = set()
     brackets: tuple[tuple[str, str], ...] | None = None  # looked for at the first code kept
     arrows = False
-    for n, m in enumerate(_matches(text)):
-        if n >= MAX_MATCHES or len(found) >= MAX_CODES:
-            break
+    for m in itertools.islice(_matches(text), MAX_MATCHES):
         first, rest, status, alone = m.groups()
-        reply = first + rest if rest else None
-        if alone:
+        if alone:  # an enhanced code alone
             status = first + alone
-        elif status is None and not _reply_context(text, m.start()):
-            continue
+            reply = None
+        else:
+            reply = first + rest
+            if status is None and not _reply_context(text, m.start()):
+                continue
         key = (status, reply)
         if key in seen:
             continue
@@ -200,11 +191,19 @@ def find_codes(text: str) -> tuple[Code, ...]:
         # a one-digit subject ("5.1.1", most of them) is valid unless the status is 2.0.0
         if status and (status == "2.0.0" or (status[3] != "." and not _valid_status(status))):
             continue
+        start, end = m.span()
         if brackets is None:
             brackets = _BRACKET_KINDS[("[" in text or "]" in text) + 2 * ("{" in text or "}" in text)]
             arrows = "-> " in text
-        depth = _depth(text, m.start(), brackets, arrows) if brackets or arrows else 0
-        found.append(Code(status, reply, _tail(text, m.end()), depth))
+        depth = _depth(text, start, brackets, arrows) if brackets or arrows else 0
+        # The reply's text after its code: up to ``_TEXT_LEN`` characters, on one line, cut where
+        # it stops: at a blank line, or the opening of Exchange's nested reply ("[{") or the end
+        # of one ("};"). ``partition`` takes one argument and returns the string itself when the
+        # stop is absent (a bounded ``str.find`` costs more to call than to search).
+        tail = text[end : end + _TEXT_LEN].partition("\n\n")[0].partition("[{")[0].partition("};")[0]
+        found.append(Code(status, reply, " ".join(tail.split()).strip(" '\""), depth))
+        if len(found) == MAX_CODES:
+            break
     return tuple(found)
 
 

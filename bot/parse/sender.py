@@ -103,11 +103,23 @@ _INTERNAL_OF_VERSION = {v: tuple(net for net in _INTERNAL if net.version == v) f
 _MAX_MATCHES = 20  # markers examined per kind: a bounce does not repeat them hundreds of times
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Sender:
+    """The sender as the bounce shows it. Its own ``__init__`` (the generated one's parameters)
+    stores each field through its slot's ``__set__``, cheaper than the frozen dataclass's
+    ``object.__setattr__`` (one is built per bounce)."""
+
     domain: str | None = None
     ip: str | None = None
     mailfrom: str | None = None  # the envelope (MAIL FROM / Return-Path) domain, when shown
+
+    def __init__(self, domain: str | None = None, ip: str | None = None, mailfrom: str | None = None) -> None:
+        _sender_domain(self, domain)
+        _sender_ip(self, ip)
+        _sender_mailfrom(self, mailfrom)
+
+
+_sender_domain, _sender_ip, _sender_mailfrom = (Sender.__dict__[name].__set__ for name in ("domain", "ip", "mailfrom"))
 
 
 def _token(pattern: re.Pattern[str], text: str, start: int = 0) -> str:
@@ -161,7 +173,13 @@ def receiving_domains(recipients: Iterable[str], remote_host: str | None) -> tup
 
 
 def _within(host: str, names: Iterable[str]) -> bool:
-    return bool(host) and any(host == n or host.endswith("." + n) for n in names)
+    # ``host[-len(n) - 1 :] == "." + n`` is ``host.endswith("." + n)`` without a method call's
+    # argument parsing (a shorter host slices to itself, which cannot equal the longer suffix)
+    if host:
+        for n in names:
+            if host == n or host[-len(n) - 1 :] == "." + n:
+                return True
+    return False
 
 
 def _received_ip(received: str, receivers: Iterable[str]) -> str | None:
@@ -171,7 +189,7 @@ def _received_ip(received: str, receivers: Iterable[str]) -> str | None:
     ``from host ([IP] helo=...)``), else the first bracketed one of the ``from`` part."""
     lowered = received.lower()
     head, sep, tail = lowered.partition(" by ")
-    if not sep or not head.lstrip().startswith("from "):
+    if not sep or head.lstrip()[:5] != "from ":
         return None
     by = _token(_NAME_TOKEN, tail.lstrip()).rstrip(".")
     if not _within(by, receivers):
@@ -200,13 +218,15 @@ def domain_of(value: str | None) -> str | None:
     """The domain of an address in a header value (``"A" <a@contoso.com>`` -> contoso.com)."""
     if not value or "@" not in value:
         return None
-    lowered = lower(value)
-    return _clean_domain(_token(_NAME_TOKEN, lowered, lowered.rfind("@") + 1))
+    # the name token after the last "@": ``rpartition`` and a match at 0 (``_NAME_TOKEN`` always
+    # matches, perhaps empty) cost less than a ``str.rfind`` call and a match at a position
+    return _clean_domain(_NAME_TOKEN.match(lower(value).rpartition("@")[2]).group())  # type: ignore[union-attr]
 
 
 def _clean_domain(text: str) -> str | None:
-    """``text`` (a ``_NAME_TOKEN``) as a domain name, or None when it cannot be one."""
-    name = text.strip(".-_").lower()
+    """``text`` (a ``_NAME_TOKEN``, or an ``_ADDRESS_TOKEN``'s part after "@": lower case already)
+    as a domain name, or None when it cannot be one."""
+    name = text.strip(".-_")
     labels = name.split(".")
     if len(labels) < 2 or "" in labels or max(map(len, labels)) > 63:
         return None
@@ -284,4 +304,4 @@ def find_sender(
         ip = _received_ip(original["received"], receivers)
     mailfrom = envelope or domain_of(original.get("return-path"))
     domain = named or domain_of(original.get("from")) or mailfrom
-    return Sender(domain=domain, ip=ip, mailfrom=mailfrom)
+    return Sender(domain, ip, mailfrom)

@@ -3,6 +3,9 @@ cases.toml's sender_domain and sender_ip) and a table of the shapes each marker 
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import pickle
 from typing import Any
 
 import pytest
@@ -179,3 +182,22 @@ def test_receiving_domains() -> None:
     )
     assert receiving_domains(["nobody"], None) == ()
     assert receiving_domains([], "192.0.2.7") == ()
+
+
+def test_sender_init_takes_the_fields_in_order_with_their_defaults() -> None:
+    """Sender writes its own ``__init__``: the generated one's parameters, every field stored, and
+    the value stays a frozen, comparable, picklable dataclass."""
+    params = list(inspect.signature(Sender.__init__).parameters.values())[1:]
+    fields = dataclasses.fields(Sender)
+    assert [p.name for p in params] == [f.name for f in fields]
+    assert all(p.default == f.default for p, f in zip(params, fields, strict=True))
+    values = [object(), object(), object()]
+    assert [getattr(Sender(*values), f.name) for f in fields] == values
+    made = Sender(**{f.name: v for f, v in zip(fields, values, strict=True)})
+    assert [getattr(made, f.name) for f in fields] == values
+    sender = Sender("example.org", "192.0.2.1", "bounce.example.org")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sender.ip = "x"  # type: ignore[misc]
+    copy = pickle.loads(pickle.dumps(sender))
+    assert copy == sender and hash(copy) == hash(sender) and dataclasses.replace(sender) == sender
+    assert Sender() == Sender(None, None, None)
