@@ -70,6 +70,8 @@ def _original_marker(text: str, lowered: str | None = None) -> int | None:
     lowered = lower(text) if lowered is None else lowered
     best: int | None = None
     for needle, after, wanted, dashed in _ORIGINAL_MARKERS:
+        if needle not in lowered:  # most are absent: ``in`` costs a fraction of ``find``'s call
+            continue
         pos = lowered.find(needle)
         for _ in range(_MAX_MARKER_HITS):
             if pos == -1 or (best is not None and pos >= best):
