@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import ItemsView, ValuesView
+from itertools import product
 
 from bot.parse import mime
 from bot.parse.casing import lower
@@ -61,6 +62,18 @@ _ORIGINAL_MARKERS: tuple[tuple[str, str, bool, bool], ...] = (
     ("content-type: message/rfc822", "", True, False),
     ("content-type: text/rfc822-headers", "", True, False),
 )
+# Words that several markers hold, each looked for once: a marker holding one is looked for only
+# where the text holds the word (most reports hold none of them). For each (holds "original",
+# holds "copy of", holds "content-type:"), the markers that may occur, in the order above.
+_MARKER_GATES = ("original", "copy of", "content-type:")
+_MARKERS_GATED = {
+    present: tuple(
+        marker
+        for marker in _ORIGINAL_MARKERS
+        if next((has for gate, has in zip(_MARKER_GATES, present, strict=True) if gate in marker[0]), True)
+    )
+    for present in product((False, True), repeat=len(_MARKER_GATES))
+}
 _MAX_MARKER_HITS = 200  # occurrences examined per phrase: repeated phrases cannot make this quadratic
 
 
@@ -69,7 +82,8 @@ def _original_marker(text: str, lowered: str | None = None) -> int | None:
     ``text.lower()`` when the caller has it."""
     lowered = lower(text) if lowered is None else lowered
     best: int | None = None
-    for needle, after, wanted, dashed in _ORIGINAL_MARKERS:
+    gated = _MARKERS_GATED["original" in lowered, "copy of" in lowered, "content-type:" in lowered]
+    for needle, after, wanted, dashed in gated:
         if needle not in lowered:  # most are absent: ``in`` costs a fraction of ``find``'s call
             continue
         pos = lowered.find(needle)
