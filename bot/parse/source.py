@@ -409,7 +409,9 @@ class _Fields(dict[str, str]):
     yet decoded: each is decoded when it is first read, so that the fields nobody reads cost
     nothing (decoding one costs some hundred thousand instructions; the returned original's
     Subject, the most often encoded, is read only to tell a pasted forward). Whatever reads a
-    whole view (``items``, ``values``, ``==``, ``repr``, ``copy``) decodes every value first."""
+    whole view (``items``, ``values``, ``==``, ``repr``, ``copy``) decodes every value first;
+    ``dict(fields)`` and C code that reads a dict directly (``json.dumps``) would see the encoded
+    values: the parser reads these fields with ``get`` only."""
 
     __slots__ = ("encoded",)
 
