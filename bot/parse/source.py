@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import ItemsView, ValuesView
+from itertools import product
 
 from bot.parse import mime
 from bot.parse.casing import lower
@@ -60,6 +62,18 @@ _ORIGINAL_MARKERS: tuple[tuple[str, str, bool, bool], ...] = (
     ("content-type: message/rfc822", "", True, False),
     ("content-type: text/rfc822-headers", "", True, False),
 )
+# Words that several markers hold, each looked for once: a marker holding one is looked for only
+# where the text holds the word (most reports hold none of them). For each (holds "original",
+# holds "copy of", holds "content-type:"), the markers that may occur, in the order above.
+_MARKER_GATES = ("original", "copy of", "content-type:")
+_MARKERS_GATED = {
+    present: tuple(
+        marker
+        for marker in _ORIGINAL_MARKERS
+        if next((has for gate, has in zip(_MARKER_GATES, present, strict=True) if gate in marker[0]), True)
+    )
+    for present in product((False, True), repeat=len(_MARKER_GATES))
+}
 _MAX_MARKER_HITS = 200  # occurrences examined per phrase: repeated phrases cannot make this quadratic
 
 
@@ -68,7 +82,10 @@ def _original_marker(text: str, lowered: str | None = None) -> int | None:
     ``text.lower()`` when the caller has it."""
     lowered = lower(text) if lowered is None else lowered
     best: int | None = None
-    for needle, after, wanted, dashed in _ORIGINAL_MARKERS:
+    gated = _MARKERS_GATED["original" in lowered, "copy of" in lowered, "content-type:" in lowered]
+    for needle, after, wanted, dashed in gated:
+        if needle not in lowered:  # most are absent: ``in`` costs a fraction of ``find``'s call
+            continue
         pos = lowered.find(needle)
         for _ in range(_MAX_MARKER_HITS):
             if pos == -1 or (best is not None and pos >= best):
@@ -387,12 +404,73 @@ def _walk(msg: Part, source: Source, texts: list[str], htmls: list[Part]) -> int
     return seen
 
 
+class _Fields(dict[str, str]):
+    """Header fields (name -> first value) some of whose values hold encoded words (RFC 2047) not
+    yet decoded: each is decoded when it is first read, so that the fields nobody reads cost
+    nothing (decoding one costs some hundred thousand instructions; the returned original's
+    Subject, the most often encoded, is read only to tell a pasted forward). Whatever reads a
+    whole view (``items``, ``values``, ``==``, ``repr``, ``copy``) decodes every value first;
+    ``dict(fields)`` and C code that reads a dict directly (``json.dumps``) would see the encoded
+    values: the parser reads these fields with ``get`` only."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, fields: dict[str, str], encoded: set[str]) -> None:
+        super().__init__(fields)
+        self.encoded = encoded  # names whose value is still encoded
+
+    def _decoded(self, key: str) -> str:
+        self.encoded.discard(key)
+        value = decode_header(dict.__getitem__(self, key))
+        dict.__setitem__(self, key, value)
+        return value
+
+    def __getitem__(self, key: str) -> str:
+        return self._decoded(key) if key in self.encoded else dict.__getitem__(self, key)
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        if key in self.encoded:
+            return self._decoded(key)
+        return dict.get(self, key, default)
+
+    def _all(self) -> _Fields:
+        for key in list(self.encoded):
+            self._decoded(key)
+        return self
+
+    def items(self) -> ItemsView[str, str]:  # type: ignore[override]
+        return dict.items(self._all())
+
+    def values(self) -> ValuesView[str]:  # type: ignore[override]
+        return dict.values(self._all())
+
+    def copy(self) -> dict[str, str]:
+        return dict.copy(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        return dict.__eq__(self._all(), other)
+
+    def __ne__(self, other: object) -> bool:
+        return dict.__ne__(self._all(), other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return dict.__repr__(self._all())
+
+
 def _headers_of(part: Part) -> dict[str, str]:
+    """The first value of each field; values with encoded words are decoded when read (``_Fields``)."""
     out: dict[str, str] = {}
+    encoded: set[str] | None = None
     for key, value in part.headers[:200]:
         if key not in out:
-            out[key] = decode_header(value) if "=?" in value else value  # most values hold no encoded word
-    return out
+            out[key] = value
+            if "=?" in value:  # most values hold no encoded word
+                if encoded is None:
+                    encoded = set()
+                encoded.add(key)
+    return out if encoded is None else _Fields(out, encoded)
 
 
 def _original(part: Part, source: Source) -> None:
