@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import ItemsView, ValuesView
 from itertools import product
 
 from bot.parse import mime
@@ -404,73 +403,12 @@ def _walk(msg: Part, source: Source, texts: list[str], htmls: list[Part]) -> int
     return seen
 
 
-class _Fields(dict[str, str]):
-    """Header fields (name -> first value) some of whose values hold encoded words (RFC 2047) not
-    yet decoded: each is decoded when it is first read, so that the fields nobody reads cost
-    nothing (decoding one costs some hundred thousand instructions; the returned original's
-    Subject, the most often encoded, is read only to tell a pasted forward). Whatever reads a
-    whole view (``items``, ``values``, ``==``, ``repr``, ``copy``) decodes every value first;
-    ``dict(fields)`` and C code that reads a dict directly (``json.dumps``) would see the encoded
-    values: the parser reads these fields with ``get`` only."""
-
-    __slots__ = ("encoded",)
-
-    def __init__(self, fields: dict[str, str], encoded: set[str]) -> None:
-        super().__init__(fields)
-        self.encoded = encoded  # names whose value is still encoded
-
-    def _decoded(self, key: str) -> str:
-        self.encoded.discard(key)
-        value = decode_header(dict.__getitem__(self, key))
-        dict.__setitem__(self, key, value)
-        return value
-
-    def __getitem__(self, key: str) -> str:
-        return self._decoded(key) if key in self.encoded else dict.__getitem__(self, key)
-
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        if key in self.encoded:
-            return self._decoded(key)
-        return dict.get(self, key, default)
-
-    def _all(self) -> _Fields:
-        for key in list(self.encoded):
-            self._decoded(key)
-        return self
-
-    def items(self) -> ItemsView[str, str]:  # type: ignore[override]
-        return dict.items(self._all())
-
-    def values(self) -> ValuesView[str]:  # type: ignore[override]
-        return dict.values(self._all())
-
-    def copy(self) -> dict[str, str]:
-        return dict.copy(self._all())
-
-    def __eq__(self, other: object) -> bool:
-        return dict.__eq__(self._all(), other)
-
-    def __ne__(self, other: object) -> bool:
-        return dict.__ne__(self._all(), other)
-
-    __hash__ = None
-
-    def __repr__(self) -> str:
-        return dict.__repr__(self._all())
-
-
 def _headers_of(part: Part) -> dict[str, str]:
-    """The first value of each field; values with encoded words are decoded when read (``_Fields``)."""
     out: dict[str, str] = {}
-    encoded: set[str] | None = None
     for key, value in part.headers[:200]:
         if key not in out:
-            out[key] = value
-            if "=?" in value:  # most values hold no encoded word
-                if encoded is None:
-                    encoded = set()
-                encoded.add(key)
-    return out if encoded is None else _Fields(out, encoded)
+            out[key] = decode_header(value) if "=?" in value else value  # most values hold no encoded word
+    return out
 
 
 def _original(part: Part, source: Source) -> None:
