@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from bot.parse.command import BEFORE_DATA
 from bot.parse.phrases import BY_RECIPIENT_DOMAIN, reasons_in
@@ -296,6 +296,10 @@ def _userunknown(e: Evidence) -> bool:
 _VAGUE = frozenset({"", "securityerror", "systemerror", "onhold", "undefined"})
 
 
+def _at_mail(e: Evidence) -> bool:
+    return e.command == "MAIL"
+
+
 def _userunknown_vague(e: Evidence) -> bool:
     """A "no such user" text under a status that names no reason of its own (5.7.1, 5.0.0, none)
     and no command: the text says more than the code."""
@@ -432,6 +436,19 @@ def _known(e: Evidence, find: Callable[[], str | None] | None) -> Evidence:
     return Evidence(e.by_status, e.found, find(), e.reply_code, e.has_status, e.still_queued, e.policy)
 
 
+_T = TypeVar("_T")
+
+
+def _asked(probe: Callable[[Evidence], _T], e: Evidence, find: Callable[[], str | None] | None) -> tuple[_T, Evidence]:
+    """``probe(e)``, and the evidence it was answered on: when the probe reads a command ``e``
+    does not hold yet (``_Blind``), the command is found and the probe asked again with it."""
+    try:
+        return probe(e), e
+    except _NeedsCommand:
+        e = _known(e, find)
+        return probe(e), e
+
+
 def status_name(status: str | None) -> str:
     return STATUS_NAME.get(status or "", "")
 
@@ -486,16 +503,17 @@ def classify(
     find = None
     if callable(command):
         # Finding the command costs more than the whole rule set, and most evidence never reads
-        # it: the rules run without it first, and it is found when one of them asks.
+        # it: the rules run without it first (a ``_Blind`` evidence), and it is found when one of
+        # them asks (``_asked``).
         find = command
         e: Evidence = _Blind(by_status, found, None, reply_code, bool(status), still_queued, policy)
     else:
         e = Evidence(by_status, found, command, reply_code, bool(status), still_queued, policy)
     if not diagnostic_type.startswith("X-UNIX"):
-        if find is None:
-            name = _first_pass(e)
-        elif (name := _blind_first_pass(e)) == _UNKNOWN:
-            e, find = _known(e, find), None
+        # (the first pass of a ``_Blind`` has a cache of its own, keyed without the command)
+        name = _blind_first_pass(e) if isinstance(e, _Blind) else _first_pass(e)
+        if name == _UNKNOWN:
+            e = _known(e, find)
             name = _first_pass(e)
         if name is not None:
             return name
@@ -504,14 +522,9 @@ def classify(
             # MAIL FROM) "rejected", otherwise the recipient's filter, "filtered".
             if "sender address" in lowered:
                 return "rejected"
-            if find is not None:
-                e, find = _known(e, find), None
-            return "rejected" if e.command == "MAIL" else "filtered"
-        try:
-            vague = _userunknown_vague(e)
-        except _NeedsCommand:
-            e, find = _known(e, find), None
-            vague = _userunknown_vague(e)
+            at_mail, e = _asked(_at_mail, e, find)
+            return "rejected" if at_mail else "filtered"
+        vague, e = _asked(_userunknown_vague, e, find)
         if vague:
             return "userunknown"
     if explicit:
@@ -525,10 +538,7 @@ def classify(
             if name in found:
                 return name
         if not by_status:
-            try:
-                by_status = _fallback(e, status, delayed, diagnostic_type)
-            except _NeedsCommand:
-                by_status = _fallback(_known(e, find), status, delayed, diagnostic_type)
+            by_status, e = _asked(lambda known: _fallback(known, status, delayed, diagnostic_type), e, find)
     if by_status and by_status != "undefined":
         return by_status
     if still_queued:
