@@ -15,7 +15,7 @@ output.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from bot.explain import Explanation, asked_codes, unfilled_explanation
@@ -84,16 +84,13 @@ def bounce_record(bounce: Bounce, explanation: Explanation | None, file: str | N
     }
 
 
-def _string(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)
-
-
 def _strings(values: Iterable[str]) -> str:
     return f"[{', '.join(map(encode_basestring, values))}]"
 
 
-def _pairs(pairs: tuple[tuple[str, str], ...]) -> str:
-    """A step's ``filled`` or ``placeholders`` as the JSON object ``step_record`` makes of it."""
+def _pairs(pairs: Collection[tuple[str, str]]) -> str:
+    """A step's ``filled`` or ``placeholders`` (its pairs, or a dict's items) as the JSON object
+    ``step_record`` makes of it."""
     if not pairs:
         return "{}"
     return "{" + ", ".join(f"{encode_basestring(k)}: {encode_basestring(v)}" for k, v in pairs) + "}"
@@ -111,7 +108,7 @@ def _code_json(code: Code | None) -> str:
 
 
 def _delivery_json(d: Delivery) -> str:
-    # ``_string`` written out in place: a call per field costs more than the field's encoding
+    # each nullable field encoded in place: a call per field costs more than the field's encoding
     enc = encode_basestring
     return (
         f'{{"recipient": {"null" if d.recipient is None else enc(d.recipient)}, '
@@ -224,14 +221,12 @@ def _filled_step_json(plan: _StepPlan, known: dict[str, str]) -> str:
     shown = [start, texts[0]]
     for name, after in zip(places, texts[1:], strict=True):
         shown += (_inner(values[name]), after)
-    filled_json = ", ".join([f"{encode_basestring(k)}: {encode_basestring(v)}" for k, v in filled.items()])
-    placeholders_json = ", ".join([f"{encode_basestring(k)}: {encode_basestring(v)}" for k, v in placeholders.items()])
-    shown.append(f'", "filled": {{{filled_json}}}, "placeholders": {{{placeholders_json}}}}}')
+    shown.append(f'", "filled": {_pairs(filled.items())}, "placeholders": {_pairs(placeholders.items())}}}')
     return "".join(shown)
 
 
 def _bounce_json(bounce: Bounce, explanation_json: str, file: str | None) -> str:
-    # ``_string`` written out in place (a call per field costs more than its encoding); the
+    # each nullable field encoded in place (a call per field costs more than its encoding); the
     # primary code is most often one of the codes too, the same object: encoded once.
     enc = encode_basestring
     recipients = bounce.recipients
