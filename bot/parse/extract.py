@@ -51,17 +51,15 @@ _ALIAS_LABEL = re.compile(r"\((?:expanded|generated) from:?[ \t]*<?$")
 _LABEL_ENDINGS = (":", "=", "from", "sender", "address", "by", "of", "to", "as", "originator")
 MAX_AT_SIGNS = 2000
 _MAX_PREFIX = 4000
-_DAEMON = re.compile(
-    r"^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon|maildaemon|root|bounce|bounces|noreply|no-reply|"
-    r"microsoftexchange[0-9a-f]*|devnull|nobody|double-bounce)(?:[+\-][^@]*)?@",
-    re.I,
+# The local parts of a mail system's own addresses, each a literal name maybe followed by a class.
+_DAEMON_LOCAL_PARTS = (
+    *("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "maildaemon", "root", "bounce", "bounces"),
+    *("noreply", "no-reply", "microsoftexchange[0-9a-f]*", "devnull", "nobody", "double-bounce"),
 )
-# How the local parts of ``_DAEMON`` start, tested with ``str.startswith`` on a lower-cased address
-# before the pattern runs.
-_DAEMON_NAMES = (
-    *("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon", "maildaemon", "root", "bounce"),
-    *("noreply", "no-reply", "microsoftexchange", "devnull", "nobody", "double-bounce"),
-)
+_DAEMON = re.compile(r"^(?:" + "|".join(_DAEMON_LOCAL_PARTS) + r")(?:[+\-][^@]*)?@", re.I)
+# How those local parts start (their literal names), tested with ``str.startswith`` on a
+# lower-cased address before the pattern runs.
+_DAEMON_NAMES = tuple(part.partition("[")[0] for part in _DAEMON_LOCAL_PARTS)
 # Remote host shapes: (pattern, host group, ip group)
 _H = r"[A-Za-z0-9][\w.\-]*\.[A-Za-z]{2,}"  # a host name
 _IP = r"(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F:]+"
@@ -286,7 +284,7 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
     for needle, pattern, reach, gate in _HOST_SHAPES:
         if gate and gate not in text:
             continue
-        if needle.__class__ is str:
+        if isinstance(needle, str):
             if needle is _FOLDED:
                 if "=" not in text:
                     continue
@@ -300,10 +298,9 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
             else:
                 at = lines.find(needle)
         else:
-            hits = [lines.find(n) for n in needle if n in lines]
-            if not hits:
+            at = _first_of(lines, needle)
+            if at == -1:
                 continue
-            at = min(hits)
         m = pattern.search(lines, max(0, at - reach) if reach is not None else 0)
         if not m:
             continue
@@ -372,15 +369,21 @@ _MAIL_SYSTEM_REACH = 1  # the quote of '"reportingmta"'
 def _search_near(pattern: re.Pattern[str], lowered: str, needles: tuple[str, ...], reach: int) -> re.Match[str] | None:
     """``pattern.search(lowered)``, for a pattern whose every match holds one of ``needles``
     within ``reach`` characters of its start."""
+    first = _first_of(lowered, needles)
+    return pattern.search(lowered, max(0, first - reach)) if first != -1 else None
+
+
+def _first_of(text: str, needles: tuple[str, ...]) -> int:
+    """Where the first of ``needles`` occurs in ``text``; -1 when none does."""
     first = -1
-    # A plain loop, ``in`` before ``find``: most reports name none, and a generator or a call of
+    # A plain loop, ``in`` before ``find``: most reports hold none, and a generator or a call of
     # ``find`` (its arguments parsed from a tuple) costs more than the test.
     for needle in needles:
-        if needle in lowered:
-            at = lowered.find(needle)
+        if needle in text:
+            at = text.find(needle)
             if first == -1 or at < first:
                 first = at
-    return pattern.search(lowered, max(0, first - reach)) if first != -1 else None
+    return first
 
 
 def find_reporting(text: str, lowered: str | None = None) -> str | None:
