@@ -14,7 +14,9 @@ is the longest word at its position.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from itertools import product
+from typing import TypeVar
 
 _SPECIAL = frozenset("\\.^$*+?{}[]|()")
 _QUANTIFIERS = frozenset("*+?{")
@@ -87,3 +89,23 @@ def _node(pairs: list[tuple[str, str]], low: int, high: int, depth: int) -> str:
         return ""
     body = branches[0] if len(branches) == 1 and not ends_here else "(?:" + "|".join(branches) + ")"
     return body + "?" if ends_here else body
+
+
+_Item = TypeVar("_Item")
+
+
+def gated(
+    items: tuple[_Item, ...], gates: tuple[str, ...], needle: Callable[[_Item], str]
+) -> dict[tuple[bool, ...], tuple[_Item, ...]]:
+    """``items`` by which of ``gates`` a text holds, for each combination (in ``gates``' order):
+    an item whose literal (``needle(item)``) holds a gate the text lacks cannot occur in it and
+    is left out; the rest keep their order. One search for a short gate that many literals share
+    (a character, a word) costs less than a search for each of them, and most texts lack it."""
+    return {
+        present: tuple(
+            item
+            for item in items
+            if all(has or gate not in needle(item) for gate, has in zip(gates, present, strict=True))
+        )
+        for present in product((False, True), repeat=len(gates))
+    }

@@ -1,27 +1,19 @@
 """What the bounce parser returns: small frozen value objects, no behaviour beyond views.
 
 Each class writes its own ``__init__`` (``init=False``) with the parameters the generated one
-would have: a frozen dataclass's generated ``__init__`` stores each field through
-``object.__setattr__``, which costs more than calling the field's slot descriptor, and every parse
-builds one ``Bounce``, a ``Delivery`` per recipient and a ``Code`` per reply. Equality, hashing,
-``repr``, ``dataclasses.replace`` and ``dataclasses.fields`` are the dataclass's own.
+would have, storing through its slots' setters (``frozen.py``: every parse builds one ``Bounce``,
+a ``Delivery`` per recipient and a ``Code`` per reply). Equality, hashing, ``repr``,
+``dataclasses.replace`` and ``dataclasses.fields`` are the dataclass's own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
+from bot.parse.frozen import slot_setters
 from bot.parse.sender import Sender
 
 _NO_SENDER = Sender()
-
-
-def _slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
-    """The ``__set__`` of each field's slot of the dataclass ``cls``, in field order: it stores
-    into a frozen instance as ``object.__setattr__`` does."""
-    return tuple(cls.__dict__[name].__set__ for name in cls.__dataclass_fields__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -46,7 +38,7 @@ class Code:
         _code_depth(self, depth)
 
 
-_code_status, _code_reply_code, _code_text, _code_depth = _slot_setters(Code)
+_code_status, _code_reply_code, _code_text, _code_depth = slot_setters(Code)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -88,7 +80,7 @@ class Delivery:
     _delivery_remote_host,
     _delivery_diagnostic,
     _delivery_action,
-) = _slot_setters(Delivery)
+) = slot_setters(Delivery)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -166,7 +158,7 @@ class Bounce:
     _bounce_notes,
     _bounce_sender,
     _bounce_date,
-) = _slot_setters(Bounce)
+) = slot_setters(Bounce)
 
 
 NOT_A_BOUNCE = Bounce(is_ndr=False, why_not="no delivery failure found")

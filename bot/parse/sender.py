@@ -37,7 +37,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.parse import mime
+from bot.parse.alternation import gated
 from bot.parse.casing import lower
+from bot.parse.frozen import slot_setters
 from bot.parse.source import _original_marker
 
 _IP_MARKERS = (
@@ -63,18 +65,11 @@ _MAILFROM_MARKERS = (  # the MAIL FROM (Return-Path) domain, the one SPF is chec
 )
 
 
-def _gated(markers: tuple[str, ...]) -> dict[tuple[bool, bool], tuple[str, ...]]:
-    """``markers`` without those that cannot occur in a text, by whether the text holds a ``=``
-    and a ``[``: searching for one character is a ``memchr``, searching for a marker several
-    times the cost, and most reports hold no ``=`` (nearly half no ``[``)."""
-    return {
-        (equals, bracket): tuple(m for m in markers if (equals or "=" not in m) and (bracket or "[" not in m))
-        for equals in (False, True)
-        for bracket in (False, True)
-    }
-
-
-_IP_GATED, _FROM_GATED, _MAILFROM_GATED = map(_gated, (_IP_MARKERS, _FROM_MARKERS, _MAILFROM_MARKERS))
+# The markers that may occur in a text, by whether it holds a ``=`` and a ``[`` (``gated``): a
+# search for one character is a ``memchr``, most reports hold no ``=`` and nearly half no ``[``.
+_IP_GATED, _FROM_GATED, _MAILFROM_GATED = (
+    gated(markers, ("=", "["), str) for markers in (_IP_MARKERS, _FROM_MARKERS, _MAILFROM_MARKERS)
+)
 # The tokens read after a marker, matched at an offset (bounded: at most the longest name).
 _IP_TOKEN = re.compile(r"[0-9a-fA-F:.]{0,64}")
 _NAME_TOKEN = re.compile(r"[a-z0-9._-]{0,253}")
@@ -106,8 +101,7 @@ _MAX_MATCHES = 20  # markers examined per kind: a bounce does not repeat them hu
 @dataclass(frozen=True, slots=True, init=False)
 class Sender:
     """The sender as the bounce shows it. Its own ``__init__`` (the generated one's parameters)
-    stores each field through its slot's ``__set__``, cheaper than the frozen dataclass's
-    ``object.__setattr__`` (one is built per bounce)."""
+    stores each field through its slot's setter (``frozen.py``: one is built per bounce)."""
 
     domain: str | None = None
     ip: str | None = None
@@ -119,7 +113,7 @@ class Sender:
         _sender_mailfrom(self, mailfrom)
 
 
-_sender_domain, _sender_ip, _sender_mailfrom = (Sender.__dict__[name].__set__ for name in ("domain", "ip", "mailfrom"))
+_sender_domain, _sender_ip, _sender_mailfrom = slot_setters(Sender)
 
 
 def _token(pattern: re.Pattern[str], text: str, start: int = 0) -> str:

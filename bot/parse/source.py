@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import html
 import re
-from itertools import product
+from operator import itemgetter
 
 from bot.parse import mime
+from bot.parse.alternation import gated
 from bot.parse.casing import lower
 from bot.parse.extract import legacy_forms
 from bot.parse.mime import MAX_PARTS, Part
@@ -65,14 +66,7 @@ _ORIGINAL_MARKERS: tuple[tuple[str, str, bool, bool], ...] = (
 # where the text holds the word (most reports hold none of them). For each (holds "original",
 # holds "copy of", holds "content-type:"), the markers that may occur, in the order above.
 _MARKER_GATES = ("original", "copy of", "content-type:")
-_MARKERS_GATED = {
-    present: tuple(
-        marker
-        for marker in _ORIGINAL_MARKERS
-        if next((has for gate, has in zip(_MARKER_GATES, present, strict=True) if gate in marker[0]), True)
-    )
-    for present in product((False, True), repeat=len(_MARKER_GATES))
-}
+_MARKERS_GATED = gated(_ORIGINAL_MARKERS, _MARKER_GATES, itemgetter(0))
 _MAX_MARKER_HITS = 200  # occurrences examined per phrase: repeated phrases cannot make this quadratic
 
 
