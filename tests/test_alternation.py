@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.parse import _MARKER_PHRASES, _STRUCTURAL_SHAPES, phrases
-from bot.parse.alternation import literal_trie_pattern, trie_pattern
+from bot.parse.alternation import gated, literal_trie_pattern, trie_pattern
 from bot.parse.source import read
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -76,3 +76,16 @@ def test_each_reason_phrase_is_found_as_itself() -> None:
         match = trie.match(word + " ")
         assert match is not None
         assert match.group() == word
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "copy of the original message", "the original", "content-type: x", "spf=pass [1.2.3.4]", "a=b", "[x]"],
+)
+def test_gated_keeps_every_needle_a_text_can_hold_in_order(text: str) -> None:
+    needles = ("copy of the original", "original message", "content-type:", "spf=", "[", "x", "a=b [c]")
+    gates = ("original", "copy of", "content-type:", "=", "[")
+    kept = gated(needles, gates, str)[tuple(gate in text for gate in gates)]
+    assert [n for n in needles if n in text] == [n for n in kept if n in text]
+    assert list(kept) == [n for n in needles if n in kept]  # the order stays
+    assert all(gate in text for n in kept for gate in gates if gate in n)  # none that cannot occur
