@@ -4,6 +4,7 @@
     ├── ConfigError         a setting (environment variable or .env) is missing or invalid
     ├── InputError          input we cannot read at all (unreadable file, wrong type)
     ├── KnowledgeError      knowledge/ is missing, malformed or incomplete
+    ├── WorkerLost          a worker process stopped before sending its answers (bot/cli/fanout.py)
     ├── ProbeError          a network probe could not run (refused target, timeout, ...)
     │   ├── TargetRefused   the guard refused an address (loopback, private, metadata, ...)
     │   └── ProbeTimeout    one step ran past its timeout; the message names the step
@@ -31,6 +32,10 @@ class InputError(MailflowError):
 
 class KnowledgeError(MailflowError):
     """The knowledge base is missing, malformed or incomplete."""
+
+
+class WorkerLost(MailflowError):
+    """A worker process stopped before sending its answers (killed, out of memory)."""
 
 
 class ProbeError(MailflowError):

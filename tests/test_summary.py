@@ -181,11 +181,11 @@ def _worker_pid(item: Input) -> int:
 
 
 def test_a_huge_jobs_count_starts_only_a_few_workers() -> None:
-    # The fork context starts every worker at once: --jobs 100000 must not fork 100000 processes.
+    # Every worker starts at once: --jobs 100000 must not fork 100000 processes.
     assert _jobs(100_000) == MAX_ASKED_JOBS and _jobs(0) == 1
     items = [Input(f"in-{n}", b"") for n in range(PARALLEL_FROM)]
     pids = set(_outcomes(items, _worker_pid, jobs=_jobs(100_000)))
-    assert os.getpid() not in pids and 2 <= len(pids) <= PARALLEL_FROM // 8
+    assert os.getpid() in pids and 2 <= len(pids) <= PARALLEL_FROM // 8  # this process works too
 
 
 @pytest.mark.parametrize("by", ["code", "domain", "reason"])

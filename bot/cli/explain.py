@@ -184,20 +184,17 @@ def _jobs(requested: int | None) -> int:
 
 
 def _outcomes(items: Iterable[Input], render: Callable[[Input], T], *, jobs: int) -> Iterator[T]:
-    """Outcomes in input order. Many files are shared among ``jobs`` worker processes (each reads
-    and parses its own files, so only paths and rendered text cross between processes)."""
+    """Outcomes in input order. Many files are shared among ``jobs`` processes, this one and
+    forked workers (each reads and parses its own files, so only rendered answers cross between
+    processes: ``bot/cli/fanout.py``)."""
     items = list(items)
     if jobs < 2 or len(items) < PARALLEL_FROM:
         yield from map(render, items)
         return
-    # Imported here: one file, or --jobs 1, pays nothing for them at start-up.
-    import concurrent.futures  # noqa: PLC0415
-    import multiprocessing  # noqa: PLC0415
+    from bot.cli import fanout  # noqa: PLC0415 - one file, or --jobs 1, pays nothing for it
 
-    jobs = min(jobs, len(items) // 8)  # the fork context starts every worker at once: a few files each
-    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        yield from pool.map(render, items, chunksize=max(1, min(64, len(items) // (jobs * 8))))
+    jobs = min(jobs, len(items) // 8)  # every worker starts at once: a few files each
+    yield from fanout.in_order(items, render, jobs=jobs)
 
 
 def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
