@@ -11,9 +11,9 @@ Each is run R times (default 3), alternating; the best wall time of each gives f
 ratio is mailflow's files/s over Sisimai's. The best CPU time (user + system, ``wait4`` rusage)
 gives a second ratio that a busy machine disturbs much less than the wall clock: on a shared
 host, compare that one. mailflow runs as its users run it, with its default ``--jobs`` (one
-worker process per CPU, at most 8: on 2 CPUs, two forked workers that parse while the first
-process hands out the files and writes the answers); the workers' CPU time counts too (mailflow
-waits for its workers, so ``wait4`` includes them). Nothing is cached between
+process per CPU, at most 8: on 2 CPUs, the command itself and one forked worker, each parsing
+its share of the files, the first also writing the answers: ``bot/cli/fanout.py``); the worker's
+CPU time counts too (mailflow waits for its workers, so ``wait4`` includes them). Nothing is cached between
 runs except what an installed mailflow keeps in its user cache (the checked knowledge base,
 ``bot/knowledge.py``); every copy of every file is read and parsed in full. Peak memory is
 each child's maximum resident set (``wait4`` rusage).

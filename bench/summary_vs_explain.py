@@ -42,7 +42,7 @@ def run(cmd: list[str]) -> tuple[float, float]:
     if code not in (0, 2):
         raise SystemExit(f"bench: {' '.join(cmd[:4])} ... exited {code}")
     # On Linux the rusage wait4 gives includes the descendants the child reaped: its worker
-    # processes, which ProcessPoolExecutor joins before the command exits.
+    # processes, which mailflow waits for before it exits (bot/cli/fanout.py).
     return elapsed, usage.ru_utime + usage.ru_stime
 
 
