@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from bot.parse import mime
 from bot.parse.source import _decode_words, decode_header
 
 
@@ -63,3 +64,32 @@ def test_unusual_values_are_left_to_the_library() -> None:
     assert _decode_words("=?utf-8?q?a?=\t=?utf-8?q?b?=") is None  # not printable
     assert _decode_words("=?gb2312?b?xOO6ww==?=") is None  # a charset the library renames
     assert _decode_words("é =?utf-8?q?a?=") is None  # not ASCII
+
+
+def test_wanted_fields_are_found_in_any_letter_case() -> None:
+    block = (
+        b"fROM: a@example.org\nRECEIVED: x\nx-FAILED-recipients:\n b@example.org\n"
+        b"Subject : hi\ncontent-TYPE: text/plain\nSubjects: no\n\xc4\xb0n-Reply-To: no"
+    )
+    assert mime.parse_headers(block) == [
+        ("from", "a@example.org"),
+        ("x-failed-recipients", "b@example.org"),
+        ("subject", "hi"),
+        ("content-type", "text/plain"),
+    ]
+    assert mime.parse_headers(block, mime.ORIGINAL_FIELDS)[1] == ("received", "x")
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "From: a@example.org\nSubject: hi\n\nbody\n\nmore",
+        "From: \udcc3\udca9 <a@example.org>\nTo: b@example.org\n\nbody \udcff",
+        "\nFrom: a@example.org",
+        "Subject: caf\u00e9\n To: x",
+    ],
+)
+def test_quoted_header_block_reads_as_the_bytes_would(tail: str) -> None:
+    block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
+    want = mime.parse_headers(block, mime.ORIGINAL_FIELDS)
+    assert mime.parse_header_text(mime.quoted_header_block(tail), mime.ORIGINAL_FIELDS) == want

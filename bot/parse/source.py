@@ -518,12 +518,13 @@ def parse_field_blocks(text: str) -> list[dict[str, str]]:
             elif line[0] in " \t" and last:
                 current[last] += " " + line.strip()
             continue
-        key = m.group(1).lower()
+        name, value = m.groups()
+        key = name.lower()
         if key == "final-recipient" and "final-recipient" in current:
             blocks.append(current)
             current = {}
         if key not in current:
-            current[key] = m.group(2).strip()
+            current[key] = value.strip()
             last = key
     if current:
         blocks.append(current)
@@ -641,8 +642,8 @@ def _read_message(msg: Part, source: Source) -> None:
         while cut is not None:
             eol = text.find("\n", skip + cut)
             tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
-            block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
-            quoted = _headers_of(Part(headers=mime.parse_headers(block, mime.ORIGINAL_FIELDS)))
+            fields = mime.parse_header_text(mime.quoted_header_block(tail), mime.ORIGINAL_FIELDS)
+            quoted = _headers_of(Part(headers=fields))
             if skip == 0 and eol != -1 and _is_report(quoted) and _forward(headers):
                 # A person's inline forward of a bounce ("FYI, see below" over "-----Original
                 # Message-----"): what follows is the report, and its own marker, if any, cuts it.
@@ -654,7 +655,9 @@ def _read_message(msg: Part, source: Source) -> None:
             source.original = quoted
             text = text[: skip + cut]
             break
-    source.text = legacy_forms(text)
+    # Each form ``legacy_forms`` rewrites holds "imcea" or "mtp" in some letter case: the one
+    # lower-cased text tells when none can occur, where ``legacy_forms`` looks for each case.
+    source.text = legacy_forms(text) if "imcea" in lowered or "mtp" in lowered else text
     # ``lower`` keeps every character in its place: a prefix of ``lowered`` is the lower-cased
     # prefix of the text.
     if source.text is text:
