@@ -448,7 +448,7 @@ _CHARSET_ALIASES = {
 def _decode_bytes(payload: bytes, charset: str | None) -> str:
     """Decode with the declared charset (ISO-2022-JP, Shift_JIS, EUC-KR ... via Python's codecs),
     else UTF-8, else a detected charset for undeclared 8-bit text, else Latin-1."""
-    if b"\x1b$" in payload and (not charset or charset in ("us-ascii", "ascii", "utf-8")):
+    if (not charset or charset in ("us-ascii", "ascii", "utf-8")) and b"\x1b$" in payload:
         charset = "iso-2022-jp"  # 7-bit JIS escapes in text declared as ASCII (or not at all)
     if charset:
         codec = _CHARSET_ALIASES.get(charset, charset)
@@ -544,7 +544,9 @@ def _walk(msg: Part, source: Source, texts: list[str], htmls: list[Part]) -> int
         elif ctype in ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers"):
             _original(part, source)
         elif ctype.startswith("multipart/"):
-            stack.extend((p, level + 1) for p in reversed(part.children))
+            below = level + 1
+            for child in reversed(part.children):
+                stack.append((child, below))
         elif ctype == "text/html":
             htmls.append(part)
         elif ctype.startswith("text/") or (ctype == "application/octet-stream" and level == 0):
@@ -631,8 +633,12 @@ def _read_message(msg: Part, source: Source) -> None:
     htmls: list[Part] = []
     _walk(msg, source, texts, htmls)
     # HTML is read only when there is no plain text (an HTML-only report).
-    text = "\n".join(texts) if any(t.strip() for t in texts) else "\n".join(html_to_text(_part_text(p)) for p in htmls)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT]
+    # (``isspace`` is ``not strip()`` for a text that is not empty, without copying it.)
+    plain = any(t and not t.isspace() for t in texts)
+    text = "\n".join(texts) if plain else "\n".join(html_to_text(_part_text(p)) for p in htmls)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text[:MAX_TEXT]
     lowered = lower(text)
     if not source.dsn_recipients and "final-recipient:" in lowered:
         _inline_dsn(text, lowered, source)
