@@ -500,7 +500,9 @@ def _delivery_status(part: Part, source: Source) -> None:
                 source.dsn_message.setdefault(key, value)
 
 
-_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,40}):[ \t]*+(.*)$")
+# Matched on a line without its line break: ``.*`` reaches its end (no "$" to test), and the name
+# cannot give back a character to the colon (possessive).
+_FIELD = re.compile(r"([A-Za-z][A-Za-z0-9-]{0,40}+):[ \t]*+(.*)")
 
 
 def parse_field_blocks(text: str) -> list[dict[str, str]]:
