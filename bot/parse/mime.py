@@ -101,6 +101,25 @@ def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
     return raw[:cut], raw[cut + 2 :]
 
 
+def header_block(raw: bytes) -> bytes:
+    """The header block of ``split_header_block``, without copying the body."""
+    if raw.startswith(b"\n"):
+        return b""
+    cut = raw.find(b"\n\n")
+    return raw if cut == -1 else raw[:cut]
+
+
+def quoted_header_block(text: str) -> str:
+    """The header block at the start of a decoded text (a quoted original), as ``parse_headers``
+    would read it from the text's bytes (UTF-8, surrogates escaped): text that is not ASCII goes
+    through those bytes, the rest is read as it is, without encoding all of the text."""
+    if text.startswith("\n"):
+        return ""
+    cut = text.find("\n\n")
+    block = text if cut == -1 else text[:cut]
+    return block if block.isascii() else block.encode("utf-8", "surrogateescape").decode("utf-8", "surrogateescape")
+
+
 # The returned original's trace fields, for its sender (bot/parse/sender.py): the first of each
 # is the last hop's, the receiver's own when the receiver returned the message. Read only there.
 TRACE_FIELDS = frozenset({"received", "authentication-results", "received-spf"})
@@ -175,7 +194,11 @@ def parse_headers(block: bytes, wanted: frozenset[str] | None = READ_FIELDS) -> 
     """Unfold and split ``Name: value`` lines (RFC 5322 sections 2.2 and 2.2.3), keeping the
     ``wanted`` names (None: all); undecodable bytes survive as surrogates. ``block`` is a header
     block: it holds no empty line."""
-    text = block.decode("utf-8", "surrogateescape")
+    return parse_header_text(block.decode("utf-8", "surrogateescape"), wanted)
+
+
+def parse_header_text(text: str, wanted: frozenset[str] | None = READ_FIELDS) -> list[tuple[str, str]]:
+    """``parse_headers`` of a header block already decoded."""
     pattern = _WANTED_FIELDS.get(wanted) if wanted is not None else None
     if pattern is not None:
         fields = pattern.findall("\n" + text)[:MAX_HEADERS]
@@ -277,14 +300,11 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
             part.ctype = "multipart/mixed"
             part.children = [parse(chunk, depth + 1, budget) for chunk in chunks]
     elif part.ctype in ("message/rfc822", "message/global"):
-        # The returned original: only its headers matter to a bounce, so its body is kept
-        # unparsed (``parse(child.raw)`` reads it fully when a caller needs it).
+        # The returned original: only its headers matter to a bounce, so only they are read;
+        # its type, parameters and body are left to ``parse(child.raw)``, for a caller that
+        # needs them.
         inner = (part.payload() if part.encoding in ("base64", "quoted-printable") else body).lstrip(b"\n")
-        block, rest = split_header_block(inner)
-        child = Part(headers=parse_headers(block, ORIGINAL_FIELDS), body=rest, raw=inner)
-        child.ctype, child.params = parse_content_type(child.get("content-type"))
-        child.encoding = child.get("content-transfer-encoding").strip().lower()
-        part.children.append(child)
+        part.children.append(Part(headers=parse_headers(header_block(inner), ORIGINAL_FIELDS), raw=inner))
     return part
 
 
@@ -311,10 +331,16 @@ def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
         hit = body.find(marker, pos)
         if hit == -1:
             break
-        line_start = body.rfind(b"\n", 0, hit) + 1
         after = hit + len(marker)
-        if body[line_start:hit].strip(b" \t") or (after < len(body) and body[after : after + 1] not in b"-\n \t\r"):
-            pos = after  # not at the start of a line: part of the content
+        if hit == 0 or body[hit - 1] == 10:  # (the usual place: the start of a line)
+            line_start = hit
+        else:
+            line_start = body.rfind(b"\n", 0, hit) + 1
+            if body[line_start:hit].strip(b" \t"):
+                pos = after  # not at the start of a line: part of the content
+                continue
+        if body[after : after + 1] not in b"-\n \t\r":
+            pos = after  # a longer token that starts with this one
             continue
         if start != -1:
             chunks.append(body[start : max(start, line_start - 1)])
