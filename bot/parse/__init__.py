@@ -924,6 +924,8 @@ _JSON_RECIPIENT = re.compile(r'"(?:email|recipient|rcpt_to)"\s{0,8}:\s{0,8}"([^"
 def _json_bounced(text: str) -> list[str]:
     """The bounced addresses of an SES notification, also when SNS wraps it as an escaped string,
     or of another service's webhook event."""
+    if '"' not in text:
+        return []  # every address either form yields is quoted (most reports quote nothing: one scan)
     # ``in`` first: most texts are no SES notification, and the test costs less than ``find``
     start = text.find("bouncedRecipients") if "bouncedRecipients" in text else -1
     if start == -1 and "delayedRecipients" in text:

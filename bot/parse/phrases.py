@@ -1018,7 +1018,13 @@ def _build_separator_led(table: dict[str, _Entry]) -> tuple[_Plain, _Found, _Tri
     the ``_gate`` fragments occurs), only the phrases that name reasons are looked for."""
     words = sorted(w for w in table if not w[0].isalnum())
     alone = [w for w in words if not any(o != w and (o.startswith(w) or w.startswith(o)) for o in words)]
-    plain = tuple((w, table[w][0]) for w in alone if not table[w][1])
+    # Phrases that share their first two characters ("//www.spamhaus...", "//spf.pobox...") are
+    # looked for only where those occur: one scan rules out the group.
+    by_opening: dict[str, list[tuple[str, frozenset[str]]]] = {}
+    for w in alone:
+        if not table[w][1]:
+            by_opening.setdefault(w[:2], []).append((w, table[w][0]))
+    plain = tuple((opening if len(group) > 1 else group[0][0], tuple(group)) for opening, group in by_opening.items())
     found = tuple((w, table[w][0], _gate([w], table)) for w in alone if table[w][1])
     by_char: dict[str, list[str]] = {}
     for w in words:
@@ -1032,7 +1038,7 @@ def _build_separator_led(table: dict[str, _Entry]) -> tuple[_Plain, _Found, _Tri
     return plain, found, tuple(tries)
 
 
-_Plain = tuple[tuple[str, frozenset[str]], ...]
+_Plain = tuple[tuple[str, tuple[tuple[str, frozenset[str]], ...]], ...]  # (shared opening, phrases)
 _Found = tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]
 _Tries = tuple[tuple[str, re.Pattern[str], tuple[str, ...], re.Pattern[str] | None], ...]
 _WORD_AFTER_SEPARATOR, _TABLE, _CANDIDATES = _build()
@@ -1065,9 +1071,11 @@ def reasons_in(lowered: str) -> frozenset[str]:
         pos += 1
     # The phrases that open with a separator, everywhere: each occurrence counts (phrases may
     # overlap), the longest at its position.
-    for word, reasons in _PLAIN_LED:
-        if word in lowered:
-            found.update(reasons)
+    for shared, plain in _PLAIN_LED:
+        if shared in lowered:
+            for word, reasons in plain:
+                if word in lowered:
+                    found.update(reasons)
     for word, reasons, gate in _FOUND_LED:
         for fragment in gate:
             if fragment in lowered:
