@@ -599,9 +599,12 @@ def _deliveries(
         still_queued = item.action is not None and item.action[:5].lower() == "delay"
         delayed = still_queued or bool(status and status[0] == "4")
         context = diagnostic or source.text[:_HEAD_SPAN]  # the report's opening, when the recipient has no lines
+        said = lowered = None  # ``diagnostic.lower()``, ``context.lower()`` when known
         if diagnostic:
-            phrases = reasons_in(_one_reply(diagnostic).lower())
-        elif reason.status_name(status) not in reason.RETRY:
+            said = lowered = diagnostic.lower()
+            one = _one_reply(diagnostic)
+            phrases = reasons_in(said if one is diagnostic else one.lower())
+        elif reason.STATUS_NAME.get(status or "", "") not in reason.RETRY:
             phrases = frozenset()  # nothing said about this recipient: its status speaks
         else:
             phrases = report.head_phrases
@@ -610,18 +613,21 @@ def _deliveries(
             # section of its own): classify on the whole report.
             context = diagnostic + "\n" + source.text[:_HEAD_SPAN]
             phrases = report.head_phrases
+            lowered = None
+        # positional (``classify``'s order): a call with keywords costs more
         why = reason.classify(
             status,
             context,
-            delayed=delayed,
-            reply_code=reply_code,
-            command=item.command or partial(_command, report, item),  # found only if a rule asks
-            diagnostic_type=item.diagnostic_type,
-            recipient=item.recipient,
-            found=phrases,
-            still_queued=still_queued,
-            diagnosed=item.own and _says_something(diagnostic, item.recipient),
-            category=item.category,
+            delayed,
+            reply_code,
+            item.command or partial(_command, report, item),  # found only if a rule asks
+            item.diagnostic_type,
+            item.recipient,
+            phrases,
+            still_queued,
+            item.own and _says_something(diagnostic, said, item.recipient),
+            item.category,
+            lowered,
         )
         # positional: a class called with keywords costs twice as much
         out.append(Delivery(item.recipient, status, reply_code, why, item.remote_host, diagnostic, item.action))
@@ -696,11 +702,12 @@ def _diagnostic_status_wins(field: str | None, said: str) -> bool:
     return field[2:] in ("4.7", said[2:])
 
 
-def _says_something(diagnostic: str | None, recipient: str | None) -> bool:
-    """Does the diagnostic say anything beyond naming the recipient (``* user@example.org``)?"""
+def _says_something(diagnostic: str | None, lowered: str | None, recipient: str | None) -> bool:
+    """Does the diagnostic say anything beyond naming the recipient (``* user@example.org``)?
+    ``lowered`` is ``diagnostic.lower()``."""
     if not diagnostic:
         return False
-    rest = diagnostic.lower().replace(recipient, " ") if recipient else diagnostic
+    rest = lowered.replace(recipient, " ") if recipient and lowered is not None else diagnostic
     return _ALNUM.search(rest) is not None
 
 
@@ -917,6 +924,8 @@ _JSON_RECIPIENT = re.compile(r'"(?:email|recipient|rcpt_to)"\s{0,8}:\s{0,8}"([^"
 def _json_bounced(text: str) -> list[str]:
     """The bounced addresses of an SES notification, also when SNS wraps it as an escaped string,
     or of another service's webhook event."""
+    if '"' not in text:
+        return []  # every address either form yields is quoted (most reports quote nothing: one scan)
     # ``in`` first: most texts are no SES notification, and the test costs less than ``find``
     start = text.find("bouncedRecipients") if "bouncedRecipients" in text else -1
     if start == -1 and "delayedRecipients" in text:

@@ -941,7 +941,7 @@ _Entry = tuple[frozenset[str], _Pending]
 _WORD_PREFIX = 12
 
 
-def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[str, ...]]]:
+def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[tuple[str, ...], str | None]]]:
     owners: dict[str, set[str]] = {}
     for prefix, source in (("", PHRASES), ("!", EXPLICIT)):
         for reason, words in source.items():
@@ -964,7 +964,11 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[str, .
         while chain and not word.startswith(chain[-1]):
             chain.pop()
         reasons, pending = table[chain[-1]] if chain else (frozenset(), ())
-        table[word] = (frozenset((*reasons, *owners.get(word, ()))), pending + tuple(starters.get(word, ())))
+        if word in owners:
+            reasons = reasons.union(owners[word])
+        if word in starters:
+            pending += tuple(starters[word])
+        table[word] = (reasons, pending)
         chain.append(word)
     # Phrases that open with a letter or digit are tried only where a word starts. Each pattern
     # opens with a character class (no leading assertion), so the engine skips at C speed to the
@@ -977,16 +981,20 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[str, .
     by_opening: dict[str, list[str]] = {}
     for word in word_led:
         by_opening.setdefault(word[:_WORD_PREFIX], []).append(word)
-    candidates = {
-        opening: tuple(
-            sorted(
-                (w for n in range(1, len(opening) + 1) for w in by_opening.get(opening[:n], ())),
-                key=len,
-                reverse=True,
-            )
-        )
-        for opening in by_opening
-    }
+    # A phrase no longer than the opening found is a prefix of it: it is there, and the longest of
+    # those is the phrase taken unless a longer one (which the regex told apart only by its
+    # opening, the whole of which it matched) is there too. As in the table above, a stack of the
+    # short phrases that are prefixes of the current opening (in sorted order) gives each opening
+    # the longest of them in one step.
+    candidates: dict[str, tuple[tuple[str, ...], str | None]] = {}
+    chain = []  # short phrases that are prefixes of the current opening, shortest first
+    for opening, group in sorted(by_opening.items()):
+        while chain and not opening.startswith(chain[-1]):
+            chain.pop()
+        if len(group[0]) <= _WORD_PREFIX:  # (``word_led`` is sorted: the opening itself comes first)
+            chain.append(group[0])
+        longest_first = sorted((w for w in group if len(w) > _WORD_PREFIX), key=len, reverse=True)
+        candidates[opening] = (tuple(longest_first), chain[-1] if chain else None)
     wordy = literal_trie_pattern(by_opening)
     # The opening is consumed, not looked ahead at (a lookahead costs the engine a frame of its own
     # at every separator): the caller resumes each search one character after the separator.
@@ -1010,7 +1018,13 @@ def _build_separator_led(table: dict[str, _Entry]) -> tuple[_Plain, _Found, _Tri
     the ``_gate`` fragments occurs), only the phrases that name reasons are looked for."""
     words = sorted(w for w in table if not w[0].isalnum())
     alone = [w for w in words if not any(o != w and (o.startswith(w) or w.startswith(o)) for o in words)]
-    plain = tuple((w, table[w][0]) for w in alone if not table[w][1])
+    # Phrases that share their first two characters ("//www.spamhaus...", "//spf.pobox...") are
+    # looked for only where those occur: one scan rules out the group.
+    by_opening: dict[str, list[tuple[str, frozenset[str]]]] = {}
+    for w in alone:
+        if not table[w][1]:
+            by_opening.setdefault(w[:2], []).append((w, table[w][0]))
+    plain = tuple((opening if len(group) > 1 else group[0][0], tuple(group)) for opening, group in by_opening.items())
     found = tuple((w, table[w][0], _gate([w], table)) for w in alone if table[w][1])
     by_char: dict[str, list[str]] = {}
     for w in words:
@@ -1024,7 +1038,7 @@ def _build_separator_led(table: dict[str, _Entry]) -> tuple[_Plain, _Found, _Tri
     return plain, found, tuple(tries)
 
 
-_Plain = tuple[tuple[str, frozenset[str]], ...]
+_Plain = tuple[tuple[str, tuple[tuple[str, frozenset[str]], ...]], ...]  # (shared opening, phrases)
 _Found = tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]
 _Tries = tuple[tuple[str, re.Pattern[str], tuple[str, ...], re.Pattern[str] | None], ...]
 _WORD_AFTER_SEPARATOR, _TABLE, _CANDIDATES = _build()
@@ -1046,16 +1060,22 @@ def reasons_in(lowered: str) -> frozenset[str]:
     pos = 0
     while (m := _WORD_AFTER_SEPARATOR.search(padded, pos)) is not None:
         start = pos = m.start()
-        for word in _CANDIDATES[m.group(1)]:
+        longer, there = _CANDIDATES[m.group(1)]
+        for word in longer:
             if lowered.startswith(word, start):
                 _take(lowered, start, word, found)
                 break
+        else:
+            if there is not None:
+                _take(lowered, start, there, found)
         pos += 1
     # The phrases that open with a separator, everywhere: each occurrence counts (phrases may
     # overlap), the longest at its position.
-    for word, reasons in _PLAIN_LED:
-        if word in lowered:
-            found.update(reasons)
+    for shared, plain in _PLAIN_LED:
+        if shared in lowered:
+            for word, reasons in plain:
+                if word in lowered:
+                    found.update(reasons)
     for word, reasons, gate in _FOUND_LED:
         for fragment in gate:
             if fragment in lowered:

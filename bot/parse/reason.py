@@ -453,10 +453,9 @@ def status_name(status: str | None) -> str:
     return STATUS_NAME.get(status or "", "")
 
 
-def classify(
+def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by position (see below)
     status: str | None,
     text: str | None,
-    *,
     delayed: bool = False,
     reply_code: str | None = None,
     command: str | Callable[[], str | None] | None = None,
@@ -466,17 +465,21 @@ def classify(
     still_queued: bool = False,
     diagnosed: bool = True,
     category: str = "",
+    lowered: str | None = None,
 ) -> str:
-    """The reason for one delivery. ``found`` may pass ``reasons_in(text.lower())`` when the
-    caller already has it; ``category`` is the reporting MTA's own classification (``MTA_CATEGORY``);
-    ``command`` may be a function that finds the command, called only when a rule reads it."""
-    by_status = status_name(status)
-    if status and status.startswith("2."):
+    """The reason for one delivery. ``found`` may pass ``reasons_in(text.lower())`` and
+    ``lowered`` ``text.lower()`` when the caller already has them; ``category`` is the reporting
+    MTA's own classification (``MTA_CATEGORY``); ``command`` may be a function that finds the
+    command, called only when a rule reads it. (The parser passes every argument by position: a
+    call with keywords costs more, once per recipient.)"""
+    by_status = STATUS_NAME.get(status, "") if status else ""
+    if status and status[:2] == "2.":
         return "delivered"
     verdict = MTA_CATEGORY.get(category.strip().lower(), "") if category else ""
     if verdict and verdict not in _BROAD_CATEGORY:
         return verdict
-    lowered = (text or "").lower()
+    if lowered is None:
+        lowered = text.lower() if text else ""
     if text and (coded := provider_code(text, lowered)):
         return coded.reason  # a receiver's own documented code says more than any generic rule
     if found is None:
@@ -495,7 +498,7 @@ def classify(
         named = found & _NOT_POLICY
         return verdict if verdict in named else next((r for r in (*FIRST_PASS, *SECOND_PASS) if r in named), verdict)
     # "expired" is the queue's verdict, weaker than what went wrong on each attempt.
-    explicit = min((r[1:] for r in found if r[0] == "!"), key=lambda r: (r == "expired", r), default="")
+    explicit = _explicit(found) if found else ""
     if explicit and explicit not in RETRY and explicit != "expired":
         return explicit
     generic = not status or status.endswith(".0.0")
@@ -546,6 +549,15 @@ def classify(
     # Sisimai's convention: "onhold" when the remote said something nobody could classify,
     # "undefined" when there is nothing to go on for this recipient.
     return "onhold" if diagnosed and lowered and not lowered.isspace() else "undefined"
+
+
+def _explicit(found: frozenset[str]) -> str:
+    """The reason an MTA's own words name (``EXPLICIT``: "!"-prefixed in ``found``), "" when none;
+    of several, the first by name, "expired" last."""
+    named = [r[1:] for r in found if r[0] == "!"]  # (most evidence has none: one pass, no key function)
+    if not named:
+        return ""
+    return min(named, key=lambda r: (r == "expired", r))
 
 
 def _fallback(e: Evidence, status: str | None, delayed: bool, diagnostic_type: str) -> str:

@@ -1,0 +1,66 @@
+"""Shortcuts of the per-recipient path (bot/parse/__init__.py, reason.py, phrases.py) that must
+give the answers of the long way round: the phrase taken where the regex told openings apart,
+the shared-opening gate of the separator-led phrases, the quote test of ``_json_bounced``, and
+``classify`` given its arguments by position and the text's lower-cased form."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.parse import _json_bounced
+from bot.parse import phrases as P
+from bot.parse.reason import classify
+
+
+def test_each_phrase_implies_what_its_table_entry_says_wherever_a_word_starts() -> None:
+    # The longest phrase at a position is the one taken: in "x " + word + " y" that is ``word``
+    # itself or a longer phrase that starts with it, whose entry holds the word's reasons.
+    for word, (reasons, _) in P._TABLE.items():
+        for text in (word, f"x {word} y", f"({word})\n"):
+            assert reasons <= P.reasons_in(text), (word, text)
+
+
+def test_a_short_phrase_under_a_longer_opening_is_still_taken() -> None:
+    # "mailbox full" is a prefix of the 12-character opening "mailbox full"; a longer phrase with
+    # that opening that is not there must not hide it.
+    assert "mailboxfull" in P.reasons_in("550 mailbox full")
+    assert "mailboxfull" in P.reasons_in("550 mailbox fullness")
+
+
+def test_the_phrases_behind_a_shared_opening_are_each_found() -> None:
+    for shared, plain in P._PLAIN_LED:
+        for word, reasons in plain:
+            assert word.startswith(shared)
+            assert reasons <= P.reasons_in(f"see http:{word} now"), word
+    assert P.reasons_in("see http://example.org/ now") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("550 5.1.1 user unknown", []),
+        ('{"bounce": {"bouncedRecipients": [{"emailAddress": "a@example.org"}]}}', ["a@example.org"]),
+        ('{"event": "bounce", "recipient": "B@Example.org"}', ["b@example.org"]),
+        ('a quoted "word" and no address', []),
+    ],
+)
+def test_json_bounced(text: str, expected: list[str]) -> None:
+    assert _json_bounced(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        ("5.1.1", "550 5.1.1 <a@example.org>: Recipient address rejected: User unknown"),
+        ("5.0.0", "550 rejected by policy: sender address"),
+        (None, "Connection timed out"),
+        ("4.4.7", "Delivery expired, DNS query failed"),
+    ],
+)
+def test_classify_by_position_with_the_lowered_text_answers_as_by_keyword(status: str | None, text: str) -> None:
+    by_keyword = classify(status, text, reply_code="550", command="RCPT", recipient="a@example.org")
+    found = P.reasons_in(text.lower())
+    by_position = classify(
+        status, text, False, "550", "RCPT", "SMTP", "a@example.org", found, False, True, "", text.lower()
+    )
+    assert by_position == by_keyword
