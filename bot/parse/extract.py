@@ -122,7 +122,7 @@ _HOST_SHAPES: tuple[tuple[str | tuple[str, ...], re.Pattern[str], int | None, st
         # ``^`` would be tried at every character)
         ("'", r"\n(" + _H + r")[ \t]*\n[^\n]{0,80}'[245]\d\d[ \-]", 0, None),
         # Gmail: [mail.example.net. 192.0.2.1: timed out]
-        (": ", r"\[(" + _H + r")\.? (" + _IP + r")(?::\d+)?: ", 0, None),
+        ("[", r"\[(" + _H + r")\.? (" + _IP + r")(?::\d+)?: ", 0, 0),
         (
             ("emote server", "emote host"),
             r"(?:Remote server|Remote host|remote server):?[ \t]*\[?(" + _H + r")\]?[ \t]*[\[(]?(" + _IP + r")?",
