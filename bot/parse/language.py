@@ -22,11 +22,16 @@ def _runs(letters: str) -> re.Pattern[str]:
     return re.compile(f"[{letters}][{letters}]*")
 
 
-_KANA = _runs("\u3040-\u30ff")
-_HANGUL = _runs("\uac00-\ud7af")
-_HAN = _runs("\u4e00-\u9fff")
-_CYRILLIC = _runs("\u0400-\u04ff")
+_KANA = _runs(r"\u3040-\u30ff")
 _LATIN = _runs("A-Za-z")
+# Hangul, Han and Cyrillic are counted by the high byte of each UTF-16 code unit (``_in_blocks``:
+# an encoding, a slice and a ``bytes.translate``, all at C speed): their ranges are whole blocks of
+# 256 characters but for Hangul's last, completed with a pattern only where a text holds that
+# block at all. A class over such ranges costs a step per character to compile, tens of thousands.
+_HANGUL_BLOCKS = bytes(range(0xAC, 0xD7))  # U+AC00..U+D6FF
+_HANGUL_LAST = re.compile(r"[\ud700-\ud7af]")  # the last Hangul syllables, in the block U+D700..U+D7FF
+_HAN_BLOCKS = bytes(range(0x4E, 0xA0))  # U+4E00..U+9FFF
+_CYRILLIC_BLOCKS = b"\x04"  # U+0400..U+04FF
 # Words of Japanese NDRs written in kanji alone (Chinese reports say 收件人, 主题, 发件人, 投递):
 # a terse Japanese report of labels only has Han and no kana.
 _JAPANESE_KANJI = ("宛先", "件名", "差出人", "送信", "配信")
@@ -192,19 +197,28 @@ def _count(letters: re.Pattern[str], sample: str) -> int:
     return sum(map(len, letters.findall(sample)))
 
 
+def _in_blocks(high: bytes, blocks: bytes) -> int:
+    """How many of the code units whose high bytes are ``high`` lie in one of ``blocks``."""
+    return len(high) - len(high.translate(None, blocks))
+
+
 def _by_sample(sample: str) -> str | None:
     if sample.isascii():
         return _by_words(sample)
+    # the block of each UTF-16 code unit (those of a pair, and lone surrogates, lie in none of ours)
+    high = sample.encode("utf-16-be", "surrogatepass")[::2]
     kana = _count(_KANA, sample)
-    hangul = _count(_HANGUL, sample)
+    hangul = _in_blocks(high, _HANGUL_BLOCKS)
+    if b"\xd7" in high:
+        hangul += _count(_HANGUL_LAST, sample)
     if hangul >= 4 and hangul >= kana:
         return "ko"
     if kana >= 4:
         return "ja"
     # Han or Cyrillic decide only as a fair share of the letters: an English report that quotes a
     # Chinese subject or names "Иван Петров" is English.
-    han = _count(_HAN, sample)
-    cyrillic = _count(_CYRILLIC, sample)
+    han = _in_blocks(high, _HAN_BLOCKS)
+    cyrillic = _in_blocks(high, _CYRILLIC_BLOCKS)
     latin = _count(_LATIN, sample) if han >= 8 or cyrillic >= 8 else 0
     if han >= 8 and han * 3 >= latin:
         # Japanese writes its grammar in kana; Chinese (QQ, 163, Sina reports) has none.
