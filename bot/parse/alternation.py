@@ -101,11 +101,11 @@ def gated(
     an item whose literal (``needle(item)``) holds a gate the text lacks cannot occur in it and
     is left out; the rest keep their order. One search for a short gate that many literals share
     (a character, a word) costs less than a search for each of them, and most texts lack it."""
+    # the gates each item holds, and each combination's absent gates, as bits: an item is kept
+    # where it holds none of the absent ones (this runs at import, for every combination)
+    held = [sum(1 << bit for bit, gate in enumerate(gates) if gate in needle(item)) for item in items]
     return {
-        present: tuple(
-            item
-            for item in items
-            if all(has or gate not in needle(item) for gate, has in zip(gates, present, strict=True))
-        )
+        present: tuple(item for item, holds in zip(items, held, strict=True) if not holds & absent)
         for present in product((False, True), repeat=len(gates))
+        for absent in (sum(1 << bit for bit, has in enumerate(present) if not has),)
     }

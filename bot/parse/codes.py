@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
 
 from bot.parse.model import Code
 
@@ -143,19 +142,21 @@ def _reply_context(text: str, start: int) -> bool:
     return before.lower().endswith(_REPLY_LEADS)
 
 
-def _matches(text: str) -> Iterable[re.Match[str]]:
-    """The matches of ``_ANY_CODE`` in ``text``, in order, gathered from the three literal-led
-    scans of ``_BY_DIGIT``. Where no two of them overlap they are exactly the one scan's matches:
-    a position the one scan matches at is skipped by its digit's scan only inside a match of that
-    scan that started earlier, which the one scan would have found first. Otherwise (or past
-    ``MAX_MATCHES`` of a digit) the one scan runs."""
+def _matches(text: str) -> list[re.Match[str]]:
+    """The matches of ``_ANY_CODE`` in ``text``, in order (the first ``MAX_MATCHES``), gathered
+    from the three literal-led scans of ``_BY_DIGIT``. Where no two of them overlap they are
+    exactly the one scan's matches: a position the one scan matches at is skipped by its digit's
+    scan only inside a match of that scan that started earlier, which the one scan would have
+    found first. Otherwise (or past ``MAX_MATCHES`` of a digit) the one scan runs."""
     found: list[re.Match[str]] = []
     digits = 0
+    # every match holds three characters at least: a shorter text cannot hold MAX_MATCHES of them
+    short = len(text) < 3 * MAX_MATCHES
     for digit, pattern in _BY_DIGIT:
         if digit in text:
-            matches = list(itertools.islice(pattern.finditer(text), MAX_MATCHES))
+            matches = list(pattern.finditer(text) if short else itertools.islice(pattern.finditer(text), MAX_MATCHES))
             if len(matches) == MAX_MATCHES:
-                return _ANY_CODE.finditer(text)
+                return list(itertools.islice(_ANY_CODE.finditer(text), MAX_MATCHES))
             if matches:
                 found += matches
                 digits += 1
@@ -164,8 +165,9 @@ def _matches(text: str) -> Iterable[re.Match[str]]:
         end = 0
         for m in found:
             if m.start() < end:
-                return _ANY_CODE.finditer(text)
+                return list(itertools.islice(_ANY_CODE.finditer(text), MAX_MATCHES))
             end = m.end()
+        return found[:MAX_MATCHES] if len(found) > MAX_MATCHES else found
     return found
 
 
@@ -174,8 +176,8 @@ def find_codes(text: str) -> tuple[Code, ...]:
     found: list[Code] = []
     seen: set[tuple[str | None, str | None]] = set()
     brackets: tuple[tuple[str, str], ...] | None = None  # looked for at the first code kept
-    arrows = False
-    for m in itertools.islice(_matches(text), MAX_MATCHES):
+    arrows = curly = False
+    for m in _matches(text):
         first, rest, status, alone = m.groups()
         if alone:  # an enhanced code alone
             status = first + alone
@@ -193,14 +195,17 @@ def find_codes(text: str) -> tuple[Code, ...]:
             continue
         start, end = m.span()
         if brackets is None:
-            brackets = _BRACKET_KINDS[("[" in text or "]" in text) + 2 * ("{" in text or "}" in text)]
+            curly = "{" in text or "}" in text
+            brackets = _BRACKET_KINDS[("[" in text or "]" in text) + 2 * curly]
             arrows = "-> " in text
         depth = _depth(text, start, brackets, arrows) if brackets or arrows else 0
         # The reply's text after its code: up to ``_TEXT_LEN`` characters, on one line, cut where
         # it stops: at a blank line, or the opening of Exchange's nested reply ("[{") or the end
         # of one ("};"). ``partition`` takes one argument and returns the string itself when the
         # stop is absent (a bounded ``str.find`` costs more to call than to search).
-        tail = text[end : end + _TEXT_LEN].partition("\n\n")[0].partition("[{")[0].partition("};")[0]
+        tail = text[end : end + _TEXT_LEN].partition("\n\n")[0]
+        if curly:  # Exchange's nested replies: most texts hold no curly bracket at all
+            tail = tail.partition("[{")[0].partition("};")[0]
         found.append(Code(status, reply, " ".join(tail.split()).strip(" '\""), depth))
         if len(found) == MAX_CODES:
             break

@@ -26,6 +26,9 @@ _EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 _LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # a clock years off, or a made-up date
 _MONTHS = {"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6}
 _MONTHS |= {"Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12}
+# The values of the one- and two-digit fields ``_RFC5322_DATE`` reads: a lookup costs less than
+# a call of ``int``.
+_NUMBERS = {str(n): n for n in range(10)} | {f"{n:02d}": n for n in range(100)}
 # RFC 5322 section 3.3 with single spaces (or two after the day's name: "Tue,  2 May") and a
 # four-digit year: whatever follows the zone after a space (a comment, "(JST)") is ignored, as
 # the standard library's parser ignores it.
@@ -45,8 +48,9 @@ def parse_date(value: str | None) -> dt.datetime | None:
         if usual is not None:
             day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = usual.groups()
             # positional arguments throughout: keywords cost datetime and timedelta a parse of their names
-            local = dt.datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), 0, dt.UTC)
-            offset = (int(zone_hours) * 3600 + int(zone_minutes) * 60) * (-1 if sign == "-" else 1)
+            n = _NUMBERS
+            local = dt.datetime(int(year), _MONTHS[month], n[day], n[hour], n[minute], n[second], 0, dt.UTC)
+            offset = (n[zone_hours] * 3600 + n[zone_minutes] * 60) * (-1 if sign == "-" else 1)
         else:
             # ``parsedate_tz`` is what ``parsedate_to_datetime`` reads with; the offset is applied
             # here directly (a zone-less date is UTC, as the offset 0 it gives then).

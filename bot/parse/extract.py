@@ -122,7 +122,7 @@ _HOST_SHAPES: tuple[tuple[str | tuple[str, ...], re.Pattern[str], int | None, st
         # ``^`` would be tried at every character)
         ("'", r"\n(" + _H + r")[ \t]*\n[^\n]{0,80}'[245]\d\d[ \-]", 0, None),
         # Gmail: [mail.example.net. 192.0.2.1: timed out]
-        (": ", r"\[(" + _H + r")\.? (" + _IP + r")(?::\d+)?: ", 0, None),
+        ("[", r"\[(" + _H + r")\.? (" + _IP + r")(?::\d+)?: ", 0, 0),
         (
             ("emote server", "emote host"),
             r"(?:Remote server|Remote host|remote server):?[ \t]*\[?(" + _H + r")\]?[ \t]*[\[(]?(" + _IP + r")?",
@@ -151,12 +151,15 @@ _IP_AFTER_HOST = re.compile(r"\.?[ \t]{0,3}[\[(][ \t]?(" + _IP + r")(?::\d+)?[ \
 # Exchange's "[LastAttemptedIP=192.0.2.1:25]" or "[LastAttemptedIP=2001:db8::1:25]". The IPv6
 # run is taken whole (possessive: a run of colons is read once, not split every possible way).
 _IP_ONLY = re.compile(r"LastAttemptedIP=(?:((?:\d{1,3}\.){3}\d{1,3})(?::\d+)?\]|([0-9a-fA-F:]++)(\d*+)\])")
-_REPORTING = re.compile(
-    r"(?:Generating server|Servidor de generación|Serveur de génération|Servidor gerador|"
-    r"Genererende server|Server voor genereren|Generierender Server|Erstellender Server|"
-    r"生成サーバー|생성 서버|Server di generazione)".lower()
-    + r"\s*[:：]\s*([\w.\-]+)",
-)  # searched in lower-cased text
+# How localised Exchange reports label the reporting server (searched in lower-cased text).
+_REPORTING_LABELS = (
+    *("Generating server", "Servidor de generación", "Serveur de génération", "Servidor gerador"),
+    *("Genererende server", "Server voor genereren", "Generierender Server", "Erstellender Server"),
+    *("生成サーバー", "생성 서버", "Server di generazione"),
+)
+_REPORTING = re.compile("(?:" + "|".join(_REPORTING_LABELS).lower() + ")" + r"\s*[:：]\s*([\w.\-]+)")
+# What every label an ASCII text can hold names (its server): a text without it holds none.
+_REPORTING_ASCII_GATE = "serv"
 _MAIL_SYSTEM_AT = re.compile(  # searched in lower-cased text
     r"(?:this is the mail system at host|this is the qmail-send program at|\"reportingmta\"\s*:\s*\"dsn;) ?"
     r"([\w.\-]+)"
@@ -389,8 +392,12 @@ def _first_of(text: str, needles: tuple[str, ...]) -> int:
 def find_reporting(text: str, lowered: str | None = None) -> str | None:
     """The reporting server the text names; ``lowered`` is ``text.lower()`` when the caller has it."""
     lowered = lower(text) if lowered is None else lowered
-    needles = _REPORTING_ASCII if lowered.isascii() else _REPORTING_NEEDLES
-    m = _search_near(_REPORTING, lowered, needles, _REPORTING_REACH)
+    if not lowered.isascii():
+        m = _search_near(_REPORTING, lowered, _REPORTING_NEEDLES, _REPORTING_REACH)
+    elif _REPORTING_ASCII_GATE in lowered:  # one search where most texts would need three
+        m = _search_near(_REPORTING, lowered, _REPORTING_ASCII, _REPORTING_REACH)
+    else:
+        m = None
     if m is None:
         m = _search_near(_MAIL_SYSTEM_AT, lowered, _MAIL_SYSTEM_NEEDLES, _MAIL_SYSTEM_REACH)
     return m.group(1).rstrip(".").lower() if m else None

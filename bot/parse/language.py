@@ -9,14 +9,29 @@ Returns an ISO 639-1 code, or None when the text is too short to say.
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from typing import TypeVar
 
 SUPPORTED = ("en", "es", "fr", "ja", "nl", "ko", "de", "it", "pt", "zh", "ru")
-_KANA = re.compile(r"[\u3040-\u30ff]")
-_HANGUL = re.compile(r"[\uac00-\ud7af]")
-_HAN = re.compile(r"[\u4e00-\u9fff]")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_LATIN = re.compile(r"[A-Za-z]")
+
+
+def _runs(letters: str) -> re.Pattern[str]:
+    """Runs of ``letters`` (a class's ranges): a text is counted run by run (``_count``), one
+    match per word rather than one per letter. The pattern opens with the class itself, not a
+    repeat of it: then the engine skips ahead to the next letter of the class at C speed."""
+    return re.compile(f"[{letters}][{letters}]*")
+
+
+_KANA = _runs(r"\u3040-\u30ff")
+_LATIN = _runs("A-Za-z")
+# Hangul, Han and Cyrillic are counted by the high byte of each UTF-16 code unit (``_in_blocks``:
+# an encoding, a slice and a ``bytes.translate``, all at C speed): their ranges are whole blocks of
+# 256 characters but for Hangul's last, completed with a pattern only where a text holds that
+# block at all. A class over such ranges costs a step per character to compile, tens of thousands.
+_HANGUL_BLOCKS = bytes(range(0xAC, 0xD7))  # U+AC00..U+D6FF
+_HANGUL_LAST = re.compile(r"[\ud700-\ud7af]")  # the last Hangul syllables, in the block U+D700..U+D7FF
+_HAN_BLOCKS = bytes(range(0x4E, 0xA0))  # U+4E00..U+9FFF
+_CYRILLIC_BLOCKS = b"\x04"  # U+0400..U+04FF
 # Words of Japanese NDRs written in kanji alone (Chinese reports say 收件人, 主题, 发件人, 投递):
 # a terse Japanese report of labels only has Han and no kana.
 _JAPANESE_KANJI = ("宛先", "件名", "差出人", "送信", "配信")
@@ -134,8 +149,8 @@ _WORDS: dict[str, tuple[str, ...]] = {
     "pt": ("o", "de", "não", "mensagem", "destinatário", "servidor", "entregue", "foi", "para", "você"),
 }
 # Latin letters only (the word lists are Latin-script); explicit ranges are about twice as fast
-# as Unicode classes.
-_TOKEN = re.compile(r"[a-z\u00c0-\u024f]+(?:'[a-z\u00c0-\u024f]+)?")
+# as Unicode classes. The pattern opens with the class, not a repeat of it (see ``_runs``).
+_TOKEN = re.compile(r"[a-z\u00c0-\u024f][a-z\u00c0-\u024f]*(?:'[a-z\u00c0-\u024f]+)?")
 _PHRASE_LANG = tuple((w, lang) for lang, words in _WORDS.items() for w in words if " " in w or "'" in w)
 # The phrases an ASCII text can hold, under the fragment most of them share: a text without
 # "diagnos" holds none of the phrases that contain it.
@@ -144,14 +159,17 @@ _ASCII_PHRASES = tuple(
     (gate, tuple(p for p in _PHRASE_LANG if p[0].isascii() and gate in p[0])) for gate in _GATES
 ) + tuple(("", (p,)) for p in _PHRASE_LANG if p[0].isascii() and not any(gate in p[0] for gate in _GATES))
 _SINGLE = {lang: frozenset(w for w in words if " " not in w and "'" not in w) for lang, words in _WORDS.items()}
-# word -> the languages it counts for, so each token is looked up once
-_BY_WORD: dict[str, tuple[str, ...]] = {}
-for _lang, _singles in _SINGLE.items():
+# Each language as one character, and each word as the characters of the languages it counts for:
+# a text's tokens become one string of marks (C-level ``map`` and ``join``), counted per language
+# with ``str.count``, with no Python-level step per token.
+_MARKS = "".join(chr(ord("a") + i) for i in range(len(_SINGLE)))
+_BY_WORD: dict[str, str] = {}
+for _mark, _singles in zip(_MARKS, _SINGLE.values(), strict=True):
     for _word in _singles:
-        _BY_WORD[_word] = (*_BY_WORD.get(_word, ()), _lang)
+        _BY_WORD[_word] = _BY_WORD.get(_word, "") + _mark
 # The same for ASCII text, as bytes: every byte that is not a lower-case letter separates tokens.
 # bytes.translate is a plain table lookup per byte, several times faster than str.translate.
-_BY_ASCII_WORD = {word.encode(): langs for word, langs in _BY_WORD.items() if word.isascii()}
+_BY_ASCII_WORD = {word.encode(): marks for word, marks in _BY_WORD.items() if word.isascii()}
 _ASCII_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
 
 
@@ -174,20 +192,34 @@ def detect(text: str, content_language: str | None = None) -> str | None:
     return _by_sample(sample)
 
 
+def _count(letters: re.Pattern[str], sample: str) -> int:
+    """How many characters of ``sample`` the runs of ``letters`` hold."""
+    return sum(map(len, letters.findall(sample)))
+
+
+def _in_blocks(high: bytes, blocks: bytes) -> int:
+    """How many of the code units whose high bytes are ``high`` lie in one of ``blocks``."""
+    return len(high) - len(high.translate(None, blocks))
+
+
 def _by_sample(sample: str) -> str | None:
     if sample.isascii():
         return _by_words(sample)
-    kana = len(_KANA.findall(sample))
-    hangul = len(_HANGUL.findall(sample))
+    # the block of each UTF-16 code unit (those of a pair, and lone surrogates, lie in none of ours)
+    high = sample.encode("utf-16-be", "surrogatepass")[::2]
+    kana = _count(_KANA, sample)
+    hangul = _in_blocks(high, _HANGUL_BLOCKS)
+    if b"\xd7" in high:
+        hangul += _count(_HANGUL_LAST, sample)
     if hangul >= 4 and hangul >= kana:
         return "ko"
     if kana >= 4:
         return "ja"
     # Han or Cyrillic decide only as a fair share of the letters: an English report that quotes a
     # Chinese subject or names "Иван Петров" is English.
-    han = len(_HAN.findall(sample))
-    cyrillic = len(_CYRILLIC.findall(sample))
-    latin = len(_LATIN.findall(sample)) if han >= 8 or cyrillic >= 8 else 0
+    han = _in_blocks(high, _HAN_BLOCKS)
+    cyrillic = _in_blocks(high, _CYRILLIC_BLOCKS)
+    latin = _count(_LATIN, sample) if han >= 8 or cyrillic >= 8 else 0
     if han >= 8 and han * 3 >= latin:
         # Japanese writes its grammar in kana; Chinese (QQ, 163, Sina reports) has none.
         return "ja" if kana or any(w in sample for w in _JAPANESE_KANJI) else "zh"
@@ -199,15 +231,12 @@ def _by_sample(sample: str) -> str | None:
 _Token = TypeVar("_Token", str, bytes)
 
 
-def _score(tokens: list[_Token], by_word: dict[_Token, tuple[str, ...]]) -> dict[str, int] | None:
+def _score(tokens: list[_Token], by_word: dict[_Token, str]) -> dict[str, int] | None:
     """How many of ``tokens`` each language lists; None for fewer than three tokens."""
     if len(tokens) < 3:
         return None
-    scores = dict.fromkeys(_SINGLE, 0)
-    for token in filter(by_word.__contains__, tokens):  # the listed words only: a few of them
-        for lang in by_word[token]:
-            scores[lang] += 1
-    return scores
+    marks = "".join(map(by_word.get, tokens, repeat("")))
+    return dict(zip(_SINGLE, map(marks.count, _MARKS), strict=True))
 
 
 def _by_words(sample: str) -> str | None:

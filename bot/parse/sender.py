@@ -65,11 +65,20 @@ _MAILFROM_MARKERS = (  # the MAIL FROM (Return-Path) domain, the one SPF is chec
 )
 
 
-# The markers that may occur in a text, by whether it holds a ``=`` and a ``[`` (``gated``): a
-# search for one character is a ``memchr``, most reports hold no ``=`` and nearly half no ``[``.
+# The markers that may occur in a text, by whether it holds a ``=``, a ``[`` and the word
+# "sending" (``gated``): a search for one character is a ``memchr``, most reports hold no ``=``
+# and nearly half no ``[``; one search for "sending" stands for the three markers holding it.
+_GATES = ("=", "[", "sending")
 _IP_GATED, _FROM_GATED, _MAILFROM_GATED = (
-    gated(markers, ("=", "["), str) for markers in (_IP_MARKERS, _FROM_MARKERS, _MAILFROM_MARKERS)
+    gated(markers, _GATES, str) for markers in (_IP_MARKERS, _FROM_MARKERS, _MAILFROM_MARKERS)
 )
+
+
+def _gates(text: str) -> tuple[bool, bool, bool]:
+    """Which of ``_GATES`` ``text`` holds."""
+    return "=" in text, "[" in text, "sending" in text
+
+
 # The tokens read after a marker, matched at an offset (bounded: at most the longest name).
 _IP_TOKEN = re.compile(r"[0-9a-fA-F:.]{0,64}")
 _NAME_TOKEN = re.compile(r"[a-z0-9._-]{0,253}")
@@ -277,14 +286,14 @@ def find_sender(
     auth = (f"{results} {spf}" if results and spf else results or spf or "").lower()
     ip = named = envelope = None
     if not auth:  # the usual case: the report's text alone
-        gates = "=" in lowered, "[" in lowered
+        gates = "=" in lowered, "[" in lowered, "sending" in lowered
         for marker in _IP_GATED[gates]:
             if marker in lowered and (ip := _ip_after(lowered, marker)):
                 break
         named = _named_domain(lowered, _FROM_GATED[gates])
         envelope = _named_domain(lowered, _MAILFROM_GATED[gates])
     else:  # each marker in the report's text, then in the returned message's authentication results
-        sources = [(lowered, ("=" in lowered, "[" in lowered)), (auth, ("=" in auth, "[" in auth))]
+        sources = [(lowered, _gates(lowered)), (auth, _gates(auth))]
         for marker in _IP_MARKERS:
             for source, gates in sources:
                 if marker in _IP_GATED[gates] and marker in source and (ip := _ip_after(source, marker)):

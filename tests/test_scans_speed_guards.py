@@ -1,0 +1,79 @@
+"""The shortcuts the text scanners take give the answers the plain forms would."""
+
+from __future__ import annotations
+
+import re
+
+from bot.parse import codes, dates, extract, language, providers
+
+
+def test_every_ascii_reporting_label_holds_the_gate() -> None:
+    ascii_labels = [label.lower() for label in extract._REPORTING_LABELS if label.isascii()]
+    assert ascii_labels
+    assert all(extract._REPORTING_ASCII_GATE in label for label in ascii_labels)
+
+
+def test_find_reporting_reads_every_label() -> None:
+    for label in extract._REPORTING_LABELS:
+        assert extract.find_reporting(f"Report\n{label}: MX1.Example.NET\n") == "mx1.example.net"
+
+
+def test_provider_marker_gates_are_in_their_markers() -> None:
+    for marker, gate, _ in providers._MARKERS:
+        assert gate in marker
+        assert not gate.isdigit()
+
+
+def test_mimecast_phrases_found_under_their_gates() -> None:
+    for phrase, reason in providers._MIMECAST:
+        text = f"550 {phrase} mimecast"
+        found = providers.provider_code(text, text.lower())
+        assert found is not None
+        assert (found.code, found.reason) == (phrase, reason)
+
+
+def test_script_counts_are_letter_counts() -> None:
+    sample = "メール配信エラー: Ошибка доставки 수신자 없음 \ud7a0\ud7b5 收件人 abc DEF ñ 😀 \udc80"
+    high = sample.encode("utf-16-be", "surrogatepass")[::2]
+    assert language._count(language._KANA, sample) == len(re.findall("[\u3040-\u30ff]", sample))
+    assert language._count(language._LATIN, sample) == len(re.findall("[A-Za-z]", sample))
+    hangul = language._in_blocks(high, language._HANGUL_BLOCKS) + language._count(language._HANGUL_LAST, sample)
+    assert hangul == len(re.findall("[\uac00-\ud7af]", sample))
+    assert language._in_blocks(high, language._HAN_BLOCKS) == len(re.findall("[\u4e00-\u9fff]", sample))
+    assert language._in_blocks(high, language._CYRILLIC_BLOCKS) == len(re.findall("[\u0400-\u04ff]", sample))
+
+
+def test_scripts_decide_as_before() -> None:
+    assert language.detect("メール配信エラーが発生しました。宛先のアドレスを確認してください。") == "ja"
+    assert language.detect("수신자의 메일함을 찾을 수 없습니다. 주소를 확인하십시오.") == "ko"
+    assert language.detect("收件人地址不存在，邮件无法投递，请检查收件人地址。") == "zh"
+    assert language.detect("Сообщение не может быть доставлено получателю, ящик не найден.") == "ru"
+
+
+def test_scores_count_each_listed_token_for_each_of_its_languages() -> None:
+    tokens = ["de", "la", "the", "message", "van", "het", "niet", "de", "server", "x", "y"]
+    expected = dict.fromkeys(language._SINGLE, 0)
+    for token in tokens:
+        for lang, words in language._SINGLE.items():
+            expected[lang] += token in words
+    assert language._score(tokens, language._BY_WORD) == expected
+    assert language._score(["de", "la"], language._BY_WORD) is None
+
+
+def test_date_fields_read_as_numbers() -> None:
+    for text, number in dates._NUMBERS.items():
+        assert int(text) == number
+    assert dates.parse_date("Thu, 29 Apr 2010 23:34:45 +0900") == dates.parse_date("29 Apr 2010 14:34:45 +0000")
+
+
+def test_codes_of_a_long_text_are_capped() -> None:
+    text = "550 5.1.1 unknown\n" * 3000
+    assert len(codes._matches(text)) == codes.MAX_MATCHES
+    assert codes.find_codes(text)[0].status == "5.1.1"
+
+
+def test_exchange_nested_reply_is_cut_only_where_a_curly_bracket_is() -> None:
+    plain = codes.find_codes("550 5.1.1 user unknown [x]")[0]
+    nested = codes.find_codes("550 4.4.7 QUEUE.Expired [{LED=450 4.4.316 Connection refused};]")
+    assert plain.text == "user unknown [x]"
+    assert nested[0].text == "QUEUE.Expired"
