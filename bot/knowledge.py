@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import gc
 import importlib.util
 import os
 import pickle
@@ -563,6 +564,10 @@ def _trusted(path: str) -> bool:
 
 
 def _from_cache(path: str, stamp: str, kind: type[T]) -> T | None:
+    # Loading makes a few thousand objects that hold no cycles: the collector, which would walk
+    # them (and everything loaded before) several times meanwhile, waits.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         if not (_trusted(os.path.dirname(path)) and _trusted(path)):
             return None
@@ -570,6 +575,9 @@ def _from_cache(path: str, stamp: str, kind: type[T]) -> T | None:
             found, kb = pickle.load(fh)
     except Exception:  # missing, unreadable, truncated, or from other code: read the files
         return None
+    finally:
+        if collecting:
+            gc.enable()
     return kb if found == stamp and isinstance(kb, kind) else None
 
 
