@@ -7,9 +7,11 @@ could not be read. Argument errors exit 2, as argparse does.
 from __future__ import annotations
 
 import argparse
+import codecs
 import dataclasses
 import functools
 import gc
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -198,6 +200,49 @@ def _outcomes(items: Iterable[Input], render: Callable[[Input], T], *, jobs: int
     yield from fanout.in_order(items, render, jobs=jobs)
 
 
+class _Output:
+    """Standard output, written in blocks of about OUTPUT_BLOCK characters (each answer at once on
+    a terminal): with PYTHONUNBUFFERED set, every write would otherwise be a system call. To a
+    UTF-8 stream (the usual case), each answer is encoded on its own and a block written as bytes:
+    one answer with a character beyond Latin-1 would make a block joined as text all wide
+    characters, and encoding that costs several times as much as copying."""
+
+    def __init__(self, stdout: IO[str]) -> None:
+        self.stdout = stdout
+        self.binary: IO[bytes] | None = None
+        self.errors = "strict"
+        # UTF-8 keeps no state from one piece to the next: the bytes are those the stream would write.
+        if isinstance(stdout, io.TextIOWrapper) and codecs.lookup(stdout.encoding).name == "utf-8":
+            self.binary, self.errors = stdout.buffer, stdout.errors or "strict"
+        self.block = 0 if stdout.isatty() else OUTPUT_BLOCK
+        self.texts: list[str] = []
+        self.encoded: list[bytes] = []
+        self.held = 0
+
+    def write(self, answer: str) -> None:
+        if self.binary is None:
+            self.texts.append(answer)
+            self.held += len(answer)
+        else:
+            data = answer.encode("utf-8", self.errors)
+            self.encoded.append(data)
+            self.held += len(data)
+        if self.held >= self.block:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.texts:
+            self.stdout.write("".join(self.texts))
+            self.texts.clear()
+        if self.encoded and self.binary is not None:
+            self.stdout.flush()  # anything written to the text stream goes first
+            self.binary.write(b"".join(self.encoded))
+            if not self.block:  # a terminal: shown now, as the text stream would show it
+                self.binary.flush()
+            self.encoded.clear()
+        self.held = 0
+
+
 def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdin: IO[bytes]) -> int:
     language = args.lang or default_language()
     ui = knowledge.load(language).ui
@@ -230,11 +275,7 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     # walks it again (not even the one at exit), and forked workers share its memory pages.
     gc.freeze()
     records = []
-    # Output goes out in blocks of about OUTPUT_BLOCK characters (as each input is done on a
-    # terminal): with PYTHONUNBUFFERED set, every write would otherwise be a system call.
-    pending: list[str] = []
-    held = 0
-    block = 0 if stdout.isatty() else OUTPUT_BLOCK
+    output = _Output(stdout)
     try:
         for outcome in _outcomes(iter_inputs(args.inputs, stdin), render, jobs=_jobs(args.jobs)):
             unreadable += outcome.unreadable
@@ -242,16 +283,11 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
             for line in outcome.messages:
                 print(f"mailflow: {line}", file=stderr)
             if outcome.output:
-                pending.append(outcome.output)
-                held += len(outcome.output)
-                if held >= block:
-                    stdout.write("".join(pending))
-                    pending.clear()
-                    held = 0
+                output.write(outcome.output)
             if outcome.record is not None:
                 records.append(outcome.record)
     finally:
-        stdout.write("".join(pending))  # what is done is written, also when stopped early
+        output.flush()  # what is done is written, also when stopped early
     if args.format == "json" and records:
         import json  # noqa: PLC0415 - --format jsonl writes its lines itself (bot/render/record.py)
 
