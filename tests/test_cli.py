@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.explain import OUTPUT_BLOCK, _Output
+from bot.cli.explain import OUTPUT_BLOCK, _files_under, _Output
 
 QUEUE_ERROR = (
     "450 4.4.316 Connection refused [Message=Socket error code 10061] "
@@ -209,3 +209,24 @@ def test_answers_are_written_as_the_text_stream_would_write_them(encoding: str, 
     output.flush()
     stdout.flush()
     assert written.getvalue() == "".join(["before\n", *answers]).encode(encoding, errors)
+
+
+def test_files_under_a_directory_come_in_the_order_of_their_path_components(tmp_path: Path) -> None:
+    for name in (
+        "a/x",
+        "a/ x",
+        "a.b/y",
+        "a b/z",
+        "a0",
+        "b/c/w",
+        "b/c.d/v",
+        "b/c0",
+        "b/Z",
+        "b/\u00e9",
+        ".hidden/f",
+        "b/.h",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    wanted = [str(p) for p in sorted(tmp_path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+    assert _files_under(str(tmp_path)) == wanted

@@ -95,10 +95,13 @@ def _files_under(root: str) -> list[str]:
     sorted by their path components like ``sorted(Path(root).rglob("*"))``. Symbolic links to
     files count; links to directories are not followed; unreadable directories are skipped.
     One ``os.scandir`` per directory: its entries carry their type, so no file is stat'ed twice."""
-    found: list[tuple[tuple[str, ...], str]] = []
-    stack: list[tuple[str, tuple[str, ...]]] = [(root, ())]
+    # Each file is sorted by its components joined with NUL, which no name holds and which sorts
+    # before any other character: the order of the components' tuples, at the cost of comparing
+    # two strings.
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[str, str]] = [(root, "")]
     while stack:
-        directory, parts = stack.pop()
+        directory, prefix = stack.pop()
         try:
             entries = os.scandir(directory)
         except OSError:
@@ -107,9 +110,9 @@ def _files_under(root: str) -> list[str]:
             for entry in entries:
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        stack.append((entry.path, (*parts, entry.name)))
+                        stack.append((entry.path, f"{prefix}{entry.name}\0"))
                     elif not entry.name.startswith(".") and entry.is_file():
-                        found.append(((*parts, entry.name), entry.path))
+                        found.append((prefix + entry.name, entry.path))
                 except OSError:
                     continue
     found.sort()
