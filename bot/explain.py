@@ -19,13 +19,16 @@ from bot.fill import fill_step, known_from_bounce
 from bot.knowledge import Cause, Entry, Step
 from bot.parse import Bounce
 
-_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
+# Only ``--code`` needs these: compiled when first used, by ``re``'s own cache.
+_STATUS = r"^[245]\.\d{1,3}\.\d{1,3}$"
 # RFC 5321 section 4.2: the first digit is 2 to 5 (3xx included: 334 and 354 are replies too).
-_REPLY = re.compile(r"^[2-5][0-5]\d$")
+_REPLY = r"^[2-5][0-5]\d$"
 
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
+    """What a code means, why it happens, and what to do, in one language."""
+
     code: str  # what was explained: "4.4.316", "550"
     key: str  # the knowledge entry that answered: "4.4.316", "X.1.1", "5.7.x", "connector-other"
     language: str
@@ -60,7 +63,7 @@ def _filled(explanation: Explanation, known: Mapping[str, str]) -> Explanation:
 def normalise_code(text: str) -> str | None:
     """``"#5.1.1"``, ``" 550 "`` -> the code; None when it is neither an enhanced nor a reply code."""
     code = text.strip().lstrip("#").rstrip(".,;:")
-    if _STATUS.match(code) or _REPLY.match(code):
+    if re.match(_STATUS, code) or re.match(_REPLY, code):
         return code
     return None
 
