@@ -18,14 +18,19 @@ from bot import knowledge
 from bot.fill import fill_step, known_from_bounce
 from bot.knowledge import Cause, Entry, Step
 from bot.parse import Bounce
+from bot.parse.frozen import slot_setters
 
-_STATUS = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
+# Only ``--code`` needs these: compiled when first used, by ``re``'s own cache.
+_STATUS = r"^[245]\.\d{1,3}\.\d{1,3}$"
 # RFC 5321 section 4.2: the first digit is 2 to 5 (3xx included: 334 and 354 are replies too).
-_REPLY = re.compile(r"^[2-5][0-5]\d$")
+_REPLY = r"^[2-5][0-5]\d$"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Explanation:
+    """What a code means, why it happens, and what to do, in one language. Its ``__init__`` is
+    the generated one's, storing through the slots' setters (``bot/parse/frozen.py``)."""
+
     code: str  # what was explained: "4.4.316", "550"
     key: str  # the knowledge entry that answered: "4.4.316", "X.1.1", "5.7.x", "connector-other"
     language: str
@@ -34,6 +39,38 @@ class Explanation:
     causes: tuple[Cause, ...]
     checklist: tuple[Step, ...]
     specific: bool  # False when only the class and subject were known
+
+    def __init__(  # noqa: PLR0917 - the generated __init__'s own positional parameters
+        self,
+        code: str,
+        key: str,
+        language: str,
+        title: str,
+        summary: str,
+        causes: tuple[Cause, ...],
+        checklist: tuple[Step, ...],
+        specific: bool,
+    ) -> None:
+        _set_code(self, code)
+        _set_key(self, key)
+        _set_language(self, language)
+        _set_title(self, title)
+        _set_summary(self, summary)
+        _set_causes(self, causes)
+        _set_checklist(self, checklist)
+        _set_specific(self, specific)
+
+
+(
+    _set_code,
+    _set_key,
+    _set_language,
+    _set_title,
+    _set_summary,
+    _set_causes,
+    _set_checklist,
+    _set_specific,
+) = slot_setters(Explanation)
 
 
 def _from_entry(code: str, entry: Entry, language: str) -> Explanation:
@@ -60,7 +97,7 @@ def _filled(explanation: Explanation, known: Mapping[str, str]) -> Explanation:
 def normalise_code(text: str) -> str | None:
     """``"#5.1.1"``, ``" 550 "`` -> the code; None when it is neither an enhanced nor a reply code."""
     code = text.strip().lstrip("#").rstrip(".,;:")
-    if _STATUS.match(code) or _REPLY.match(code):
+    if re.match(_STATUS, code) or re.match(_REPLY, code):
         return code
     return None
 

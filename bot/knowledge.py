@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import gc
 import importlib.util
 import os
 import pickle
@@ -62,10 +63,12 @@ PROBES = frozenset(
 CONNECTOR_CODES: tuple[str, ...] = ("4.4.312", "4.4.315", "4.4.316", "4.4.317", "4.4.318", "4.7.320")
 CONNECTOR_OTHER = "connector-other"
 
-_EXACT = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
-_RANGE = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})-(\d{1,3})$")
-_REGISTRY = re.compile(r"^X\.\d{1,3}\.\d{1,3}$")
-_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Only reading the files (not a run that finds the base in its cache) needs these: compiled when
+# first used, by ``re``'s own cache.
+_EXACT = r"^[245]\.\d{1,3}\.\d{1,3}$"
+_RANGE = r"^([245])\.(\d{1,3})\.(\d{1,3})-(\d{1,3})$"
+_REGISTRY = r"^X\.\d{1,3}\.\d{1,3}$"
+_ID = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 # A named field in a text: ``{host}``. Other braces (``@{Add=...}``, ``[{LED=...}]``) are literal.
 FIELD = re.compile(r"\{([a-z][a-z0-9_]{0,39})\}")
 
@@ -151,6 +154,8 @@ _UI_KEYS = (
 
 @dataclass(frozen=True, slots=True)
 class Cause:
+    """One reason a code happens, and the probes that can confirm it."""
+
     id: str
     text: str
     probes: tuple[str, ...]
@@ -306,9 +311,9 @@ def field_problems(where: str, template: str, allowed: frozenset[str]) -> list[s
 
 
 def _check_key(where: str, key: str) -> None:
-    if key == CONNECTOR_OTHER or _EXACT.match(key) or _REGISTRY.match(key):
+    if key == CONNECTOR_OTHER or re.match(_EXACT, key) or re.match(_REGISTRY, key):
         return
-    m = _RANGE.match(key)
+    m = re.match(_RANGE, key)
     if m and int(m.group(3)) < int(m.group(4)):
         return
     raise KnowledgeError(f"{where}: {key!r} is not a code, a range or an X.Y.Z registry code")
@@ -320,7 +325,7 @@ def _ids(where: str, items: object) -> list[str]:
     ids: list[str] = []
     for item in items:
         ident = item.get("id") if isinstance(item, dict) else item
-        if not isinstance(ident, str) or not _ID.match(ident):
+        if not isinstance(ident, str) or not re.match(_ID, ident):
             raise KnowledgeError(f"{where}: bad id {ident!r}")
         if ident in ids:
             raise KnowledgeError(f"{where}: id {ident!r} listed twice")
@@ -410,13 +415,15 @@ def _ui(language: str) -> dict[str, str]:
     return ui
 
 
-_UI_FIELD = re.compile(r"\{([a-z_]{1,40})\}")  # ui labels use str.format fields: {code}, {domain}
+_UI_FIELD = r"\{([a-z_]{1,40})\}"  # ui labels use str.format fields: {code}, {domain}
 
 
-def _same_fields(where: str, texts: Mapping[str, str], english: Mapping[str, str], *, pattern: re.Pattern[str]) -> None:
+def _same_fields(
+    where: str, texts: Mapping[str, str], english: Mapping[str, str], *, pattern: str | re.Pattern[str]
+) -> None:
     """Each text names exactly the fields its English twin names."""
     for key, value in texts.items():
-        want, got = sorted(set(pattern.findall(english[key]))), sorted(set(pattern.findall(value)))
+        want, got = sorted(set(re.findall(pattern, english[key]))), sorted(set(re.findall(pattern, value)))
         if want != got:
             raise KnowledgeError(f"{where} {key}: fields {got}, but English has {want}")
 
@@ -563,6 +570,10 @@ def _trusted(path: str) -> bool:
 
 
 def _from_cache(path: str, stamp: str, kind: type[T]) -> T | None:
+    # Loading makes a few thousand objects that hold no cycles: the collector, which would walk
+    # them (and everything loaded before) several times meanwhile, waits.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         if not (_trusted(os.path.dirname(path)) and _trusted(path)):
             return None
@@ -570,6 +581,9 @@ def _from_cache(path: str, stamp: str, kind: type[T]) -> T | None:
             found, kb = pickle.load(fh)
     except Exception:  # missing, unreadable, truncated, or from other code: read the files
         return None
+    finally:
+        if collecting:
+            gc.enable()
     return kb if found == stamp and isinstance(kb, kind) else None
 
 
@@ -600,7 +614,7 @@ def _load(language: str) -> Knowledge:
                 target = by_section[section]
             elif key.startswith("X."):
                 target, slot = registry, key[2:]
-            elif m := _RANGE.match(key):
+            elif m := re.match(_RANGE, key):
                 ranges.append((int(m[1]), int(m[2]), int(m[3]), int(m[4]), entry))
                 continue
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -9,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from bot.cli import _columns
+from bot.cli.explain import OUTPUT_BLOCK, _files_under, _Output
 
 QUEUE_ERROR = (
     "450 4.4.316 Connection refused [Message=Socket error code 10061] "
@@ -185,3 +189,54 @@ def test_explain_loads_only_what_it_uses(tmp_path: Path) -> None:
     assert proc.stdout.count("\n") > 3, proc.stderr
     loaded = proc.stderr.strip().splitlines()[-1]
     assert loaded == "['bot.cli.explain', 'bot.render.record']", loaded
+
+
+@pytest.mark.parametrize(
+    ("encoding", "errors"),
+    [("utf-8", "strict"), ("UTF8", "surrogateescape"), ("latin-1", "replace"), ("utf-16", "strict")],
+)
+def test_answers_are_written_as_the_text_stream_would_write_them(encoding: str, errors: str) -> None:
+    """Each answer is encoded on its own and written in blocks of bytes: the same bytes, in the
+    same order, as writing the answers to the text stream, also after text written there."""
+    answers = ["plain\n", "caf\u00e9 \u2019quoted\u2019 \u30e1\u30fc\u30eb\n", "x" * OUTPUT_BLOCK + "\n", "\udcff\n"]
+    if errors == "strict":
+        answers.pop()  # a lone surrogate: written only where the error handler allows it
+    written = io.BytesIO()
+    stdout = io.TextIOWrapper(written, encoding=encoding, errors=errors)
+    stdout.write("before\n")
+    output = _Output(stdout)
+    for answer in answers:
+        output.write(answer)
+    output.flush()
+    stdout.flush()
+    assert written.getvalue() == "".join(["before\n", *answers]).encode(encoding, errors)
+
+
+def test_files_under_a_directory_come_in_the_order_of_their_path_components(tmp_path: Path) -> None:
+    for name in (
+        "a/x",
+        "a/ x",
+        "a.b/y",
+        "a b/z",
+        "a0",
+        "b/c/w",
+        "b/c.d/v",
+        "b/c0",
+        "b/Z",
+        "b/\u00e9",
+        ".hidden/f",
+        "b/.h",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    wanted = [str(p) for p in sorted(tmp_path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+    assert _files_under(str(tmp_path)) == wanted
+
+
+@pytest.mark.parametrize("columns", [None, "", "abc", "-3", "0", "57", "200"])
+def test_help_is_as_wide_as_shutil_finds_the_terminal(columns: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert _columns() == shutil.get_terminal_size().columns

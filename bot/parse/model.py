@@ -136,10 +136,11 @@ class Bounce:
 
     @property
     def recipients(self) -> tuple[str, ...]:
+        """Each delivery's recipient once, in order (a key set again keeps its first place)."""
         seen: dict[str, None] = {}
         for delivery in self.deliveries:
             if delivery.recipient:
-                seen.setdefault(delivery.recipient, None)
+                seen[delivery.recipient] = None
         return tuple(seen)
 
 

@@ -203,14 +203,19 @@ def _explanation_plan(
     if e is None:
         return None
     head = _explanation_head(e.code, e.key, e.language, e.title, e.summary, e.causes)
-    return head, tuple(_checklist_plan(step) for step in e.checklist)
+    return head, tuple([_checklist_plan(step.id, step.text) for step in e.checklist])
 
 
-def _checklist_plan(step: Step) -> str | _StepPlan:
-    texts, places, names = template_fields(step.text)
+# Explanations share steps (an entry answers for several codes, a step is in several entries):
+# each is taken apart and encoded once.
+@functools.lru_cache(maxsize=4096)
+def _checklist_plan(step_id: str, template: str) -> str | _StepPlan:
+    """A step of the knowledge base (nothing filled yet: ``template`` names its fields) as its
+    JSON when it names no field, else as a ``_StepPlan``."""
+    texts, places, names = template_fields(template)
     if not names:
-        return _step_json(step)
-    return f'{{"id": {encode_basestring(step.id)}, "text": "', tuple(map(_inner, texts)), places, names
+        return _step_json(Step(step_id, template))
+    return f'{{"id": {encode_basestring(step_id)}, "text": "', tuple(map(_inner, texts)), places, names
 
 
 def _filled_step_json(plan: _StepPlan, known: dict[str, str]) -> str:

@@ -38,6 +38,8 @@ class Blocklist:
 
 @dataclass(frozen=True, slots=True)
 class SenderFacts:
+    """The facts file, checked: when a bounce offers the sender check, and what the check asks."""
+
     checklists: Mapping[str, tuple[str, ...]]  # failure id ("listed" for listed:<zone>) -> step ids
     warnings: tuple[str, ...]
     dnsbl_errors: tuple[str, ...]
