@@ -13,7 +13,6 @@ Everything is bounded: the input is cut to ``MAX_BYTES`` before parsing, MIME is
 
 from __future__ import annotations
 
-import binascii
 import html
 import re
 from operator import itemgetter
@@ -263,14 +262,9 @@ _MESSAGE_FIELD = re.compile(
 
 
 def decode_header(value: str) -> str:
-    """A header value with its RFC 2047 encoded words decoded, as ``str(email.header.make_header(
-    email.header.decode_header(value)))`` gives it; the value itself when that fails."""
     if "=?" not in value:
         return value
-    decoded = _decode_words(value)
-    if decoded is not None:
-        return decoded
-    # Imported here: the package is costly to load, and most values never need it.
+    # Imported here: most headers hold no encoded word, and the package is costly to load.
     import email.errors  # noqa: PLC0415
     import email.header  # noqa: PLC0415
 
@@ -278,154 +272,6 @@ def decode_header(value: str) -> str:
         return str(email.header.make_header(email.header.decode_header(value)))
     except (LookupError, ValueError, email.errors.MessageError):  # CharsetError, HeaderParseError, ...
         return value
-
-
-# The charsets ``_decode_words`` reads: (codec the words are decoded with, codec the text must
-# encode to), as ``email.charset.Charset`` gives them. Names it maps (aliases, gb2312, big5) are
-# left to the standard library.
-_WORD_CHARSETS = {
-    "us-ascii": ("us-ascii", "us-ascii"),
-    "utf-8": ("utf-8", "utf-8"),
-    "iso-2022-jp": ("iso-2022-jp", "iso-2022-jp"),
-    "shift_jis": ("shift_jis", "iso-2022-jp"),
-    "euc-jp": ("euc-jp", "iso-2022-jp"),
-    "koi8-r": ("koi8-r", "koi8-r"),
-    "euc-kr": ("euc-kr", "euc-kr"),
-    **{f"iso-8859-{n}": (f"iso-8859-{n}",) * 2 for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16)},
-    **{f"windows-125{n}": (f"windows-125{n}",) * 2 for n in range(9)},
-}
-_HEX_DIGITS = b"0123456789abcdefABCDEF"
-
-
-def _decode_words(value: str) -> str | None:
-    """``decode_header`` for the usual value (printable ASCII, encoded words in the charsets of
-    ``_WORD_CHARSETS``), without loading the ``email`` package: the same steps as its
-    ``decode_header``, ``make_header`` and ``Header.__str__``, in the same order, so that the same
-    spaces are kept or dropped, and the same errors give the value back. None for any other
-    value (the library reads it)."""
-    if not (value.isascii() and value.isprintable()):
-        return None
-    words = _split_words(value)
-    if words is None:
-        return value
-    # White space between two encoded words goes.
-    drop = [n - 1 for n in range(2, len(words)) if words[n][1] and words[n - 2][1] and words[n - 1][0].isspace()]
-    for n in reversed(drop):
-        del words[n]
-    # Runs of words in one charset are joined as bytes (plain words with a space), then decoded.
-    runs: list[tuple[bytes, str | None]] = []
-    for text, encoding, charset in words:
-        if encoding == "q":
-            data = _q_word(text)
-        elif encoding == "b":
-            decoded = _b_word(text)
-            if decoded is None:
-                return value  # (the library's HeaderParseError)
-            data = decoded
-        else:
-            data = text.encode("ascii")
-        if runs and runs[-1][1] == charset:
-            joined = runs[-1][0] + b" " + data if charset is None else runs[-1][0] + data
-            runs[-1] = (joined, charset)
-        else:
-            runs.append((data, charset))
-    chunks: list[tuple[str, str]] = []  # (text, charset name), runs of one charset joined with a space
-    for data, charset in runs:
-        name = "us-ascii" if charset is None else charset
-        codecs = _WORD_CHARSETS.get(name)
-        if codecs is None:
-            return None
-        try:
-            text = data.decode(codecs[0])
-            text.encode(codecs[1])
-        except UnicodeError:
-            return value  # as the library's error would
-        if chunks and chunks[-1][1] == name:
-            chunks[-1] = (chunks[-1][0] + " " + text, name)
-        else:
-            chunks.append((text, name))
-    # A space where plain text meets decoded text, unless one side already has one.
-    out: list[str] = []
-    last_plain = True
-    last_space = False
-    for text, name in chunks:
-        plain = name == "us-ascii"
-        if out:
-            has_space = bool(text) and _not_ctext(text[0])
-            if not last_plain:
-                if plain and not has_space:
-                    out.append(" ")
-            elif not plain and not last_space:
-                out.append(" ")
-        last_space = bool(text) and _not_ctext(text[-1])
-        last_plain = plain
-        out.append(text)
-    return "".join(out)
-
-
-def _not_ctext(char: str) -> bool:
-    return char.isspace() or char in "()\\"
-
-
-def _split_words(value: str) -> list[tuple[str, str | None, str | None]] | None:
-    """(text, "q" or "b" or None, lower-case charset or None) for each encoded word
-    (``=?charset?q?text?=``) and each run of text around them, the first run without its leading
-    white space; None when there is no encoded word. Each word ends at the first ``?=`` after its
-    ``?q?``, as in ``email.header``; the search goes once through the value."""
-    words: list[tuple[str, str | None, str | None]] = []
-    done = 0  # where the last encoded word ended
-    start = value.find("=?")
-    while start != -1:
-        mark = value.find("?", start + 2)
-        if mark == -1:
-            break
-        encoding = value[mark + 1 : mark + 2].lower()
-        if encoding not in ("q", "b") or value[mark + 2 : mark + 3] != "?":
-            start = value.find("=?", start + 1)
-            continue
-        end = value.find("?=", mark + 3)
-        if end == -1:
-            break
-        plain = value[done:start] if words else value[:start].lstrip()  # the first run, stripped
-        if plain:
-            words.append((plain, None, None))
-        words.append((value[mark + 3 : end], encoding, value[start + 2 : mark].lower()))
-        done = end + 2
-        start = value.find("=?", done)
-    if not done:
-        return None
-    rest = value[done:]
-    if rest:
-        words.append((rest, None, None))
-    return words
-
-
-def _b_word(text: str) -> bytes | None:
-    """The bytes of a "B"-encoded word (RFC 2047 section 4.1), missing padding supplied; None when
-    it is not base64."""
-    if not text:
-        return b""
-    try:
-        return binascii.a2b_base64((text + "==="[: -len(text) % 4]).encode("ascii"))
-    except binascii.Error:
-        return None
-
-
-def _q_word(text: str) -> bytes:
-    """The bytes of a "Q"-encoded word (RFC 2047 section 4.2): "_" is a space, "=XX" a byte."""
-    data = text.replace("_", " ").encode("ascii")
-    if b"=" not in data:
-        return data
-    pieces = data.split(b"=")
-    out = [pieces[0]]
-    for piece in pieces[1:]:
-        if len(piece) >= 2 and piece[0] in _HEX_DIGITS and piece[1] in _HEX_DIGITS:
-            out.append(bytes((int(piece[:2], 16),)))
-            out.append(piece[2:])
-        else:
-            out.append(b"=")
-            out.append(piece)
-    return b"".join(out)
 
 
 # Names seen in real mail that Python's codecs lack, or supersets that decode more of it.
