@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import _columns
 from bot.cli.explain import OUTPUT_BLOCK, _files_under, _Output
 
 QUEUE_ERROR = (
@@ -231,12 +230,3 @@ def test_files_under_a_directory_come_in_the_order_of_their_path_components(tmp_
         (tmp_path / name).write_text("x")
     wanted = [str(p) for p in sorted(tmp_path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
     assert _files_under(str(tmp_path)) == wanted
-
-
-@pytest.mark.parametrize("columns", [None, "", "abc", "-3", "0", "57", "200"])
-def test_help_is_as_wide_as_shutil_finds_the_terminal(columns: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
-    if columns is None:
-        monkeypatch.delenv("COLUMNS", raising=False)
-    else:
-        monkeypatch.setenv("COLUMNS", columns)
-    assert _columns() == shutil.get_terminal_size().columns

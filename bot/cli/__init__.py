@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
@@ -27,36 +26,12 @@ EXIT_INTERNAL, EXIT_USAGE = 1, 2
 COMMANDS = ("explain", "summary", "diagnose", "sender", "worker", "serve")
 
 
-class HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter, as wide as the terminal, found as ``shutil.get_terminal_size`` finds
-    it but without importing shutil (and the archive modules it imports): argparse makes a
-    formatter for every argument it is given, so every start would pay for that import."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
-        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
-
-
-def _columns() -> int:
-    """``shutil.get_terminal_size().columns``: ``$COLUMNS``, else the terminal's width, else 80."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
-
-
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line; with ``only``, just that command's subparser (same parse, same errors
     and help for that command), so only its module is imported."""
     parser = argparse.ArgumentParser(
         prog="mailflow",
         description="Explain mail bounces and queue errors, and probe for their cause, in en es fr ja nl ko.",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mailflow {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

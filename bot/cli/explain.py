@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple, TypeVar
 
 from bot import knowledge
-from bot.cli import HelpFormatter
 from bot.explain import explain_bounce, explain_code, normalise_code
 from bot.parse import Bounce, parse_bounce
 from bot.parse.source import MAX_BYTES
@@ -325,7 +324,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "explain",
         help="explain bounce messages, pasted NDR text or queue errors",
         description="Read bounces (.eml files, pasted text, queue errors) and explain the root cause.",
-        formatter_class=HelpFormatter,
     )
     explain.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
     explain.add_argument(
