@@ -315,7 +315,7 @@ def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         metavar="N",
-        help=f"worker processes for many files (default: the CPUs, at most {MAX_JOBS}; 1: none)",
+        help=f"processes that share many files (default: the CPUs, at most {MAX_JOBS}; 1: this one only)",
     )
 
 
