@@ -266,9 +266,10 @@ def pasted_original(text: str, lowered: str | None = None) -> dict[str, str]:
         return {}
     eol = text.find("\n", cut)
     tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
-    block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
+    # the block read straight from the text, as ``source`` reads a quoted original: only a block
+    # that is not ASCII goes through its bytes, never all of the tail
     fields: dict[str, str] = {}
-    for name, value in mime.parse_headers(block, mime.ORIGINAL_FIELDS):
+    for name, value in mime.parse_header_text(mime.quoted_header_block(tail), mime.ORIGINAL_FIELDS):
         fields.setdefault(name, value)
     return fields
 
