@@ -238,11 +238,18 @@ def _imcea(m: re.Match[str]) -> str:
     return encoded[cn + 4 :] + "@" + domain if cn != -1 and cn + 4 < len(encoded) else token
 
 
-def legacy_forms(text: str) -> str:
-    """``text`` with IMCEA-encapsulated and type-prefixed addresses written as plain addresses."""
-    if "IMCEA" in text or "imcea" in text:
+def legacy_forms(text: str, lowered: str | None = None) -> str:
+    """``text`` with IMCEA-encapsulated and type-prefixed addresses written as plain addresses;
+    ``lowered`` is ``text.lower()`` when the caller has it."""
+    # Each form is looked for in the two letter cases the rewrites expect. The lower-cased text
+    # holds a form's lower-case spelling wherever the text holds either: one search there tells
+    # when neither can occur (most reports say "smtp;", none "smtp:" or "smtp=").
+    if (lowered is None or "imcea" in lowered) and ("IMCEA" in text or "imcea" in text):
         text = _IMCEA.sub(_imcea, text)
-    if "MTP=" in text or "MTP:" in text or "mtp=" in text or "mtp:" in text:
+        lowered = None  # a decoded address may hold a type prefix ("IMCEASMTP-smtp+3Ajo@...")
+    if (lowered is None or "mtp=" in lowered or "mtp:" in lowered) and (
+        "MTP=" in text or "MTP:" in text or "mtp=" in text or "mtp:" in text
+    ):
         text = _TYPE_PREFIX.sub("", text)
     return text
 
