@@ -511,7 +511,7 @@ def _read_message(msg: Part, source: Source) -> None:
             break
     # Each form ``legacy_forms`` rewrites holds "imcea" or "mtp" in some letter case: the one
     # lower-cased text tells when none can occur, where ``legacy_forms`` looks for each case.
-    source.text = legacy_forms(text) if "imcea" in lowered or "mtp" in lowered else text
+    source.text = legacy_forms(text, lowered) if "imcea" in lowered or "mtp" in lowered else text
     # ``lower`` keeps every character in its place: a prefix of ``lowered`` is the lower-cased
     # prefix of the text.
     if source.text is text:
