@@ -1,6 +1,7 @@
-"""The parser's value objects write their own ``__init__`` (``bot/parse/model.py``): it must take
-exactly the fields, in order, with their defaults, and the objects must stay frozen dataclasses
-(equality, hashing, ``replace``, pickling) as the generated ``__init__`` made them."""
+"""The value objects that write their own ``__init__`` (``bot/parse/model.py``; ``Sender`` and
+``Explanation`` through ``bot/parse/frozen.py``): it must take exactly the fields, in order, with
+their defaults, and the objects must stay frozen dataclasses (equality, hashing, ``replace``,
+pickling) as the generated ``__init__`` made them."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ import pickle
 
 import pytest
 
+from bot.explain import Explanation, explain_bounce
 from bot.parse import Bounce, Code, Delivery, parse_bounce
+from bot.parse.sender import Sender
+
+# Every class whose __init__ is written by hand, storing through its slots' setters.
+HAND_WRITTEN_INIT = [Code, Delivery, Bounce, Sender, Explanation]
 
 
-@pytest.mark.parametrize("cls", [Code, Delivery, Bounce])
+@pytest.mark.parametrize("cls", HAND_WRITTEN_INIT)
 def test_init_takes_the_fields_in_order_with_their_defaults(cls: type) -> None:
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     fields = dataclasses.fields(cls)
@@ -28,7 +34,7 @@ def test_init_takes_the_fields_in_order_with_their_defaults(cls: type) -> None:
             assert param.default is inspect.Parameter.empty, field.name
 
 
-@pytest.mark.parametrize("cls", [Code, Delivery, Bounce])
+@pytest.mark.parametrize("cls", HAND_WRITTEN_INIT)
 def test_every_field_is_stored(cls: type) -> None:
     fields = dataclasses.fields(cls)
     values = {f.name: object() for f in fields}
@@ -41,7 +47,9 @@ def test_every_field_is_stored(cls: type) -> None:
 def test_objects_stay_frozen_comparable_and_picklable() -> None:
     bounce = parse_bounce("550 5.1.1 <user@example.net>: Recipient address rejected: User unknown")
     assert bounce.is_ndr and bounce.deliveries and bounce.primary is not None
-    for value in (bounce, bounce.primary, bounce.deliveries[0]):
+    explanation = explain_bounce(bounce)
+    assert explanation is not None
+    for value in (bounce, bounce.primary, bounce.deliveries[0], bounce.sender, explanation):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(value, dataclasses.fields(value)[0].name, "x")
         copy = pickle.loads(pickle.dumps(value))
