@@ -15,9 +15,9 @@ from bot.parse import (
     _DELIVERED,
     _DELIVERED_OPENING,
     _QUOTA_NOTICE,
-    _QUOTA_WORDS,
-    _SUGGESTION_WORDS,
     _SUGGESTIONS,
+    _quota_words,
+    _without_suggestions,
 )
 from bot.parse.extract import (
     _FOLDED,
@@ -114,10 +114,12 @@ def test_every_challenge_notice_holds_a_gate_word() -> None:
             assert any(word in m.group(0) for word in _CHALLENGE_WORDS), m.group(0)
 
 
-def test_each_quota_notice_is_looked_for_under_one_word_it_holds() -> None:
-    grouped = [(word, notice) for word, notices in _QUOTA_WORDS for notice in notices]
-    assert sorted(notice for _, notice in grouped) == sorted(_QUOTA_NOTICE)
-    assert all(word in notice for word, notice in grouped)
+def test_each_quota_notice_is_looked_for_where_its_words_occur() -> None:
+    made = [f"x {n} y" for n in _QUOTA_NOTICE] + [f"x {n[:-1]}" for n in _QUOTA_NOTICE]
+    for text in [*TEXTS, *made]:
+        opening = text.lower()[:600]
+        assert _quota_words(opening) == any(n in opening for n in _QUOTA_NOTICE), text[:80]
+    assert all(_quota_words(notice) for notice in _QUOTA_NOTICE)
 
 
 def test_the_delivered_pattern_finds_what_the_phrases_find() -> None:
@@ -127,7 +129,11 @@ def test_the_delivered_pattern_finds_what_the_phrases_find() -> None:
         assert (_DELIVERED_OPENING.search(lowered) is not None) == any(p in lowered for p in _DELIVERED), text[:80]
 
 
-def test_each_suggestion_is_looked_for_under_one_word_it_holds() -> None:
-    grouped = [(word, needle) for word, needles in _SUGGESTION_WORDS for needle in needles]
-    assert sorted(needle for _, needle in grouped) == sorted(_SUGGESTIONS)
-    assert all(word in needle for word, needle in grouped)
+def test_each_suggestion_is_looked_for_where_its_words_occur() -> None:
+    made = [f"550 unknown\n{n}: a@b.example\n" for n in _SUGGESTIONS] + [f"x\n{n[:-1]}\n" for n in _SUGGESTIONS]
+    made += ["x\nsimilar names\ny\ndid you mean\n", "x\npossible matches\nnames that may match\n"]
+    for text in [*TEXTS, *made]:
+        lowered = text.lower()
+        first = min((lowered.find(n) for n in _SUGGESTIONS if n in lowered), default=-1)
+        plain = text[: text.rfind("\n", 0, first) + 1] if first != -1 else text
+        assert _without_suggestions(text, lowered) == plain, text[:80]

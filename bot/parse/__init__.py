@@ -23,7 +23,7 @@ import re
 from functools import partial
 
 from bot.parse import language, reason
-from bot.parse.alternation import trie_pattern
+from bot.parse.alternation import gated, trie_pattern
 from bot.parse.casing import lower
 from bot.parse.codes import choose_primary, find_codes
 from bot.parse.command import find_command
@@ -520,20 +520,15 @@ _QUOTA_NOTICE = (
 )
 
 
-# Each notice holds one of three words: a word the opening lacks rules out its notices with one
+# The notices by the words they hold: a word the opening lacks rules out its notices with one
 # scan instead of one per notice.
-_QUOTA_WORDS = tuple(
-    (word, tuple(n for n in _QUOTA_NOTICE if word in n and not any(w in n for w in ("mailbox", "quota")[:i])))
-    for i, word in enumerate(("mailbox", "quota", "warning"))
-)
+_QUOTA_GATES = ("mailbox", "quota", "warning")
+_QUOTA_GATED = gated(_QUOTA_NOTICE, _QUOTA_GATES, str)
 
 
 def _quota_words(opening: str) -> bool:
-    """``_holds_any(opening, _QUOTA_NOTICE)``, each notice looked for only where its word occurs."""
-    for word, notices in _QUOTA_WORDS:  # noqa: SIM110 - as in ``_holds_any``
-        if word in opening and _holds_any(opening, notices):
-            return True
-    return False
+    """``_holds_any(opening, _QUOTA_NOTICE)``, each notice looked for only where its words occur."""
+    return _holds_any(opening, _QUOTA_GATED["mailbox" in opening, "quota" in opening, "warning" in opening])
 
 
 def _quota_notice(report: _Report) -> bool:
@@ -965,26 +960,20 @@ _SUGGESTIONS = (
 )
 
 
-# The suggestions grouped under a word they hold ("names": four of them), each other one under
-# itself: a word the text lacks rules out its group with one scan.
-_SUGGESTION_WORDS = (
-    *((w, tuple(n for n in _SUGGESTIONS if w in n)) for w in ("names", "possible ")),
-    *((n, (n,)) for n in _SUGGESTIONS if "names" not in n and "possible " not in n),
-)
+# The suggestions by the words several of them hold: a word the text lacks rules out its
+# suggestions with one scan.
+_SUGGESTIONS_GATED = gated(_SUGGESTIONS, ("names", "possible "), str)
 
 
 def _without_suggestions(text: str, lowered: str) -> str:
     """``text`` up to the line where a directory's list of suggestions starts; ``lowered`` is
     ``text.lower()``."""
     first = -1
-    for word, needles in _SUGGESTION_WORDS:  # as ``extract._search_near``: most reports hold none
-        if word not in lowered:
-            continue
-        for needle in needles:
-            if needle in lowered:
-                at = lowered.find(needle)
-                if first == -1 or at < first:
-                    first = at
+    for needle in _SUGGESTIONS_GATED["names" in lowered, "possible " in lowered]:  # most reports hold none
+        if needle in lowered:
+            at = lowered.find(needle)
+            if first == -1 or at < first:
+                first = at
     return text[: text.rfind("\n", 0, first) + 1] if first != -1 else text
 
 
