@@ -240,7 +240,7 @@ def _imcea(m: re.Match[str]) -> str:
 
 def legacy_forms(text: str, lowered: str | None = None) -> str:
     """``text`` with IMCEA-encapsulated and type-prefixed addresses written as plain addresses;
-    ``lowered`` is ``text.lower()`` when the caller has it."""
+    ``lowered`` is ``text.lower()`` (or that of a text ``text`` begins) when the caller has it."""
     # Each form is looked for in the two letter cases the rewrites expect. The lower-cased text
     # holds a form's lower-case spelling wherever the text holds either: one search there tells
     # when neither can occur (most reports say "smtp;", none "smtp:" or "smtp=").

@@ -509,9 +509,8 @@ def _read_message(msg: Part, source: Source) -> None:
             source.original = quoted
             text = text[: skip + cut]
             break
-    # Each form ``legacy_forms`` rewrites holds "imcea" or "mtp" in some letter case: the one
-    # lower-cased text tells when none can occur, where ``legacy_forms`` looks for each case.
-    source.text = legacy_forms(text, lowered) if "imcea" in lowered or "mtp" in lowered else text
+    # (``lowered`` is the lower-cased text before any cut: a form it lacks, the text lacks too)
+    source.text = legacy_forms(text, lowered)
     # ``lower`` keeps every character in its place: a prefix of ``lowered`` is the lower-cased
     # prefix of the text.
     if source.text is text:
