@@ -702,7 +702,7 @@ def _says_something(diagnostic: str | None, lowered: str | None, recipient: str 
     ``lowered`` is ``diagnostic.lower()``."""
     if not diagnostic:
         return False
-    rest = lowered.replace(recipient, " ") if recipient and lowered is not None else diagnostic
+    rest = (lowered if lowered is not None else diagnostic.lower()).replace(recipient, " ") if recipient else diagnostic
     return _ALNUM.search(rest) is not None
 
 
