@@ -60,6 +60,27 @@ def test_scores_count_each_listed_token_for_each_of_its_languages() -> None:
     assert language._score(["de", "la"], language._BY_WORD) is None
 
 
+def _plain_by_words(sample: str) -> str | None:
+    """``language._by_words`` with every phrase looked for in every text."""
+    lowered = sample.lower()
+    scores = language._score(lowered.encode().translate(language._ASCII_LETTERS).split(), language._BY_ASCII_WORD)
+    if scores is None:
+        return None
+    for phrase, lang in language._PHRASE_LANG:
+        if phrase in lowered:
+            scores[lang] += 5
+    best = max(scores, key=scores.__getitem__)
+    return best if scores[best] >= 2 else None
+
+
+def test_ascii_phrases_are_looked_for_where_their_fragments_occur() -> None:
+    phrases = [phrase for phrase, _ in language._PHRASE_LANG if phrase.isascii()]
+    assert phrases
+    for phrase in phrases:
+        for text in (f"x y {phrase} z", f"the message {phrase} was not delivered", f"de la {phrase}"):
+            assert language._by_words(text) == _plain_by_words(text), text
+
+
 def test_date_fields_read_as_numbers() -> None:
     for text, number in dates._NUMBERS.items():
         assert int(text) == number

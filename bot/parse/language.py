@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 from itertools import repeat
+from operator import itemgetter
 from typing import TypeVar
+
+from bot.parse.alternation import gated
 
 SUPPORTED = ("en", "es", "fr", "ja", "nl", "ko", "de", "it", "pt", "zh", "ru")
 
@@ -152,12 +155,9 @@ _WORDS: dict[str, tuple[str, ...]] = {
 # as Unicode classes. The pattern opens with the class, not a repeat of it (see ``_runs``).
 _TOKEN = re.compile(r"[a-z\u00c0-\u024f][a-z\u00c0-\u024f]*(?:'[a-z\u00c0-\u024f]+)?")
 _PHRASE_LANG = tuple((w, lang) for lang, words in _WORDS.items() for w in words if " " in w or "'" in w)
-# The phrases an ASCII text can hold, under the fragment most of them share: a text without
-# "diagnos" holds none of the phrases that contain it.
-_GATES = ("diagnos", "server")
-_ASCII_PHRASES = tuple(
-    (gate, tuple(p for p in _PHRASE_LANG if p[0].isascii() and gate in p[0])) for gate in _GATES
-) + tuple(("", (p,)) for p in _PHRASE_LANG if p[0].isascii() and not any(gate in p[0] for gate in _GATES))
+# The phrases an ASCII text can hold, by the fragments several of them share (``gated``): a text
+# without "diagnos" holds none of the phrases that contain it.
+_ASCII_PHRASES = gated(tuple(p for p in _PHRASE_LANG if p[0].isascii()), ("diagnos", "server"), itemgetter(0))
 _SINGLE = {lang: frozenset(w for w in words if " " not in w and "'" not in w) for lang, words in _WORDS.items()}
 # Each language as one character, and each word as the characters of the languages it counts for:
 # a text's tokens become one string of marks (C-level ``map`` and ``join``), counted per language
@@ -251,11 +251,9 @@ def _by_words(sample: str) -> str | None:
     if scores is None:
         return None
     if ascii_text:
-        for gate, phrases in _ASCII_PHRASES:
-            if gate in lowered:
-                for phrase, lang in phrases:
-                    if phrase in lowered:
-                        scores[lang] += 5
+        for phrase, lang in _ASCII_PHRASES["diagnos" in lowered, "server" in lowered]:
+            if phrase in lowered:
+                scores[lang] += 5
     else:
         for phrase, lang in _PHRASE_LANG:
             if phrase in lowered:
