@@ -37,6 +37,7 @@ from bot.parse.extract import (
     dsn_host,
     find_remote,
     find_reporting,
+    first_of,
     ip_after_host,
 )
 from bot.parse.listing import not_failed
@@ -968,12 +969,7 @@ _SUGGESTIONS_GATED = gated(_SUGGESTIONS, ("names", "possible "), str)
 def _without_suggestions(text: str, lowered: str) -> str:
     """``text`` up to the line where a directory's list of suggestions starts; ``lowered`` is
     ``text.lower()``."""
-    first = -1
-    for needle in _SUGGESTIONS_GATED["names" in lowered, "possible " in lowered]:  # most reports hold none
-        if needle in lowered:
-            at = lowered.find(needle)
-            if first == -1 or at < first:
-                first = at
+    first = first_of(lowered, _SUGGESTIONS_GATED["names" in lowered, "possible " in lowered])
     return text[: text.rfind("\n", 0, first) + 1] if first != -1 else text
 
 

@@ -308,7 +308,7 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
             else:
                 at = lines.find(needle)
         else:
-            at = _first_of(lines, needle)
+            at = first_of(lines, needle)
             if at == -1:
                 continue
         m = pattern.search(lines, max(0, at - reach) if reach is not None else 0)
@@ -379,11 +379,11 @@ _MAIL_SYSTEM_REACH = 1  # the quote of '"reportingmta"'
 def _search_near(pattern: re.Pattern[str], lowered: str, needles: tuple[str, ...], reach: int) -> re.Match[str] | None:
     """``pattern.search(lowered)``, for a pattern whose every match holds one of ``needles``
     within ``reach`` characters of its start."""
-    first = _first_of(lowered, needles)
+    first = first_of(lowered, needles)
     return pattern.search(lowered, max(0, first - reach)) if first != -1 else None
 
 
-def _first_of(text: str, needles: tuple[str, ...]) -> int:
+def first_of(text: str, needles: tuple[str, ...]) -> int:
     """Where the first of ``needles`` occurs in ``text``; -1 when none does."""
     first = -1
     # A plain loop, ``in`` before ``find``: most reports hold none, and a generator or a call of
