@@ -23,7 +23,7 @@ import re
 from functools import partial
 
 from bot.parse import language, reason
-from bot.parse.alternation import gated, trie_pattern
+from bot.parse.alternation import gated, holds_any, trie_pattern
 from bot.parse.casing import lower
 from bot.parse.codes import choose_primary, find_codes
 from bot.parse.command import find_command
@@ -429,7 +429,7 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *
     # (``report.structural`` scans the whole text: it is asked only where it decides.)
     reported = strong or "x-failed-recipients" in headers
     lowered = report.lowered
-    if not reported and _holds_any(lowered, _CHALLENGE_WORDS) and not report.structural and _CHALLENGE.search(lowered):
+    if not reported and holds_any(lowered, _CHALLENGE_WORDS) and not report.structural and _CHALLENGE.search(lowered):
         return "a challenge-response or whitelist notice (it asks the sender to confirm), not a bounce"
     if _AUTOREPLY.search(headers.get("auto-submitted", "")) and not (codes or report.markers) and not from_daemon:
         return "an automatic reply, not a bounce"
@@ -502,7 +502,7 @@ def _receipt(report: _Report, codes: tuple[Code, ...]) -> bool:
         return False
     if any((c.status or c.reply_code or "2")[0] in "45" for c in codes):
         return False
-    return not _holds_any(lowered, _FAILED_WORDS)
+    return not holds_any(lowered, _FAILED_WORDS)
 
 
 # What a mail system writes to warn a user that their own mailbox nears its quota; such a
@@ -528,8 +528,8 @@ _QUOTA_GATED = gated(_QUOTA_NOTICE, _QUOTA_GATES, str)
 
 
 def _quota_words(opening: str) -> bool:
-    """``_holds_any(opening, _QUOTA_NOTICE)``, each notice looked for only where its words occur."""
-    return _holds_any(opening, _QUOTA_GATED["mailbox" in opening, "quota" in opening, "warning" in opening])
+    """``holds_any(opening, _QUOTA_NOTICE)``, each notice looked for only where its words occur."""
+    return holds_any(opening, _QUOTA_GATED["mailbox" in opening, "quota" in opening, "warning" in opening])
 
 
 def _quota_notice(report: _Report) -> bool:
@@ -538,15 +538,7 @@ def _quota_notice(report: _Report) -> bool:
     opening = (report.source.headers.get("subject", "") + "\n").lower() + report.lowered[:600]
     if not _quota_words(opening) or report.structural:
         return False
-    return not _holds_any(report.lowered, _DELIVERY_FAILED)
-
-
-def _holds_any(text: str, needles: tuple[str, ...]) -> bool:
-    """``any(n in text for n in needles)`` without a generator (most texts hold none)."""
-    for needle in needles:  # noqa: SIM110 - a generator costs more than the scans of a short text
-        if needle in text:
-            return True
-    return False
+    return not holds_any(report.lowered, _DELIVERY_FAILED)
 
 
 def _structural_unquoted(report: _Report) -> bool:

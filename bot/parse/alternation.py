@@ -109,3 +109,12 @@ def gated(
         for present in product((False, True), repeat=len(gates))
         for absent in (sum(1 << bit for bit, has in enumerate(present) if not has),)
     }
+
+
+def holds_any(text: str, needles: tuple[str, ...]) -> bool:
+    """``any(n in text for n in needles)`` without a generator: most texts hold none of the
+    needles, and a generator costs more than the scans of a short text."""
+    for needle in needles:  # noqa: SIM110 - see above
+        if needle in text:
+            return True
+    return False

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from bot.parse.alternation import holds_any
+
 # (pattern, command) - the first pattern that matches wins; group 1 names the command when given.
 # (needle, pattern): each pattern runs only when its literal needle occurs in the lower-cased
 # text - a substring test is much cheaper than a regex scan. The first pattern that matches wins.
@@ -96,10 +98,7 @@ def find_command(text: str, lowered: str | None = None) -> str | None:
                 word = word.split(" ", 1)[1]
             return _NORMAL.get(word, word.upper()[:8])
     last = None
-    for word in _BARE_WORDS:
-        if word in text:
-            break
-    else:
+    if not holds_any(text, _BARE_WORDS):
         return None  # substring tests are much cheaper than the scan below, and most texts name none
     for m2 in _BARE.finditer(text):
         before = text[m2.start() - 1] if m2.start() else ""

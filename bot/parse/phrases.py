@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from bot.parse.alternation import literal_trie_pattern
+from bot.parse.alternation import holds_any, literal_trie_pattern
 
 # Gap allowed between the fragments of an aligned tuple. Bounded so the pattern stays linear.
 _GAP = 160
@@ -1077,10 +1077,7 @@ def reasons_in(lowered: str) -> frozenset[str]:
                 if word in lowered:
                     found.update(reasons)
     for word, reasons, gate in _FOUND_LED:
-        for fragment in gate:
-            if fragment in lowered:
-                break
-        else:  # no aligned tuple of ``word`` can be confirmed here
+        if not holds_any(lowered, gate):  # no aligned tuple of ``word`` can be confirmed here
             if reasons and word in lowered:
                 found.update(reasons)
             continue
@@ -1092,10 +1089,7 @@ def reasons_in(lowered: str) -> frozenset[str]:
         if char not in lowered:
             continue
         trie = full
-        for fragment in gate:
-            if fragment in lowered:
-                break
-        else:  # no aligned tuple can be confirmed: only the phrases that name reasons matter
+        if not holds_any(lowered, gate):  # no aligned tuple can be confirmed: only the phrases that name reasons matter
             if reduced is None:
                 continue
             trie = reduced
