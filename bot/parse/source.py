@@ -122,7 +122,7 @@ class Source:
         self.text = ""  # human-readable report text, without the returned original
         self.dsn_message: dict[str, str] = {}  # per-message DSN fields
         self.dsn_recipients: list[dict[str, str]] = []  # per-recipient DSN fields
-        self.original: dict[str, str] = {}  # headers of the returned original
+        self.original: dict[str, str] = {}  # headers of the returned original (see ``_DECODED_ORIGINAL``)
         self.is_message = False
         self.truncated = truncated
         self.content_type = ""
@@ -402,11 +402,25 @@ def _walk(msg: Part, source: Source, texts: list[str], htmls: list[Part]) -> int
     return seen
 
 
+# The returned original's fields whose values the parser reads (its parties and trace, for its
+# sender and its lone addressee), decoded. The others (Subject, Date, Message-ID, ...) only show
+# that there is an original and are kept as sent: decoding an encoded word costs more than
+# reading the rest of a message. (``_is_report`` decodes the quoted Subject it reads.)
+_DECODED_ORIGINAL = mime.ORIGINAL_FIELDS - {
+    "subject",
+    "date",
+    "message-id",
+    "content-type",
+    "content-transfer-encoding",
+}
+
+
 def _headers_of(part: Part) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in part.headers[:200]:
         if key not in out:
-            out[key] = decode_header(value) if "=?" in value else value  # most values hold no encoded word
+            # most values hold no encoded word
+            out[key] = decode_header(value) if "=?" in value and key in _DECODED_ORIGINAL else value
     return out
 
 
@@ -498,7 +512,7 @@ def _read_message(msg: Part, source: Source) -> None:
             tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
             fields = mime.parse_header_text(mime.quoted_header_block(tail), mime.ORIGINAL_FIELDS)
             quoted = _headers_of(Part(headers=fields))
-            if skip == 0 and eol != -1 and _is_report(quoted) and _forward(headers):
+            if skip == 0 and eol != -1 and _forward(headers) and _is_report(quoted):
                 # A person's inline forward of a bounce ("FYI, see below" over "-----Original
                 # Message-----"): what follows is the report, and its own marker, if any, cuts it.
                 # (A daemon's report that returns a bounce returns it as its original; a reply
@@ -553,7 +567,7 @@ def _from_daemon(headers: dict[str, str]) -> bool:
 def _is_report(headers: dict[str, str]) -> bool:
     """Is the quoted header a bounce's? A person's reply about one ("RE: Undeliverable: ...") is a
     conversation, which a report may return as its original."""
-    subject = headers.get("subject", "").lstrip().lower()
+    subject = decode_header(headers.get("subject", "")).lstrip().lower()  # kept as sent in ``headers``
     if subject.startswith(_REPLY_PREFIXES):
         return False
     return _from_daemon(headers) or any(n in subject for n in _REPORT_SUBJECT)
