@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.parse import mime
+from bot.parse import mime, source
 
 
 def test_wanted_fields_are_found_in_any_letter_case() -> None:
@@ -34,3 +34,48 @@ def test_quoted_header_block_reads_as_the_bytes_would(tail: str) -> None:
     block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
     want = mime.parse_headers(block, mime.ORIGINAL_FIELDS)
     assert mime.parse_header_text(mime.quoted_header_block(tail), mime.ORIGINAL_FIELDS) == want
+
+
+_RETURNED = (
+    b"From: MAILER-DAEMON@example.org\n"
+    b"To: a@example.org\n"
+    b"Subject: Undelivered Mail\n"
+    b"MIME-Version: 1.0\n"
+    b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n'
+    b"\n"
+    b"--b\n"
+    b"Content-Type: text/plain\n"
+    b"\n"
+    b"550 5.1.1 no such user\n"
+    b"--b\n"
+    b"Content-Type: message/rfc822\n"
+    b"\n"
+    b"From: =?utf-8?B?Tm/DqWw=?= <a@example.org>\n"
+    b"To: =?utf-8?Q?B=C3=A9a?= <b@example.net>\n"
+    b"Subject: =?utf-8?B?SGVsbG8=?=\n"
+    b"\n"
+    b"hi\n"
+    b"--b--\n"
+)
+
+
+def test_the_returned_original_decodes_the_fields_that_are_read() -> None:
+    original = source.read(_RETURNED).original
+    assert original["from"] == "No\u00e9l <a@example.org>"
+    assert original["to"] == "B\u00e9a <b@example.net>"
+    assert original["subject"] == "=?utf-8?B?SGVsbG8=?="  # kept as sent: nothing reads it
+    assert source._DECODED_ORIGINAL <= mime.ORIGINAL_FIELDS
+    assert "subject" not in source._DECODED_ORIGINAL
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("=?utf-8?B?VW5kZWxpdmVyYWJsZTogaGk=?=", True),  # "Undeliverable: hi"
+        ("=?utf-8?Q?RE:_Undeliverable?=", False),
+        ("Undeliverable: hi", True),
+        ("hello", False),
+    ],
+)
+def test_a_quoted_subject_is_read_decoded(subject: str, expected: bool) -> None:
+    assert source._is_report({"subject": subject, "from": "someone@example.org"}) is expected
