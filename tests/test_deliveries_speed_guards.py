@@ -9,6 +9,7 @@ import pytest
 
 from bot.parse import _json_bounced
 from bot.parse import phrases as P
+from bot.parse import reason as R
 from bot.parse.reason import classify
 
 
@@ -64,3 +65,16 @@ def test_classify_by_position_with_the_lowered_text_answers_as_by_keyword(status
         status, text, False, "550", "RCPT", "SMTP", "a@example.org", found, False, True, "", text.lower()
     )
     assert by_position == by_keyword
+
+
+def test_explicit_reasons_are_found_by_their_set_as_by_their_prefix() -> None:
+    # ``_explicit`` picks the "!"-prefixed names out of ``found`` by a set of them: every such
+    # name ``reasons_in`` can give must be in that set.
+    named = {r for reasons, _ in P._TABLE.values() for r in reasons if r.startswith("!")}
+    assert named
+    assert named <= R._EXPLICIT_FOUND
+    for reasons, _ in P._TABLE.values():
+        for found in (reasons, reasons | {"mailboxfull"}, reasons | {"!expired"}):
+            plain = [r[1:] for r in found if r[0] == "!"]
+            expected = min(plain, key=lambda r: (r == "expired", r)) if plain else ""
+            assert R._explicit(found) == expected
