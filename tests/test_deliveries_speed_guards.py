@@ -5,9 +5,12 @@ the shared-opening gate of the separator-led phrases, the quote test of ``_json_
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
-from bot.parse import _json_bounced
+from bot.parse import _REPLY_OPENING, _json_bounced
 from bot.parse import phrases as P
 from bot.parse import reason as R
 from bot.parse.reason import classify
@@ -78,3 +81,18 @@ def test_explicit_reasons_are_found_by_their_set_as_by_their_prefix() -> None:
             plain = [r[1:] for r in found if r[0] == "!"]
             expected = min(plain, key=lambda r: (r == "expired", r)) if plain else ""
             assert R._explicit(found) == expected
+
+
+# The opening of a multi-line reply as a pattern led by the code (the plain form).
+_OPENING_BY_CODE = re.compile(r"([245]\d\d)-([245]\.\d{1,3}\.\d{1,3} )?")
+
+
+def test_the_reply_opening_led_by_its_dash_is_the_one_led_by_its_code() -> None:
+    rng = random.Random(5321)
+    alphabet = ["5", "4", "2", "0", "1", "9", "-", ".", " ", "x", "\u0663", "\n"]
+    texts = ["550-5.2.1 at a rate that 550-5.2.1 prevents", "-550-", "a-b 451-4.7.1 x", "5-550 5.1.1 ok"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 24))) for _ in range(20000)]
+    for text in texts:
+        plain = _OPENING_BY_CODE.search(text)
+        led = _REPLY_OPENING.search(text)
+        assert (plain and (plain.groups(), plain.end())) == (led and (led.groups(), led.end())), text
