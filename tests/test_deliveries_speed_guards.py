@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from bot.parse import _REPLY_OPENING, _json_bounced
+from bot.parse import _REPLY_OPENING, _TRANSCRIPT_CODE, _json_bounced, _transcript
 from bot.parse import phrases as P
 from bot.parse import reason as R
 from bot.parse.reason import classify
@@ -96,3 +96,28 @@ def test_the_reply_opening_led_by_its_dash_is_the_one_led_by_its_code() -> None:
         plain = _OPENING_BY_CODE.search(text)
         led = _REPLY_OPENING.search(text)
         assert (plain and (plain.groups(), plain.end())) == (led and (led.groups(), led.end())), text
+
+
+def _transcript_read_whole(text: str) -> str:
+    """``_transcript`` reading every line (the plain form)."""
+    if "<<< " not in text:
+        return ""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith(">>> "):
+            lines = []
+        elif line.startswith("<<< ") and len(lines) < 20:
+            lines.append(line[4:].strip())
+    first = lines[0] if lines else ""
+    code = _TRANSCRIPT_CODE.match(first)
+    joined = " ".join(_TRANSCRIPT_CODE.sub("", line) for line in lines)
+    return (code.group(0).replace("-", " ", 1) if code else "") + joined
+
+
+def test_the_transcript_read_from_the_last_command_is_the_one_read_whole() -> None:
+    rng = random.Random(3464)
+    kinds = [">>> RCPT TO:<a@example.org>", "<<< 550-5.1.1 no", "<<< 550 5.1.1 such user", ">>>", "<<<", "", "x"]
+    texts = [">>> DATA\n<<< 554 no", "<<< 550 a\n>>> QUIT", "\n>>> \n<<< 5"]
+    texts += ["\n".join(rng.choice(kinds) for _ in range(rng.randrange(1, 30))) for _ in range(5000)]
+    for text in texts:
+        assert _transcript(text) == _transcript_read_whole(text), text

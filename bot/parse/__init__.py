@@ -718,7 +718,8 @@ def _transcript(text: str) -> str:
     if "<<< " not in text:
         return ""
     lines: list[str] = []
-    for line in text.split("\n"):
+    # from the last command's line on: each command's line drops the replies read before it
+    for line in text[text.rfind("\n>>> ") + 1 :].split("\n"):
         if line.startswith(">>> "):
             lines = []  # a new command: the replies to the earlier ones are not the final answer
         elif line.startswith("<<< ") and len(lines) < 20:
