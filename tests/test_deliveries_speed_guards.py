@@ -121,3 +121,21 @@ def test_the_transcript_read_from_the_last_command_is_the_one_read_whole() -> No
     texts += ["\n".join(rng.choice(kinds) for _ in range(rng.randrange(1, 30))) for _ in range(5000)]
     for text in texts:
         assert _transcript(text) == _transcript_read_whole(text), text
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        ("5.1.1", "550 5.1.1 <a@example.org>: Recipient address rejected: User unknown"),
+        ("5.7.1", "550 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org"),
+        ("5.0.0", "550 rejected by policy: sender address"),
+        ("4.4.7", "Delivery expired, DNS query failed"),
+        ("5.7.1", "550 5.7.1 AUP#CDRBL blocked"),
+    ],
+)
+def test_classify_finds_the_phrases_when_asked_as_when_given_them(status: str, text: str) -> None:
+    lowered = text.lower()
+    found = P.reasons_in(lowered)
+    args = (status, text, False, "550", "RCPT", "SMTP", "a@example.org")
+    given = classify(*args, found, False, True, "", lowered)
+    assert classify(*args, lambda: found, False, True, "", lowered) == given

@@ -588,10 +588,12 @@ def _deliveries(
         delayed = still_queued or bool(status and status[0] == "4")
         context = diagnostic or source.text[:_HEAD_SPAN]  # the report's opening, when the recipient has no lines
         said = lowered = None  # ``diagnostic.lower()``, ``context.lower()`` when known
+        phrases: frozenset[str] | partial[frozenset[str]]
         if diagnostic:
             said = lowered = diagnostic.lower()
-            one = _one_reply(diagnostic)
-            phrases = reasons_in(said if one is diagnostic else one.lower())
+            # With codes of its own the diagnostic is the context whatever its phrases say, and
+            # the classifier asks for them only where no earlier evidence decides (a provider's code)
+            phrases = partial(_phrases, diagnostic, said) if local else _phrases(diagnostic, said)
         elif reason.STATUS_NAME.get(status or "", "") not in reason.RETRY:
             phrases = frozenset()  # nothing said about this recipient: its status speaks
         else:
@@ -657,6 +659,13 @@ def _command(report: _Report, item: Found) -> str | None:
 def _delayed(delivery: Delivery) -> bool:
     code = delivery.status or delivery.reply_code or ""
     return (delivery.action or "").lower().startswith("delay") or code[:1] == "4"
+
+
+def _phrases(diagnostic: str, said: str) -> frozenset[str]:
+    """The reasons a diagnostic's phrases name, read across its reply's lines; ``said`` is
+    ``diagnostic.lower()``."""
+    one = _one_reply(diagnostic)
+    return reasons_in(said if one is diagnostic else one.lower())
 
 
 # The code a multi-line reply opens with (RFC 5321 section 4.2.1: "550-5.2.1 ..." on every line

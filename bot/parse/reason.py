@@ -461,14 +461,15 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     command: str | Callable[[], str | None] | None = None,
     diagnostic_type: str = "SMTP",
     recipient: str | None = None,
-    found: frozenset[str] | None = None,
+    found: frozenset[str] | Callable[[], frozenset[str]] | None = None,
     still_queued: bool = False,
     diagnosed: bool = True,
     category: str = "",
     lowered: str | None = None,
 ) -> str:
-    """The reason for one delivery. ``found`` may pass ``reasons_in(text.lower())`` and
-    ``lowered`` ``text.lower()`` when the caller already has them; ``category`` is the reporting
+    """The reason for one delivery. ``found`` may pass ``reasons_in(text.lower())`` (or a
+    function that finds it, called only when a rule reads it) and ``lowered`` ``text.lower()``
+    when the caller already has them; ``category`` is the reporting
     MTA's own classification (``MTA_CATEGORY``); ``command`` may be a function that finds the
     command, called only when a rule reads it. (The parser passes every argument by position: a
     call with keywords costs more, once per recipient.)"""
@@ -484,6 +485,8 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
         return coded.reason  # a receiver's own documented code says more than any generic rule
     if found is None:
         found = reasons_in(lowered) if lowered else frozenset()
+    elif callable(found):
+        found = found()
     if "content_rejected" in found:
         # "Content rejected" alone: a spam filter's words, or the content's form under X.6.x.
         found = found | {"contenterror" if (status or "")[1:3] == ".6" else "spamdetected"}
