@@ -1,7 +1,9 @@
 """Shortcuts of the per-recipient path (bot/parse/__init__.py, reason.py, phrases.py) that must
 give the answers of the long way round: the phrase taken where the regex told openings apart,
-the shared-opening gate of the separator-led phrases, the quote test of ``_json_bounced``, and
-``classify`` given its arguments by position and the text's lower-cased form."""
+the shared-opening gate of the separator-led phrases, the quote test of ``_json_bounced``,
+``classify`` given its arguments by position, the text's lower-cased form or a function that finds
+its phrases, the set that picks the MTA-named reasons, the reply opening led by its dash, and the
+transcript read from its last command."""
 
 from __future__ import annotations
 
