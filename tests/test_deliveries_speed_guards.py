@@ -1,14 +1,20 @@
 """Shortcuts of the per-recipient path (bot/parse/__init__.py, reason.py, phrases.py) that must
 give the answers of the long way round: the phrase taken where the regex told openings apart,
-the shared-opening gate of the separator-led phrases, the quote test of ``_json_bounced``, and
-``classify`` given its arguments by position and the text's lower-cased form."""
+the shared-opening gate of the separator-led phrases, the quote test of ``_json_bounced``,
+``classify`` given its arguments by position, the text's lower-cased form or a function that finds
+its phrases, the set that picks the MTA-named reasons, the reply opening led by its dash, and the
+transcript read from its last command."""
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
-from bot.parse import _json_bounced
+from bot.parse import _REPLY_OPENING, _TRANSCRIPT_CODE, _json_bounced, _transcript
 from bot.parse import phrases as P
+from bot.parse import reason as R
 from bot.parse.reason import classify
 
 
@@ -64,3 +70,74 @@ def test_classify_by_position_with_the_lowered_text_answers_as_by_keyword(status
         status, text, False, "550", "RCPT", "SMTP", "a@example.org", found, False, True, "", text.lower()
     )
     assert by_position == by_keyword
+
+
+def test_explicit_reasons_are_found_by_their_set_as_by_their_prefix() -> None:
+    # ``_explicit`` picks the "!"-prefixed names out of ``found`` by a set of them: every such
+    # name ``reasons_in`` can give must be in that set.
+    named = {r for reasons, _ in P._TABLE.values() for r in reasons if r.startswith("!")}
+    assert named
+    assert named <= R._EXPLICIT_FOUND
+    for reasons, _ in P._TABLE.values():
+        for found in (reasons, reasons | {"mailboxfull"}, reasons | {"!expired"}):
+            plain = [r[1:] for r in found if r[0] == "!"]
+            expected = min(plain, key=lambda r: (r == "expired", r)) if plain else ""
+            assert R._explicit(found) == expected
+
+
+# The opening of a multi-line reply as a pattern led by the code (the plain form).
+_OPENING_BY_CODE = re.compile(r"([245]\d\d)-([245]\.\d{1,3}\.\d{1,3} )?")
+
+
+def test_the_reply_opening_led_by_its_dash_is_the_one_led_by_its_code() -> None:
+    rng = random.Random(5321)
+    alphabet = ["5", "4", "2", "0", "1", "9", "-", ".", " ", "x", "\u0663", "\n"]
+    texts = ["550-5.2.1 at a rate that 550-5.2.1 prevents", "-550-", "a-b 451-4.7.1 x", "5-550 5.1.1 ok"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 24))) for _ in range(20000)]
+    for text in texts:
+        plain = _OPENING_BY_CODE.search(text)
+        led = _REPLY_OPENING.search(text)
+        assert (plain and (plain.groups(), plain.end())) == (led and (led.groups(), led.end())), text
+
+
+def _transcript_read_whole(text: str) -> str:
+    """``_transcript`` reading every line (the plain form)."""
+    if "<<< " not in text:
+        return ""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if line.startswith(">>> "):
+            lines = []
+        elif line.startswith("<<< ") and len(lines) < 20:
+            lines.append(line[4:].strip())
+    first = lines[0] if lines else ""
+    code = _TRANSCRIPT_CODE.match(first)
+    joined = " ".join(_TRANSCRIPT_CODE.sub("", line) for line in lines)
+    return (code.group(0).replace("-", " ", 1) if code else "") + joined
+
+
+def test_the_transcript_read_from_the_last_command_is_the_one_read_whole() -> None:
+    rng = random.Random(3464)
+    kinds = [">>> RCPT TO:<a@example.org>", "<<< 550-5.1.1 no", "<<< 550 5.1.1 such user", ">>>", "<<<", "", "x"]
+    texts = [">>> DATA\n<<< 554 no", "<<< 550 a\n>>> QUIT", "\n>>> \n<<< 5"]
+    texts += ["\n".join(rng.choice(kinds) for _ in range(rng.randrange(1, 30))) for _ in range(5000)]
+    for text in texts:
+        assert _transcript(text) == _transcript_read_whole(text), text
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        ("5.1.1", "550 5.1.1 <a@example.org>: Recipient address rejected: User unknown"),
+        ("5.7.1", "550 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org"),
+        ("5.0.0", "550 rejected by policy: sender address"),
+        ("4.4.7", "Delivery expired, DNS query failed"),
+        ("5.7.1", "550 5.7.1 AUP#CDRBL blocked"),
+    ],
+)
+def test_classify_finds_the_phrases_when_asked_as_when_given_them(status: str, text: str) -> None:
+    lowered = text.lower()
+    found = P.reasons_in(lowered)
+    args = (status, text, False, "550", "RCPT", "SMTP", "a@example.org")
+    given = classify(*args, found, False, True, "", lowered)
+    assert classify(*args, lambda: found, False, True, "", lowered) == given

@@ -588,10 +588,12 @@ def _deliveries(
         delayed = still_queued or bool(status and status[0] == "4")
         context = diagnostic or source.text[:_HEAD_SPAN]  # the report's opening, when the recipient has no lines
         said = lowered = None  # ``diagnostic.lower()``, ``context.lower()`` when known
+        phrases: frozenset[str] | partial[frozenset[str]]
         if diagnostic:
             said = lowered = diagnostic.lower()
-            one = _one_reply(diagnostic)
-            phrases = reasons_in(said if one is diagnostic else one.lower())
+            # With codes of its own the diagnostic is the context whatever its phrases say, and
+            # the classifier asks for them only where no earlier evidence decides (a provider's code)
+            phrases = partial(_phrases, diagnostic, said) if local else _phrases(diagnostic, said)
         elif reason.STATUS_NAME.get(status or "", "") not in reason.RETRY:
             phrases = frozenset()  # nothing said about this recipient: its status speaks
         else:
@@ -659,16 +661,25 @@ def _delayed(delivery: Delivery) -> bool:
     return (delivery.action or "").lower().startswith("delay") or code[:1] == "4"
 
 
+def _phrases(diagnostic: str, said: str) -> frozenset[str]:
+    """The reasons a diagnostic's phrases name, read across its reply's lines; ``said`` is
+    ``diagnostic.lower()``."""
+    one = _one_reply(diagnostic)
+    return reasons_in(said if one is diagnostic else one.lower())
+
+
 # The code a multi-line reply opens with (RFC 5321 section 4.2.1: "550-5.2.1 ..." on every line
 # but the last, "550 5.2.1 ..."), to drop where it repeats so that phrases read across lines.
-_REPLY_OPENING = re.compile(r"([245]\d\d)-([245]\.\d{1,3}\.\d{1,3} )?")
+# Led by its dash, the code before it checked by a look-behind: the engine skips ahead to the
+# literal instead of trying a character class at every character.
+_REPLY_OPENING = re.compile(r"-(?<=([245]\d\d)-)([245]\.\d{1,3}\.\d{1,3} )?")
 
 
 def _one_reply(diagnostic: str) -> str:
     """A multi-line reply joined as one: ``550-5.2.1 at a rate that 550-5.2.1 prevents`` reads
     ``550-5.2.1 at a rate that prevents``."""
-    # every opening holds a dash, three characters in (``in`` first: a test costs less than ``find``)
-    m = _REPLY_OPENING.search(diagnostic, max(0, diagnostic.find("-") - 3)) if "-" in diagnostic else None
+    # every opening holds a dash (``in`` first: a test costs less than a search)
+    m = _REPLY_OPENING.search(diagnostic) if "-" in diagnostic else None
     if m is None:
         return diagnostic
     code, status = m.group(1), m.group(2) or ""
@@ -716,7 +727,8 @@ def _transcript(text: str) -> str:
     if "<<< " not in text:
         return ""
     lines: list[str] = []
-    for line in text.split("\n"):
+    # from the last command's line on: each command's line drops the replies read before it
+    for line in text[text.rfind("\n>>> ") + 1 :].split("\n"):
         if line.startswith(">>> "):
             lines = []  # a new command: the replies to the earlier ones are not the final answer
         elif line.startswith("<<< ") and len(lines) < 20:

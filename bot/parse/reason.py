@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
 from bot.parse.command import BEFORE_DATA
-from bot.parse.phrases import BY_RECIPIENT_DOMAIN, reasons_in
+from bot.parse.phrases import BY_RECIPIENT_DOMAIN, EXPLICIT, reasons_in
 from bot.parse.providers import provider_code
 
 # RFC 3463 / IANA enhanced status codes whose meaning settles or suggests a reason.
@@ -461,14 +461,15 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     command: str | Callable[[], str | None] | None = None,
     diagnostic_type: str = "SMTP",
     recipient: str | None = None,
-    found: frozenset[str] | None = None,
+    found: frozenset[str] | Callable[[], frozenset[str]] | None = None,
     still_queued: bool = False,
     diagnosed: bool = True,
     category: str = "",
     lowered: str | None = None,
 ) -> str:
-    """The reason for one delivery. ``found`` may pass ``reasons_in(text.lower())`` and
-    ``lowered`` ``text.lower()`` when the caller already has them; ``category`` is the reporting
+    """The reason for one delivery. ``found`` may pass ``reasons_in(text.lower())`` (or a
+    function that finds it, called only when a rule reads it) and ``lowered`` ``text.lower()``
+    when the caller already has them; ``category`` is the reporting
     MTA's own classification (``MTA_CATEGORY``); ``command`` may be a function that finds the
     command, called only when a rule reads it. (The parser passes every argument by position: a
     call with keywords costs more, once per recipient.)"""
@@ -484,6 +485,8 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
         return coded.reason  # a receiver's own documented code says more than any generic rule
     if found is None:
         found = reasons_in(lowered) if lowered else frozenset()
+    elif callable(found):
+        found = found()
     if "content_rejected" in found:
         # "Content rejected" alone: a spam filter's words, or the content's form under X.6.x.
         found = found | {"contenterror" if (status or "")[1:3] == ".6" else "spamdetected"}
@@ -551,13 +554,17 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     return "onhold" if diagnosed and lowered and not lowered.isspace() else "undefined"
 
 
+# How ``reasons_in`` names a reason of ``EXPLICIT``: "!" before it.
+_EXPLICIT_FOUND = frozenset(f"!{reason}" for reason in EXPLICIT)
+
+
 def _explicit(found: frozenset[str]) -> str:
     """The reason an MTA's own words name (``EXPLICIT``: "!"-prefixed in ``found``), "" when none;
     of several, the first by name, "expired" last."""
-    named = [r[1:] for r in found if r[0] == "!"]  # (most evidence has none: one pass, no key function)
+    named = found & _EXPLICIT_FOUND  # (most evidence has none: one set operation, no loop)
     if not named:
         return ""
-    return min(named, key=lambda r: (r == "expired", r))
+    return min([r[1:] for r in named], key=lambda r: (r == "expired", r))
 
 
 def _fallback(e: Evidence, status: str | None, delayed: bool, diagnostic_type: str) -> str:
