@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from bot.parse import codes, dates, extract, language, providers
+from bot.parse import codes, dates, extract, language, phrases, providers
+from bot.parse.source import read
+
+SAMPLES = Path(__file__).parent / "samples"
 
 
 def test_every_ascii_reporting_label_holds_the_gate() -> None:
@@ -98,3 +102,26 @@ def test_exchange_nested_reply_is_cut_only_where_a_curly_bracket_is() -> None:
     nested = codes.find_codes("550 4.4.7 QUEUE.Expired [{LED=450 4.4.316 Connection refused};]")
     assert plain.text == "user unknown [x]"
     assert nested[0].text == "QUEUE.Expired"
+
+
+def _openings(pattern: re.Pattern[str], text: str) -> list[tuple[int, str]]:
+    """Every phrase opening ``pattern`` finds after a separator of ``text``, as ``reasons_in`` reads them."""
+    found = []
+    pos = 0
+    while (m := pattern.search(text, pos)) is not None:
+        found.append((m.start(), m.group(1)))
+        pos = m.start() + 1
+    return found
+
+
+def test_word_openings_are_found_as_without_the_first_character_check() -> None:
+    guarded = phrases._WORD_AFTER_SEPARATOR
+    plain = re.compile(re.sub(r"\(\?=\[[^]]*\]\)", "", guarded.pattern, count=1))  # the check left out
+    assert plain.pattern.startswith("[^a-z0-9](")
+    texts = [" " + opening + tail for opening in phrases._CANDIDATES for tail in ("", " x", ".")]
+    texts += [" - " + " ".join(phrases._CANDIDATES), "x\n5.1.1 (#5.1.1) 'mailbox full' \u30c7\u30a3 ;;  "]
+    for sample in SAMPLES.rglob("*"):
+        if sample.is_file():
+            texts.append(" " + read(sample.read_bytes()).text.lower())
+    for text in texts:
+        assert _openings(guarded, text) == _openings(plain, text), text

@@ -31,8 +31,10 @@ _STATUS = r"[245]\.\d{1,3}\.\d{1,3}"
 # never in a time or an IPv6 address), and an enhanced code alone. The pattern opens with the
 # digit class and checks the character before it with a lookbehind placed after that digit: a
 # leading lookbehind (or a leading alternation) would stop the engine from skipping ahead to a 2/4/5.
+# The first digit is not a group (it is the match's first character): a pattern that opens with a
+# plain literal lets the engine start each try after it.
 _ANY_CODE_TEMPLATE = (
-    r"({first})(?<![\w.\-/]{first})(?:"
+    r"{first}(?<![\w.\-/]{first})(?:"
     r"(?<![^ ]:{first})([0-5]\d)"
     r"(?:(?:[ \-]+['#]?|\s*\(#?|\s*#)(" + _STATUS + r")(?!\d)(?!\.\d)"
     r"|(?=[ \-][^\d]|[ \t]*$|-\S|[,:][ \t]|,[\r\n]|['\"][,)\]]))"
@@ -178,13 +180,15 @@ def find_codes(text: str) -> tuple[Code, ...]:
     brackets: tuple[tuple[str, str], ...] | None = None  # looked for at the first code kept
     arrows = curly = False
     for m in _matches(text):
-        first, rest, status, alone = m.groups()
+        rest, status, alone = m.groups()
+        start, end = m.span()
+        first = text[start]
         if alone:  # an enhanced code alone
             status = first + alone
             reply = None
         else:
             reply = first + rest
-            if status is None and not _reply_context(text, m.start()):
+            if status is None and not _reply_context(text, start):
                 continue
         key = (status, reply)
         if key in seen:
@@ -193,7 +197,6 @@ def find_codes(text: str) -> tuple[Code, ...]:
         # a one-digit subject ("5.1.1", most of them) is valid unless the status is 2.0.0
         if status and (status == "2.0.0" or (status[3] != "." and not _valid_status(status))):
             continue
-        start, end = m.span()
         if brackets is None:
             curly = "{" in text or "}" in text
             brackets = _BRACKET_KINDS[("[" in text or "]" in text) + 2 * curly]

@@ -997,8 +997,13 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[tuple[
         candidates[opening] = (tuple(longest_first), chain[-1] if chain else None)
     wordy = literal_trie_pattern(by_opening)
     # The opening is consumed, not looked ahead at (a lookahead costs the engine a frame of its own
-    # at every separator): the caller resumes each search one character after the separator.
-    return re.compile(f"[^a-z0-9]({wordy})"), table, candidates
+    # at every separator): the caller resumes each search one character after the separator. Only
+    # the check of the character after the separator is a lookahead: half the separators are
+    # followed by one that opens no phrase (a space, a digit, a sign), and one set lookup rejects
+    # them where the trie would try each of its first characters in turn. (The first characters
+    # are letters or digits: nothing in them is special inside a set.)
+    firsts = "".join(sorted({opening[0] for opening in by_opening}))
+    return re.compile(f"[^a-z0-9](?=[{firsts}])({wordy})"), table, candidates
 
 
 def _gate(words: list[str], table: dict[str, _Entry]) -> tuple[str, ...]:
