@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import re
 from pathlib import Path
 
-from bot.parse import extract, source
+from bot.parse import extract, language, sender, source
 
 # Values of Remote-MTA and Reporting-MTA fields, and pieces to build more from.
 _DSN_VALUES = [
@@ -97,3 +98,68 @@ def test_find_remote_finds_what_each_shapes_search_finds() -> None:
     for text in _host_texts():
         assert extract.find_remote(text) == _plain_find_remote(text), text
         assert extract.find_remote(text, text.lower()) == _plain_find_remote(text), text
+
+
+def _plain_external_ip(token: str) -> str | None:
+    """``external_ip`` with the address tested against every internal network of its version."""
+    token = token.strip("[]()")
+    try:
+        address = ipaddress.ip_address(token)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address in net for net in sender._INTERNAL if net.version == address.version):
+        return None
+    return str(address)
+
+
+def _addresses() -> list[str]:
+    rng = random.Random(5)
+    edges = []
+    for net in sender._INTERNAL:
+        for number in (int(net.network_address), int(net.broadcast_address)):
+            for step in (-1, 0, 1):
+                if 0 <= number + step < 2**net.max_prefixlen:
+                    edges.append(
+                        str(
+                            ipaddress.ip_address(number + step)
+                            if net.version == 4
+                            else ipaddress.IPv6Address(number + step)
+                        )
+                    )
+    made = [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(3000)]
+    made += [str(ipaddress.IPv6Address(rng.getrandbits(128))) for _ in range(1000)]
+    made += [f"::ffff:{a}" for a in made[:500]] + [f"[{a}]" for a in made[:200]]
+    return [*edges, *made, "mx.example.net", "1.2.3", "256.1.1.1", "fe80::1%eth0", "", "[]"]
+
+
+def test_external_ip_tests_the_address_as_each_network_would() -> None:
+    for token in _addresses():
+        assert sender.external_ip(token) == _plain_external_ip(token), token
+
+
+def _plain_by_words(sample: str) -> str | None:
+    """``language._by_words`` as per-language sums of listed tokens and phrases, the best by name."""
+    lowered = sample.lower()
+    tokens = language._TOKEN.findall(lowered)
+    if len(tokens) < 3:
+        return None
+    scores = {lang: sum(token in words for token in tokens) for lang, words in language._SINGLE.items()}
+    for phrase, lang in language._PHRASE_LANG:
+        if phrase in lowered:
+            scores[lang] += 5
+    best = max(scores, key=scores.__getitem__)
+    return best if scores[best] >= 2 else None
+
+
+def _samples_by_words() -> list[str]:
+    rng = random.Random(3)
+    words = [w for listed in language._WORDS.values() for w in listed] + ["x", "mail", "550", "l'adresse", "—", "\n"]
+    made = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    return [*made, "de la the", "the the de de", "le la les de des", "", "a b"]
+
+
+def test_by_words_picks_the_language_the_plain_sums_pick() -> None:
+    for sample in _samples_by_words():
+        assert language._by_words(sample) == _plain_by_words(sample), sample
