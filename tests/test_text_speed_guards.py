@@ -163,3 +163,29 @@ def _samples_by_words() -> list[str]:
 def test_by_words_picks_the_language_the_plain_sums_pick() -> None:
     for sample in _samples_by_words():
         assert language._by_words(sample) == _plain_by_words(sample), sample
+
+
+def _plain_find_reporting(text: str) -> str | None:
+    """``find_reporting`` with each pattern searched in the whole lower-cased text."""
+    lowered = text.lower()
+    m = extract._REPORTING.search(lowered) or extract._MAIL_SYSTEM_AT.search(lowered)
+    return m.group(1).rstrip(".").lower() if m else None
+
+
+_REPORTING_PIECES = [
+    *("Generating server: ", "generated ", "Servidor de generación: ", "Erstellender Server : ", "生成サーバー：", " "),
+    *(
+        "This is the mail system at host ",
+        "this is the ",
+        "This is the qmail-send program at ",
+        '"reportingMTA": "dsn;',
+    ),
+    *("reportingmta", "mx.example.net", "a.b.", "\n", ": ", "server", "general", "gerador", "생성 서버: ", "x"),
+]
+
+
+def test_find_reporting_finds_what_the_searches_find() -> None:
+    rng = random.Random(13)
+    made = ["".join(rng.choice(_REPORTING_PIECES) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    for text in [*_host_texts(), *made]:
+        assert extract.find_reporting(text) == _plain_find_reporting(text), text

@@ -420,7 +420,7 @@ def _search_near(pattern: re.Pattern[str], lowered: str, needles: tuple[str, ...
     """``pattern.search(lowered)``, for a pattern whose every match holds one of ``needles``
     within ``reach`` characters of its start."""
     first = first_of(lowered, needles)
-    return pattern.search(lowered, max(0, first - reach)) if first != -1 else None
+    return _match_near(pattern, lowered, needles, lowered, first, reach) if first != -1 else None
 
 
 def first_of(text: str, needles: tuple[str, ...]) -> int:
@@ -552,8 +552,8 @@ def _scan_addresses(text: str) -> list[tuple[int, str]]:
     while at != -1 and seen_at < MAX_AT_SIGNS:
         seen_at += 1
         window = max(0, at - 64)
-        before = text[window:at]
-        start = at - (len(before) - len(before.rstrip(_LOCAL_CHARS)))
+        # the local part ends at the "@": what ``rstrip`` leaves is the text before it
+        start = window + len(text[window:at].rstrip(_LOCAL_CHARS))
         domain = _DOMAIN_HEAD.match(text, at + 1) if start < at else None
         if domain:
             out.append((start, text[start : domain.end()]))
