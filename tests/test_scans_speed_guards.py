@@ -60,16 +60,17 @@ def test_scores_count_each_listed_token_for_each_of_its_languages() -> None:
     for token in tokens:
         for lang, words in language._SINGLE.items():
             expected[lang] += token in words
-    assert language._score(tokens, language._BY_WORD) == expected
+    assert language._score(tokens, language._BY_WORD) == list(expected.values())
     assert language._score(["de", "la"], language._BY_WORD) is None
 
 
 def _plain_by_words(sample: str) -> str | None:
     """``language._by_words`` with every phrase looked for in every text."""
     lowered = sample.lower()
-    scores = language._score(lowered.encode().translate(language._ASCII_LETTERS).split(), language._BY_ASCII_WORD)
-    if scores is None:
+    counts = language._score(lowered.encode().translate(language._ASCII_LETTERS).split(), language._BY_ASCII_WORD)
+    if counts is None:
         return None
+    scores = dict(zip(language._LANGUAGES, counts, strict=True))
     for phrase, lang in language._PHRASE_LANG:
         if phrase in lowered:
             scores[lang] += 5

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
+from bot.parse.alternation import gated
 from bot.parse.casing import lower
 
 ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}")
@@ -66,10 +67,10 @@ _IP = r"(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F:]+"
 # Where MTAs name the remote server: (needle, pattern, reach). The needle is a literal the pattern
 # needs, looked for with ``str.find`` first (far cheaper than a search); groups are (host, ip),
 # either may be absent. Earlier entries are more reliable and win. ``reach``: when every match
-# holds the needle at most that many characters after its start, the search starts that far
-# before the needle's first occurrence instead of at the start of the text (a scan costs some
-# fifty times what ``find`` does per character); None when a match can start any distance before.
-# A tuple of needles: every match holds one of them, and the search starts from the first found.
+# holds the needle at most that many characters after its start, the pattern is tried only that
+# far before each occurrence of the needle (``_match_near``) instead of searched from the start of
+# the text (a scan costs some fifty times what ``find`` does per character); None when a match
+# can start any distance before. A tuple of needles: every match holds one of them.
 # The needle ``_FOLDED`` is looked for in the lower-cased text (it stands for a pair of letters in
 # any case), and only when the text holds an "=" (which every match of its pattern holds too).
 # The patterns are searched in the text after a line break of our own, so that the first line
@@ -147,6 +148,15 @@ _HOST_SHAPES: tuple[tuple[str | tuple[str, ...], re.Pattern[str], int | None, st
         ("host=", r"\bhost=(" + _H + r")", 0, 0),
     )
 )
+# The shapes a text may hold, by which of these fragments it holds (``gated``): the gate of a
+# shape, or a fragment of its needle. "ost" stands for the four needles that hold it, absent from
+# half the reports (one search where there would be four).
+_HOST_GATES = ("=", "{", "ost", "emote ")
+_HOST_GATED = gated(
+    _HOST_SHAPES,
+    _HOST_GATES,
+    lambda shape: "=" if shape[0] is _FOLDED else shape[0] if isinstance(shape[0], str) else shape[3],
+)
 _IP_AFTER_HOST = re.compile(r"\.?[ \t]{0,3}[\[(][ \t]?(" + _IP + r")(?::\d+)?[ \t]?[\])]")
 # Exchange's "[LastAttemptedIP=192.0.2.1:25]" or "[LastAttemptedIP=2001:db8::1:25]". The IPv6
 # run is taken whole (possessive: a run of colons is read once, not split every possible way).
@@ -167,8 +177,10 @@ _MAIL_SYSTEM_AT = re.compile(  # searched in lower-cased text
 # The address type ("dns;", RFC 3464 section 2.1.2) is optional; "smtp.example.org" is a name, not a type.
 # Matched against the value with its leading spaces already stripped: a second ``\s*`` before
 # the optional type would split a run of spaces every way (a Remote-MTA of 20,000 spaces took 18 s).
-# Anchored and possessive, so that a scan from every position (``search``) is linear too.
-_DSN_HOST = re.compile(r"^(?:(?:dns|smtp|x-[\w-]++)\s*+;)?\s*+\[?([\w.\-:]+?)\]?(?:\s*+\(|\s*$|\s)", re.I)
+# Anchored and possessive, so that a scan from every position (``search``) is linear too. The
+# host is the whole run of name characters: what may follow it ("]", a blank, "(", the end) is
+# none of them, so a shorter run could never be followed by it (read once, not tried at each length).
+_DSN_HOST = re.compile(r"^(?:(?:dns|smtp|x-[\w-]++)\s*+;)?\s*+\[?([\w.\-:]++)\]?(?:\s*+\(|\s*$|\s)", re.I)
 IPV4 = re.compile(r"\b((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})\b")
 
 
@@ -291,15 +303,13 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
     host: str | None = None
     ip: str | None = None
     lines = "\n" + text
-    for needle, pattern, reach, gate in _HOST_SHAPES:
-        if gate and gate not in text:
-            continue
+    for needle, pattern, reach, _ in _HOST_GATED["=" in text, "{" in text, "ost" in text, "emote " in text]:
+        haystack = lines
         if isinstance(needle, str):
             if needle is _FOLDED:
-                if "=" not in text:
-                    continue
                 if lowered is None:
                     lowered = lower(text)
+                haystack = lowered  # one character behind ``lines``
                 at = lowered.find(needle) + 1  # an offset in ``lines``; 0 when not found
                 if not at:
                     continue
@@ -307,11 +317,13 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
                 continue
             else:
                 at = lines.find(needle)
+            needles: tuple[str, ...] = (needle,)
         else:
             at = first_of(lines, needle)
             if at == -1:
                 continue
-        m = pattern.search(lines, max(0, at - reach) if reach is not None else 0)
+            needles = needle
+        m = pattern.search(lines) if reach is None else _match_near(pattern, lines, needles, haystack, at, reach)
         if not m:
             continue
         groups = [g for g in m.groups() if g]
@@ -329,6 +341,34 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
     if ip is None and "LastAttemptedIP=" in text:
         ip = _last_attempted_ip(text)
     return host, ip
+
+
+def _match_near(  # noqa: PLR0917 - called once per shape a text holds: positions cost the least
+    pattern: re.Pattern[str],
+    lines: str,
+    needles: tuple[str, ...],
+    haystack: str,
+    at: int,
+    reach: int,
+) -> re.Match[str] | None:
+    """``pattern.search(lines, max(0, at - reach))``, for a pattern whose every match holds one of
+    ``needles`` at most ``reach`` characters after its start, ``at`` the first place one occurs.
+    The pattern is tried only up to ``reach`` characters before each occurrence (found in
+    ``haystack``: ``lines``, or its lower-cased text without the leading line break) instead of
+    at every character up to the end: the first match so found is the leftmost."""
+    shift = len(lines) - len(haystack)
+    while at != -1:
+        for start in range(max(0, at - reach), at + 1):
+            m = pattern.match(lines, start)
+            if m:
+                return m
+        following = -1
+        for needle in needles:
+            found = haystack.find(needle, at + 1 - shift)
+            if found != -1 and (following == -1 or found < following):
+                following = found
+        at = following + shift if following != -1 else -1
+    return None
 
 
 def _last_attempted_ip(text: str) -> str | None:
@@ -380,7 +420,7 @@ def _search_near(pattern: re.Pattern[str], lowered: str, needles: tuple[str, ...
     """``pattern.search(lowered)``, for a pattern whose every match holds one of ``needles``
     within ``reach`` characters of its start."""
     first = first_of(lowered, needles)
-    return pattern.search(lowered, max(0, first - reach)) if first != -1 else None
+    return _match_near(pattern, lowered, needles, lowered, first, reach) if first != -1 else None
 
 
 def first_of(text: str, needles: tuple[str, ...]) -> int:
@@ -512,8 +552,8 @@ def _scan_addresses(text: str) -> list[tuple[int, str]]:
     while at != -1 and seen_at < MAX_AT_SIGNS:
         seen_at += 1
         window = max(0, at - 64)
-        before = text[window:at]
-        start = at - (len(before) - len(before.rstrip(_LOCAL_CHARS)))
+        # the local part ends at the "@": what ``rstrip`` leaves is the text before it
+        start = window + len(text[window:at].rstrip(_LOCAL_CHARS))
         domain = _DOMAIN_HEAD.match(text, at + 1) if start < at else None
         if domain:
             out.append((start, text[start : domain.end()]))

@@ -162,6 +162,8 @@ _SINGLE = {lang: frozenset(w for w in words if " " not in w and "'" not in w) fo
 # Each language as one character, and each word as the characters of the languages it counts for:
 # a text's tokens become one string of marks (C-level ``map`` and ``join``), counted per language
 # with ``str.count``, with no Python-level step per token.
+_LANGUAGES = tuple(_SINGLE)
+_POSITION = {lang: i for i, lang in enumerate(_LANGUAGES)}
 _MARKS = "".join(chr(ord("a") + i) for i in range(len(_SINGLE)))
 _BY_WORD: dict[str, str] = {}
 for _mark, _singles in zip(_MARKS, _SINGLE.values(), strict=True):
@@ -231,12 +233,14 @@ def _by_sample(sample: str) -> str | None:
 _Token = TypeVar("_Token", str, bytes)
 
 
-def _score(tokens: list[_Token], by_word: dict[_Token, str]) -> dict[str, int] | None:
-    """How many of ``tokens`` each language lists; None for fewer than three tokens."""
+def _score(tokens: list[_Token], by_word: dict[_Token, str]) -> list[int] | None:
+    """How many of ``tokens`` each language lists, in the order of ``_LANGUAGES``; None for fewer
+    than three tokens. (A list, not a dict: the best is found with ``max`` and ``index``, with
+    no key function called per language.)"""
     if len(tokens) < 3:
         return None
     marks = "".join(map(by_word.get, tokens, repeat("")))
-    return dict(zip(_SINGLE, map(marks.count, _MARKS), strict=True))
+    return list(map(marks.count, _MARKS))
 
 
 def _by_words(sample: str) -> str | None:
@@ -253,10 +257,10 @@ def _by_words(sample: str) -> str | None:
     if ascii_text:
         for phrase, lang in _ASCII_PHRASES["diagnos" in lowered, "server" in lowered]:
             if phrase in lowered:
-                scores[lang] += 5
+                scores[_POSITION[lang]] += 5
     else:
         for phrase, lang in _PHRASE_LANG:
             if phrase in lowered:
-                scores[lang] += 5
-    best = max(scores, key=scores.__getitem__)
-    return best if scores[best] >= 2 else None
+                scores[_POSITION[lang]] += 5
+    best = max(scores)  # the first language with the best score wins a tie
+    return _LANGUAGES[scores.index(best)] if best >= 2 else None

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -102,8 +103,15 @@ _INTERNAL = tuple(
         "ff00::/8",
     )
 )
-# The internal networks of each IP version, so that an address is tested against its own kind only.
-_INTERNAL_OF_VERSION = {v: tuple(net for net in _INTERNAL if net.version == v) for v in (4, 6)}
+# The internal networks of each IP version as sorted ranges of addresses, first and last apart:
+# an address is tested against its own kind only, and (the ranges do not overlap) only against
+# the last range that starts at or before it (one ``bisect``, not a test per network).
+_INTERNAL_RANGES = {
+    v: sorted((int(net.network_address), int(net.broadcast_address)) for net in _INTERNAL if net.version == v)
+    for v in (4, 6)
+}
+_INTERNAL_FIRST = {v: [first for first, _ in ranges] for v, ranges in _INTERNAL_RANGES.items()}
+_INTERNAL_LAST = {v: [last for _, last in ranges] for v, ranges in _INTERNAL_RANGES.items()}
 _MAX_MATCHES = 20  # markers examined per kind: a bounce does not repeat them hundreds of times
 
 
@@ -142,7 +150,9 @@ def external_ip(token: str) -> str | None:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    if any(address in net for net in _INTERNAL_OF_VERSION[address.version]):
+    number = int(address)
+    at = bisect_right(_INTERNAL_FIRST[address.version], number) - 1
+    if at >= 0 and number <= _INTERNAL_LAST[address.version][at]:
         return None
     return str(address)
 

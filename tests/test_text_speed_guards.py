@@ -1,0 +1,191 @@
+"""The shortcuts of the text readers (extract, sender, language) give the answers the plain forms would."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import re
+from pathlib import Path
+
+from bot.parse import extract, language, sender, source
+
+# Values of Remote-MTA and Reporting-MTA fields, and pieces to build more from.
+_DSN_VALUES = [
+    "dns; mx.example.net",
+    "dns;NEKONYAAN0022.apcprd01.prod.exchangelabs.com",
+    "dsn; a27-159.smtp-out.us-west-2.amazonses.com",
+    "mx.example.net [192.0.2.1]",
+    "[192.0.2.1]",
+    "dns; [IPv6:2001:db8::1]",
+    "smtp; mx.example.net (192.0.2.1)",
+    "x-local-hostname; host.example",
+    "dns; mx.example.net\n",
+    "dns; mx.example.net]]",
+    "dns; mx.example.net;extra",
+    "dns; ]",
+    "dns;",
+    "   ",
+]
+_DSN_PIECES = ["dns", "smtp", "x-a", ";", " ", "\t", "\n", "[", "]", "(", ")", "mx", ".", "-", ":", "é", "a", "1", "/"]
+
+
+def _dsn_values() -> list[str]:
+    rng = random.Random(7)
+    made = ["".join(rng.choice(_DSN_PIECES) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    return _DSN_VALUES + made
+
+
+def test_dsn_host_reads_the_run_as_the_lazy_pattern_did() -> None:
+    lazy = re.compile(_DSN_PATTERN_LAZY, re.I)
+    for value in _dsn_values():
+        m = lazy.match((value.split(";", 1)[-1] if ";" in value else value).lstrip())
+        host = m.group(1).strip(".[]").lower() if m else None
+        assert extract.dsn_host(value) == (host or None), value
+
+
+# The pattern ``_DSN_HOST`` replaces: the host as the shortest run that the rest can follow.
+_DSN_PATTERN_LAZY = r"^(?:(?:dns|smtp|x-[\w-]++)\s*+;)?\s*+\[?([\w.\-:]+?)\]?(?:\s*+\(|\s*$|\s)"
+
+
+def _plain_find_remote(text: str) -> tuple[str | None, str | None]:
+    """``find_remote`` as each shape's search from its needle's first occurrence, every shape tried."""
+    host: str | None = None
+    ip: str | None = None
+    lines = "\n" + text
+    for needle, pattern, reach, _ in extract._HOST_SHAPES:
+        needles = (needle,) if isinstance(needle, str) else needle
+        haystack = "\n" + text.lower() if needle is extract._FOLDED else lines
+        if needle is extract._FOLDED and "=" not in text:
+            continue
+        found = [haystack.find(n) for n in needles if n in haystack]
+        if not found:
+            continue
+        m = pattern.search(lines, max(0, min(found) - reach) if reach is not None else 0)
+        groups = [g for g in m.groups() if g] if m else []
+        if not groups:
+            continue
+        if extract.IPV4.fullmatch(groups[0]):
+            ip = ip or groups[0]
+            continue
+        host = host or groups[0].lower().rstrip(".")
+        if len(groups) > 1 and groups[1]:
+            ip = ip or groups[1]
+        if host and ip:
+            break
+    if ip is None and "LastAttemptedIP=" in text:
+        ip = extract._last_attempted_ip(text)
+    return host, ip
+
+
+_HOST_PIECES = [
+    *("host ", "host\n  ", "Host: ", "mx=", "MX = ", "connect to ", "Connection refused by ", "while talking to "),
+    *("Remote server: ", "Remote host ", "remote server", "Server at ", " (192.0.2.1) returned", "[", "]", "(", ")"),
+    *("mx.example.net", "a.b", "192.0.2.1", "2001:db8::1", "10.0.0.1", " does not like", " failed after I sent"),
+    *("Connected to ", " but", "endpoint attempted was ", '"remoteMta": "dns; x.example"', "host=", "{FQDN=", "};{IP="),
+    *("}", "LastAttemptedServerName=", "LastAttemptedIP=", ":25", ". ", ": ", "\n", " ", "'550 5.1.1 x'", "xhost "),
+]
+
+
+def _host_texts() -> list[str]:
+    rng = random.Random(11)
+    made = ["".join(rng.choice(_HOST_PIECES) for _ in range(rng.randint(1, 16))) for _ in range(4000)]
+    samples = Path(__file__).parent / "samples"
+    read = [source.read(p.read_bytes()).text for p in sorted(samples.rglob("*")) if p.is_file()]
+    return [*read, *made]
+
+
+def test_find_remote_finds_what_each_shapes_search_finds() -> None:
+    for text in _host_texts():
+        assert extract.find_remote(text) == _plain_find_remote(text), text
+        assert extract.find_remote(text, text.lower()) == _plain_find_remote(text), text
+
+
+def _plain_external_ip(token: str) -> str | None:
+    """``external_ip`` with the address tested against every internal network of its version."""
+    token = token.strip("[]()")
+    try:
+        address = ipaddress.ip_address(token)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address in net for net in sender._INTERNAL if net.version == address.version):
+        return None
+    return str(address)
+
+
+def _addresses() -> list[str]:
+    rng = random.Random(5)
+    edges = []
+    for net in sender._INTERNAL:
+        for number in (int(net.network_address), int(net.broadcast_address)):
+            for step in (-1, 0, 1):
+                if 0 <= number + step < 2**net.max_prefixlen:
+                    edges.append(
+                        str(
+                            ipaddress.ip_address(number + step)
+                            if net.version == 4
+                            else ipaddress.IPv6Address(number + step)
+                        )
+                    )
+    made = [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(3000)]
+    made += [str(ipaddress.IPv6Address(rng.getrandbits(128))) for _ in range(1000)]
+    made += [f"::ffff:{a}" for a in made[:500]] + [f"[{a}]" for a in made[:200]]
+    return [*edges, *made, "mx.example.net", "1.2.3", "256.1.1.1", "fe80::1%eth0", "", "[]"]
+
+
+def test_external_ip_tests_the_address_as_each_network_would() -> None:
+    for token in _addresses():
+        assert sender.external_ip(token) == _plain_external_ip(token), token
+
+
+def _plain_by_words(sample: str) -> str | None:
+    """``language._by_words`` as per-language sums of listed tokens and phrases, the best by name."""
+    lowered = sample.lower()
+    tokens = language._TOKEN.findall(lowered)
+    if len(tokens) < 3:
+        return None
+    scores = {lang: sum(token in words for token in tokens) for lang, words in language._SINGLE.items()}
+    for phrase, lang in language._PHRASE_LANG:
+        if phrase in lowered:
+            scores[lang] += 5
+    best = max(scores, key=scores.__getitem__)
+    return best if scores[best] >= 2 else None
+
+
+def _samples_by_words() -> list[str]:
+    rng = random.Random(3)
+    words = [w for listed in language._WORDS.values() for w in listed] + ["x", "mail", "550", "l'adresse", "—", "\n"]
+    made = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    return [*made, "de la the", "the the de de", "le la les de des", "", "a b"]
+
+
+def test_by_words_picks_the_language_the_plain_sums_pick() -> None:
+    for sample in _samples_by_words():
+        assert language._by_words(sample) == _plain_by_words(sample), sample
+
+
+def _plain_find_reporting(text: str) -> str | None:
+    """``find_reporting`` with each pattern searched in the whole lower-cased text."""
+    lowered = text.lower()
+    m = extract._REPORTING.search(lowered) or extract._MAIL_SYSTEM_AT.search(lowered)
+    return m.group(1).rstrip(".").lower() if m else None
+
+
+_REPORTING_PIECES = [
+    *("Generating server: ", "generated ", "Servidor de generación: ", "Erstellender Server : ", "生成サーバー：", " "),
+    *(
+        "This is the mail system at host ",
+        "this is the ",
+        "This is the qmail-send program at ",
+        '"reportingMTA": "dsn;',
+    ),
+    *("reportingmta", "mx.example.net", "a.b.", "\n", ": ", "server", "general", "gerador", "생성 서버: ", "x"),
+]
+
+
+def test_find_reporting_finds_what_the_searches_find() -> None:
+    rng = random.Random(13)
+    made = ["".join(rng.choice(_REPORTING_PIECES) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    for text in [*_host_texts(), *made]:
+        assert extract.find_reporting(text) == _plain_find_reporting(text), text
