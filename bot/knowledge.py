@@ -149,10 +149,18 @@ _UI_KEYS = (
 
 # The knowledge base's value objects pickle (for the user cache, see the module's docstring) as
 # their class and fields: loaded, each is one call of its class, where a frozen dataclass's own
-# pickling sets its fields one at a time through dataclasses.fields(), four times the cost.
+# pickling sets its fields one at a time through dataclasses.fields(), four times the cost. Each
+# writes its own ``__init__`` (``init=False``), with the generated one's parameters, storing its
+# fields through their slots' setters, as ``bot/parse/model.py`` does: a third of the generated
+# one's cost for each of the thousand objects a cached language loads, and less to define.
 
 
-@dataclass(frozen=True, slots=True)
+def _slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """``bot.parse.frozen.slot_setters``, which this module cannot import without loading the parser."""
+    return tuple(cls.__dict__[name].__set__ for name in cls.__dataclass_fields__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Cause:
     """One reason a code happens, and the probes that can confirm it."""
 
@@ -160,11 +168,19 @@ class Cause:
     text: str
     probes: tuple[str, ...]
 
+    def __init__(self, id: str, text: str, probes: tuple[str, ...]) -> None:
+        _cause_id(self, id)
+        _cause_text(self, text)
+        _cause_probes(self, probes)
+
     def __reduce__(self) -> tuple[type[Cause], tuple[str, str, tuple[str, ...]]]:
         return Cause, (self.id, self.text, self.probes)
 
 
-@dataclass(frozen=True, slots=True)
+_cause_id, _cause_text, _cause_probes = _slot_setters(Cause)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Step:
     """One checklist step. From the knowledge base ``text`` is a template with named fields
     (``{host}``); once filled (bot/fill.py) it is the text to show, ``filled`` the fields given
@@ -175,13 +191,28 @@ class Step:
     filled: tuple[tuple[str, str], ...] = ()
     placeholders: tuple[tuple[str, str], ...] = ()
 
+    def __init__(
+        self,
+        id: str,
+        text: str,
+        filled: tuple[tuple[str, str], ...] = (),
+        placeholders: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        _step_id(self, id)
+        _step_text(self, text)
+        _step_filled(self, filled)
+        _step_placeholders(self, placeholders)
+
     def __reduce__(
         self,
     ) -> tuple[type[Step], tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]]:
         return Step, (self.id, self.text, self.filled, self.placeholders)
 
 
-@dataclass(frozen=True, slots=True)
+_step_id, _step_text, _step_filled, _step_placeholders = _slot_setters(Step)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Entry:
     """One explanation, in one language."""
 
@@ -193,8 +224,37 @@ class Entry:
     checklist: tuple[Step, ...]
     informational: bool = False
 
+    def __init__(  # noqa: PLR0917 - the generated __init__'s own positional parameters
+        self,
+        key: str,
+        group: str,
+        title: str,
+        summary: str,
+        causes: tuple[Cause, ...],
+        checklist: tuple[Step, ...],
+        informational: bool = False,
+    ) -> None:
+        _entry_key(self, key)
+        _entry_group(self, group)
+        _entry_title(self, title)
+        _entry_summary(self, summary)
+        _entry_causes(self, causes)
+        _entry_checklist(self, checklist)
+        _entry_informational(self, informational)
+
     def __reduce__(self) -> tuple[type[Entry], tuple[Any, ...]]:
         return Entry, (self.key, self.group, self.title, self.summary, self.causes, self.checklist, self.informational)
+
+
+(
+    _entry_key,
+    _entry_group,
+    _entry_title,
+    _entry_summary,
+    _entry_causes,
+    _entry_checklist,
+    _entry_informational,
+) = _slot_setters(Entry)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The value objects that write their own ``__init__`` (``bot/parse/model.py``; ``Sender`` and
-``Explanation`` through ``bot/parse/frozen.py``): it must take exactly the fields, in order, with
-their defaults, and the objects must stay frozen dataclasses (equality, hashing, ``replace``,
-pickling) as the generated ``__init__`` made them."""
+``Explanation`` through ``bot/parse/frozen.py``; the knowledge base's ``Cause``, ``Step`` and
+``Entry``): it must take exactly the fields, in order, with their defaults, and the objects must
+stay frozen dataclasses (equality, hashing, ``replace``, pickling) as the generated ``__init__``
+made them."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import pickle
 
 import pytest
 
+from bot import knowledge
 from bot.explain import Explanation, explain_bounce
+from bot.knowledge import Cause, Entry, Step
 from bot.parse import Bounce, Code, Delivery, parse_bounce
 from bot.parse.sender import Sender
 
 # Every class whose __init__ is written by hand, storing through its slots' setters.
-HAND_WRITTEN_INIT = [Code, Delivery, Bounce, Sender, Explanation]
+HAND_WRITTEN_INIT = [Code, Delivery, Bounce, Sender, Explanation, Cause, Step, Entry]
 
 
 @pytest.mark.parametrize("cls", HAND_WRITTEN_INIT)
@@ -49,7 +52,9 @@ def test_objects_stay_frozen_comparable_and_picklable() -> None:
     assert bounce.is_ndr and bounce.deliveries and bounce.primary is not None
     explanation = explain_bounce(bounce)
     assert explanation is not None
-    for value in (bounce, bounce.primary, bounce.deliveries[0], bounce.sender, explanation):
+    entry = knowledge.load("en").exact["4.4.316"]
+    knowledge_values = (entry, entry.causes[0], entry.checklist[0])
+    for value in (bounce, bounce.primary, bounce.deliveries[0], bounce.sender, explanation, *knowledge_values):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(value, dataclasses.fields(value)[0].name, "x")
         copy = pickle.loads(pickle.dumps(value))

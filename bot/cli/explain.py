@@ -34,8 +34,8 @@ _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # Windows would translat
 T = TypeVar("T")
 
 
-# Input and Outcome are named tuples: they cross to and from the worker processes as plain
-# tuples, and cost a fifth of a frozen dataclass to define at start-up.
+# Input is a named tuple: forked workers inherit the inputs, and a named tuple costs a fifth of a
+# frozen dataclass to define at start-up.
 class Input(NamedTuple):
     """One input: its bytes, or an error, or neither for a file still to be read (by its worker)."""
 
@@ -150,14 +150,11 @@ def analyse(item: Input) -> Bounce:
     return bounce
 
 
-class Outcome(NamedTuple):
-    """What one input gives: text for stdout, lines for stderr, and the counts."""
-
-    output: str = ""
-    messages: tuple[str, ...] = ()
-    recognised: bool = False
-    unreadable: bool = False
-    record: dict[str, Any] | None = None  # --format json: gathered, printed at the end
+# What one input gives: (text for stdout, lines for stderr, recognised, unreadable, record), the
+# record only for --format json (gathered, printed at the end). A plain tuple: a worker pickles it
+# and this process loads it at less than half the cost of a named tuple, whose class's Python
+# ``__getnewargs__`` and ``__new__`` would run for every input.
+Outcome = tuple[str, tuple[str, ...], bool, bool, dict[str, Any] | None]
 
 
 def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bool) -> Outcome:
@@ -166,7 +163,7 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
     if item.data is None and item.error is None:
         item = _read_file(item.name)
     if item.error:
-        return Outcome(messages=(item.error,), unreadable=True)
+        return "", (item.error,), False, True, None
     bounce = analyse(item)
     messages: tuple[str, ...] = ()  # the usual case: a bounce, and nothing to say about the input
     if not bounce.is_ndr or bounce.notes:
@@ -184,7 +181,7 @@ def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bo
             output = render_text(bounce, explanation, ui, color=color, file=item.name if many else None)
     else:
         record = bounce_record(bounce, explain_bounce(bounce, language) if bounce.is_ndr else None, item.name)
-    return Outcome(output, messages, bounce.is_ndr, False, record)
+    return output, messages, bounce.is_ndr, False, record
 
 
 def _jobs(requested: int | None) -> int:
@@ -285,15 +282,16 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     records = []
     output = _Output(stdout)
     try:
-        for outcome in _outcomes(iter_inputs(args.inputs, stdin), render, jobs=_jobs(args.jobs)):
-            unreadable += outcome.unreadable
-            recognised += outcome.recognised
-            for line in outcome.messages:
+        outcomes = _outcomes(iter_inputs(args.inputs, stdin), render, jobs=_jobs(args.jobs))
+        for answer, messages, is_ndr, unread, record in outcomes:
+            unreadable += unread
+            recognised += is_ndr
+            for line in messages:
                 print(f"mailflow: {line}", file=stderr)
-            if outcome.output:
-                output.write(outcome.output)
-            if outcome.record is not None:
-                records.append(outcome.record)
+            if answer:
+                output.write(answer)
+            if record is not None:
+                records.append(record)
     finally:
         output.flush()  # what is done is written, also when stopped early
     if args.format == "json" and records:

@@ -161,23 +161,20 @@ def bounce_json(bounce: Bounce, explanation: Explanation | None, file: str | Non
 def bounce_line(bounce: Bounce, language: str, file: str | None = None) -> str:
     """``bounce_json(bounce, explain_bounce(bounce, language) if bounce.is_ndr else None, file)``,
     without building the explanation: its JSON is put together from what is encoded once per
-    code and language (``_checklist_plan``), and only the checklist's fields filled from the
+    code and language (``_explanation_plan``), and only the checklist's fields filled from the
     bounce are encoded for each bounce (``--format jsonl``)."""
     asked = asked_codes(bounce) if bounce.is_ndr else None
     plan = _explanation_plan(*asked, language) if asked is not None else None
     if plan is None:
         return _bounce_json(bounce, "null", file)
-    head, steps = plan
-    known = None
-    encoded = []
-    for step in steps:
-        if isinstance(step, str):
-            encoded.append(step)
-            continue
-        if known is None:
-            known = known_from_bounce(bounce)
-        encoded.append(_filled_step_json(step, known))
-    return _bounce_json(bounce, f'{head}, "checklist": [{", ".join(encoded)}]}}', file)
+    start, filled = plan
+    if not filled:  # no step names a field: the explanation's JSON is the same for every bounce
+        return _bounce_json(bounce, start, file)
+    known = known_from_bounce(bounce)
+    encoded = [start]
+    for step, after in filled:
+        encoded += (_filled_step_json(step, known), after)
+    return _bounce_json(bounce, "".join(encoded), file)
 
 
 # A checklist step with named fields, taken apart for ``bounce_line``: the start of its JSON up to
@@ -195,15 +192,26 @@ def _inner(text: str) -> str:
 @functools.lru_cache(maxsize=1024)
 def _explanation_plan(
     status: str | None, reply_code: str | None, connector_like: bool, language: str
-) -> tuple[str, tuple[str | _StepPlan, ...]] | None:
+) -> tuple[str, tuple[tuple[_StepPlan, str], ...]] | None:
     """The explanation of a bounce's codes (``bot.explain.unfilled_explanation``) as JSON, once
-    per code and language: its fixed part, and each checklist step as its JSON when it names no
-    field, else as a ``_StepPlan``."""
+    per code and language: the JSON up to the first checklist step that names a field, then each
+    such step's ``_StepPlan`` with the JSON that follows it up to the next one (or the end)."""
     e = unfilled_explanation(status, reply_code, connector_like, language)
     if e is None:
         return None
     head = _explanation_head(e.code, e.key, e.language, e.title, e.summary, e.causes)
-    return head, tuple([_checklist_plan(step.id, step.text) for step in e.checklist])
+    texts = [f'{head}, "checklist": [']  # the JSON before the first step with fields, then after each
+    plans: list[_StepPlan] = []
+    for index, step in enumerate(e.checklist):
+        plan = _checklist_plan(step.id, step.text)
+        texts[-1] += ", " if index else ""
+        if isinstance(plan, str):
+            texts[-1] += plan
+        else:
+            plans.append(plan)
+            texts.append("")
+    texts[-1] += "]}"
+    return texts[0], tuple(zip(plans, texts[1:], strict=True))
 
 
 # Explanations share steps (an entry answers for several codes, a step is in several entries):
