@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from bot import knowledge
 from bot.fill import fill_step, known_from_bounce
+from bot.frozen import slot_setters
 from bot.knowledge import Cause, Entry, Step
 from bot.parse import Bounce
-from bot.parse.frozen import slot_setters
 
 # Only ``--code`` needs these: compiled when first used, by ``re``'s own cache.
 _STATUS = r"^[245]\.\d{1,3}\.\d{1,3}$"
@@ -29,7 +29,7 @@ _REPLY = r"^[2-5][0-5]\d$"
 @dataclass(frozen=True, slots=True, init=False)
 class Explanation:
     """What a code means, why it happens, and what to do, in one language. Its ``__init__`` is
-    the generated one's, storing through the slots' setters (``bot/parse/frozen.py``)."""
+    the generated one's, storing through the slots' setters (``bot/frozen.py``)."""
 
     code: str  # what was explained: "4.4.316", "550"
     key: str  # the knowledge entry that answered: "4.4.316", "X.1.1", "5.7.x", "connector-other"

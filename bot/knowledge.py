@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 from bot import __version__
 from bot.errors import KnowledgeError
+from bot.frozen import slot_setters
 
 T = TypeVar("T")
 LANGUAGES: tuple[str, ...] = ("en", "es", "fr", "ja", "nl", "ko")
@@ -155,11 +156,6 @@ _UI_KEYS = (
 # one's cost for each of the thousand objects a cached language loads, and less to define.
 
 
-def _slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
-    """``bot.parse.frozen.slot_setters``, which this module cannot import without loading the parser."""
-    return tuple(cls.__dict__[name].__set__ for name in cls.__dataclass_fields__)  # type: ignore[attr-defined]
-
-
 @dataclass(frozen=True, slots=True, init=False)
 class Cause:
     """One reason a code happens, and the probes that can confirm it."""
@@ -177,7 +173,7 @@ class Cause:
         return Cause, (self.id, self.text, self.probes)
 
 
-_cause_id, _cause_text, _cause_probes = _slot_setters(Cause)
+_cause_id, _cause_text, _cause_probes = slot_setters(Cause)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -209,7 +205,7 @@ class Step:
         return Step, (self.id, self.text, self.filled, self.placeholders)
 
 
-_step_id, _step_text, _step_filled, _step_placeholders = _slot_setters(Step)
+_step_id, _step_text, _step_filled, _step_placeholders = slot_setters(Step)
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -254,7 +250,7 @@ class Entry:
     _entry_causes,
     _entry_checklist,
     _entry_informational,
-) = _slot_setters(Entry)
+) = slot_setters(Entry)
 
 
 @dataclass(frozen=True, slots=True)

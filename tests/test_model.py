@@ -1,5 +1,5 @@
 """The value objects that write their own ``__init__`` (``bot/parse/model.py``; ``Sender`` and
-``Explanation`` through ``bot/parse/frozen.py``; the knowledge base's ``Cause``, ``Step`` and
+``Explanation`` through ``bot/frozen.py``; the knowledge base's ``Cause``, ``Step`` and
 ``Entry``): it must take exactly the fields, in order, with their defaults, and the objects must
 stay frozen dataclasses (equality, hashing, ``replace``, pickling) as the generated ``__init__``
 made them."""

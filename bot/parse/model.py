@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.parse.frozen import slot_setters
+from bot.frozen import slot_setters
 from bot.parse.sender import Sender
 
 _NO_SENDER = Sender()

@@ -37,10 +37,10 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from bot.frozen import slot_setters
 from bot.parse import mime
 from bot.parse.alternation import gated
 from bot.parse.casing import lower
-from bot.parse.frozen import slot_setters
 from bot.parse.source import _original_marker
 
 _IP_MARKERS = (

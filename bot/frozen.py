@@ -1,4 +1,5 @@
-"""Cheap construction of the parser's frozen, slotted dataclasses (``model.py``, ``sender.py``).
+"""Cheap construction of frozen, slotted dataclasses: the parser's (``parse/model.py``,
+``parse/sender.py``), the explanation (``explain.py``) and the knowledge base's (``knowledge.py``).
 
 A frozen dataclass's generated ``__init__`` stores each field through ``object.__setattr__``;
 calling the field's slot descriptor stores the same value at about a third of the cost, and the
