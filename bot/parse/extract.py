@@ -74,11 +74,9 @@ _IP = r"(?:\d{1,3}\.){3}\d{1,3}|[0-9a-fA-F]{0,4}:[0-9a-fA-F:]+"
 # The needle ``_FOLDED`` is looked for in the lower-cased text (it stands for a pair of letters in
 # any case), and only when the text holds an "=" (which every match of its pattern holds too).
 # The patterns are searched in the text after a line break of our own, so that the first line
-# starts after one too; no other pattern can match the added line break. A needle that holds one
-# of the characters of ``_GATES`` is looked for only where the text holds that character (a
-# search for one character costs a twentieth of one for a word; most reports hold none of them).
+# starts after one too; no other pattern can match the added line break. Which shapes a text may
+# hold is chosen by the fragments of ``_HOST_GATES`` it holds (``_HOST_GATED``).
 _FOLDED = "mx"
-_GATES = "{="
 
 
 def _shared(needles: tuple[str, ...]) -> str:
@@ -89,16 +87,8 @@ def _shared(needles: tuple[str, ...]) -> str:
     return ""
 
 
-_HOST_SHAPES: tuple[tuple[str | tuple[str, ...], re.Pattern[str], int | None, str], ...] = tuple(
-    (
-        needle,
-        re.compile(pattern, flags),
-        reach,
-        # a tuple's gate is what its needles share
-        (next((c for c in _GATES if c in needle), "") if needle != _FOLDED else "")
-        if isinstance(needle, str)
-        else _shared(needle),
-    )
+_HOST_SHAPES: tuple[tuple[str | tuple[str, ...], re.Pattern[str], int | None], ...] = tuple(
+    (needle, re.compile(pattern, flags), reach)
     for needle, pattern, flags, reach in (
         # Exchange: [LastAttemptedServerName=...] [LastAttemptedIP=...:25]
         (
@@ -148,14 +138,16 @@ _HOST_SHAPES: tuple[tuple[str | tuple[str, ...], re.Pattern[str], int | None, st
         ("host=", r"\bhost=(" + _H + r")", 0, 0),
     )
 )
-# The shapes a text may hold, by which of these fragments it holds (``gated``): the gate of a
-# shape, or a fragment of its needle. "ost" stands for the four needles that hold it, absent from
-# half the reports (one search where there would be four).
+# The shapes a text may hold, by which of these fragments it holds (``gated``): a fragment of a
+# shape's needle (of what a tuple's needles share; "=" for ``_FOLDED``, whose every match holds
+# one). A search for one character costs a twentieth of one for a word, and most reports hold
+# no "=" or "{"; "ost" stands for the four needles that hold it, absent from half the reports
+# (one search where there would be four).
 _HOST_GATES = ("=", "{", "ost", "emote ")
 _HOST_GATED = gated(
     _HOST_SHAPES,
     _HOST_GATES,
-    lambda shape: "=" if shape[0] is _FOLDED else shape[0] if isinstance(shape[0], str) else shape[3],
+    lambda shape: "=" if shape[0] is _FOLDED else shape[0] if isinstance(shape[0], str) else _shared(shape[0]),
 )
 _IP_AFTER_HOST = re.compile(r"\.?[ \t]{0,3}[\[(][ \t]?(" + _IP + r")(?::\d+)?[ \t]?[\])]")
 # Exchange's "[LastAttemptedIP=192.0.2.1:25]" or "[LastAttemptedIP=2001:db8::1:25]". The IPv6
@@ -303,7 +295,7 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
     host: str | None = None
     ip: str | None = None
     lines = "\n" + text
-    for needle, pattern, reach, _ in _HOST_GATED["=" in text, "{" in text, "ost" in text, "emote " in text]:
+    for needle, pattern, reach in _HOST_GATED["=" in text, "{" in text, "ost" in text, "emote " in text]:
         haystack = lines
         if isinstance(needle, str):
             if needle is _FOLDED:
@@ -362,11 +354,7 @@ def _match_near(  # noqa: PLR0917 - called once per shape a text holds: position
             m = pattern.match(lines, start)
             if m:
                 return m
-        following = -1
-        for needle in needles:
-            found = haystack.find(needle, at + 1 - shift)
-            if found != -1 and (following == -1 or found < following):
-                following = found
+        following = first_of(haystack, needles, at + 1 - shift)
         at = following + shift if following != -1 else -1
     return None
 
@@ -423,15 +411,15 @@ def _search_near(pattern: re.Pattern[str], lowered: str, needles: tuple[str, ...
     return _match_near(pattern, lowered, needles, lowered, first, reach) if first != -1 else None
 
 
-def first_of(text: str, needles: tuple[str, ...]) -> int:
-    """Where the first of ``needles`` occurs in ``text``; -1 when none does."""
+def first_of(text: str, needles: tuple[str, ...], start: int = 0) -> int:
+    """Where the first of ``needles`` occurs in ``text`` from ``start`` on; -1 when none does."""
     first = -1
     # A plain loop, ``in`` before ``find``: most reports hold none, and a generator or a call of
     # ``find`` (its arguments parsed from a tuple) costs more than the test.
     for needle in needles:
         if needle in text:
-            at = text.find(needle)
-            if first == -1 or at < first:
+            at = text.find(needle, start)
+            if at != -1 and (first == -1 or at < first):
                 first = at
     return first
 
