@@ -11,9 +11,10 @@ import pytest
 from bot.parse import _MARKER_PHRASES, _STRUCTURAL_SHAPES, phrases
 from bot.parse.alternation import gated, literal_trie_pattern, trie_pattern
 from bot.parse.source import read
+from tests.conftest import SHARED
 
 SAMPLES = Path(__file__).parent / "samples"
-CORPUS = Path("/work/shared/corpus/sisimai/maildir/bsd")
+CORPUS = SHARED / "corpus" / "sisimai" / "maildir" / "bsd"
 
 CASES = [
     (("abc", "abd", "x", "xy"), ("ab", "zabd", "x", "xx", "abx")),
