@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from bot.parse import _REPLY_OPENING, _TRANSCRIPT_CODE, _json_bounced, _transcript
+from bot.parse import _REPLY_OPENING, _json_bounced, _last_reply, _transcript
 from bot.parse import phrases as P
 from bot.parse import reason as R
 from bot.parse.reason import classify
@@ -102,18 +102,7 @@ def test_the_reply_opening_led_by_its_dash_is_the_one_led_by_its_code() -> None:
 
 def _transcript_read_whole(text: str) -> str:
     """``_transcript`` reading every line (the plain form)."""
-    if "<<< " not in text:
-        return ""
-    lines: list[str] = []
-    for line in text.split("\n"):
-        if line.startswith(">>> "):
-            lines = []
-        elif line.startswith("<<< ") and len(lines) < 20:
-            lines.append(line[4:].strip())
-    first = lines[0] if lines else ""
-    code = _TRANSCRIPT_CODE.match(first)
-    joined = " ".join(_TRANSCRIPT_CODE.sub("", line) for line in lines)
-    return (code.group(0).replace("-", " ", 1) if code else "") + joined
+    return _last_reply(text.split("\n")) if "<<< " in text else ""
 
 
 def test_the_transcript_read_from_the_last_command_is_the_one_read_whole() -> None:

@@ -726,9 +726,14 @@ def _transcript(text: str) -> str:
     lines after the last ``>>>`` command), joined into one line without the repeated codes."""
     if "<<< " not in text:
         return ""
-    lines: list[str] = []
     # from the last command's line on: each command's line drops the replies read before it
-    for line in text[text.rfind("\n>>> ") + 1 :].split("\n"):
+    return _last_reply(text[text.rfind("\n>>> ") + 1 :].split("\n"))
+
+
+def _last_reply(transcript: list[str]) -> str:
+    """The replies after the last ``>>>`` command among a transcript's lines, joined as one."""
+    lines: list[str] = []
+    for line in transcript:
         if line.startswith(">>> "):
             lines = []  # a new command: the replies to the earlier ones are not the final answer
         elif line.startswith("<<< ") and len(lines) < 20:
