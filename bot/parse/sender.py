@@ -150,11 +150,14 @@ def external_ip(token: str) -> str | None:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
+    return None if _internal(address) else str(address)
+
+
+def _internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Is ``address`` in one of the internal networks of its version (``_INTERNAL``)?"""
     number = int(address)
     at = bisect_right(_INTERNAL_FIRST[address.version], number) - 1
-    if at >= 0 and number <= _INTERNAL_LAST[address.version][at]:
-        return None
-    return str(address)
+    return at >= 0 and number <= _INTERNAL_LAST[address.version][at]
 
 
 def _ip_after(lowered: str, marker: str) -> str | None:
