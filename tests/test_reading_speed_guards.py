@@ -79,3 +79,19 @@ def test_the_returned_original_decodes_the_fields_that_are_read() -> None:
 )
 def test_a_quoted_subject_is_read_decoded(subject: str, expected: bool) -> None:
     assert source._is_report({"subject": subject, "from": "someone@example.org"}) is expected
+
+
+def test_parts_that_share_a_header_block_read_as_fresh_ones() -> None:
+    """A part whose small header block was read before shares what it gave (fields, type,
+    parameters): reading a message twice, or after the cache is emptied, gives the same tree."""
+
+    def shape(part: mime.Part) -> object:
+        return (part.headers, part.ctype, part.params, part.encoding, part.body, [shape(c) for c in part.children])
+
+    raw = _RETURNED.replace(b"--b--\n", b"--b\nContent-Type: text/plain; charset=utf-8\n\nagain\n--b--\n")
+    mime._PART_HEADS.clear()
+    mime._CONTENT_TYPES.clear()
+    fresh = shape(mime.parse(raw))
+    first, second = mime.parse(raw), mime.parse(raw)
+    assert shape(first) == shape(second) == fresh
+    assert first.children[0].headers is second.children[0].headers  # shared, not copied

@@ -34,8 +34,10 @@ _NESTED = frozenset({"message/rfc822", "message/global", "message/delivery-statu
 
 
 class Part:
-    """One MIME entity. ``headers`` keeps (lower-case name, unfolded value) in order. (A plain
-    slotted class: a dataclass definition costs several million instructions at every start-up.)"""
+    """One MIME entity. ``headers`` keeps (lower-case name, unfolded value) in order. Parts with
+    the same small header block share its ``headers`` and ``params`` (see ``parse``): they are
+    read, never changed. (A plain slotted class: a dataclass definition costs several million
+    instructions at every start-up.)"""
 
     __slots__ = ("body", "children", "ctype", "encoding", "headers", "params", "raw")
 
@@ -232,13 +234,13 @@ _PART_HEADS: dict[bytes, tuple[list[tuple[str, str]], str, dict[str, str], str]]
 
 def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
     """``text/plain; charset="x"`` -> ("text/plain", {"charset": "x"}) (RFC 2045 section 5.1).
-    The dict is the caller's own."""
+    The dict may be shared with other callers (a value read before): read it, do not change it."""
     known = _CONTENT_TYPES.get(value)
     if known is not None:
-        return known[0], known[1].copy()
+        return known
     ctype, params = _read_content_type(value)
     if len(_CONTENT_TYPES) < MAX_KNOWN_TYPES and len(value) <= MAX_KNOWN_TYPE_LENGTH and "boundary" not in params:
-        _CONTENT_TYPES[value] = (ctype, params.copy())
+        _CONTENT_TYPES[value] = (ctype, params)
     return ctype, params
 
 
@@ -259,10 +261,11 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
     budget = budget if budget is not None else [MAX_PARTS]
     budget[0] -= 1
     block, body = split_header_block(raw)
-    known = _PART_HEADS.get(block) if depth else None
+    # (A block longer than any that is kept is not looked up: hashing it would be wasted.)
+    known = _PART_HEADS.get(block) if depth and len(block) <= MAX_KNOWN_TYPE_LENGTH else None
     if known is not None:
         headers, ctype, params, encoding = known
-        part = Part(headers=headers.copy(), ctype=ctype, params=params.copy(), body=body, encoding=encoding)
+        part = Part(headers=headers, ctype=ctype, params=params, body=body, encoding=encoding)
         declared_type = ctype  # (read below only at the top, which is never looked up)
     else:
         # Below the top, a part's own fields say only how to read its body.
@@ -276,7 +279,7 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
             and len(block) <= MAX_KNOWN_TYPE_LENGTH
             and "boundary" not in part.params
         ):
-            _PART_HEADS[block] = (part.headers.copy(), part.ctype, part.params.copy(), part.encoding)
+            _PART_HEADS[block] = (part.headers, part.ctype, part.params, part.encoding)
     if depth >= MAX_DEPTH or budget[0] <= 0:
         return part
     if part.ctype.startswith("multipart/"):
