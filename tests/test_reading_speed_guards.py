@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from bot.cli import explain
 from bot.parse import mime, parse_bounce, source
+from bot.parse.source import MAX_BYTES
 
 
 def test_wanted_fields_are_found_in_any_letter_case() -> None:
@@ -123,3 +128,37 @@ def test_parts_that_share_a_header_block_read_as_fresh_ones() -> None:
     first, second = mime.parse(raw), mime.parse(raw)
     assert shape(first) == shape(second) == fresh
     assert first.children[0].headers is second.children[0].headers  # shared, not copied
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, MAX_BYTES - 1, MAX_BYTES, MAX_BYTES + 1, 3 * MAX_BYTES + 5])
+def test_a_file_is_read_as_the_plain_loop_reads_it(tmp_path: Path, size: int) -> None:
+    """``_read_file``'s first read and its empty confirmation give what ``_read_bounded``'s loop
+    gives over the whole file: the first MAX_BYTES, and the size of it all."""
+    path = tmp_path / "input.eml"
+    content = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    path.write_bytes(content)
+    with path.open("rb", buffering=0) as fh:
+        want = explain._read_bounded(fh.read)
+    item = explain._read_file(str(path))
+    assert (item.data, item.size) == want == (content[:MAX_BYTES], size)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
+def test_a_pipe_whose_first_read_is_short_is_read_to_its_end(tmp_path: Path) -> None:
+    """A pipe gives what its writer has written so far: a short read is not its end."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    pieces = [b"From: a@example.org\n", b"\nfirst\n", b"x" * (MAX_BYTES + 10)]
+
+    def write() -> None:
+        with open(fifo, "wb", buffering=0) as out:
+            for piece in pieces:
+                out.write(piece)
+                time.sleep(0.05)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    item = explain._read_file(str(fifo))
+    writer.join()
+    content = b"".join(pieces)
+    assert (item.data, item.size) == (content[:MAX_BYTES], len(content))
