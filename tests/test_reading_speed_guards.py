@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from pathlib import Path
@@ -162,3 +163,29 @@ def test_a_pipe_whose_first_read_is_short_is_read_to_its_end(tmp_path: Path) -> 
     writer.join()
     content = b"".join(pieces)
     assert (item.data, item.size) == (content[:MAX_BYTES], len(content))
+
+
+def _split_plainly(raw: bytes) -> tuple[bytes, bytes]:
+    """(header block, body) at the first empty line, by offsets."""
+    if raw.startswith(b"\n"):
+        return b"", raw[1:]
+    cut = raw.find(b"\n\n")
+    return (raw, b"") if cut == -1 else (raw[:cut], raw[cut + 2 :])
+
+
+def _entities() -> list[bytes]:
+    rng = random.Random(11)
+    pieces = [b"\n", b"\n\n", b"Content-Type: text/plain", b"X: y", b" ", b"body", b"\n\n\n", b"--b", b"\t"]
+    made = [b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 10))) for _ in range(3000)]
+    return [b"", b"\n", b"\n\n", b"a\n\nb", b"\nX: y\n\nz", b"X: y", *made]
+
+
+def test_a_part_is_cut_at_its_first_empty_line_as_by_offsets() -> None:
+    """``parse`` cuts each entity in place, as ``split_header_block`` does, both as the offsets
+    of the first empty line give it."""
+    for raw in _entities():
+        block, body = _split_plainly(raw)
+        assert mime.split_header_block(raw) == (block, body), raw
+        part = mime.parse(raw, depth=1)
+        assert part.body == body, raw
+        assert part.headers == mime.parse_headers(block, mime.PART_FIELDS), raw

@@ -43,13 +43,13 @@ class Part:
 
     def __init__(
         self,
-        *,
         headers: list[tuple[str, str]] | None = None,
         ctype: str = "text/plain",
         params: dict[str, str] | None = None,
         body: bytes = b"",
-        children: list[Part] | None = None,
         encoding: str = "",
+        *,
+        children: list[Part] | None = None,
         raw: bytes | None = None,
     ) -> None:
         self.headers = [] if headers is None else headers
@@ -97,10 +97,8 @@ def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
     """(header block, body) at the first empty line; no empty line means no body."""
     if raw.startswith(b"\n"):
         return b"", raw[1:]
-    cut = raw.find(b"\n\n")
-    if cut == -1:
-        return raw, b""
-    return raw[:cut], raw[cut + 2 :]
+    block, _, body = raw.partition(b"\n\n")
+    return block, body
 
 
 def header_block(raw: bytes) -> bytes:
@@ -268,26 +266,30 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
     """Parse one entity (``raw`` must use LF line ends). Never raises on malformed input."""
     budget = budget if budget is not None else [MAX_PARTS]
     budget[0] -= 1
-    block, body = split_header_block(raw)
+    # ``split_header_block``, in place: (header block, body) at the first empty line.
+    if raw.startswith(b"\n"):
+        block, body = b"", raw[1:]
+    else:
+        block, _, body = raw.partition(b"\n\n")
     # (A block longer than any that is kept is not looked up: hashing it would be wasted.)
     known = _PART_HEADS.get(block) if depth and len(block) <= MAX_KNOWN_TYPE_LENGTH else None
     if known is not None:
         headers, ctype, params, encoding = known
-        part = Part(headers=headers, ctype=ctype, params=params, body=body, encoding=encoding)
+        part = Part(headers, ctype, params, body, encoding)
         declared_type = ctype  # (read below only at the top, which is never looked up)
     else:
         # Below the top, a part's own fields say only how to read its body.
-        part = Part(headers=parse_headers(block, READ_FIELDS if depth == 0 else PART_FIELDS), body=body)
+        part = Part(parse_headers(block, READ_FIELDS if depth == 0 else PART_FIELDS), body=body)
         declared_type = part.get("content-type")
-        part.ctype, part.params = parse_content_type(declared_type)
-        part.encoding = part.get("content-transfer-encoding").strip().lower()
+        ctype, params = part.ctype, part.params = parse_content_type(declared_type)
+        encoding = part.encoding = part.get("content-transfer-encoding").strip().lower()
         if (
             depth
             and len(_PART_HEADS) < MAX_KNOWN_TYPES
             and len(block) <= MAX_KNOWN_TYPE_LENGTH
-            and "boundary" not in part.params
+            and "boundary" not in params
         ):
-            _PART_HEADS[block] = (part.headers, part.ctype, part.params, part.encoding)
+            _PART_HEADS[block] = (part.headers, ctype, params, encoding)
     if depth >= MAX_DEPTH or budget[0] <= 0:
         return part
     if part.ctype.startswith("multipart/"):
