@@ -189,3 +189,23 @@ def test_a_part_is_cut_at_its_first_empty_line_as_by_offsets() -> None:
         part = mime.parse(raw, depth=1)
         assert part.body == body, raw
         assert part.headers == mime.parse_headers(block, mime.PART_FIELDS), raw
+
+
+def test_plain_text_is_told_from_the_texts_joined() -> None:
+    """A report has plain text when one of its text parts holds more than white space: when the
+    parts joined by line breaks do."""
+    rng = random.Random(3)
+    pieces = ["", " ", "\n", "\t", "\u3000", "a", "\r\n"]
+    for _ in range(3000):
+        texts = [rng.choice(pieces) * rng.randint(0, 2) for _ in range(rng.randint(0, 3))]
+        joined = "\n".join(texts)
+        assert (bool(joined) and not joined.isspace()) == any(t and not t.isspace() for t in texts), texts
+
+
+def test_an_html_report_with_an_empty_text_part_is_read_from_its_html() -> None:
+    raw = (
+        b'Content-Type: multipart/alternative; boundary="b"\nFrom: a@example.org\n\n'
+        b"--b\nContent-Type: text/plain\n\n \n--b\nContent-Type: text/plain\n\n\n"
+        b"--b\nContent-Type: text/html\n\n<p>550 5.1.1 no such user</p>\n--b--\n"
+    )
+    assert source.read(raw).text.strip() == "550 5.1.1 no such user"

@@ -494,10 +494,12 @@ def _read_message(msg: Part, source: Source) -> None:
     texts: list[str] = []
     htmls: list[Part] = []
     _walk(msg, source, texts, htmls)
-    # HTML is read only when there is no plain text (an HTML-only report).
-    # (``isspace`` is ``not strip()`` for a text that is not empty, without copying it.)
-    plain = any(t and not t.isspace() for t in texts)
-    text = "\n".join(texts) if plain else "\n".join(html_to_text(_part_text(p)) for p in htmls)
+    # HTML is read only when there is no plain text (an HTML-only report): when the texts joined
+    # are empty or white space, as each of them is then (the line breaks between them are white
+    # space). (``isspace`` is ``not strip()`` for a text that is not empty, without copying it.)
+    text = "\n".join(texts)
+    if not text or text.isspace():
+        text = "\n".join(html_to_text(_part_text(p)) for p in htmls)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = text[:MAX_TEXT]
