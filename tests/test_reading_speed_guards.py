@@ -191,6 +191,24 @@ def test_a_part_is_cut_at_its_first_empty_line_as_by_offsets() -> None:
         assert part.headers == mime.parse_headers(block, mime.PART_FIELDS), raw
 
 
+def _multipart_bodies() -> list[tuple[bytes, bytes]]:
+    rng = random.Random(5)
+    pieces = [b"--b", b"--b--", b"--bb", b"\n", b"\n\n", b" ", b"\t", b"-", b"text", b"--", b"\r", b"b"]
+    made = [(b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 14))), b"b") for _ in range(6000)]
+    many = [
+        (b"".join(b"--b\nX: %d\n\npart\n" % i for i in range(count)) + closing, b"b")
+        for count in (0, 1, 2, mime.MAX_PARTS - 1, mime.MAX_PARTS, mime.MAX_PARTS + 1, mime.MAX_PARTS + 2)
+        for closing in (b"", b"--b--\n", b"--b", b"--b\n")
+    ]
+    edge = [(b"\n---\n", b""), (b"--\n--\n--", b""), (b"pre\n--b\na\n  --b\nb\n--b--", b"b"), (b"--b", b"b")]
+    return made + many + edge
+
+
+def test_a_multipart_body_is_cut_as_one_boundary_at_a_time_cuts_it() -> None:
+    for body, boundary in _multipart_bodies():
+        assert mime.split_multipart(body, boundary) == mime.split_multipart_lines(body, boundary), (body, boundary)
+
+
 def test_plain_text_is_told_from_the_texts_joined() -> None:
     """A report has plain text when one of its text parts holds more than white space: when the
     parts joined by line breaks do."""

@@ -335,7 +335,33 @@ def guess_boundary(body: bytes) -> bytes | None:
 
 
 def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
-    """The parts between ``--boundary`` lines (RFC 2046 section 5.1.1), tolerating indentation."""
+    """The parts between ``--boundary`` lines (RFC 2046 section 5.1.1), tolerating indentation.
+    The usual body, whose every ``--boundary`` opens a line and is a boundary, is cut by one
+    ``split``; the rest by ``split_multipart_lines``, which gives the same parts for the usual one."""
+    marker = b"--" + boundary
+    afters = body.split(b"\n" + marker)  # what follows each boundary, up to the next one
+    if body.startswith(marker):
+        afters[0] = afters[0][len(marker) :]
+    else:
+        del afters[0]  # the preamble
+    if len(afters) > MAX_PARTS or body.count(marker) != len(afters):
+        return split_multipart_lines(body, boundary)  # too many, or one not at a line start
+    chunks: list[bytes] = []
+    last = len(afters) - 1
+    for index, after in enumerate(afters):
+        if after[:1] not in b"-\n \t\r":
+            return split_multipart_lines(body, boundary)  # a longer token that starts with this one
+        if after[:2] == b"--":
+            break  # the closing boundary
+        _, newline, content = after.partition(b"\n")
+        if not newline and index == last:
+            break  # a boundary line that the body ends in
+        chunks.append(content)  # (empty when the next boundary follows at once)
+    return chunks
+
+
+def split_multipart_lines(body: bytes, boundary: bytes) -> list[bytes]:
+    """``split_multipart``, one ``--boundary`` at a time."""
     marker = b"--" + boundary
     chunks: list[bytes] = []
     start = -1
