@@ -186,6 +186,7 @@ def test_a_part_is_cut_at_its_first_empty_line_as_by_offsets() -> None:
     for raw in _entities():
         block, body = _split_plainly(raw)
         assert mime.split_header_block(raw) == (block, body), raw
+        assert mime.header_block(raw) == block, raw
         part = mime.parse(raw, depth=1)
         assert part.body == body, raw
         assert part.headers == mime.parse_headers(block, mime.PART_FIELDS), raw

@@ -415,9 +415,10 @@ _DECODED_ORIGINAL = mime.ORIGINAL_FIELDS - {
 }
 
 
-def _headers_of(part: Part) -> dict[str, str]:
+def _headers_of(fields: list[tuple[str, str]]) -> dict[str, str]:
+    """The first value of each field, those that are read decoded (``_DECODED_ORIGINAL``)."""
     out: dict[str, str] = {}
-    for key, value in part.headers[:200]:
+    for key, value in fields[:200]:
         if key not in out:
             # most values hold no encoded word
             out[key] = decode_header(value) if "=?" in value and key in _DECODED_ORIGINAL else value
@@ -431,10 +432,11 @@ def _original(part: Part, source: Source) -> None:
         inner = part.children[0]
         if part.ctype == "message/rfc822":
             source.attached = inner
+        fields = inner.headers
     else:
-        block, _ = mime.split_header_block(part.payload()[:65536].replace(b"\r\n", b"\n").lstrip(b"\n"))
-        inner = Part(headers=mime.parse_headers(block, mime.ORIGINAL_FIELDS))
-    source.original = _headers_of(inner)
+        block = mime.header_block(part.payload()[:65536].replace(b"\r\n", b"\n").lstrip(b"\n"))
+        fields = mime.parse_headers(block, mime.ORIGINAL_FIELDS)
+    source.original = _headers_of(fields)
 
 
 def _inline_dsn(text: str, lowered: str, source: Source) -> None:
@@ -513,7 +515,7 @@ def _read_message(msg: Part, source: Source) -> None:
             eol = text.find("\n", skip + cut)
             tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
             fields = mime.parse_header_text(mime.quoted_header_block(tail), mime.ORIGINAL_FIELDS)
-            quoted = _headers_of(Part(headers=fields))
+            quoted = _headers_of(fields)
             if skip == 0 and eol != -1 and _forward(headers) and _is_report(quoted):
                 # A person's inline forward of a bounce ("FYI, see below" over "-----Original
                 # Message-----"): what follows is the report, and its own marker, if any, cuts it.
