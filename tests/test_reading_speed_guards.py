@@ -228,3 +228,18 @@ def test_an_html_report_with_an_empty_text_part_is_read_from_its_html() -> None:
         b"--b\nContent-Type: text/html\n\n<p>550 5.1.1 no such user</p>\n--b--\n"
     )
     assert source.read(raw).text.strip() == "550 5.1.1 no such user"
+
+
+@pytest.mark.parametrize("charset", [None, "us-ascii", "ascii", "utf-8"])
+def test_jis_escapes_are_found_by_their_escape_byte_first(charset: str | None) -> None:
+    """The escape byte is looked for before the escape pair: the pair occurs only where the byte
+    does, so text in ISO-2022-JP is still told from ASCII, wherever its escape is."""
+    japanese = "\u5b9b\u5148\u4e0d\u660e"  # "address unknown"
+    jis = japanese.encode("iso2022_jp")
+    for payload in (jis, b"550 " + jis, b"x" * 70000 + jis):
+        assert source._decode_bytes(payload, charset).endswith(japanese)
+    assert source._decode_bytes(b"esc \x1b(B alone", charset) == "esc \x1b(B alone"
+    rng = random.Random(13)
+    for _ in range(2000):
+        payload = bytes(rng.choice(b"\x1b$B(a ") for _ in range(rng.randint(0, 8)))
+        assert (b"\x1b" in payload and b"\x1b$" in payload) is (b"\x1b$" in payload)
