@@ -243,3 +243,17 @@ def test_jis_escapes_are_found_by_their_escape_byte_first(charset: str | None) -
     for _ in range(2000):
         payload = bytes(rng.choice(b"\x1b$B(a ") for _ in range(rng.randint(0, 8)))
         assert (b"\x1b" in payload and b"\x1b$" in payload) is (b"\x1b$" in payload)
+
+
+def test_single_bytes_are_looked_for_by_value_as_by_substring() -> None:
+    """``13 in data`` is ``b"\\r" in data``; the set of what may follow a boundary is the
+    substring test over ``b"-\\n \\t\\r"`` for every slice of at most one byte."""
+    assert bytes((source._CR, source._ESC)) == b"\r\x1b"
+    rng = random.Random(17)
+    for _ in range(2000):
+        data = bytes(rng.choice(b"\r\n\x1b$a") for _ in range(rng.randint(0, 6)))
+        assert (source._CR in data) is (b"\r" in data)
+        assert (source._ESC in data) is (b"\x1b" in data)
+    after = b"-\n \t\r"
+    for one in [b"", *(bytes((value,)) for value in range(256))]:
+        assert (one in mime._AFTER_BOUNDARY) is (one in after), one

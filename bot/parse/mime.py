@@ -334,6 +334,12 @@ def guess_boundary(body: bytes) -> bytes | None:
     return token if 1 <= len(token) <= 200 and b" " not in token else None
 
 
+# What may follow ``--boundary`` on its line (nothing, at the end of the body): a set, as
+# ``b"-\n \t\r"`` would first try to read the byte looked for as an integer, raising and
+# clearing a TypeError each time.
+_AFTER_BOUNDARY = frozenset((b"", b"-", b"\n", b" ", b"\t", b"\r"))
+
+
 def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
     """The parts between ``--boundary`` lines (RFC 2046 section 5.1.1), tolerating indentation.
     The usual body, whose every ``--boundary`` opens a line and is a boundary, is cut by one
@@ -349,7 +355,7 @@ def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
     chunks: list[bytes] = []
     last = len(afters) - 1
     for index, after in enumerate(afters):
-        if after[:1] not in b"-\n \t\r":
+        if after[:1] not in _AFTER_BOUNDARY:
             return split_multipart_lines(body, boundary)  # a longer token that starts with this one
         if after[:2] == b"--":
             break  # the closing boundary
@@ -378,7 +384,7 @@ def split_multipart_lines(body: bytes, boundary: bytes) -> list[bytes]:
             if body[line_start:hit].strip(b" \t"):
                 pos = after  # not at the start of a line: part of the content
                 continue
-        if body[after : after + 1] not in b"-\n \t\r":
+        if body[after : after + 1] not in _AFTER_BOUNDARY:
             pos = after  # a longer token that starts with this one
             continue
         if start != -1:
