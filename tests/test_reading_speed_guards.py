@@ -257,3 +257,16 @@ def test_single_bytes_are_looked_for_by_value_as_by_substring() -> None:
     after = b"-\n \t\r"
     for one in [b"", *(bytes((value,)) for value in range(256))]:
         assert (one in mime._AFTER_BOUNDARY) is (one in after), one
+
+
+def test_prefixes_compared_as_slices_are_startswith() -> None:
+    values = ["", "m", "multipart", "multipart/", "multipart/mixed", "text", "text/", "text/html", "Text/plain"]
+    for value in values:
+        assert (value[:10] == "multipart/") is value.startswith("multipart/")
+        assert (value[:5] == "text/") is value.startswith("text/")
+        raw = value.encode()
+        assert (raw[:1] == b"\n") is raw.startswith(b"\n")
+        assert (b"\n" + raw)[:1] == b"\n"
+    for body, boundary in _multipart_bodies()[:500]:
+        marker = b"--" + boundary
+        assert (body[: len(marker)] == marker) is body.startswith(marker)

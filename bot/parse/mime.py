@@ -266,8 +266,9 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
     """Parse one entity (``raw`` must use LF line ends). Never raises on malformed input."""
     budget = budget if budget is not None else [MAX_PARTS]
     budget[0] -= 1
-    # ``split_header_block``, in place: (header block, body) at the first empty line.
-    if raw.startswith(b"\n"):
+    # ``split_header_block``, in place: (header block, body) at the first empty line. (Prefixes
+    # here are compared as slices: ``startswith`` parses its arguments as a tuple at each call.)
+    if raw[:1] == b"\n":
         block, body = b"", raw[1:]
     else:
         block, _, body = raw.partition(b"\n\n")
@@ -292,7 +293,7 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
             _PART_HEADS[block] = (part.headers, ctype, params, encoding)
     if depth >= MAX_DEPTH or budget[0] <= 0:
         return part
-    if part.ctype.startswith("multipart/"):
+    if part.ctype[:10] == "multipart/":
         declared = part.params.get("boundary", "").encode("utf-8", "surrogateescape")
         chunks = split_multipart(body, declared) if declared else []
         if not chunks:
@@ -346,7 +347,7 @@ def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
     ``split``; the rest by ``split_multipart_lines``, which gives the same parts for the usual one."""
     marker = b"--" + boundary
     afters = body.split(b"\n" + marker)  # what follows each boundary, up to the next one
-    if body.startswith(marker):
+    if body[: len(marker)] == marker:
         afters[0] = afters[0][len(marker) :]
     else:
         del afters[0]  # the preamble

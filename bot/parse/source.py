@@ -399,13 +399,13 @@ def _walk(msg: Part, source: Source, texts: list[str], htmls: list[Part]) -> int
             _delivery_status(part, source)
         elif ctype in ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers"):
             _original(part, source)
-        elif ctype.startswith("multipart/"):
+        elif ctype[:10] == "multipart/":  # (a slice: ``startswith`` parses its arguments at each call)
             below = level + 1
             for child in reversed(part.children):
                 stack.append((child, below))
         elif ctype == "text/html":
             htmls.append(part)
-        elif ctype.startswith("text/") or (ctype == "application/octet-stream" and level == 0):
+        elif ctype[:5] == "text/" or (ctype == "application/octet-stream" and level == 0):
             texts.append(_part_text(part))
     return seen
 
