@@ -56,12 +56,13 @@ def default_language(environ: dict[str, str] | None = None) -> str:
     return knowledge.DEFAULT_LANGUAGE
 
 
-def _read_bounded(read: Callable[[int], bytes]) -> tuple[bytes, int]:
+def _read_bounded(read: Callable[[int], bytes], first: bytes = b"") -> tuple[bytes, int]:
     """At most MAX_BYTES are kept; the rest is counted, not stored. ``read(n)`` gives up to ``n``
-    bytes, none at the end. A short read is the end of a file, not always of a pipe or an
-    unbuffered file: reading goes on until MAX_BYTES or the end."""
-    parts: list[bytes] = []
-    size = 0
+    bytes, none at the end; ``first`` is what was read before (at most MAX_BYTES). A short read
+    is the end of a file, not always of a pipe or an unbuffered file: reading goes on until
+    MAX_BYTES or the end."""
+    parts = [first] if first else []
+    size = len(first)
     while size < MAX_BYTES and (chunk := read(MAX_BYTES - size)):
         parts.append(chunk)
         size += len(chunk)
@@ -127,7 +128,12 @@ def _read_file(path: str | Path) -> Input:
     try:
         fd = os.open(name, _READ_FLAGS)
         try:
-            data, size = _read_bounded(functools.partial(os.read, fd))
+            # Most files are read whole by the first read, which a second, empty one confirms:
+            # ``_read_bounded``'s loop goes on only for the rest (a longer file, a pipe).
+            data = os.read(fd, MAX_BYTES)
+            size = len(data)
+            if size and (size == MAX_BYTES or (more := os.read(fd, MAX_BYTES - size))):
+                data, size = _read_bounded(functools.partial(os.read, fd), data if size == MAX_BYTES else data + more)
         finally:
             os.close(fd)
     except FileNotFoundError:

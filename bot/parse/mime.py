@@ -34,20 +34,22 @@ _NESTED = frozenset({"message/rfc822", "message/global", "message/delivery-statu
 
 
 class Part:
-    """One MIME entity. ``headers`` keeps (lower-case name, unfolded value) in order. (A plain
-    slotted class: a dataclass definition costs several million instructions at every start-up.)"""
+    """One MIME entity. ``headers`` keeps (lower-case name, unfolded value) in order. Parts with
+    the same small header block share its ``headers`` and ``params`` (see ``parse``): they are
+    read, never changed. (A plain slotted class: a dataclass definition costs several million
+    instructions at every start-up.)"""
 
     __slots__ = ("body", "children", "ctype", "encoding", "headers", "params", "raw")
 
     def __init__(
         self,
-        *,
         headers: list[tuple[str, str]] | None = None,
         ctype: str = "text/plain",
         params: dict[str, str] | None = None,
         body: bytes = b"",
-        children: list[Part] | None = None,
         encoding: str = "",
+        *,
+        children: list[Part] | None = None,
         raw: bytes | None = None,
     ) -> None:
         self.headers = [] if headers is None else headers
@@ -95,10 +97,8 @@ def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
     """(header block, body) at the first empty line; no empty line means no body."""
     if raw.startswith(b"\n"):
         return b"", raw[1:]
-    cut = raw.find(b"\n\n")
-    if cut == -1:
-        return raw, b""
-    return raw[:cut], raw[cut + 2 :]
+    block, _, body = raw.partition(b"\n\n")
+    return block, body
 
 
 def header_block(raw: bytes) -> bytes:
@@ -143,11 +143,19 @@ ORIGINAL_FIELDS = frozenset(
 )
 
 
-# The fields of a report's own headers and its parts that the parser reads (``source.py``,
-# ``__init__.py``); the rest (Received, DKIM, ARC, X-MS-..., often most of the block) is dropped
-# as soon as it is split off, before any decoding.
-READ_FIELDS = (ORIGINAL_FIELDS - TRACE_FIELDS) | frozenset(
+# The fields of a report's own headers that the parser reads (``source.py``, ``__init__.py``,
+# ``dates.py``); the rest (Received, DKIM, ARC, X-MS-..., Message-ID, Cc: often most of the block)
+# is dropped as soon as it is split off, before any decoding. A field here that nothing reads
+# costs its match, its copy and, for an encoded word, its decoding in every report.
+READ_FIELDS = frozenset(
     {
+        "from",
+        "to",
+        "return-path",
+        "subject",
+        "date",
+        "content-type",
+        "content-transfer-encoding",
         "x-failed-recipients",
         "content-language",
         "auto-submitted",
@@ -232,13 +240,13 @@ _PART_HEADS: dict[bytes, tuple[list[tuple[str, str]], str, dict[str, str], str]]
 
 def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
     """``text/plain; charset="x"`` -> ("text/plain", {"charset": "x"}) (RFC 2045 section 5.1).
-    The dict is the caller's own."""
+    The dict may be shared with other callers (a value read before): read it, do not change it."""
     known = _CONTENT_TYPES.get(value)
     if known is not None:
-        return known[0], known[1].copy()
+        return known
     ctype, params = _read_content_type(value)
     if len(_CONTENT_TYPES) < MAX_KNOWN_TYPES and len(value) <= MAX_KNOWN_TYPE_LENGTH and "boundary" not in params:
-        _CONTENT_TYPES[value] = (ctype, params.copy())
+        _CONTENT_TYPES[value] = (ctype, params)
     return ctype, params
 
 
@@ -258,28 +266,34 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
     """Parse one entity (``raw`` must use LF line ends). Never raises on malformed input."""
     budget = budget if budget is not None else [MAX_PARTS]
     budget[0] -= 1
-    block, body = split_header_block(raw)
-    known = _PART_HEADS.get(block) if depth else None
+    # ``split_header_block``, in place: (header block, body) at the first empty line. (Prefixes
+    # here are compared as slices: ``startswith`` parses its arguments as a tuple at each call.)
+    if raw[:1] == b"\n":
+        block, body = b"", raw[1:]
+    else:
+        block, _, body = raw.partition(b"\n\n")
+    # (A block longer than any that is kept is not looked up: hashing it would be wasted.)
+    known = _PART_HEADS.get(block) if depth and len(block) <= MAX_KNOWN_TYPE_LENGTH else None
     if known is not None:
         headers, ctype, params, encoding = known
-        part = Part(headers=headers.copy(), ctype=ctype, params=params.copy(), body=body, encoding=encoding)
+        part = Part(headers, ctype, params, body, encoding)
         declared_type = ctype  # (read below only at the top, which is never looked up)
     else:
         # Below the top, a part's own fields say only how to read its body.
-        part = Part(headers=parse_headers(block, READ_FIELDS if depth == 0 else PART_FIELDS), body=body)
+        part = Part(parse_headers(block, READ_FIELDS if depth == 0 else PART_FIELDS), body=body)
         declared_type = part.get("content-type")
-        part.ctype, part.params = parse_content_type(declared_type)
-        part.encoding = part.get("content-transfer-encoding").strip().lower()
+        ctype, params = part.ctype, part.params = parse_content_type(declared_type)
+        encoding = part.encoding = part.get("content-transfer-encoding").strip().lower()
         if (
             depth
             and len(_PART_HEADS) < MAX_KNOWN_TYPES
             and len(block) <= MAX_KNOWN_TYPE_LENGTH
-            and "boundary" not in part.params
+            and "boundary" not in params
         ):
-            _PART_HEADS[block] = (part.headers.copy(), part.ctype, part.params.copy(), part.encoding)
+            _PART_HEADS[block] = (part.headers, ctype, params, encoding)
     if depth >= MAX_DEPTH or budget[0] <= 0:
         return part
-    if part.ctype.startswith("multipart/"):
+    if part.ctype[:10] == "multipart/":
         declared = part.params.get("boundary", "").encode("utf-8", "surrogateescape")
         chunks = split_multipart(body, declared) if declared else []
         if not chunks:
@@ -321,8 +335,40 @@ def guess_boundary(body: bytes) -> bytes | None:
     return token if 1 <= len(token) <= 200 and b" " not in token else None
 
 
+# What may follow ``--boundary`` on its line (nothing, at the end of the body): a set, as
+# ``b"-\n \t\r"`` would first try to read the byte looked for as an integer, raising and
+# clearing a TypeError each time.
+_AFTER_BOUNDARY = frozenset((b"", b"-", b"\n", b" ", b"\t", b"\r"))
+
+
 def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
-    """The parts between ``--boundary`` lines (RFC 2046 section 5.1.1), tolerating indentation."""
+    """The parts between ``--boundary`` lines (RFC 2046 section 5.1.1), tolerating indentation.
+    The usual body, whose every ``--boundary`` opens a line and is a boundary, is cut by one
+    ``split``; the rest by ``split_multipart_lines``, which gives the same parts for the usual one."""
+    marker = b"--" + boundary
+    afters = body.split(b"\n" + marker)  # what follows each boundary, up to the next one
+    if body[: len(marker)] == marker:
+        afters[0] = afters[0][len(marker) :]
+    else:
+        del afters[0]  # the preamble
+    if len(afters) > MAX_PARTS or body.count(marker) != len(afters):
+        return split_multipart_lines(body, boundary)  # too many, or one not at a line start
+    chunks: list[bytes] = []
+    last = len(afters) - 1
+    for index, after in enumerate(afters):
+        if after[:1] not in _AFTER_BOUNDARY:
+            return split_multipart_lines(body, boundary)  # a longer token that starts with this one
+        if after[:2] == b"--":
+            break  # the closing boundary
+        _, newline, content = after.partition(b"\n")
+        if not newline and index == last:
+            break  # a boundary line that the body ends in
+        chunks.append(content)  # (empty when the next boundary follows at once)
+    return chunks
+
+
+def split_multipart_lines(body: bytes, boundary: bytes) -> list[bytes]:
+    """``split_multipart``, one ``--boundary`` at a time."""
     marker = b"--" + boundary
     chunks: list[bytes] = []
     start = -1
@@ -339,7 +385,7 @@ def split_multipart(body: bytes, boundary: bytes) -> list[bytes]:
             if body[line_start:hit].strip(b" \t"):
                 pos = after  # not at the start of a line: part of the content
                 continue
-        if body[after : after + 1] not in b"-\n \t\r":
+        if body[after : after + 1] not in _AFTER_BOUNDARY:
             pos = after  # a longer token that starts with this one
             continue
         if start != -1:
