@@ -55,6 +55,12 @@ def test_what_is_not_an_announcement(text: str) -> None:
     assert _original_marker(text) is None
 
 
+def test_an_mbox_from_line_may_open_the_announced_header() -> None:
+    mbox = "   From owner-list@example.org  Mon Sep  2 10:00:00 2024\n   "
+    text = REPORT + "Original mail as follows:\n\n" + mbox + HEADER
+    assert _original_marker(text) == len(REPORT)
+
+
 def test_the_earliest_marker_wins() -> None:
     fixed = "--- Below this line is a copy of the message.\n"
     announced = "Message headers follow.\n\n"

@@ -125,8 +125,8 @@ def _announcement(lowered: str, best: int | None) -> int | None:
 
 def _field_follows(lowered: str, end: int) -> bool:
     """Whether the first line after ``end`` that is neither blank nor a rule (dashes, equals
-    signs) is a returned message's header field; only the next few lines, and only the first
-    ``MAX_ANNOUNCEMENT`` characters of each, are read."""
+    signs) nor an mbox "From " line is a returned message's header field; only the next few
+    lines, and only the first ``MAX_ANNOUNCEMENT`` characters of each, are read."""
     for _ in range(4):
         start = end + 1
         if start >= len(lowered):
@@ -134,7 +134,8 @@ def _field_follows(lowered: str, end: int) -> bool:
         end = lowered.find("\n", start, start + MAX_ANNOUNCEMENT)
         if end == -1:  # a long line, or the last: read as far as a field's name could go
             return _RETURNED_FIELD.match(lowered, start, start + MAX_ANNOUNCEMENT) is not None
-        if lowered[start:end].strip(" \t-=_"):
+        line = lowered[start:end].strip(" \t-=_")
+        if line and not line.startswith("from "):  # (an mbox "From " line may open the header)
             return _RETURNED_FIELD.match(lowered, start, end) is not None
     return False
 
