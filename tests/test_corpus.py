@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-# The floors the parser must keep (Debian's Sisimai 4.25 reaches 91.1 / 85.1 / 94.6).
-MIN_STATUS, MIN_REASON, MIN_RECIPIENT = 99.25, 93.5, 98.5
+# The floors the parser must keep (Debian's Sisimai 4.25 reaches 91.1 / 85.1 / 94.6). One reason
+# row (lhost-notes-01, "onhold") was right only while the quoted original's header was read as its
+# diagnostic: with the original cut off, nothing is left to classify ("undefined").
+MIN_STATUS, MIN_REASON, MIN_RECIPIENT = 99.25, 93.3, 98.9
 
 
 def test_accuracy_floor(corpus_dir: Path, tmp_path: Path) -> None:

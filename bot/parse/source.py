@@ -76,6 +76,76 @@ _MARKERS_GATED = gated(_ORIGINAL_MARKERS, _MARKER_GATES, itemgetter(0))
 _MAX_MARKER_HITS = 200  # occurrences examined per phrase: repeated phrases cannot make this quadratic
 
 
+# Besides those fixed phrases, any short line that announces the returned message in words of
+# its own ("--- The header of the original message is following. ---", "Message headers follow.",
+# "------- Returned Message --------", "Original mail as follows:", "Included is a copy of the
+# message header:") starts it when what follows it, past blank and rule lines, is a message's
+# header field. The line holds one of ``_ANNOUNCING`` and one of ``_ANNOUNCED``; the header field
+# that must follow is what tells it from a sentence such as "The original message was received
+# at ..." (followed by the report) or a report that lists the original's fields and then goes
+# on ("... with the following header fields:", whose words are not announcing ones).
+_ANNOUNCING = ("original", "returned", "unsent", "copy of", "headers follow", "header of")
+_ANNOUNCED = ("message", "mail", "header")
+MAX_ANNOUNCEMENT = 100  # characters on the line, dashes and indentation included
+# A header field of the returned message (or its mbox "From " line), on the lower-cased text,
+# matched at the start of a line; fields are often indented in the quotation.
+_RETURNED_FIELD = re.compile(
+    r"[ \t]{0,16}+(?:(?:received|return-path|from|to|cc|subject|date|message-id|mime-version"
+    r"|delivered-to|reply-to|sender|x-[a-z0-9-]{1,60}+)[ \t]*+:)"
+)
+# A line that is itself a header field with a value ("Original-Recipient: rfc822;..."): not an
+# announcement.
+_FIELD_WITH_VALUE = re.compile(r"[!-9;-~]{1,76}+:[ \t]*+[^ \t\n]")  # matched on the line without its indentation
+
+
+def _announcement(lowered: str, best: int | None) -> int | None:
+    """Offset of the first line before ``best`` (if any) that announces the returned message as
+    ``_ANNOUNCING`` describes, or None. Only ``MAX_ANNOUNCEMENT`` characters either side of a word
+    are read, so a long line costs no more than a short one."""
+    found = best
+    for word in _ANNOUNCING:
+        if word not in lowered:  # most reports hold none of these words
+            continue
+        pos = lowered.find(word)
+        for _ in range(_MAX_MARKER_HITS):
+            if pos == -1 or (found is not None and pos >= found):
+                break
+            start = lowered.rfind("\n", max(0, pos - MAX_ANNOUNCEMENT), pos) + 1
+            end = lowered.find("\n", pos, pos + MAX_ANNOUNCEMENT)
+            if end == -1 and pos + MAX_ANNOUNCEMENT >= len(lowered):
+                end = len(lowered)
+            line = lowered[start:end]
+            if (
+                (start or pos <= MAX_ANNOUNCEMENT)
+                and end != -1
+                and end - start <= MAX_ANNOUNCEMENT
+                and any(n in line for n in _ANNOUNCED)
+                and not _FIELD_WITH_VALUE.match(line.lstrip(" \t"))
+                and _field_follows(lowered, end)
+            ):
+                found = start
+                break
+            pos = lowered.find(word, pos + len(word))
+    return found if found != best else None
+
+
+def _field_follows(lowered: str, end: int) -> bool:
+    """Whether the first line after ``end`` that is neither blank nor a rule (dashes, equals
+    signs) nor an mbox "From " line is a returned message's header field; only the next few
+    lines, and only the first ``MAX_ANNOUNCEMENT`` characters of each, are read."""
+    for _ in range(4):
+        start = end + 1
+        if start >= len(lowered):
+            return False
+        end = lowered.find("\n", start, start + MAX_ANNOUNCEMENT)
+        if end == -1:  # a long line, or the last: read as far as a field's name could go
+            return _RETURNED_FIELD.match(lowered, start, start + MAX_ANNOUNCEMENT) is not None
+        line = lowered[start:end].strip(" \t-=_")
+        if line and not line.startswith("from "):  # (an mbox "From " line may open the header)
+            return _RETURNED_FIELD.match(lowered, start, end) is not None
+    return False
+
+
 def _original_marker(text: str, lowered: str | None = None) -> int | None:
     """Offset of the line where the quoted original starts, or None; ``lowered`` is
     ``text.lower()`` when the caller has it."""
@@ -102,7 +172,8 @@ def _original_marker(text: str, lowered: str | None = None) -> int | None:
                 best = line_start
                 break
             pos = lowered.find(needle, end)
-    return best
+    announced = _announcement(lowered, best)
+    return best if announced is None else announced
 
 
 class Source:

@@ -316,6 +316,10 @@ HOSTILE: dict[str, tuple[str, Callable[[int], bytes]]] = {
     "command-words": ("regex", _text("550 5.1.1 ", "in reply to RCPT TO ")),
     "header-lines": ("regex", lambda size: _fill(_HEAD, "X-A: b\n", size, "\n550 5.1.1 x").encode()),
     "lt-run-in-message": ("regex", lambda size: _fill(_HEAD + "\n", "<", size).encode()),  # phrases led by "<"
+    # words that announce a returned message: on one endless line, and on short lines each
+    # followed by a header field
+    "announcing-words": ("regex", _text("550 5.1.1 ", "original message header of ")),
+    "announcing-lines": ("regex", _text("550 5.1.1 user unknown\n", "--- original message ---\nFrom x\n")),
     # the HTML reader
     "html-unclosed-script": ("html", _html("<script")),
     "html-unclosed-style": ("html", _html("<style ")),
