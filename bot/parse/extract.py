@@ -141,9 +141,10 @@ _HOST_SHAPES: tuple[tuple[str | tuple[str, ...], re.Pattern[str], int | None], .
 # The shapes a text may hold, by which of these fragments it holds (``gated``): a fragment of a
 # shape's needle (of what a tuple's needles share; "=" for ``_FOLDED``, whose every match holds
 # one). A search for one character costs a twentieth of one for a word, and most reports hold
-# no "=" or "{"; "ost" stands for the four needles that hold it, absent from half the reports
-# (one search where there would be four).
-_HOST_GATES = ("=", "{", "ost", "emote ")
+# no "=" or "{" (and two in five no capital "I"); "ost" stands for the four needles that hold it,
+# absent from half the reports (one search where there would be four), "emote" for the three
+# that hold it and "onnect" for two, each absent from nine reports in ten.
+_HOST_GATES = ("=", "{", "I", "ost", "emote", "onnect")
 _HOST_GATED = gated(
     _HOST_SHAPES,
     _HOST_GATES,
@@ -295,7 +296,8 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
     host: str | None = None
     ip: str | None = None
     lines = "\n" + text
-    for needle, pattern, reach in _HOST_GATED["=" in text, "{" in text, "ost" in text, "emote " in text]:
+    gates = "=" in text, "{" in text, "I" in text, "ost" in text, "emote" in text, "onnect" in text
+    for needle, pattern, reach in _HOST_GATED[gates]:
         haystack = lines
         if isinstance(needle, str):
             if needle is _FOLDED:
@@ -401,6 +403,7 @@ _REPORTING_NEEDLES = ("gener", "génér", "gerador", "erstellender", "生成", "
 _REPORTING_ASCII = tuple(n for n in _REPORTING_NEEDLES if n.isascii())
 _REPORTING_REACH = 12  # "servidor de generación", "server voor genereren"
 _MAIL_SYSTEM_NEEDLES = ("this is the ", "reportingmta")
+_MAIL_SYSTEM_UNQUOTED = ("this is the ",)
 _MAIL_SYSTEM_REACH = 1  # the quote of '"reportingmta"'
 
 
@@ -434,7 +437,10 @@ def find_reporting(text: str, lowered: str | None = None) -> str | None:
     else:
         m = None
     if m is None:
-        m = _search_near(_MAIL_SYSTEM_AT, lowered, _MAIL_SYSTEM_NEEDLES, _MAIL_SYSTEM_REACH)
+        # '"reportingmta"' holds a quote, which few reports hold (one search for a character
+        # costs a twentieth of one for a word)
+        needles = _MAIL_SYSTEM_NEEDLES if '"' in lowered else _MAIL_SYSTEM_UNQUOTED
+        m = _search_near(_MAIL_SYSTEM_AT, lowered, needles, _MAIL_SYSTEM_REACH)
     return m.group(1).rstrip(".").lower() if m else None
 
 
