@@ -265,5 +265,5 @@ def _bounce_json(bounce: Bounce, explanation_json: str, file: str | None) -> str
         f'"date": {"null" if date is None else enc(date)}, '
         f'"deliveries": [{", ".join(map(_delivery_json, bounce.deliveries))}], '
         f'"explanation": {explanation_json}, "truncated": {"true" if bounce.truncated else "false"}, '
-        f'"notes": {_strings(bounce.notes)}}}'
+        f'"notes": {_strings(notes) if (notes := bounce.notes) else "[]"}}}'
     )
