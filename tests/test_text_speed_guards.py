@@ -190,3 +190,45 @@ def test_find_reporting_finds_what_the_searches_find() -> None:
     made = ["".join(rng.choice(_REPORTING_PIECES) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
     for text in [*_host_texts(), *made]:
         assert extract.find_reporting(text) == _plain_find_reporting(text), text
+
+
+def _plain_clean_domain(text: str) -> str | None:
+    """``sender._clean_domain`` measuring every label, and refusing an all-digit name on its own."""
+    name = text.strip(".-_")
+    labels = name.split(".")
+    if len(labels) < 2 or "" in labels or max(map(len, labels)) > 63:
+        return None
+    if name.replace(".", "").isdigit():
+        return None
+    if not labels[-1].strip("0123456789-_"):
+        return None
+    return name
+
+
+def test_clean_domain_refuses_what_the_plain_checks_refuse() -> None:
+    rng = random.Random(17)
+    pieces = ["a", "z", "0", "9", ".", "-", "_", "ab", "1", "x" * 30, "y" * 64, "b" * 63]
+    made = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 10))) for _ in range(5000)]
+    edges = ["192.0.2.1", "1.2", "a.1", "1.a", "x" * 63 + ".com", "x" * 64 + ".com", "a." + "b" * 62 + ".c"]
+    for text in [*edges, *made]:
+        assert sender._clean_domain(text) == _plain_clean_domain(text), text
+
+
+def test_find_sender_reads_the_receivers_only_when_it_needs_them() -> None:
+    # (report text, returned headers, whether the Received line is read)
+    texts = [
+        ("550 5.7.1 rejected", {"received": "from a.example ([192.0.2.9]) by mx.b.example; x"}, True),
+        ("550 client host [198.51.100.7] blocked", {"received": "from a ([192.0.2.9]) by mx.b.example; x"}, False),
+        ("550 5.7.1 rejected", {"from": "a@contoso.com"}, False),
+        ("550 5.7.1 rejected", {}, False),
+    ]
+    asked: list[str] = []
+
+    def receivers() -> tuple[str, ...]:
+        asked.append("asked")
+        return ("b.example",)
+
+    for text, original, read in texts:
+        asked.clear()
+        assert sender.find_sender(text, original, receivers) == sender.find_sender(text, original, ("b.example",))
+        assert len(asked) == read
