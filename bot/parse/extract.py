@@ -351,12 +351,17 @@ def _match_near(  # noqa: PLR0917 - called once per shape a text holds: position
     ``haystack``: ``lines``, or its lower-cased text without the leading line break) instead of
     at every character up to the end: the first match so found is the leftmost."""
     shift = len(lines) - len(haystack)
+    # one needle (most shapes) is known to occur: its next occurrence is found by ``find`` alone
+    needle = needles[0] if len(needles) == 1 else None
     while at != -1:
         for start in range(max(0, at - reach), at + 1):
             m = pattern.match(lines, start)
             if m:
                 return m
-        following = first_of(haystack, needles, at + 1 - shift)
+        if needle is not None:
+            following = haystack.find(needle, at + 1 - shift)
+        else:
+            following = first_of(haystack, needles, at + 1 - shift)
         at = following + shift if following != -1 else -1
     return None
 
