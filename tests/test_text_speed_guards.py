@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.parse import extract, language, sender, source
+from bot.parse import extract, language, listing, sender, source
 
 # Values of Remote-MTA and Reporting-MTA fields, and pieces to build more from.
 _DSN_VALUES = [
@@ -232,3 +232,21 @@ def test_find_sender_reads_the_receivers_only_when_it_needs_them() -> None:
         asked.clear()
         assert sender.find_sender(text, original, receivers) == sender.find_sender(text, original, ("b.example",))
         assert len(asked) == read
+
+
+class _AllHeadings(dict[tuple[bool, ...], tuple[str, ...]]):
+    """Every heading for any text: the plain form of ``listing._HEADINGS_GATED``."""
+
+    def __missing__(self, key: tuple[bool, ...]) -> tuple[str, ...]:
+        return listing._DELIVERED_HEADINGS
+
+
+def test_delivered_lists_find_what_every_heading_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(19)
+    pieces = [*listing._DELIVERED_HEADINGS, "successfully", "delivered to the following", "succeeded", "delivery"]
+    pieces += [":\n", "\n", "\n\n", " ", "a@b.example", "<c@d.example>", "Successfully Delivered To The Following"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    fast = [listing.not_failed(text) for text in texts]
+    monkeypatch.setattr(listing, "_HEADINGS_GATED", _AllHeadings())
+    for text, answer in zip(texts, fast, strict=True):
+        assert answer == listing.not_failed(text), text
