@@ -250,3 +250,32 @@ def test_delivered_lists_find_what_every_heading_finds(monkeypatch: pytest.Monke
     monkeypatch.setattr(listing, "_HEADINGS_GATED", _AllHeadings())
     for text, answer in zip(texts, fast, strict=True):
         assert answer == listing.not_failed(text), text
+
+
+def _plain_blocks(text: str, spots: list[tuple[int, str]]) -> list[tuple[str | None, str]]:
+    """``extract.blocks_for`` by its rule read plainly: a block runs from its address's line to the
+    next spot (at most 3000 characters on), and ends before the line where another spot's address
+    reappears (or at it, on the block's own line)."""
+    wanted = {addr for _, addr in spots}
+    blocks = []
+    for i, (pos, addr) in enumerate(spots):
+        end = min(spots[i + 1][0] if i + 1 < len(spots) else len(text), pos + 3000)
+        for at, raw in extract.iter_addresses(text):
+            other = raw.strip(".'`").lower()
+            if pos < at < end and other in wanted and other != addr:
+                cut = text.rfind("\n", pos, at) + 1
+                end = cut if cut > pos else at
+                break
+        blocks.append((addr, text[text.rfind("\n", 0, pos) + 1 : end]))
+    return blocks
+
+
+def test_blocks_for_cuts_where_the_plain_rule_cuts() -> None:
+    rng = random.Random(23)
+    pieces = ["a@b.example", "A@B.example", "c@d.example", "e@f.example", " ", "\n", "550 x", "y" * 900, "'"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        every = extract.addresses_in(text, set())
+        for spots in (every, every[:1], every[1:2], [s for s in every if s[1] == "a@b.example"]):
+            found = [(f.recipient, f.diagnostic) for f in extract.blocks_for(text, spots)]
+            assert found == _plain_blocks(text, spots), (text, spots)

@@ -572,7 +572,12 @@ def blocks_for(text: str, spots: list[tuple[int, str]]) -> list[Found]:
     """
     found: list[Found] = []
     wanted = {addr for _, addr in spots}
-    again = [(at, addr) for at, raw in iter_addresses(text) if (addr := raw.strip(".'`").lower()) in wanted]
+    # only another recipient's reappearance ends a block: with one recipient (most reports) none can
+    again = (
+        [(at, addr) for at, raw in iter_addresses(text) if (addr := raw.strip(".'`").lower()) in wanted]
+        if len(wanted) > 1
+        else []
+    )
     starts = [at for at, _ in again]
     for i, (pos, addr) in enumerate(spots):
         end = spots[i + 1][0] if i + 1 < len(spots) else len(text)
