@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.parse import extract, language, listing, sender, source
+from bot.parse import dates, extract, language, listing, sender, source
 
 # Values of Remote-MTA and Reporting-MTA fields, and pieces to build more from.
 _DSN_VALUES = [
@@ -279,3 +279,22 @@ def test_blocks_for_cuts_where_the_plain_rule_cuts() -> None:
         for spots in (every, every[:1], every[1:2], [s for s in every if s[1] == "a@b.example"]):
             found = [(f.recipient, f.diagnostic) for f in extract.blocks_for(text, spots)]
             assert found == _plain_blocks(text, spots), (text, spots)
+
+
+_DAYS = (("1", "Jan", "1990"), ("31", "Dec", "2099"), ("29", "Feb", "2024"), ("6", "Dec", "2026"))
+
+
+def test_parse_date_shifts_every_zone_as_a_timedelta_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = [
+        f"Thu, {day} {month} {year} {hour:02d}:{minute:02d}:07 {sign}{zone_hours:02d}{zone_minutes:02d}"
+        for sign in "+-"
+        for zone_hours in (0, 1, 5, 9, 12, 14, 23, 24, 99)
+        for zone_minutes in (0, 15, 30, 45, 59, 60, 99)
+        for day, month, year in _DAYS
+        for hour, minute in ((0, 0), (23, 59))
+    ]
+    values += [value.replace("Thu, ", "").replace(" ", "  ", 1) for value in values[::7]]  # the library's reading
+    fast = [dates.parse_date(value) for value in values]
+    monkeypatch.setattr(dates, "_SHIFTS", {})  # every zone shifted by a timedelta of its own
+    for value, when in zip(values, fast, strict=True):
+        assert when == dates.parse_date(value), value
