@@ -298,3 +298,16 @@ def test_parse_date_shifts_every_zone_as_a_timedelta_would(monkeypatch: pytest.M
     monkeypatch.setattr(dates, "_SHIFTS", {})  # every zone shifted by a timedelta of its own
     for value, when in zip(values, fast, strict=True):
         assert when == dates.parse_date(value), value
+
+
+def test_match_near_finds_what_a_search_from_the_needle_finds() -> None:
+    for text in _host_texts():
+        lines = "\n" + text
+        for needle, pattern, reach in extract._HOST_SHAPES:
+            needles = (needle,) if isinstance(needle, str) else needle
+            at = extract.first_of(lines, needles)
+            if reach is None or at == -1 or needle is extract._FOLDED:
+                continue
+            near = extract._match_near(pattern, lines, needles, lines, at, reach)
+            searched = pattern.search(lines, max(0, at - reach))
+            assert (near and near.span()) == (searched and searched.span()), (text, needle)

@@ -356,10 +356,15 @@ def _match_near(  # noqa: PLR0917 - called once per shape a text holds: position
     # one needle (most shapes) is known to occur: its next occurrence is found by ``find`` alone
     needle = needles[0] if len(needles) == 1 else None
     while at != -1:
-        for start in range(max(0, at - reach), at + 1):
-            m = pattern.match(lines, start)
+        if not reach:  # the match starts with the needle (most shapes): one place to try
+            m = pattern.match(lines, at)
             if m:
                 return m
+        else:
+            for start in range(max(0, at - reach), at + 1):
+                m = pattern.match(lines, start)
+                if m:
+                    return m
         if needle is not None:
             following = haystack.find(needle, at + 1 - shift)
         else:
