@@ -1,4 +1,4 @@
-"""The shortcuts of the text readers (extract, sender, language) give the answers the plain forms would."""
+"""The shortcuts of the text readers (extract, sender, language, listing, dates) answer as the plain forms do."""
 
 from __future__ import annotations
 
