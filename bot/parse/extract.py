@@ -298,7 +298,8 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
     host: str | None = None
     ip: str | None = None
     lines = "\n" + text
-    gates = "=" in text, "{" in text, "I" in text, "ost" in text, "emote" in text, "onnect" in text
+    equals = "=" in text  # which most reports lack: so do "LastAttemptedIP=" and the shapes holding one
+    gates = equals, "{" in text, "I" in text, "ost" in text, "emote" in text, "onnect" in text
     for needle, pattern, reach in _HOST_GATED[gates]:
         haystack = lines
         if isinstance(needle, str):
@@ -334,7 +335,7 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
             ip = ip or groups[1]
         if host and ip:
             break
-    if ip is None and "LastAttemptedIP=" in text:
+    if ip is None and equals and "LastAttemptedIP=" in text:
         ip = _last_attempted_ip(text)
     return host, ip
 
