@@ -73,7 +73,7 @@ def field_values(
         elif name in DEFAULTS:  # neither filled nor marked
             values[name] = DEFAULTS[name]
         else:
-            example = (examples or {}).get(name) or EXAMPLES.get(name, name)
+            example = (examples.get(name) if examples else None) or EXAMPLES.get(name, name)
             placeholders[name] = example
             values[name] = mark(example)
     return values, filled, placeholders

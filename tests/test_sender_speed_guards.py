@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.parse import extract, mime
+from bot.parse import Bounce, Code, Delivery, extract, mime
 from bot.parse.sender import pasted_original
 from bot.parse.source import _original_marker
+from bot.sender import knowledge as sender_knowledge
+from bot.sender import offer
 
 _LEGACY_TEXTS = [
     "",
@@ -51,3 +53,33 @@ def _plain_pasted_original(text: str) -> dict[str, str]:
 )
 def test_pasted_original_reads_the_block_as_the_bytes_would(text: str) -> None:
     assert pasted_original(text) == _plain_pasted_original(text)
+
+
+def _plain_offers_sender_check(bounce: Bounce) -> bool:
+    """``offer.offers_sender_check`` asking about each distinct status of the bounce in turn."""
+    if not bounce.is_ndr or bounce.primary is None:
+        return False
+    statuses = {bounce.primary.status, *(d.status for d in bounce.deliveries)}
+    answers = [sender_knowledge.load().offers_by_code(status) for status in statuses]
+    if any(answers):
+        return True
+    if None not in answers:
+        return False
+    text = " ".join(filter(None, (bounce.primary.text, *(d.diagnostic for d in bounce.deliveries))))
+    return sender_knowledge.load().names_sender_problem(text)
+
+
+_STATUSES = [None, "5.7.1", "5.7.26", "5.7.509", "5.1.1", "4.4.316", "5.7.999", "x.y.z", "2.0.0"]
+_DIAGNOSTICS = ["", "SPF check failed", "user unknown", "listed at a DNSBL", "DMARC policy"]
+
+
+def test_offers_sender_check_answers_as_each_status_asked_in_turn() -> None:
+    for primary in _STATUSES:
+        for first in _STATUSES:
+            for second in (None, *_STATUSES[:4]):
+                for text in _DIAGNOSTICS:
+                    deliveries = [Delivery("a@b.example", first, None, "", diagnostic=text)]
+                    if second is not None:
+                        deliveries.append(Delivery("c@b.example", second, None, ""))
+                    bounce = Bounce(is_ndr=True, primary=Code(primary, None, text), deliveries=tuple(deliveries))
+                    assert offer.offers_sender_check(bounce) == _plain_offers_sender_check(bounce), bounce

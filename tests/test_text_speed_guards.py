@@ -1,4 +1,4 @@
-"""The shortcuts of the text readers (extract, sender, language) give the answers the plain forms would."""
+"""The shortcuts of the text readers (extract, sender, language, listing, dates) answer as the plain forms do."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.parse import extract, language, sender, source
+from bot.parse import dates, extract, language, listing, sender, source
 
 # Values of Remote-MTA and Reporting-MTA fields, and pieces to build more from.
 _DSN_VALUES = [
@@ -190,3 +190,124 @@ def test_find_reporting_finds_what_the_searches_find() -> None:
     made = ["".join(rng.choice(_REPORTING_PIECES) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
     for text in [*_host_texts(), *made]:
         assert extract.find_reporting(text) == _plain_find_reporting(text), text
+
+
+def _plain_clean_domain(text: str) -> str | None:
+    """``sender._clean_domain`` measuring every label, and refusing an all-digit name on its own."""
+    name = text.strip(".-_")
+    labels = name.split(".")
+    if len(labels) < 2 or "" in labels or max(map(len, labels)) > 63:
+        return None
+    if name.replace(".", "").isdigit():
+        return None
+    if not labels[-1].strip("0123456789-_"):
+        return None
+    return name
+
+
+def test_clean_domain_refuses_what_the_plain_checks_refuse() -> None:
+    rng = random.Random(17)
+    pieces = ["a", "z", "0", "9", ".", "-", "_", "ab", "1", "x" * 30, "y" * 64, "b" * 63]
+    made = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 10))) for _ in range(5000)]
+    edges = ["192.0.2.1", "1.2", "a.1", "1.a", "x" * 63 + ".com", "x" * 64 + ".com", "a." + "b" * 62 + ".c"]
+    for text in [*edges, *made]:
+        assert sender._clean_domain(text) == _plain_clean_domain(text), text
+
+
+def test_find_sender_reads_the_receivers_only_when_it_needs_them() -> None:
+    # (report text, returned headers, whether the Received line is read)
+    texts = [
+        ("550 5.7.1 rejected", {"received": "from a.example ([192.0.2.9]) by mx.b.example; x"}, True),
+        ("550 client host [198.51.100.7] blocked", {"received": "from a ([192.0.2.9]) by mx.b.example; x"}, False),
+        ("550 5.7.1 rejected", {"from": "a@contoso.com"}, False),
+        ("550 5.7.1 rejected", {}, False),
+    ]
+    asked: list[str] = []
+
+    def receivers() -> tuple[str, ...]:
+        asked.append("asked")
+        return ("b.example",)
+
+    for text, original, read in texts:
+        asked.clear()
+        assert sender.find_sender(text, original, receivers) == sender.find_sender(text, original, ("b.example",))
+        assert len(asked) == read
+
+
+class _AllHeadings(dict[tuple[bool, ...], tuple[str, ...]]):
+    """Every heading for any text: the plain form of ``listing._HEADINGS_GATED``."""
+
+    def __missing__(self, key: tuple[bool, ...]) -> tuple[str, ...]:
+        return listing._DELIVERED_HEADINGS
+
+
+def test_delivered_lists_find_what_every_heading_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(19)
+    pieces = [*listing._DELIVERED_HEADINGS, "successfully", "delivered to the following", "succeeded", "delivery"]
+    pieces += [":\n", "\n", "\n\n", " ", "a@b.example", "<c@d.example>", "Successfully Delivered To The Following"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    fast = [listing.not_failed(text) for text in texts]
+    monkeypatch.setattr(listing, "_HEADINGS_GATED", _AllHeadings())
+    for text, answer in zip(texts, fast, strict=True):
+        assert answer == listing.not_failed(text), text
+
+
+def _plain_blocks(text: str, spots: list[tuple[int, str]]) -> list[tuple[str | None, str]]:
+    """``extract.blocks_for`` by its rule read plainly: a block runs from its address's line to the
+    next spot (at most 3000 characters on), and ends before the line where another spot's address
+    reappears (or at it, on the block's own line)."""
+    wanted = {addr for _, addr in spots}
+    blocks = []
+    for i, (pos, addr) in enumerate(spots):
+        end = min(spots[i + 1][0] if i + 1 < len(spots) else len(text), pos + 3000)
+        for at, raw in extract.iter_addresses(text):
+            other = raw.strip(".'`").lower()
+            if pos < at < end and other in wanted and other != addr:
+                cut = text.rfind("\n", pos, at) + 1
+                end = cut if cut > pos else at
+                break
+        blocks.append((addr, text[text.rfind("\n", 0, pos) + 1 : end]))
+    return blocks
+
+
+def test_blocks_for_cuts_where_the_plain_rule_cuts() -> None:
+    rng = random.Random(23)
+    pieces = ["a@b.example", "A@B.example", "c@d.example", "e@f.example", " ", "\n", "550 x", "y" * 900, "'"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        every = extract.addresses_in(text, set())
+        for spots in (every, every[:1], every[1:2], [s for s in every if s[1] == "a@b.example"]):
+            found = [(f.recipient, f.diagnostic) for f in extract.blocks_for(text, spots)]
+            assert found == _plain_blocks(text, spots), (text, spots)
+
+
+_DAYS = (("1", "Jan", "1990"), ("31", "Dec", "2099"), ("29", "Feb", "2024"), ("6", "Dec", "2026"))
+
+
+def test_parse_date_shifts_every_zone_as_a_timedelta_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = [
+        f"Thu, {day} {month} {year} {hour:02d}:{minute:02d}:07 {sign}{zone_hours:02d}{zone_minutes:02d}"
+        for sign in "+-"
+        for zone_hours in (0, 1, 5, 9, 12, 14, 23, 24, 99)
+        for zone_minutes in (0, 15, 30, 45, 59, 60, 99)
+        for day, month, year in _DAYS
+        for hour, minute in ((0, 0), (23, 59))
+    ]
+    values += [value.replace("Thu, ", "").replace(" ", "  ", 1) for value in values[::7]]  # the library's reading
+    fast = [dates.parse_date(value) for value in values]
+    monkeypatch.setattr(dates, "_SHIFTS", {})  # every zone shifted by a timedelta of its own
+    for value, when in zip(values, fast, strict=True):
+        assert when == dates.parse_date(value), value
+
+
+def test_match_near_finds_what_a_search_from_the_needle_finds() -> None:
+    for text in _host_texts():
+        lines = "\n" + text
+        for needle, pattern, reach in extract._HOST_SHAPES:
+            needles = (needle,) if isinstance(needle, str) else needle
+            at = extract.first_of(lines, needles)
+            if reach is None or at == -1 or needle is extract._FOLDED:
+                continue
+            near = extract._match_near(pattern, lines, needles, lines, at, reach)
+            searched = pattern.search(lines, max(0, at - reach))
+            assert (near and near.span()) == (searched and searched.span()), (text, needle)

@@ -269,7 +269,7 @@ def _parse(source: Source) -> Bounce:
         sender=find_sender(
             reported,
             source.original,
-            receiving_domains([d.recipient or "" for d in deliveries], remote_host),
+            lambda: receiving_domains([d.recipient or "" for d in deliveries], remote_host),
             # lower() maps each character on its own around a line break: the parts' lower-cased
             # forms joined are the whole's
             report.lowered + ("\n" + lower(dsn_text) if dsn_text else ""),

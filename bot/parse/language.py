@@ -9,7 +9,6 @@ Returns an ISO 639-1 code, or None when the text is too short to say.
 from __future__ import annotations
 
 import re
-from itertools import repeat
 from operator import itemgetter
 from typing import TypeVar
 
@@ -155,9 +154,13 @@ _WORDS: dict[str, tuple[str, ...]] = {
 # as Unicode classes. The pattern opens with the class, not a repeat of it (see ``_runs``).
 _TOKEN = re.compile(r"[a-z\u00c0-\u024f][a-z\u00c0-\u024f]*(?:'[a-z\u00c0-\u024f]+)?")
 _PHRASE_LANG = tuple((w, lang) for lang, words in _WORDS.items() for w in words if " " in w or "'" in w)
-# The phrases an ASCII text can hold, by the fragments several of them share (``gated``): a text
-# without "diagnos" holds none of the phrases that contain it.
-_ASCII_PHRASES = gated(tuple(p for p in _PHRASE_LANG if p[0].isascii()), ("diagnos", "server"), itemgetter(0))
+# The phrases a text can hold, by the fragments several of them share (``gated``): a text without
+# "diagn" holds none of the phrases that contain it, and one without an apostrophe (a search for
+# one character costs a twentieth of one for a word) does not hold "n'a pas". An ASCII text can
+# hold only the ASCII phrases.
+_PHRASE_GATES = ("diagn", "server", "'")
+_PHRASES = gated(_PHRASE_LANG, _PHRASE_GATES, itemgetter(0))
+_ASCII_PHRASES = gated(tuple(p for p in _PHRASE_LANG if p[0].isascii()), _PHRASE_GATES, itemgetter(0))
 _SINGLE = {lang: frozenset(w for w in words if " " not in w and "'" not in w) for lang, words in _WORDS.items()}
 # Each language as one character, and each word as the characters of the languages it counts for:
 # a text's tokens become one string of marks (C-level ``map`` and ``join``), counted per language
@@ -239,7 +242,8 @@ def _score(tokens: list[_Token], by_word: dict[_Token, str]) -> list[int] | None
     no key function called per language.)"""
     if len(tokens) < 3:
         return None
-    marks = "".join(map(by_word.get, tokens, repeat("")))
+    # (``filter`` drops the unlisted tokens' None: a one-argument ``get`` costs less than two)
+    marks = "".join(filter(None, map(by_word.get, tokens)))
     return list(map(marks.count, _MARKS))
 
 
@@ -254,13 +258,9 @@ def _by_words(sample: str) -> str | None:
         scores = _score(_TOKEN.findall(lowered), _BY_WORD)
     if scores is None:
         return None
-    if ascii_text:
-        for phrase, lang in _ASCII_PHRASES["diagnos" in lowered, "server" in lowered]:
-            if phrase in lowered:
-                scores[_POSITION[lang]] += 5
-    else:
-        for phrase, lang in _PHRASE_LANG:
-            if phrase in lowered:
-                scores[_POSITION[lang]] += 5
+    gates = "diagn" in lowered, "server" in lowered, "'" in lowered
+    for phrase, lang in _ASCII_PHRASES[gates] if ascii_text else _PHRASES[gates]:
+        if phrase in lowered:
+            scores[_POSITION[lang]] += 5
     best = max(scores)  # the first language with the best score wins a tie
     return _LANGUAGES[scores.index(best)] if best >= 2 else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from bot.parse.alternation import gated
 from bot.parse.casing import lower
 from bot.parse.extract import iter_addresses
 
@@ -50,6 +51,10 @@ _DELIVERED_HEADINGS = (
     "delivery to the following recipients succeeded",
     "delivery to these recipients succeeded",
 )
+# The headings a text may hold, by which of the words they share it holds (``gated``): each
+# heading holds one or both, and most notices that say "deliver" hold neither (two searches
+# where there would be six).
+_HEADINGS_GATED = gated(_DELIVERED_HEADINGS, ("succe", "delivered to the following"), str)
 MAX_HEADINGS = 8  # such lists read in one input, each at most LIST_SPAN characters
 LIST_SPAN = 4000
 
@@ -78,7 +83,7 @@ def not_failed(text: str, lowered: str | None = None) -> set[str]:
 def _delivered_lists(text: str, lowered: str, out: set[str]) -> None:
     """The addresses under a "delivered to the following recipients" heading."""
     left = MAX_HEADINGS
-    for heading in _DELIVERED_HEADINGS:
+    for heading in _HEADINGS_GATED["succe" in lowered, "delivered to the following" in lowered]:
         if heading not in lowered:  # the common case: a test costs less than a call of ``find``
             continue
         at = lowered.find(heading)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.frozen import slot_setters
@@ -244,11 +244,12 @@ def _clean_domain(text: str) -> str | None:
     as a domain name, or None when it cannot be one."""
     name = text.strip(".-_")
     labels = name.split(".")
-    if len(labels) < 2 or "" in labels or max(map(len, labels)) > 63:
+    # a name of at most 63 characters holds no longer label: the labels are measured only in a
+    # longer one
+    if len(labels) < 2 or "" in labels or (len(name) > 63 and max(map(len, labels)) > 63):
         return None
-    if name.replace(".", "").isdigit():  # an IPv4 address, not a name
-        return None
-    if not labels[-1].strip("0123456789-_"):  # no letter in the top-level label
+    # no letter in the top-level label (so not an IPv4 address either, all digits and dots)
+    if not labels[-1].strip("0123456789-_"):
         return None
     return name
 
@@ -288,11 +289,16 @@ def pasted_original(text: str, lowered: str | None = None) -> dict[str, str]:
 
 
 def find_sender(
-    text: str, original: Mapping[str, str], receivers: Iterable[str] = (), lowered: str | None = None
+    text: str,
+    original: Mapping[str, str],
+    receivers: Iterable[str] | Callable[[], Iterable[str]] = (),
+    lowered: str | None = None,
 ) -> Sender:
     """The sender as the report ``text`` and the returned message's headers ``original`` show it;
-    ``receivers`` are the receiving side's names (``receiving_domains``), for the Received line;
-    ``lowered`` is ``text.lower()`` when the caller has it."""
+    ``receivers`` are the receiving side's names (``receiving_domains``), for the Received line,
+    or a function that gives them (called only when the Received line is read: a third of the
+    reports name the IP elsewhere or have no returned message); ``lowered`` is ``text.lower()``
+    when the caller has it."""
     lowered = lower(text) if lowered is None else lowered
     if not original:
         original = pasted_original(text, lowered)
@@ -318,7 +324,7 @@ def find_sender(
             named = named or _named_domain(source, _FROM_GATED[gates])
             envelope = envelope or _named_domain(source, _MAILFROM_GATED[gates])
     if ip is None and original.get("received"):
-        ip = _received_ip(original["received"], receivers)
+        ip = _received_ip(original["received"], receivers() if callable(receivers) else receivers)
     mailfrom = envelope or domain_of(original.get("return-path"))
     domain = named or domain_of(original.get("from")) or mailfrom
     return Sender(domain, ip, mailfrom)

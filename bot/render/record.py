@@ -93,7 +93,7 @@ def _pairs(pairs: Collection[tuple[str, str]]) -> str:
     ``step_record`` makes of it."""
     if not pairs:
         return "{}"
-    return "{" + ", ".join(f"{encode_basestring(k)}: {encode_basestring(v)}" for k, v in pairs) + "}"
+    return "{" + ", ".join([f"{encode_basestring(k)}: {encode_basestring(v)}" for k, v in pairs]) + "}"
 
 
 def _code_json(code: Code | None) -> str:
@@ -178,9 +178,10 @@ def bounce_line(bounce: Bounce, language: str, file: str | None = None) -> str:
 
 
 # A checklist step with named fields, taken apart for ``bounce_line``: the start of its JSON up to
-# its text, the text around its fields encoded (without their quotes), the field at each place,
-# and the field names each once, in order (``knowledge.template_fields``).
-_StepPlan = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+# its text's first field, each field in place with the text after it up to the next one (the
+# text encoded, without its quotes), and the field names each once, in order
+# (``knowledge.template_fields``).
+_StepPlan = tuple[str, tuple[tuple[str, str], ...], tuple[str, ...]]
 
 
 def _inner(text: str) -> str:
@@ -223,16 +224,17 @@ def _checklist_plan(step_id: str, template: str) -> str | _StepPlan:
     texts, places, names = template_fields(template)
     if not names:
         return _step_json(Step(step_id, template))
-    return f'{{"id": {encode_basestring(step_id)}, "text": "', tuple(map(_inner, texts)), places, names
+    start = f'{{"id": {encode_basestring(step_id)}, "text": "{_inner(texts[0])}'
+    return start, tuple(zip(places, map(_inner, texts[1:]), strict=True)), names
 
 
 def _filled_step_json(plan: _StepPlan, known: dict[str, str]) -> str:
     """``_step_json(fill_step(step, known))`` for the step of ``plan``, by ``bot/fill.py``'s own
     rule for each field (``field_values``)."""
-    start, texts, places, names = plan
+    start, places, names = plan
     values, filled, placeholders = field_values(names, known)
-    shown = [start, texts[0]]
-    for name, after in zip(places, texts[1:], strict=True):
+    shown = [start]
+    for name, after in places:
         shown += (_inner(values[name]), after)
     shown.append(f'", "filled": {_pairs(filled.items())}, "placeholders": {_pairs(placeholders.items())}}}')
     return "".join(shown)
@@ -265,5 +267,5 @@ def _bounce_json(bounce: Bounce, explanation_json: str, file: str | None) -> str
         f'"date": {"null" if date is None else enc(date)}, '
         f'"deliveries": [{", ".join(map(_delivery_json, bounce.deliveries))}], '
         f'"explanation": {explanation_json}, "truncated": {"true" if bounce.truncated else "false"}, '
-        f'"notes": {_strings(bounce.notes)}}}'
+        f'"notes": {_strings(notes) if (notes := bounce.notes) else "[]"}}}'
     )

@@ -20,21 +20,25 @@ IP = mark(EXAMPLES["ip"])
 
 
 def offers_sender_check(bounce: Bounce) -> bool:
-    if not bounce.is_ndr or bounce.primary is None:
+    primary = bounce.primary
+    if not bounce.is_ndr or primary is None:
         return False
-    statuses = {bounce.primary.status}
+    # the primary code, then each recipient's that differs from it (most often the same one)
+    status = primary.status
+    by_code = _offers_by_code(status)
+    if by_code:
+        return True
+    undecided = by_code is None
     for delivery in bounce.deliveries:
-        statuses.add(delivery.status)
-    undecided = False
-    for status in statuses:
-        by_code = _offers_by_code(status)
-        if by_code:
-            return True
-        undecided = undecided or by_code is None
+        if delivery.status != status:
+            by_code = _offers_by_code(delivery.status)
+            if by_code:
+                return True
+            undecided = undecided or by_code is None
     if not undecided:
         return False
     # An X.7.x code: the texts decide (the code's and each recipient's diagnostic).
-    text = " ".join(filter(None, (bounce.primary.text, *(d.diagnostic for d in bounce.deliveries))))
+    text = " ".join(filter(None, (primary.text, *(d.diagnostic for d in bounce.deliveries))))
     return sender_knowledge.load().names_sender_problem(text)
 
 
