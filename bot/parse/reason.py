@@ -463,7 +463,7 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     recipient: str | None = None,
     found: frozenset[str] | Callable[[], frozenset[str]] | None = None,
     still_queued: bool = False,
-    diagnosed: bool = True,
+    diagnosed: bool | Callable[[], bool] = True,
     category: str = "",
     lowered: str | None = None,
 ) -> str:
@@ -471,7 +471,8 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     function that finds it, called only when a rule reads it) and ``lowered`` ``text.lower()``
     when the caller already has them; ``category`` is the reporting
     MTA's own classification (``MTA_CATEGORY``); ``command`` may be a function that finds the
-    command, called only when a rule reads it. (The parser passes every argument by position: a
+    command, and ``diagnosed`` one that tells whether the recipient's own lines say anything,
+    each called only when a rule reads it. (The parser passes every argument by position: a
     call with keywords costs more, once per recipient.)"""
     by_status = STATUS_NAME.get(status, "") if status else ""
     if status and status[:2] == "2.":
@@ -551,6 +552,8 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
         return "expired"  # a delay warning: the queue's verdict is all there is
     # Sisimai's convention: "onhold" when the remote said something nobody could classify,
     # "undefined" when there is nothing to go on for this recipient.
+    if callable(diagnosed):
+        diagnosed = diagnosed()
     return "onhold" if diagnosed and lowered and not lowered.isspace() else "undefined"
 
 
