@@ -4,7 +4,8 @@ the shared-opening gate of the separator-led phrases, the quote test of ``_json_
 ``classify`` given its arguments by position, the text's lower-cased form or a function that finds
 its phrases, the set that picks the MTA-named reasons, the reply opening led by its dash, the
 transcript read from its last command, the lower-cased diagnostic joined to the report's opening,
-and whether a recipient's lines say anything, found only when asked."""
+whether a recipient's lines say anything, found only when asked, and the evidence tuples built
+from their fields in order."""
 
 from __future__ import annotations
 
@@ -165,3 +166,23 @@ def test_classify_asks_whether_the_lines_say_anything_as_when_told(said: bool) -
                 args = (status, text, queued, "550" if text else None, "RCPT", "SMTP", "a@example.org")
                 told = classify(*args, None, queued, said)
                 assert classify(*args, None, queued, lambda: said) == told, (status, text)
+
+
+def test_evidence_built_from_its_fields_in_order_is_the_one_the_class_builds() -> None:
+    values = [
+        ("userunknown", frozenset({"userunknown"}), None, "550", True, False, False),
+        ("", frozenset(), "RCPT", None, False, True, True),
+        ("securityerror", frozenset({"!expired", "blocked"}), "DATA", "554", True, False, True),
+    ]
+    for fields in values:
+        for kind in (R.Evidence, R._Blind):
+            built = tuple.__new__(kind, fields)
+            assert type(built) is kind
+            assert built == kind(*fields)
+            assert built._fields == R.Evidence._fields
+            assert built.by_status == fields[0] and built.policy == fields[-1]
+    with pytest.raises(R._NeedsCommand):
+        _ = tuple.__new__(R._Blind, values[0]).command
+    known = R._known(tuple.__new__(R._Blind, values[0]), lambda: "MAIL")
+    assert type(known) is R.Evidence
+    assert known == R.Evidence(*values[0][:2], "MAIL", *values[0][3:])

@@ -248,7 +248,9 @@ _EXPLICIT_STATUS = frozenset({"mailboxfull", "mesgtoobig", "exceedlimit", "authf
 
 class Evidence(NamedTuple):
     """What one delivery offers the classifier (a named tuple: one is built for every delivery,
-    several times faster than a frozen dataclass)."""
+    several times faster than a frozen dataclass). The classifier builds them with
+    ``tuple.__new__`` and the fields in order, as the generated ``__new__`` does, without the
+    frame of that Python function."""
 
     by_status: str  # reason the status code names, "" when none
     found: frozenset[str]  # reasons whose phrases occur in the diagnostic
@@ -433,7 +435,7 @@ def _blind_first_pass(e: _Blind) -> str | None:
 def _known(e: Evidence, find: Callable[[], str | None] | None) -> Evidence:
     """``e`` with its command, found now."""
     assert find is not None  # only evidence built without its command asks
-    return Evidence(e.by_status, e.found, find(), e.reply_code, e.has_status, e.still_queued, e.policy)
+    return tuple.__new__(Evidence, (e.by_status, e.found, find(), e.reply_code, e.has_status, e.still_queued, e.policy))
 
 
 _T = TypeVar("_T")
@@ -505,7 +507,7 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     explicit = _explicit(found) if found else ""
     if explicit and explicit not in RETRY and explicit != "expired":
         return explicit
-    generic = not status or status.endswith(".0.0")
+    generic = not status or status[-4:] == ".0.0"
     policy = generic and "policy" in lowered and not (found & _NOT_POLICY)
     find = None
     if callable(command):
@@ -513,10 +515,10 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
         # it: the rules run without it first (a ``_Blind`` evidence), and it is found when one of
         # them asks (``_asked``).
         find = command
-        e: Evidence = _Blind(by_status, found, None, reply_code, bool(status), still_queued, policy)
+        e: Evidence = tuple.__new__(_Blind, (by_status, found, None, reply_code, bool(status), still_queued, policy))
     else:
-        e = Evidence(by_status, found, command, reply_code, bool(status), still_queued, policy)
-    if not diagnostic_type.startswith("X-UNIX"):
+        e = tuple.__new__(Evidence, (by_status, found, command, reply_code, bool(status), still_queued, policy))
+    if diagnostic_type[:6] != "X-UNIX":
         # (the first pass of a ``_Blind`` has a cache of its own, keyed without the command)
         name = _blind_first_pass(e) if isinstance(e, _Blind) else _first_pass(e)
         if name == _UNKNOWN:
