@@ -261,21 +261,28 @@ class Evidence(NamedTuple):
     policy: bool = False  # a generic status (X.0.0 or none) whose text says "policy"
 
 
+# What a text names that a 5.1.1 "no such user" is not about. (The rules' sets are built once here:
+# a set written in a rule is built again at each call.)
+_NOT_UNKNOWN = frozenset(
+    {
+        "norelaying",
+        "blocked",
+        "blocked_connection",
+        "mailboxfull",
+        "hasmoved",
+        "notaccept",
+        "speeding",
+        "rejected_sender",
+    }
+)
+_NONE_OR_BEFORE_DATA = frozenset({None, *BEFORE_DATA})
+
+
 def _userunknown(e: Evidence) -> bool:
     if e.by_status == "userunknown":
         # 5.1.1 says "no such user" unless the text says relaying, blocking, a full box ...
         return not (
-            e.found
-            & {
-                "norelaying",
-                "blocked",
-                "blocked_connection",
-                "mailboxfull",
-                "hasmoved",
-                "notaccept",
-                "speeding",
-                "rejected_sender",
-            }
+            e.found & _NOT_UNKNOWN
             or _rejected_text(e)
             or ("filtered" in e.found and "userunknown" not in e.found)  # "refused due to recipient preferences"
         )
@@ -287,7 +294,7 @@ def _userunknown(e: Evidence) -> bool:
         "userunknown_stated" in e.found
         and "rejected_sender" not in e.found  # "the sender address does not exist" is no mailbox of ours
         and e.by_status in _VAGUE
-        and e.command not in (None, *BEFORE_DATA)
+        and e.command not in _NONE_OR_BEFORE_DATA
     ):
         # After DATA, "user unknown" is often a recipient's sender filter in disguise (``_filtered``);
         # a text that states the mailbox does not exist, under a status that names nothing, is not.
@@ -308,10 +315,13 @@ def _userunknown_vague(e: Evidence) -> bool:
     return e.by_status in _VAGUE and "userunknown" in e.found and not e.policy and e.command is None
 
 
+_UNKNOWN_OR_FILTERED = frozenset({"userunknown", "filtered"})
+
+
 def _filtered(e: Evidence) -> bool:
     if e.by_status == "filtered":
-        return bool(e.found & {"userunknown", "filtered"})
-    if not e.found & {"userunknown", "filtered"}:
+        return bool(e.found & _UNKNOWN_OR_FILTERED)
+    if not e.found & _UNKNOWN_OR_FILTERED:
         return False  # (the command is read last: finding it costs more than these tests)
     if e.command in BEFORE_DATA:
         return False
