@@ -2,8 +2,10 @@
 give the answers of the long way round: the phrase taken where the regex told openings apart,
 the shared-opening gate of the separator-led phrases, the quote test of ``_json_bounced``,
 ``classify`` given its arguments by position, the text's lower-cased form or a function that finds
-its phrases, the set that picks the MTA-named reasons, the reply opening led by its dash, and the
-transcript read from its last command."""
+its phrases, the set that picks the MTA-named reasons, the reply opening led by its dash, the
+transcript read from its last command, the lower-cased diagnostic joined to the report's opening,
+whether a recipient's lines say anything, found only when asked, and the evidence tuples built
+from their fields in order."""
 
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ import re
 
 import pytest
 
-from bot.parse import _REPLY_OPENING, _json_bounced, _last_reply, _transcript
+from bot.parse import _HEAD_SPAN, _REPLY_OPENING, _json_bounced, _last_reply, _Report, _transcript, _with_opening
 from bot.parse import phrases as P
 from bot.parse import reason as R
 from bot.parse.reason import classify
+from bot.parse.source import read
 
 
 def test_each_phrase_implies_what_its_table_entry_says_wherever_a_word_starts() -> None:
@@ -130,3 +133,56 @@ def test_classify_finds_the_phrases_when_asked_as_when_given_them(status: str, t
     args = (status, text, False, "550", "RCPT", "SMTP", "a@example.org")
     given = classify(*args, found, False, True, "", lowered)
     assert classify(*args, lambda: found, False, True, "", lowered) == given
+
+
+def test_the_diagnostic_with_the_opening_is_lowered_as_the_whole() -> None:
+    # Characters whose lower-case form depends on their neighbours (a final sigma), that lower to
+    # two characters (a dotted capital I), ASCII and not, around the line break and the opening's end.
+    rng = random.Random(2047)
+    alphabet = ["A", "b", "Z", " ", "\n", ".", "\u03a3", "\u03c3", "\u0130", "\u00c9", "\u0660", "'", "Ab\u03a3"]
+    diagnostics = ["550 User Unknown", "\u03a3", "A\u03a3", "\u0130", "x"]
+    diagnostics += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 12))) for _ in range(300)]
+    texts = ["Mail Delivery System\n\nUndeliverable", "\u03a3 opening", "A" * (_HEAD_SPAN - 1) + "\u03a3B"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 40))) for _ in range(300)]
+    texts += ["A" * (_HEAD_SPAN - 1) + "".join(rng.choice(alphabet) for _ in range(4)) for _ in range(200)]
+    texts += ["x" * rng.randrange(_HEAD_SPAN - 3, _HEAD_SPAN + 3) + "\u0130" + rng.choice(alphabet) for _ in range(50)]
+    for text in texts:
+        report = _Report(read(text))
+        for diagnostic in rng.sample(diagnostics, 8):
+            context, lowered = _with_opening(diagnostic, diagnostic.lower(), report)
+            assert context == diagnostic + "\n" + report.text[:_HEAD_SPAN]
+            assert lowered == context.lower(), (diagnostic, text)
+
+
+@pytest.mark.parametrize("said", [True, False])
+def test_classify_asks_whether_the_lines_say_anything_as_when_told(said: bool) -> None:
+    # Every status name, none and the vague ones, with texts that name reasons, name none or are
+    # blank: the last rule (onhold or undefined) is reached by some of them.
+    statuses = [None, "5.0.0", "4.0.0", "5.9.9", "4.4.7", "5.3.0", *sorted(R.STATUS_NAME)[::7]]
+    texts = ["", " ", "550 user unknown", "something odd happened", "421 try again later", "said: 554"]
+    for status in statuses:
+        for text in texts:
+            for queued in (False, True):
+                args = (status, text, queued, "550" if text else None, "RCPT", "SMTP", "a@example.org")
+                told = classify(*args, None, queued, said)
+                assert classify(*args, None, queued, lambda: said) == told, (status, text)
+
+
+def test_evidence_built_from_its_fields_in_order_is_the_one_the_class_builds() -> None:
+    values = [
+        ("userunknown", frozenset({"userunknown"}), None, "550", True, False, False),
+        ("", frozenset(), "RCPT", None, False, True, True),
+        ("securityerror", frozenset({"!expired", "blocked"}), "DATA", "554", True, False, True),
+    ]
+    for fields in values:
+        for kind in (R.Evidence, R._Blind):
+            built = tuple.__new__(kind, fields)
+            assert type(built) is kind
+            assert built == kind(*fields)
+            assert built._fields == R.Evidence._fields
+            assert built.by_status == fields[0] and built.policy == fields[-1]
+    with pytest.raises(R._NeedsCommand):
+        _ = tuple.__new__(R._Blind, values[0]).command
+    known = R._known(tuple.__new__(R._Blind, values[0]), lambda: "MAIL")
+    assert type(known) is R.Evidence
+    assert known == R.Evidence(*values[0][:2], "MAIL", *values[0][3:])

@@ -591,19 +591,21 @@ def _deliveries(
         phrases: frozenset[str] | partial[frozenset[str]]
         if diagnostic:
             said = lowered = diagnostic.lower()
-            # With codes of its own the diagnostic is the context whatever its phrases say, and
-            # the classifier asks for them only where no earlier evidence decides (a provider's code)
-            phrases = partial(_phrases, diagnostic, said) if local else _phrases(diagnostic, said)
+            if local:
+                # With codes of its own the diagnostic is the context whatever its phrases say, and
+                # the classifier asks for them only where no earlier evidence decides (a provider's code)
+                phrases = partial(_phrases, diagnostic, said)
+            else:
+                phrases = _phrases(diagnostic, said)
+                if not phrases:
+                    # The lines after the address say nothing (the reason sits above it, or in a
+                    # section of its own): classify on the whole report.
+                    context, lowered = _with_opening(diagnostic, said, report)
+                    phrases = report.head_phrases
         elif reason.STATUS_NAME.get(status or "", "") not in reason.RETRY:
             phrases = frozenset()  # nothing said about this recipient: its status speaks
         else:
             phrases = report.head_phrases
-        if diagnostic and not local and not phrases:
-            # The lines after the address say nothing (the reason sits above it, or in a
-            # section of its own): classify on the whole report.
-            context = diagnostic + "\n" + source.text[:_HEAD_SPAN]
-            phrases = report.head_phrases
-            lowered = None
         # positional (``classify``'s order): a call with keywords costs more
         why = reason.classify(
             status,
@@ -615,7 +617,8 @@ def _deliveries(
             item.recipient,
             phrases,
             still_queued,
-            item.own and _says_something(diagnostic, said, item.recipient),
+            # read by the last rule only: most deliveries are decided before it
+            partial(_says_something, diagnostic, said, item.recipient) if item.own and diagnostic else False,
             item.category,
             lowered,
         )
@@ -626,6 +629,15 @@ def _deliveries(
     if len(out) > 1:
         out.sort(key=_delayed)
     return out
+
+
+def _with_opening(diagnostic: str, said: str, report: _Report) -> tuple[str, str]:
+    """``diagnostic`` and the report's opening as one text, and that text lower-cased; ``said`` is
+    ``diagnostic.lower()``. The parts' lower-cased forms joined are the whole's (``str.lower``
+    maps each character on its own around a line break, a final sigma included), and an ASCII
+    opening's is the report's lower-cased text's opening: nothing is lower-cased twice."""
+    head = report.text[:_HEAD_SPAN]
+    return diagnostic + "\n" + head, said + "\n" + (report.lowered[:_HEAD_SPAN] if head.isascii() else head.lower())
 
 
 class _DsnFound(Found):

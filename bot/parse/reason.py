@@ -248,7 +248,9 @@ _EXPLICIT_STATUS = frozenset({"mailboxfull", "mesgtoobig", "exceedlimit", "authf
 
 class Evidence(NamedTuple):
     """What one delivery offers the classifier (a named tuple: one is built for every delivery,
-    several times faster than a frozen dataclass)."""
+    several times faster than a frozen dataclass). The classifier builds them with
+    ``tuple.__new__`` and the fields in order, as the generated ``__new__`` does, without the
+    frame of that Python function."""
 
     by_status: str  # reason the status code names, "" when none
     found: frozenset[str]  # reasons whose phrases occur in the diagnostic
@@ -259,21 +261,28 @@ class Evidence(NamedTuple):
     policy: bool = False  # a generic status (X.0.0 or none) whose text says "policy"
 
 
+# What a text names that a 5.1.1 "no such user" is not about. (The rules' sets are built once here:
+# a set written in a rule is built again at each call.)
+_NOT_UNKNOWN = frozenset(
+    {
+        "norelaying",
+        "blocked",
+        "blocked_connection",
+        "mailboxfull",
+        "hasmoved",
+        "notaccept",
+        "speeding",
+        "rejected_sender",
+    }
+)
+_NONE_OR_BEFORE_DATA = frozenset({None, *BEFORE_DATA})
+
+
 def _userunknown(e: Evidence) -> bool:
     if e.by_status == "userunknown":
         # 5.1.1 says "no such user" unless the text says relaying, blocking, a full box ...
         return not (
-            e.found
-            & {
-                "norelaying",
-                "blocked",
-                "blocked_connection",
-                "mailboxfull",
-                "hasmoved",
-                "notaccept",
-                "speeding",
-                "rejected_sender",
-            }
+            e.found & _NOT_UNKNOWN
             or _rejected_text(e)
             or ("filtered" in e.found and "userunknown" not in e.found)  # "refused due to recipient preferences"
         )
@@ -285,7 +294,7 @@ def _userunknown(e: Evidence) -> bool:
         "userunknown_stated" in e.found
         and "rejected_sender" not in e.found  # "the sender address does not exist" is no mailbox of ours
         and e.by_status in _VAGUE
-        and e.command not in (None, *BEFORE_DATA)
+        and e.command not in _NONE_OR_BEFORE_DATA
     ):
         # After DATA, "user unknown" is often a recipient's sender filter in disguise (``_filtered``);
         # a text that states the mailbox does not exist, under a status that names nothing, is not.
@@ -306,10 +315,13 @@ def _userunknown_vague(e: Evidence) -> bool:
     return e.by_status in _VAGUE and "userunknown" in e.found and not e.policy and e.command is None
 
 
+_UNKNOWN_OR_FILTERED = frozenset({"userunknown", "filtered"})
+
+
 def _filtered(e: Evidence) -> bool:
     if e.by_status == "filtered":
-        return bool(e.found & {"userunknown", "filtered"})
-    if not e.found & {"userunknown", "filtered"}:
+        return bool(e.found & _UNKNOWN_OR_FILTERED)
+    if not e.found & _UNKNOWN_OR_FILTERED:
         return False  # (the command is read last: finding it costs more than these tests)
     if e.command in BEFORE_DATA:
         return False
@@ -433,7 +445,7 @@ def _blind_first_pass(e: _Blind) -> str | None:
 def _known(e: Evidence, find: Callable[[], str | None] | None) -> Evidence:
     """``e`` with its command, found now."""
     assert find is not None  # only evidence built without its command asks
-    return Evidence(e.by_status, e.found, find(), e.reply_code, e.has_status, e.still_queued, e.policy)
+    return tuple.__new__(Evidence, (e.by_status, e.found, find(), e.reply_code, e.has_status, e.still_queued, e.policy))
 
 
 _T = TypeVar("_T")
@@ -463,7 +475,7 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     recipient: str | None = None,
     found: frozenset[str] | Callable[[], frozenset[str]] | None = None,
     still_queued: bool = False,
-    diagnosed: bool = True,
+    diagnosed: bool | Callable[[], bool] = True,
     category: str = "",
     lowered: str | None = None,
 ) -> str:
@@ -471,7 +483,8 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     function that finds it, called only when a rule reads it) and ``lowered`` ``text.lower()``
     when the caller already has them; ``category`` is the reporting
     MTA's own classification (``MTA_CATEGORY``); ``command`` may be a function that finds the
-    command, called only when a rule reads it. (The parser passes every argument by position: a
+    command, and ``diagnosed`` one that tells whether the recipient's own lines say anything,
+    each called only when a rule reads it. (The parser passes every argument by position: a
     call with keywords costs more, once per recipient.)"""
     by_status = STATUS_NAME.get(status, "") if status else ""
     if status and status[:2] == "2.":
@@ -504,7 +517,7 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     explicit = _explicit(found) if found else ""
     if explicit and explicit not in RETRY and explicit != "expired":
         return explicit
-    generic = not status or status.endswith(".0.0")
+    generic = not status or status[-4:] == ".0.0"
     policy = generic and "policy" in lowered and not (found & _NOT_POLICY)
     find = None
     if callable(command):
@@ -512,10 +525,10 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
         # it: the rules run without it first (a ``_Blind`` evidence), and it is found when one of
         # them asks (``_asked``).
         find = command
-        e: Evidence = _Blind(by_status, found, None, reply_code, bool(status), still_queued, policy)
+        e: Evidence = tuple.__new__(_Blind, (by_status, found, None, reply_code, bool(status), still_queued, policy))
     else:
-        e = Evidence(by_status, found, command, reply_code, bool(status), still_queued, policy)
-    if not diagnostic_type.startswith("X-UNIX"):
+        e = tuple.__new__(Evidence, (by_status, found, command, reply_code, bool(status), still_queued, policy))
+    if diagnostic_type[:6] != "X-UNIX":
         # (the first pass of a ``_Blind`` has a cache of its own, keyed without the command)
         name = _blind_first_pass(e) if isinstance(e, _Blind) else _first_pass(e)
         if name == _UNKNOWN:
@@ -551,6 +564,8 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
         return "expired"  # a delay warning: the queue's verdict is all there is
     # Sisimai's convention: "onhold" when the remote said something nobody could classify,
     # "undefined" when there is nothing to go on for this recipient.
+    if callable(diagnosed):
+        diagnosed = diagnosed()
     return "onhold" if diagnosed and lowered and not lowered.isspace() else "undefined"
 
 
