@@ -214,7 +214,7 @@ def _by_sample(sample: str) -> str | None:
     high = sample.encode("utf-16-be", "surrogatepass")[::2]
     kana = _count(_KANA, sample)
     hangul = _in_blocks(high, _HANGUL_BLOCKS)
-    if b"\xd7" in high:
+    if 0xD7 in high:  # (by value: a one-byte bytes operand is first tried as an integer, at a cost)
         hangul += _count(_HANGUL_LAST, sample)
     if hangul >= 4 and hangul >= kana:
         return "ko"

@@ -606,12 +606,13 @@ def _read_message(msg: Part, source: Source) -> None:
             source.original = quoted
             text = text[: skip + cut]
             break
-    # (``lowered`` is the lower-cased text before any cut: a form it lacks, the text lacks too)
-    source.text = legacy_forms(text, lowered)
     # ``lower`` keeps every character in its place: a prefix of ``lowered`` is the lower-cased
-    # prefix of the text.
+    # prefix of the text, and what follows a cut (the quoted original, often most of the text)
+    # is searched no further. (A slice to the whole length is the string itself, not a copy.)
+    lowered = lowered[: len(text)]
+    source.text = legacy_forms(text, lowered)
     if source.text is text:
-        source.lowered = lowered[: len(text)]
+        source.lowered = lowered
 
 
 # What the header block of a forwarded bounce says (its sender, its subject), looked for with
