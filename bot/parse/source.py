@@ -72,7 +72,7 @@ _ORIGINAL_MARKERS: tuple[tuple[str, str, bool, bool], ...] = (
 # phrase holding one is looked for only where the text holds the word (most reports hold none of
 # them). For each combination of these words the text holds, in this order, the markers that may
 # occur, in the order above.
-_MARKER_GATES = ("original", "copy of", "content-type:", "unsent", "header")
+_MARKER_GATES = ("original", "copy of", "rfc822", "unsent", "header")
 _MARKERS_GATED = gated(_ORIGINAL_MARKERS, _MARKER_GATES, itemgetter(0))
 _MAX_MARKER_HITS = 200  # occurrences examined per phrase: repeated phrases cannot make this quadratic
 
@@ -157,7 +157,7 @@ def _original_marker(text: str, lowered: str | None = None) -> int | None:
     present = (
         "original" in lowered,
         "copy of" in lowered,
-        "content-type:" in lowered,
+        "rfc822" in lowered,  # (not "content-type:": most reports quote header fields)
         "unsent" in lowered,
         "header" in lowered,
     )
