@@ -270,3 +270,41 @@ def test_prefixes_compared_as_slices_are_startswith() -> None:
     for body, boundary in _multipart_bodies()[:500]:
         marker = b"--" + boundary
         assert (body[: len(marker)] == marker) is body.startswith(marker)
+
+
+def test_markers_and_announcements_gated_by_words_are_found_as_without_gates(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Texts made of the gate words, the announcing words, pieces of the fixed markers and header
+    # fields, in every letter case and arrangement: where the quotation starts is the same when
+    # every marker and every announcing word is looked for in every text.
+    pieces = [
+        *source._MARKER_GATES,
+        *source._ANNOUNCING,
+        *(marker for marker, _, _, _ in source._ORIGINAL_MARKERS),
+        "Undelivered Message Headers",
+        "----- Unsent message below -----",
+        "Message headers follow.",
+        "The header of the original mail:",
+        "returned message",
+        "Original-Recipient: rfc822;a@example.org",
+        "From: a@example.org",
+        "To: b@example.org",
+        "Received: from x",
+        "550 5.1.1 unknown",
+        "----",
+        "",
+        " ",
+        "header",
+        "unsent",
+    ]
+    rng = random.Random(7)
+    texts = []
+    for _ in range(3000):
+        lines = [rng.choice(pieces) for _ in range(rng.randint(0, 8))]
+        text = rng.choice(["\n", "\n\n", " "]).join(lines)
+        texts.append(text.upper() if rng.random() < 0.2 else text)
+    gated = [source._original_marker(text) for text in texts]
+    every = dict.fromkeys(source._MARKERS_GATED, source._ORIGINAL_MARKERS)
+    monkeypatch.setattr(source, "_MARKERS_GATED", every)
+    monkeypatch.setattr(source, "_ANNOUNCING_GATED", dict.fromkeys(every, source._ANNOUNCING))
+    assert [source._original_marker(text) for text in texts] == gated
+    assert sum(cut is not None for cut in gated) > 500

@@ -18,7 +18,7 @@ import re
 from operator import itemgetter
 
 from bot.parse import mime
-from bot.parse.alternation import gated
+from bot.parse.alternation import gated, holds_any
 from bot.parse.casing import lower
 from bot.parse.extract import legacy_forms
 from bot.parse.mime import MAX_PARTS, Part
@@ -68,10 +68,11 @@ _ORIGINAL_MARKERS: tuple[tuple[str, str, bool, bool], ...] = (
     ("content-type: message/rfc822", "", True, False),
     ("content-type: text/rfc822-headers", "", True, False),
 )
-# Words that several markers hold, each looked for once: a marker holding one is looked for only
-# where the text holds the word (most reports hold none of them). For each (holds "original",
-# holds "copy of", holds "content-type:"), the markers that may occur, in the order above.
-_MARKER_GATES = ("original", "copy of", "content-type:")
+# Words that several markers (and the announcing words below) hold, each looked for once: a
+# phrase holding one is looked for only where the text holds the word (most reports hold none of
+# them). For each combination of these words the text holds, in this order, the markers that may
+# occur, in the order above.
+_MARKER_GATES = ("original", "copy of", "rfc822", "unsent", "header")
 _MARKERS_GATED = gated(_ORIGINAL_MARKERS, _MARKER_GATES, itemgetter(0))
 _MAX_MARKER_HITS = 200  # occurrences examined per phrase: repeated phrases cannot make this quadratic
 
@@ -86,6 +87,9 @@ _MAX_MARKER_HITS = 200  # occurrences examined per phrase: repeated phrases cann
 # on ("... with the following header fields:", whose words are not announcing ones).
 _ANNOUNCING = ("original", "returned", "unsent", "copy of", "headers follow", "header of")
 _ANNOUNCED = ("message", "mail", "header")
+# The announcing words that may occur, by the same combination as ``_MARKERS_GATED``: the gates
+# were looked for already, so of the six words only "returned" is looked for in every report.
+_ANNOUNCING_GATED = gated(_ANNOUNCING, _MARKER_GATES, str)
 MAX_ANNOUNCEMENT = 100  # characters on the line, dashes and indentation included
 # A header field of the returned message (or its mbox "From " line), on the lower-cased text,
 # matched at the start of a line; fields are often indented in the quotation.
@@ -98,15 +102,14 @@ _RETURNED_FIELD = re.compile(
 _FIELD_WITH_VALUE = re.compile(r"[!-9;-~]{1,76}+:[ \t]*+[^ \t\n]")  # matched on the line without its indentation
 
 
-def _announcement(lowered: str, best: int | None) -> int | None:
+def _announcement(lowered: str, best: int | None, words: tuple[str, ...] = _ANNOUNCING) -> int | None:
     """Offset of the first line before ``best`` (if any) that announces the returned message as
-    ``_ANNOUNCING`` describes, or None. Only ``MAX_ANNOUNCEMENT`` characters either side of a word
-    are read, so a long line costs no more than a short one."""
+    ``_ANNOUNCING`` describes, or None; ``words`` are those of ``_ANNOUNCING`` that the text may
+    hold (``_ANNOUNCING_GATED``). Only ``MAX_ANNOUNCEMENT`` characters either side of a word are
+    read, so a long line costs no more than a short one."""
     found = best
-    for word in _ANNOUNCING:
-        if word not in lowered:  # most reports hold none of these words
-            continue
-        pos = lowered.find(word)
+    for word in words:
+        pos = lowered.find(word)  # (one search: most of ``words`` are in the text)
         for _ in range(_MAX_MARKER_HITS):
             if pos == -1 or (found is not None and pos >= found):
                 break
@@ -119,7 +122,7 @@ def _announcement(lowered: str, best: int | None) -> int | None:
                 (start or pos <= MAX_ANNOUNCEMENT)
                 and end != -1
                 and end - start <= MAX_ANNOUNCEMENT
-                and any(n in line for n in _ANNOUNCED)
+                and holds_any(line, _ANNOUNCED)
                 and not _FIELD_WITH_VALUE.match(line.lstrip(" \t"))
                 and _field_follows(lowered, end)
             ):
@@ -151,8 +154,14 @@ def _original_marker(text: str, lowered: str | None = None) -> int | None:
     ``text.lower()`` when the caller has it."""
     lowered = lower(text) if lowered is None else lowered
     best: int | None = None
-    gated = _MARKERS_GATED["original" in lowered, "copy of" in lowered, "content-type:" in lowered]
-    for needle, after, wanted, dashed in gated:
+    present = (
+        "original" in lowered,
+        "copy of" in lowered,
+        "rfc822" in lowered,  # (not "content-type:": most reports quote header fields)
+        "unsent" in lowered,
+        "header" in lowered,
+    )
+    for needle, after, wanted, dashed in _MARKERS_GATED[present]:
         if needle not in lowered:  # most are absent: ``in`` costs a fraction of ``find``'s call
             continue
         pos = lowered.find(needle)
@@ -172,7 +181,7 @@ def _original_marker(text: str, lowered: str | None = None) -> int | None:
                 best = line_start
                 break
             pos = lowered.find(needle, end)
-    announced = _announcement(lowered, best)
+    announced = _announcement(lowered, best, _ANNOUNCING_GATED[present])
     return best if announced is None else announced
 
 
