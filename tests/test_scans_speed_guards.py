@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -96,6 +97,25 @@ def test_codes_of_a_long_text_are_capped() -> None:
     text = "550 5.1.1 unknown\n" * 3000
     assert len(codes._matches(text)) == codes.MAX_MATCHES
     assert codes.find_codes(text)[0].status == "5.1.1"
+
+
+def _code_texts() -> list[str]:
+    """Texts with replies of every shape and class, next to each other, overlapping and repeated,
+    and the samples' report texts."""
+    parts = ["550 5.1.1 x", "450 5.1.1", "250 ok", "4.4.7", "550", "550-5.7.1 y", "(#5.0.0)", "421-", "2.0.0"]
+    texts = ["", "5", "550", "x 250\n"]
+    texts += [a + sep + b for a in parts for b in parts for sep in (" ", "\n", "", ": ", " said: ")]
+    texts += ["said: 550 " * n + "5.1.1 " * n for n in (1, 2, 3, 700)]
+    for sample in SAMPLES.rglob("*"):
+        if sample.is_file():
+            texts.append(read(sample.read_bytes()).text)
+    return texts
+
+
+def test_code_matches_are_the_one_scans() -> None:
+    for text in _code_texts():
+        plain = list(itertools.islice(codes._ANY_CODE.finditer(text), codes.MAX_MATCHES))
+        assert [(m.span(), m.groups()) for m in codes._matches(text)] == [(m.span(), m.groups()) for m in plain]
 
 
 def test_exchange_nested_reply_is_cut_only_where_a_curly_bracket_is() -> None:

@@ -155,13 +155,21 @@ def _matches(text: str) -> list[re.Match[str]]:
     # every match holds three characters at least: a shorter text cannot hold MAX_MATCHES of them
     short = len(text) < 3 * MAX_MATCHES
     for digit, pattern in _BY_DIGIT:
-        if digit in text:
-            matches = list(pattern.finditer(text) if short else itertools.islice(pattern.finditer(text), MAX_MATCHES))
-            if len(matches) == MAX_MATCHES:
-                return list(itertools.islice(_ANY_CODE.finditer(text), MAX_MATCHES))
-            if matches:
-                found += matches
-                digits += 1
+        # A search before an iterator: most scans find nothing (over the corpus 1,223 of 2,190),
+        # and an iterator costs more to set up than one search; of the scans that find one reply,
+        # most find only that one. ``search`` from a position sees the text before it, as the
+        # iterator does (the lookbehinds read the text itself), and no match is empty.
+        if digit in text and (m := pattern.search(text)) is not None:
+            matches = [m]
+            m = pattern.search(text, m.end())
+            if m is not None:
+                matches.append(m)
+                rest = pattern.finditer(text, m.end())
+                matches += rest if short else itertools.islice(rest, MAX_MATCHES - 2)
+                if len(matches) == MAX_MATCHES:
+                    return list(itertools.islice(_ANY_CODE.finditer(text), MAX_MATCHES))
+            found += matches
+            digits += 1
     if digits > 1:
         found.sort(key=re.Match.start)
         end = 0
