@@ -118,6 +118,19 @@ def test_code_matches_are_the_one_scans() -> None:
         assert [(m.span(), m.groups()) for m in codes._matches(text)] == [(m.span(), m.groups()) for m in plain]
 
 
+def test_a_reply_is_known_by_its_first_digit_and_groups() -> None:
+    """``find_codes`` drops a repeated reply by its first digit and its groups, before it builds
+    the (status, reply) pair: no two of those give one pair."""
+    pairs: dict[tuple[str, tuple[str | None, ...]], tuple[str | None, str | None]] = {}
+    for text in _code_texts():
+        for m in codes._matches(text):
+            first = text[m.start()]
+            rest, status, alone = m.groups()
+            pairs[first, m.groups()] = (first + alone, None) if alone else (status, first + rest)
+    assert len(pairs) > 50
+    assert len(set(pairs.values())) == len(pairs)
+
+
 def test_exchange_nested_reply_is_cut_only_where_a_curly_bracket_is() -> None:
     plain = codes.find_codes("550 5.1.1 user unknown [x]")[0]
     nested = codes.find_codes("550 4.4.7 QUEUE.Expired [{LED=450 4.4.316 Connection refused};]")

@@ -184,13 +184,19 @@ def _matches(text: str) -> list[re.Match[str]]:
 def find_codes(text: str) -> tuple[Code, ...]:
     """Every reply in ``text``, in order of appearance, deduplicated on (status, reply)."""
     found: list[Code] = []
-    seen: set[tuple[str | None, str | None]] = set()
+    # What identifies a reply, (status, reply), as the first digit and the groups it is made of:
+    # a repeated reply (a DSN's fields repeat the text's) is dropped before anything is built
+    seen: set[tuple[str, tuple[str | None, ...]]] = set()
     brackets: tuple[tuple[str, str], ...] | None = None  # looked for at the first code kept
     arrows = curly = False
     for m in _matches(text):
-        rest, status, alone = m.groups()
-        start, end = m.span()
+        start = m.start()
         first = text[start]
+        groups = m.groups()
+        key = (first, groups)
+        if key in seen:
+            continue
+        rest, status, alone = groups
         if alone:  # an enhanced code alone
             status = first + alone
             reply = None
@@ -198,9 +204,6 @@ def find_codes(text: str) -> tuple[Code, ...]:
             reply = first + rest
             if status is None and not _reply_context(text, start):
                 continue
-        key = (status, reply)
-        if key in seen:
-            continue
         seen.add(key)
         # a one-digit subject ("5.1.1", most of them) is valid unless the status is 2.0.0
         if status and (status == "2.0.0" or (status[3] != "." and not _valid_status(status))):
@@ -214,6 +217,7 @@ def find_codes(text: str) -> tuple[Code, ...]:
         # it stops: at a blank line, or the opening of Exchange's nested reply ("[{") or the end
         # of one ("};"). ``partition`` takes one argument and returns the string itself when the
         # stop is absent (a bounded ``str.find`` costs more to call than to search).
+        end = m.end()
         tail = text[end : end + _TEXT_LEN].partition("\n\n")[0]
         if curly:  # Exchange's nested replies: most texts hold no curly bracket at all
             tail = tail.partition("[{")[0].partition("};")[0]
