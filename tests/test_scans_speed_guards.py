@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from bot.parse import codes, dates, extract, language, phrases, providers
+from bot.parse.model import Code
 from bot.parse.source import read
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -129,6 +130,38 @@ def test_a_reply_is_known_by_its_first_digit_and_groups() -> None:
             pairs[first, m.groups()] = (first + alone, None) if alone else (status, first + rest)
     assert len(pairs) > 50
     assert len(set(pairs.values())) == len(pairs)
+
+
+def _plain_rank(code: Code) -> tuple[int, int, int]:
+    """``codes.rank`` with the string methods its comparisons stand for."""
+    status = code.status
+    if status in codes.CONNECTOR:
+        score = 7
+    elif status is None:
+        score = 1
+    elif status in codes.FINAL_FORMS:
+        score = 4
+    elif status in codes.WRAPPERS:
+        score = 0
+    elif status.endswith(".0.0"):
+        score = 2
+    elif status[2:].startswith("0.") or status.endswith(".0"):
+        score = 3
+    else:
+        score = 5 + (1 if code.depth else 0)
+    permanent = 1 if (code.status or code.reply_code or "")[:1] == "5" else 0
+    return score, code.depth, permanent
+
+
+def test_rank_is_the_plain_rank() -> None:
+    parts = ["0", "00", "05", "1", "10", "100", "316", "9", "999"]
+    statuses: list[str | None] = [None, "", "0", ".0", "0.", "5.0", *codes.CONNECTOR, *codes.WRAPPERS]
+    statuses += [f"{k}.{s}.{d}" for k in "2459" for s in parts for d in parts]
+    for status in statuses:
+        for reply in (None, "", "250", "450", "550"):
+            for depth in (0, 1, 2):
+                code = Code(status, reply, "x", depth)
+                assert codes.rank(code) == _plain_rank(code), code
 
 
 def test_exchange_nested_reply_is_cut_only_where_a_curly_bracket_is() -> None:

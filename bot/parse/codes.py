@@ -239,36 +239,39 @@ def rank(code: Code) -> tuple[int, int, int]:
     """Higher is better: what a human should act on first (RFC 3463 section 3: X.0.0 and X.Y.0
     say only "other or undefined", so a specific detail code beats them)."""
     status = code.status
-    if status in CONNECTOR:
-        score = 7
-    elif status is None:
+    depth = code.depth
+    # One character or one slice compared, not ``endswith``/``startswith`` (a method call parses
+    # its arguments): ``status[-2:] == ".0"`` is ``status.endswith(".0")``, and so on.
+    if status is None:
         score = 1
+    elif status in CONNECTOR:
+        score = 7
     elif status in FINAL_FORMS:
         score = 4  # above the generic codes, below a specific cause nested inside it
     elif status in WRAPPERS:
         score = 0
-    elif status.endswith(".0.0"):
-        score = 2
-    elif status[2:].startswith("0.") or status.endswith(".0"):
+    elif status[-2:] == ".0":
+        score = 2 if status[-4:] == ".0.0" else 3
+    elif status[2:4] == "0.":
         score = 3
     else:
-        score = 5 + (1 if code.depth else 0)
+        score = 6 if depth else 5
     # Of two codes as specific, a permanent failure is what a human acts on: in a report that
     # lists a delayed recipient and a failed one, and in a transcript whose "450 busy" came
     # before the final "550".
-    permanent = 1 if (code.status or code.reply_code or "")[:1] == "5" else 0
-    return score, code.depth, permanent
+    permanent = 1 if (status or code.reply_code or " ")[0] == "5" else 0
+    return score, depth, permanent
 
 
 def choose_primary(codes: tuple[Code, ...]) -> Code | None:
     """The code that explains the failure; for a tie, the first one written."""
     if len(codes) == 1:  # half the calls: nothing to rank, and no other code to borrow from
         code = codes[0]
-        return None if (code.status or code.reply_code or "")[:1] == "2" else code
+        return None if (code.status or code.reply_code or " ")[0] == "2" else code
     best: Code | None = None
     best_rank = (-1, -1, -1)
     for code in codes:
-        if (code.status or code.reply_code or "")[:1] == "2":
+        if (code.status or code.reply_code or " ")[0] == "2":
             continue  # a success: the transcript's "250 Sender ok" before the failing reply
         r = rank(code)
         if r > best_rank:
