@@ -6,6 +6,8 @@ import itertools
 import re
 from pathlib import Path
 
+import pytest
+
 from bot.parse import codes, dates, extract, language, phrases, providers
 from bot.parse.model import Code
 from bot.parse.source import read
@@ -130,6 +132,18 @@ def test_a_reply_is_known_by_its_first_digit_and_groups() -> None:
             pairs[first, m.groups()] = (first + alone, None) if alone else (status, first + rest)
     assert len(pairs) > 50
     assert len(set(pairs.values())) == len(pairs)
+
+
+def test_square_bracket_depth_counted_on_is_the_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = ["550 5.1.1 a", "[", "]", "[x 451 4.4.316 y", "] 452 4.2.2", "said: 421", "5.7.1", "\n"]
+    texts = _code_texts()
+    texts += ["".join(parts[i] for i in (n % 8, n // 3 % 8, n // 7 % 8, (n * 5) % 8, 0)) for n in range(300)]
+    texts += ["[" * 3 + "550 5.1.1 x " + "]" * 5 + " 450 4.2.2 " * 2 + "[451 4.4.7 " + "x" * 4000 + "[552 5.2.2"]
+    texts += ["[" * 4100 + "550 5.1.1 x", "] 550 5.1.1 [" + "a" * 3990 + "451 4.1.1 " + "[ 452 4.2.2"]
+    found = [codes.find_codes(text) for text in texts]
+    assert {code.depth for codes_of in found for code in codes_of} >= {0, 1, 2, 3}
+    monkeypatch.setattr(codes, "_SQUARE", (("[", "]"),))  # equal, not the same: every depth by ``_depth``
+    assert [codes.find_codes(text) for text in texts] == found
 
 
 def _plain_rank(code: Code) -> tuple[int, int, int]:

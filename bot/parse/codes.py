@@ -113,7 +113,8 @@ _DEPTH_WINDOW = 4000
 
 _BRACKETS = (("[", "]"), ("{", "}"))
 # The kinds of ``_BRACKETS`` a text holds, by which occur: none, square, curly, both.
-_BRACKET_KINDS = ((), _BRACKETS[:1], _BRACKETS[1:], _BRACKETS)
+_SQUARE = _BRACKETS[:1]
+_BRACKET_KINDS = ((), _SQUARE, _BRACKETS[1:], _BRACKETS)
 
 
 def _depth(text: str, pos: int, brackets: tuple[tuple[str, str], ...], arrows: bool) -> int:
@@ -189,6 +190,7 @@ def find_codes(text: str) -> tuple[Code, ...]:
     seen: set[tuple[str, tuple[str | None, ...]]] = set()
     brackets: tuple[tuple[str, str], ...] | None = None  # looked for at the first code kept
     arrows = curly = False
+    counted = opened = 0  # square brackets opened and not closed before ``counted``
     for m in _matches(text):
         start = m.start()
         first = text[start]
@@ -212,7 +214,15 @@ def find_codes(text: str) -> tuple[Code, ...]:
             curly = "{" in text or "}" in text
             brackets = _BRACKET_KINDS[("[" in text or "]" in text) + 2 * curly]
             arrows = "-> " in text
-        depth = _depth(text, start, brackets, arrows) if brackets or arrows else 0
+        if brackets is _SQUARE and not arrows and start <= _DEPTH_WINDOW:
+            # The window is the text up to the reply: the brackets before the last reply's are
+            # counted already, those since then are added (the replies come in order).
+            since = text[counted:start]
+            opened += since.count("[") - since.count("]")
+            counted = start
+            depth = opened if opened > 0 else 0
+        else:
+            depth = _depth(text, start, brackets, arrows) if brackets or arrows else 0
         # The reply's text after its code: up to ``_TEXT_LEN`` characters, on one line, cut where
         # it stops: at a blank line, or the opening of Exchange's nested reply ("[{") or the end
         # of one ("};"). ``partition`` takes one argument and returns the string itself when the
