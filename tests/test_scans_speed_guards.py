@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
+import pytest
+
 from bot.parse import codes, dates, extract, language, phrases, providers
+from bot.parse.model import Code
 from bot.parse.source import read
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -96,6 +100,82 @@ def test_codes_of_a_long_text_are_capped() -> None:
     text = "550 5.1.1 unknown\n" * 3000
     assert len(codes._matches(text)) == codes.MAX_MATCHES
     assert codes.find_codes(text)[0].status == "5.1.1"
+
+
+def _code_texts() -> list[str]:
+    """Texts with replies of every shape and class, next to each other, overlapping and repeated,
+    and the samples' report texts."""
+    parts = ["550 5.1.1 x", "450 5.1.1", "250 ok", "4.4.7", "550", "550-5.7.1 y", "(#5.0.0)", "421-", "2.0.0"]
+    texts = ["", "5", "550", "x 250\n"]
+    texts += [a + sep + b for a in parts for b in parts for sep in (" ", "\n", "", ": ", " said: ")]
+    texts += ["said: 550 " * n + "5.1.1 " * n for n in (1, 2, 3, 700)]
+    for sample in SAMPLES.rglob("*"):
+        if sample.is_file():
+            texts.append(read(sample.read_bytes()).text)
+    return texts
+
+
+def test_code_matches_are_the_one_scans() -> None:
+    for text in _code_texts():
+        plain = list(itertools.islice(codes._ANY_CODE.finditer(text), codes.MAX_MATCHES))
+        assert [(m.span(), m.groups()) for m in codes._matches(text)] == [(m.span(), m.groups()) for m in plain]
+
+
+def test_a_reply_is_known_by_its_first_digit_and_groups() -> None:
+    """``find_codes`` drops a repeated reply by its first digit and its groups, before it builds
+    the (status, reply) pair: no two of those give one pair."""
+    pairs: dict[tuple[str, tuple[str | None, ...]], tuple[str | None, str | None]] = {}
+    for text in _code_texts():
+        for m in codes._matches(text):
+            first = text[m.start()]
+            rest, status, alone = m.groups()
+            pairs[first, m.groups()] = (first + alone, None) if alone else (status, first + rest)
+    assert len(pairs) > 50
+    assert len(set(pairs.values())) == len(pairs)
+
+
+def test_square_bracket_depth_counted_on_is_the_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = ["550 5.1.1 a", "[", "]", "[x 451 4.4.316 y", "] 452 4.2.2", "said: 421", "5.7.1", "\n"]
+    texts = _code_texts()
+    texts += ["".join(parts[i] for i in (n % 8, n // 3 % 8, n // 7 % 8, (n * 5) % 8, 0)) for n in range(300)]
+    texts += ["[" * 3 + "550 5.1.1 x " + "]" * 5 + " 450 4.2.2 " * 2 + "[451 4.4.7 " + "x" * 4000 + "[552 5.2.2"]
+    texts += ["[" * 4100 + "550 5.1.1 x", "] 550 5.1.1 [" + "a" * 3990 + "451 4.1.1 " + "[ 452 4.2.2"]
+    found = [codes.find_codes(text) for text in texts]
+    assert {code.depth for codes_of in found for code in codes_of} >= {0, 1, 2, 3}
+    monkeypatch.setattr(codes, "_SQUARE", (("[", "]"),))  # equal, not the same: every depth by ``_depth``
+    assert [codes.find_codes(text) for text in texts] == found
+
+
+def _plain_rank(code: Code) -> tuple[int, int, int]:
+    """``codes.rank`` with the string methods its comparisons stand for."""
+    status = code.status
+    if status in codes.CONNECTOR:
+        score = 7
+    elif status is None:
+        score = 1
+    elif status in codes.FINAL_FORMS:
+        score = 4
+    elif status in codes.WRAPPERS:
+        score = 0
+    elif status.endswith(".0.0"):
+        score = 2
+    elif status[2:].startswith("0.") or status.endswith(".0"):
+        score = 3
+    else:
+        score = 5 + (1 if code.depth else 0)
+    permanent = 1 if (code.status or code.reply_code or "")[:1] == "5" else 0
+    return score, code.depth, permanent
+
+
+def test_rank_is_the_plain_rank() -> None:
+    parts = ["0", "00", "05", "1", "10", "100", "316", "9", "999"]
+    statuses: list[str | None] = [None, "", "0", ".0", "0.", "5.0", *codes.CONNECTOR, *codes.WRAPPERS]
+    statuses += [f"{k}.{s}.{d}" for k in "2459" for s in parts for d in parts]
+    for status in statuses:
+        for reply in (None, "", "250", "450", "550"):
+            for depth in (0, 1, 2):
+                code = Code(status, reply, "x", depth)
+                assert codes.rank(code) == _plain_rank(code), code
 
 
 def test_exchange_nested_reply_is_cut_only_where_a_curly_bracket_is() -> None:
