@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 
@@ -126,3 +127,69 @@ def test_word_openings_are_found_as_without_the_first_character_check() -> None:
             texts.append(" " + read(sample.read_bytes()).text.lower())
     for text in texts:
         assert _openings(guarded, text) == _openings(plain, text), text
+
+
+def _plain_reasons(lowered: str) -> frozenset[str]:
+    """``phrases.reasons_in`` as it reads without its shortcuts: every opening's longer phrases
+    compared with ``startswith``, every separator-led phrase and gate searched for whole."""
+    found: set[str] = set()
+    padded = " " + lowered
+    pos = 0
+    while (m := phrases._WORD_AFTER_SEPARATOR.search(padded, pos)) is not None:
+        start = pos = m.start()
+        longer, there = phrases._CANDIDATES[m.group(1)]
+        taken = next((word for word, _ in longer if lowered.startswith(word, start)), there)
+        if taken is not None:
+            phrases._take(lowered, start, taken, found)
+        pos += 1
+    for shared, plain in phrases._PLAIN_LED:
+        if shared in lowered:
+            found.update(*(reasons for word, reasons in plain if word in lowered))
+    for word, reasons, gate in phrases._FOUND_LED:
+        if not any(fragment in lowered for fragment in gate):
+            if reasons and word in lowered:
+                found.update(reasons)
+            continue
+        for at in (m.start() for m in re.finditer(re.escape(word), lowered)):
+            phrases._take(lowered, at, word, found)
+    for char, full, gate, reduced in phrases._TRIES_LED:
+        trie = full if any(fragment in lowered for fragment in gate) else reduced
+        if char not in lowered or trie is None:
+            continue
+        pos = 0
+        while (led := trie.search(lowered, pos)) is not None:
+            phrases._take(lowered, led.start(), led.group(0), found)
+            pos = led.start() + 1
+    return frozenset(found)
+
+
+def _phrase_pieces() -> list[str]:
+    pieces = [word for word, _ in phrases._TABLE.items() if not word[0].isalnum()]
+    pieces += [fragment for _, _, gate in phrases._FOUND_LED for fragment in gate]
+    pieces += [fragment for _, _, gate, _ in phrases._TRIES_LED for fragment in gate]
+    pieces += [rest for _, pending in phrases._TABLE.values() for _, tail in pending for rest in tail]
+    pieces += [word for word, _ in phrases._TABLE.items() if word[0].isalnum()][::7]
+    pieces += [*phrases._SELDOM, "user", "unknown", "550", "5.1.1", "x", "\n", "  ", ""]
+    return pieces
+
+
+def test_separator_led_phrases_are_found_as_without_their_seldom_characters() -> None:
+    for seldom, shared, _ in phrases._PLAIN_SELDOM:
+        assert seldom in shared
+    for word, _, seldom, gate in phrases._FOUND_SELDOM:
+        assert seldom in word
+        assert all(char in fragment for char, fragment in gate)
+    for _, _, gate, _ in phrases._TRIES_SELDOM:
+        assert all(char in fragment for char, fragment in gate)
+    for longer, _ in phrases._CANDIDATES.values():
+        assert all(end == len(word) for word, end in longer)
+    rng = random.Random(7)
+    pieces = _phrase_pieces()
+    texts = [" ".join(pieces), "".join(pieces)]
+    for _ in range(4000):
+        texts.append(rng.choice(("", " ", "-", "\n")).join(rng.choice(pieces) for _ in range(rng.randint(1, 8))))
+    for sample in SAMPLES.rglob("*"):
+        if sample.is_file():
+            texts.append(read(sample.read_bytes()).text.lower())
+    for text in texts:
+        assert phrases.reasons_in(text) == _plain_reasons(text), text
