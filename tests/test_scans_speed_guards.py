@@ -193,3 +193,42 @@ def test_separator_led_phrases_are_found_as_without_their_seldom_characters() ->
             texts.append(read(sample.read_bytes()).text.lower())
     for text in texts:
         assert phrases.reasons_in(text) == _plain_reasons(text), text
+
+
+def _plain_provider_code(text: str, low: str) -> providers.ProviderCode | None:
+    """``providers.provider_code`` without its gates: every marker searched, each provider's
+    matches from the text's start, every Mimecast phrase."""
+    for marker, _, provider in providers._MARKERS:
+        if marker not in text:
+            continue
+        for m in list(provider.pattern.finditer(text))[: providers._MAX_CANDIDATES]:
+            reason = providers._lookup(provider, m.group(1))
+            if reason and not (providers._quoted(text, m.start()) or providers._in_message_field(low, m.start())):
+                return providers.ProviderCode(provider.name, m.group(0).strip("[]()"), reason)
+    for phrase, reason in providers._MIMECAST:
+        wanted = phrase in low and (phrase not in providers._MIMECAST_SHARED or "mimecast" in low)
+        if wanted and not providers._quoted(low, low.find(phrase)):
+            return providers.ProviderCode("Mimecast", phrase, reason)
+    return None
+
+
+def test_provider_codes_are_found_as_by_the_plain_search() -> None:
+    codes_known = [code for p in providers._CODED for code in p.codes] + ["AUP#1310", "AUP#I-1310", "OFR005_505"]
+    pieces = [*codes_known, *(marker for p in providers._CODED for marker in p.markers)]
+    pieces += [phrase for phrase, _ in providers._MIMECAST] + ["mimecast", "Subject:", "550", "x", "\n> ", "-", "("]
+    pieces += ["[TSS04]", "(S3140)", "SC-001", "IB212", "LPNAAA_101", "BL000000", "v", "y", "q", "w"]
+    rng = random.Random(11)
+    texts = []
+    for _ in range(4000):
+        joint = rng.choice(("", " ", "-", "\n", "\u00e9"))
+        texts.append(joint.join(rng.choice(pieces) for _ in range(rng.randint(1, 7))))
+    for sample in SAMPLES.rglob("*"):
+        if sample.is_file():
+            texts.append(read(sample.read_bytes()).text)
+    for text in texts:
+        low = text.lower()
+        assert providers.provider_code(text, low) == _plain_provider_code(text, low), text
+    for provider in providers._CODED:
+        for text in texts:
+            for m in provider.pattern.finditer(text):  # each match holds a marker at most ``lead`` in
+                assert any(m.group(0).find(marker, 0, provider.lead + len(marker)) != -1 for marker in provider.markers)
