@@ -994,7 +994,8 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[tuple[
         if len(group[0]) <= _WORD_PREFIX:  # (``word_led`` is sorted: the opening itself comes first)
             chain.append(group[0])
         longest_first = sorted((w for w in group if len(w) > _WORD_PREFIX), key=len, reverse=True)
-        candidates[opening] = (tuple((w, len(w)) for w in longest_first), chain[-1] if chain else None)
+        sized = tuple(zip(longest_first, map(len, longest_first), strict=True))
+        candidates[opening] = (sized, chain[-1] if chain else None)
     wordy = literal_trie_pattern(by_opening)
     # The opening is consumed, not looked ahead at (a lookahead costs the engine a frame of its own
     # at every separator): the caller resumes each search one character after the separator. Only
