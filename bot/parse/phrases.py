@@ -941,7 +941,7 @@ _Entry = tuple[frozenset[str], _Pending]
 _WORD_PREFIX = 12
 
 
-def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[tuple[tuple[str, int], ...], str | None]]]:
+def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[tuple[str, ...], str | None]]]:
     owners: dict[str, set[str]] = {}
     for prefix, source in (("", PHRASES), ("!", EXPLICIT)):
         for reason, words in source.items():
@@ -986,7 +986,7 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[tuple[
     # opening, the whole of which it matched) is there too. As in the table above, a stack of the
     # short phrases that are prefixes of the current opening (in sorted order) gives each opening
     # the longest of them in one step.
-    candidates: dict[str, tuple[tuple[tuple[str, int], ...], str | None]] = {}
+    candidates: dict[str, tuple[tuple[str, ...], str | None]] = {}
     chain = []  # short phrases that are prefixes of the current opening, shortest first
     for opening, group in sorted(by_opening.items()):
         while chain and not opening.startswith(chain[-1]):
@@ -994,8 +994,7 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[tuple[
         if len(group[0]) <= _WORD_PREFIX:  # (``word_led`` is sorted: the opening itself comes first)
             chain.append(group[0])
         longest_first = sorted((w for w in group if len(w) > _WORD_PREFIX), key=len, reverse=True)
-        sized = tuple(zip(longest_first, map(len, longest_first), strict=True))
-        candidates[opening] = (sized, chain[-1] if chain else None)
+        candidates[opening] = (tuple(longest_first), chain[-1] if chain else None)
     wordy = literal_trie_pattern(by_opening)
     # The opening is consumed, not looked ahead at (a lookahead costs the engine a frame of its own
     # at every separator): the caller resumes each search one character after the separator. Only
@@ -1051,12 +1050,12 @@ _WORD_AFTER_SEPARATOR, _TABLE, _CANDIDATES = _build()
 _PLAIN_LED, _FOUND_LED, _TRIES_LED = _build_separator_led(_TABLE)
 
 # Characters few bounce texts hold, the rarest first (share of the corpus's diagnostics that hold
-# one: "|" 1%, "#" 9%, "_" 4%, "/" and ")" 24%, "-" 40%, "<" and ">" 45%, "y" 52%, "b" 57%).
+# one: "|" 1%, "_" 4%, "#" 9%, "/" and ")" 24%, "-" 40%, "<" and ">" 45%, "y" 52%, "b" 57%).
 # A search for one character is a ``memchr``; one for a phrase compares at every occurrence of its
 # last character, about six instructions per character of the text. The separator-led phrases and
 # their gates are looked for only where their seldomest character occurs: most texts lack it, and
 # the phrase search is skipped.
-_SELDOM = "|#_/)-<>yb"
+_SELDOM = "|_#/)-<>yb"
 
 
 def _seldom(needle: str) -> str:
@@ -1089,9 +1088,9 @@ def reasons_in(lowered: str) -> frozenset[str]:
     while (m := _WORD_AFTER_SEPARATOR.search(padded, pos)) is not None:
         start = pos = m.start()
         longer, there = _CANDIDATES[m[1]]
-        for word, end in longer:
+        for word in longer:
             # (a slice compared costs less than ``startswith`` with an offset, whose arguments are parsed from a tuple)
-            if lowered[start : start + end] == word:
+            if lowered[start : start + len(word)] == word:
                 _take(lowered, start, word, found)
                 break
         else:
