@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import re
 from pathlib import Path
 
@@ -206,3 +207,106 @@ def test_word_openings_are_found_as_without_the_first_character_check() -> None:
             texts.append(" " + read(sample.read_bytes()).text.lower())
     for text in texts:
         assert _openings(guarded, text) == _openings(plain, text), text
+
+
+def _plain_reasons(lowered: str) -> frozenset[str]:
+    """``phrases.reasons_in`` as it reads without its shortcuts: every opening's longer phrases
+    compared with ``startswith``, every separator-led phrase and gate searched for whole."""
+    found: set[str] = set()
+    padded = " " + lowered
+    pos = 0
+    while (m := phrases._WORD_AFTER_SEPARATOR.search(padded, pos)) is not None:
+        start = pos = m.start()
+        longer, there = phrases._CANDIDATES[m.group(1)]
+        taken = next((word for word in longer if lowered.startswith(word, start)), there)
+        if taken is not None:
+            phrases._take(lowered, start, taken, found)
+        pos += 1
+    for shared, plain in phrases._PLAIN_LED:
+        if shared in lowered:
+            found.update(*(reasons for word, reasons in plain if word in lowered))
+    for word, reasons, gate in phrases._FOUND_LED:
+        if not any(fragment in lowered for fragment in gate):
+            if reasons and word in lowered:
+                found.update(reasons)
+            continue
+        for at in (m.start() for m in re.finditer(re.escape(word), lowered)):
+            phrases._take(lowered, at, word, found)
+    for char, full, gate, reduced in phrases._TRIES_LED:
+        trie = full if any(fragment in lowered for fragment in gate) else reduced
+        if char not in lowered or trie is None:
+            continue
+        pos = 0
+        while (led := trie.search(lowered, pos)) is not None:
+            phrases._take(lowered, led.start(), led.group(0), found)
+            pos = led.start() + 1
+    return frozenset(found)
+
+
+def _phrase_pieces() -> list[str]:
+    pieces = [word for word, _ in phrases._TABLE.items() if not word[0].isalnum()]
+    pieces += [fragment for _, _, gate in phrases._FOUND_LED for fragment in gate]
+    pieces += [fragment for _, _, gate, _ in phrases._TRIES_LED for fragment in gate]
+    pieces += [rest for _, pending in phrases._TABLE.values() for _, tail in pending for rest in tail]
+    pieces += [word for word, _ in phrases._TABLE.items() if word[0].isalnum()][::7]
+    pieces += [*phrases._SELDOM, "user", "unknown", "550", "5.1.1", "x", "\n", "  ", ""]
+    return pieces
+
+
+def test_separator_led_phrases_are_found_as_without_their_seldom_characters() -> None:
+    for seldom, shared, _ in phrases._PLAIN_SELDOM:
+        assert seldom in shared
+    for word, _, seldom, gate in phrases._FOUND_SELDOM:
+        assert seldom in word
+        assert all(char in fragment for char, fragment in gate)
+    for _, _, gate, _ in phrases._TRIES_SELDOM:
+        assert all(char in fragment for char, fragment in gate)
+    rng = random.Random(7)
+    pieces = _phrase_pieces()
+    texts = [" ".join(pieces), "".join(pieces)]
+    for _ in range(4000):
+        texts.append(rng.choice(("", " ", "-", "\n")).join(rng.choice(pieces) for _ in range(rng.randint(1, 8))))
+    for sample in SAMPLES.rglob("*"):
+        if sample.is_file():
+            texts.append(read(sample.read_bytes()).text.lower())
+    for text in texts:
+        assert phrases.reasons_in(text) == _plain_reasons(text), text
+
+
+def _plain_provider_code(text: str, low: str) -> providers.ProviderCode | None:
+    """``providers.provider_code`` without its gates: every marker searched, each provider's
+    matches from the text's start, every Mimecast phrase."""
+    for marker, _, provider in providers._MARKERS:
+        if marker not in text:
+            continue
+        for m in list(provider.pattern.finditer(text))[: providers._MAX_CANDIDATES]:
+            reason = providers._lookup(provider, m.group(1))
+            if reason and not (providers._quoted(text, m.start()) or providers._in_message_field(low, m.start())):
+                return providers.ProviderCode(provider.name, m.group(0).strip("[]()"), reason)
+    for phrase, reason in providers._MIMECAST:
+        wanted = phrase in low and (phrase not in providers._MIMECAST_SHARED or "mimecast" in low)
+        if wanted and not providers._quoted(low, low.find(phrase)):
+            return providers.ProviderCode("Mimecast", phrase, reason)
+    return None
+
+
+def test_provider_codes_are_found_as_by_the_plain_search() -> None:
+    codes_known = [code for p in providers._CODED for code in p.codes] + ["AUP#1310", "AUP#I-1310", "OFR005_505"]
+    pieces = [*codes_known, *(marker for p in providers._CODED for marker in p.markers)]
+    pieces += [phrase for phrase, _ in providers._MIMECAST] + ["mimecast", "Subject:", "550", "x", "\n> ", "-", "("]
+    pieces += ["[TSS04]", "(S3140)", "SC-001", "IB212", "LPNAAA_101", "BL000000", "v", "y", "q", "w"]
+    rng = random.Random(11)
+    texts = []
+    for _ in range(4000):
+        joint = rng.choice(("", " ", "-", "\n", "\u00e9"))
+        texts.append(joint.join(rng.choice(pieces) for _ in range(rng.randint(1, 7))))
+    for sample in SAMPLES.rglob("*"):
+        if sample.is_file():
+            texts.append(read(sample.read_bytes()).text)
+    for text in texts:
+        low = text.lower()
+        assert providers.provider_code(text, low) == _plain_provider_code(text, low), text
+    for provider in providers._CODED:
+        for text in texts:
+            for m in provider.pattern.finditer(text):  # each match holds a marker at most ``lead`` in
+                assert any(m.group(0).find(marker, 0, provider.lead + len(marker)) != -1 for marker in provider.markers)

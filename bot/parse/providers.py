@@ -46,6 +46,7 @@ class _Coded:
     pattern: re.Pattern[str]  # group 1 is the code
     codes: dict[str, str]  # code -> reason; a key may also be a code's stem (the letters before its digits)
     ranges: tuple[tuple[int, int, str], ...] = ()  # numeric codes documented as bands
+    lead: int = 0  # how far into a match its marker can start: a match starts at most this far before one
 
 
 # The code shapes, at module level so the linear-time checks find them.
@@ -223,6 +224,7 @@ _OUTLOOK = _Coded(
         "RP-002": "speeding",
         "RP-003": "toomanyconn",  # over the number of connections allowed
     },
+    lead=2,  # "SC-001": the marker "-00" after the two letters
 )
 
 # Microsoft's anti-spam stamps at the end of a refusal, "... block list (S3140)".
@@ -319,7 +321,12 @@ def provider_code(text: str, lowered: str | None = None) -> ProviderCode | None:
     for marker, gate, provider in _MARKERS:
         if gate not in text or marker not in text:
             continue
-        for m in itertools.islice(provider.pattern.finditer(text), _MAX_CANDIDATES):
+        # Every match holds one of the provider's markers, at most ``lead`` characters in: the
+        # search starts before the first of them, not at the text's start (a pattern led by ``\b``
+        # has no literal to skip ahead to, and is tried at every character before it).
+        first = min(at for other in provider.markers if (at := text.find(other)) != -1)
+        matches = provider.pattern.finditer(text, max(0, first - provider.lead))
+        for m in itertools.islice(matches, _MAX_CANDIDATES):
             reason = _lookup(provider, m.group(1))
             if reason and not (_quoted(text, m.start()) or _in_message_field(low, m.start())):
                 return ProviderCode(provider.name, m.group(0).strip("[]()"), reason)
