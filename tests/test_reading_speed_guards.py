@@ -39,7 +39,7 @@ def test_wanted_fields_are_found_in_any_letter_case() -> None:
     ],
 )
 def test_quoted_header_block_reads_as_the_bytes_would(tail: str) -> None:
-    block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
+    block = mime.header_block(tail.encode("utf-8", "surrogateescape"))
     want = mime.parse_headers(block, mime.ORIGINAL_FIELDS)
     assert mime.parse_header_text(mime.quoted_header_block(tail), mime.ORIGINAL_FIELDS) == want
 
@@ -181,11 +181,10 @@ def _entities() -> list[bytes]:
 
 
 def test_a_part_is_cut_at_its_first_empty_line_as_by_offsets() -> None:
-    """``parse`` cuts each entity in place, as ``split_header_block`` does, both as the offsets
-    of the first empty line give it."""
+    """``parse`` cuts each entity in place, and ``header_block`` gives its block, as the offsets of
+    the first empty line give them."""
     for raw in _entities():
         block, body = _split_plainly(raw)
-        assert mime.split_header_block(raw) == (block, body), raw
         assert mime.header_block(raw) == block, raw
         part = mime.parse(raw, depth=1)
         assert part.body == body, raw

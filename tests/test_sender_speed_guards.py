@@ -34,7 +34,7 @@ def _plain_pasted_original(text: str) -> dict[str, str]:
         return {}
     eol = text.find("\n", cut)
     tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
-    block, _ = mime.split_header_block(tail.encode("utf-8", "surrogateescape"))
+    block = mime.header_block(tail.encode("utf-8", "surrogateescape"))
     fields: dict[str, str] = {}
     for name, value in mime.parse_headers(block, mime.ORIGINAL_FIELDS):
         fields.setdefault(name, value)

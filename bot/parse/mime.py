@@ -93,16 +93,9 @@ def decode_base64(data: bytes) -> bytes:
             return b""
 
 
-def split_header_block(raw: bytes) -> tuple[bytes, bytes]:
-    """(header block, body) at the first empty line; no empty line means no body."""
-    if raw.startswith(b"\n"):
-        return b"", raw[1:]
-    block, _, body = raw.partition(b"\n\n")
-    return block, body
-
-
 def header_block(raw: bytes) -> bytes:
-    """The header block of ``split_header_block``, without copying the body."""
+    """The header block at the start of an entity (up to its first empty line; all of it when it
+    has none), without copying the body."""
     if raw.startswith(b"\n"):
         return b""
     cut = raw.find(b"\n\n")
@@ -266,8 +259,8 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
     """Parse one entity (``raw`` must use LF line ends). Never raises on malformed input."""
     budget = budget if budget is not None else [MAX_PARTS]
     budget[0] -= 1
-    # ``split_header_block``, in place: (header block, body) at the first empty line. (Prefixes
-    # here are compared as slices: ``startswith`` parses its arguments as a tuple at each call.)
+    # (header block, body) at the first empty line; no empty line means no body. (Prefixes here are
+    # compared as slices: ``startswith`` parses its arguments as a tuple at each call.)
     if raw[:1] == b"\n":
         block, body = b"", raw[1:]
     else:
