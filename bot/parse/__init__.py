@@ -193,11 +193,16 @@ _CONVERSATION = re.compile(r"(?:re|aw|sv|vs|antw|rv|r|wg|tr)\s*+:", re.I)
 _AUTOREPLY = re.compile(r"auto-replied|auto-generated", re.I)
 
 
+# (a tuple: ``str | bytes`` would build a union object at each call)
+_INPUT_TYPES = (str, bytes)
+
+
 def parse_bounce(data: bytes | str) -> Bounce:
     """Parse one bounce, queue error or pasted NDR. Bad input gives ``is_ndr=False``."""
     # Only the analysed prefix is looked at: a copy of the whole input (strip) would make the
     # memory peak grow with it.
-    if not data or not (data[:MAX_BYTES].strip() if isinstance(data, str | bytes) else None):
+    # (``isspace`` is ``not strip()`` for a non-empty prefix, without stripping a copy of it)
+    if not data or not isinstance(data, _INPUT_TYPES) or data[:MAX_BYTES].isspace():
         return Bounce(is_ndr=False, why_not="empty input")
     size = len(data)
     source = read(data)
@@ -229,7 +234,8 @@ def _parse(source: Source) -> Bounce:
     report = _Report(source)
     why_not = _why_not(report, codes)
     if why_not:
-        return Bounce(is_ndr=False, why_not=why_not, codes=codes, truncated=source.truncated)
+        # positional (the order of ``Bounce``'s fields): a class called with keywords costs more
+        return Bounce(False, why_not, None, None, codes, (), None, None, None, None, source.truncated)
     primary = choose_primary(codes)
     deliveries = _deliveries(report, primary, reported, codes)
     remote_host, remote_ip = find_remote(text, report.lowered)
@@ -255,26 +261,31 @@ def _parse(source: Source) -> Bounce:
     elif first is not None and primary is not None and primary.reply_code is None and first.status == primary.status:
         primary = dataclasses.replace(primary, reply_code=first.reply_code)
     lang = language.detect(text, source.headers.get("content-language"))
+    sender = find_sender(
+        reported,
+        source.original,
+        lambda: receiving_domains([d.recipient or "" for d in deliveries], remote_host),
+        # lower() maps each character on its own around a line break: the parts' lower-cased
+        # forms joined are the whole's
+        report.lowered + ("\n" + lower(dsn_text) if dsn_text else ""),
+    )
+    # positional, in the order of ``Bounce``'s fields (is_ndr, why_not, language, primary, codes,
+    # deliveries, remote_host, remote_ip, reporting_server, kind, truncated, notes, sender, date)
     return Bounce(
-        is_ndr=True,
-        language=lang,
-        primary=primary,
-        codes=codes,
-        deliveries=tuple(deliveries),
-        remote_host=remote_host,
-        remote_ip=remote_ip,
-        reporting_server=reporting,
-        kind="dsn" if source.dsn_recipients else ("message" if source.is_message else "text"),
-        truncated=source.truncated,
-        sender=find_sender(
-            reported,
-            source.original,
-            lambda: receiving_domains([d.recipient or "" for d in deliveries], remote_host),
-            # lower() maps each character on its own around a line break: the parts' lower-cased
-            # forms joined are the whole's
-            report.lowered + ("\n" + lower(dsn_text) if dsn_text else ""),
-        ),
-        date=report_date(source.headers, source.dsn_message, source.dsn_recipients),
+        True,
+        None,
+        lang,
+        primary,
+        codes,
+        tuple(deliveries),
+        remote_host,
+        remote_ip,
+        reporting,
+        "dsn" if source.dsn_recipients else ("message" if source.is_message else "text"),
+        source.truncated,
+        (),
+        sender,
+        report_date(source.headers, source.dsn_message, source.dsn_recipients),
     )
 
 
@@ -394,10 +405,16 @@ def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
     if source.report_type == "disposition-notification":
         return "a read receipt (RFC 8098 disposition notification), not a bounce"
     if source.dsn_recipients:
-        actions = {b.get("action", "").lower().split()[0] for b in source.dsn_recipients if b.get("action")}
-        if actions and actions <= {"delivered", "relayed", "expanded"}:
-            return "a delivery receipt: every recipient was delivered"
-        return None
+        # A receipt when some block has an Action and each one's first word is a success: a
+        # plain loop that stops at the first failure (most reports' first block).
+        delivered = False
+        for block in source.dsn_recipients:
+            action = block.get("action")
+            if action:
+                if action.lower().split()[0] not in _SUCCESSES:
+                    return None
+                delivered = True
+        return "a delivery receipt: every recipient was delivered" if delivered else None
     if _receipt(report, codes):
         return "a delivery receipt: the report says the message was delivered"
     if _quota_notice(report):
@@ -418,6 +435,10 @@ def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
     if report.markers:
         return "talks about a delivery failure but quotes no report"
     return "no SMTP status code in a bounce context" if codes else "no SMTP status code found"
+
+
+# The Actions of RFC 3464 section 2.3.3 that report no failure.
+_SUCCESSES = frozenset({"delivered", "relayed", "expanded"})
 
 
 def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *, strong: bool) -> str | None:
