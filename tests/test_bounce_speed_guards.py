@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from bot.parse import Bounce, Code, Delivery, parse_bounce
+from bot.parse import _AUTOREPLY, Bounce, Code, Delivery, _transcript, parse_bounce, reason
 from bot.parse.dates import iso, parse_date, report_date
 from bot.parse.sender import Sender
 
@@ -94,3 +94,30 @@ def test_a_receipt_is_a_dsn_whose_every_action_is_a_success(actions: tuple[str, 
     receipt = bool(words) and words <= {"delivered", "relayed", "expanded"}
     bounce = parse_bounce(_dsn(*actions))
     assert (bounce.why_not == "a delivery receipt: every recipient was delivered") == receipt
+
+
+def test_first_pass_keyed_by_fields_answers_as_the_evidence_does() -> None:
+    """``classify`` asks the first pass with the evidence's fields as a plain tuple (the evidence
+    is built only where the answer is not cached): the answer is the evidence's own, and the
+    blind pass asks for the command exactly where a probe reads it."""
+    statuses = ("", "userunknown", "filtered", "rejected", "securityerror", "mailboxfull", "blocked")
+    founds = (frozenset(), frozenset({"userunknown"}), frozenset({"rejected", "filtered"}), frozenset({"spamdetected"}))
+    for by_status in statuses:
+        for found in founds:
+            for command in (None, "RCPT", "DATA", "MAIL"):
+                for reply_code in (None, "525", "530"):
+                    fields = (by_status, found, command, reply_code, bool(by_status), False, not by_status)
+                    expected = reason._first_pass_of(reason.Evidence(*fields))
+                    assert reason._first_pass(fields) == expected == reason._first_pass(reason.Evidence(*fields))
+                    blind = (by_status, found, None, reply_code, bool(by_status), False, not by_status)
+                    try:
+                        direct = reason._first_pass_of(reason._Blind(*blind))
+                    except reason._NeedsCommand:
+                        direct = reason._UNKNOWN
+                    assert reason._blind_first_pass(blind) == direct
+
+
+def test_gated_readers_give_nothing_where_their_gate_fails() -> None:
+    """A transcript needs its "<<< " replies, an auto-reply its non-empty Auto-Submitted field."""
+    assert _transcript("550 5.1.1 no such user\n>>> RCPT TO:<a@example.org>\n") == ""
+    assert _AUTOREPLY.search("") is None

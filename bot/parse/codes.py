@@ -153,8 +153,6 @@ def _matches(text: str) -> list[re.Match[str]]:
     found first. Otherwise (or past ``MAX_MATCHES`` of a digit) the one scan runs."""
     found: list[re.Match[str]] = []
     digits = 0
-    # every match holds three characters at least: a shorter text cannot hold MAX_MATCHES of them
-    short = len(text) < 3 * MAX_MATCHES
     for digit, pattern in _BY_DIGIT:
         # A search before an iterator: most scans find nothing (over the corpus 1,223 of 2,190),
         # and an iterator costs more to set up than one search; of the scans that find one reply,
@@ -166,7 +164,9 @@ def _matches(text: str) -> list[re.Match[str]]:
             if m is not None:
                 matches.append(m)
                 rest = pattern.finditer(text, m.end())
-                matches += rest if short else itertools.islice(rest, MAX_MATCHES - 2)
+                # every match holds three characters at least: a shorter text cannot hold
+                # MAX_MATCHES of them
+                matches += rest if len(text) < 3 * MAX_MATCHES else itertools.islice(rest, MAX_MATCHES - 2)
                 if len(matches) == MAX_MATCHES:
                     return list(itertools.islice(_ANY_CODE.finditer(text), MAX_MATCHES))
             found += matches

@@ -73,7 +73,9 @@ def not_failed(text: str, lowered: str | None = None) -> set[str]:
             if budget[0] <= 0:
                 break
     if "@" in text:
-        out.update(m[1].strip("<>").lower() for m in _MAILQ_ENTRY.finditer(lines) if "@" in m[1][1:-1])
+        for m in _MAILQ_ENTRY.finditer(lines):  # a plain loop: a generator costs more, and most find none
+            if "@" in m[1][1:-1]:
+                out.add(m[1].strip("<>").lower())
     lowered = lower(text) if lowered is None else lowered
     if "deliver" in lowered:
         _delivered_lists(text, lowered, out)

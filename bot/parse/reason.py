@@ -402,16 +402,22 @@ _PROBES: dict[str, Callable[[Evidence], bool]] = {
 _FIRST_PASS_PROBES = tuple((name, _PROBES[name]) for name in FIRST_PASS)
 
 
-@functools.lru_cache(maxsize=1024)
-def _first_pass(e: Evidence) -> str | None:
-    """The first reason of ``FIRST_PASS`` whose probe holds for ``e``, or None. A pure function
-    of a small value (a status name, a few reason names, a command, a reply code, three flags):
-    the same evidence recurs across deliveries and bounces, and a cached answer costs one lookup
-    instead of up to nineteen probe calls."""
+def _first_pass_of(e: Evidence) -> str | None:
+    """The first reason of ``FIRST_PASS`` whose probe holds for ``e``, or None."""
     for name, probe in _FIRST_PASS_PROBES:
         if probe(e):
             return name
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _first_pass(fields: tuple[object, ...]) -> str | None:
+    """``_first_pass_of`` the evidence of ``fields`` (``Evidence``'s, in order). A pure function
+    of a small value (a status name, a few reason names, a command, a reply code, three flags):
+    the same evidence recurs across deliveries and bounces, and a cached answer costs one lookup
+    instead of up to nineteen probe calls. Keyed by the plain tuple (equal to the evidence, and
+    hashed alike): the evidence is built only when the answer is not cached."""
+    return _first_pass_of(tuple.__new__(Evidence, fields))
 
 
 class _NeedsCommand(Exception):
@@ -433,11 +439,12 @@ _UNKNOWN = "?"  # ``_blind_first_pass``'s answer when the command decides
 
 
 @functools.lru_cache(maxsize=1024)
-def _blind_first_pass(e: _Blind) -> str | None:
-    """``_first_pass`` for evidence without its command, or ``_UNKNOWN`` when a probe reached
-    asks for the command (finding it costs more than the probes: most evidence never needs it)."""
+def _blind_first_pass(fields: tuple[object, ...]) -> str | None:
+    """``_first_pass`` for evidence without its command (``fields`` hold None for it), or
+    ``_UNKNOWN`` when a probe reached asks for the command (finding it costs more than the
+    probes: most evidence never needs it)."""
     try:
-        return _first_pass.__wrapped__(e)
+        return _first_pass_of(tuple.__new__(_Blind, fields))
     except _NeedsCommand:
         return _UNKNOWN
 
@@ -525,17 +532,22 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
         # it: the rules run without it first (a ``_Blind`` evidence), and it is found when one of
         # them asks (``_asked``).
         find = command
-        e: Evidence = tuple.__new__(_Blind, (by_status, found, None, reply_code, bool(status), still_queued, policy))
+        fields: tuple[object, ...] = (by_status, found, None, reply_code, bool(status), still_queued, policy)
     else:
-        e = tuple.__new__(Evidence, (by_status, found, command, reply_code, bool(status), still_queued, policy))
+        fields = (by_status, found, command, reply_code, bool(status), still_queued, policy)
     if diagnostic_type[:6] != "X-UNIX":
         # (the first pass of a ``_Blind`` has a cache of its own, keyed without the command)
-        name = _blind_first_pass(e) if isinstance(e, _Blind) else _first_pass(e)
+        name = _blind_first_pass(fields) if find is not None else _first_pass(fields)
         if name == _UNKNOWN:
-            e = _known(e, find)
-            name = _first_pass(e)
+            assert find is not None  # (only a blind pass asks)
+            fields = (by_status, found, find(), reply_code, bool(status), still_queued, policy)
+            find = None
+            name = _first_pass(fields)
         if name is not None:
-            return name
+            return name  # (most deliveries: no evidence was built but on a cache miss)
+    # the evidence the rules below read
+    e: Evidence = tuple.__new__(_Blind if find is not None else Evidence, fields)
+    if diagnostic_type[:6] != "X-UNIX":
         if policy:
             # A refusal by the receiving side's policy: of the sender (the text says so, or at
             # MAIL FROM) "rejected", otherwise the recipient's filter, "filtered".

@@ -235,7 +235,7 @@ def _filled_step_json(plan: _StepPlan, known: dict[str, str]) -> str:
     values, filled, placeholders = field_values(names, known)
     shown = [start]
     for name, after in places:
-        shown += (_inner(values[name]), after)
+        shown += (encode_basestring(values[name])[1:-1], after)  # ``_inner``, without a call of it
     shown.append(f'", "filled": {_pairs(filled.items())}, "placeholders": {_pairs(placeholders.items())}}}')
     return "".join(shown)
 
