@@ -33,7 +33,6 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from bot import __version__
@@ -316,23 +315,23 @@ class Knowledge:
 
 
 @functools.cache
-def _root() -> Path:
+def _root() -> str:
     """The ``knowledge`` data package's directory. Found through its import spec, which costs
-    nothing, where ``importlib.resources`` would import tempfile, shutil and random at start-up."""
+    nothing, where ``importlib.resources`` would import tempfile, shutil and random at start-up
+    (and a ``pathlib.Path``, pathlib and urllib.parse)."""
     spec = importlib.util.find_spec("knowledge")
     locations = spec.submodule_search_locations if spec is not None else None
     if not locations:
         raise KnowledgeError("the knowledge data package is not installed")
-    return Path(next(iter(locations)))
+    return next(iter(locations))
 
 
 def read(relative: str) -> dict[str, Any]:
     """One TOML file of ``knowledge/``; a missing or malformed file is a ``KnowledgeError``."""
     import tomllib  # noqa: PLC0415 - a run that finds the base in its cache parses no TOML
 
-    resource = _root() / relative
     try:
-        with resource.open("rb") as fh:
+        with open(os.path.join(_root(), relative), "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError as exc:
         raise KnowledgeError(f"knowledge/{relative}: file missing") from exc
@@ -341,8 +340,7 @@ def read(relative: str) -> dict[str, Any]:
 
 
 def _groups() -> list[str]:
-    catalog = _root() / "catalog"
-    return sorted(p.name[:-5] for p in catalog.iterdir() if p.name.endswith(".toml"))
+    return sorted(name[:-5] for name in os.listdir(os.path.join(_root(), "catalog")) if name.endswith(".toml"))
 
 
 def _table(where: str, value: object) -> dict[str, Any]:
@@ -486,9 +484,9 @@ def _same_fields(
 
 def _text_files(language: str) -> list[str]:
     """The text files of a language: every ``<lang>/*.toml`` that is no group's twin and not ui."""
-    folder = _root() / language
     skip = {*_groups(), UI_FILE}
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml") and p.name[:-5] not in skip)
+    names = os.listdir(os.path.join(_root(), language))
+    return sorted(name[:-5] for name in names if name.endswith(".toml") and name[:-5] not in skip)
 
 
 def _flatten(where: str, table: dict[str, Any], prefix: str, into: dict[str, str]) -> None:
@@ -559,7 +557,7 @@ def cached(name: str, kind: type[T], build: Callable[[], T]) -> T:
     if folder is None:
         return build()
     # One file per name and per installed copy (several checkouts share a user's cache).
-    path = os.path.join(folder, f"{name}-{zlib.crc32(str(_root()).encode()):08x}.pickle")
+    path = os.path.join(folder, f"{name}-{zlib.crc32(_root().encode()):08x}.pickle")
     stamp = _fingerprint_once()
     value = _from_cache(path, stamp, kind)
     if value is None:
@@ -586,7 +584,7 @@ def _fingerprint() -> str:
     here = os.path.dirname(__file__)
     for where in (f"{here}/knowledge.py", f"{here}/sender/knowledge.py"):
         _stamp(where, parts)
-    stack = [str(_root())]
+    stack = [_root()]
     while stack:
         where = stack.pop()
         try:

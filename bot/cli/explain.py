@@ -14,7 +14,6 @@ import gc
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import IO, Any, NamedTuple, TypeVar
 
 from bot import knowledge
@@ -80,15 +79,15 @@ def iter_inputs(paths: Sequence[str], stdin: IO[bytes]) -> Iterator[Input]:
             data, size = _read_bounded(stdin.read)
             yield Input("-", data, size)
             continue
-        path = Path(raw)
-        if path.is_dir():
-            files = _files_under(str(path))
+        path = os.path.normpath(raw)  # as a Path would name it, without importing pathlib at start-up
+        if os.path.isdir(path):
+            files = _files_under(path)
             if not files:
                 yield Input(raw, None, error=f"{raw}: directory holds no files")
             for file in files[:MAX_FILES]:
                 yield Input(file, None)  # read where it is parsed
         else:
-            yield Input(str(path), None)
+            yield Input(path, None)
 
 
 def _files_under(root: str) -> list[str]:
@@ -120,11 +119,10 @@ def _files_under(root: str) -> list[str]:
     return [path if root != "." else path.removeprefix("./") for _, path in found]
 
 
-def _read_file(path: str | Path) -> Input:
-    """Read one input file (bounded). ``path`` as ``iter_inputs`` gives it, already normalised.
+def _read_file(name: str) -> Input:
+    """Read one input file (bounded). ``name`` as ``iter_inputs`` gives it, already normalised.
     Read from its descriptor: a file object (even unbuffered) costs twice the rest of reading a
-    small file, and no Path object per file."""
-    name = str(path)
+    small file."""
     try:
         fd = os.open(name, _READ_FLAGS)
         try:
@@ -279,7 +277,7 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
         )
         return EXIT_NONE
     recognised = unreadable = 0
-    many = len(args.inputs) > 1 or any(Path(p).is_dir() for p in args.inputs)
+    many = len(args.inputs) > 1 or any(os.path.isdir(p) for p in args.inputs)
     render = functools.partial(explain_input, language=language, fmt=args.format, color=color, many=many)
     sender_facts.load()  # now, before any worker starts: each inherits the facts instead of reading them
     # What start-up made (modules, the knowledge base) lives to the end: frozen, no collection
