@@ -136,6 +136,20 @@ ORIGINAL_FIELDS = frozenset(
 )
 
 
+# The fields of a returned original whose values something reads: its parties, its trace, and
+# the Subject that tells a forwarded bounce (``source._is_report``). The rest of ORIGINAL_FIELDS
+# (Date, Message-ID, Content-*, Envelope-To: a third of a usual block) only shows that there is an
+# original, which any of these shows as well: they are matched (``original_headers``) only in a
+# block that has none of these.
+ORIGINAL_READ_FIELDS = ORIGINAL_FIELDS - {
+    "envelope-to",
+    "date",
+    "message-id",
+    "content-type",
+    "content-transfer-encoding",
+}
+
+
 # The fields of a report's own headers that the parser reads (``source.py``, ``__init__.py``,
 # ``dates.py``); the rest (Received, DKIM, ARC, X-MS-..., Message-ID, Cc: often most of the block)
 # is dropped as soon as it is split off, before any decoding. A field here that nothing reads
@@ -213,7 +227,16 @@ def parse_header_text(text: str, wanted: frozenset[str] | None = READ_FIELDS) ->
     return out[:MAX_HEADERS]
 
 
-_WANTED_FIELDS = {names: _wanted_fields(names) for names in (READ_FIELDS, ORIGINAL_FIELDS, PART_FIELDS)}
+def original_headers(text: str) -> list[tuple[str, str]]:
+    """The fields of a returned original's header block (already decoded) that something reads
+    (``ORIGINAL_READ_FIELDS``); in a block that has none of them, all of ``ORIGINAL_FIELDS``, so
+    that the fields read are empty exactly when those are."""
+    return parse_header_text(text, ORIGINAL_READ_FIELDS) or parse_header_text(text, ORIGINAL_FIELDS)
+
+
+_WANTED_FIELDS = {
+    names: _wanted_fields(names) for names in (READ_FIELDS, ORIGINAL_READ_FIELDS, ORIGINAL_FIELDS, PART_FIELDS)
+}
 
 
 # A quoted value is matched as runs of plain characters between escapes, not a character at a time.
@@ -311,7 +334,8 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
         # its type, parameters and body are left to ``parse(child.raw)``, for a caller that
         # needs them.
         inner = (part.payload() if part.encoding in ("base64", "quoted-printable") else body).lstrip(b"\n")
-        part.children.append(Part(headers=parse_headers(header_block(inner), ORIGINAL_FIELDS), raw=inner))
+        head = header_block(inner).decode("utf-8", "surrogateescape")
+        part.children.append(Part(headers=original_headers(head), raw=inner))
     return part
 
 

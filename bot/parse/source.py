@@ -523,7 +523,7 @@ def _original(part: Part, source: Source) -> None:
         fields = inner.headers
     else:
         block = mime.header_block(part.payload()[:65536].replace(b"\r\n", b"\n").lstrip(b"\n"))
-        fields = mime.parse_headers(block, mime.ORIGINAL_FIELDS)
+        fields = mime.original_headers(block.decode("utf-8", "surrogateescape"))
     source.original = _headers_of(fields)
 
 
@@ -602,7 +602,7 @@ def _read_message(msg: Part, source: Source) -> None:
         while cut is not None:
             eol = text.find("\n", skip + cut)
             tail = text[eol + 1 if eol != -1 else len(text) :].lstrip(" -\n")[:65536]
-            fields = mime.parse_header_text(mime.quoted_header_block(tail), mime.ORIGINAL_FIELDS)
+            fields = mime.original_headers(mime.quoted_header_block(tail))
             quoted = _headers_of(fields)
             if skip == 0 and eol != -1 and _forward(headers) and _is_report(quoted):
                 # A person's inline forward of a bounce ("FYI, see below" over "-----Original
