@@ -27,7 +27,9 @@ _ESCAPES = str.maketrans({c: "\\" + c for c in _SPECIAL})
 
 
 def _escape(literal: str) -> str:
-    return literal.translate(_ESCAPES)
+    # (most fragments hold no special character: a set test costs a fraction of ``translate``,
+    # which looks every character up in the table's dict)
+    return literal if _SPECIAL.isdisjoint(literal) else literal.translate(_ESCAPES)
 
 
 def _split(alternative: str) -> tuple[str, str]:
@@ -61,26 +63,33 @@ def _node(pairs: list[tuple[str, str]], low: int, high: int, depth: int) -> str:
     one literal. (Ranges and offsets into the one sorted list: no copies, as this runs at import.)"""
     ends_here = False
     tails: set[str] = set()
-    branches = []
     start = low
+    while start < high and len(pairs[start][0]) == depth:  # sorted: the openings that end here come first
+        tail = pairs[start][1]
+        if tail:
+            tails.add(tail)
+        else:
+            ends_here = True
+        start += 1
+    branches = []
     while start < high:
         opening, tail = pairs[start]
-        if len(opening) == depth:  # sorted: the openings that end here come first
-            if tail:
-                tails.add(tail)
-            else:
-                ends_here = True
-            start += 1
-            continue
         first = opening[depth]
         end = start + 1
         while end < high and pairs[end][0][depth] == first:  # longer than ``depth``: sorted after ``opening``
             end += 1
+        if end == start + 1:
+            # one opening (most leaves): the rest of it is one literal, then its tail (what the
+            # node below would give, without the character-by-character walk to find its end)
+            branches.append(_escape(opening[depth:]) + tail)
+            start = end
+            continue
         # the run all openings of the group share (the group is sorted: its first and last
         # opening bound every other one)
         last = pairs[end - 1][0]
         shared = depth + 1
-        while shared < min(len(opening), len(last)) and opening[shared] == last[shared]:
+        limit = min(len(opening), len(last))
+        while shared < limit and opening[shared] == last[shared]:
             shared += 1
         branches.append(_escape(opening[depth:shared]) + _node(pairs, start, end, shared))
         start = end
