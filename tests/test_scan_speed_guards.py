@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import random
 import re
+from itertools import product
 
 import pytest
 
-from bot.parse.alternation import _escape, literal_trie_pattern, trie_pattern
+from bot.parse import phrases
+from bot.parse.alternation import _escape, gated, literal_trie_pattern, trie_pattern
 
 _ALPHABET = "ab.(|*x"
 
@@ -48,3 +50,25 @@ def test_a_lone_opening_keeps_its_tail(seed: int) -> None:
 def test_a_fragment_is_escaped_only_where_it_needs_it(literal: str) -> None:
     assert re.fullmatch(_escape(literal), literal)
     assert _escape(literal) == literal.translate(str.maketrans({c: "\\" + c for c in "\\.^$*+?{}[]|()"}))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_gated_items_are_those_holding_no_absent_gate(seed: int) -> None:
+    # (built one gate at a time, each split filtering only the items left)
+    rnd = random.Random(seed)
+    items = tuple(("".join(rnd.choice("abc") for _ in range(rnd.randint(0, 5))), n) for n in range(rnd.randint(0, 9)))
+    gates = tuple("".join(rnd.choice("abc") for _ in range(rnd.randint(1, 2))) for _ in range(rnd.randint(0, 4)))
+    table = gated(items, gates, lambda item: item[0])
+    assert list(table) == list(product((False, True), repeat=len(gates)))
+    for present, kept in table.items():
+        absent = [gate for gate, has in zip(gates, present, strict=True) if not has]
+        assert kept == tuple(item for item in items if not any(gate in item[0] for gate in absent))
+
+
+def test_each_opening_lists_its_longer_phrases_longest_first() -> None:
+    # (only the opening itself can be a phrase of its group no longer than the opening)
+    vocabulary = [word for word in phrases._TABLE if word[0].isalnum()]
+    for opening, (longer, _) in phrases._CANDIDATES.items():
+        group = sorted(w for w in vocabulary if w[: phrases._WORD_PREFIX] == opening)
+        want = sorted((w for w in group if len(w) > phrases._WORD_PREFIX), key=len, reverse=True)
+        assert longer == tuple(want), opening

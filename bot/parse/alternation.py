@@ -15,7 +15,7 @@ is the longest word at its position.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from itertools import product
+from itertools import compress
 from typing import TypeVar
 
 _SPECIAL = frozenset("\\.^$*+?{}[]|()")
@@ -110,14 +110,19 @@ def gated(
     an item whose literal (``needle(item)``) holds a gate the text lacks cannot occur in it and
     is left out; the rest keep their order. One search for a short gate that many literals share
     (a character, a word) costs less than a search for each of them, and most texts lack it."""
-    # the gates each item holds, and each combination's absent gates, as bits: an item is kept
-    # where it holds none of the absent ones (this runs at import, for every combination)
-    held = [sum(1 << bit for bit, gate in enumerate(gates) if gate in needle(item)) for item in items]
-    return {
-        present: tuple(item for item, holds in zip(items, held, strict=True) if not holds & absent)
-        for present in product((False, True), repeat=len(gates))
-        for absent in (sum(1 << bit for bit, has in enumerate(present) if not has),)
-    }
+    # One gate at a time, each combination so far splits in two: the text holds the gate (the
+    # items stay as they are) or lacks it (those whose literal holds it are dropped). Each split
+    # filters the items left, not all of them (this runs at import, for every combination).
+    combinations: dict[tuple[bool, ...], tuple[tuple[_Item, ...], tuple[str, ...]]]
+    combinations = {(): (items, tuple(map(needle, items)))}
+    for gate in gates:
+        split: dict[tuple[bool, ...], tuple[tuple[_Item, ...], tuple[str, ...]]] = {}
+        for present, (kept, literals) in combinations.items():
+            lacking = [gate not in literal for literal in literals]
+            split[(*present, False)] = (tuple(compress(kept, lacking)), tuple(compress(literals, lacking)))
+            split[(*present, True)] = (kept, literals)
+        combinations = split
+    return {present: kept for present, (kept, _) in combinations.items()}
 
 
 def holds_any(text: str, needles: tuple[str, ...]) -> bool:

@@ -991,10 +991,13 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Entry], dict[str, tuple[tuple[
     for opening, group in sorted(by_opening.items()):
         while chain and not opening.startswith(chain[-1]):
             chain.pop()
-        if len(group[0]) <= _WORD_PREFIX:  # (``word_led`` is sorted: the opening itself comes first)
+        # (``word_led`` is sorted: the opening itself, the one phrase of the group that may be no
+        # longer than it, comes first)
+        short = len(group[0]) <= _WORD_PREFIX
+        if short:
             chain.append(group[0])
-        longest_first = sorted((w for w in group if len(w) > _WORD_PREFIX), key=len, reverse=True)
-        candidates[opening] = (tuple(longest_first), chain[-1] if chain else None)
+        longest_first = tuple(sorted(group[short:], key=len, reverse=True)) if len(group) > short else ()
+        candidates[opening] = (longest_first, chain[-1] if chain else None)
     wordy = literal_trie_pattern(by_opening)
     # The opening is consumed, not looked ahead at (a lookahead costs the engine a frame of its own
     # at every separator): the caller resumes each search one character after the separator. Only
