@@ -3,6 +3,8 @@ give what the general code gives."""
 
 from __future__ import annotations
 
+import binascii
+import random
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,72 @@ def test_the_original_fields_left_unread_are_read_by_nothing(monkeypatch: pytest
     monkeypatch.setattr(mime, "ORIGINAL_READ_FIELDS", mime.ORIGINAL_FIELDS)
     wide = [parse_bounce(data) for data in datas]
     assert wide == narrow
+
+
+def _decoded_by_the_library(value: str) -> str:
+    """``decode_header`` as ``email.header`` alone reads a value (the value itself where it fails)."""
+    import email.header  # noqa: PLC0415
+
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except Exception:
+        return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "=?UTF-8?B?a3VuaXl1a2kgYXp1bWE=?= <kijitora@example.org>",
+        "=?utf-8?B?a3VuaXl1a2kgYXp1bWE?=(x)",  # padding missing; a parenthesis after it
+        "=?utf-8?B?8J+QiPCfkIg=?=@example.org",  # set off by a space
+        "=?iso-8859-15?Q?Delivery_Status_Notification_=28Failure=29?=",
+        "=?iso-8859-1?q?caf=E9?=",
+        "=?iso-2022-jp?B?VW5kZWxpdmVyYWJsZTogGyRCJUslYyE8JXMbKEI=?=",
+        "=?utf-8?B?gA==?= x",  # not UTF-8: kept as sent
+        "=?utf-8?B?YQ?= \\x",
+        "=?utf-8?Q?a=4?= x",  # a stray "=": left to the library
+        "=?utf-8?Q?a=?= x",
+        "=?utf-8?Q?a?= =?utf-8?Q?b?=",  # two words
+        "=?utf-8?Q?a?=\rb",  # two lines
+        "=?utf-8?Q?a?=\tb",
+        "=?us-ascii?Q?a?= b",  # not one of the charsets read here
+        "=?utf-8*en?Q?a?= b",
+        "x =?utf-8?Q?a?=",
+        "=?utf-8?Q?caf\u00e9?=",
+    ],
+)
+def test_an_encoded_word_decodes_as_the_library_decodes_it(value: str) -> None:
+    assert source.decode_header(value) == _decoded_by_the_library(value)
+
+
+def test_random_encoded_words_decode_as_the_library_decodes_them() -> None:
+    rng = random.Random(2047)
+    charsets = ["utf-8", "UTF-8", "iso-8859-1", "ISO-8859-15", "iso-2022-jp", "us-ascii", "koi8-r"]
+    rests = ["", " <a@example.org>", "@example.org", "(c)", ")", "\\", "  x", "x", " =?utf-8?q?x?=", "\ty", "?= x"]
+    texts = ["caf\u00e9", "\u30cb\u30e3\u30fc\u30f3", "plain words", "a_b=c?d", ""]
+    taken = 0
+    for _ in range(3000):
+        charset = rng.choice(charsets)
+        if rng.random() < 0.7:
+            try:
+                data = rng.choice(texts).encode(charset)
+            except (UnicodeError, LookupError):
+                data = rng.choice(texts).encode("utf-8")
+        else:
+            data = bytes(rng.randrange(256) for _ in range(rng.randrange(8)))
+        if rng.random() < 0.5:
+            payload = binascii.b2a_base64(data, newline=False).decode()
+            payload = payload.rstrip("=") if rng.random() < 0.3 else payload
+            payload += rng.choice(["", "", "=", "A", " ", "!"])
+            encoding = rng.choice("bB")
+        else:
+            payload = "".join(
+                "_" if b == 32 and rng.random() < 0.7 else chr(b) if 33 <= b < 127 and b not in b"=?_" else f"={b:02X}"
+                for b in data
+            )
+            payload += rng.choice(["", "", "=", "=4", "=4g", "_", "?"])
+            encoding = rng.choice("qQ")
+        value = f"=?{charset}?{encoding}?{payload}?={rng.choice(rests)}"
+        taken += source._ENCODED_WORD.match(value) is not None
+        assert source.decode_header(value) == _decoded_by_the_library(value), value
+    assert taken > 1000  # the shortcut was taken

@@ -13,6 +13,7 @@ Everything is bounded: the input is cut to ``MAX_BYTES`` before parsing, MIME is
 
 from __future__ import annotations
 
+import binascii
 import html
 import re
 from operator import itemgetter
@@ -347,9 +348,49 @@ _MESSAGE_FIELD = re.compile(
 )
 
 
+# The usual encoded value: one encoded word (RFC 2047 section 2) that opens it, in a charset that
+# ``email.header`` decodes and checks with the codec of its own name, then plain text
+# ("=?utf-8?B?...?= <a@example.org>"). ``_decoded_word`` reads it as ``email.header`` does, at a
+# fraction of the cost of that (about 100 K instructions a value). A Q-encoded word is taken only
+# when each "=" in it is an escape: ``binascii.a2b_qp`` reads a stray one otherwise.
+_ENCODED_WORD = re.compile(
+    r"=\?(utf-8|iso-8859-1|iso-8859-15|iso-2022-jp)\?(?:b\?([^?]*+)|q\?((?:[^?=]++|=[0-9a-f]{2})*+))\?=",
+    re.I | re.A,
+)
+
+
+def _decoded_word(word: re.Match[str], rest: str) -> str | None:
+    """The value that ``_ENCODED_WORD`` matched at its start, followed by ``rest``, decoded as
+    ``email.header`` decodes it; None where this reading would not be sure to give the same."""
+    if "=?" in rest:
+        return None  # more encoded words
+    charset, b, q = word.groups()
+    codec = charset.lower()
+    try:
+        if b is not None:
+            raw = binascii.a2b_base64((b + "==="[: -len(b) % 4]).encode())  # padding supplied
+        else:
+            raw = binascii.a2b_qp(q.encode(), header=True)
+        text = raw.decode(codec)
+        text.encode(codec)  # (``email.header`` checks that the text goes back to its charset)
+    except (binascii.Error, UnicodeError):
+        return None
+    # Plain text after an encoded word is set off by a space unless it opens with one (or with a
+    # parenthesis or a backslash), as ``email.header`` joins them.
+    if rest and not rest[0].isspace() and rest[0] not in "()\\":
+        return text + " " + rest
+    return text + rest
+
+
 def decode_header(value: str) -> str:
     if "=?" not in value:
         return value
+    # (a control character may break the value into lines, which ``email.header`` reads apart)
+    word = _ENCODED_WORD.match(value) if value.isascii() and value.isprintable() else None
+    if word is not None:
+        decoded = _decoded_word(word, value[word.end() :])
+        if decoded is not None:
+            return decoded
     # Imported here: most headers hold no encoded word, and the package is costly to load.
     import email.errors  # noqa: PLC0415
     import email.header  # noqa: PLC0415
