@@ -17,15 +17,16 @@ from bot.parse.alternation import gated
 SUPPORTED = ("en", "es", "fr", "ja", "nl", "ko", "de", "it", "pt", "zh", "ru")
 
 
-def _runs(letters: str) -> re.Pattern[str]:
-    """Runs of ``letters`` (a class's ranges): a text is counted run by run (``_count``), one
-    match per word rather than one per letter. The pattern opens with the class itself, not a
-    repeat of it: then the engine skips ahead to the next letter of the class at C speed."""
-    return re.compile(f"[{letters}][{letters}]*")
-
-
-_KANA = _runs(r"\u3040-\u30ff")
-_LATIN = _runs("A-Za-z")
+# Kana and Latin letters are counted by both bytes of each UTF-16 code unit (``_in_range``): kana
+# (U+3040..U+30FF) are the units of the block U+30xx whose low byte is 0x40 or more, Latin
+# letters the units of the block U+00xx whose low byte is a letter. Each byte string becomes a
+# string of 0 and 1 (``bytes.translate``), read as one integer: the units that pass both tests
+# are the set bits of the two integers' AND, all at C speed (a pattern tried character by
+# character, and a list of its runs, cost several times as much).
+_KANA_HIGH = bytes(int(b == 0x30) for b in range(256))
+_KANA_LOW = bytes(int(b >= 0x40) for b in range(256))
+_LATIN_HIGH = bytes(int(b == 0) for b in range(256))
+_LATIN_LOW = bytes(int(chr(b) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") for b in range(256))
 # Hangul, Han and Cyrillic are counted by the high byte of each UTF-16 code unit (``_in_blocks``:
 # an encoding, a slice and a ``bytes.translate``, all at C speed): their ranges are whole blocks of
 # 256 characters but for Hangul's last, completed with a pattern only where a text holds that
@@ -151,7 +152,8 @@ _WORDS: dict[str, tuple[str, ...]] = {
     "pt": ("o", "de", "não", "mensagem", "destinatário", "servidor", "entregue", "foi", "para", "você"),
 }
 # Latin letters only (the word lists are Latin-script); explicit ranges are about twice as fast
-# as Unicode classes. The pattern opens with the class, not a repeat of it (see ``_runs``).
+# as Unicode classes. The pattern opens with the class, not a repeat of it: the engine skips
+# ahead to the next letter at C speed.
 _TOKEN = re.compile(r"[a-z\u00c0-\u024f][a-z\u00c0-\u024f]*(?:'[a-z\u00c0-\u024f]+)?")
 _PHRASE_LANG = tuple((w, lang) for lang, words in _WORDS.items() for w in words if " " in w or "'" in w)
 # The phrases a text can hold, by the fragments several of them share (``gated``): a text without
@@ -197,9 +199,10 @@ def detect(text: str, content_language: str | None = None) -> str | None:
     return _by_sample(sample)
 
 
-def _count(letters: re.Pattern[str], sample: str) -> int:
-    """How many characters of ``sample`` the runs of ``letters`` hold."""
-    return sum(map(len, letters.findall(sample)))
+def _in_range(high: bytes, low: bytes, high_table: bytes, low_table: bytes) -> int:
+    """How many of the code units whose high bytes are ``high`` and low bytes ``low`` pass both
+    tables (1 for a byte that passes, 0 for one that does not)."""
+    return (int.from_bytes(high.translate(high_table)) & int.from_bytes(low.translate(low_table))).bit_count()
 
 
 def _in_blocks(high: bytes, blocks: bytes) -> int:
@@ -211,11 +214,12 @@ def _by_sample(sample: str) -> str | None:
     if sample.isascii():
         return _by_words(sample)
     # the block of each UTF-16 code unit (those of a pair, and lone surrogates, lie in none of ours)
-    high = sample.encode("utf-16-be", "surrogatepass")[::2]
-    kana = _count(_KANA, sample)
+    units = sample.encode("utf-16-be", "surrogatepass")
+    high, low = units[::2], units[1::2]
+    kana = _in_range(high, low, _KANA_HIGH, _KANA_LOW)
     hangul = _in_blocks(high, _HANGUL_BLOCKS)
     if 0xD7 in high:  # (by value: a one-byte bytes operand is first tried as an integer, at a cost)
-        hangul += _count(_HANGUL_LAST, sample)
+        hangul += len(_HANGUL_LAST.findall(sample))
     if hangul >= 4 and hangul >= kana:
         return "ko"
     if kana >= 4:
@@ -224,7 +228,7 @@ def _by_sample(sample: str) -> str | None:
     # Chinese subject or names "Иван Петров" is English.
     han = _in_blocks(high, _HAN_BLOCKS)
     cyrillic = _in_blocks(high, _CYRILLIC_BLOCKS)
-    latin = _count(_LATIN, sample) if han >= 8 or cyrillic >= 8 else 0
+    latin = _in_range(high, low, _LATIN_HIGH, _LATIN_LOW) if han >= 8 or cyrillic >= 8 else 0
     if han >= 8 and han * 3 >= latin:
         # Japanese writes its grammar in kana; Chinese (QQ, 163, Sina reports) has none.
         return "ja" if kana or any(w in sample for w in _JAPANESE_KANJI) else "zh"
