@@ -261,7 +261,8 @@ def _parse(source: Source) -> Bounce:
         # diagnostic ends on (the final answer, not an earlier line of the transcript).
         primary = Code(first.status, first.reply_code, first.diagnostic or "")
     elif first is not None and primary is not None and primary.reply_code is None and first.status == primary.status:
-        primary = dataclasses.replace(primary, reply_code=first.reply_code)
+        # (built directly: ``dataclasses.replace`` costs three times as much)
+        primary = Code(primary.status, first.reply_code, primary.text, primary.depth)
     lang = language.detect(text, source.headers.get("content-language"))
     sender = find_sender(
         reported,

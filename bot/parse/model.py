@@ -137,8 +137,12 @@ class Bounce:
     @property
     def recipients(self) -> tuple[str, ...]:
         """Each delivery's recipient once, in order (a key set again keeps its first place)."""
+        deliveries = self.deliveries
+        if len(deliveries) == 1:  # most bounces: no order to keep, nothing repeated
+            recipient = deliveries[0].recipient
+            return (recipient,) if recipient else ()
         seen: dict[str, None] = {}
-        for delivery in self.deliveries:
+        for delivery in deliveries:
             if delivery.recipient:
                 seen[delivery.recipient] = None
         return tuple(seen)
