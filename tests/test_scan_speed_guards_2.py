@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -17,11 +18,11 @@ _ALPHABET = (
 
 
 def _kana(sample: str) -> int:
-    return language._count(language._KANA, sample)
+    return len(re.findall("[\u3040-\u30ff]", sample))
 
 
 def _latin(sample: str) -> int:
-    return language._count(language._LATIN, sample)
+    return len(re.findall("[A-Za-z]", sample))
 
 
 @pytest.mark.parametrize("seed", range(40))

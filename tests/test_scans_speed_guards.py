@@ -43,9 +43,12 @@ def test_mimecast_phrases_found_under_their_gates() -> None:
 
 def test_script_counts_are_letter_counts() -> None:
     sample = "メール配信エラー: Ошибка доставки 수신자 없음 \ud7a0\ud7b5 收件人 abc DEF ñ 😀 \udc80"
-    high = sample.encode("utf-16-be", "surrogatepass")[::2]
-    assert language._count(language._KANA, sample) == len(re.findall("[\u3040-\u30ff]", sample))
-    assert language._count(language._LATIN, sample) == len(re.findall("[A-Za-z]", sample))
+    units = sample.encode("utf-16-be", "surrogatepass")
+    high, low = units[::2], units[1::2]
+    kana = language._in_range(high, low, language._KANA_HIGH, language._KANA_LOW)
+    assert kana == len(re.findall("[\u3040-\u30ff]", sample))
+    latin = language._in_range(high, low, language._LATIN_HIGH, language._LATIN_LOW)
+    assert latin == len(re.findall("[A-Za-z]", sample))
     hangul = language._in_blocks(high, language._HANGUL_BLOCKS) + language._count(language._HANGUL_LAST, sample)
     assert hangul == len(re.findall("[\uac00-\ud7af]", sample))
     assert language._in_blocks(high, language._HAN_BLOCKS) == len(re.findall("[\u4e00-\u9fff]", sample))

@@ -17,17 +17,6 @@ from bot.parse.alternation import gated
 SUPPORTED = ("en", "es", "fr", "ja", "nl", "ko", "de", "it", "pt", "zh", "ru")
 
 
-def _runs(letters: str) -> re.Pattern[str]:
-    """Runs of ``letters`` (a class's ranges): a text is counted run by run (``_count``), one
-    match per word rather than one per letter. The pattern opens with the class itself, not a
-    repeat of it: then the engine skips ahead to the next letter of the class at C speed."""
-    return re.compile(f"[{letters}][{letters}]*")
-
-
-# The kana and Latin letters as patterns: what the byte counts below must give (the speed guards
-# compare the two).
-_KANA = _runs(r"\u3040-\u30ff")
-_LATIN = _runs("A-Za-z")
 # Kana and Latin letters are counted by both bytes of each UTF-16 code unit (``_in_range``): kana
 # (U+3040..U+30FF) are the units of the block U+30xx whose low byte is 0x40 or more, Latin
 # letters the units of the block U+00xx whose low byte is a letter. Each byte string becomes a
@@ -163,7 +152,8 @@ _WORDS: dict[str, tuple[str, ...]] = {
     "pt": ("o", "de", "não", "mensagem", "destinatário", "servidor", "entregue", "foi", "para", "você"),
 }
 # Latin letters only (the word lists are Latin-script); explicit ranges are about twice as fast
-# as Unicode classes. The pattern opens with the class, not a repeat of it (see ``_runs``).
+# as Unicode classes. The pattern opens with the class, not a repeat of it: the engine skips
+# ahead to the next letter at C speed.
 _TOKEN = re.compile(r"[a-z\u00c0-\u024f][a-z\u00c0-\u024f]*(?:'[a-z\u00c0-\u024f]+)?")
 _PHRASE_LANG = tuple((w, lang) for lang, words in _WORDS.items() for w in words if " " in w or "'" in w)
 # The phrases a text can hold, by the fragments several of them share (``gated``): a text without
