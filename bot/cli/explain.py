@@ -14,6 +14,7 @@ import gc
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import IO, Any, NamedTuple, TypeVar
 
 from bot import knowledge
@@ -30,6 +31,7 @@ MAX_ASKED_JOBS = 64  # --jobs N: a typo such as 100000 must not fork that many p
 OUTPUT_BLOCK = 1 << 16
 PARALLEL_FROM = 200  # inputs: below this, starting workers costs more than it saves
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)  # Windows would translate line ends
+S = TypeVar("S")
 T = TypeVar("T")
 
 
@@ -74,6 +76,14 @@ def _read_bounded(read: Callable[[int], bytes], first: bytes = b"") -> tuple[byt
 
 def iter_inputs(paths: Sequence[str], stdin: IO[bytes]) -> Iterator[Input]:
     """Files, directories (expanded, sorted, recursively) and ``-`` for standard input."""
+    for item in _inputs(paths, stdin):
+        yield Input(item, None) if isinstance(item, str) else item
+
+
+def _inputs(paths: Sequence[str], stdin: IO[bytes]) -> Iterator[Input | str]:
+    """``iter_inputs``, with a file still to be read given as its name alone: ``explain_input``
+    reads it from there, and no ``Input`` is built for it (a named tuple's Python ``__new__``
+    costs more than the rest of reading a small file's name)."""
     for raw in paths or ["-"]:
         if raw == "-":
             data, size = _read_bounded(stdin.read)
@@ -84,10 +94,9 @@ def iter_inputs(paths: Sequence[str], stdin: IO[bytes]) -> Iterator[Input]:
             files = _files_under(path)
             if not files:
                 yield Input(raw, None, error=f"{raw}: directory holds no files")
-            for file in files[:MAX_FILES]:
-                yield Input(file, None)  # read where it is parsed
+            yield from files[:MAX_FILES]  # each read where it is parsed
         else:
-            yield Input(path, None)
+            yield path
 
 
 def _files_under(root: str) -> list[str]:
@@ -108,21 +117,31 @@ def _files_under(root: str) -> list[str]:
             continue
         with entries:
             for entry in entries:
+                # Files first: most entries are. (A directory is not a file; a link to one is
+                # neither of the two, and a hidden file is left out by its name.)
                 try:
-                    if entry.is_dir(follow_symlinks=False):
+                    if entry.is_file():
+                        if entry.name[0] != ".":
+                            found.append((prefix + entry.name, entry.path))
+                    elif entry.is_dir(follow_symlinks=False):
                         stack.append((entry.path, f"{prefix}{entry.name}\0"))
-                    elif not entry.name.startswith(".") and entry.is_file():
-                        found.append((prefix + entry.name, entry.path))
                 except OSError:
                     continue
-    found.sort()
-    return [path if root != "." else path.removeprefix("./") for _, path in found]
+    # By the key alone (no two files share one): the sort then compares strings, not tuples.
+    found.sort(key=itemgetter(0))
+    if root != ".":
+        return [path for _, path in found]
+    return [path.removeprefix("./") for _, path in found]
 
 
 def _read_file(name: str) -> Input:
-    """Read one input file (bounded). ``name`` as ``iter_inputs`` gives it, already normalised.
-    Read from its descriptor: a file object (even unbuffered) costs twice the rest of reading a
-    small file."""
+    """Read one input file (bounded). ``name`` as ``iter_inputs`` gives it, already normalised."""
+    return Input(name, *_read(name))
+
+
+def _read(name: str) -> tuple[bytes | None, int, str | None]:
+    """``_read_file``'s (data, size, error). Read from the file's descriptor: a file object (even
+    unbuffered) costs twice the rest of reading a small file."""
     try:
         fd = os.open(name, _READ_FLAGS)
         try:
@@ -135,21 +154,25 @@ def _read_file(name: str) -> Input:
         finally:
             os.close(fd)
     except FileNotFoundError:
-        return Input(name, None, error=f"{name}: no such file")
+        return None, 0, f"{name}: no such file"
     except IsADirectoryError:
-        return Input(name, None, error=f"{name}: is a directory")
+        return None, 0, f"{name}: is a directory"
     except PermissionError:
-        return Input(name, None, error=f"{name}: permission denied")
+        return None, 0, f"{name}: permission denied"
     except OSError as exc:
-        return Input(name, None, error=f"{name}: cannot read ({exc.strerror or exc})")
-    return Input(name, data, size)
+        return None, 0, f"{name}: cannot read ({exc.strerror or exc})"
+    return data, size, None
 
 
 def analyse(item: Input) -> Bounce:
     assert item.data is not None
-    bounce = parse_bounce(item.data)
-    if item.size > MAX_BYTES and not bounce.truncated:
-        note = f"input is {item.size} bytes; only the first {MAX_BYTES} were analysed"
+    return _analysed(item.data, item.size)
+
+
+def _analysed(data: bytes, size: int) -> Bounce:
+    bounce = parse_bounce(data)
+    if size > MAX_BYTES and not bounce.truncated:
+        note = f"input is {size} bytes; only the first {MAX_BYTES} were analysed"
         bounce = dataclasses.replace(bounce, truncated=True, notes=(*bounce.notes, note))
     return bounce
 
@@ -161,30 +184,37 @@ def analyse(item: Input) -> Bounce:
 Outcome = tuple[str, tuple[str, ...], bool, bool, dict[str, Any] | None]
 
 
-def explain_input(item: Input, *, language: str, fmt: str, color: bool, many: bool) -> Outcome:
-    """Read (when ``item`` is a path still to read), parse, explain and render one input. Pure
-    apart from reading the file, so it runs the same in this process or in a worker."""
-    if item.data is None and item.error is None:
-        item = _read_file(item.name)
-    if item.error:
-        return "", (item.error,), False, True, None
-    bounce = analyse(item)
+def explain_input(item: Input | str, *, language: str, fmt: str, color: bool, many: bool) -> Outcome:
+    """Read (when ``item`` is a path still to read: an ``Input`` without data, or a file's name
+    from ``_inputs``), parse, explain and render one input. Pure apart from reading the file, so
+    it runs the same in this process or in a worker."""
+    if isinstance(item, str):
+        name = item
+        data, size, error = _read(name)
+    else:
+        name, data, size, error = item
+        if data is None and error is None:
+            data, size, error = _read(name)
+    if error:
+        return "", (error,), False, True, None
+    assert data is not None
+    bounce = _analysed(data, size)
     messages: tuple[str, ...] = ()  # the usual case: a bounce, and nothing to say about the input
     if not bounce.is_ndr or bounce.notes:
-        said = [] if bounce.is_ndr else [f"{item.name}: not a bounce: {bounce.why_not}"]
-        messages = (*said, *(f"{item.name}: {note}" for note in bounce.notes))
+        said = [] if bounce.is_ndr else [f"{name}: not a bounce: {bounce.why_not}"]
+        messages = (*said, *(f"{name}: {note}" for note in bounce.notes))
     output, record = "", None
     if fmt == "jsonl":  # the explanation goes straight into the line: no Explanation is built
-        output = bounce_line(bounce, language, item.name) + "\n"
+        output = bounce_line(bounce, language, name) + "\n"
     elif fmt == "text":
         if bounce.is_ndr:
             from bot.render.terminal import render_text  # noqa: PLC0415 - text output only
 
             ui = knowledge.load(language).ui
             explanation = explain_bounce(bounce, language)
-            output = render_text(bounce, explanation, ui, color=color, file=item.name if many else None)
+            output = render_text(bounce, explanation, ui, color=color, file=name if many else None)
     else:
-        record = bounce_record(bounce, explain_bounce(bounce, language) if bounce.is_ndr else None, item.name)
+        record = bounce_record(bounce, explain_bounce(bounce, language) if bounce.is_ndr else None, name)
     return output, messages, bounce.is_ndr, False, record
 
 
@@ -195,7 +225,7 @@ def _jobs(requested: int | None) -> int:
     return min(usable or 1, MAX_JOBS)
 
 
-def _outcomes(items: Iterable[Input], render: Callable[[Input], T], *, jobs: int) -> Iterator[T]:
+def _outcomes(items: Iterable[S], render: Callable[[S], T], *, jobs: int) -> Iterator[T]:
     """Outcomes in input order. Many files are shared among ``jobs`` processes, this one and
     forked workers (each reads and parses its own files, so only rendered answers cross between
     processes: ``bot/cli/fanout.py``)."""
@@ -286,7 +316,7 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     records = []
     output = _Output(stdout)
     try:
-        outcomes = _outcomes(iter_inputs(args.inputs, stdin), render, jobs=_jobs(args.jobs))
+        outcomes = _outcomes(_inputs(args.inputs, stdin), render, jobs=_jobs(args.jobs))
         for answer, messages, is_ndr, unread, record in outcomes:
             unreadable += unread
             recognised += is_ndr

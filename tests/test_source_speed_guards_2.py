@@ -1,0 +1,66 @@
+"""More shortcuts taken when reading inputs give what the general code gives."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.cli import explain
+from bot.cli.explain import Input
+
+
+def test_files_under_takes_links_to_files_not_to_directories(tmp_path: Path) -> None:
+    for name in ("d/a", "d/.h", "e/b", ".x/c"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    (tmp_path / "link-file").symlink_to(tmp_path / "d" / "a")
+    (tmp_path / ".link-hidden").symlink_to(tmp_path / "d" / "a")
+    (tmp_path / "link-dir").symlink_to(tmp_path / "e", target_is_directory=True)
+    (tmp_path / "link-broken").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(tmp_path / "fifo")
+    # What rglob finds (it does not follow links to directories), files and links to files only.
+    wanted = [str(p) for p in sorted(tmp_path.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+    assert str(tmp_path / "link-file") in wanted and str(tmp_path / ".x" / "c") in wanted
+    assert explain._files_under(str(tmp_path)) == wanted
+
+
+def test_inputs_name_the_files_that_iter_inputs_gives_unread(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.eml").write_bytes(b"From: a@example.org\n\nhi\n")
+    (tmp_path / "empty").mkdir()
+    paths = [str(tmp_path / "d"), str(tmp_path / "empty"), str(tmp_path / "d" / ".." / "d" / "a.eml"), "-"]
+    given = list(explain._inputs(paths, io.BytesIO(b"x")))
+    assert given == [
+        str(tmp_path / "d" / "a.eml"),
+        Input(str(tmp_path / "empty"), None, error=f"{tmp_path / 'empty'}: directory holds no files"),
+        str(tmp_path / "d" / "a.eml"),
+        Input("-", b"x", 1),
+    ]
+    wrapped = [Input(item, None) if isinstance(item, str) else item for item in given]
+    assert list(explain.iter_inputs(paths, io.BytesIO(b"x"))) == wrapped
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "text"])
+def test_a_file_given_by_name_is_explained_as_its_input_is(tmp_path: Path, fmt: str) -> None:
+    big = tmp_path / "big.eml"
+    big.write_bytes(b"Subject: x\n\n" + b"550 5.1.1 user unknown\n" * (explain.MAX_BYTES // 20))
+    cases = [
+        Path(__file__).parent / "samples" / "exim" / "exim-en-5.1.1-plain.eml",
+        big,
+        tmp_path / "missing.eml",
+        tmp_path,
+    ]
+    for path in cases:
+        name = str(path)
+        by_name = explain.explain_input(name, language="en", fmt=fmt, color=False, many=True)
+        unread = explain.explain_input(Input(name, None), language="en", fmt=fmt, color=False, many=True)
+        read = explain._read_file(name)
+        assert by_name == unread
+        if read.error is None:
+            assert read.size == path.stat().st_size
+            assert explain.explain_input(read, language="en", fmt=fmt, color=False, many=True) == by_name
+        else:
+            assert by_name == ("", (read.error,), False, True, None)
