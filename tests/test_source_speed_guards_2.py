@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import os
+import random
+import re
 from pathlib import Path
 
 import pytest
 
 from bot.cli import explain
 from bot.cli.explain import Input
+from bot.parse import mime
 
 
 def test_files_under_takes_links_to_files_not_to_directories(tmp_path: Path) -> None:
@@ -64,3 +67,40 @@ def test_a_file_given_by_name_is_explained_as_its_input_is(tmp_path: Path, fmt: 
             assert explain.explain_input(read, language="en", fmt=fmt, color=False, many=True) == by_name
         else:
             assert by_name == ("", (read.error,), False, True, None)
+
+
+def _header_blocks(rng: random.Random, count: int) -> list[str]:
+    """Header blocks of wanted and other names in random letter cases, folded or not, with the
+    near misses that a branch must not take (a longer name, a name cut short, no colon)."""
+    names = [*sorted(mime.ORIGINAL_FIELDS | mime.READ_FIELDS), "received-spfx", "dkim-signature", "x-mailer", "mime"]
+    blocks = []
+    for _ in range(count):
+        lines = []
+        for _ in range(rng.randrange(1, 12)):
+            name = rng.choice(names)
+            name = name[: rng.randrange(1, len(name) + 1)] if rng.random() < 0.1 else name
+            name = "".join(c.upper() if rng.random() < 0.5 else c for c in name)
+            gap = rng.choice(["", " ", "\t", "\n ", " \n\t"])
+            colon = ":" if rng.random() < 0.95 else ""
+            value = rng.choice(["", " a@example.org", "\tx\n y", " \u00e9\n\tz ", "  "])
+            lines.append(rng.choice(["", " ", "\t"]) * (rng.random() < 0.05) + name + gap + colon + value)
+        blocks.append("\n".join(lines))
+    return blocks
+
+
+def test_branched_field_patterns_find_what_the_case_blind_ones_find() -> None:
+    rng = random.Random(2047)
+    samples = Path(__file__).parent / "samples"
+    texts = _header_blocks(rng, 3000)
+    for path in sorted(samples.rglob("*.eml")):
+        texts.append(mime.header_block(path.read_bytes().replace(b"\r\n", b"\n")).decode("utf-8", "surrogateescape"))
+    for names in (mime.READ_FIELDS, mime.ORIGINAL_READ_FIELDS, mime.ORIGINAL_FIELDS, mime.PART_FIELDS):
+        branched = mime._wanted_fields(names, branched=True)
+        blind = mime._wanted_fields(names)
+        found = 0
+        for text in texts:
+            want = blind.findall("\n" + text)
+            assert branched.findall("\n" + text) == want, (sorted(names), text)
+            found += len(want)
+        assert found > 1000
+    assert mime._WANTED_FIELDS[mime.READ_FIELDS].flags & re.IGNORECASE == 0  # the branched one is in use

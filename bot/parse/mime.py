@@ -186,17 +186,28 @@ PART_FIELDS = frozenset({"content-type", "content-transfer-encoding"})
 _FIELD_LINE = re.compile(r"^([^\s:]{1,76})[ \t]*:[ \t]*(.*)$", re.M)
 
 
-def _wanted_fields(names: frozenset[str]) -> re.Pattern[str]:
+def _wanted_fields(names: frozenset[str], *, branched: bool = False) -> re.Pattern[str]:
     """One pass over a header block (with a line break put before it) that finds only the fields
     named in ``names``, in any letter case, each with its folded continuation lines (RFC 5322
     section 2.2.3): the same fields ``_FIELD_LINE`` finds in the unfolded block, without
     splitting out the others (Received, DKIM-Signature, ARC-*: most of a block). A look at the
-    first letter skips most other lines at once. Field names are ASCII, hence ``re.A``."""
-    firsts = "".join(sorted({name[0] for name in names}))
-    return re.compile(
-        rf"\n(?=[{firsts}])({literal_trie_pattern(names)})(?:[ \t]|\n[ \t])*+:[ \t]*+([^\n]*+(?:\n[ \t][^\n]*+)*+)",
-        re.I | re.A,
-    )
+    first letter skips most other lines at once. Field names are ASCII, hence ``re.A``.
+
+    ``branched``, for the blocks read in every message: each branch opens with a plain letter,
+    one branch for each of its two cases, and matches the rest of its names in any case. The
+    engine passes over a branch that opens with a plain character by comparing that character,
+    where it enters each branch of a pattern compiled with ``re.I`` in turn until one matches
+    (about 300 instructions a header line); each pattern, twice as long, costs about 2 M
+    instructions more to compile at start-up."""
+    tail = r"(?:[ \t]|\n[ \t])*+:[ \t]*+([^\n]*+(?:\n[ \t][^\n]*+)*+)"
+    if not branched:
+        firsts = "".join(sorted({name[0] for name in names}))
+        return re.compile(rf"\n(?=[{firsts}])({literal_trie_pattern(names)}){tail}", re.I | re.A)
+    branches: list[str] = []
+    for first in sorted({name[0] for name in names}):
+        rest = literal_trie_pattern(name[1:] for name in names if name[0] == first)
+        branches.extend(f"{re.escape(letter)}(?i:{rest})" for letter in dict.fromkeys((first.upper(), first)))
+    return re.compile(rf"\n({'|'.join(branches)}){tail}", re.A)
 
 
 def _unfold(value: str) -> str:
@@ -235,7 +246,10 @@ def original_headers(text: str) -> list[tuple[str, str]]:
 
 
 _WANTED_FIELDS = {
-    names: _wanted_fields(names) for names in (READ_FIELDS, ORIGINAL_READ_FIELDS, ORIGINAL_FIELDS, PART_FIELDS)
+    READ_FIELDS: _wanted_fields(READ_FIELDS, branched=True),
+    ORIGINAL_READ_FIELDS: _wanted_fields(ORIGINAL_READ_FIELDS, branched=True),
+    ORIGINAL_FIELDS: _wanted_fields(ORIGINAL_FIELDS),
+    PART_FIELDS: _wanted_fields(PART_FIELDS),
 }
 
 
