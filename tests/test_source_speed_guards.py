@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import binascii
 import random
-from pathlib import Path
 
 import pytest
 
 from bot.parse import mime, parse_bounce, source
-
-_ROOT = Path(__file__).resolve().parent.parent
-_INPUTS = sorted(
-    path
-    for folder in (_ROOT / "tests" / "samples", _ROOT / "docs" / "examples")
-    for path in folder.rglob("*")
-    if path.is_file() and path.suffix != ".toml"
-)
+from tests.test_reading_speed_guards import _INPUTS
 
 
 @pytest.mark.parametrize(
