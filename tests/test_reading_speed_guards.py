@@ -140,8 +140,8 @@ def test_a_file_is_read_as_the_plain_loop_reads_it(tmp_path: Path, size: int) ->
     path.write_bytes(content)
     with path.open("rb", buffering=0) as fh:
         want = explain._read_bounded(fh.read)
-    item = explain._read_file(str(path))
-    assert (item.data, item.size) == want == (content[:MAX_BYTES], size)
+    data, read_size, _ = explain._read_file(str(path))
+    assert (data, read_size) == want == (content[:MAX_BYTES], size)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes")
@@ -159,10 +159,10 @@ def test_a_pipe_whose_first_read_is_short_is_read_to_its_end(tmp_path: Path) -> 
 
     writer = threading.Thread(target=write)
     writer.start()
-    item = explain._read_file(str(fifo))
+    data, size, _ = explain._read_file(str(fifo))
     writer.join()
     content = b"".join(pieces)
-    assert (item.data, item.size) == (content[:MAX_BYTES], len(content))
+    assert (data, size) == (content[:MAX_BYTES], len(content))
 
 
 def _split_plainly(raw: bytes) -> tuple[bytes, bytes]:

@@ -30,20 +30,20 @@ def test_files_under_takes_links_to_files_not_to_directories(tmp_path: Path) -> 
     assert explain._files_under(str(tmp_path)) == wanted
 
 
-def test_inputs_name_the_files_that_iter_inputs_gives_unread(tmp_path: Path) -> None:
+def test_inputs_name_the_files_still_to_read(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.eml").write_bytes(b"From: a@example.org\n\nhi\n")
     (tmp_path / "empty").mkdir()
     paths = [str(tmp_path / "d"), str(tmp_path / "empty"), str(tmp_path / "d" / ".." / "d" / "a.eml"), "-"]
-    given = list(explain._inputs(paths, io.BytesIO(b"x")))
+    given = list(explain.iter_inputs(paths, io.BytesIO(b"x")))
     assert given == [
         str(tmp_path / "d" / "a.eml"),
         Input(str(tmp_path / "empty"), None, error=f"{tmp_path / 'empty'}: directory holds no files"),
         str(tmp_path / "d" / "a.eml"),
         Input("-", b"x", 1),
     ]
-    wrapped = [Input(item, None) if isinstance(item, str) else item for item in given]
-    assert list(explain.iter_inputs(paths, io.BytesIO(b"x"))) == wrapped
+    read = [explain.read_input(item) for item in given]
+    assert read == [explain.read_input(Input(item, None)) if isinstance(item, str) else item for item in given]
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "text"])
@@ -60,13 +60,14 @@ def test_a_file_given_by_name_is_explained_as_its_input_is(tmp_path: Path, fmt: 
         name = str(path)
         by_name = explain.explain_input(name, language="en", fmt=fmt, color=False, many=True)
         unread = explain.explain_input(Input(name, None), language="en", fmt=fmt, color=False, many=True)
-        read = explain._read_file(name)
+        data, size, error = explain._read_file(name)
         assert by_name == unread
-        if read.error is None:
-            assert read.size == path.stat().st_size
+        if error is None:
+            assert size == path.stat().st_size
+            read = Input(name, data, size)
             assert explain.explain_input(read, language="en", fmt=fmt, color=False, many=True) == by_name
         else:
-            assert by_name == ("", (read.error,), False, True, None)
+            assert by_name == ("", (error,), False, True, None)
 
 
 def _header_blocks(rng: random.Random, count: int) -> list[str]:

@@ -74,16 +74,11 @@ def _read_bounded(read: Callable[[int], bytes], first: bytes = b"") -> tuple[byt
     return data, size
 
 
-def iter_inputs(paths: Sequence[str], stdin: IO[bytes]) -> Iterator[Input]:
-    """Files, directories (expanded, sorted, recursively) and ``-`` for standard input."""
-    for item in _inputs(paths, stdin):
-        yield Input(item, None) if isinstance(item, str) else item
-
-
-def _inputs(paths: Sequence[str], stdin: IO[bytes]) -> Iterator[Input | str]:
-    """``iter_inputs``, with a file still to be read given as its name alone: ``explain_input``
-    reads it from there, and no ``Input`` is built for it (a named tuple's Python ``__new__``
-    costs more than the rest of reading a small file's name)."""
+def iter_inputs(paths: Sequence[str], stdin: IO[bytes]) -> Iterator[Input | str]:
+    """Files, directories (expanded, sorted, recursively) and ``-`` for standard input. A file
+    still to be read is given as its name alone: its worker reads it (``read_input``), and no
+    ``Input`` is built for it (a named tuple's Python ``__new__`` costs more than the rest of
+    reading a small file's name)."""
     for raw in paths or ["-"]:
         if raw == "-":
             data, size = _read_bounded(stdin.read)
@@ -134,14 +129,21 @@ def _files_under(root: str) -> list[str]:
     return [path.removeprefix("./") for _, path in found]
 
 
-def _read_file(name: str) -> Input:
-    """Read one input file (bounded). ``name`` as ``iter_inputs`` gives it, already normalised."""
-    return Input(name, *_read(name))
+def read_input(item: Input | str) -> tuple[str, bytes | None, int, str | None]:
+    """(name, data, size, error) of one item of ``iter_inputs``: a file given by its name, or by an
+    ``Input`` without data or error, is read here (in the worker that parses it)."""
+    if isinstance(item, str):
+        return item, *_read_file(item)
+    name, data, size, error = item
+    if data is None and error is None:
+        return name, *_read_file(name)
+    return name, data, size, error
 
 
-def _read(name: str) -> tuple[bytes | None, int, str | None]:
-    """``_read_file``'s (data, size, error). Read from the file's descriptor: a file object (even
-    unbuffered) costs twice the rest of reading a small file."""
+def _read_file(name: str) -> tuple[bytes | None, int, str | None]:
+    """(data, size, error) of one input file, read bounded. ``name`` as ``iter_inputs`` gives it,
+    already normalised. Read from the file's descriptor: a file object (even unbuffered) costs
+    twice the rest of reading a small file."""
     try:
         fd = os.open(name, _READ_FLAGS)
         try:
@@ -164,12 +166,8 @@ def _read(name: str) -> tuple[bytes | None, int, str | None]:
     return data, size, None
 
 
-def analyse(item: Input) -> Bounce:
-    assert item.data is not None
-    return _analysed(item.data, item.size)
-
-
-def _analysed(data: bytes, size: int) -> Bounce:
+def analyse(data: bytes, size: int) -> Bounce:
+    """The bounce in ``data``, the first MAX_BYTES of an input of ``size`` bytes."""
     bounce = parse_bounce(data)
     if size > MAX_BYTES and not bounce.truncated:
         note = f"input is {size} bytes; only the first {MAX_BYTES} were analysed"
@@ -185,20 +183,13 @@ Outcome = tuple[str, tuple[str, ...], bool, bool, dict[str, Any] | None]
 
 
 def explain_input(item: Input | str, *, language: str, fmt: str, color: bool, many: bool) -> Outcome:
-    """Read (when ``item`` is a path still to read: an ``Input`` without data, or a file's name
-    from ``_inputs``), parse, explain and render one input. Pure apart from reading the file, so
-    it runs the same in this process or in a worker."""
-    if isinstance(item, str):
-        name = item
-        data, size, error = _read(name)
-    else:
-        name, data, size, error = item
-        if data is None and error is None:
-            data, size, error = _read(name)
+    """Read (when ``item`` is a path still to read), parse, explain and render one input. Pure
+    apart from reading the file, so it runs the same in this process or in a worker."""
+    name, data, size, error = read_input(item)
     if error:
         return "", (error,), False, True, None
     assert data is not None
-    bounce = _analysed(data, size)
+    bounce = analyse(data, size)
     messages: tuple[str, ...] = ()  # the usual case: a bounce, and nothing to say about the input
     if not bounce.is_ndr or bounce.notes:
         said = [] if bounce.is_ndr else [f"{name}: not a bounce: {bounce.why_not}"]
@@ -316,7 +307,7 @@ def cmd_explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str], stdi
     records = []
     output = _Output(stdout)
     try:
-        outcomes = _outcomes(_inputs(args.inputs, stdin), render, jobs=_jobs(args.jobs))
+        outcomes = _outcomes(iter_inputs(args.inputs, stdin), render, jobs=_jobs(args.jobs))
         for answer, messages, is_ndr, unread, record in outcomes:
             unreadable += unread
             recognised += is_ndr

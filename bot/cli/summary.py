@@ -25,11 +25,11 @@ from bot.cli.explain import (
     Input,
     _jobs,
     _outcomes,
-    _read_file,
     add_reading_arguments,
     analyse,
     default_language,
     iter_inputs,
+    read_input,
 )
 from bot.errors import MailflowError
 from bot.explain import explain_bounce
@@ -48,15 +48,15 @@ class Fact:
     notes: tuple[str, ...] = ()  # for stderr, as explain says them (only the first MiB was read, ...)
 
 
-def summarise_input(item: Input) -> Fact:
+def summarise_input(item: Input | str) -> Fact:
     """Read (when ``item`` is a path still to read), parse and reduce one input. Pure apart from
     reading the file, so it runs the same in this process or in a worker."""
-    if item.data is None and item.error is None:
-        item = _read_file(item.name)
-    if item.error:
-        return Fact(error=item.error)
-    bounce = analyse(item)
-    notes = tuple(f"{item.name}: {note}" for note in bounce.notes)
+    name, data, size, error = read_input(item)
+    if error:
+        return Fact(error=error)
+    assert data is not None
+    bounce = analyse(data, size)
+    notes = tuple(f"{name}: {note}" for note in bounce.notes)
     if not bounce.is_ndr:
         return Fact(why_not=bounce.why_not or "not a bounce", notes=notes)
     explanation = explain_bounce(bounce, knowledge.DEFAULT_LANGUAGE)
