@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.parse import _MARKER_PHRASES, _STRUCTURAL_SHAPES, phrases
+from bot.parse import phrases
 from bot.parse.alternation import gated, literal_trie_pattern, trie_pattern
+from bot.parse.reading import _MARKER_PHRASES, _STRUCTURAL_SHAPES
 from bot.parse.source import read
 from tests.conftest import SHARED
 

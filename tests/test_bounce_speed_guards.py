@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
-from bot.parse import _AUTOREPLY, Bounce, Code, Delivery, _transcript, parse_bounce, reason
+from bot.parse import Bounce, Code, Delivery, parse_bounce, reason
 from bot.parse.dates import iso, parse_date, report_date
+from bot.parse.reading import _AUTOREPLY, _transcript
 from bot.parse.sender import Sender
 
 _BOUNCE = (

@@ -14,9 +14,17 @@ import re
 
 import pytest
 
-from bot.parse import _HEAD_SPAN, _REPLY_OPENING, _json_bounced, _last_reply, _Report, _transcript, _with_opening
 from bot.parse import phrases as P
 from bot.parse import reason as R
+from bot.parse.reading import (
+    _HEAD_SPAN,
+    _REPLY_OPENING,
+    _json_bounced,
+    _last_reply,
+    _Report,
+    _transcript,
+    _with_opening,
+)
 from bot.parse.reason import classify
 from bot.parse.source import read
 

@@ -16,7 +16,7 @@ from bot import knowledge
 from bot.explain import Explanation, explain_bounce
 from bot.knowledge import Cause, Entry, Step
 from bot.parse import Bounce, Code, Delivery, parse_bounce
-from bot.parse.sender import Sender
+from bot.parse.model import Sender
 
 # Every class whose __init__ is written by hand, storing through its slots' setters.
 HAND_WRITTEN_INIT = [Code, Delivery, Bounce, Sender, Explanation, Cause, Step, Entry]

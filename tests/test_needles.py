@@ -9,16 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.parse import (
-    _CHALLENGE,
-    _CHALLENGE_WORDS,
-    _DELIVERED,
-    _DELIVERED_OPENING,
-    _QUOTA_NOTICE,
-    _SUGGESTIONS,
-    _quota_words,
-    _without_suggestions,
-)
 from bot.parse.extract import (
     _FOLDED,
     _HOST_SHAPES,
@@ -29,6 +19,16 @@ from bot.parse.extract import (
     _REPORTING_NEEDLES,
     _REPORTING_REACH,
     _shared,
+)
+from bot.parse.reading import (
+    _CHALLENGE,
+    _CHALLENGE_WORDS,
+    _DELIVERED,
+    _DELIVERED_OPENING,
+    _QUOTA_NOTICE,
+    _SUGGESTIONS,
+    _quota_words,
+    _without_suggestions,
 )
 from bot.parse.source import read
 from tests.conftest import SHARED

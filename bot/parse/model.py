@@ -11,8 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.frozen import slot_setters
-from bot.parse.sender import Sender
 
+
+@dataclass(frozen=True, slots=True, init=False)
+class Sender:
+    """The sender as the bounce shows it (``sender.py`` reads it). Its own ``__init__`` (the
+    generated one's parameters) stores each field through its slot's setter (``frozen.py``: one
+    is built per bounce)."""
+
+    domain: str | None = None
+    ip: str | None = None
+    mailfrom: str | None = None  # the envelope (MAIL FROM / Return-Path) domain, when shown
+
+    def __init__(self, domain: str | None = None, ip: str | None = None, mailfrom: str | None = None) -> None:
+        _sender_domain(self, domain)
+        _sender_ip(self, ip)
+        _sender_mailfrom(self, mailfrom)
+
+
+_sender_domain, _sender_ip, _sender_mailfrom = slot_setters(Sender)
 _NO_SENDER = Sender()
 
 

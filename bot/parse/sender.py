@@ -35,12 +35,11 @@ import ipaddress
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 
-from bot.frozen import slot_setters
 from bot.parse import mime
 from bot.parse.alternation import gated
 from bot.parse.casing import lower
+from bot.parse.model import Sender
 from bot.parse.source import _original_marker
 
 _IP_MARKERS = (
@@ -113,24 +112,6 @@ _INTERNAL_RANGES = {
 _INTERNAL_FIRST = {v: [first for first, _ in ranges] for v, ranges in _INTERNAL_RANGES.items()}
 _INTERNAL_LAST = {v: [last for _, last in ranges] for v, ranges in _INTERNAL_RANGES.items()}
 _MAX_MATCHES = 20  # markers examined per kind: a bounce does not repeat them hundreds of times
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class Sender:
-    """The sender as the bounce shows it. Its own ``__init__`` (the generated one's parameters)
-    stores each field through its slot's setter (``frozen.py``: one is built per bounce)."""
-
-    domain: str | None = None
-    ip: str | None = None
-    mailfrom: str | None = None  # the envelope (MAIL FROM / Return-Path) domain, when shown
-
-    def __init__(self, domain: str | None = None, ip: str | None = None, mailfrom: str | None = None) -> None:
-        _sender_domain(self, domain)
-        _sender_ip(self, ip)
-        _sender_mailfrom(self, mailfrom)
-
-
-_sender_domain, _sender_ip, _sender_mailfrom = slot_setters(Sender)
 
 
 def _token(pattern: re.Pattern[str], text: str, start: int = 0) -> str:

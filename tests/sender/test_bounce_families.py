@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.parse import parse_bounce
-from bot.parse.sender import Sender
+from bot.parse.model import Sender
 from bot.sender.offer import offers_sender_check, sender_command
 
 BOUNCES = Path(__file__).parent / "bounces"

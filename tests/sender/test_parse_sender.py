@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from bot.parse import parse_bounce
-from bot.parse.sender import Sender, external_ip, find_sender, receiving_domains
+from bot.parse.model import Sender
+from bot.parse.sender import external_ip, find_sender, receiving_domains
 from bot.sender.offer import offers_sender_check, sender_command
 from tests.conftest import SAMPLES, load_cases
 
