@@ -8,8 +8,8 @@ import pytest
 
 from bot.parse import Bounce, Code, Delivery, parse_bounce, reason
 from bot.parse.dates import iso, parse_date, report_date
+from bot.parse.model import Sender
 from bot.parse.reading import _AUTOREPLY, _transcript
-from bot.parse.sender import Sender
 
 _BOUNCE = (
     True,
@@ -110,12 +110,14 @@ def test_first_pass_keyed_by_fields_answers_as_the_evidence_does() -> None:
                     fields = (by_status, found, command, reply_code, bool(by_status), False, not by_status)
                     expected = reason._first_pass_of(reason.Evidence(*fields))
                     assert reason._first_pass(fields) == expected == reason._first_pass(reason.Evidence(*fields))
-                    blind = (by_status, found, None, reply_code, bool(by_status), False, not by_status)
+                    blind = (by_status, found, reason._LATER, reply_code, bool(by_status), False, not by_status)
                     try:
-                        direct = reason._first_pass_of(reason._Blind(*blind))
+                        direct = reason._first_pass_of(reason.Evidence(*blind))
                     except reason._NeedsCommand:
                         direct = reason._UNKNOWN
                     assert reason._blind_first_pass(blind) == direct
+                    # a blind answer is the one every command gives
+                    assert direct in (reason._UNKNOWN, expected)
 
 
 def test_gated_readers_give_nothing_where_their_gate_fails() -> None:

@@ -183,14 +183,15 @@ def test_evidence_built_from_its_fields_in_order_is_the_one_the_class_builds() -
         ("securityerror", frozenset({"!expired", "blocked"}), "DATA", "554", True, False, True),
     ]
     for fields in values:
-        for kind in (R.Evidence, R._Blind):
-            built = tuple.__new__(kind, fields)
-            assert type(built) is kind
-            assert built == kind(*fields)
-            assert built._fields == R.Evidence._fields
-            assert built.by_status == fields[0] and built.policy == fields[-1]
+        built = tuple.__new__(R.Evidence, fields)
+        assert type(built) is R.Evidence
+        assert built == R.Evidence(*fields)
+        assert built.by_status == fields[0] and built.policy == fields[-1]
+        assert R._command(built) == fields[2]
+    blind = (*values[0][:2], R._LATER, *values[0][3:])
     with pytest.raises(R._NeedsCommand):
-        _ = tuple.__new__(R._Blind, values[0]).command
-    known = R._known(tuple.__new__(R._Blind, values[0]), lambda: "MAIL")
+        R._command(tuple.__new__(R.Evidence, blind))
+    known = R._known(tuple.__new__(R.Evidence, blind), lambda: "MAIL")
     assert type(known) is R.Evidence
     assert known == R.Evidence(*values[0][:2], "MAIL", *values[0][3:])
+    assert R._command(known) == "MAIL"

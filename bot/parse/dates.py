@@ -13,13 +13,19 @@ future). The result is ISO 8601 in UTC (``2026-12-06T01:02:03Z``).
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from email.utils import parsedate_tz
-else:  # where email.utils takes it from: loading email.utils itself costs far more
-    from email._parseaddr import parsedate_tz
+    from collections.abc import Callable
+
+    # what ``parsedate_tz`` gives: nine fields of ``time.struct_time`` and the zone's offset
+    _DateTuple = tuple[int, int, int, int, int, int, int, int, int, int | None]
+
+# ``email.utils.parsedate_tz``, taken from where ``email.utils`` takes it (loading ``email.utils``
+# itself costs far more); that module has no type stubs, so its type is ``email.utils``'s.
+parsedate_tz: Callable[[str], _DateTuple | None] = importlib.import_module("email._parseaddr").parsedate_tz
 
 MAX_VALUE = 120
 _EARLIEST = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)

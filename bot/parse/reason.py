@@ -18,7 +18,7 @@ Strategy (the order Sisimai's decision procedure uses, because its labels are ou
 
 The command may be given as a function that finds it: finding it (a search of the report's
 opening) costs more than all the rules, and most evidence is decided without it. The rules read
-the command last, and it is found only when one of them reaches it (``_Blind``).
+the command last (``_command``), and it is found only when one of them reaches it.
 """
 
 from __future__ import annotations
@@ -294,25 +294,25 @@ def _userunknown(e: Evidence) -> bool:
         "userunknown_stated" in e.found
         and "rejected_sender" not in e.found  # "the sender address does not exist" is no mailbox of ours
         and e.by_status in _VAGUE
-        and e.command not in _NONE_OR_BEFORE_DATA
+        and _command(e) not in _NONE_OR_BEFORE_DATA
     ):
         # After DATA, "user unknown" is often a recipient's sender filter in disguise (``_filtered``);
         # a text that states the mailbox does not exist, under a status that names nothing, is not.
         return True
-    return "userunknown" in e.found and (e.command == "RCPT" or (e.command is None and not e.by_status))
+    return "userunknown" in e.found and (_command(e) == "RCPT" or (_command(e) is None and not e.by_status))
 
 
 _VAGUE = frozenset({"", "securityerror", "systemerror", "onhold", "undefined"})
 
 
 def _at_mail(e: Evidence) -> bool:
-    return e.command == "MAIL"
+    return _command(e) == "MAIL"
 
 
 def _userunknown_vague(e: Evidence) -> bool:
     """A "no such user" text under a status that names no reason of its own (5.7.1, 5.0.0, none)
     and no command: the text says more than the code."""
-    return e.by_status in _VAGUE and "userunknown" in e.found and not e.policy and e.command is None
+    return e.by_status in _VAGUE and "userunknown" in e.found and not e.policy and _command(e) is None
 
 
 _UNKNOWN_OR_FILTERED = frozenset({"userunknown", "filtered"})
@@ -323,9 +323,9 @@ def _filtered(e: Evidence) -> bool:
         return bool(e.found & _UNKNOWN_OR_FILTERED)
     if not e.found & _UNKNOWN_OR_FILTERED:
         return False  # (the command is read last: finding it costs more than these tests)
-    if e.command in BEFORE_DATA:
+    if _command(e) in BEFORE_DATA:
         return False
-    return "filtered" in e.found or (e.command is not None and "userunknown" in e.found)
+    return "filtered" in e.found or (_command(e) is not None and "userunknown" in e.found)
 
 
 def _rejected_text(e: Evidence) -> bool:
@@ -336,7 +336,7 @@ def _rejected(e: Evidence) -> bool:
     if e.by_status == "rejected" or (e.by_status == "userunknown" and "rejected_sender" in e.found):
         # An address status (X.1.x) with a text naming the sender: the sender's address was refused.
         return True
-    if e.by_status == "securityerror" and not e.found and e.reply_code != "530" and e.command == "MAIL":
+    if e.by_status == "securityerror" and not e.found and e.reply_code != "530" and _command(e) == "MAIL":
         # Refused at MAIL FROM under a bare 5.7.x, nothing more said: the sender was refused
         # (530 is RFC 4954 "authentication required", a security error).
         return True
@@ -346,7 +346,7 @@ def _rejected(e: Evidence) -> bool:
     # under a status that names nothing else (the command is read last: finding it costs more).
     if e.by_status in ("", "undefined", "onhold", "securityerror", "systemerror"):
         return True
-    return e.command == "MAIL" or (e.command == "DATA" and e.by_status != "userunknown")
+    return _command(e) == "MAIL" or (_command(e) == "DATA" and e.by_status != "userunknown")
 
 
 def _hostunknown(e: Evidence) -> bool:
@@ -365,7 +365,7 @@ def _spam(e: Evidence) -> bool:
         return False
     if e.by_status == "spamdetected":
         return True
-    return "spamdetected" in e.found and e.command not in BEFORE_DATA
+    return "spamdetected" in e.found and _command(e) not in BEFORE_DATA
 
 
 def _blocked(e: Evidence) -> bool:
@@ -390,7 +390,7 @@ _PROBES: dict[str, Callable[[Evidence], bool]] = {
     **{r: _by_text(r) for r in ("hasmoved", "notcompliantrfc", "badreputation", "speeding")},
     "mesgtoobig": _mesgtoobig,
     "suspend": lambda e: e.reply_code == "525" or "suspend" in e.found,
-    "norelaying": lambda e: "norelaying" in e.found and e.command not in ("CONN", "EHLO", "HELO"),
+    "norelaying": lambda e: "norelaying" in e.found and _command(e) not in ("CONN", "EHLO", "HELO"),
     "userunknown": _userunknown,
     "filtered": _filtered,
     "contenterror": lambda e: (e.by_status == "contenterror" or "contenterror" in e.found) and not _spam(e),
@@ -421,18 +421,22 @@ def _first_pass(fields: tuple[object, ...]) -> str | None:
 
 
 class _NeedsCommand(Exception):
-    """Raised by ``_Blind.command``: the answer depends on the SMTP command."""
+    """Raised by ``_command``: the answer depends on the SMTP command, not found yet."""
 
 
-class _Blind(Evidence):
-    """Evidence whose command is not known yet: a probe that reads it raises ``_NeedsCommand``.
-    A pass that never reads the command takes the same path whatever the command is."""
+# The command of evidence built before its command was looked for (``classify``): no SMTP
+# command is written so.
+_LATER = "\0"
 
-    __slots__ = ()
 
-    @property
-    def command(self) -> str | None:  # overrides the field's getter
+def _command(e: Evidence) -> str | None:
+    """The SMTP command of ``e``; ``_NeedsCommand`` when it has not been looked for yet (a pass
+    that never reads it takes the same path whatever the command is). Every rule reads the
+    command here."""
+    command = e.command
+    if command == _LATER:
         raise _NeedsCommand
+    return command
 
 
 _UNKNOWN = "?"  # ``_blind_first_pass``'s answer when the command decides
@@ -440,11 +444,11 @@ _UNKNOWN = "?"  # ``_blind_first_pass``'s answer when the command decides
 
 @functools.lru_cache(maxsize=1024)
 def _blind_first_pass(fields: tuple[object, ...]) -> str | None:
-    """``_first_pass`` for evidence without its command (``fields`` hold None for it), or
+    """``_first_pass`` for evidence without its command (``fields`` hold ``_LATER`` for it), or
     ``_UNKNOWN`` when a probe reached asks for the command (finding it costs more than the
     probes: most evidence never needs it)."""
     try:
-        return _first_pass_of(tuple.__new__(_Blind, fields))
+        return _first_pass_of(tuple.__new__(Evidence, fields))
     except _NeedsCommand:
         return _UNKNOWN
 
@@ -460,7 +464,7 @@ _T = TypeVar("_T")
 
 def _asked(probe: Callable[[Evidence], _T], e: Evidence, find: Callable[[], str | None] | None) -> tuple[_T, Evidence]:
     """``probe(e)``, and the evidence it was answered on: when the probe reads a command ``e``
-    does not hold yet (``_Blind``), the command is found and the probe asked again with it."""
+    has not looked for yet (``_LATER``), the command is found and the probe asked again with it."""
     try:
         return probe(e), e
     except _NeedsCommand:
@@ -529,14 +533,14 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     find = None
     if callable(command):
         # Finding the command costs more than the whole rule set, and most evidence never reads
-        # it: the rules run without it first (a ``_Blind`` evidence), and it is found when one of
-        # them asks (``_asked``).
+        # it: the rules run without it first (its field holds ``_LATER``), and it is found when one
+        # of them asks (``_asked``).
         find = command
-        fields: tuple[object, ...] = (by_status, found, None, reply_code, bool(status), still_queued, policy)
+        fields: tuple[object, ...] = (by_status, found, _LATER, reply_code, bool(status), still_queued, policy)
     else:
         fields = (by_status, found, command, reply_code, bool(status), still_queued, policy)
     if diagnostic_type[:6] != "X-UNIX":
-        # (the first pass of a ``_Blind`` has a cache of its own, keyed without the command)
+        # (a first pass without the command has a cache of its own: its key holds ``_LATER``)
         name = _blind_first_pass(fields) if find is not None else _first_pass(fields)
         if name == _UNKNOWN:
             assert find is not None  # (only a blind pass asks)
@@ -546,7 +550,7 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
         if name is not None:
             return name  # (most deliveries: no evidence was built but on a cache miss)
     # the evidence the rules below read
-    e: Evidence = tuple.__new__(_Blind if find is not None else Evidence, fields)
+    e: Evidence = tuple.__new__(Evidence, fields)
     if diagnostic_type[:6] != "X-UNIX":
         if policy:
             # A refusal by the receiving side's policy: of the sender (the text says so, or at
@@ -609,6 +613,6 @@ def _fallback(e: Evidence, status: str | None, delayed: bool, diagnostic_type: s
         return "systemerror"  # RFC 3463 X.3: mail system status (421 4.3.0 is not an expiry)
     if e.still_queued:
         return "expired"
-    if e.command in ("EHLO", "HELO"):
+    if _command(e) in ("EHLO", "HELO"):
         return "blocked"
     return ""
