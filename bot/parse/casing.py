@@ -14,7 +14,7 @@ _DOTTED_CAPITAL_I = "\u0130"
 
 def lower(text: str) -> str:
     """``text.lower()``, one character for each character of ``text``."""
-    lowered = text.lower()
+    lowered = str.lower(text)
     if len(lowered) == len(text):
         return lowered
-    return text.replace(_DOTTED_CAPITAL_I, "i").lower()
+    return str.lower(text.replace(_DOTTED_CAPITAL_I, "i"))

@@ -142,7 +142,7 @@ def _reply_context(text: str, start: int) -> bool:
     before = (text[start - 16 : start] if start > 16 else text[:start]).rstrip(" \t")
     if not before or before[-1] == "\n":
         return True
-    return before.lower().endswith(_REPLY_LEADS)
+    return str.lower(before).endswith(_REPLY_LEADS)
 
 
 def _matches(text: str) -> list[re.Match[str]]:

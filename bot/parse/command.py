@@ -87,7 +87,7 @@ def find_command(text: str, lowered: str | None = None) -> str | None:
     if not text:
         return None
     if lowered is None:
-        lowered = text.lower()
+        lowered = str.lower(text)
     for needle, pattern in _EXPLICIT:
         if needle not in lowered:
             continue

@@ -160,7 +160,7 @@ _REPORTING_LABELS = (
     *("Genererende server", "Server voor genereren", "Generierender Server", "Erstellender Server"),
     *("生成サーバー", "생성 서버", "Server di generazione"),
 )
-_REPORTING = re.compile("(?:" + "|".join(_REPORTING_LABELS).lower() + ")" + r"\s*[:：]\s*([\w.\-]+)")
+_REPORTING = re.compile("(?:" + str.lower("|".join(_REPORTING_LABELS)) + ")" + r"\s*[:：]\s*([\w.\-]+)")
 # What every label an ASCII text can hold names (its server): a text without it holds none.
 _REPORTING_ASCII_GATE = "serv"
 _MAIL_SYSTEM_AT = re.compile(  # searched in lower-cased text
@@ -272,13 +272,13 @@ def clean_address(value: str | None) -> str | None:
     if '"@' in value:
         quoted = _QUOTED_ADDRESS.search(value)
         if quoted:
-            return quoted.group(0).lower()
+            return str.lower(quoted.group(0))
     if "=" in value or ":" in value or "IMCEA" in value or "imcea" in value:
         value = legacy_forms(value)
     m = ADDRESS.search(value.replace("\\", ""))
     if not m:
         return None
-    return m.group(0).strip(".'`").lower()
+    return str.lower(m.group(0).strip(".'`"))
 
 
 def dsn_host(value: str | None) -> str | None:
@@ -288,7 +288,7 @@ def dsn_host(value: str | None) -> str | None:
     m = _DSN_HOST.match((value.split(";", 1)[-1] if ";" in value else value).lstrip())
     if not m:
         return None
-    host = m.group(1).strip(".[]").lower()
+    host = str.lower(m.group(1).strip(".[]"))
     return host or None
 
 
@@ -330,7 +330,7 @@ def find_remote(text: str, lowered: str | None = None) -> tuple[str | None, str 
         if IPV4.fullmatch(first):
             ip = ip or first
             continue
-        host = host or first.lower().rstrip(".")
+        host = host or str.lower(first).rstrip(".")
         if len(groups) > 1 and groups[1]:
             ip = ip or groups[1]
         if host and ip:
@@ -454,7 +454,7 @@ def find_reporting(text: str, lowered: str | None = None) -> str | None:
         # costs a twentieth of one for a word)
         needles = _MAIL_SYSTEM_NEEDLES if '"' in lowered else _MAIL_SYSTEM_UNQUOTED
         m = _search_near(_MAIL_SYSTEM_AT, lowered, needles, _MAIL_SYSTEM_REACH)
-    return m.group(1).rstrip(".").lower() if m else None
+    return str.lower(m.group(1).rstrip(".")) if m else None
 
 
 def addresses_in(
@@ -466,12 +466,12 @@ def addresses_in(
     out: list[tuple[int, str]] = []
     seen: set[str] = set()
     for start, raw in iter_addresses(text):
-        addr = raw.strip(".'`").lower()
+        addr = str.lower(raw.strip(".'`"))
         if addr in seen or addr in exclude or (not daemons and addr.startswith(_DAEMON_NAMES) and _DAEMON.match(addr)):
             continue
         window = max(0, start - _MAX_PREFIX)  # a very long line is read from this far back only
         line_start = max(window, text.rfind("\n", window, start) + 1)
-        prefix = text[line_start:start].lower()
+        prefix = str.lower(text[line_start:start])
         # Header-ish lines name the sender or the message, not a failed recipient.
         lead = prefix.lstrip()
         if _HEADERISH.match(lead) or (
@@ -522,7 +522,7 @@ def _field_name(line: str) -> str:
     name, colon, _ = head.partition(":")
     if not colon:
         name, colon, _ = head.partition("\uff1a")
-    return name.replace("\u00a0", " ").strip().lower() if colon else ""
+    return str.lower(name.replace("\u00a0", " ").strip()) if colon else ""
 
 
 def _in_header_block(text: str, line_start: int) -> bool:
@@ -582,7 +582,7 @@ def blocks_for(text: str, spots: list[tuple[int, str]]) -> list[Found]:
     wanted = {addr for _, addr in spots}
     # only another recipient's reappearance ends a block: with one recipient (most reports) none can
     again = (
-        [(at, addr) for at, raw in iter_addresses(text) if (addr := raw.strip(".'`").lower()) in wanted]
+        [(at, addr) for at, raw in iter_addresses(text) if (addr := str.lower(raw.strip(".'`"))) in wanted]
         if len(wanted) > 1
         else []
     )

@@ -187,7 +187,7 @@ _QUOTED_REPLY = re.compile(r"'[245]\d\d[ \-][^'\n]{0,2000}'")
 
 def detect(text: str, content_language: str | None = None) -> str | None:
     if content_language:
-        code = content_language.strip().split(",")[0].split("-")[0].lower()
+        code = str.lower(content_language.strip().split(",")[0].split("-")[0])
         if code in SUPPORTED:
             return code
     sample = text[:800]
@@ -257,7 +257,7 @@ def _score(tokens: list[_Token], by_word: dict[_Token, str]) -> list[int] | None
 
 
 def _by_words(sample: str) -> str | None:
-    lowered = sample.lower()
+    lowered = str.lower(sample)
     # ASCII text (most reports) is split by bytes.translate + bytes.split, several times faster
     # than the token regex; the two agree on every listed word (none has an apostrophe or a digit).
     ascii_text = lowered.isascii()

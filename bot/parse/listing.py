@@ -75,7 +75,7 @@ def not_failed(text: str, lowered: str | None = None) -> set[str]:
     if "@" in text:
         for m in _MAILQ_ENTRY.finditer(lines):  # a plain loop: a generator costs more, and most find none
             if "@" in m[1][1:-1]:
-                out.add(m[1].strip("<>").lower())
+                out.add(str.lower(m[1].strip("<>")))
     lowered = lower(text) if lowered is None else lowered
     if "deliver" in lowered:
         _delivered_lists(text, lowered, out)
@@ -107,7 +107,7 @@ def _table(text: str, start: int, end: int, out: set[str], budget: list[int]) ->
     header = text[text.rfind("\n", 0, header_end) + 1 : header_end]
     separator = text[start:end]
     starts = [m.start() for m in _DASH_GROUP.finditer(separator)]
-    names = [header[a:b].strip().lower() for a, b in zip(starts, [*starts[1:], len(header) + 1], strict=True)]
+    names = [str.lower(header[a:b].strip()) for a, b in zip(starts, [*starts[1:], len(header) + 1], strict=True)]
     senders = [i for i, name in enumerate(names) if name.startswith(_SENDER_COLUMNS)]
     status = next((i for i, name in enumerate(names) if name in _STATUS_COLUMNS), None)
     if not senders and status is None:
@@ -122,11 +122,11 @@ def _table(text: str, start: int, end: int, out: set[str], budget: list[int]) ->
         spots = iter_addresses(row)
         if spots:
             cell = _cell(row, starts, status) if status is not None else ""
-            delivered = cell.split(" ", 1)[0].lower() in _NOT_FAILED
+            delivered = str.lower(cell.split(" ", 1)[0]) in _NOT_FAILED
             for offset, addr in spots:
                 column = _column(starts, offset)
                 if delivered or column in senders:
-                    out.add(addr.strip(".'`").lower())
+                    out.add(str.lower(addr.strip(".'`")))
         if eol == -1:
             break
         pos = eol + 1

@@ -77,7 +77,7 @@ class Part:
     @property
     def charset(self) -> str | None:
         value = self.params.get("charset")
-        return value.lower() if value else None
+        return str.lower(value) if value else None
 
 
 def decode_base64(data: bytes) -> bytes:
@@ -228,13 +228,13 @@ def parse_header_text(text: str, wanted: frozenset[str] | None = READ_FIELDS) ->
     pattern = _WANTED_FIELDS.get(wanted) if wanted is not None else None
     if pattern is not None:
         fields = pattern.findall("\n" + text)[:MAX_HEADERS]
-        return [(name.lower(), (_unfold(value) if "\n" in value else value).rstrip()) for name, value in fields]
+        return [(str.lower(name), (_unfold(value) if "\n" in value else value).rstrip()) for name, value in fields]
     if "\n " in text or "\n\t" in text:
         text = text.replace("\n ", " ").replace("\n\t", " ")  # unfold: CRLF WSP -> WSP
     fields = _FIELD_LINE.findall(text)
     if wanted is None:
-        return [(name.lower(), value.rstrip()) for name, value in fields[:MAX_HEADERS]]
-    out = [(key, value.rstrip()) for name, value in fields if (key := name.lower()) in wanted]
+        return [(str.lower(name), value.rstrip()) for name, value in fields[:MAX_HEADERS]]
+    out = [(key, value.rstrip()) for name, value in fields if (key := str.lower(name)) in wanted]
     return out[:MAX_HEADERS]
 
 
@@ -282,13 +282,13 @@ def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
 
 def _read_content_type(value: str) -> tuple[str, dict[str, str]]:
     head, sep, rest = value.partition(";")
-    ctype = head.strip().lower() or "text/plain"
+    ctype = str.lower(head.strip()) or "text/plain"
     if "/" not in ctype:
         ctype = "text/plain"
     params: dict[str, str] = {}
     if sep:
         for name, val in _PARAM.findall(sep + rest):
-            params.setdefault(name.lower(), val.strip().strip('"'))
+            params.setdefault(str.lower(name), val.strip().strip('"'))
     return ctype, params
 
 
@@ -313,7 +313,7 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
         part = Part(parse_headers(block, READ_FIELDS if depth == 0 else PART_FIELDS), body=body)
         declared_type = part.get("content-type")
         ctype, params = part.ctype, part.params = parse_content_type(declared_type)
-        encoding = part.encoding = part.get("content-transfer-encoding").strip().lower()
+        encoding = part.encoding = str.lower(part.get("content-transfer-encoding").strip())
         if (
             depth
             and len(_PART_HEADS) < MAX_KNOWN_TYPES
@@ -436,9 +436,9 @@ def from_email(msg: email.message.Message, depth: int = 0) -> Part:
     """Adapt a stdlib message (the fallback parser's output) to a ``Part`` tree."""
     import email.message  # noqa: PLC0415 - only the fallback parser needs it
 
-    part = Part(headers=[(k.lower(), " ".join(str(v).split())) for k, v in msg.items()[:MAX_HEADERS]])
+    part = Part(headers=[(str.lower(k), " ".join(str(v).split())) for k, v in msg.items()[:MAX_HEADERS]])
     part.ctype = msg.get_content_type()
-    part.params = {k.lower(): str(v) for k, v in (msg.get_params() or [])[1:]}
+    part.params = {str.lower(k): str(v) for k, v in (msg.get_params() or [])[1:]}
     payload = msg.get_payload()
     if isinstance(payload, list):
         if depth < MAX_DEPTH:

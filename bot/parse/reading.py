@@ -399,7 +399,7 @@ def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
         for block in source.dsn_recipients:
             action = block.get("action")
             if action:
-                if action.lower().split()[0] not in _SUCCESSES:
+                if str.lower(action).split()[0] not in _SUCCESSES:
                     return None
                 delivered = True
         return "a delivery receipt: every recipient was delivered" if delivered else None
@@ -427,6 +427,7 @@ def _why_not(report: _Report, codes: tuple[Code, ...]) -> str | None:
 
 # The Actions of RFC 3464 section 2.3.3 that report no failure.
 _SUCCESSES = frozenset({"delivered", "relayed", "expanded"})
+_BULK = ("bulk", "list", "junk")  # ``Precedence`` values of mass mail
 
 
 def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *, strong: bool) -> str | None:
@@ -446,7 +447,7 @@ def _why_not_message(source: Source, codes: tuple[Code, ...], report: _Report, *
     if (
         not from_daemon
         and not reported
-        and ("list-unsubscribe" in headers or headers.get("precedence", "").lower().strip() in ("bulk", "list", "junk"))
+        and ("list-unsubscribe" in headers or str.lower(headers.get("precedence", "")).strip() in _BULK)
         and not report.structural
     ):
         return "a list or bulk message, not a bounce"
@@ -545,7 +546,7 @@ def _quota_words(opening: str) -> bool:
 def _quota_notice(report: _Report) -> bool:
     """Does the text warn of the reader's own quota? A report that says a message failed is a
     bounce, also of a quota warning mailed to someone else ("Undeliverable: Quota warning")."""
-    opening = (report.source.headers.get("subject", "") + "\n").lower() + report.lowered[:600]
+    opening = str.lower(report.source.headers.get("subject", "") + "\n") + report.lowered[:600]
     if not _quota_words(opening) or report.structural:
         return False
     return not holds_any(report.lowered, _DELIVERY_FAILED)
@@ -594,13 +595,13 @@ def _deliveries(
             reply_code = fallback.reply_code
         diagnostic = " ".join(item.diagnostic.split())[:1000] if item.diagnostic else None
         # (the first characters compared: ``startswith`` parses its arguments from a tuple)
-        still_queued = item.action is not None and item.action[:5].lower() == "delay"
+        still_queued = item.action is not None and str.lower(item.action[:5]) == "delay"
         delayed = still_queued or bool(status and status[0] == "4")
         context = diagnostic or source.text[:_HEAD_SPAN]  # the report's opening, when the recipient has no lines
         said = lowered = None  # ``diagnostic.lower()``, ``context.lower()`` when known
         phrases: frozenset[str] | partial[frozenset[str]]
         if diagnostic:
-            said = lowered = diagnostic.lower()
+            said = lowered = str.lower(diagnostic)
             if local:
                 # With codes of its own the diagnostic is the context whatever its phrases say, and
                 # the classifier asks for them only where no earlier evidence decides (a provider's code)
@@ -647,7 +648,7 @@ def _with_opening(diagnostic: str, said: str, report: _Report) -> tuple[str, str
     maps each character on its own around a line break, a final sigma included), and an ASCII
     opening's is the report's lower-cased text's opening: nothing is lower-cased twice."""
     head = report.text[:_HEAD_SPAN]
-    return diagnostic + "\n" + head, said + "\n" + (report.lowered[:_HEAD_SPAN] if head.isascii() else head.lower())
+    return diagnostic + "\n" + head, said + "\n" + (report.lowered[:_HEAD_SPAN] if head.isascii() else str.lower(head))
 
 
 class _DsnFound(Found):
@@ -680,14 +681,14 @@ def _command(report: _Report, item: Found) -> str | None:
 
 def _delayed(delivery: Delivery) -> bool:
     code = delivery.status or delivery.reply_code or ""
-    return (delivery.action or "").lower().startswith("delay") or code[:1] == "4"
+    return str.lower(delivery.action or "").startswith("delay") or code[:1] == "4"
 
 
 def _phrases(diagnostic: str, said: str) -> frozenset[str]:
     """The reasons a diagnostic's phrases name, read across its reply's lines; ``said`` is
     ``diagnostic.lower()``."""
     one = _one_reply(diagnostic)
-    return reasons_in(said if one is diagnostic else one.lower())
+    return reasons_in(said if one is diagnostic else str.lower(one))
 
 
 # The code a multi-line reply opens with (RFC 5321 section 4.2.1: "550-5.2.1 ..." on every line
@@ -728,7 +729,9 @@ def _says_something(diagnostic: str | None, lowered: str | None, recipient: str 
     ``lowered`` is ``diagnostic.lower()``."""
     if not diagnostic:
         return False
-    rest = (lowered if lowered is not None else diagnostic.lower()).replace(recipient, " ") if recipient else diagnostic
+    rest = diagnostic
+    if recipient:
+        rest = (lowered if lowered is not None else str.lower(diagnostic)).replace(recipient, " ")
     return _ALNUM.search(rest) is not None
 
 
@@ -778,7 +781,7 @@ def _from_dsn(report: _Report) -> list[Found]:
             recipient = _implied(bare, source) or _named_in_text(report, bare, taken)
         if recipient:
             taken.add(recipient)
-        action = (block.get("action") or "").lower().split(" ")[0] or None
+        action = str.lower(block.get("action") or "").split(" ")[0] or None
         if action in ("delivered", "relayed", "expanded"):
             continue
         # "5.1.1", "5.1.1 (permanent failure)", "5.1.1;": the code the field opens with.
@@ -821,12 +824,12 @@ def _listed_party(text: str, parties: set[str]) -> list[tuple[int, str]]:
     failed recipients go, alone on a line or as qmail's ``<addr>:``: someone who wrote to
     themselves. Other mentions of a party (greetings, "your message from ...") do not count."""
     for start, raw in addresses_in(text, set()):
-        address = raw.lower()
+        address = str.lower(raw)
         if address not in parties:
             continue
         line_start = text.rfind("\n", 0, start) + 1
         line_end = text.find("\n", start)
-        line = text[line_start : line_end if line_end != -1 else len(text)].strip().lower()
+        line = str.lower(text[line_start : line_end if line_end != -1 else len(text)].strip())
         if line in (address, f"<{address}>", f"<{address}>:", f"{address}:"):
             return [(start, address)]
     return []
@@ -849,7 +852,7 @@ def _dsn_recipient(block: dict[str, str]) -> tuple[str | None, str]:
         if address:
             return address, bare
         rest = rest.strip(" <>\t")
-        if not bare and kind.strip().lower() == "rfc822" and _LOCAL_PART.fullmatch(rest):
+        if not bare and str.lower(kind.strip()) == "rfc822" and _LOCAL_PART.fullmatch(rest):
             bare = rest
     return None, bare
 
@@ -864,7 +867,7 @@ def _implied(local: str, source: Source) -> str | None:
         return None
     labels = sender.rpartition("@")[2].split(".")
     keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and len(labels[-2]) <= 3 else 2
-    return f"{local.lower()}@{'.'.join(labels[-keep:])}"
+    return f"{str.lower(local)}@{'.'.join(labels[-keep:])}"
 
 
 def _sole_addressee(report: _Report) -> str | None:
@@ -874,14 +877,14 @@ def _sole_addressee(report: _Report) -> str | None:
     if not to or report.source.original.get("cc") or to.count("@") != 1:
         return None
     address = clean_address(to)
-    return None if address and address.lower() in report.parties else address
+    return None if address and str.lower(address) in report.parties else address
 
 
 def _named_in_text(report: _Report, local: str, taken: set[str]) -> str | None:
     """The failed address as the report's text names it, for a DSN block that names none."""
     spots = report.spots
     for _, address in spots:
-        if local and address.startswith(local.lower() + "@") and address not in taken:
+        if local and address.startswith(str.lower(local) + "@") and address not in taken:
             return address
     return next((a for _, a in spots if a not in taken), None)
 
@@ -893,7 +896,7 @@ def _parties(source: Source) -> set[str]:
     out: set[str] = set()
     list_id = source.headers.get("list-id", "")
     if list_id:
-        ident = list_id.rpartition("<")[2].strip(" >").lower()
+        ident = str.lower(list_id.rpartition("<")[2].strip(" >"))
         name, _, host = ident.partition(".")
         if name and "." in host:
             out.add(f"{name}@{host}")
@@ -913,7 +916,7 @@ def _parties(source: Source) -> set[str]:
             if "ailto:" in value or "AILTO:" in value:
                 plain = value.replace("mailto:", " ").replace("MAILTO:", " ")
             for addr in _PARTY.findall(plain):  # a plain loop: a generator costs more
-                out.add(addr.strip(".").lower())
+                out.add(str.lower(addr.strip(".")))
     return out
 
 
@@ -921,7 +924,7 @@ def _from_text(report: _Report) -> list[Found]:
     source = report.source
     failed = source.headers.get("x-failed-recipients")
     spots = report.spots
-    wanted = [a.strip().lower() for a in failed.split(",") if "@" in a] if failed else _json_bounced(source.text)
+    wanted = [str.lower(a.strip()) for a in failed.split(",") if "@" in a] if failed else _json_bounced(source.text)
     if wanted:
         picked = [(p, a) for p, a in spots if a in wanted]
         if picked:
@@ -961,10 +964,10 @@ def _json_bounced(text: str) -> list[str]:
     if start == -1:
         if '":' not in text and '" :' not in text:
             return []
-        return [a.lower() for a in _JSON_RECIPIENT.findall(text.replace('\\"', '"')) if "@" in a][:1000]
+        return [str.lower(a) for a in _JSON_RECIPIENT.findall(text.replace('\\"', '"')) if "@" in a][:1000]
     end = text.find("]", start)
     array = text[start : end if end != -1 else len(text)].replace('\\"', '"')
-    return [a.lower() for a in _JSON_EMAIL.findall(array) if "@" in a][:1000]
+    return [str.lower(a) for a in _JSON_EMAIL.findall(array) if "@" in a][:1000]
 
 
 # Where a report puts a failed address that lacks its domain: Sendmail's list of failed

@@ -500,11 +500,11 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     by_status = STATUS_NAME.get(status, "") if status else ""
     if status and status[:2] == "2.":
         return "delivered"
-    verdict = MTA_CATEGORY.get(category.strip().lower(), "") if category else ""
+    verdict = MTA_CATEGORY.get(str.lower(category.strip()), "") if category else ""
     if verdict and verdict not in _BROAD_CATEGORY:
         return verdict
     if lowered is None:
-        lowered = text.lower() if text else ""
+        lowered = str.lower(text) if text else ""
     if text and (coded := provider_code(text, lowered)):
         return coded.reason  # a receiver's own documented code says more than any generic rule
     if found is None:

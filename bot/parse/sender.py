@@ -157,9 +157,9 @@ def _ip_after(lowered: str, marker: str) -> str | None:
 def receiving_domains(recipients: Iterable[str], remote_host: str | None) -> tuple[str, ...]:
     """The names that belong to the receiving side: the recipients' domains, and the remote
     server with its parent domain (``mx1.fabrikam.example`` -> ``fabrikam.example``)."""
-    names = [r.rsplit("@", 1)[-1].strip().rstrip(".").lower() for r in recipients if "@" in r]
+    names = [str.lower(r.rsplit("@", 1)[-1].strip().rstrip(".")) for r in recipients if "@" in r]
     if remote_host and external_ip(remote_host) is None and not remote_host.strip("[]").count(":"):
-        host = remote_host.strip().rstrip(".").lower()
+        host = str.lower(remote_host.strip().rstrip("."))
         names.append(host)
         parent = host.split(".", 1)[1] if host.count(".") >= 2 else ""
         if parent:
@@ -184,7 +184,7 @@ def _received_ip(received: str, receivers: Iterable[str]) -> str | None:
     of ``receivers`` or below one): the sender's own hops are never taken. The address is the
     first bracketed one inside the parenthesised TCP-info (``from helo (rdns [IP])``,
     ``from host ([IP] helo=...)``), else the first bracketed one of the ``from`` part."""
-    lowered = received.lower()
+    lowered = str.lower(received)
     head, sep, tail = lowered.partition(" by ")
     if not sep or head.lstrip()[:5] != "from ":
         return None
@@ -284,7 +284,7 @@ def find_sender(
     if not original:
         original = pasted_original(text, lowered)
     results, spf = original.get("authentication-results"), original.get("received-spf")
-    auth = (f"{results} {spf}" if results and spf else results or spf or "").lower()
+    auth = str.lower(f"{results} {spf}" if results and spf else results or spf or "")
     ip = named = envelope = None
     if not auth:  # the usual case: the report's text alone
         gates = "=" in lowered, "[" in lowered, "sending" in lowered

@@ -309,7 +309,7 @@ def looks_like_message(data: bytes) -> bool:
         return False  # fewer than four fields, not followed by a blank line (or by nothing), or one
     # A report's own "Label: value" lines pasted alone ("Recipient: ...", "Error: 550 ...") look
     # like header fields too: a message names at least one field that messages (or DSNs) have.
-    if head[:5].lower() == b"from " or _MESSAGE_FIELD.search(b"\n" + head[:end]) is not None:
+    if head[:5].lower() == b"from " or _MESSAGE_FIELD.search(b"\n" + head[:end]) is not None:  # bytes
         return True
     if m.lastindex != 3:
         return False  # fewer than four fields are the whole block
@@ -365,7 +365,7 @@ def _decoded_word(word: re.Match[str], rest: str) -> str | None:
     if "=?" in rest:
         return None  # more encoded words
     charset, b, q = word.groups()
-    codec = charset.lower()
+    codec = str.lower(charset)
     try:
         if b is not None:
             raw = binascii.a2b_base64((b + "==="[: -len(b) % 4]).encode())  # padding supplied
@@ -496,7 +496,7 @@ def parse_field_blocks(text: str) -> list[dict[str, str]]:
                 current[last] += " " + line.strip()
             continue
         name, value = m.groups()
-        key = name.lower()
+        key = str.lower(name)
         if key == "final-recipient" and "final-recipient" in current:
             blocks.append(current)
             current = {}
@@ -621,7 +621,7 @@ def _read_message(msg: Part, source: Source) -> None:
         if name not in headers:
             headers[name] = decode_header(value) if "=?" in value else value
     source.content_type = msg.ctype
-    source.report_type = msg.params.get("report-type", "").lower()
+    source.report_type = str.lower(msg.params.get("report-type", ""))
     texts: list[str] = []
     htmls: list[Part] = []
     _walk(msg, source, texts, htmls)
@@ -689,19 +689,19 @@ _REPLY_PREFIXES = ("re:", "re :", "aw:", "sv:", "vs:", "antw:", "rv:", "r:")
 
 def _forward(headers: dict[str, str]) -> bool:
     """Is the message a person's forward (not a reply, not a daemon's report)?"""
-    subject = headers.get("subject", "").lstrip().lower()
+    subject = str.lower(headers.get("subject", "").lstrip())
     return "in-reply-to" not in headers and not subject.startswith(_REPLY_PREFIXES) and not _from_daemon(headers)
 
 
 def _from_daemon(headers: dict[str, str]) -> bool:
-    sender = headers.get("from", "").lower()
+    sender = str.lower(headers.get("from", ""))
     return any(n in sender for n in _REPORT_FROM)
 
 
 def _is_report(headers: dict[str, str]) -> bool:
     """Is the quoted header a bounce's? A person's reply about one ("RE: Undeliverable: ...") is a
     conversation, which a report may return as its original."""
-    subject = decode_header(headers.get("subject", "")).lstrip().lower()  # kept as sent in ``headers``
+    subject = str.lower(decode_header(headers.get("subject", "")).lstrip())  # kept as sent in ``headers``
     if subject.startswith(_REPLY_PREFIXES):
         return False
     return _from_daemon(headers) or any(n in subject for n in _REPORT_SUBJECT)
