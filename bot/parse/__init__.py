@@ -16,7 +16,9 @@
 ``parse_bounce`` never raises on bad input: garbage comes back as ``is_ndr=False`` with a reason.
 
 The package's own module only gathers what callers use: ``parse_bounce`` (``reading.py``) and
-the value objects it returns (``model.py``).
+the value objects it returns (``model.py``). The parser's modules but ``model.py`` are compiled
+to C when installed (``pyproject.toml``, mypyc); this module is not, so that Python finds the
+package's plain modules as it finds any package's.
 """
 
 from bot.parse.model import Bounce, Code, Delivery, Sender

@@ -4,6 +4,10 @@ Each class writes its own ``__init__`` (``init=False``) with the parameters the 
 would have, storing through its slots' setters (``frozen.py``: every parse builds one ``Bounce``,
 a ``Delivery`` per recipient and a ``Code`` per reply). Equality, hashing, ``repr``,
 ``dataclasses.replace`` and ``dataclasses.fields`` are the dataclass's own.
+
+The rest of the parser is compiled (``pyproject.toml``); these classes are not: they stay the
+standard library's dataclasses, which pickle (the parse pool's workers send them) and show
+their signatures as such.
 """
 
 from __future__ import annotations
