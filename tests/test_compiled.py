@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from tests.conftest import ROOT, SAMPLES
 
 PARSE = ROOT / "bot" / "parse"
 _HOOK = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]["hooks"]
-_EXCLUDED = {ROOT / path.lstrip("/") for path in _HOOK["mypyc"]["exclude"]}
+_EXCLUDED = {ROOT / path.lstrip("/") for path in _HOOK["custom"]["exclude"]}
 COMPILED = sorted(p for p in PARSE.glob("*.py") if p not in _EXCLUDED)
 _REBUILD = "rebuild it: pip install -e '.[test]' (HATCH_BUILD_NO_HOOKS=true installs the plain sources)"
 
@@ -32,7 +33,8 @@ def _built(source: Path) -> list[Path]:
 
 
 def test_the_build_compiles_the_parser_but_its_package_module_and_value_objects() -> None:
-    assert _HOOK["mypyc"]["include"] == ["/bot/parse"]
+    assert _HOOK["custom"]["path"] == "deploy/build_hook.py"
+    assert _HOOK["custom"]["include"] == ["/bot/parse"]
     assert {p.name for p in _EXCLUDED} == {"__init__.py", "model.py"}
     assert {p.name for p in COMPILED} >= {"reading.py", "source.py", "reason.py", "codes.py"}
 
@@ -115,3 +117,30 @@ def test_compiled_and_plain_parsers_answer_alike(tmp_path: Path) -> None:
     assert in_use.stdout.count(b"\n") > 50
     assert in_use.stdout == alone.stdout
     assert in_use.stderr == alone.stderr
+
+
+def test_a_machine_that_cannot_compile_still_installs_the_plain_parser(tmp_path: Path) -> None:
+    """With no C compiler (``CC`` names none), the wheel is built from the plain sources and the
+    build says why (``deploy/build_hook.py``). Built offline, from a copy of the project, with the
+    build tools of this environment."""
+    project = tmp_path / "project"
+    skip = shutil.ignore_patterns("*.so", "*.pyd", "__pycache__")
+    for name in ("bot", "handlers", "knowledge"):
+        shutil.copytree(ROOT / name, project / name, ignore=skip)
+    (project / "deploy").mkdir()
+    for name in ("pyproject.toml", "README.md", "deploy/build_hook.py"):
+        shutil.copyfile(ROOT / name, project / name)
+    build = [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "--no-index"]
+    env = {**os.environ, "CC": str(tmp_path / "no-such-compiler"), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    done = subprocess.run(
+        [*build, "-w", str(tmp_path / "wheels"), str(project)], capture_output=True, env=env, check=False, timeout=600
+    )
+    output = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
+    assert done.returncode == 0, output[-3000:]
+    assert "mailflow: the parser is installed uncompiled (mypyc failed:" in output
+    [wheel] = (tmp_path / "wheels").glob("*.whl")
+    assert wheel.name.endswith("-py3-none-any.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "bot/parse/reading.py" in names
+    assert [n for n in names if n.endswith((".so", ".pyd"))] == []
+    assert list(project.rglob("*.so")) == []  # nothing half-built left beside the sources
