@@ -9,8 +9,10 @@ from their fields in order."""
 
 from __future__ import annotations
 
+import ast
 import random
 import re
+from pathlib import Path
 
 import pytest
 
@@ -174,6 +176,20 @@ def test_classify_asks_whether_the_lines_say_anything_as_when_told(said: bool) -
                 args = (status, text, queued, "550" if text else None, "RCPT", "SMTP", "a@example.org")
                 told = classify(*args, None, queued, said)
                 assert classify(*args, None, queued, lambda: said) == told, (status, text)
+
+
+def test_the_rules_read_the_command_only_through_command() -> None:
+    """Evidence built before its command was looked for holds ``_LATER``: a rule that read the
+    field itself would take that for a command. Only ``_command`` reads it."""
+    source = Path(__file__).resolve().parent.parent / "bot" / "parse" / "reason.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+
+    def reads(node: ast.AST) -> list[int]:
+        return sorted(n.lineno for n in ast.walk(node) if isinstance(n, ast.Attribute) and n.attr == "command")
+
+    [reader] = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == "_command"]
+    assert reads(reader)
+    assert reads(tree) == reads(reader)
 
 
 def test_evidence_built_from_its_fields_in_order_is_the_one_the_class_builds() -> None:
