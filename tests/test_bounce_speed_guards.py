@@ -115,7 +115,7 @@ def test_first_pass_keyed_by_fields_answers_as_the_evidence_does() -> None:
                         direct = reason._first_pass_of(reason.Evidence(*blind))
                     except reason._NeedsCommand:
                         direct = reason._UNKNOWN
-                    assert reason._blind_first_pass(blind) == direct
+                    assert reason._first_pass(blind) == direct
                     # a blind answer is the one every command gives
                     assert direct in (reason._UNKNOWN, expected)
 

@@ -410,16 +410,6 @@ def _first_pass_of(e: Evidence) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1024)
-def _first_pass(fields: tuple[object, ...]) -> str | None:
-    """``_first_pass_of`` the evidence of ``fields`` (``Evidence``'s, in order). A pure function
-    of a small value (a status name, a few reason names, a command, a reply code, three flags):
-    the same evidence recurs across deliveries and bounces, and a cached answer costs one lookup
-    instead of up to nineteen probe calls. Keyed by the plain tuple (equal to the evidence, and
-    hashed alike): the evidence is built only when the answer is not cached."""
-    return _first_pass_of(tuple.__new__(Evidence, fields))
-
-
 class _NeedsCommand(Exception):
     """Raised by ``_command``: the answer depends on the SMTP command, not found yet."""
 
@@ -439,14 +429,18 @@ def _command(e: Evidence) -> str | None:
     return command
 
 
-_UNKNOWN = "?"  # ``_blind_first_pass``'s answer when the command decides
+_UNKNOWN = "?"  # ``_first_pass``'s answer when the command decides
 
 
-@functools.lru_cache(maxsize=1024)
-def _blind_first_pass(fields: tuple[object, ...]) -> str | None:
-    """``_first_pass`` for evidence without its command (``fields`` hold ``_LATER`` for it), or
-    ``_UNKNOWN`` when a probe reached asks for the command (finding it costs more than the
-    probes: most evidence never needs it)."""
+@functools.lru_cache(maxsize=2048)
+def _first_pass(fields: tuple[object, ...]) -> str | None:
+    """``_first_pass_of`` the evidence of ``fields`` (``Evidence``'s, in order), or ``_UNKNOWN``
+    when its command is still to be found (``_LATER``) and a probe reached reads it (finding it
+    costs more than the probes: most evidence never needs it). A pure function of a small value
+    (a status name, a few reason names, a command, a reply code, three flags): the same evidence
+    recurs across deliveries and bounces, and a cached answer costs one lookup instead of up to
+    nineteen probe calls. Keyed by the plain tuple (equal to the evidence, and hashed alike): the
+    evidence is built only when the answer is not cached."""
     try:
         return _first_pass_of(tuple.__new__(Evidence, fields))
     except _NeedsCommand:
@@ -540,8 +534,7 @@ def classify(  # noqa: PLR0917 - the parser calls it once per recipient, by posi
     else:
         fields = (by_status, found, command, reply_code, bool(status), still_queued, policy)
     if diagnostic_type[:6] != "X-UNIX":
-        # (a first pass without the command has a cache of its own: its key holds ``_LATER``)
-        name = _blind_first_pass(fields) if find is not None else _first_pass(fields)
+        name = _first_pass(fields)
         if name == _UNKNOWN:
             assert find is not None  # (only a blind pass asks)
             fields = (by_status, found, find(), reply_code, bool(status), still_queued, policy)
