@@ -782,7 +782,7 @@ def _from_dsn(report: _Report) -> list[Found]:
         if recipient:
             taken.add(recipient)
         action = str.lower(block.get("action") or "").split(" ")[0] or None
-        if action in ("delivered", "relayed", "expanded"):
+        if action in _SUCCESSES:
             continue
         # "5.1.1", "5.1.1 (permanent failure)", "5.1.1;": the code the field opens with.
         opening = _STATUS_FIELD.match(block.get("status", "").strip())
