@@ -216,11 +216,16 @@ def _unfold(value: str) -> str:
     return value.replace("\n ", " ").replace("\n\t", " ").lstrip(" \t")
 
 
+def header_text(block: bytes) -> str:
+    """A header block's text: UTF-8, and undecodable bytes survive as surrogates."""
+    return block.decode("utf-8", "surrogateescape")
+
+
 def parse_headers(block: bytes, wanted: frozenset[str] | None = READ_FIELDS) -> list[tuple[str, str]]:
     """Unfold and split ``Name: value`` lines (RFC 5322 sections 2.2 and 2.2.3), keeping the
-    ``wanted`` names (None: all); undecodable bytes survive as surrogates. ``block`` is a header
-    block: it holds no empty line."""
-    return parse_header_text(block.decode("utf-8", "surrogateescape"), wanted)
+    ``wanted`` names (None: all), of ``header_text(block)``. ``block`` is a header block: it
+    holds no empty line."""
+    return parse_header_text(header_text(block), wanted)
 
 
 def parse_header_text(text: str, wanted: frozenset[str] | None = READ_FIELDS) -> list[tuple[str, str]]:
@@ -348,8 +353,7 @@ def parse(raw: bytes, depth: int = 0, budget: list[int] | None = None) -> Part:
         # its type, parameters and body are left to ``parse(child.raw)``, for a caller that
         # needs them.
         inner = (part.payload() if part.encoding in ("base64", "quoted-printable") else body).lstrip(b"\n")
-        head = header_block(inner).decode("utf-8", "surrogateescape")
-        part.children.append(Part(headers=original_headers(head), raw=inner))
+        part.children.append(Part(headers=original_headers(header_text(header_block(inner))), raw=inner))
     return part
 
 

@@ -564,7 +564,7 @@ def _original(part: Part, source: Source) -> None:
         fields = inner.headers
     else:
         block = mime.header_block(part.payload()[:65536].replace(b"\r\n", b"\n").lstrip(b"\n"))
-        fields = mime.original_headers(block.decode("utf-8", "surrogateescape"))
+        fields = mime.original_headers(mime.header_text(block))
     source.original = _headers_of(fields)
 
 
